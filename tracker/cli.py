@@ -1,0 +1,267 @@
+"""The `tracker` command: click options in, library calls out, errors as one line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .config import Config, load_config
+from .errors import TrackerError
+from .store import Store
+
+
+class TrackerGroup(click.Group):
+    """Turns every TrackerError into a one-line message and its exit code (2 usage, 1 run)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TrackerError as exc:
+            if getattr(ctx.obj, "debug", False):
+                raise
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if getattr(ctx.obj, "debug", False):
+                raise
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            click.echo(f"Error: internal error: {exc.__class__.__name__}: {exc} "
+                       f"(at {Path(where.filename).name}:{where.lineno}; "
+                       "run with --debug for the traceback)", err=True)
+            ctx.exit(1)
+
+
+class App:
+    """What a command needs: the config (loaded on first use) and the store."""
+
+    def __init__(self, config_path: Path, debug: bool):
+        self.config_path = config_path
+        self.debug = debug
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    def store(self, readonly: bool = False) -> Store:
+        return Store(self.config.database_path, readonly=readonly)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+@click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              default="config.toml", show_default=True, envvar="TRACKER_CONFIG",
+              help="The configuration file.")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+@click.version_option(__version__, prog_name="tracker")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path, debug: bool) -> None:
+    """Watch MediaWiki articles, keep every revision, and say what changed, section by section."""
+    ctx.obj = App(config_path, debug)
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@main.command()
+@click.option("--once", is_flag=True, required=True,
+              help="One poll cycle of every watch, then the digests that are due.")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar (default: when stderr is a terminal).")
+@pass_app
+def run(app: App, once: bool, progress: bool | None) -> None:
+    """Poll every watch once, store what is new, deliver due digests."""
+    from .runner import run_once
+
+    outcome = run_once(app.config, progress=progress)
+    for line in outcome.lines():
+        click.echo(line)
+    if not outcome.ok:
+        raise TrackerRunFailed(outcome.failure())
+
+
+class TrackerRunFailed(TrackerError):
+    pass
+
+
+@main.command()
+@click.argument("title")
+@click.option("--wiki", help="The wiki, when the title is tracked on several.")
+@click.option("--json", "as_json", is_flag=True, help="JSON array, oldest first.")
+@pass_app
+def history(app: App, title: str, wiki: str | None, as_json: bool) -> None:
+    """The stored revisions of a page, oldest first."""
+    from .history import page_history
+
+    with app.store(readonly=True) as store:
+        page, records = page_history(store, title, wiki)
+    if as_json:
+        click.echo(json.dumps(records, ensure_ascii=False, indent=1))
+        return
+    click.echo(f"{page['title']} ({page['wiki']}, page id {page['pageid']}): "
+               f"{len(records)} revisions")
+    previous = 0
+    for rec in records:
+        delta = rec["size"] - previous
+        previous = rec["size"]
+        marks = ("m" if rec["minor"] else " ") + ("R" if rec["revert_of"] else " ") + \
+            ("x" if rec["reverted_by"] else " ")
+        user = rec["user"] if rec["user"] is not None else "(hidden)"
+        comment = rec["comment"] if rec["comment"] is not None else "(hidden)"
+        click.echo(f"{rec['revid']:>10}  {rec['timestamp']}  {marks} {delta:+7d}  "
+                   f"{user[:24]:<24}  {comment}")
+
+
+@main.command()
+@click.argument("revid", type=int)
+@click.option("--wiki", help="The wiki, when the revision id exists on several.")
+@click.option("--json", "as_json", is_flag=True, help="Metadata and text as JSON.")
+@pass_app
+def show(app: App, revid: int, wiki: str | None, as_json: bool) -> None:
+    """A stored revision: its metadata, then its wikitext."""
+    from .history import resolve_revision, revision_record
+
+    with app.store(readonly=True) as store:
+        row = resolve_revision(store, revid, wiki)
+        text = store.revision_text(row["id"])
+    record = revision_record(row)
+    record.update(title=row["title"], wiki=row["wiki"])
+    if as_json:
+        click.echo(json.dumps({**record, "text": text}, ensure_ascii=False, indent=1))
+        return
+    for key in ("title", "wiki", "revid", "parentid", "timestamp", "user", "comment", "minor",
+                "size", "sha1", "tags", "content_model", "revert_of", "reverted_by"):
+        click.echo(f"{key + ':':<14}{record[key]}")
+    hidden = [flag for flag in ("texthidden", "userhidden", "commenthidden", "sha1hidden")
+              if record[flag]]
+    if hidden:
+        click.echo(f"{'hidden:':<14}{', '.join(hidden)}")
+    click.echo()
+    click.echo(text if text is not None else "(the text of this revision is hidden)")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def status(app: App, as_json: bool) -> None:
+    """Each watch: last poll, last revision, last error."""
+    from .status import watch_status
+
+    config = app.config
+    if not config.database_path.exists():
+        records = watch_status_empty(config)
+    else:
+        with app.store(readonly=True) as store:
+            records = watch_status(store, config)
+    if as_json:
+        click.echo(json.dumps(records, ensure_ascii=False, indent=1))
+        return
+    for rec in records:
+        last = rec["last_revision"]
+        click.echo(f"{rec['wiki']}: {rec['title']}")
+        if rec["current_title"] and rec["current_title"] != rec["title"]:
+            click.echo(f"  moved to:      {rec['current_title']}")
+        click.echo(f"  status:        {rec['status']}")
+        click.echo(f"  last poll:     {rec['last_poll'] or 'never'}")
+        click.echo(f"  last revision: " + (f"{last['revid']} at {last['timestamp']} by "
+                                           f"{last['user']}" if last else "none"))
+        click.echo(f"  revisions:     {rec['revisions']}")
+        if rec["last_error"]:
+            click.echo(f"  last error:    {rec['last_error']} ({rec['error_count']} in a row)")
+
+
+def watch_status_empty(config: Config) -> list[dict]:
+    return [{"wiki": w.wiki, "title": w.title, "interval": w.interval, "status": "not polled yet",
+             "current_title": None, "last_poll": None, "last_revision": None, "revisions": 0,
+             "last_error": None, "error_count": 0, "unreachable_since": None}
+            for w in config.watches]
+
+
+@main.group()
+def snapshot() -> None:
+    """Move histories in and out as MediaWiki XML exports."""
+
+
+@snapshot.command("export")
+@click.argument("title")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="The XML file to write ('-' for stdout).")
+@click.option("--wiki", help="The wiki, when the title is tracked on several.")
+@pass_app
+def snapshot_export(app: App, title: str, output: Path, wiki: str | None) -> None:
+    """Write a page's stored history as an export that importDump.php accepts."""
+    from .archive import export_snapshot
+
+    with app.store(readonly=True) as store:
+        if str(output) == "-":
+            count = export_snapshot(store, title, sys.stdout, wiki)
+        else:
+            tmp = output.with_name(output.name + ".part")
+            with tmp.open("w", encoding="utf-8") as handle:
+                count = export_snapshot(store, title, handle, wiki)
+            tmp.replace(output)
+            click.echo(f"Wrote {count} revisions of {title!r} to {output}", err=True)
+
+
+@snapshot.command("import")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--wiki", help="Store the pages under this wiki name (default: the file's name).")
+@pass_app
+def snapshot_import(app: App, file: Path, wiki: str | None) -> None:
+    """Load an XML export (Special:Export format) into the store."""
+    from .archive import import_snapshot
+
+    name = wiki or _snapshot_wiki_name(app.config, file)
+    with app.store() as store:
+        counts = import_snapshot(store, file, name)
+    for title, added in counts.items():
+        click.echo(f"{name}: {title}: {added} revisions added")
+
+
+def _snapshot_wiki_name(config: Config, file: Path) -> str:
+    for wiki in config.wikis:
+        if wiki.snapshot and config.resolve(wiki.snapshot).resolve() == file.resolve():
+            return wiki.name
+    return f"snapshot:{file.stem}"
+
+
+@main.command()
+@click.argument("title")
+@click.option("--from", "from_revid", type=int, help="The older revision (default: the parent).")
+@click.option("--to", "to_revid", type=int, help="The newer revision (default: the latest).")
+@click.option("--wiki", help="The wiki, when the title is tracked on several.")
+@click.option("--json", "as_json", is_flag=True, help="The diff JSON contract.")
+@click.option("--color/--no-color", default=None, help="Colour (default: on a terminal).")
+@pass_app
+def diff(app: App, title: str, from_revid: int | None, to_revid: int | None, wiki: str | None,
+         as_json: bool, color: bool | None) -> None:
+    """What changed between two revisions, section by section."""
+    from .diff import render_text
+    from .revdiff import page_diff
+
+    with app.store(readonly=True) as store:
+        result = page_diff(store, title, from_revid, to_revid, wiki)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=1))
+        return
+    use_color = sys.stdout.isatty() if color is None else color
+    click.echo(render_text(result, color=use_color), color=use_color)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

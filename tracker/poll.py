@@ -1,0 +1,231 @@
+"""One poll cycle of a wiki: cheap status of every watched page, content only for changes.
+
+Page identity is the wiki's page id. A watch is bound to a page id the first time its title
+resolves; from then on the page is followed by id, so a move records the new title and keeps
+the history, and a deletion marks the page deleted without losing anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import click
+
+from .config import Config, Watch, Wiki
+from .errors import StoreError, TrackerError, WikiError
+from .ingest import PageIngestor
+from .snapshot import SnapshotSource
+from .store import Store, utcnow
+from .wiki import ApiSource, PageStatus
+
+log = logging.getLogger(__name__)
+
+Source = ApiSource | SnapshotSource
+
+
+@dataclass
+class PollResult:
+    wiki: str
+    requests: int = 0
+    pages_checked: int = 0
+    pages_changed: int = 0
+    revisions_added: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> str:
+        text = (f"{self.wiki}: {self.pages_checked} pages checked, {self.pages_changed} changed, "
+                f"{self.revisions_added} revisions stored, {self.requests} requests")
+        if self.errors:
+            text += f", {len(self.errors)} errors"
+        return text
+
+
+def make_source(config: Config, wiki: Wiki, **kwargs: object) -> Source:
+    if wiki.snapshot is not None:
+        return SnapshotSource(wiki.name, config.resolve(wiki.snapshot))
+    return ApiSource(wiki, **kwargs)  # type: ignore[arg-type]
+
+
+def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None = None,
+              watches: Sequence[Watch] | None = None, progress: bool | None = None,
+              clock: Callable[[], float] = time.time) -> PollResult:
+    """Poll the given watches of one wiki (all of them by default); never raises WikiError."""
+    source = source or make_source(config, wiki)
+    watches = list(config.watches_of(wiki.name) if watches is None else watches)
+    result = PollResult(wiki.name)
+    wiki_id = store.wiki_id(wiki.name, wiki.api_url, wiki.snapshot)
+    run_id = store.start_poll_run(wiki_id)
+    start_requests = source.requests
+    rows = {w.title: store.watch(wiki_id, w.title) for w in watches}
+    show = sys.stderr.isatty() if progress is None else progress
+    try:
+        known = {row["page_id"]: title for title, row in rows.items() if row["page_id"]}
+        pageids = {store.page(pid)["pageid"]: title for pid, title in known.items()}
+        titles = [title for title, row in rows.items() if not row["page_id"]]
+        statuses = source.page_status(list(pageids), titles)
+    except TrackerError as exc:
+        message = str(exc)
+        result.errors.append(message)
+        store.record_wiki_result(wiki_id, message)
+        for row in rows.values():
+            _watch_error(store, row, message)
+    else:
+        store.record_wiki_result(wiki_id, None)
+        result.pages_checked = len(statuses)
+        for status in statuses:
+            title = pageids[status.requested] if isinstance(status.requested, int) \
+                else str(status.requested)
+            row = rows[title]
+            try:
+                added = _poll_page(store, source, wiki_id, row, status,
+                                   _watch_of(watches, title), show, clock)
+            except (WikiError, StoreError) as exc:
+                message = str(exc)
+                result.errors.append(message)
+                _watch_error(store, row, message)
+                log.warning("%s: %s: %s", wiki.name, title, message)
+                continue
+            if added:
+                result.pages_changed += 1
+                result.revisions_added += added
+    result.requests = source.requests - start_requests
+    store.finish_poll_run(run_id, requests=result.requests, pages_checked=result.pages_checked,
+                          revisions_added=result.revisions_added, errors=result.errors)
+    log.info("poll %s", result.summary())
+    return result
+
+
+def _watch_of(watches: Sequence[Watch], title: str) -> Watch:
+    return next(w for w in watches if w.title == title)
+
+
+def _watch_error(store: Store, row: dict, message: str) -> None:
+    store.update_watch(row["id"], last_poll=utcnow(), last_error=message,
+                       last_error_at=utcnow(), error_count=row["error_count"] + 1)
+
+
+def _poll_page(store: Store, source: Source, wiki_id: int, row: dict, status: PageStatus,
+               watch: Watch, show: bool, clock: Callable[[], float]) -> int:
+    title = row["title"]
+    if status.invalid:
+        raise WikiError(f"{title!r} is not a valid page title on {source.name}; fix the watch")
+    if status.missing:
+        if row["page_id"]:
+            page = store.page(row["page_id"])
+            if page and not page["deleted_at"]:
+                store.db.execute("UPDATE pages SET deleted_at = ? WHERE id = ?",
+                                 [utcnow(), page["id"]])
+            store.update_watch(row["id"], status="deleted", last_poll=utcnow())
+            raise WikiError(f"{title!r} was deleted on {source.name}; its stored history is "
+                            "kept; remove the watch or wait for it to be restored")
+        store.update_watch(row["id"], status="missing", last_poll=utcnow())
+        raise WikiError(f"{title!r} does not exist on {source.name}; check the title "
+                        "(case and spelling) in the watch")
+    assert status.pageid is not None and status.title is not None
+    if status.redirect and not row["page_id"]:
+        target = _redirect_target(source, status.title)
+        store.update_watch(row["id"], status="redirect", last_poll=utcnow())
+        raise WikiError(f"{title!r} is a redirect to {target!r} on {source.name}; "
+                        f"watch {target!r} instead (redirects are not followed)")
+    page = store.page_by_pageid(wiki_id, status.pageid)
+    with store.atomic():
+        page = store.upsert_page(wiki_id, status.pageid, status.title, status.ns,
+                                 status.content_model)
+        if page["title"] != title and row["status"] != "moved":
+            log.info("%s: %r is now titled %r", source.name, title, page["title"])
+        store.update_watch(row["id"], page_id=page["id"], last_poll=utcnow(),
+                           status="moved" if page["title"] != title else "ok",
+                           last_error=None, error_count=0)
+    if page["last_revid"] is not None and status.lastrevid is not None \
+            and status.lastrevid <= page["last_revid"]:
+        return 0
+    ingestor = PageIngestor(store, wiki_id, page["id"])
+    added = 0
+    if ingestor.last_revid is None:
+        backfill = watch.backfill
+        if backfill.mode == "all":
+            batches = source.fetch_revisions(status.pageid)
+        else:
+            batches = source.fetch_revisions(
+                status.pageid, last=backfill.count if backfill.mode == "last" else 1)
+    else:
+        batches = source.fetch_revisions(status.pageid, start_revid=ingestor.last_revid)
+    bar = _Progress(page["title"], clock) if show else None
+    try:
+        for batch in batches:
+            added += ingestor.add(batch)
+            if bar and batch:
+                bar.update(added, batch[-1].timestamp)
+    finally:
+        if bar:
+            bar.close()
+    if added:
+        store.update_watch(row["id"], last_change=utcnow())
+    return added
+
+
+def _redirect_target(source: Source, title: str) -> str:
+    if isinstance(source, ApiSource):
+        try:
+            result = source.call("query", titles=title, redirects=1)
+            for item in result.get("query", {}).get("redirects", []):
+                return str(item["to"])
+        except WikiError:
+            pass
+    else:
+        for page in source.pages():
+            if page.title == title and page.redirect:
+                return page.redirect
+    return "another page"
+
+
+class _Progress:
+    """A progress bar on a terminal: how far the fetched history has come towards now."""
+
+    def __init__(self, title: str, clock: Callable[[], float]):
+        self.clock = clock
+        self.first: float | None = None
+        self.bar = click.progressbar(length=1000, label=f"{title[:40]}", file=sys.stderr,
+                                     show_pos=False, show_percent=True)
+        self.bar.__enter__()
+        self.done = 0
+
+    def update(self, count: int, timestamp: str) -> None:
+        try:
+            when = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            return
+        stamp = when.timestamp()
+        if self.first is None:
+            self.first = stamp
+        span = max(1.0, self.clock() - self.first)
+        target = int(1000 * min(1.0, (stamp - self.first) / span))
+        self.bar.label = f"{count} revisions"
+        if target > self.done:
+            self.bar.update(target - self.done)
+            self.done = target
+
+    def close(self) -> None:
+        self.bar.update(1000 - self.done)
+        self.bar.__exit__(None, None, None)
+
+
+def poll_all(store: Store, config: Config, *, progress: bool | None = None,
+             sources: dict[str, Source] | None = None) -> list[PollResult]:
+    """One poll cycle of every watch of every wiki, each wiki in turn."""
+    results = []
+    for wiki in config.wikis:
+        if not config.watches_of(wiki.name):
+            continue
+        source = (sources or {}).get(wiki.name)
+        results.append(poll_wiki(store, config, wiki, source=source, progress=progress))
+    return results

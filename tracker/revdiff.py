@@ -1,0 +1,70 @@
+"""Diffs between stored revisions: the stored one for a consecutive pair, any other on demand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .diff import diff_texts
+from .errors import UsageError
+from .history import resolve_page, revision_record
+from .store import Store
+
+
+def _meta(row: dict) -> dict[str, Any]:
+    record = revision_record(row)
+    return {key: record[key] for key in ("revid", "parentid", "timestamp", "user", "comment",
+                                         "minor", "size", "sha1", "tags")}
+
+
+def revision_pair_diff(store: Store, old: dict | None, new: dict) -> dict[str, Any]:
+    """The diff JSON of two stored revision rows of one page (``old`` None: the first)."""
+    if not new["has_text"]:
+        raise UsageError(f"the text of revision {new['revid']} is hidden; it cannot be compared")
+    if old is not None and not old["has_text"]:
+        raise UsageError(f"the text of revision {old['revid']} is hidden; it cannot be compared")
+    stored = store.stored_diff(new["id"])
+    if stored is not None and stored[0] == (old["id"] if old else None):
+        sections = stored[1]["sections"]
+    else:
+        new_text = store.revision_text(new["id"]) or ""
+        old_text = store.revision_text(old["id"]) if old else None
+        old_ids = store.section_ids(old["id"]) if old else None
+        result = diff_texts(old_text, new_text, old_ids, id_prefix="\0")
+        # Sections new since `old` keep the stable id they got when they were stored.
+        stored_ids = store.section_ids(new["id"])
+        fresh = {f"\0{j}": sid for j, sid in enumerate(stored_ids)}
+        sections = [dict(s, id=fresh.get(s["id"], s["id"])) for s in result.sections]
+    return {
+        "title": new.get("title"),
+        "from": _meta(old) if old else None,
+        "to": _meta(new),
+        "revert_of": new["revert_of"],
+        "sections": sections,
+    }
+
+
+def page_diff(store: Store, title: str, from_revid: int | None = None,
+              to_revid: int | None = None, wiki: str | None = None) -> dict[str, Any]:
+    """`tracker diff`: by default the latest revision against its parent."""
+    page = resolve_page(store, title, wiki)
+    rows = {row["revid"]: row for row in store.revisions(page["id"])}
+    if not rows:
+        raise UsageError(f"no revisions of {title!r} are stored yet")
+    for revid in (from_revid, to_revid):
+        if revid is not None and revid not in rows:
+            raise UsageError(f"revision {revid} is not a stored revision of {page['title']!r}; "
+                             "see `tracker history`")
+    ordered = sorted(rows)
+    to_row = rows[to_revid] if to_revid is not None else rows[ordered[-1]]
+    if from_revid is not None:
+        from_row: dict | None = rows[from_revid]
+    else:
+        earlier = [r for r in ordered if r < to_row["revid"] and rows[r]["has_text"]]
+        from_row = rows[earlier[-1]] if earlier else None
+    if from_row is not None and from_row["revid"] > to_row["revid"]:
+        raise UsageError(f"--from {from_row['revid']} is newer than --to {to_row['revid']}: "
+                         "swap them")
+    for row in (from_row, to_row):
+        if row is not None:
+            row["title"] = page["title"]
+    return revision_pair_diff(store, from_row, to_row)

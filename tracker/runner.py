@@ -1,0 +1,35 @@
+"""`tracker run --once`: one poll cycle of every watch, then the digests that are due."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .config import Config
+from .poll import PollResult, poll_all
+from .store import Store
+
+
+@dataclass
+class RunOutcome:
+    polls: list[PollResult] = field(default_factory=list)
+    digest_lines: list[str] = field(default_factory=list)
+    digest_errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.polls) and not self.digest_errors
+
+    def lines(self) -> list[str]:
+        return [p.summary() for p in self.polls] + self.digest_lines
+
+    def failure(self) -> str:
+        errors = [e for p in self.polls for e in p.errors] + self.digest_errors
+        more = f" (and {len(errors) - 1} more; see `tracker status`)" if len(errors) > 1 else ""
+        return f"{errors[0]}{more}" if errors else "failed"
+
+
+def run_once(config: Config, *, progress: bool | None = None) -> RunOutcome:
+    outcome = RunOutcome()
+    with Store(config.database_path) as store:
+        outcome.polls = poll_all(store, config, progress=progress)
+    return outcome
