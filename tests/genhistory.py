@@ -1,0 +1,135 @@
+"""A generated article history, for tests and benchmarks: realistic shape, deterministic.
+
+Each revision edits 1-3 paragraphs; now and then one renames or moves a section, adds or
+removes a reference, or reverts the previous edit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tracker.model import Revision
+from tracker.snapshot import write_export
+
+WORDS = (
+    "alliance treaty military cooperation logistics supply route border province government "
+    "minister defence security council mission operation agreement transit corridor summit "
+    "partnership dialogue training exercise intelligence counterterrorism regional stability "
+    "forces command headquarters envoy delegation relations strategic policy support aid "
+    "the of and in to a with for on by was were is as at from that which this after during"
+).split()
+USERS = ["Alice", "Bob.Editor", "Carol", "Dmitri", "Esra", "203.0.113.7", "GnomeBot"]
+
+
+def _sentence(rng: random.Random) -> str:
+    words = [rng.choice(WORDS) for _ in range(rng.randint(8, 20))]
+    words[0] = words[0].capitalize()
+    if rng.random() < 0.2:
+        i = rng.randrange(len(words))
+        words[i] = f"[[{words[i]}]]"
+    text = " ".join(words) + "."
+    if rng.random() < 0.08:
+        text += f'<ref>{{{{cite web |title={rng.choice(WORDS).title()} report |url=https://example.org/{rng.randint(1, 10**6)} }}}}</ref>'
+    return text
+
+
+def _paragraph(rng: random.Random, size: int) -> str:
+    out = []
+    while sum(len(s) for s in out) < size:
+        out.append(_sentence(rng))
+    return " ".join(out)
+
+
+class Article:
+    """Sections of paragraphs; ``text()`` renders wikitext."""
+
+    def __init__(self, rng: random.Random, target_size: int):
+        self.rng = rng
+        self.lead = [_paragraph(rng, 400)]
+        self.sections: list[list] = []  # [heading, level, paragraphs]
+        n = max(3, target_size // 2500)
+        for i in range(n):
+            level = 2 if i == 0 or rng.random() < 0.6 else 3
+            paras = [_paragraph(rng, 600) for _ in range(rng.randint(2, 5))]
+            self.sections.append([f"Section {i + 1} {rng.choice(WORDS)}", level, paras])
+        self.counter = n
+
+    def text(self) -> str:
+        parts = ["{{Infobox thing\n| name = Generated\n| status = active\n}}\n"]
+        parts.append("\n\n".join(self.lead) + "\n")
+        for heading, level, paras in self.sections:
+            marks = "=" * level
+            parts.append(f"\n{marks} {heading} {marks}\n" + "\n\n".join(paras) + "\n")
+        parts.append("\n== References ==\n{{Reflist}}\n\n[[Category:Generated]]\n")
+        return "".join(parts)
+
+    def mutate(self) -> str:
+        rng = self.rng
+        roll = rng.random()
+        if roll < 0.05 and len(self.sections) > 3:
+            i, j = rng.sample(range(len(self.sections)), 2)
+            self.sections.insert(j, self.sections.pop(i))
+            self.sections[0][1] = 2
+            return "move a section"
+        if roll < 0.10:
+            section = rng.choice(self.sections)
+            self.counter += 1
+            section[0] = f"Section {self.counter} {rng.choice(WORDS)}"
+            return "rename a section"
+        for _ in range(rng.randint(1, 3)):
+            heading, level, paras = rng.choice(self.sections)
+            k = rng.randrange(len(paras))
+            sentences = paras[k].split(". ")
+            action = rng.random()
+            if action < 0.5:
+                sentences.insert(rng.randrange(len(sentences) + 1), _sentence(rng)[:-1])
+            elif action < 0.8 and len(sentences) > 2:
+                sentences.pop(rng.randrange(len(sentences)))
+            else:
+                i = rng.randrange(len(sentences))
+                words = sentences[i].split(" ")
+                words[rng.randrange(len(words))] = rng.choice(WORDS)
+                sentences[i] = " ".join(words)
+            paras[k] = ". ".join(sentences)
+        return "copyedit"
+
+
+def generate(count: int, *, size: int = 60_000, seed: int = 1, first_revid: int = 1000,
+             pageid: int = 42) -> Iterator[Revision]:
+    """``count`` revisions of one article of about ``size`` bytes, oldest first."""
+    rng = random.Random(seed)
+    article = Article(rng, size)
+    when = datetime(2020, 1, 1, tzinfo=UTC)
+    revid, parent = first_revid, 0
+    texts: list[str] = []
+    for n in range(count):
+        if n >= 2 and rng.random() < 0.03:
+            summary, text = "Reverted edits", texts[-2]  # undo the last edit
+        else:
+            summary = "create" if n == 0 else article.mutate()
+            text = article.text()
+        texts = (texts + [text])[-2:]
+        user = rng.choice(USERS)
+        yield Revision(
+            revid=revid, parentid=parent, timestamp=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            user=user, userid=0, comment=summary, minor=rng.random() < 0.1,
+            size=len(text.encode()), sha1=hashlib.sha1(text.encode()).hexdigest(), text=text)
+        parent = revid
+        revid += rng.randint(1, 5)
+        when += timedelta(minutes=rng.randint(1, 600))
+
+
+def write_history(path: Path, title: str, count: int, **kwargs: object) -> list[Revision]:
+    """Write a generated history as an XML export; return its revisions."""
+    revisions = list(generate(count, **kwargs))  # type: ignore[arg-type]
+    page = {"title": title, "ns": 0, "pageid": kwargs.get("pageid", 42)}
+    rows = [({"revid": r.revid, "parentid": r.parentid, "timestamp": r.timestamp,
+              "user": r.user, "userid": 0, "comment": r.comment, "minor": r.minor,
+              "size": r.size, "sha1": r.sha1}, r.text) for r in revisions]
+    with path.open("w", encoding="utf-8") as out:
+        write_export(out, [(page, rows)])
+    return revisions
