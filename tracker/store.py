@@ -246,7 +246,7 @@ class Store:
         try:
             with self.db.atomic():
                 yield self
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:
             message = str(exc)
             if "full" in message:
                 raise StoreError(
@@ -257,7 +257,8 @@ class Store:
                 raise StoreError(
                     f"{self.path} is locked by another process for too long; try again"
                 ) from None
-            raise StoreError(f"database error in {self.path}: {message}") from None
+            raise StoreError(f"database error in {self.path}: {message} "
+                             "(nothing of this batch was written)") from None
 
     def query(self, sql: str, params: Any = None) -> list[dict]:
         return list(self.db.query(sql, params or []))
