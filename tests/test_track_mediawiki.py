@@ -230,3 +230,18 @@ def test_track_url_that_is_not_a_mediawiki(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "did not answer like a MediaWiki api.php" in result.output
     assert "Traceback" not in result.output
+
+
+def test_track_non_wikitext_page_is_stored_and_flagged(mediawiki: TestWiki,
+                                                       tmp_path: Path) -> None:
+    title = "Tracker test data"
+    data = '{"== not a heading ==": [1, 2, 3]}'
+    mediawiki.api("edit", title=title, text=data, summary="data", contentmodel="json",
+                  token=mediawiki.site().get_token("csrf"))
+    config = wiki_config(tmp_path, mediawiki.api_url, [title])
+    result = tracker(config, "run", "--once")
+    assert result.exit_code == 0, result.output
+    (record,) = history_json(config, title)
+    assert record["content_model"] == "json"
+    shown = json.loads(tracker(config, "show", str(record["revid"]), "--json").stdout)
+    assert json.loads(shown["text"]) == json.loads(data)

@@ -263,5 +263,26 @@ def diff(app: App, title: str, from_revid: int | None, to_revid: int | None, wik
     click.echo(render_text(result, color=use_color), color=use_color)
 
 
+def _set_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        app = ctx.find_object(App)
+        if app is not None:
+            app.config_path = value
+
+
+def accept_config_everywhere(group: click.Group) -> None:
+    """`--config FILE` works after any command too: `tracker history X --config FILE`."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            accept_config_everywhere(command)
+        if not any(p.name == "config_override" for p in command.params):
+            command.params.append(click.Option(
+                ["--config", "config_override"], type=click.Path(path_type=Path),
+                callback=_set_config, expose_value=False, is_eager=True,
+                help="The configuration file (as the option before the command)."))
+
+
+accept_config_everywhere(main)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
