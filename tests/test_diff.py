@@ -1,0 +1,269 @@
+"""tracker.diff: section lineage, kinds, changes, and the text rendering."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tracker.diff import content, diff_texts, render_text
+from tracker.sections import split
+from tracker.worddiff import apply_word_diff
+
+DATA = Path(__file__).parent / "data"
+CASES = yaml.safe_load((DATA / "diff_cases.yaml").read_text("utf-8"))
+SNAPSHOT = Path(__file__).resolve().parent.parent / "snapshots" / "pakistan-nato-relations.xml"
+EXPORT_NS = "{http://www.mediawiki.org/xml/export-0.11/}"
+
+
+def _matches(expected: dict, actual: dict) -> bool:
+    return all(actual.get(key) == value for key, value in expected.items())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_diff_cases(case):
+    result = diff_texts(case["old"], case["new"])
+    got = [(e["path"], e["kinds"]) for e in result.sections]
+    want = [(e["path"], e["kinds"]) for e in case["sections"]]
+    assert got == want
+    for entry, expected in zip(result.sections, case["sections"], strict=True):
+        if "old_path" in expected:
+            assert entry["old_path"] == expected["old_path"], entry
+        if "words" in expected:
+            assert [entry["words_added"], entry["words_removed"]] == expected["words"], entry
+        for change in expected.get("changes", []):
+            assert any(_matches(change, c) for c in entry["changes"]), (change, entry["changes"])
+        if expected.get("only"):
+            assert [c["type"] for c in entry["changes"]] == [
+                c["type"] for c in expected["changes"]
+            ], entry["changes"]
+    assert result.changed == any(e["kinds"] for e in case["sections"])
+    json.dumps(result.sections)  # the contract is JSON
+
+
+def test_diff_ids_follow_sections_through_history():
+    first_text = "Lead.\n== A ==\nText a.\n== B ==\nText b.\n== C ==\nText c.\n"
+    first = diff_texts(None, first_text, id_prefix="r1.")
+    assert first.new_ids == ["r1.0", "r1.1", "r1.2", "r1.3"]
+    second = diff_texts(
+        first_text,
+        "Lead.\n== B ==\nText b.\n== C ==\nText c.\n== New ==\nFresh.\n== A2 ==\nText a.\n",
+        old_ids=first.new_ids,
+        id_prefix="r2.",
+    )
+    assert second.new_ids == ["r1.0", "r1.2", "r1.3", "r2.3", "r1.1"]
+    by_id = {e["id"]: e for e in second.sections}
+    assert by_id["r1.1"]["kinds"] == ["renamed", "moved"]
+    assert by_id["r1.2"]["kinds"] == by_id["r1.3"]["kinds"] == []
+    assert by_id["r2.3"]["kinds"] == ["added"]
+
+
+def test_diff_old_ids_must_fit_the_old_text():
+    with pytest.raises(ValueError):
+        diff_texts("== A ==\n", "== A ==\n", old_ids=["only-the-lead"])
+
+
+def test_diff_without_old_ids_names_old_sections():
+    result = diff_texts("== A ==\nx\n== B ==\ny\n", "== A ==\nx\n")
+    assert [e["id"] for e in result.sections] == ["o0", "o1", "o2"]
+    assert result.sections[2]["kinds"] == ["removed"]
+
+
+def test_diff_bundled_snapshot_matches_its_expected_kinds():
+    """Every consecutive pair of the seed history, against tests/data/seed_history.yaml."""
+    root = ET.parse(SNAPSHOT).getroot()
+    revisions = {
+        int(rev.findtext(f"{EXPORT_NS}id")): rev.findtext(f"{EXPORT_NS}text") or ""
+        for rev in root.iter(f"{EXPORT_NS}revision")
+    }
+    expected = yaml.safe_load((DATA / "seed_history.yaml").read_text("utf-8"))
+    ids = diff_texts(None, revisions[expected[0]["from"]], id_prefix="first.").new_ids
+    for pair in expected:
+        result = diff_texts(
+            revisions[pair["from"]], revisions[pair["to"]], ids, id_prefix=f"r{pair['to']}."
+        )
+        changed = [
+            {"path": e["path"], "kinds": e["kinds"], "from_path": e["old_path"]}
+            for e in result.sections
+            if e["kinds"]
+        ]
+        want = [
+            {
+                "path": e["path"],
+                "kinds": e["kinds"],
+                "from_path": e.get("from_path", None if "added" in e["kinds"] else e["path"]),
+            }
+            for e in pair["expect"]
+        ]
+        assert changed == want, f"{pair['from']} -> {pair['to']}: {pair['summary']}"
+        levels = [
+            {"path": e["path"], "from": c["old"], "to": c["new"]}
+            for e in result.sections
+            for c in e["changes"]
+            if c["type"] == "heading_level"
+        ]
+        assert levels == pair.get("heading_levels", []), pair["summary"]
+        ids = result.new_ids
+
+
+def test_diff_renamed_section_keeps_its_id_through_a_later_move():
+    # The seed history renames "Afghanistan" then moves it: one id all along.
+    texts = [
+        "== Afghanistan ==\nJIOC opened in Kabul in 2007.\n== Military ==\nBosnia.\n",
+        "== Stability ==\nJIOC opened in Kabul in 2007.\n== Military ==\nBosnia.\n",
+        "== Military ==\nBosnia.\n=== Stability ===\nJIOC opened in Kabul in 2007.\n",
+    ]
+    ids = diff_texts(None, texts[0], id_prefix="r0.").new_ids
+    for n, (old, new) in enumerate(pairwise(texts), 1):
+        ids = diff_texts(old, new, ids, id_prefix=f"r{n}.").new_ids
+    assert ids == ["r0.0", "r0.2", "r0.1"]
+
+
+# ---- rendering ---------------------------------------------------------------------------
+
+
+def _example():
+    old = (
+        "{{Infobox bilateral relations\n| envoytitle1 = Ambassador\n}}\nLead.\n"
+        "== A ==\nThe quick brown fox.\n== Gone ==\nBye.\n"
+    )
+    new = (
+        "{{Infobox bilateral relations\n| envoytitle1 = Permanent Representative\n}}\nLead.\n"
+        "== A ==\nThe quick red fox.\n== New ==\nHello.\n"
+    )
+    result = diff_texts(old, new)
+    return {
+        "title": "Pakistan–NATO relations",
+        "from": {"revid": 1, "timestamp": "2023-01-01T00:00:00Z", "user": "Alice"},
+        "to": {"revid": 2, "timestamp": "2023-01-02T00:00:00Z", "user": "Bob"},
+        "revert_of": None,
+        "sections": result.sections,
+    }
+
+
+def test_render_text_plain():
+    text = render_text(_example(), color=False)
+    assert "\x1b[" not in text
+    assert text.startswith("Pakistan–NATO relations\nfrom: r1 (2023-01-01T00:00:00Z Alice)\n")
+    assert "A  [edited]  +1 -1 words" in text
+    assert "…The quick [-brown-]{+red+}" in text
+    infobox = "{{Infobox bilateral relations}} envoytitle1: Ambassador → Permanent Representative"
+    assert infobox in text
+    assert "New  [added]" in text and "{+Hello.+}" in text
+    assert "Gone  [removed]" in text and "[-Bye.-]" in text
+
+
+def test_render_text_color():
+    text = render_text(_example(), color=True)
+    assert "\x1b[1mA\x1b[0m" in text  # headings bold
+    assert "\x1b[32mred\x1b[0m" in text  # insertions green
+    assert "\x1b[31mbrown\x1b[0m" in text  # deletions red
+    assert re.sub(r"\x1b\[[0-9;]*m", "", text).count("[edited]") == 2
+
+
+def test_render_text_unchanged_sections_are_counted():
+    result = diff_texts("== A ==\nx\n== B ==\ny\n", "== A ==\nx\n== B ==\nz\n")
+    text = render_text({"sections": result.sections})
+    assert "2 sections unchanged" in text
+
+
+# ---- properties --------------------------------------------------------------------------
+
+_HEADINGS = st.sampled_from(
+    ["History", "Relations", "Notes", "See also", "A", "B", "''Italic''", "[[Page|Label]]", ""]
+)
+# fmt: off
+_WORDS = st.sampled_from(
+    ["alpha", "beta", "gamma", "the", "of", "[[NATO]]", "{{cn}}", "<ref>src</ref>", ".",
+     ",", "\n", "\n\n", "'''", "1994", "[[Category:X]]", "{{Infobox|a=1}}"]
+)
+# fmt: on
+_BODY = st.lists(_WORDS, max_size=12).map(" ".join)
+_SECTION = st.tuples(st.integers(1, 4), _HEADINGS, _BODY)
+
+
+def _render(lead: str, sections: list[tuple[int, str, str]]) -> str:
+    parts = [lead + "\n"]
+    for level, heading, body in sections:
+        marks = "=" * level
+        parts.append(f"{marks} {heading} {marks}\n{body}\n")
+    return "".join(parts)
+
+
+@st.composite
+def _revisions(draw):
+    """Two revisions: the second derived from the first by section-level edits."""
+    lead = draw(_BODY)
+    sections = draw(st.lists(_SECTION, max_size=7))
+    old = _render(lead, sections)
+    new_sections = list(sections)
+    for _ in range(draw(st.integers(0, 4))):
+        action = draw(st.sampled_from(["edit", "rename", "move", "add", "remove", "level"]))
+        if action == "add" or not new_sections:
+            new_sections.insert(draw(st.integers(0, len(new_sections))), draw(_SECTION))
+            continue
+        k = draw(st.integers(0, len(new_sections) - 1))
+        level, heading, body = new_sections[k]
+        if action == "edit":
+            new_sections[k] = (level, heading, body + " " + draw(_BODY))
+        elif action == "rename":
+            new_sections[k] = (level, draw(_HEADINGS), body)
+        elif action == "level":
+            new_sections[k] = (draw(st.integers(1, 4)), heading, body)
+        elif action == "remove":
+            new_sections.pop(k)
+        else:
+            new_sections.insert(draw(st.integers(0, len(new_sections) - 1)), new_sections.pop(k))
+    if draw(st.booleans()):
+        lead = lead + " " + draw(_BODY)
+    return old, _render(lead, new_sections)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(st.lists(_SECTION, max_size=8), _BODY)
+def test_diff_of_a_text_with_itself_has_no_kinds(sections, lead):
+    text = _render(lead, sections)
+    result = diff_texts(text, text)
+    assert all(e["kinds"] == [] and e["changes"] == [] for e in result.sections)
+    assert not result.changed
+    assert len(result.sections) == len(split(text))
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(_revisions())
+def test_diff_lists_every_section_once_and_its_changes_rebuild_it(pair):
+    old_text, new_text = pair
+    old, new = split(old_text), split(new_text)
+    old_ids = [f"old{i}" for i in range(len(old))]
+    result = diff_texts(old_text, new_text, old_ids, id_prefix="new")
+    entries = result.sections
+    assert len(result.new_ids) == len(new) == len(set(result.new_ids))
+
+    # The new sections, in order, are the entries that are not removed.
+    kept = [e for e in entries if "removed" not in e["kinds"]]
+    assert [e["id"] for e in kept] == result.new_ids
+    assert [tuple(e["path"]) for e in kept] == [s.path for s in new]
+    # Every old section is either matched (its id lives on) or removed, once.
+    old_seen = [e["id"] for e in entries if e["id"] in old_ids]
+    assert sorted(old_seen) == sorted(old_ids)
+    assert len(entries) == len(new) + sum("removed" in e["kinds"] for e in entries)
+
+    by_old_id = dict(zip(old_ids, old, strict=True))
+    for entry, section in zip(kept, new, strict=True):
+        ops = [c for c in entry["changes"] if c["type"] in ("insert", "delete", "move")]
+        before = "" if "added" in entry["kinds"] else content(by_old_id[entry["id"]])
+        assert apply_word_diff(before, ops) == content(section)
+        assert ("edited" in entry["kinds"]) == (bool(ops) and "added" not in entry["kinds"])
+    for entry in entries:
+        if "removed" in entry["kinds"]:
+            ops = entry["changes"]
+            ops = [c for c in ops if c["type"] in ("insert", "delete", "move")]
+            assert apply_word_diff(content(by_old_id[entry["id"]]), ops) == ""
+        assert set(entry["kinds"]) <= {"added", "removed", "renamed", "moved", "edited"}

@@ -1,0 +1,120 @@
+"""tracker.sections: where sections start, what their headings say, and that nothing is lost."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tracker.sections import Section, heading_text, split
+
+CASES = yaml.safe_load((Path(__file__).parent / "data" / "sections_cases.yaml").read_text("utf-8"))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_split_cases(case):
+    sections = split(case["text"], tags=case.get("tags"))
+    assert "".join(s.text for s in sections) == case["text"]
+    got = [[s.level, s.heading, s.parent] for s in sections[1:]]
+    expected = [list(s) for s in case["sections"]]
+    assert [g[: len(e)] for g, e in zip(got, expected, strict=False)] == expected
+    assert len(got) == len(expected)
+
+
+def test_split_empty_text_is_an_empty_lead():
+    assert split("") == [Section(0, 0, "", "", "", None, ())]
+
+
+def test_split_section_fields():
+    text = "Lead.\n== A ==\nBody a.\n=== ''B'' ===\nBody b.\n"
+    lead, a, b = split(text)
+    assert (lead.text, lead.body, lead.path, lead.parent) == ("Lead.\n", "Lead.\n", (), None)
+    assert (a.index, a.level, a.heading, a.raw_heading) == (1, 2, "A", " A ")
+    assert (a.text, a.body, a.path, a.parent) == ("== A ==\nBody a.\n", "Body a.\n", ("A",), None)
+    assert (b.heading, b.raw_heading, b.path, b.parent) == ("B", " ''B'' ", ("A", "B"), 1)
+    assert b.body == "Body b.\n"
+
+
+def test_split_body_starts_after_a_multi_line_heading():
+    text = "== A <!--\nnote\n--> ==\nBody.\n"
+    (_lead, a) = split(text)
+    assert a.heading == "A"
+    assert a.body == "Body.\n"
+
+
+def test_split_lead_is_never_a_parent():
+    sections = split("Lead.\n=== Deep ===\nText.\n")
+    assert sections[1].parent is None
+    assert sections[1].path == ("Deep",)
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        ("  Plain  ", "Plain"),
+        ("[[a|b]]", "b"),
+        ("[[Page]] and [[:Category:C|cat]]", "Page and cat"),
+        ("''x''", "x"),
+        ("'''''both'''''", "both"),
+        ("x <!-- comment --> y", "x  y"),
+        ("[https://example.org External]", "External"),
+        ("A&nbsp;B &amp; C", "A\xa0B & C"),
+        ("<small>small</small>", "small"),
+        ("Claim<ref name=x>Source</ref>", "Claim"),
+        ("{{anchor|a}}Title", "Title"),
+        ("<nowiki>[[not a link]]</nowiki>", "[[not a link]]"),
+    ],
+)
+def test_heading_text(raw, text):
+    assert heading_text(raw) == text
+
+
+def test_split_is_fast_on_a_long_article():
+    paragraph = "Word [[link|label]] text.<ref>{{cite web |url=https://x.org |title=T}}</ref> " * 8
+    text = "".join(
+        f"\n== Section {n} ==\n{paragraph}\n\n=== Sub {n} ===\n{paragraph}\n" for n in range(300)
+    )
+    assert len(text) > 250_000
+    start = time.perf_counter()
+    sections = split(text + "<!-- uncached -->")
+    # About 5 ms on a laptop; the bound only catches a quadratic blow-up.
+    assert time.perf_counter() - start < 1.0
+    assert len(sections) == 601
+
+
+# ---- properties --------------------------------------------------------------------------
+
+# fmt: off
+_TOKENS = st.sampled_from(
+    [
+        "\n", "\n", "\n", "=", "==", "===", " ", "a", "b c", "{{", "}}", "{{{", "}}}", "[[", "]]",
+        "|", "-{", "}-", "<!--", "-->", "<nowiki>", "</nowiki>", "<ref>", "</ref>", "<pre>",
+        "</pre>", "''", "'''", "\t", "<includeonly>", "</includeonly>", "{|", "|}", "x=y",
+        "\n== h ==\n", "\n=== h ===\n", "<ref name=x/>", "[[a|", "é", "😀",
+    ]
+)
+# fmt: on
+_WIKITEXT = st.lists(_TOKENS, max_size=60).map("".join)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(_WIKITEXT | st.text(max_size=200))
+def test_split_is_lossless(text):
+    sections = split(text)
+    assert "".join(s.text for s in sections) == text
+    assert sections[0].index == 0 and sections[0].level == 0 and sections[0].path == ()
+    for n, section in enumerate(sections[1:], 1):
+        assert section.index == n
+        assert 1 <= section.level <= 6
+        assert section.text.startswith("=")
+        assert section.text[section.body_start :] == section.body
+        if section.parent is None:
+            assert section.path == (section.heading,)
+        else:
+            parent = sections[section.parent]
+            assert 0 < section.parent < n and parent.level < section.level
+            assert section.path == parent.path + (section.heading,)

@@ -1,0 +1,152 @@
+"""tracker.worddiff: word-level operations that rebuild the new text exactly, fast on anything."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tracker.worddiff import apply_word_diff, count_words, word_diff
+
+
+def _texts(ops):
+    return [(op["type"], op["text"]) for op in ops]
+
+
+def test_word_diff_identical_is_empty():
+    assert word_diff("Same text.", "Same text.") == []
+
+
+def test_word_diff_replaced_word():
+    ops = word_diff("The quick brown fox.", "The quick red fox.")
+    assert ops == [
+        {"type": "delete", "at": 10, "text": "brown", "before": "The quick "},
+        {"type": "insert", "at": 10, "text": "red", "before": "The quick "},
+    ]
+
+
+def test_word_diff_from_and_to_nothing():
+    assert _texts(word_diff("", "New text.")) == [("insert", "New text.")]
+    assert _texts(word_diff("Old text.", "")) == [("delete", "Old text.")]
+
+
+def test_word_diff_inserted_list_item_reads_naturally():
+    ops = word_diff("* [[Foo]]", "* [[Foo]]\n* [[Bar]]")
+    assert _texts(ops) == [("insert", "\n* [[Bar]]")]
+
+
+def test_word_diff_inserted_line_starts_at_a_line():
+    ops = word_diff("A\nC\n", "A\nB\nC\n")
+    assert ops == [{"type": "insert", "at": 2, "text": "B\n", "before": ""}]
+
+
+def test_word_diff_moved_sentence():
+    old = "The treaty was signed in 1949. The alliance grew over decades. It has members."
+    new = "The alliance grew over decades. The treaty was signed in 1949. It has members."
+    ops = word_diff(old, new)
+    moves = [op for op in ops if op["type"] == "move"]
+    assert len(moves) == 1
+    assert moves[0]["text"] in ("The treaty was signed in 1949.", "The alliance grew over decades.")
+    # Nothing but the move and the spaces around it.
+    assert all(op["type"] == "move" or not op["text"].strip() for op in ops)
+    assert apply_word_diff(old, ops) == new
+
+
+def test_word_diff_moved_paragraph():
+    old = "First paragraph with words.\n\nSecond paragraph, other words.\n\nThird."
+    new = "Second paragraph, other words.\n\nFirst paragraph with words.\n\nThird."
+    ops = word_diff(old, new)
+    assert [op["type"] for op in ops].count("move") == 1
+    assert apply_word_diff(old, ops) == new
+
+
+def test_word_diff_short_runs_are_not_moves():
+    ops = word_diff("a b c d", "c d a b")
+    assert all(op["type"] != "move" for op in ops)
+
+
+def test_count_words():
+    assert count_words("The [[North Atlantic|NATO]] (1949), 32 members!") == 7
+    assert count_words(" ,.;\n ") == 0
+
+
+def test_apply_word_diff_rejects_wrong_old_text():
+    ops = word_diff("one two", "one three")
+    with pytest.raises(ValueError):
+        apply_word_diff("one four", ops)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        # One huge line, edits at both ends: nothing in the middle to anchor on.
+        lambda r: (" ".join(r.choice("abcdefgh") for _ in range(60_000)),) * 2,
+        # Every other line of a long list changed: difflib alone is quadratic here.
+        lambda r: (
+            "".join(f"* item {i}\n" for i in range(20_000)),
+            "".join(f"* {'entry' if i % 2 else 'item'} {i}\n" for i in range(20_000)),
+        ),
+        # Two unrelated texts of 250 KB.
+        lambda r: tuple(
+            "\n".join(" ".join(r.choice("xyzw") for _ in range(40)) for _ in range(3000))
+            for _ in range(2)
+        ),
+        # The same few tokens, shuffled.
+        lambda r: tuple(" ".join(r.choice(["a", "b"]) for _ in range(100_000)) for _ in range(2)),
+    ],
+    ids=["one huge line", "alternating lines", "unrelated texts", "two tokens"],
+)
+def test_word_diff_worst_cases_stay_fast(make):
+    old, new = make(random.Random(3))
+    if old == new:
+        new = "start " + new[5:-5] + " end"
+    start = time.perf_counter()
+    ops = word_diff(old, new)
+    assert time.perf_counter() - start < 1.0
+    assert apply_word_diff(old, ops) == new
+
+
+# ---- properties --------------------------------------------------------------------------
+
+# fmt: off
+_PIECES = st.sampled_from(
+    ["a", "b", "the", "cat", ".", " ", "  ", "\n", "\n\n", ",", "Foo", "[[x]]", "{{y}}",
+     "]]", "[[", "*", "é", "😀", "1994", "\t", "=="]
+)
+# fmt: on
+_TEXT = st.lists(_PIECES, max_size=50).map("".join)
+
+
+@st.composite
+def _edited(draw):
+    """A text and an edit of it: words replaced, removed, inserted, moved."""
+    old = draw(_TEXT)
+    words = old.split(" ")
+    for _ in range(draw(st.integers(0, 5))):
+        action = draw(st.sampled_from(["replace", "delete", "insert", "move"]))
+        k = draw(st.integers(0, len(words)))
+        if action == "insert" or not words:
+            words.insert(k, draw(_TEXT))
+            continue
+        k = min(k, len(words) - 1)
+        if action == "replace":
+            words[k] = draw(_TEXT)
+        elif action == "delete":
+            words.pop(k)
+        else:
+            words.insert(draw(st.integers(0, len(words) - 1)), words.pop(k))
+    return old, " ".join(words)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(_edited() | st.tuples(st.text(max_size=80), st.text(max_size=80)))
+def test_apply_word_diff_rebuilds_the_new_text(pair):
+    old, new = pair
+    ops = word_diff(old, new)
+    assert apply_word_diff(old, ops) == new
+    assert (ops == []) == (old == new)
+    positions = [op["at"] for op in ops]
+    assert positions == sorted(positions)

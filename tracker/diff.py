@@ -1,0 +1,300 @@
+"""Section-level diff of two revisions: which section became which, and what changed inside.
+
+`diff_texts(old, new)` splits both texts (tracker.sections), relates each new section to at
+most one old section (lineage), and describes every section of both revisions once, in the
+"sections" array of the diff JSON contract (README). A section's ``kinds`` are:
+
+- ``added`` / ``removed``: no counterpart on the other side;
+- ``renamed``: its heading, as a reader sees it, changed;
+- ``moved``: its place in the outline changed: another parent, or another order among
+  the siblings it kept (decided by a longest increasing subsequence, so that only the
+  sections that really moved are marked). A heading level change alone (``====`` to
+  ``===`` under the same parent) is not a move: it shows as a ``heading_level`` change;
+- ``edited``: its own content changed (the text under its heading, up to the next heading,
+  without the blank lines around it); a change in a subsection is the subsection's.
+
+Renamed, moved and edited combine; ``[]`` means unchanged.
+
+Lineage (tracker.lineage): the lead matches the lead, then sections pair by heading path,
+by heading, by content similarity (which finds renamed sections) and last by place in the
+outline. A section split in two keeps its id in the part that keeps the heading (or the most
+text), the other part is added; of two merged into one, the one matched keeps its id, the
+other is removed.
+
+``changes`` of a section, in this order:
+
+Word-level operations on the section's content (offsets into the old content, see
+tracker.worddiff); an added section has one insert of its whole content, a removed one
+delete of it::
+
+    {"type": "insert", "at": int, "text": str, "before": str}
+    {"type": "delete", "at": int, "text": str, "before": str}
+    {"type": "move", "from": int, "at": int, "text": str}   # sentence/paragraph moved
+
+The heading's markup level, when it changed (with or without a move)::
+
+    {"type": "heading_level", "old": int, "new": int}
+
+Wiki-semantic changes (tracker.semantic; not computed for a page's first revision)::
+
+    {"type": "template_added" | "template_removed", "template": str}
+    {"type": "template_param", "template": str, "param": str, "old": str|None, "new": str|None}
+    {"type": "ref_added" | "ref_removed", "name": str|None, "title": str|None, "url": str|None}
+    {"type": "ref_changed", "name", "title", "url",   # as it is now
+     "fields": {"title"|"url"|"name"|"text": {"old": ..., "new": ...}}}
+    {"type": "category_added" | "category_removed", "category": str}
+    {"type": "link_added" | "link_removed", "target": str}
+
+``words_added`` and ``words_removed`` count word tokens (letters and digits, not spaces or
+punctuation) in inserted and deleted text; moved text counts as neither.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tracker.lineage import content, match_sections, moved_sections
+from tracker.sections import Section, split
+from tracker.semantic import semantic_changes
+from tracker.worddiff import count_words, word_diff
+
+__all__ = ["TextDiff", "content", "diff_texts", "match_sections", "render_text"]
+
+KIND_ORDER = ("added", "removed", "renamed", "moved", "edited")
+
+
+@dataclass
+class TextDiff:
+    """The section-level diff of two wikitexts."""
+
+    sections: list[dict[str, Any]]  # the contract's "sections" array
+    new_ids: list[str]  # the stable id of each section of split(new_text), in order
+
+    @property
+    def changed(self) -> bool:
+        """Whether any section was added, removed, renamed, moved or edited."""
+        return any(entry["kinds"] for entry in self.sections)
+
+
+def diff_texts(
+    old_text: str | None,
+    new_text: str,
+    old_ids: Sequence[str] | None = None,
+    id_prefix: str = "",
+) -> TextDiff:
+    """Diff two revisions' wikitext section by section.
+
+    `old_ids[i]` is the stable id of old section i; a new section matched to it inherits
+    it, an unmatched one gets f"{id_prefix}{j}" (j: its index in the new text). Without
+    `old_ids` the old sections are called "o0", "o1"... `old_text` None is a first
+    revision: every section is added.
+    """
+    new = split(new_text)
+    if old_text is None:
+        ids = [f"{id_prefix}{j}" for j in range(len(new))]
+        return TextDiff([_added(s, ids[s.index], semantic=False) for s in new], ids)
+    old = split(old_text)
+    if old_ids is None:
+        old_ids = [f"o{i}" for i in range(len(old))]
+    elif len(old_ids) != len(old):
+        raise ValueError(f"{len(old_ids)} old ids given for {len(old)} old sections")
+    match = match_sections(old, new)
+    new_ids = [old_ids[match[j]] if j in match else f"{id_prefix}{j}" for j in range(len(new))]
+    moved = moved_sections(old, new, match, old_ids, new_ids)
+
+    # New order; each removed section right after the new place of its old predecessor.
+    matched_old = {i: j for j, i in match.items()}
+    removed_after: dict[int, list[int]] = defaultdict(list)
+    anchor = 0
+    for i in range(len(old)):
+        if i in matched_old:
+            anchor = matched_old[i]
+        else:
+            removed_after[anchor].append(i)
+    entries = []
+    for j, section in enumerate(new):
+        if j in match:
+            entries.append(_pair(old[match[j]], section, new_ids[j], j in moved))
+        else:
+            entries.append(_added(section, new_ids[j], semantic=True))
+        entries.extend(_removed(old[i], old_ids[i]) for i in removed_after.get(j, ()))
+    return TextDiff(entries, new_ids)
+
+
+# ---- entries -----------------------------------------------------------------------------
+
+
+def _pair(old: Section, new: Section, section_id: str, moved: bool) -> dict[str, Any]:
+    kinds = []
+    if new.index and old.heading != new.heading:
+        kinds.append("renamed")
+    if moved:
+        kinds.append("moved")
+    old_content, new_content = content(old), content(new)
+    changes: list[dict[str, Any]] = []
+    if old.level != new.level:
+        changes.append({"type": "heading_level", "old": old.level, "new": new.level})
+    added = removed = 0
+    if old_content != new_content:
+        kinds.append("edited")
+        ops = word_diff(old_content, new_content)
+        changes.extend(ops)
+        for op in ops:
+            if op["type"] == "insert":
+                added += count_words(op["text"])
+            elif op["type"] == "delete":
+                removed += count_words(op["text"])
+        changes.extend(semantic_changes(old_content, new_content))
+    return {
+        "id": section_id,
+        "path": list(new.path),
+        "old_path": list(old.path),
+        "kinds": kinds,
+        "words_added": added,
+        "words_removed": removed,
+        "changes": changes,
+    }
+
+
+def _added(section: Section, section_id: str, semantic: bool) -> dict[str, Any]:
+    text = content(section)
+    changes: list[dict[str, Any]] = word_diff("", text)
+    if semantic:
+        changes.extend(semantic_changes(None, text))
+    return {
+        "id": section_id,
+        "path": list(section.path),
+        "old_path": None,
+        "kinds": ["added"],
+        "words_added": count_words(text),
+        "words_removed": 0,
+        "changes": changes,
+    }
+
+
+def _removed(section: Section, section_id: str) -> dict[str, Any]:
+    text = content(section)
+    changes: list[dict[str, Any]] = word_diff(text, "")
+    changes.extend(semantic_changes(text, None))
+    return {
+        "id": section_id,
+        "path": list(section.path),
+        "old_path": list(section.path),
+        "kinds": ["removed"],
+        "words_added": 0,
+        "words_removed": count_words(text),
+        "changes": changes,
+    }
+
+
+# ---- terminal output ---------------------------------------------------------------------
+
+_STYLE = {"bold": "1", "green": "32", "red": "31", "cyan": "36", "yellow": "33", "dim": "2"}
+
+
+def render_text(diff_json: dict[str, Any], color: bool = False) -> str:
+    """A diff (the JSON contract, or any dict with "sections") as text for a terminal.
+
+    Headings are bold, insertions green, deletions red when `color`; without colour,
+    insertions read ``{+like this+}`` and deletions ``[-like this-]``.
+    """
+
+    def paint(text: str, *styles: str) -> str:
+        if not color or not text:
+            return text
+        codes = ";".join(_STYLE[s] for s in styles)
+        return f"\x1b[{codes}m{text}\x1b[0m"
+
+    def ins(text: str) -> str:
+        return paint(text, "green") if color else "{+" + text + "+}"
+
+    def dele(text: str) -> str:
+        return paint(text, "red") if color else "[-" + text + "-]"
+
+    lines = []
+    if "title" in diff_json:
+        lines.append(paint(str(diff_json["title"]), "bold"))
+    for side in ("from", "to"):
+        rev = diff_json.get(side)
+        if rev:
+            who = " ".join(str(rev[k]) for k in ("timestamp", "user") if rev.get(k))
+            lines.append(f"{side:>4}: r{rev.get('revid')}" + (f" ({who})" if who else ""))
+    if diff_json.get("revert_of"):
+        lines.append(paint(f"reverts to r{diff_json['revert_of']}", "yellow"))
+    unchanged = 0
+    for entry in diff_json.get("sections", []):
+        if not entry["kinds"]:
+            unchanged += 1
+            continue
+        lines.append("")
+        lines.append(_header(entry, paint))
+        lines.extend("    " + line for line in _change_lines(entry["changes"], ins, dele, paint))
+    if unchanged:
+        lines.append("")
+        lines.append(paint(f"{unchanged} section{'s' if unchanged != 1 else ''} unchanged", "dim"))
+    return "\n".join(lines) + "\n"
+
+
+def _header(entry: dict[str, Any], paint) -> str:
+    title = " › ".join(entry["path"]) or "(lead)"
+    labels = [k for k in KIND_ORDER if k in entry["kinds"]]
+    out = paint(title, "bold") + "  " + " ".join(paint(f"[{k}]", "cyan") for k in labels)
+    old_path = entry.get("old_path")
+    if old_path is not None and old_path != entry["path"]:
+        out += "  " + paint("was: " + (" › ".join(old_path) or "(lead)"), "dim")
+    counts = f"+{entry['words_added']} -{entry['words_removed']} words"
+    return out + "  " + paint(counts, "dim")
+
+
+def _short(text: str, limit: int = 400) -> str:
+    text = text.replace("\n", "⏎ ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _change_lines(changes: list[dict[str, Any]], ins, dele, paint) -> list[str]:
+    lines = []
+    k = 0
+    while k < len(changes):
+        change = changes[k]
+        kind = change["type"]
+        if kind in ("insert", "delete"):
+            before = change.get("before", "")
+            text = dele(_short(change["text"])) if kind == "delete" else ins(_short(change["text"]))
+            nxt = changes[k + 1] if k + 1 < len(changes) else None
+            if kind == "delete" and nxt and nxt["type"] == "insert" and nxt["at"] == change["at"]:
+                text += ins(_short(nxt["text"]))
+                k += 1
+            lines.append(("…" + before if before else "") + text)
+        elif kind == "move":
+            lines.append(paint("moved: ", "yellow") + _short(change["text"], 200))
+        else:
+            lines.append(paint("• ", "yellow") + _semantic_line(change))
+        k += 1
+    return lines
+
+
+def _semantic_line(change: dict[str, Any]) -> str:
+    kind = change["type"]
+    if kind == "template_param":
+        return (
+            f"{{{{{change['template']}}}}} {change['param']}: "
+            f"{change['old'] if change['old'] is not None else '(none)'} → "
+            f"{change['new'] if change['new'] is not None else '(none)'}"
+        )
+    if kind in ("template_added", "template_removed"):
+        return f"template {kind.split('_')[1]}: {{{{{change['template']}}}}}"
+    if kind.startswith("ref_"):
+        what = change.get("title") or change.get("name") or "(untitled)"
+        url = f" <{change['url']}>" if change.get("url") else ""
+        fields = ""
+        if kind == "ref_changed":
+            fields = " (" + ", ".join(sorted(change.get("fields", {}))) + ")"
+        return f"reference {kind.split('_')[1]}: {what}{url}{fields}"
+    if kind.startswith("category_"):
+        return f"category {kind.split('_')[1]}: {change['category']}"
+    if kind.startswith("link_"):
+        return f"link {kind.split('_')[1]}: [[{change['target']}]]"
+    return str(change)
