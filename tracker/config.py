@@ -15,6 +15,7 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -124,33 +125,113 @@ class Storage:
 
 @dataclass(frozen=True)
 class Channel:
-    """One delivery target of a subscription; ``options`` are checked by the channel registry."""
+    """One delivery target of a subscription: ``type`` names a channel of the registry in
+    tracker/deliver.py, which checks ``options`` (its required and optional keys)."""
 
     type: str
     options: dict = field(default_factory=dict, hash=False)
 
+    @property
+    def label(self) -> str | None:
+        """The user's name for this channel (``name = "..."``), if any."""
+        name = self.options.get("name")
+        return name if isinstance(name, str) else None
+
 
 @dataclass(frozen=True)
 class Filters:
+    """Which edits a digest leaves out. A section is shown only when an edit that passes the
+    filters touched it; its net effect is still the whole window's."""
+
     skip_minor: bool = False
     skip_bots: bool = False
     skip_users: tuple[str, ...] = ()
+    # Edits reverted inside the window are collapsed to one line ("1 edit by X reverted by
+    # Y 4 minutes later") instead of being listed; false lists them one by one.
     skip_reverted: bool = True
+    # User names treated as bots besides those ending in "bot" (RevertBot, ClueBot NG).
+    bots: tuple[str, ...] = ()
+
+
+SCHEDULE_ON_CHANGE = "on change"
+DIGEST_FORMATS = ("text", "markdown", "html")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a subscription's digest is due: on every poll, every N seconds, or by cron."""
+
+    kind: str  # "on change" | "interval" | "cron"
+    seconds: float = 0.0
+    cron: str = ""
+
+    @classmethod
+    def parse(cls, value: str) -> Schedule:
+        text = " ".join(value.split())
+        if text.lower().replace("-", " ").replace("_", " ") in (SCHEDULE_ON_CHANGE, "onchange", ""):
+            return cls(SCHEDULE_ON_CHANGE)
+        if len(text.split()) == 5:
+            # Imported here: APScheduler is only needed when a cron schedule is configured.
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(text)
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not a valid cron expression: {exc}") from None
+            return cls("cron", cron=text)
+        try:
+            return cls("interval", seconds=parse_interval(text))
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a schedule: use \"on change\", an interval such as \"6h\", "
+                "or a cron expression such as \"0 7 * * *\" (minute hour day month weekday)"
+            ) from None
+
+
+def parse_since(value: str, timezone: str = "UTC") -> int | datetime:
+    """A revision id ("1844397") or an ISO 8601 date/time ("2023-05-01", "2023-05-01T12:00Z");
+    a time without a zone is in ``timezone``. Raises ValueError."""
+    text = value.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{value!r} is neither a revision id nor a date such as 2023-09-01 "
+                         "or 2023-09-01T12:00Z") from None
+    if moment.tzinfo is None:
+        from zoneinfo import ZoneInfo
+
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)
 class Subscription:
+    """Who gets which changes, how often, in which formats, through which channels."""
+
     name: str
     formats: tuple[str, ...] = ("markdown",)
     channels: tuple[Channel, ...] = ()
-    pages: tuple[str, ...] = ()  # titles; empty = every watch
+    pages: tuple[str, ...] = ()  # watch titles; empty = every watch (of `wiki` when given)
     wiki: str | None = None  # only the watches of this wiki
-    sections: tuple[str, ...] = ()  # heading paths "A / B" or globs; empty = whole pages
+    # Heading paths "A / B" or globs ("Military*"); a pattern without "/" also matches a
+    # heading at any depth. A matched section is followed by its stable id through renames
+    # and moves. Empty = whole pages.
+    sections: tuple[str, ...] = ()
     filters: Filters = field(default_factory=Filters)
-    schedule: str = "on change"  # "on change", an interval ("6h"), or a cron expression
-    timezone: str = "UTC"
+    schedule: str = SCHEDULE_ON_CHANGE  # "on change", an interval ("6h"), or a cron expression
+    timezone: str = "UTC"  # of the cron schedule and of the times shown in digests
     heartbeat: bool = False  # deliver a "nothing changed" digest for an empty window
     templates: str | None = None  # a directory overriding the bundled templates
+    max_words: int = 400  # word-level changes shown per section before "... and N more"
+    # Where the first digest's window starts: a revision id ("1844397") or a date
+    # ("2023-05-01"). Unset, the first digest says what it started tracking instead.
+    since: str | None = None
+
+    @property
+    def parsed_schedule(self) -> Schedule:
+        return Schedule.parse(self.schedule)
 
 
 @dataclass(frozen=True)
@@ -358,8 +439,65 @@ def _check_references(config: Config, check: _Checker) -> None:
         if sub.name in subs:
             check.fail(f"{where}.name", f"duplicate subscription name {sub.name!r}")
         subs.add(sub.name)
-        if sub.wiki is not None and sub.wiki not in names:
-            check.fail(f"{where}.wiki", f"no wiki named {sub.wiki!r}")
+        _check_subscription(config, sub, where, names, check)
     level = config.daemon.log_level.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         check.fail("daemon.log_level", "use one of DEBUG, INFO, WARNING, ERROR")
+
+
+def _check_subscription(config: Config, sub: Subscription, where: str, wikis: set[str],
+                        check: _Checker) -> None:
+    if not sub.name.strip() or "/" in sub.name or "\\" in sub.name:
+        check.fail(f"{where}.name", "give a name without slashes; it names digest files")
+    if sub.wiki is not None and sub.wiki not in wikis:
+        near = difflib.get_close_matches(sub.wiki, list(wikis), n=1)
+        hint = f"did you mean {near[0]!r}?" if near else "add a [[wikis]] table with that name"
+        check.fail(f"{where}.wiki", f"no wiki named {sub.wiki!r}; {hint}")
+    for j, fmt in enumerate(sub.formats):
+        if fmt not in DIGEST_FORMATS:
+            near = difflib.get_close_matches(fmt, DIGEST_FORMATS, n=1)
+            hint = f"did you mean {near[0]!r}?" if near else f"use {', '.join(DIGEST_FORMATS)}"
+            check.fail(f"{where}.formats[{j}]", f"unknown format {fmt!r}; {hint}")
+    watched = [w.title for w in config.watches if sub.wiki is None or w.wiki == sub.wiki]
+    for j, title in enumerate(sub.pages):
+        if title not in watched:
+            near = difflib.get_close_matches(title, watched, n=1)
+            hint = f"did you mean {near[0]!r}?" if near else "add a watch for it first"
+            check.fail(f"{where}.pages[{j}]", f"{title!r} is not watched; {hint}")
+    for j, pattern in enumerate(sub.sections):
+        if not pattern.strip():
+            check.fail(f"{where}.sections[{j}]", "empty section pattern")
+    try:
+        Schedule.parse(sub.schedule)
+    except ValueError as exc:
+        check.fail(f"{where}.schedule", str(exc))
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(sub.timezone)
+    except (ValueError, KeyError, OSError):
+        check.fail(f"{where}.timezone", f"unknown time zone {sub.timezone!r}; use an IANA name "
+                   "such as \"UTC\" or \"Asia/Karachi\"")
+    if sub.templates is not None and not config.resolve(sub.templates).is_dir():
+        check.fail(f"{where}.templates", f"directory {sub.templates!r} not found "
+                   f"(relative to {config.base_dir})")
+    if sub.since is not None:
+        try:
+            parse_since(sub.since)
+        except ValueError as exc:
+            check.fail(f"{where}.since", str(exc))
+    if sub.max_words < 0:
+        check.fail(f"{where}.max_words", "must be 0 or more")
+    # The channel registry knows each channel's keys. Imported here because delivery sits
+    # at the end of the pipeline and config at its start; only the check looks ahead.
+    from .deliver import check_channel
+
+    labels: set[str] = set()
+    for j, chan in enumerate(sub.channels):
+        problem = check_channel(chan.type, chan.options)
+        if problem:
+            check.fail(f"{where}.channels[{j}]{problem[0]}", problem[1])
+        if chan.label is not None:
+            if chan.label in labels:
+                check.fail(f"{where}.channels[{j}].name", f"duplicate channel name {chan.label!r}")
+            labels.add(chan.label)

@@ -1,0 +1,118 @@
+"""The HTML digest in a real headless Chromium (Debian's chromium, driven by Playwright):
+rendered to a screenshot kept as a test artifact, and checked to show the changed sections
+with their highlights, and to run nothing from hostile wiki values.
+
+Screenshots are kept under $TRACKER_ARTIFACTS/digest (or the test's tmp_path); their paths
+are printed (pytest -s, or in the report of a failure).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from digest_fixtures import Tracker, seed_config
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists(),
+                                reason="Debian's chromium package is not installed")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def artifacts(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    base = Path(os.environ["TRACKER_ARTIFACTS"]) if os.environ.get("TRACKER_ARTIFACTS") \
+        else tmp_path
+    directory = base / "digest" / re.sub(r"[^\w.-]+", "-", request.node.name).strip("-")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def open_digest(browser, path: Path, width: int = 800):  # noqa: ANN001, ANN201
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    return page, dialogs
+
+
+def test_digest_html_renders_the_changed_sections(tmp_path: Path, browser, artifacts: Path
+                                                  ) -> None:
+    t = Tracker(seed_config(tmp_path, {"name": "browser", "formats": ["html"], "channels": [
+        {"type": "file", "path": "digests"}]}, revisions=9, web="http://tracker.example"))
+    t.stage(9)
+    t.deliver()
+    t.stage(None)
+    t.deliver()
+    (html_file,) = (tmp_path / "digests").glob("*-2.html")
+    page, dialogs = open_digest(browser, html_file)
+    try:
+        shot = artifacts / "digest.png"
+        page.screenshot(path=str(shot), full_page=True)
+        narrow = artifacts / "digest-phone.png"
+        page.set_viewport_size({"width": 380, "height": 800})
+        page.screenshot(path=str(narrow), full_page=True)
+        print(f"digest screenshots: {shot} {narrow}")
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+        headings = [h.strip() for h in page.locator(".section h3").all_inner_texts()]
+        titles = [re.sub(r"\s*(added|removed|renamed|moved|edited)$", "", h.split("\n")[0])
+                  for h in headings]
+        assert {t.strip() for t in titles} == {
+            "Lead section", "Military relations and understanding › Stability in Afghanistan "
+            "and Central Asia", "References", "NATO supply routes"}
+        for section in page.locator(".section").all():
+            assert section.is_visible()
+        body = page.inner_text("body")
+        assert "1 edit by 203.0.113.9 reverted by RevertBot 22 seconds later" in body
+        assert "ali was here" not in body
+        # Highlights keep their inline colours (no stylesheet to lose in a mail client).
+        ins = page.locator("ins").first
+        assert ins.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(209, 247, 218)"
+        deleted = page.locator("del").first
+        assert "line-through" in deleted.evaluate("e => getComputedStyle(e).textDecorationLine")
+        link = page.locator("a", has_text="history browser").first.get_attribute("href")
+        assert link and link.startswith("http://tracker.example/diff/")
+        # Readable on a phone: nothing wider than the screen.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 400
+        assert dialogs == []
+    finally:
+        page.close()
+
+
+def test_digest_html_runs_nothing_from_hostile_values(tmp_path: Path, browser, artifacts: Path
+                                                      ) -> None:
+    from test_deliver import HOSTILE, hostile_model
+
+    from tracker.render import render_digest
+
+    path = tmp_path / "hostile.html"
+    model = hostile_model()
+    model["pages"][0]["title"] = HOSTILE + '<img src=x onerror="alert(1)">'
+    path.write_text(render_digest(model, ["html"])["html"], encoding="utf-8")
+    page, dialogs = open_digest(browser, path)
+    try:
+        page.screenshot(path=str(artifacts / "hostile.png"), full_page=True)
+        print(f"hostile digest screenshot: {artifacts / 'hostile.png'}")
+        assert page.locator("script").count() == 0 and page.locator("img").count() == 0
+        assert dialogs == []
+        assert '<script>alert("x")</script>' in page.inner_text("h1")
+    finally:
+        page.close()

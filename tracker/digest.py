@@ -1,0 +1,391 @@
+"""Digests: for each subscription, what changed in its pages since its last digest, recorded
+and delivered through its channels, each change exactly once per channel.
+
+`deliver_due` is the entry point of `tracker run --once` and of the daemon's digest jobs:
+
+1. for each subscription that is due (on change: always; an interval or a cron schedule,
+   in its time zone: when it came round since the last check), `build` the digest of the
+   windows after its cursors (digest_model.py); the first digest of a subscription says
+   what it started tracking;
+2. render it in every format its channels need and record it, its cursors and one pending
+   delivery per channel, in one transaction, BEFORE sending anything;
+3. send every pending delivery whose time has come (new ones, failed ones after their
+   backoff, ones a crash left unsent), oldest first.
+
+A crash between 2 and 3 leaves pending deliveries that the next run sends; a crash after
+a channel accepted a digest and before it was marked sent resends that one digest (with the
+same Message-ID, digest id and file name). An empty window sends nothing, unless the
+subscription asks for a heartbeat. See digest_store.py for the tables.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from . import digest_store as ds
+from .config import Channel, Config, Subscription, parse_since
+from .deliver import CHANNELS, FeedEntry, Outgoing
+from .digest_model import (
+    Clock,
+    Window,
+    changes_model,
+    followed_sections,
+    iso,
+    last_with_text,
+    page_window,
+    parse_time,
+    section_title,
+    started_model,
+    subscription_pages,
+)
+from .render import render_digest
+from .revdiff import revision_pair_diff
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+# --- one digest of a subscription ------------------------------------------------------------
+
+
+@dataclass
+class Built:
+    """What `build` found: a digest to record (model set) or only cursors to advance."""
+
+    kind: str | None  # "changes" | "start" | "heartbeat"; None: nothing to send
+    model: dict[str, Any] | None
+    windows: list[Window]
+
+
+def build(store: Store, config: Config, sub: Subscription, *, now: datetime,
+          since: int | datetime | None = None) -> Built:
+    """The digest of a subscription's pages since their cursors (or since ``since``)."""
+    clock = Clock(ZoneInfo(sub.timezone), now)
+    current = ds.cursors(store, sub.name)
+    windows: list[Window] = []
+    errors: list[str] = []
+    for ref in subscription_pages(store, config, sub):
+        cursor = current.get(ref.page["id"]) if ref.page else None
+        start = since
+        if start is None and cursor is None and sub.since is not None:
+            # The subscription asks for changes since a point rather than a summary.
+            start = parse_since(sub.since, sub.timezone)
+        window = page_window(store, ref, cursor, start)
+        if window is None or (not window.rows and not window.new_page):
+            if ref.error:
+                errors.append(f"{ref.wiki.name}: {ref.title}: {ref.error}")
+            continue
+        if window.new_page:
+            titles = None
+            if sub.sections:
+                window.sections = followed_sections(store, sub, window, [])
+                titles = _section_titles(store, window)
+            window.model = started_model(store, config, window, clock, titles)
+        else:
+            window.model = changes_model(store, config, sub, window, clock)
+        windows.append(window)
+    shown = [w.model for w in windows if w.model is not None]
+    if shown:
+        kind = "start" if all(p["started"] for p in shown) else "changes"
+    elif sub.heartbeat:
+        kind = "heartbeat"
+    else:
+        return Built(None, None, windows)
+    starts = [w.start["timestamp"] for w in windows if w.start and w.model and
+              not w.model["started"]]
+    if kind == "heartbeat" and not starts:
+        run = ds.subscription_run(store, sub.name) if ds.has_schema(store) else None
+        starts = [run["last_checked_at"]] if run and run["last_checked_at"] else []
+    ends = [p["to"]["timestamp"] for p in shown if p["to"]]
+    counts = {key: sum(p["counts"][key] for p in shown)
+              for key in ("edits", "bytes_added", "bytes_removed", "sections", "reverted",
+                          "filtered")}
+    counts["editors"] = len({r["user"] for p in shown for r in p["revisions"]})
+    counts["pages"] = len(shown) if shown else len(windows) or len(
+        subscription_pages(store, config, sub))
+    model = {
+        "subscription": sub.name, "kind": kind, "generated_at": iso(now),
+        "generated_local": clock.local(now), "timezone": sub.timezone,
+        "since": clock.local(min(starts)) if starts else None,
+        "until": clock.local(max(ends)) if ends else None,
+        "counts": counts, "pages": shown, "errors": errors, "sections_filter": list(sub.sections),
+        "links": {"web": config.web.base_url.rstrip("/") if config.web.base_url else None},
+    }
+    model["subject"] = subject(model)
+    first = shown[0]["links"] if shown else {}
+    model["link"] = first.get("web_diff") or first.get("wiki_diff") or first.get("web_page") \
+        or first.get("wiki_page")
+    return Built(kind, model, windows)
+
+
+def _section_titles(store: Store, window: Window) -> list[str]:
+    last = last_with_text(store, window)
+    if last is None or not window.sections:
+        return []
+    diff = revision_pair_diff(store, None, last)["sections"]
+    return [section_title(s["path"]) for s in diff if s["id"] in set(window.sections)]
+
+
+def subject(model: dict[str, Any]) -> str:
+    """The one-line summary: e-mail subject, feed entry title, chat headline."""
+    name, pages, counts = model["subscription"], model["pages"], model["counts"]
+    if model["kind"] == "heartbeat":
+        return f"{name}: nothing changed"
+    what = pages[0]["title"] if len(pages) == 1 else f"{len(pages)} pages"
+    if model["kind"] == "start":
+        revisions = sum(p["revision_count"] or 0 for p in pages)
+        return f"{name}: now tracking {what} ({revisions} revision{'s' * (revisions != 1)})"
+    edits, sections = counts["edits"], counts["sections"]
+    return (f"{name}: {what}: {edits} edit{'s' * (edits != 1)}, "
+            f"{sections} section{'s' * (sections != 1)} changed")
+
+
+# --- channels of a subscription ----------------------------------------------------------------
+
+
+def channel_keys(sub: Subscription) -> list[tuple[str, Channel]]:
+    """Each channel with its key in the delivery log: its ``name``, else its type (with a
+    number when the subscription has several of that type)."""
+    totals: dict[str, int] = {}
+    for chan in sub.channels:
+        if chan.label is None:
+            totals[chan.type] = totals.get(chan.type, 0) + 1
+    seen: dict[str, int] = {}
+    out: list[tuple[str, Channel]] = []
+    for chan in sub.channels:
+        if chan.label is None:
+            seen[chan.type] = seen.get(chan.type, 0) + 1
+        key = chan.label or (chan.type if totals[chan.type] == 1
+                             else f"{chan.type}-{seen[chan.type]}")
+        while key in {k for k, _ in out}:
+            key += "+"
+        out.append((key, chan))
+    return out
+
+
+def formats_needed(sub: Subscription) -> set[str]:
+    """The rendered formats to store: the subscription's and what its channels send."""
+    needed = set(sub.formats)
+    for chan in sub.channels:
+        spec = CHANNELS[chan.type]
+        needed |= spec.needs(spec.options(chan.options), sub.formats)
+    return needed
+
+
+def _message_id(sub: Subscription) -> str:
+    # Made once when the digest is recorded and stored with it: every retry, and a resend
+    # after a crash, carries the same Message-ID, so mail clients show it once.
+    # Short enough (<= 66 characters) that the header is never folded.
+    slug = re.sub(r"[^A-Za-z0-9-]+", "-", sub.name).strip("-")[:20] or "digest"
+    return f"<{secrets.token_hex(8)}.{slug}@wiki-tracker.invalid>"
+
+
+def templates_of(config: Config, sub: Subscription) -> Path | None:
+    """The subscription's own template directory, if it has one."""
+    return config.resolve(sub.templates) if sub.templates else None
+
+
+def record(store: Store, config: Config, sub: Subscription, built: Built,
+           now: datetime) -> int | None:
+    """Render and record a built digest with its pending deliveries; None if nothing to send
+    (the cursors still move past what the window held)."""
+    windows = [w.record() for w in built.windows]
+    if built.model is None or built.kind is None:
+        if windows:
+            ds.advance_cursors(store, sub.name, windows, iso(now))
+        return None
+    outputs = render_digest(built.model, formats_needed(sub), templates_of(config, sub))
+    return ds.record_digest(
+        store, subscription=sub.name, kind=built.kind, created_at=iso(now),
+        subject=built.model["subject"], message_id=_message_id(sub), model=built.model,
+        outputs=outputs, windows=windows,
+        channels=[(key, chan.type) for key, chan in channel_keys(sub)])
+
+
+# --- when a digest is due ----------------------------------------------------------------------
+
+
+def is_due(store: Store, sub: Subscription, now: datetime) -> bool:
+    """On change: always. An interval: when it has passed since the last check. Cron: when
+    a fire time (in the subscription's time zone) came since the last check. A little slack
+    keeps a daemon timer that fires early from skipping a whole period."""
+    schedule = sub.parsed_schedule
+    state = ds.subscription_run(store, sub.name)
+    if schedule.kind == "on change" or state is None or not state["last_checked_at"]:
+        return True
+    last = parse_time(state["last_checked_at"])
+    if schedule.kind == "interval":
+        slack = min(60.0, schedule.seconds * 0.1)
+        return (now - last).total_seconds() + slack >= schedule.seconds
+    from apscheduler.triggers.cron import CronTrigger
+
+    trigger = CronTrigger.from_crontab(schedule.cron, timezone=ZoneInfo(sub.timezone))
+    fire = trigger.get_next_fire_time(None, last + timedelta(seconds=1))
+    return fire is not None and fire <= now + timedelta(seconds=60)
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+@dataclass
+class DigestRun:
+    """What a digest run did: one line per digest delivered or failed, and the failures."""
+
+    lines: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    recorded: list[int] = field(default_factory=list)
+
+    def fail(self, message: str) -> None:
+        self.lines.append(f"error: {message}")
+        self.errors.append(message)
+
+
+def run_digests(store: Store, config: Config, *, now: datetime | None = None,
+                names: list[str] | None = None, force: bool = False,
+                since: int | datetime | None = None) -> DigestRun:
+    """Record the due digests of the subscriptions (all, or ``names``), then send every
+    pending delivery. ``force`` ignores schedules (`tracker digest`); one failing
+    subscription or channel never stops the others."""
+    ds.ensure_schema(store)
+    now = now or datetime.now(UTC)
+    run = DigestRun()
+    subs = [s for s in config.subscriptions if names is None or s.name in names]
+    for sub in subs:
+        try:
+            if not (force or is_due(store, sub, now)):
+                continue
+            built = build(store, config, sub, now=now, since=since)
+            digest_id = record(store, config, sub, built, now)
+            with store.atomic():
+                ds.mark_checked(store, sub.name, iso(now))
+        except ds.CursorMoved:
+            log.info("%s: another process recorded this window first", sub.name)
+            continue
+        except Exception as exc:  # noqa: BLE001 - reported, and the other subscriptions go on
+            log.debug("digest of %s failed", sub.name, exc_info=True)
+            run.fail(f"{sub.name}: the digest could not be made: {_one_line(exc)}")
+            continue
+        if digest_id is not None:
+            run.recorded.append(digest_id)
+    send_due(store, config, now=now, names=[s.name for s in subs], run=run)
+    return run
+
+
+def deliver_due(store: Store, config: Config, *, now: datetime | None = None,
+                names: list[str] | None = None) -> list[str]:
+    """`tracker run --once` and the daemon: record and deliver what is due; one line per
+    digest delivered or failed (failures start with "error:")."""
+    return run_digests(store, config, now=now, names=names).lines
+
+
+def send_due(store: Store, config: Config, *, now: datetime, names: list[str] | None = None,
+             run: DigestRun | None = None) -> DigestRun:
+    """Send each pending delivery whose next attempt has come, oldest digest first."""
+    run = run or DigestRun()
+    subs = {s.name: s for s in config.subscriptions}
+    for delivery in ds.due_deliveries(store, iso(now), names):
+        sub = subs.get(delivery["subscription"])
+        chan = dict(channel_keys(sub)).get(delivery["channel"]) if sub else None
+        if sub is None or chan is None or chan.type not in CHANNELS:
+            continue  # its subscription or channel left the config: kept, shown by status
+        retry_at = iso(now + timedelta(seconds=ds.backoff(delivery["attempts"] + 1)))
+        if not ds.claim(store, delivery, iso(now), retry_at):
+            continue  # another process is sending it
+        row = ds.digest(store, delivery["digest_id"])
+        assert row is not None
+        spec = CHANNELS[chan.type]
+        where = f"{sub.name}: digest {row['id']} via {delivery['channel']}"
+        try:
+            detail = spec.send(outgoing(store, config, sub, delivery["channel"], row),
+                               spec.options(chan.options))
+        except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
+            message = _one_line(exc)
+            ds.mark_failed(store, delivery["id"], message)
+            run.fail(f"{where} failed (attempt {delivery['attempts'] + 1}, next at "
+                     f"{retry_at}): {message}")
+            continue
+        ds.mark_sent(store, delivery["id"], iso(now), detail)
+        run.lines.append(f"{where}: {row['subject']} -> {detail}")
+    return run
+
+
+def outgoing(store: Store, config: Config, sub: Subscription, channel: str,
+             row: dict) -> Outgoing:
+    """A recorded digest as a channel gets it."""
+    import json
+
+    model = json.loads(row["model"])
+    outputs = ds.outputs(store, row["id"])
+
+    def history(limit: int) -> list[FeedEntry]:
+        return [FeedEntry(r["id"], r["subject"], r["created_at"], r["message_id"],
+                          r["html_body"], _entry_link(json.loads(r["model"]), r["id"]))
+                for r in ds.sent_entries(store, sub.name, channel, limit)]
+
+    return Outgoing(row["id"], sub.name, row["kind"], row["subject"], row["created_at"],
+                    row["message_id"], outputs, model | {"link": _entry_link(model, row["id"])},
+                    config.base_dir, sub.formats, templates_of(config, sub), history)
+
+
+def _entry_link(model: dict[str, Any], digest_id: int) -> str | None:
+    """The digest in the history browser when its URL is configured, else its first diff."""
+    web = (model.get("links") or {}).get("web")
+    return f"{web}/digests/{digest_id}" if web else model.get("link")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or exc.__class__.__name__
+
+
+# --- status ----------------------------------------------------------------------------------
+
+
+def delivery_status(store: Store, config: Config) -> list[dict[str, Any]]:
+    """One record per configured subscription channel (for `tracker status`): counts by
+    status, the last delivery, the last error and when the next attempt is due."""
+    records = []
+    has = ds.has_schema(store)
+    for sub in config.subscriptions:
+        run = ds.subscription_run(store, sub.name) if has else None
+        for key, chan in channel_keys(sub):
+            summary = ds.channel_summary(store, sub.name, key) if has else \
+                {"counts": {}, "last": None, "unsent": None}
+            counts, last, unsent = summary["counts"], summary["last"], summary["unsent"]
+            failing = counts.get("failed", 0) + counts.get("sending", 0)
+            records.append({
+                "subscription": sub.name, "channel": key, "type": chan.type,
+                "schedule": sub.schedule,
+                "last_checked_at": run["last_checked_at"] if run else None,
+                "sent": counts.get("sent", 0), "pending": counts.get("pending", 0),
+                "failed": failing,
+                "status": "failing" if failing else "pending" if counts.get("pending")
+                else "ok" if counts.get("sent") else "nothing sent yet",
+                "last_sent_at": last["sent_at"] if last else None,
+                "last_error": last["last_error"] if last else None,
+                "next_attempt": unsent["next"] if unsent and unsent["next"] else None,
+                "attempts": unsent["attempts"] if unsent and unsent["attempts"] else 0,
+            })
+    return records
+
+
+def status_lines(records: list[dict[str, Any]]) -> list[str]:
+    """`tracker status` text for delivery_status records."""
+    lines = []
+    for rec in records:
+        line = (f"digest {rec['subscription']} -> {rec['channel']} ({rec['type']}): "
+                f"{rec['status']}, {rec['sent']} sent")
+        if rec["pending"] or rec["failed"]:
+            line += f", {rec['pending'] + rec['failed']} waiting (next attempt " \
+                    f"{rec['next_attempt']}, {rec['attempts']} attempts)"
+        if rec["last_error"]:
+            line += f"; last error: {rec['last_error']}"
+        lines.append(line)
+    return lines

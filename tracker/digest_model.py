@@ -1,0 +1,464 @@
+"""The render model of a digest's pages: a window of revisions -> what a reader is told.
+
+For every page of a subscription the *window* is the revisions after its cursor (the last
+revision its previous digest covered), ordered by revid, never by timestamp. The page's
+part of a digest holds:
+
+- the net effect per section: the diff of the revision before the window against its last
+  one (revdiff.revision_pair_diff), so that a sentence added and removed again inside the
+  window is not shown, with word-level highlights and semantic changes;
+- the revisions that made each section's change, from the stored consecutive diffs
+  (``section_changes``);
+- edits reverted inside the window collapsed to one line ("1 edit by 203.0.113.9 reverted by
+  RevertBot 22 seconds later"), never their text;
+- counts: edits, editors, bytes added and removed, sections changed.
+
+Filters (minor edits, bots, users) decide which edits are listed and counted; a section is
+shown when an edit that passes them touched it, with the window's net effect. A section
+subscription resolves its heading patterns to stable section ids and follows those ids
+through renames and moves.
+
+Everything is plain dicts and lists, JSON-ready: the webhook posts it as it is and the
+store keeps it beside the rendered outputs. README "Digests" documents its keys.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from . import digest_store as ds
+from .config import Config, Subscription, Wiki
+from .diff import content
+from .history import revision_record
+from .render import semantic_lines, word_segments
+from .revdiff import revision_pair_diff
+from .sections import split
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+LEAD_TITLE = "Lead section"
+MAX_SEMANTIC = 12  # semantic changes listed per section before "and N more"
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def humanize(seconds: float) -> str:
+    """22 seconds, 4 minutes, 3 hours, 2 days."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    count = int(seconds)
+    return f"{count} second{'s' if count != 1 else ''}"
+
+
+def is_bot(user: str | None, sub: Subscription) -> bool:
+    if not user:
+        return False
+    name = user.split(">", 1)[-1]  # imported users read "imported>Name"
+    low = name.lower()
+    return name in sub.filters.bots or low.endswith("bot") or " bot " in f" {low} " or \
+        any(part.endswith("bot") for part in low.replace("_", " ").split())
+
+
+def section_title(path: list[str] | None) -> str:
+    return " › ".join(path) if path else LEAD_TITLE
+
+
+def matches(patterns: tuple[str, ...], path: list[str] | tuple[str, ...]) -> bool:
+    """A heading path against patterns "A / B" or globs; a pattern without "/" also
+    matches a section by its own heading at any depth. Case-insensitive."""
+    if not path:
+        return any(p.strip().lower() in ("", "lead", LEAD_TITLE.lower()) for p in patterns)
+    full = " / ".join(path).casefold()
+    last = path[-1].casefold()
+    for pattern in patterns:
+        norm = " / ".join(part.strip() for part in pattern.split("/")).casefold()
+        if fnmatch.fnmatchcase(full, norm) or ("/" not in pattern and
+                                               fnmatch.fnmatchcase(last, norm)):
+            return True
+    return False
+
+
+# --- the inputs of one digest ------------------------------------------------------------------
+
+
+@dataclass
+class PageRef:
+    """A page of a subscription: its store row (None until first polled) and its wiki."""
+
+    wiki: Wiki
+    title: str  # the watch's title
+    page: dict | None
+    error: str | None
+
+
+def subscription_pages(store: Store, config: Config, sub: Subscription) -> list[PageRef]:
+    refs: dict[object, PageRef] = {}
+    for watch in config.watches:
+        if (sub.wiki and watch.wiki != sub.wiki) or (sub.pages and watch.title not in sub.pages):
+            continue
+        row = store.one(
+            "SELECT w.page_id, w.last_error FROM watches w JOIN wikis k ON k.id = w.wiki_id "
+            "WHERE k.name = ? AND w.title = ?", [watch.wiki, watch.title])
+        page = store.page(row["page_id"]) if row and row["page_id"] else None
+        key = page["id"] if page else (watch.wiki, watch.title)
+        refs.setdefault(key, PageRef(config.wiki(watch.wiki), watch.title, page,
+                                     row["last_error"] if row else None))
+    return list(refs.values())
+
+
+@dataclass
+class Clock:
+    """Times as a digest shows them: in the subscription's time zone."""
+
+    zone: ZoneInfo
+    now: datetime
+
+    def local(self, value: str | datetime | None) -> str | None:
+        if value is None:
+            return None
+        moment = parse_time(value) if isinstance(value, str) else value
+        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+@dataclass
+class Links:
+    config: Config
+    wiki: Wiki
+    page: dict
+
+    def wiki_diff(self, old: int | None, new: int) -> str | None:
+        script = self.wiki.script_url
+        if not script:
+            return None
+        return f"{script}?diff={new}&oldid={old}" if old else f"{script}?oldid={new}"
+
+    def wiki_page(self) -> str | None:
+        script = self.wiki.script_url
+        return f"{script}?title={quote(self.page['title'].replace(' ', '_'))}" if script \
+            else None
+
+    @property
+    def base(self) -> str | None:
+        url = self.config.web.base_url
+        return url.rstrip("/") if url else None
+
+    def web_page(self) -> str | None:
+        return f"{self.base}/page/{self.page['id']}" if self.base else None
+
+    def web_diff(self, old: int | None, new: int) -> str | None:
+        if not self.base:
+            return None
+        if not old:
+            return self.web_page()
+        return f"{self.base}/diff/{self.page['id']}?from={old}&to={new}"
+
+
+# --- windows -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Window:
+    """The revisions of one page a digest covers."""
+
+    ref: PageRef
+    start: dict | None  # the revision before the window (None: the page's beginning)
+    rows: list[dict]  # the window's revisions, by revid
+    cursor: ds.Cursor | None
+    new_page: bool  # no cursor yet: a "started tracking" entry, not changes
+    sections: tuple[str, ...] | None = None  # followed section ids after the window
+    model: dict | None = None  # the page's part of the render model, None = nothing to say
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def last_revid(self) -> int:
+        return self.rows[-1]["revid"] if self.rows else (self.start or {}).get("revid", 0)
+
+    def record(self) -> ds.PageWindow:
+        return ds.PageWindow(self.ref.page["id"] if self.ref.page else 0,
+                             self.cursor.revid if self.cursor else None, self.last_revid,
+                             len(self.rows), self.sections)
+
+
+def page_window(store: Store, ref: PageRef, cursor: ds.Cursor | None,
+                since: int | datetime | None) -> Window | None:
+    """The window of a page after its cursor, or after ``since`` (a revid or a time)."""
+    if ref.page is None:
+        return None
+    page_id = ref.page["id"]
+    if since is None and cursor is not None:
+        after = cursor.revid
+    elif isinstance(since, int):
+        after = since
+    elif isinstance(since, datetime):
+        first = store.one("SELECT revid FROM revisions WHERE page_id = ? AND timestamp >= ? "
+                          "ORDER BY revid LIMIT 1", [page_id, iso(since)])
+        after = first["revid"] - 1 if first else 2**62
+    else:
+        after = None
+    if after is None:
+        rows = store.revisions(page_id)
+        if not rows:
+            return None
+        return Window(ref, None, rows, cursor, new_page=True)
+    start = store.one("SELECT * FROM revisions WHERE page_id = ? AND revid <= ? "
+                      "ORDER BY revid DESC LIMIT 1", [page_id, after])
+    rows = store.query("SELECT * FROM revisions WHERE page_id = ? AND revid > ? ORDER BY revid",
+                       [page_id, after])
+    return Window(ref, start, rows, cursor, new_page=False)
+
+
+# --- the render model of one page --------------------------------------------------------------
+
+
+def revision_model(row: dict, previous_size: int, sub: Subscription, clock: Clock,
+                   links: Links) -> dict[str, Any]:
+    rec = revision_record(row)
+    delta = rec["size"] - previous_size
+    return {
+        "revid": rec["revid"], "parentid": rec["parentid"], "timestamp": rec["timestamp"],
+        "time": clock.local(rec["timestamp"]),
+        "user": rec["user"] if rec["user"] is not None else "(username hidden)",
+        "comment": rec["comment"] if rec["comment"] is not None else "(summary hidden)",
+        "minor": rec["minor"], "tags": rec["tags"], "size": rec["size"], "delta": delta,
+        "bot": is_bot(rec["user"], sub), "reverted": rec["reverted_by"] is not None,
+        "links": {"wiki_diff": links.wiki_diff(rec["parentid"], rec["revid"]),
+                  "web_diff": links.web_diff(rec["parentid"], rec["revid"])},
+    }
+
+
+def _filtered(rev: dict, sub: Subscription) -> bool:
+    f = sub.filters
+    return (f.skip_minor and rev["minor"]) or (f.skip_bots and rev["bot"]) or \
+        rev["user"] in f.skip_users
+
+
+def revert_groups(store: Store, window: Window) -> list[tuple[dict, list[dict]]]:
+    """(revert, the revisions it reverted) for reverts whose reverted edits all lie inside
+    the window: their net effect is nil, so they can be told in one line."""
+    in_window = {row["revid"]: row for row in window.rows}
+    groups = []
+    for row in window.rows:
+        if row["revert_of"] is None:
+            continue
+        reverted = store.query("SELECT revid FROM revisions WHERE page_id = ? AND "
+                               "reverted_by = ? ORDER BY revid",
+                               [row["page_id"], row["revid"]])
+        if reverted and all(r["revid"] in in_window for r in reverted):
+            groups.append((row, [in_window[r["revid"]] for r in reverted]))
+    return groups
+
+
+def _group_model(revert: dict, reverted: list[dict]) -> dict[str, Any]:
+    users = list(dict.fromkeys(r["user"] for r in reverted))
+    after = (parse_time(revert["timestamp"]) - parse_time(reverted[0]["timestamp"]))
+    count = len(reverted)
+    text = (f"{count} edit{'s' if count != 1 else ''} by {', '.join(users)} reverted by "
+            f"{revert['user']} {humanize(max(0.0, after.total_seconds()))} later")
+    return {"count": count, "users": users, "reverter": revert["user"], "text": text,
+            "after_seconds": after.total_seconds(), "revisions": [*reverted, revert]}
+
+
+def _counts(revs: list[dict]) -> dict[str, int]:
+    return {"edits": len(revs), "editors": len({r["user"] for r in revs}),
+            "bytes_added": sum(r["delta"] for r in revs if r["delta"] > 0),
+            "bytes_removed": -sum(r["delta"] for r in revs if r["delta"] < 0)}
+
+
+def changes_model(store: Store, config: Config, sub: Subscription, window: Window,
+                  clock: Clock) -> dict[str, Any] | None:
+    """The page's part of a digest: net effect per section and who made it; None when the
+    window holds nothing the subscription wants to hear about."""
+    ref, page = window.ref, window.ref.page
+    assert page is not None
+    links = Links(config, ref.wiki, page)
+    sizes = [window.start["size"] if window.start else 0] + [r["size"] for r in window.rows]
+    revs = [revision_model(row, sizes[i], sub, clock, links) for i, row in enumerate(window.rows)]
+    by_revid = {rev["revid"]: rev for rev in revs}
+    groups = revert_groups(store, window) if sub.filters.skip_reverted else []
+    collapsed = {r["revid"] for revert, reverted in groups for r in (revert, *reverted)}
+    counted = [rev for rev in revs if rev["revid"] not in collapsed and not _filtered(rev, sub)]
+    filtered = len(revs) - len(counted) - len(collapsed)
+
+    # Which window revisions touched which section (stored consecutive diffs).
+    touched: dict[str, list[int]] = {}
+    if window.rows:
+        marks = ",".join("?" * len(window.rows))
+        for change in store.query(
+                f"SELECT c.section_id, r.revid FROM section_changes c JOIN revisions r "
+                f"ON r.id = c.rev_id WHERE c.rev_id IN ({marks}) ORDER BY r.revid",
+                [row["id"] for row in window.rows]):
+            touched.setdefault(change["section_id"], []).append(change["revid"])
+
+    net, old = _net_diff(store, window)
+    followed = followed_sections(store, sub, window, net)
+    contents = _OldContents(store, old)
+    window.sections = followed
+    counted_ids = {rev["revid"] for rev in counted}
+    sections = []
+    for sec in net:
+        if not sec["kinds"] or (followed is not None and sec["id"] not in followed):
+            continue
+        makers = [by_revid[r] for r in touched.get(sec["id"], []) if r in counted_ids]
+        if sec["id"] in touched and not makers:
+            continue  # only filtered or reverted edits touched it
+        sections.append(_section_model(sec, makers, sub, contents))
+    if followed is not None:
+        # A section subscription counts only the edits to its sections.
+        ids = {r for sid in followed for r in touched.get(sid, [])}
+        counted = [rev for rev in counted if rev["revid"] in ids]
+        groups = [(revert, reverted) for revert, reverted in groups
+                  if any(r["revid"] in ids for r in reverted)]
+    if not sections and not counted:
+        window.stats = {"filtered": filtered}
+        return None
+    last, first = window.rows[-1], window.start
+    counts = _counts(counted) | {"sections": len(sections), "filtered": filtered,
+                                 "reverted": sum(len(reverted) for _, reverted in groups)}
+    window.stats = counts
+    return {
+        "title": page["title"], "watch_title": ref.title, "wiki": ref.wiki.name,
+        "page_id": page["id"], "pageid": page["pageid"], "started": False, "error": ref.error,
+        "from": _brief(first, clock), "to": _brief(last, clock),
+        "links": {"wiki_diff": links.wiki_diff(first["revid"] if first else None,
+                                               last["revid"]),
+                  "wiki_page": links.wiki_page(), "web_page": links.web_page(),
+                  "web_diff": links.web_diff(first["revid"] if first else None, last["revid"])},
+        "counts": counts, "sections": sections, "revisions": counted,
+        "reverted": [_group_model(revert, reverted) for revert, reverted in groups],
+        "followed": None, "revision_count": None, "last": None,
+    }
+
+
+def _brief(row: dict | None, clock: Clock) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {"revid": row["revid"], "timestamp": row["timestamp"],
+            "time": clock.local(row["timestamp"]), "user": row["user"]}
+
+
+def _net_diff(store: Store, window: Window) -> tuple[list[dict], dict | None]:
+    """The sections of the diff from the revision before the window to its last one, and
+    that older revision."""
+    with_text = [row for row in window.rows if row["has_text"]]
+    if not with_text:
+        return [], None
+    new = with_text[-1]
+    old = window.start
+    if old is not None and not old["has_text"]:
+        old = store.one("SELECT * FROM revisions WHERE page_id = ? AND revid < ? AND has_text "
+                        "ORDER BY revid DESC LIMIT 1", [old["page_id"], old["revid"]])
+    return list(revision_pair_diff(store, old, new)["sections"]), old
+
+
+class _OldContents:
+    """The old content of each section of the revision before the window, by section id:
+    the text the word-level offsets of the net diff point into. Split only when needed."""
+
+    def __init__(self, store: Store, old: dict | None):
+        self.store, self.old = store, old
+        self._by_id: dict[str, str] | None = None
+
+    def get(self, section_id: str) -> str | None:
+        if self._by_id is None:
+            self._by_id = {}
+            text = self.store.revision_text(self.old["id"]) if self.old else None
+            if text is not None:
+                ids = self.store.section_ids(self.old["id"])
+                sections = split(text)
+                if len(ids) == len(sections):
+                    self._by_id = {sid: content(s) for sid, s in zip(ids, sections,
+                                                                      strict=True)}
+        return self._by_id.get(section_id)
+
+
+def followed_sections(store: Store, sub: Subscription, window: Window,
+              net: list[dict]) -> tuple[str, ...] | None:
+    """The section ids a section subscription follows after this window (None: whole page).
+
+    Ids followed before stay followed wherever they go (renames, moves); sections whose
+    path matches a pattern, before or after the window, are added.
+    """
+    if not sub.sections:
+        return None
+    ids = set(window.cursor.sections or ()) if window.cursor else set()
+    for sec in net:
+        if matches(sub.sections, sec["path"]) or (
+                sec.get("old_path") is not None and matches(sub.sections, sec["old_path"])):
+            ids.add(sec["id"])
+    last = last_with_text(store, window)
+    if last is None:
+        return tuple(sorted(ids))
+    present = set(store.section_ids(last["id"]))
+    if not net:  # no diff computed (a new page): match the latest revision's paths
+        diff = revision_pair_diff(store, None, last)["sections"]
+        ids |= {s["id"] for s in diff if matches(sub.sections, s["path"])}
+    return tuple(sorted(ids & present))
+
+
+def last_with_text(store: Store, window: Window) -> dict | None:
+    rows = [row for row in window.rows if row["has_text"]]
+    if rows:
+        return rows[-1]
+    if window.start is not None and window.start["has_text"]:
+        return window.start
+    return None
+
+
+def _section_model(sec: dict, makers: list[dict], sub: Subscription,
+                   contents: _OldContents) -> dict[str, Any]:
+    changes = sec.get("changes") or []
+    # Offsets point into the section's old content; an added section had none.
+    old = "" if "added" in sec["kinds"] else contents.get(sec["id"])
+    words, more = word_segments(changes, sub.max_words, old)
+    semantic = semantic_lines(changes)
+    if "added" in sec["kinds"] or "removed" in sec["kinds"]:
+        # A whole section came or went: its links and templates went with it, which says
+        # nothing more; its references and categories are worth a line each.
+        semantic = [c for c in semantic if c["type"].startswith(("ref_", "category_"))]
+    return {
+        "id": sec["id"], "path": list(sec["path"]), "old_path": sec.get("old_path"),
+        "title": section_title(sec["path"]),
+        "old_title": section_title(sec["old_path"]) if sec.get("old_path") is not None
+        else None,
+        "kinds": list(sec["kinds"]), "words_added": sec.get("words_added", 0),
+        "words_removed": sec.get("words_removed", 0),
+        "words": words, "more_words": more,
+        "semantic": semantic[:MAX_SEMANTIC], "semantic_more": max(0, len(semantic) - MAX_SEMANTIC),
+        "revisions": makers,
+    }
+
+
+def started_model(store: Store, config: Config, window: Window, clock: Clock,
+                  followed_titles: list[str] | None) -> dict[str, Any]:
+    ref, page = window.ref, window.ref.page
+    assert page is not None
+    links = Links(config, ref.wiki, page)
+    last = window.rows[-1] if window.rows else window.start
+    return {
+        "title": page["title"], "watch_title": ref.title, "wiki": ref.wiki.name,
+        "page_id": page["id"], "pageid": page["pageid"], "started": True, "error": ref.error,
+        "revision_count": store.scalar("SELECT count(*) FROM revisions WHERE page_id = ?",
+                                       [page["id"]]),
+        "first": _brief(store.one("SELECT * FROM revisions WHERE page_id = ? ORDER BY revid "
+                                  "LIMIT 1", [page["id"]]), clock),
+        "last": _brief(last, clock), "from": None, "to": None,
+        "links": {"wiki_diff": None, "wiki_page": links.wiki_page(),
+                  "web_page": links.web_page(), "web_diff": None},
+        "counts": _counts([]) | {"sections": 0, "filtered": 0, "reverted": 0},
+        "followed": followed_titles, "sections": [], "revisions": [], "reverted": [],
+    }

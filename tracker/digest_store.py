@@ -1,0 +1,318 @@
+"""The digest and delivery tables: schema (one migration step) and their reads and writes.
+
+Nothing lost, nothing twice, and how:
+
+- ``subscription_cursors`` holds, per subscription and page, the last revision a recorded
+  digest covered. Recording a digest moves the cursors with a compare-and-swap (the row must
+  still hold the revision the window started from), in the same transaction that inserts the
+  digest, its rendered outputs and one *pending* delivery per channel. So a window's changes
+  go into exactly one digest, even with a daemon and a `tracker run --once` racing.
+- Sending happens after that commit. A delivery is claimed by moving its ``next_attempt``
+  past the backoff and marking it ``sending``; success marks it ``sent``; an error marks it
+  ``failed`` with the error, retried at ``next_attempt`` by a later run.
+- A crash after the commit and before the send leaves ``pending`` deliveries, which the next
+  run sends: nothing is lost. A crash after a channel accepted a digest but before ``sent``
+  was written sends that one digest again after its backoff: the only duplicate possible,
+  and it carries the same Message-ID / digest id / file name so that receivers can drop it.
+
+This module imports nothing from store.py at import time, so that store.py can import the
+migration from here: ``MIGRATIONS.append(MIGRATION)``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import sqlite_utils
+
+    from .store import Store
+
+MIGRATION_NAME = "010_digests"
+BACKOFF_BASE = 60.0  # seconds before the first retry; doubled each failure
+BACKOFF_CAP = 6 * 3600.0  # never wait longer than this between attempts
+
+
+def migrate_digests(db: sqlite_utils.Database) -> None:
+    """Migration step 010_digests: digests, their pages and outputs, deliveries, cursors."""
+    db.executescript(
+        """
+        CREATE TABLE digests (
+            id INTEGER PRIMARY KEY,
+            subscription TEXT NOT NULL,
+            kind TEXT NOT NULL,              -- changes | start | heartbeat
+            created_at TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            message_id TEXT NOT NULL UNIQUE,
+            model TEXT NOT NULL              -- the render model, JSON
+        );
+        CREATE INDEX digests_subscription ON digests (subscription, id);
+        CREATE TABLE digest_pages (
+            digest_id INTEGER NOT NULL REFERENCES digests(id),
+            page_id INTEGER NOT NULL REFERENCES pages(id),
+            from_revid INTEGER,              -- the revision before the window; NULL: none
+            to_revid INTEGER NOT NULL,       -- the last revision of the window
+            revisions INTEGER NOT NULL,      -- revisions in the window
+            PRIMARY KEY (digest_id, page_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE digest_outputs (
+            digest_id INTEGER NOT NULL REFERENCES digests(id),
+            format TEXT NOT NULL,
+            body TEXT NOT NULL,
+            PRIMARY KEY (digest_id, format)
+        ) WITHOUT ROWID;
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            digest_id INTEGER NOT NULL REFERENCES digests(id),
+            subscription TEXT NOT NULL,
+            channel TEXT NOT NULL,           -- the channel's key within its subscription
+            channel_type TEXT NOT NULL,
+            status TEXT NOT NULL,            -- pending | sending | sent | failed
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            next_attempt TEXT NOT NULL,
+            last_attempt_at TEXT,
+            sent_at TEXT,
+            last_error TEXT,
+            detail TEXT,
+            UNIQUE (digest_id, channel)
+        );
+        CREATE INDEX deliveries_due ON deliveries (status, next_attempt);
+        CREATE TABLE subscription_cursors (
+            subscription TEXT NOT NULL,
+            page_id INTEGER NOT NULL REFERENCES pages(id),
+            revid INTEGER NOT NULL,          -- the last revision covered by a digest
+            sections TEXT,                   -- JSON list of followed section ids, or NULL
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (subscription, page_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE subscription_runs (
+            subscription TEXT PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            last_checked_at TEXT             -- when its window was last looked at
+        );
+        """
+    )
+
+
+MIGRATION = (MIGRATION_NAME, migrate_digests)
+
+
+def ensure_schema(store: Store) -> None:
+    """Apply the migration if the store was opened without it (store.py not yet wired)."""
+    if "digests" in store.db.table_names():
+        return
+    from .store import register_migration
+
+    register_migration(*MIGRATION)
+    store.migrate()
+
+
+def has_schema(store: Store) -> bool:
+    return "digests" in store.db.table_names()
+
+
+def backoff(attempts: int) -> float:
+    """Seconds to wait after the ``attempts``-th failed attempt: 1, 2, 4 ... minutes, capped."""
+    return min(BACKOFF_BASE * 2 ** max(0, attempts - 1), BACKOFF_CAP)
+
+
+class CursorMoved(Exception):
+    """Another process recorded a digest of this window first; this one is dropped."""
+
+
+# --- cursors and runs ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cursor:
+    revid: int
+    sections: tuple[str, ...] | None  # followed section ids (section subscriptions only)
+
+
+@dataclass(frozen=True)
+class PageWindow:
+    """Where a digest's window of one page starts and ends (revids)."""
+
+    page_id: int
+    from_revid: int | None  # the cursor it started from (None: the page's first digest)
+    to_revid: int
+    revisions: int
+    sections: tuple[str, ...] | None = None  # followed section ids after this window
+
+
+def cursors(store: Store, subscription: str) -> dict[int, Cursor]:
+    """Page id -> cursor of a subscription (none in a store without digests yet)."""
+    if not has_schema(store):
+        return {}
+    rows = store.query("SELECT page_id, revid, sections FROM subscription_cursors "
+                       "WHERE subscription = ?", [subscription])
+    return {row["page_id"]: Cursor(row["revid"], tuple(json.loads(row["sections"]))
+                                   if row["sections"] is not None else None) for row in rows}
+
+
+def subscription_run(store: Store, subscription: str) -> dict | None:
+    return store.one("SELECT * FROM subscription_runs WHERE subscription = ?", [subscription])
+
+
+def mark_checked(store: Store, subscription: str, now: str) -> None:
+    store.db.execute(
+        "INSERT INTO subscription_runs (subscription, started_at, last_checked_at) "
+        "VALUES (?, ?, ?) ON CONFLICT (subscription) DO UPDATE SET last_checked_at = ?",
+        [subscription, now, now, now])
+
+
+def _move_cursor(store: Store, subscription: str, window: PageWindow, now: str) -> None:
+    sections = json.dumps(list(window.sections)) if window.sections is not None else None
+    if window.from_revid is None:
+        cursor = store.db.execute(
+            "INSERT OR IGNORE INTO subscription_cursors (subscription, page_id, revid, sections,"
+            " updated_at) VALUES (?, ?, ?, ?, ?)",
+            [subscription, window.page_id, window.to_revid, sections, now])
+    else:
+        cursor = store.db.execute(
+            "UPDATE subscription_cursors SET revid = ?, sections = ?, updated_at = ? "
+            "WHERE subscription = ? AND page_id = ? AND revid = ?",
+            [window.to_revid, sections, now, subscription, window.page_id, window.from_revid])
+    if cursor.rowcount != 1:
+        raise CursorMoved(f"{subscription}: page {window.page_id} was digested meanwhile")
+
+
+def advance_cursors(store: Store, subscription: str, windows: Iterable[PageWindow],
+                    now: str) -> None:
+    """Move cursors past windows that need no digest (all filtered out, or nothing to say)."""
+    with store.atomic():
+        for window in windows:
+            _move_cursor(store, subscription, window, now)
+
+
+# --- digests -----------------------------------------------------------------------------------
+
+
+def record_digest(store: Store, *, subscription: str, kind: str, created_at: str,
+                  subject: str, message_id: str, model: dict[str, Any],
+                  outputs: dict[str, str], windows: Iterable[PageWindow],
+                  channels: Iterable[tuple[str, str]]) -> int:
+    """Record a digest, move its cursors and queue one delivery per (key, type) channel,
+    all in one transaction, BEFORE anything is sent. Raises CursorMoved if another process
+    got there first (nothing is written then)."""
+    windows = list(windows)
+    with store.atomic():
+        for window in windows:
+            _move_cursor(store, subscription, window, created_at)
+        cursor = store.db.execute(
+            "INSERT INTO digests (subscription, kind, created_at, subject, message_id, model) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [subscription, kind, created_at, subject, message_id,
+             json.dumps(model, ensure_ascii=False, separators=(",", ":"))])
+        assert cursor.lastrowid is not None
+        digest_id = cursor.lastrowid
+        store.db.conn.executemany(
+            "INSERT INTO digest_pages (digest_id, page_id, from_revid, to_revid, revisions) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(digest_id, w.page_id, w.from_revid, w.to_revid, w.revisions) for w in windows])
+        store.db.conn.executemany(
+            "INSERT INTO digest_outputs (digest_id, format, body) VALUES (?, ?, ?)",
+            [(digest_id, fmt, body) for fmt, body in outputs.items()])
+        store.db.conn.executemany(
+            "INSERT INTO deliveries (digest_id, subscription, channel, channel_type, status, "
+            "created_at, next_attempt) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+            [(digest_id, subscription, key, kind_, created_at, created_at)
+             for key, kind_ in channels])
+    return digest_id
+
+
+def digest(store: Store, digest_id: int) -> dict | None:
+    return store.one("SELECT * FROM digests WHERE id = ?", [digest_id])
+
+
+def outputs(store: Store, digest_id: int) -> dict[str, str]:
+    rows = store.query("SELECT format, body FROM digest_outputs WHERE digest_id = ?",
+                       [digest_id])
+    return {row["format"]: row["body"] for row in rows}
+
+
+def digest_windows(store: Store, digest_id: int) -> list[dict]:
+    return store.query("SELECT * FROM digest_pages WHERE digest_id = ? ORDER BY page_id",
+                       [digest_id])
+
+
+def digests_of(store: Store, subscription: str) -> list[dict]:
+    return store.query("SELECT * FROM digests WHERE subscription = ? ORDER BY id",
+                       [subscription])
+
+
+def sent_entries(store: Store, subscription: str, channel: str, limit: int) -> list[dict]:
+    """The newest digests already delivered to a channel, with their HTML body (Atom)."""
+    return store.query(
+        "SELECT d.id, d.subject, d.created_at, d.message_id, d.model, o.body AS html_body "
+        "FROM deliveries v JOIN digests d ON d.id = v.digest_id "
+        "JOIN digest_outputs o ON o.digest_id = d.id AND o.format = 'html_body' "
+        "WHERE v.subscription = ? AND v.channel = ? AND v.status = 'sent' "
+        "ORDER BY d.id DESC LIMIT ?", [subscription, channel, limit])
+
+
+# --- deliveries ------------------------------------------------------------------------------
+
+
+def due_deliveries(store: Store, now: str, subscriptions: Iterable[str] | None = None
+                   ) -> list[dict]:
+    """Deliveries not sent whose next attempt has come, oldest digest first."""
+    rows = store.query(
+        "SELECT * FROM deliveries WHERE status != 'sent' AND next_attempt <= ? "
+        "ORDER BY digest_id, id", [now])
+    if subscriptions is not None:
+        wanted = set(subscriptions)
+        rows = [row for row in rows if row["subscription"] in wanted]
+    return rows
+
+
+def claim(store: Store, delivery: dict, now: str, retry_at: str) -> bool:
+    """Take a due delivery for one attempt; False if another process took it first.
+
+    The next attempt is set before sending, so that a process dying mid-send leaves a
+    delivery that is retried after the backoff rather than stuck in ``sending``.
+    """
+    with store.atomic():
+        cursor = store.db.execute(
+            "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, "
+            "last_attempt_at = ?, next_attempt = ? WHERE id = ? AND status != 'sent' "
+            "AND next_attempt <= ? AND attempts = ?",
+            [now, retry_at, delivery["id"], now, delivery["attempts"]])
+    return cursor.rowcount == 1
+
+
+def mark_sent(store: Store, delivery_id: int, now: str, detail: str) -> None:
+    with store.atomic():
+        store.db.execute(
+            "UPDATE deliveries SET status = 'sent', sent_at = ?, detail = ?, last_error = NULL "
+            "WHERE id = ?", [now, detail, delivery_id])
+
+
+def mark_failed(store: Store, delivery_id: int, error: str) -> None:
+    with store.atomic():
+        store.db.execute("UPDATE deliveries SET status = 'failed', last_error = ? WHERE id = ?",
+                         [error, delivery_id])
+
+
+def deliveries_of(store: Store, subscription: str | None = None) -> list[dict]:
+    where, params = ("WHERE subscription = ?", [subscription]) if subscription else ("", [])
+    return store.query(f"SELECT * FROM deliveries {where} ORDER BY id", params)
+
+
+def channel_summary(store: Store, subscription: str, channel: str) -> dict[str, Any]:
+    """Counts by status and the latest attempt of one channel (for `tracker status`)."""
+    counts = {row["status"]: row["n"] for row in store.query(
+        "SELECT status, count(*) AS n FROM deliveries WHERE subscription = ? AND channel = ? "
+        "GROUP BY status", [subscription, channel])}
+    last = store.one(
+        "SELECT * FROM deliveries WHERE subscription = ? AND channel = ? "
+        "ORDER BY COALESCE(last_attempt_at, created_at) DESC, id DESC LIMIT 1",
+        [subscription, channel])
+    unsent = store.one(
+        "SELECT min(next_attempt) AS next, max(attempts) AS attempts FROM deliveries "
+        "WHERE subscription = ? AND channel = ? AND status != 'sent'", [subscription, channel])
+    return {"counts": counts, "last": last, "unsent": unsent}

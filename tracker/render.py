@@ -1,0 +1,377 @@
+"""Jinja2 rendering of digests: the render model (digest.py) -> text, Markdown, HTML, Atom.
+
+Templates are looked up in the subscription's own directory first (``templates = "dir"``),
+then in the bundled ones (the top-level templates/ directory, shipped as the package
+``tracker.templates``). A user overrides one template by putting a file of the same name in
+their directory; the rest still come from the bundle.
+
+Every value from the wiki is escaped for its format, without the template having to ask:
+
+- ``*.html.j2`` and ``*.atom.j2``: Jinja2's autoescape (HTML/XML);
+- ``*.md.j2``: every ``{{ value }}`` goes through `md_escape` (a ``finalize`` hook), so that
+  a summary such as ``[click](javascript:...)`` or ``<script>`` stays text;
+- ``*.slack.j2``: Slack's three entities (``&``, ``<``, ``>``);
+- ``*.txt.j2``: control characters removed (no terminal escape sequences from the wiki).
+
+Links the templates build themselves go through the ``link`` filters, which return
+`Markup` and so are not escaped a second time.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from markupsafe import Markup
+
+FORMAT_TEMPLATES = {
+    "text": "digest.txt.j2",
+    "markdown": "digest.md.j2",
+    "html": "digest.html.j2",
+    "html_body": "digest_body.html.j2",  # the HTML without the e-mail frame (Atom entries)
+    "chat": "chat.md.j2",  # short Markdown for Mattermost and Discord webhooks
+    "slack": "chat.slack.j2",  # Slack mrkdwn
+}
+FEED_TEMPLATE = "feed.atom.j2"
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+# Inline Markdown: characters that start emphasis, code, links, HTML or entities anywhere.
+_MD_INLINE = re.compile(r"([\\`*_{}\[\]<>|~&#!])")
+# Characters that only matter at the start of a line: headings, lists, quotes, rules.
+_MD_LINE_START = re.compile(r"^(\s*)([-+=>]|\d+[.)])")
+
+
+def plain(value: Any) -> str:
+    """Text output: the value with control characters (escape sequences) removed."""
+    return _CONTROL.sub("", str(value))
+
+
+def md_escape(value: Any) -> str:
+    """Markdown output: a value shown as literal text, on one line."""
+    if isinstance(value, Markup):
+        return str(value)
+    text = " ".join(plain(value).split("\n"))
+    text = _MD_INLINE.sub(r"\\\1", text)
+    return _MD_LINE_START.sub(_escape_line_start, text)
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    mark = match.group(2)
+    if mark[0].isdigit():  # "1." starts a list: escape the dot, not the digit
+        return match.group(1) + mark[:-1] + "\\" + mark[-1]
+    return match.group(1) + "\\" + mark
+
+
+def slack_escape(value: Any) -> str:
+    """Slack mrkdwn output: only &, < and > are special (links are <url|text>)."""
+    if isinstance(value, Markup):
+        return str(value)
+    return plain(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _finalize(escape: Callable[[Any], str]) -> Callable[[Any], Any]:
+    def finalize(value: Any) -> Any:
+        if value is None:
+            return ""
+        if isinstance(value, Markup):
+            return str(value)
+        return escape(value)
+
+    return finalize
+
+
+# --- filters shared by every flavour ---------------------------------------------------------
+
+
+def md_link(text: Any, url: str | None) -> Markup:
+    """[text](url) with the text escaped and the URL made safe for Markdown."""
+    if not url:
+        return Markup(md_escape(text))
+    safe = quote(url, safe="/:?&=#%+@,;~.-_!$'*")
+    safe = safe.replace("(", "%28").replace(")", "%29")
+    return Markup(f"[{md_escape(text)}]({safe})")
+
+
+def slack_link(text: Any, url: str | None) -> Markup:
+    if not url:
+        return Markup(slack_escape(text))
+    label = slack_escape(text).replace("|", "¦")
+    return Markup(f"<{quote(url, safe='/:?&=#%+@,;~.-_!$*')}|{label}>")
+
+
+def signed(value: int) -> Markup:
+    # Markup: a number of ours, which Markdown escaping would only clutter ("\\+12").
+    return Markup(f"{value:+,d}" if value else "0")
+
+
+def thousands(value: int) -> Markup:
+    return Markup(f"{value:,d}")
+
+
+def plural(count: int, singular: str, many: str | None = None) -> Markup:
+    """"1 edit", "3 edits": for the template's own words, never for wiki text."""
+    return Markup(f"{count:,d} {singular if count == 1 else (many or singular + 's')}")
+
+
+def truncate_middle(value: Any, limit: int = 300) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit // 2] + " … " + text[-limit // 2:]
+
+
+FILTERS = {"md_link": md_link, "slack_link": slack_link, "signed": signed, "plural": plural,
+           "thousands": thousands,
+           "truncate_middle": truncate_middle, "md": md_escape, "plain": plain}
+
+
+# --- environments ----------------------------------------------------------------------------
+
+
+def bundled_templates() -> Path:
+    """The directory of the bundled templates, installed or in a source checkout."""
+    try:
+        files = importlib.resources.files("tracker.templates")
+        path = Path(str(files))
+        if (path / FORMAT_TEMPLATES["text"]).is_file():
+            return path
+    except (ModuleNotFoundError, TypeError):
+        # An editable install cannot import the nested namespace package tracker.templates
+        # (setuptools maps it to the top-level templates/ directory): look for it there.
+        pass
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if (candidate / FORMAT_TEMPLATES["text"]).is_file():
+            return candidate
+    raise FileNotFoundError("the bundled digest templates are missing from the installation")
+
+
+def _flavour(name: str) -> str:
+    for suffix in (".html.j2", ".atom.j2", ".md.j2", ".slack.j2", ".txt.j2"):
+        if name.endswith(suffix):
+            return suffix.split(".")[1]
+    return "txt"
+
+
+@lru_cache(maxsize=32)
+def _environment(user_dir: str | None, flavour: str) -> jinja2.Environment:
+    loaders: list[jinja2.BaseLoader] = []
+    if user_dir:
+        loaders.append(jinja2.FileSystemLoader(user_dir))
+    loaders.append(jinja2.FileSystemLoader(str(bundled_templates())))
+    options: dict[str, Any] = {
+        "loader": jinja2.ChoiceLoader(loaders),
+        "undefined": jinja2.StrictUndefined,  # a typo in a template fails, never renders ""
+        "trim_blocks": True,
+        "lstrip_blocks": True,
+        "keep_trailing_newline": True,
+    }
+    if flavour in ("html", "atom"):
+        options["autoescape"] = True
+    else:
+        options["autoescape"] = False
+        options["finalize"] = _finalize({"md": md_escape, "slack": slack_escape}.get(flavour,
+                                                                                     plain))
+    env = jinja2.Environment(**options)
+    env.filters.update(FILTERS)
+    return env
+
+
+def render_template(name: str, context: dict[str, Any], templates: Path | None = None) -> str:
+    """Render one template by name with the escaping its file name calls for."""
+    env = _environment(str(templates) if templates else None, _flavour(name))
+    return env.get_template(name).render(**context)
+
+
+def render_digest(model: dict[str, Any], formats: set[str] | list[str] | tuple[str, ...],
+                  templates: Path | None = None) -> dict[str, str]:
+    """Each requested format of a digest (see FORMAT_TEMPLATES)."""
+    out = {}
+    for fmt in sorted(formats):
+        if fmt not in FORMAT_TEMPLATES:
+            raise ValueError(f"unknown digest format {fmt!r}")
+        out[fmt] = render_template(FORMAT_TEMPLATES[fmt], {"digest": model}, templates)
+    return out
+
+
+def render_feed(entries: list[Any], *, title: str, subscription: str,
+                templates: Path | None = None) -> str:
+    """An Atom feed document of digests, newest first (entries are deliver.FeedEntry)."""
+    import uuid
+
+    feed_id = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'wiki-tracker:' + subscription)}"
+    updated = max((e.created_at for e in entries), default="1970-01-01T00:00:00Z")
+    context = {
+        "title": title, "subscription": subscription, "feed_id": feed_id, "updated": updated,
+        "entries": [{"id": entry_id(e.message_id), "title": e.subject, "updated": e.created_at,
+                     "content": e.html_body, "link": e.link} for e in entries],
+    }
+    return render_template(FEED_TEMPLATE, context, templates)
+
+
+def entry_id(message_id: str) -> str:
+    """An Atom entry id (an IRI) from a digest's Message-ID: stable across rewrites."""
+    import uuid
+
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'wiki-tracker:' + message_id)}"
+
+
+# --- diff changes -> what a digest shows -------------------------------------------------------
+# A section's `changes` in the diff JSON (tracker/diff.py) hold word-level operations, as
+# character offsets into the section's old content, and semantic changes. A digest shows
+# the first as highlighted text with a little unchanged context around each change, the
+# second as one line each.
+
+CONTEXT_WORDS = 8  # unchanged words kept on each side of a change
+SEGMENT_CHARS = 600  # an inserted or deleted run longer than this is shortened in the middle
+WORD_OPS = ("insert", "delete", "move")
+
+
+def _events(changes: list[dict[str, Any]]) -> list[tuple[int, int, int, str, str]]:
+    """(position in old, 0 skip old text / 1 insert, order, kind, text). At one position a
+    deletion is shown before the insertion that replaces it ("~~old~~ **new**"); the
+    text is the same as worddiff.apply_word_diff's, which puts the insertion first."""
+    events = []
+    for index, op in enumerate(changes):
+        kind = op.get("type")
+        if kind == "insert":
+            events.append((op["at"], 1, index, "ins", op["text"]))
+        elif kind == "delete":
+            events.append((op["at"], 0, index, "del", op["text"]))
+        elif kind == "move":
+            # Shown where it went; where it came from it simply is not any more.
+            events.append((op["from"], 0, index, "gone", op["text"]))
+            events.append((op["at"], 1, index, "mov", op["text"]))
+    events.sort(key=lambda e: (e[0], e[1], e[2]))
+    return events
+
+
+def _raw_segments(changes: list[dict[str, Any]], old: str | None) -> list[tuple[str, str]]:
+    events = _events(changes)
+    out: list[tuple[str, str]] = []
+    if old is None:
+        # Without the old text: each change with the context the diff keeps ("before").
+        for change in changes:
+            if change.get("type") in ("insert", "delete"):
+                if change.get("before"):
+                    out.append(("eq", "… " + change["before"]))
+                out.append(("ins" if change["type"] == "insert" else "del", change["text"]))
+            elif change.get("type") == "move":
+                out.append(("mov", change["text"]))
+        return out
+    cursor = 0
+    for pos, inserts, _, kind, text in events:
+        if pos > cursor:
+            out.append(("eq", old[cursor:pos]))
+            cursor = pos
+        if not inserts:
+            cursor = max(cursor, pos + len(text))
+        if kind != "gone":
+            out.append((kind, text))
+    out.append(("eq", old[cursor:]))
+    return out
+
+
+def _outside_spaces(kind: str, text: str) -> list[tuple[str, str]]:
+    """A change with its surrounding whitespace as unchanged text: Markdown emphasis does
+    not work with spaces inside its markers, and highlights read better without them."""
+    if kind == "eq":
+        return [(kind, text)]
+    core = text.strip()
+    if not core:
+        return [("eq", text)] if kind in ("ins", "mov") else []
+    start = text.index(core)
+    if len(core) > SEGMENT_CHARS:
+        half = SEGMENT_CHARS // 2
+        core = core[:half].rstrip() + " … " + core[-half:].lstrip()
+    parts = [("eq", text[:start]), (kind, core), ("eq", text[start + len(text.strip()):])]
+    return [(k, t) for k, t in parts if t]
+
+
+def _trim(text: str, keep: str) -> str:
+    """Unchanged text around changes: the words next to them, the rest as "…"."""
+    words = re.split(r"(\s+)", text)
+    limit = CONTEXT_WORDS * 2  # words and the spaces between them
+    if len(words) <= limit * 2 + 1:
+        return text
+    if keep == "end":
+        return "… " + "".join(words[-limit:]).lstrip()
+    if keep == "start":
+        return "".join(words[:limit]).rstrip() + " …"
+    return "".join(words[:limit]).rstrip() + " … " + "".join(words[-limit:]).lstrip()
+
+
+def word_segments(changes: list[dict[str, Any]], limit: int, old: str | None = None
+                  ) -> tuple[list[dict[str, str]], int]:
+    """Highlight segments [{"op": "eq"|"ins"|"del"|"mov", "text"}] of a section's word
+    diff against its old content ``old``, at most ``limit`` changes, and how many more."""
+    merged: list[tuple[str, str]] = []
+    for kind, text in _raw_segments(changes, old):
+        for part in _outside_spaces(kind, text):
+            if merged and merged[-1][0] == part[0] == "eq":
+                merged[-1] = ("eq", merged[-1][1] + part[1])
+            else:
+                merged.append(part)
+    segments: list[dict[str, str]] = []
+    shown = more = 0
+    for i, (kind, text) in enumerate(merged):
+        if kind == "eq":
+            if more:
+                continue
+            first, last = not segments, i == len(merged) - 1
+            if not (first and last):
+                keep = "end" if first else "start" if last else "both"
+                segments.append({"op": "eq", "text": _trim(text, keep)})
+            continue
+        if shown >= limit:
+            more += 1
+            continue
+        shown += 1
+        segments.append({"op": kind, "text": text})
+    while segments and segments[-1]["op"] == "eq" and more:
+        segments.pop()
+    return segments, more
+
+
+def _clip(value: Any, limit: int = 160) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def semantic_lines(changes: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """One line per semantic change (infobox field, reference, category, link...)."""
+    return [{"type": str(change["type"]), "text": describe_change(change)}
+            for change in changes if change.get("type") and change["type"] not in WORD_OPS]
+
+
+def describe_change(change: dict[str, Any]) -> str:
+    """A semantic change (tracker/diff.py's records) as a reader would say it."""
+    kind = str(change["type"])
+    verb = kind.rsplit("_", 1)[-1]
+    if kind == "template_param":
+        old, new = change.get("old"), change.get("new")
+        name = f"{change.get('template', '')} {change.get('param', '')}".strip()
+        if old is None:
+            return f"{name} set: {_clip(new)}"
+        if new is None:
+            return f"{name} removed (was {_clip(old)})"
+        return f"{name}: {_clip(old)} → {_clip(new)}"
+    if kind in ("template_added", "template_removed"):
+        return f"template {verb}: {change.get('template')}"
+    if kind.startswith("ref_"):
+        what = change.get("title") or change.get("name") or change.get("url") or "(untitled)"
+        where = f" <{change['url']}>" if change.get("url") and change.get("url") != what else ""
+        fields = ""
+        if kind == "ref_changed" and change.get("fields"):
+            fields = " (" + ", ".join(sorted(change["fields"])) + ")"
+        return f"reference {verb}: {_clip(what)}{where}{fields}"
+    if kind.startswith("category_"):
+        return f"category {verb}: {change.get('category')}"
+    if kind.startswith("link_"):
+        return f"link {verb}: {change.get('target')}"
+    detail = next((change[k] for k in ("title", "name", "target", "text") if change.get(k)), "")
+    return f"{kind.replace('_', ' ')}: {_clip(detail)}" if detail else kind.replace("_", " ")
