@@ -1,0 +1,203 @@
+"""The daemon under faults: a flaky network, a wiki cut off, kill -9 mid-backfill and
+mid-digest. Whatever happens, the store ends up as a run without faults would have left it:
+nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from daemon_helpers import (
+    DaemonProcess,
+    SmtpSink,
+    query,
+    run_tracker,
+    stored_history,
+    stored_revids,
+    wait_until,
+    wiki_history,
+    wiki_table,
+    write_config,
+)
+from faultproxy import FaultProxy
+from genhistory import write_history
+
+# Everything a stored revision is, in a form two databases can be compared by.
+HISTORY_SQL = """
+    SELECT p.title, r.revid, r.parentid, r.timestamp, r.user, r.comment, r.minor, r.size,
+           r.sha1, r.revert_of, r.reverted_by, r.has_text,
+           (SELECT group_concat(hex(b.hash), ',') FROM
+               (SELECT blob_id FROM revision_sections s WHERE s.rev_id = r.id ORDER BY s.idx) x
+            JOIN blobs b ON b.id = x.blob_id) AS text_hashes
+    FROM revisions r JOIN pages p ON p.id = r.page_id ORDER BY r.revid
+"""
+
+
+def _watches(titles: list[str]) -> list[dict]:
+    return [{"wiki": "local", "title": t, "interval": 1} for t in titles]
+
+
+def test_daemon_rides_out_faults_and_stores_what_a_clean_run_stores(make_wiki, tmp_path):
+    wiki = make_wiki()
+    titles = [f"Flaky page {i}" for i in range(3)]
+    for title in titles:
+        wiki.edit(title, f"== Start ==\n{title} begins.\n", "created")
+    with FaultProxy(wiki.host, seed=7) as proxy:
+        config = write_config(tmp_path / "faulty" / "config.toml",
+                              wikis=[wiki_table("local", proxy.api_url, max_retries=2)],
+                              watches=_watches(titles))
+        db = config.parent / "tracker.db"
+        with DaemonProcess(config) as daemon:
+            wait_until(lambda: all(stored_revids(db, t) for t in titles), 20, "the backfill",
+                       diagnose=daemon.tail)
+            # A flaky network: dropped connections, slow answers, 503s, maxlag refusals.
+            proxy.chaos(0.4, seconds=0.5)
+            for n in range(4):
+                title = titles[n % len(titles)]
+                wiki.edit(title, f"== Start ==\n{title} begins.\n\n== Edit {n} ==\nMore.\n",
+                          f"edit {n} under chaos")
+                seen = proxy.counts["status"]
+                wait_until(lambda s=seen: proxy.counts["status"] >= s + 1, 20, "polls going on",
+                           diagnose=daemon.tail)
+            proxy.heal()
+            # The wiki cut off: polls fail, the daemon backs off, then the wiki returns.
+            with proxy.cut_off():
+                wiki.edit(titles[0], "== Start ==\nWritten while the wiki was cut off.\n",
+                          "edit while cut off")
+                wait_until(lambda: query(db, "SELECT unreachable_since FROM wikis")[0][0], 20,
+                           "the wiki marked unreachable", diagnose=daemon.tail)
+                daemon.wait_for_log("failed polls in a row", count=2, timeout=20)
+            wait_until(lambda: all(stored_history(db, t) == wiki_history(wiki, t)
+                                   for t in titles), 40, "recovery", diagnose=daemon.tail)
+            assert query(db, "SELECT error_count, unreachable_since FROM wikis") == [(0, None)]
+            assert daemon.alive
+            log = daemon.log()
+            assert "retrying in" in log  # retries inside a poll (ApiSource)
+            assert "next try in" in log  # backoff across polls (the daemon)
+            assert sum(proxy.injected.values()) >= 5, proxy.injected
+            daemon.stop()
+
+    clean = write_config(tmp_path / "clean" / "config.toml",
+                         wikis=[wiki_table("local", wiki.api_url)], watches=_watches(titles))
+    result = run_tracker(clean, "run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert query(db, HISTORY_SQL) == query(clean.parent / "tracker.db", HISTORY_SQL)
+
+
+def test_a_hanging_wiki_never_delays_another(make_wiki, tmp_path):
+    good, bad = make_wiki(), make_wiki()
+    good.edit("Good page", "one", "created")
+    bad.edit("Bad page", "one", "created")
+    with FaultProxy(bad.host) as proxy:
+        config = write_config(
+            tmp_path / "config.toml",
+            wikis=[wiki_table("good", good.api_url),
+                   wiki_table("bad", proxy.api_url, timeout=30.0)],
+            watches=[{"wiki": "good", "title": "Good page", "interval": 1},
+                     {"wiki": "bad", "title": "Bad page", "interval": 1}])
+        db = tmp_path / "tracker.db"
+        with DaemonProcess(config) as daemon:
+            wait_until(lambda: stored_revids(db, "Good page") and stored_revids(db, "Bad page"),
+                       15, "both backfilled", diagnose=daemon.tail)
+            proxy.mode("hang", seconds=60)  # every request to "bad" waits for its timeout
+            wait_until(lambda: proxy.injected["hang"], 10, "a hanging request")
+            for n in range(3):
+                rev = good.edit("Good page", f"edit {n}", f"good edit {n}")
+                wait_until(lambda r=rev: r in stored_revids(db, "Good page"), 4,
+                           f"good edit {n} stored while the other wiki hangs",
+                           diagnose=daemon.tail)
+            assert proxy.injected["hang"] == 1  # never two polls of one wiki at once
+            proxy.heal()
+            daemon.stop()
+
+
+def test_daemon_kill9_mid_backfill_then_restart_loses_and_duplicates_nothing(make_wiki,
+                                                                           tmp_path):
+    wiki = make_wiki()
+    title = "Long history"
+    write_history(tmp_path / "history.xml", title, 260, size=12_000)
+    wiki.import_xml(tmp_path / "history.xml")
+    expected = wiki_history(wiki, title)
+    assert len(expected) == 260
+    with FaultProxy(wiki.host) as proxy:
+        config = write_config(tmp_path / "config.toml",
+                              wikis=[wiki_table("local", proxy.api_url)],
+                              watches=_watches([title]))
+        db = tmp_path / "tracker.db"
+        proxy.mode("delay", seconds=0.4)  # a slow wiki: the backfill takes a few seconds
+        with DaemonProcess(config) as daemon:
+            wait_until(lambda: 0 < len(stored_revids(db, title)), 20, "part of the backfill",
+                       diagnose=daemon.tail)
+            daemon.kill9()
+        partial = len(stored_revids(db, title))
+        assert 0 < partial < 260
+        proxy.heal()
+        with DaemonProcess(config) as daemon:
+            wait_until(lambda: len(stored_revids(db, title)) >= 260, 30, "the rest",
+                       diagnose=daemon.tail)
+            daemon.stop()
+    stored = stored_history(db, title)
+    assert stored == expected
+    assert all(b[1] == a[0] for a, b in zip(stored, stored[1:], strict=False))  # no gaps
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+@pytest.fixture
+def smtp():
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+def test_daemon_kill9_mid_digest_then_restart_delivers_once(mediawiki, tmp_path, smtp):
+    title = "Digest kill page"
+    mediawiki.edit(title, "== Intro ==\nFirst.\n", "created")
+    config = write_config(
+        tmp_path / "config.toml", wikis=[wiki_table("local", mediawiki.api_url)],
+        watches=_watches([title]),
+        subscriptions=[{"name": "kill", "formats": ["markdown"],
+                        "channels": [{"type": "file", "path": "digests"},
+                                     smtp.channel(timeout=30)]}])
+    db = tmp_path / "tracker.db"
+
+    def mails(text: str) -> list:
+        return [m for m in smtp.messages if text in m.as_string()]
+
+    with DaemonProcess(config) as daemon:
+        wait_until(lambda: smtp.messages, 20, "the first digest", diagnose=daemon.tail)
+        smtp.hold.set()  # the next e-mail hangs in DATA: the daemon is mid-digest
+        rev = mediawiki.edit(title, "== Intro ==\nSecond.\n", "edit before the kill")
+        wait_until(smtp.holding.is_set, 15, "the digest being sent", diagnose=daemon.tail)
+        daemon.kill9()
+    smtp.hold.clear()
+    smtp.release.set()
+    assert rev in stored_revids(db, title)
+    digests = query(db, "SELECT count(*) FROM digests")[0][0]
+    # The delivery was claimed when the process died; its retry waits for the backoff.
+    # Let that time pass (the clock is the test's to move) instead of waiting a minute.
+    query_rw(db, "UPDATE deliveries SET next_attempt = '2000-01-01T00:00:00Z' "
+                 "WHERE status != 'sent'")
+    with DaemonProcess(config) as daemon:
+        wait_until(lambda: mails("edit before the kill"), 15, "the digest after the restart",
+                   diagnose=daemon.tail)
+        barrier = mediawiki.edit(title, "== Intro ==\nThird.\n", "edit after the restart")
+        wait_until(lambda: mails("edit after the restart"), 15, "the next digest",
+                   diagnose=daemon.tail)
+        daemon.stop()
+    assert barrier in stored_revids(db, title)
+    assert len(mails("edit before the kill")) == 1
+    assert len({m["Message-ID"] for m in smtp.messages}) == len(smtp.messages)
+    # One digest per window: the restart re-sent the recorded digest, it made no new one.
+    assert query(db, "SELECT count(*) FROM digests")[0][0] == digests + 1
+    files = [p for p in (tmp_path / "digests").glob("kill-*.md")
+             if "edit before the kill" in p.read_text()]
+    assert len(files) == 1
+
+
+def query_rw(db: Path, sql: str) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(db, timeout=10)
+    with conn:
+        conn.execute(sql)
+    conn.close()
