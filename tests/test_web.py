@@ -1,0 +1,632 @@
+"""The history browser through Flask's test client: every view, bad input, escaping, CSP.
+
+The store holds the bundled seed history plus a page of hostile revisions (script tags,
+javascript: links and event handlers in the title, headings, text, summaries and user
+names); test_web_browser.py drives the same store in a real Chromium.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from html.parser import HTMLParser
+from pathlib import Path
+
+import feedparser
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from trackerutil import SEED_SNAPSHOT, SEED_TITLE
+
+from tracker.archive import import_snapshot
+from tracker.ingest import PageIngestor
+from tracker.model import Revision, sha1_hex
+from tracker.store import Store
+from tracker.web import create_app
+from tracker.web.diffrender import overlay
+from tracker.web.search import Indexer, index_new_blobs
+from tracker.worddiff import word_diff
+
+SEED_WIKI = "everybodywiki-snapshot"
+HOSTILE_TITLE = "<script>window.__pwned='title'</script> Evil & <b onmouseover=alert(1)>page</b>"
+HOSTILE_USER = "<img src=x onerror=\"window.__pwned='user'\">Mallory<script>alert(1)</script>"
+HOSTILE_SUMMARY = ("/* <svg onload=\"window.__pwned='autocomment'\"> */ "
+                   "<script>window.__pwned='summary'</script> "
+                   "<a href=\"javascript:window.__pwned='link'\">click</a>")
+HOSTILE_HEADING = "<script>window.__pwned='heading'</script> Bad <i onclick=alert(1)>heading</i>"
+HOSTILE_BODY = (
+    "Some text <script>window.__pwned='body'</script> and "
+    "[javascript:window.__pwned='extlink' a javascript link] and "
+    "<a href=\"javascript:window.__pwned='a'\">an anchor</a> "
+    "<img src=x onerror=\"window.__pwned='img'\"> "
+    "\"><iframe src=\"javascript:alert(1)\"></iframe> marker phrase here.\n")
+
+
+def _revision(revid: int, parent: int, text: str, *, user: str = "Alice",
+              comment: str = "edit", minutes: int = 0, **extra: object) -> Revision:
+    return Revision(revid=revid, parentid=parent, timestamp=f"2024-03-01T10:{minutes:02d}:00Z",
+                    user=user, userid=1, comment=comment, minor=False, size=len(text.encode()),
+                    sha1=sha1_hex(text), text=text, **extra)  # type: ignore[arg-type]
+
+
+def hostile_revisions() -> list[Revision]:
+    first = f"Intro.\n\n== {HOSTILE_HEADING} ==\nPlain body.\n\n== Safe ==\nNothing.\n"
+    second = (f"Intro <script>window.__pwned='lead'</script>.\n\n== {HOSTILE_HEADING} ==\n"
+              f"{HOSTILE_BODY}\n== Safe ==\nNothing at all.\n")
+    return [
+        _revision(9001, 0, first, comment="create", minutes=1),
+        _revision(9002, 9001, second, user=HOSTILE_USER, comment=HOSTILE_SUMMARY, minutes=2,
+                  tags=("<script>alert('tag')</script>",)),
+    ]
+
+
+def build_store(directory: Path) -> dict:
+    """The seed history, the hostile page, and a page on a wiki with a javascript: URL."""
+    path = directory / "tracker.db"
+    with Store(path) as store:
+        import_snapshot(store, SEED_SNAPSHOT, SEED_WIKI)
+        seed = store.find_page(SEED_TITLE)
+        evil_wiki = store.wiki_id("evil", api_url="https://evil.example/w/api.php")
+        with store.atomic():
+            evil = store.upsert_page(evil_wiki, 666, HOSTILE_TITLE)
+        PageIngestor(store, evil_wiki, evil["id"]).add(hostile_revisions())
+        bad_wiki = store.wiki_id("badurl", api_url="javascript:alert(1)//x/api.php")
+        with store.atomic():
+            bad = store.upsert_page(bad_wiki, 777, "Bad URL page")
+        PageIngestor(store, bad_wiki, bad["id"]).add([_revision(9101, 0, "Hello.\n")])
+    assert seed is not None
+    return {"path": path, "seed": seed["id"], "evil": evil["id"], "bad": bad["id"]}
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return build_store(tmp_path_factory.mktemp("web"))
+
+
+@pytest.fixture(scope="module")
+def client(stored: dict):
+    app = create_app(stored["path"])
+    return app.test_client()
+
+
+def seed_revids(stored: dict) -> list[int]:
+    with Store(stored["path"], readonly=True) as store:
+        return [r["revid"] for r in store.revisions(stored["seed"])]
+
+
+def text_of(response) -> str:
+    """The visible text of a page, tags removed and entities decoded."""
+    parser = _Text()
+    parser.feed(response.get_data(as_text=True))
+    return " ".join(" ".join(parser.parts).split())
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+class _Audit(HTMLParser):
+    """Collects what could run: script elements, event-handler attributes, URL attributes."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.scripts: list[dict] = []
+        self.handlers: list[tuple[str, str]] = []
+        self.urls: list[str] = []
+        self.styles: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "script":
+            self.scripts.append(values)
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.handlers.append((tag, name))
+            if name in ("href", "src", "action", "formaction", "xlink:href"):
+                self.urls.append(value or "")
+            if name == "style":
+                self.styles.append(value or "")
+
+
+def audit(response) -> _Audit:
+    parser = _Audit()
+    parser.feed(response.get_data(as_text=True))
+    return parser
+
+
+# --- the views -----------------------------------------------------------------------------
+
+
+def test_pages_list_shows_every_page_with_activity(client, stored: dict) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    text = text_of(response)
+    assert SEED_TITLE in text and "Bad URL page" in text
+    assert "revisions 16" in text
+    assert f'href="/page/{stored["seed"]}"' in response.get_data(as_text=True)
+    assert "<svg" in response.get_data(as_text=True)  # the activity chart
+    assert "edits per week" in text
+
+
+def test_history_lists_revisions_newest_first_with_labels(client, stored: dict) -> None:
+    revids = seed_revids(stored)
+    response = client.get(f"/page/{stored['seed']}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    positions = [html.index(f"#{revid}<") for revid in revids]
+    assert positions == sorted(positions, reverse=True)
+    text = text_of(response)
+    assert "Shahid.Karachi" in text and "RevertBot" in text
+    assert "revert to 1844630" in text and "reverted" in text
+    assert "NATO supply routes" in text  # the section label of the last revision
+    assert 'name="from"' in html and 'name="to"' in html
+
+
+def test_history_paginates(client, stored: dict) -> None:
+    first = client.get(f"/page/{stored['seed']}?per=10")
+    second = client.get(f"/page/{stored['seed']}?per=10&page=2")
+    assert first.status_code == second.status_code == 200
+    assert "page 2 of 2" in text_of(second)
+    assert "#1843012" in second.get_data(as_text=True)
+    assert "#1843012" not in first.get_data(as_text=True)
+    assert client.get(f"/page/{stored['seed']}?per=10&page=3").status_code == 404
+
+
+@pytest.mark.parametrize("query", ["page=0", "page=x", "page=-1", "per=5", "per=abc",
+                                   "page=99999999999999999999999"])
+def test_history_bad_params_are_400(client, stored: dict, query: str) -> None:
+    response = client.get(f"/page/{stored['seed']}?{query}")
+    assert response.status_code == 400
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_diff_of_a_pair_shows_sections_and_highlights(client, stored: dict) -> None:
+    response = client.get(f"/diff/{stored['seed']}?from=1844188&to=1844397")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "<ins" in html and "<del" in html
+    dels = " ".join(re.findall(r"<del[^>]*>(.*?)</del>", html, re.S))
+    ins = " ".join(re.findall(r"<ins[^>]*>(.*?)</ins>", html, re.S))
+    assert "Ambassador" in dels and "Permanent Representative" in ins
+    assert "Changed sections" in text_of(response)
+    assert 'data-mode="inline"' in html and "mode=side" in html
+
+
+def test_diff_far_apart_lists_kinds(client, stored: dict) -> None:
+    revids = seed_revids(stored)
+    response = client.get(f"/diff/{stored['seed']}?from={revids[0]}&to={revids[-1]}")
+    assert response.status_code == 200
+    text = text_of(response)
+    assert "15 edits" in text
+    assert "edited" in text
+
+
+def test_diff_defaults_to_latest_against_parent(client, stored: dict) -> None:
+    response = client.get(f"/diff/{stored['seed']}")
+    assert response.status_code == 200
+    text = text_of(response)
+    assert "1845517 → 1845803" in text
+    assert "removed" in text and "NATO supply routes" in text
+
+
+def test_diff_section_renamed_shows_old_path(client, stored: dict) -> None:
+    response = client.get(f"/diff/{stored['seed']}?to=1843702")
+    text = text_of(response)
+    assert "renamed" in text
+    assert "was: Military relations and understanding › Cooperation in Bosnia" in text
+
+
+def test_diff_reversed_pair_redirects_to_the_right_order(client, stored: dict) -> None:
+    response = client.get(f"/diff/{stored['seed']}?from=1845803&to=1843012&mode=side&page_id=3")
+    assert response.status_code == 302
+    assert "from=1843012" in response.headers["Location"]
+    assert "to=1845803" in response.headers["Location"]
+    assert "mode=side" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("query,code", [
+    ("from=abc&to=1845803", 400), ("to=1.5", 400), ("mode=sideways", 400), ("to=", 200),
+    ("from=1&to=1845803", 404), ("to=9001", 404),  # 9001 is a revision of another page
+    ("page_id=5&junk=%3Cscript%3E", 200),  # unknown parameters are ignored
+])
+def test_diff_bad_params(client, stored: dict, query: str, code: int) -> None:
+    response = client.get(f"/diff/{stored['seed']}?{query}")
+    assert response.status_code == code
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_revision_view_shows_section_tree_and_text(client, stored: dict) -> None:
+    response = client.get(f"/rev/{stored['seed']}/1845803")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Military relations and understanding" in html
+    assert 'href="#s-' in html and 'id="s-' in html
+    assert "{{Infobox bilateral relations" in html
+    assert "/section/" in html
+
+
+def test_section_history_follows_renames_and_moves(client, stored: dict) -> None:
+    # The section that starts as "Afghanistan", is renamed, then moved under another.
+    with Store(stored["path"], readonly=True) as store:
+        row = store.one("SELECT section_id FROM section_changes sc JOIN revisions r "
+                        "ON r.id = sc.rev_id WHERE r.revid = 1844188 AND sc.kinds LIKE "
+                        "'%moved%'")
+    assert row is not None
+    response = client.get(f"/section/{stored['seed']}/{row['section_id']}")
+    assert response.status_code == 200
+    text = text_of(response)
+    assert "Stability in Afghanistan and Central Asia" in text
+    assert "Afghanistan → Stability in Afghanistan and Central Asia" in text
+    assert "renamed" in text and "moved" in text
+    assert "It is in the latest revision" in text
+
+
+def test_search_finds_when_a_sentence_came_and_went(client, stored: dict) -> None:
+    response = client.get("/search", query_string={"q": "Ground Lines of Communication"})
+    assert response.status_code == 200
+    text = text_of(response)
+    assert SEED_TITLE in text
+    assert "Appeared in #1843127" in text
+    assert "removed in #1845803" in text and "Shahid.Karachi" in text
+    assert "not in the latest" in text
+    assert "<mark>" in response.get_data(as_text=True)
+
+
+def test_search_phrase_is_not_all_words(client) -> None:
+    phrase = text_of(client.get("/search", query_string={"q": "routes supply NATO"}))
+    words = text_of(client.get("/search", query_string={"q": "routes supply NATO",
+                                                        "match": "words"}))
+    assert "No stored revision contains" in phrase
+    assert SEED_TITLE in words
+
+
+@pytest.mark.parametrize("q", ['" OR *', "NEAR(a b)", "text:foo", "a AND", '"""', "^x -y"])
+def test_search_query_syntax_is_text(client, q: str) -> None:
+    response = client.get("/search", query_string={"q": q})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("query,code", [
+    ("q=" + "x" * 501, 400), ("q=a&match=regex", 400), ("q=a&page_id=abc", 400),
+    ("q=a&page_id=424242", 404), ("q=%21%21%21", 200), ("", 200),
+])
+def test_search_bad_params(client, query: str, code: int) -> None:
+    response = client.get(f"/search?{query}")
+    assert response.status_code == code
+
+
+def test_search_index_keeps_up_with_new_revisions(tmp_path: Path) -> None:
+    paths = build_store(tmp_path)
+    app = create_app(paths["path"])
+    client = app.test_client()
+    assert "No stored revision" in text_of(client.get("/search?q=zanzibar+quokka"))
+    # A daemon adds a revision while the app runs: the next search indexes it.
+    with Store(paths["path"]) as store:
+        page = store.page(paths["bad"])
+        assert page is not None
+        PageIngestor(store, page["wiki_id"], page["id"]).add(
+            [_revision(9102, 9101, "Hello.\n\n== New ==\nA zanzibar quokka.\n", minutes=5)])
+    text = text_of(client.get("/search?q=zanzibar+quokka"))
+    assert "Appeared in #9102" in text and "still there" in text
+
+
+def test_search_works_when_the_database_cannot_be_written(tmp_path: Path, monkeypatch) -> None:
+    paths = build_store(tmp_path)
+    def read_only(indexer: Indexer) -> sqlite3.Connection:
+        return sqlite3.connect(f"file:{indexer.path}?mode=ro", uri=True, isolation_level=None)
+
+    monkeypatch.setattr(Indexer, "connect", read_only)
+    client = create_app(paths["path"]).test_client()
+    response = client.get("/search?q=marker+phrase")
+    assert response.status_code == 200
+    assert "no search index in this database yet" in text_of(response)
+    assert "readonly" in text_of(response)
+    assert client.get("/").status_code == 200
+
+
+def test_index_new_blobs_indexes_each_blob_once(tmp_path: Path) -> None:
+    paths = build_store(tmp_path)
+    with Store(paths["path"]) as store:
+        first = index_new_blobs(store)
+        again = index_new_blobs(store)
+        blobs = store.scalar("SELECT count(*) FROM blobs")
+        indexed = store.scalar("SELECT count(*) FROM search_sections")
+    assert first == blobs == indexed and again == 0
+
+
+_WORDS = st.sampled_from(["alpha", "beta", "gamma.", "delta", "epsilon!", "\n", "zeta,"])
+_TEXTS = st.lists(_WORDS, max_size=40).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXTS, _TEXTS)
+def test_overlay_rebuilds_both_sides(old: str, new: str) -> None:
+    """The highlighted diff shows exactly the old text on one side and the new on the other."""
+    pieces = overlay(old, word_diff(old, new))
+    assert pieces is not None
+    assert "".join(t for k, t in pieces if k in ("equal", "delete", "moved_delete")) == old
+    assert "".join(t for k, t in pieces if k in ("equal", "insert", "moved_insert")) == new
+
+
+def test_overlay_refuses_operations_that_do_not_fit() -> None:
+    assert overlay("abc", [{"type": "delete", "at": 1, "text": "zz"}]) is None
+    assert overlay("abc", [{"type": "insert", "at": 9, "text": "x"}]) is None
+
+
+# --- not found, bad input, never a traceback ---------------------------------------------
+
+
+@pytest.mark.parametrize("url", [
+    "/page/424242", "/page/abc", "/rev/424242/1", "/rev/{seed}/1",
+    "/rev/{seed}/99999999999999999999999", "/section/{seed}/no-such-section",
+    "/section/424242/x", "/diff/424242", "/feeds/page/424242.atom", "/digests/424242",
+    "/feeds/subscription/nobody.atom", "/no/such/url", "/static/nothing.css",
+])
+def test_unknown_ids_are_a_404_page(client, stored: dict, url: str) -> None:
+    response = client.get(url.format(seed=stored["seed"]))
+    assert response.status_code == 404
+    html = response.get_data(as_text=True)
+    assert "404" in html and "Traceback" not in html
+    assert response.headers["Content-Security-Policy"]
+
+
+JUNK = ["page=%00", "page=1e3", "from=-1", "to=%ff%fe", "per=", "q=%00%01", "mode=",
+        "match=", "page_id=0", "subscription=%3Cscript%3E", "page=1&page=2", "to=1&to=x",
+        "from=" + "9" * 40, "q=" + "%F0%9F%92%A5" * 100]
+
+
+def test_no_query_string_gives_a_server_error(client, stored: dict) -> None:
+    seed = stored["seed"]
+    for url in ("/", f"/page/{seed}", f"/diff/{seed}", f"/rev/{seed}/1845803",
+                f"/section/{seed}/1843012.0", "/search", "/digests", f"/feeds/page/{seed}.atom"):
+        for junk in JUNK:
+            response = client.get(f"{url}?{junk}")
+            assert response.status_code in (200, 302, 400, 404), (url, junk)
+            assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_an_unexpected_error_is_a_page_without_traceback(stored: dict, monkeypatch) -> None:
+    app = create_app(stored["path"])
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internals /etc/passwd")
+
+    monkeypatch.setattr("tracker.web.pages.page_summary", boom)
+    response = app.test_client().get("/")
+    assert response.status_code == 500
+    html = response.get_data(as_text=True)
+    assert "Traceback" not in html and "secret internals" not in html
+    assert response.headers["Content-Security-Policy"]
+
+
+def test_a_hidden_text_cannot_be_diffed_but_says_why(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    with Store(path) as store:
+        wiki = store.wiki_id("w", api_url="https://w.example/api.php")
+        with store.atomic():
+            page = store.upsert_page(wiki, 1, "Hidden")
+        hidden = Revision(revid=2, parentid=1, timestamp="2024-01-01T00:01:00Z", user="B",
+                          userid=2, comment="x", minor=False, size=3, sha1=None, text=None,
+                          texthidden=True)
+        PageIngestor(store, wiki, page["id"]).add([_revision(1, 0, "One.\n"), hidden])
+    client = create_app(path).test_client()
+    response = client.get(f"/diff/{page['id']}?from=1&to=2")
+    assert response.status_code == 409
+    assert "hidden" in text_of(response)
+    assert client.get(f"/rev/{page['id']}/2").status_code == 200
+
+
+# --- security ------------------------------------------------------------------------------
+
+
+def _all_urls(stored: dict) -> list[str]:
+    seed, evil, bad = stored["seed"], stored["evil"], stored["bad"]
+    return [
+        "/", f"/page/{seed}", f"/page/{evil}", f"/page/{bad}", f"/diff/{evil}",
+        f"/diff/{evil}?mode=side", f"/rev/{evil}/9002", f"/rev/{evil}/9001", f"/diff/{seed}",
+        "/search?q=marker+phrase", "/search?q=Mallory", f"/search?q=x&page_id={evil}",
+        "/digests", f"/feeds/page/{evil}.atom", "/page/424242", "/page/1?page=x",
+        "/static/style.css", "/static/app.js",
+    ] + [f"/section/{evil}/{sid}" for sid in _section_ids(stored)]
+
+
+def _section_ids(stored: dict) -> list[str]:
+    with Store(stored["path"], readonly=True) as store:
+        latest = store.latest_revision(stored["evil"])
+        assert latest is not None
+        return store.section_ids(latest["id"])
+
+
+def test_every_response_has_a_csp_without_inline_script(client, stored: dict) -> None:
+    for url in _all_urls(stored):
+        response = client.get(url)
+        csp = response.headers.get("Content-Security-Policy", "")
+        assert "default-src 'self'" in csp, url
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp, url
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_hostile_content_is_escaped_everywhere(client, stored: dict) -> None:
+    for url in _all_urls(stored):
+        response = client.get(url)
+        if response.mimetype != "text/html":
+            continue
+        found = audit(response)
+        assert found.handlers == [], url
+        assert [s.get("src") for s in found.scripts] == ["/static/app.js"], url
+        assert found.styles == [], url
+        for link in found.urls:
+            assert not link.strip().lower().startswith(("javascript:", "data:", "vbscript:")), \
+                (url, link)
+        html = response.get_data(as_text=True)
+        assert "<script>window" not in html and "<img src=x" not in html, url
+
+
+def test_hostile_values_show_as_text(client, stored: dict) -> None:
+    history = text_of(client.get(f"/page/{stored['evil']}"))
+    assert HOSTILE_TITLE in history
+    assert HOSTILE_USER in history
+    assert "<script>window.__pwned='summary'</script>" in history
+    revision = text_of(client.get(f"/rev/{stored['evil']}/9002"))
+    assert "<script>window.__pwned='body'</script>" in revision
+    assert "<script>window.__pwned='heading'</script> Bad" in revision
+    diff = text_of(client.get(f"/diff/{stored['evil']}"))
+    assert "window.__pwned='img'" in diff
+
+
+def test_links_to_the_wiki_are_http_only(client, stored: dict) -> None:
+    evil = client.get(f"/page/{stored['evil']}").get_data(as_text=True)
+    assert "https://evil.example/w/index.php?title=Special%3AContributions%2F%3Cimg" in evil
+    bad = client.get(f"/page/{stored['bad']}").get_data(as_text=True)
+    assert "alert(1)" not in bad and "javascript" not in bad.lower()
+
+
+def test_works_while_a_writer_holds_the_database(client, stored: dict) -> None:
+    writer = sqlite3.connect(stored["path"], isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE watches SET status = status")
+        for url in ("/", f"/page/{stored['seed']}", f"/diff/{stored['seed']}",
+                    "/search?q=NATO"):
+            assert client.get(url).status_code == 200, url
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+# --- feeds and digests -----------------------------------------------------------------------
+
+
+def test_page_feed_is_valid_atom(client, stored: dict) -> None:
+    response = client.get(f"/feeds/page/{stored['seed']}.atom")
+    assert response.status_code == 200
+    assert response.mimetype == "application/atom+xml"
+    feed = feedparser.parse(response.get_data())
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert len(feed.entries) == 16
+    assert feed.entries[0].link.endswith(f"/diff/{stored['seed']}?to=1845803")
+    assert feed.entries[0].id.startswith("urn:uuid:")
+    again = feedparser.parse(client.get(f"/feeds/page/{stored['seed']}.atom").get_data())
+    assert [e.id for e in again.entries] == [e.id for e in feed.entries]  # stable ids
+
+
+def test_page_feed_escapes_hostile_values(client, stored: dict) -> None:
+    body = client.get(f"/feeds/page/{stored['evil']}.atom").get_data(as_text=True)
+    assert "<script" not in body and "<img" not in body
+    feed = feedparser.parse(body)
+    assert not feed.bozo
+    assert "<script>" in feed.entries[0].title  # shown as text by readers
+
+
+def _record_digest(path: Path, page_id: int, subject: str, html: str) -> int:
+    from tracker import digest_store
+    from tracker.digest_store import PageWindow
+
+    with Store(path) as store:
+        digest_store.ensure_schema(store)
+        return digest_store.record_digest(
+            store, subscription="everything", kind="changes", created_at="2024-03-02T08:00:00Z",
+            subject=subject, message_id=f"<{len(subject)}@wiki-tracker.test>",
+            model={"subscription": "everything"},
+            outputs={"html": html, "html_body": html, "markdown": "**changes** <script>x"},
+            windows=[PageWindow(page_id, None, 1845803, 16)], channels=[("file", "file")])
+
+
+def test_digest_archive_shows_delivered_digests(tmp_path: Path) -> None:
+    paths = build_store(tmp_path)
+    hostile = "<script>alert('subject')</script> digest"
+    html = "<html><body><h1 style='color:red'>Digest</h1><script>alert(1)</script></body></html>"
+    digest_id = _record_digest(paths["path"], paths["seed"], hostile, html)
+    client = create_app(paths["path"]).test_client()
+    listing = client.get("/digests")
+    assert listing.status_code == 200 and hostile in text_of(listing)
+    page = client.get(f"/digests/{digest_id}")
+    assert page.status_code == 200
+    assert f'src="/digests/{digest_id}/html"' in page.get_data(as_text=True)
+    assert "<script>alert('subject')" not in page.get_data(as_text=True)
+    assert "**changes** <script>x" in text_of(page)
+    frame = client.get(f"/digests/{digest_id}/html")
+    assert frame.get_data(as_text=True) == html  # as delivered
+    csp = frame.headers["Content-Security-Policy"]
+    assert "sandbox" in csp and "default-src 'none'" in csp and "script-src" not in csp
+    feed = client.get("/feeds/subscription/everything.atom")
+    assert feed.status_code == 200
+    parsed = feedparser.parse(feed.get_data())
+    assert not parsed.bozo and len(parsed.entries) == 1
+    assert parsed.entries[0].link.endswith(f"/digests/{digest_id}")
+
+
+def test_digest_pages_without_digest_tables(client) -> None:
+    assert client.get("/digests").status_code == 200
+    assert client.get("/digests/1").status_code == 404
+
+
+# --- tracker serve ---------------------------------------------------------------------------
+
+
+def test_serve_command_reports_a_taken_port_in_one_line(tmp_path: Path, stored: dict) -> None:
+    import socket
+
+    from click.testing import CliRunner
+
+    from tracker.cli import main
+    from tracker.cli_serve import register
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[storage]\ndatabase = "{stored["path"]}"\n', encoding="utf-8")
+    # A fresh group like `tracker`'s, so the test does not depend on cli.py's wiring.
+    group = type(main)("tracker", params=main.params, callback=main.callback)
+    register(group)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(group, ["--config", str(config), "serve", "--port",
+                                            str(port)])
+    assert result.exit_code == 1, result.output
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_serve_runs_waitress_on_loopback_until_sigterm(tmp_path: Path, stored: dict) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[storage]\ndatabase = "{stored["path"]}"\n', encoding="utf-8")
+    # The command as cli.py wires it (registered here if cli.py does not yet).
+    code = ("from tracker.cli import main\nfrom tracker.cli_serve import register\n"
+            "'serve' in main.commands or register(main)\nmain()")
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, "--config", str(config), "serve", "--port", "0"],
+        stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        match = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
+        assert match, line
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(match.group(1), timeout=5) as response:
+                    assert response.status == 200
+                    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+                    assert SEED_TITLE in response.read().decode()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not answer"
+                time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

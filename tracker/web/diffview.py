@@ -1,0 +1,76 @@
+"""The diff view (/diff/<page_id>?from=REVID&to=REVID): section by section.
+
+The diff itself is the library's (revdiff.revision_pair_diff: the stored diff for a
+consecutive pair, computed on demand for any other); this module only lays it out.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from ..diff import content
+from ..revdiff import revision_pair_diff
+from ..sections import split
+from ..store import Store
+from .diffrender import SectionView, section_view
+from .helpers import choice_arg, int_arg, store
+from .pages import load_page
+from .revisions import load_revision, neighbours
+
+bp = Blueprint("diffview", __name__)
+
+
+@bp.route("/diff/<int:page_id>")
+def diff(page_id: int) -> str | Response:
+    page = load_page(page_id)
+    from_revid = int_arg("from")
+    to_revid = int_arg("to")
+    mode = choice_arg("mode", ("inline", "side"), "inline")
+    db = store()
+    if to_revid is not None:
+        new = load_revision(page_id, to_revid)
+    else:
+        new = db.latest_revision(page_id, with_text=True) or abort(
+            404, "No revision of this page with text is stored.")
+    if from_revid is not None:
+        old: dict | None = load_revision(page_id, from_revid)
+    else:
+        # The parent by default: the stored revision before, skipping hidden texts.
+        old = db.one("SELECT * FROM revisions WHERE page_id = ? AND revid < ? AND has_text = 1 "
+                     "ORDER BY revid DESC LIMIT 1", [page_id, new["revid"]])
+    if old is not None and old["revid"] > new["revid"]:
+        # Picked the wrong way round: the older is always "from".
+        pair = {"from": new["revid"], "to": old["revid"], "mode": request.args.get("mode")}
+        return redirect(url_for("diffview.diff", page_id=page_id, **pair))
+    new["title"] = page["title"]
+    result = revision_pair_diff(db, old, new)
+    views = _views(db, result, old)
+    changed = [v for v in views if v.kinds]
+    unchanged = [v for v in views if not v.kinds]
+    between = _between(db, page_id, old, new)
+    older_edit = neighbours(db, page_id, old["revid"])[0] if old else None
+    newer_edit = neighbours(db, page_id, new["revid"])[1]
+    return render_template(
+        "diff.html", page=page, old=old, new=new, result=result, changed=changed,
+        unchanged=unchanged, mode=mode, between=between, older_edit=older_edit,
+        newer_edit=newer_edit, consecutive=between["revisions"] <= 1 and old is not None)
+
+
+def _views(db: Store, result: dict, old: dict | None) -> list[SectionView]:
+    """Each section's layout, with the old content its word operations point into."""
+    contents: dict[str, str] = {}
+    if old is not None and any("edited" in s["kinds"] for s in result["sections"]):
+        # The stored layout is split(old text), in order: pair ids with sections.
+        text = db.revision_text(old["id"]) or ""
+        for section_id, section in zip(db.section_ids(old["id"]), split(text), strict=False):
+            contents[section_id] = content(section)
+    return [section_view(s, contents.get(s["id"])) for s in result["sections"]]
+
+
+def _between(db: Store, page_id: int, old: dict | None, new: dict) -> dict:
+    """How many revisions (and editors) the diff spans: (old, new]."""
+    low = old["revid"] if old else -1
+    row = db.one("SELECT count(*) AS revisions, count(DISTINCT user) AS editors FROM revisions "
+                 "WHERE page_id = ? AND revid > ? AND revid <= ?", [page_id, low, new["revid"]])
+    return row or {"revisions": 0, "editors": 0}

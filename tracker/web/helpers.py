@@ -1,0 +1,151 @@
+"""Small pieces shared by the views: query parameters, safe links, display formats."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from urllib.parse import quote, urlencode, urlparse
+
+from flask import abort, current_app, request
+
+from ..store import Store
+
+SQLITE_MAX_INT = 2**63 - 1
+# MediaWiki's section autocomment: "/* Heading */ rest of the summary".
+_AUTOCOMMENT = re.compile(r"/\*\s*(.*?)\s*\*/")
+# MediaWiki has no bot flag on revisions; a user name ending in "bot" is the convention
+# (Wikipedia's bot policy asks for it), and the tags list may carry one too.
+_BOT_NAME = re.compile(r"bot\b", re.IGNORECASE)
+
+
+def store() -> Store:
+    """The read-only store of this thread (see create_app)."""
+    return current_app.extensions["tracker"].store()
+
+
+def int_arg(name: str, default: int | None = None, *, low: int = 1,
+            high: int = SQLITE_MAX_INT) -> int | None:
+    """An integer query parameter, or a 400 naming the parameter and what is valid."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not re.fullmatch(r"\d{1,19}", raw.strip()):
+        abort(400, f"the parameter {name!r} must be a whole number, not {raw[:40]!r}")
+    value = int(raw.strip())
+    if not low <= value <= high:
+        abort(400, f"the parameter {name!r} must be between {low} and {high}")
+    return value
+
+
+def choice_arg(name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = request.args.get(name) or default
+    if raw not in choices:
+        abort(400, f"the parameter {name!r} must be one of: {', '.join(choices)}")
+    return raw
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL when it is http(s); anything else (javascript:, data:...) is dropped."""
+    if not url:
+        return None
+    parsed = urlparse(url.strip())
+    if parsed.scheme in ("http", "https") and parsed.netloc:
+        return url.strip()
+    return None
+
+
+def wiki_script_url(page: dict) -> str | None:
+    """index.php of a page's wiki (None for snapshot wikis), for links to the wiki itself.
+
+    ``page``: a row with the wiki's ``wiki`` (name) and ``api_url``; the config's index_url
+    wins over the one derived from api_url.
+    """
+    configured = current_app.extensions["tracker"].index_urls.get(page.get("wiki"))
+    if configured:
+        return safe_url(configured)
+    api = page.get("api_url") or ""
+    if api.endswith("api.php"):
+        return safe_url(api[: -len("api.php")] + "index.php")
+    return None
+
+
+def wiki_link(wiki: dict, **params: object) -> str | None:
+    base = wiki_script_url(wiki)
+    if base is None:
+        return None
+    return f"{base}?{urlencode({k: v for k, v in params.items() if v is not None})}"
+
+
+def user_link(wiki: dict, user: str | None) -> str | None:
+    if not user:
+        return None
+    return wiki_link(wiki, title=f"Special:Contributions/{user}")
+
+
+def page_link(wiki: dict, title: str) -> str | None:
+    base = wiki_script_url(wiki)
+    return f"{base}?title={quote(title.replace(' ', '_'))}" if base else None
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def fmt_time(value: str | None) -> str:
+    """ISO 8601 UTC -> "2023-01-14 09:30" (UTC; the <time> element keeps the exact value)."""
+    moment = parse_time(value)
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else (value or "")
+
+
+def summary_pieces(comment: str | None) -> list[tuple[str, str]]:
+    """An edit summary as ("section", heading) and ("text", words) pieces, for the template."""
+    if not comment:
+        return []
+    pieces: list[tuple[str, str]] = []
+    pos = 0
+    for match in _AUTOCOMMENT.finditer(comment):
+        if match.start() > pos:
+            pieces.append(("text", comment[pos:match.start()]))
+        if match.group(1):
+            pieces.append(("section", match.group(1)))
+        pos = match.end()
+    if pos < len(comment):
+        pieces.append(("text", comment[pos:]))
+    return pieces
+
+
+def tags_of(row: dict) -> list[str]:
+    try:
+        tags = json.loads(row.get("tags") or "[]")
+    except ValueError:
+        return []
+    return [str(t) for t in tags] if isinstance(tags, list) else []
+
+
+def is_bot(row: dict) -> bool:
+    user = row.get("user") or ""
+    return bool(_BOT_NAME.search(user)) or "bot" in tags_of(row)
+
+
+def signed(value: int) -> str:
+    return f"+{value:,}" if value > 0 else (f"−{-value:,}" if value < 0 else "0")
+
+
+def path_label(path: list[str] | tuple[str, ...] | None) -> str:
+    if path is None:
+        return ""
+    return " › ".join(path) if path else "(lead)"
+
+
+def load_path(raw: str | None) -> list[str]:
+    try:
+        value = json.loads(raw or "[]")
+    except ValueError:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []

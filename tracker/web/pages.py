@@ -1,0 +1,129 @@
+"""The pages list (/) and a page's revision history (/page/<page_id>)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import Blueprint, abort, current_app, render_template
+
+from ..store import Store
+from .helpers import int_arg, load_path, parse_time, store
+
+bp = Blueprint("pages", __name__)
+
+PER_PAGE = 50
+CHART_WEEKS = 26
+# Labels shown per revision in the history before "+N more": the first revision of a
+# page adds every section and would otherwise fill the row.
+MAX_LABELS = 5
+
+
+@bp.route("/")
+def index() -> str:
+    db = store()
+    now = current_app.extensions["tracker"].clock()
+    rows = db.query(
+        "SELECT p.*, w.name AS wiki, w.api_url, wa.status AS watch_status, "
+        "wa.last_poll, wa.last_error FROM pages p JOIN wikis w ON w.id = p.wiki_id "
+        "LEFT JOIN watches wa ON wa.page_id = p.id GROUP BY p.id ORDER BY p.title, w.name")
+    return render_template("index.html", pages=[page_summary(db, row, now) for row in rows],
+                           now=now)
+
+
+def page_summary(db: Store, page: dict, now: datetime) -> dict:
+    """Last change, editors, recent edit counts and a weekly activity chart of one page."""
+    pid = page["id"]
+    iso = "%Y-%m-%dT%H:%M:%SZ"
+    day7, day30 = ((now - timedelta(days=d)).strftime(iso) for d in (7, 30))
+    counts = db.one(
+        "SELECT count(*) AS revisions, count(DISTINCT user) AS editors, "
+        "sum(timestamp >= ?) AS edits7, sum(timestamp >= ?) AS edits30, "
+        "count(DISTINCT CASE WHEN timestamp >= ? THEN user END) AS editors30 "
+        "FROM revisions WHERE page_id = ?", [day7, day30, day30, pid]) or {}
+    last = db.latest_revision(pid)
+    return {"page": page, "last": last, **{k: v or 0 for k, v in counts.items()},
+            "chart": activity_chart(db, pid, now, last)}
+
+
+def activity_chart(db: Store, page_id: int, now: datetime, last: dict | None) -> dict:
+    """Edits per week for CHART_WEEKS weeks up to now, or up to the last edit when the page
+    has been quiet for longer (so a page imported from an old export still shows its shape)."""
+    end = now
+    last_time = parse_time(last["timestamp"]) if last else None
+    if last_time is not None and last_time < now - timedelta(weeks=CHART_WEEKS):
+        end = last_time + timedelta(days=1)
+    start = end - timedelta(weeks=CHART_WEEKS)
+    weeks = [0] * CHART_WEEKS
+    for (stamp,) in db.db.execute(
+            "SELECT timestamp FROM revisions WHERE page_id = ? AND timestamp >= ? "
+            "AND timestamp <= ?", [page_id, start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                   end.strftime("%Y-%m-%dT%H:%M:%SZ")]):
+        moment = parse_time(stamp)
+        if moment is not None:
+            weeks[min(CHART_WEEKS - 1, (moment - start).days // 7)] += 1
+    top = max(weeks) or 1
+    bars = [{"x": i * 6, "h": max(1, round(28 * n / top)) if n else 0, "n": n,
+             "week": (start + timedelta(weeks=i)).strftime("%Y-%m-%d")}
+            for i, n in enumerate(weeks)]
+    return {"bars": bars, "start": start.strftime("%Y-%m-%d"), "end": end.strftime("%Y-%m-%d"),
+            "total": sum(weeks), "width": CHART_WEEKS * 6}
+
+
+def load_page(page_id: int) -> dict:
+    """The page with its wiki, or the 404 page."""
+    row = store().one(
+        "SELECT p.*, w.name AS wiki, w.api_url FROM pages p JOIN wikis w ON w.id = p.wiki_id "
+        "WHERE p.id = ?", [page_id])
+    if row is None:
+        abort(404, f"There is no stored page with id {page_id}.")
+    return row
+
+
+@bp.route("/page/<int:page_id>")
+def history(page_id: int) -> str:
+    page = load_page(page_id)
+    per = int_arg("per", PER_PAGE, low=10, high=500)
+    number = int_arg("page", 1)
+    assert per is not None and number is not None
+    db = store()
+    total = db.scalar("SELECT count(*) FROM revisions WHERE page_id = ?", [page_id]) or 0
+    pages = max(1, -(-total // per))
+    if number > pages:
+        abort(404, f"This history has {pages} page(s) of {per} revisions; there is no page "
+              f"{number}.")
+    # One row more than shown: the size change of the oldest row needs its predecessor.
+    rows = db.query(
+        "SELECT id, revid, parentid, timestamp, user, userhidden, comment, commenthidden, "
+        "minor, tags, size, has_text, texthidden, revert_of, reverted_by FROM revisions "
+        "WHERE page_id = ? ORDER BY revid DESC LIMIT ? OFFSET ?",
+        [page_id, per + 1, (number - 1) * per])
+    shown = rows[:per]
+    for row, older in zip(shown, rows[1:] + [None], strict=False):
+        row["delta"] = row["size"] - (older["size"] if older else 0)
+        row["labels"] = []
+    first_id = db.scalar("SELECT id FROM revisions WHERE page_id = ? ORDER BY revid LIMIT 1",
+                         [page_id])
+    _attach_section_labels(db, shown, first_id)
+    return render_template("history.html", page=page, revisions=shown, number=number,
+                           pages=pages, per=per, total=total, first_id=first_id)
+
+
+def _attach_section_labels(db: Store, rows: list[dict], first_id: int | None) -> None:
+    by_id = {row["id"]: row for row in rows}
+    if not by_id:
+        return
+    marks = ",".join("?" * len(by_id))
+    changes = db.query(
+        f"SELECT rev_id, section_id, kinds, path FROM section_changes WHERE rev_id IN ({marks})"
+        " ORDER BY rev_id, path", list(by_id))
+    for change in changes:
+        row = by_id[change["rev_id"]]
+        if row["id"] == first_id:
+            continue  # the first revision adds every section: "created" says it
+        path = load_path(change["path"])
+        row["labels"].append({"id": change["section_id"], "name": path[-1] if path else "(lead)",
+                              "path": path, "kinds": change["kinds"].split(",")})
+    for row in rows:
+        labels = row["labels"]
+        row["more_labels"] = max(0, len(labels) - MAX_LABELS)
+        row["labels"] = labels[:MAX_LABELS]

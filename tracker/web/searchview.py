@@ -1,0 +1,35 @@
+"""Phrase search (/search): which revisions contain a phrase, and when it came and went."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template, request
+
+from .helpers import choice_arg, int_arg, store
+from .pages import load_page
+from .search import MAX_QUERY_CHARS, has_search_index, index_lag, phrase_query, search
+
+bp = Blueprint("search", __name__)
+
+MAX_PAGES = 100
+
+
+@bp.route("/search")
+def search_page() -> str:
+    text = request.args.get("q", "")
+    if len(text) > MAX_QUERY_CHARS:
+        abort(400, f"A search is at most {MAX_QUERY_CHARS} characters long.")
+    match = choice_arg("match", ("phrase", "words"), "phrase")
+    page_id = int_arg("page_id")
+    page = load_page(page_id) if page_id is not None else None
+    db = store()
+    # Cheap when nothing is new (two max(id) lookups); indexes what the daemon added since.
+    current_app.extensions["tracker"].indexer.catch_up(db.db)
+    results = None
+    query = phrase_query(text, match == "words") if text.strip() else None
+    if text.strip() and has_search_index(db.db):
+        results = search(db.db, query, page_id) if query else []
+    return render_template(
+        "search.html", q=text, match=match, page=page, results=(results or [])[:MAX_PAGES],
+        searched=results is not None, more=max(0, len(results or []) - MAX_PAGES),
+        no_words=bool(text.strip()) and query is None, lag=index_lag(db.db),
+        index_error=current_app.extensions["tracker"].indexer.error)
