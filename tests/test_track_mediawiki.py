@@ -127,7 +127,7 @@ def test_track_moved_page_keeps_history_and_records_new_title(mediawiki: TestWik
     assert history[0]["revid"] == created and history[-1]["revid"] == edited
     assert len(history) == 3  # the move's null revision in between
     assert history_json(config, old) == history  # found by its former title too
-    status = json.loads(tracker(config, "status", "--json").stdout)[0]
+    status = json.loads(tracker(config, "status", "--json").stdout)["watches"][0]
     assert status["current_title"] == new and status["status"] == "moved"
 
 
@@ -144,7 +144,7 @@ def test_track_deleted_page_is_marked_and_history_kept(mediawiki: TestWiki,
     assert "was deleted" in result.output and "history is kept" in result.output
     assert "Traceback" not in result.output
     assert len(history_json(config, title)) == 2
-    status = json.loads(tracker(config, "status", "--json").stdout)[0]
+    status = json.loads(tracker(config, "status", "--json").stdout)["watches"][0]
     assert status["status"] == "deleted" and "deleted" in status["last_error"]
 
 
@@ -198,7 +198,7 @@ def test_track_wiki_down_keeps_store_intact(make_wiki, tmp_path: Path) -> None:
         lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
         assert len(lines) == 1 and "not reachable" in lines[0]
         assert history_json(config, title) == before
-        status = json.loads(tracker(config, "status", "--json").stdout)[0]
+        status = json.loads(tracker(config, "status", "--json").stdout)["watches"][0]
         assert "not reachable" in status["last_error"] and status["unreachable_since"]
     wiki.edit(title, "After.", "edit")
     assert tracker(config, "run", "--once").exit_code == 0

@@ -159,37 +159,15 @@ def show(app: App, revid: int, wiki: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 def status(app: App, as_json: bool) -> None:
-    """Each watch: last poll, last revision, last error."""
-    from .status import watch_status
+    """Each watch, each digest channel and the daemon's jobs: last run, next run, errors."""
+    from .status import full_status, status_lines
 
-    config = app.config
-    if not config.database_path.exists():
-        records = watch_status_empty(config)
-    else:
-        with app.store(readonly=True) as store:
-            records = watch_status(store, config)
+    report = full_status(app.config)
     if as_json:
-        click.echo(json.dumps(records, ensure_ascii=False, indent=1))
+        click.echo(json.dumps(report, ensure_ascii=False, indent=1))
         return
-    for rec in records:
-        last = rec["last_revision"]
-        click.echo(f"{rec['wiki']}: {rec['title']}")
-        if rec["current_title"] and rec["current_title"] != rec["title"]:
-            click.echo(f"  moved to:      {rec['current_title']}")
-        click.echo(f"  status:        {rec['status']}")
-        click.echo(f"  last poll:     {rec['last_poll'] or 'never'}")
-        click.echo(f"  last revision: " + (f"{last['revid']} at {last['timestamp']} by "
-                                           f"{last['user']}" if last else "none"))
-        click.echo(f"  revisions:     {rec['revisions']}")
-        if rec["last_error"]:
-            click.echo(f"  last error:    {rec['last_error']} ({rec['error_count']} in a row)")
-
-
-def watch_status_empty(config: Config) -> list[dict]:
-    return [{"wiki": w.wiki, "title": w.title, "interval": w.interval, "status": "not polled yet",
-             "current_title": None, "last_poll": None, "last_revision": None, "revisions": 0,
-             "last_error": None, "error_count": 0, "unreachable_since": None}
-            for w in config.watches]
+    for line in status_lines(report):
+        click.echo(line)
 
 
 @main.group()
@@ -282,7 +260,18 @@ def accept_config_everywhere(group: click.Group) -> None:
                 help="The configuration file (as the option before the command)."))
 
 
-accept_config_everywhere(main)
+def _register_commands() -> None:
+    from .cli_daemon import register as register_daemon
+    from .cli_digest import register as register_digest
+    from .cli_serve import register as register_serve
+
+    register_digest(main)
+    register_daemon(main)
+    register_serve(main)
+    accept_config_everywhere(main)
+
+
+_register_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .config import Config
+from .digest import run_digests
 from .poll import PollResult, poll_all
 from .store import Store
 
@@ -32,4 +33,6 @@ def run_once(config: Config, *, progress: bool | None = None) -> RunOutcome:
     outcome = RunOutcome()
     with Store(config.database_path) as store:
         outcome.polls = poll_all(store, config, progress=progress)
+        digests = run_digests(store, config)
+    outcome.digest_lines, outcome.digest_errors = digests.lines, digests.errors
     return outcome

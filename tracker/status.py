@@ -1,4 +1,5 @@
-"""What `tracker status` reports: each watch's last poll, last revision and last error."""
+"""What `tracker status` reports: each watch (last poll, last revision, last error), each
+digest channel (sent, pending, failing), and the daemon with its jobs."""
 
 from __future__ import annotations
 
@@ -8,20 +9,23 @@ from .config import Config
 from .store import Store
 
 
+def _empty_watch(watch: Any) -> dict[str, Any]:
+    return {
+        "wiki": watch.wiki, "title": watch.title, "interval": watch.interval,
+        "status": "not polled yet", "current_title": None, "last_poll": None,
+        "last_revision": None, "revisions": 0, "last_error": None, "error_count": 0,
+        "unreachable_since": None,
+    }
+
+
 def watch_status(store: Store, config: Config) -> list[dict[str, Any]]:
     """One record per configured watch, whether or not it was polled yet."""
     out = []
     for watch in config.watches:
         row = store.one(
-            "SELECT w.*, wk.name AS wiki, wk.unreachable_since, wk.last_error AS wiki_error "
-            "FROM watches w JOIN wikis wk ON wk.id = w.wiki_id "
+            "SELECT w.*, wk.unreachable_since FROM watches w JOIN wikis wk ON wk.id = w.wiki_id "
             "WHERE wk.name = ? AND w.title = ?", [watch.wiki, watch.title])
-        record: dict[str, Any] = {
-            "wiki": watch.wiki, "title": watch.title, "interval": watch.interval,
-            "status": "not polled yet", "current_title": None, "last_poll": None,
-            "last_revision": None, "revisions": 0, "last_error": None, "error_count": 0,
-            "unreachable_since": None,
-        }
+        record = _empty_watch(watch)
         if row is not None:
             record.update(status=row["status"], last_poll=row["last_poll"],
                           last_error=row["last_error"], error_count=row["error_count"],
@@ -38,3 +42,60 @@ def watch_status(store: Store, config: Config) -> list[dict[str, Any]]:
                     "SELECT count(*) FROM revisions WHERE page_id = ?", [row["page_id"]])
         out.append(record)
     return out
+
+
+def full_status(config: Config) -> dict[str, Any]:
+    """Everything `tracker status --json` prints; reads the store without writing."""
+    from . import daemon_store
+    from .digest import delivery_status
+    from .lock import holder
+
+    if not config.database_path.exists():
+        return {"database": str(config.database_path),
+                "watches": [_empty_watch(w) for w in config.watches],
+                "digests": [], "daemon": {"running": False, "pid": None}, "jobs": []}
+    with Store(config.database_path, readonly=True) as store:
+        return {
+            "database": str(config.database_path),
+            "watches": watch_status(store, config),
+            "digests": delivery_status(store, config),
+            "daemon": daemon_store.daemon_status(store, holder(config.database_path)),
+            "jobs": daemon_store.job_status(store),
+        }
+
+
+def status_lines(report: dict[str, Any]) -> list[str]:
+    """The text form of full_status."""
+    from .digest import status_lines as digest_lines
+
+    lines = []
+    for rec in report["watches"]:
+        last = rec["last_revision"]
+        lines.append(f"{rec['wiki']}: {rec['title']}")
+        if rec["current_title"] and rec["current_title"] != rec["title"]:
+            lines.append(f"  moved to:      {rec['current_title']}")
+        lines.append(f"  status:        {rec['status']}")
+        lines.append(f"  last poll:     {rec['last_poll'] or 'never'}")
+        lines.append("  last revision: " + (
+            f"{last['revid']} at {last['timestamp']} by {last['user']}" if last else "none"))
+        lines.append(f"  revisions:     {rec['revisions']}")
+        if rec["unreachable_since"]:
+            lines.append(f"  wiki not reachable since {rec['unreachable_since']}")
+        if rec["last_error"]:
+            lines.append(f"  last error:    {rec['last_error']} ({rec['error_count']} in a row)")
+    lines += digest_lines(report["digests"])
+    daemon = report["daemon"]
+    if daemon.get("running"):
+        since = f" since {daemon['started_at']}" if daemon.get("started_at") else ""
+        lines.append(f"daemon: running (pid {daemon['pid']}){since}")
+    elif daemon.get("stopped_at"):
+        lines.append(f"daemon: not running (stopped at {daemon['stopped_at']})")
+    else:
+        lines.append("daemon: not running")
+    for job in report["jobs"]:
+        line = (f"  job {job['id']}: last run {job['last_run'] or 'never'}, "
+                f"next run {job['next_run'] or '-'}")
+        if job["consecutive_failures"]:
+            line += f", {job['consecutive_failures']} failures in a row: {job['last_error']}"
+        lines.append(line)
+    return lines

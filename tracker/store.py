@@ -164,10 +164,20 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
 
 
 def register_migration(name: str, step: Callable[[sqlite_utils.Database], None]) -> None:
-    """Later pipeline stages (digests, search) add their tables as further steps."""
+    """Add a step (kept in name order); registering the same name again does nothing."""
     if name not in (n for n, _ in MIGRATIONS):
         MIGRATIONS.append((name, step))
         MIGRATIONS.sort(key=lambda item: item[0])
+
+
+def all_migrations() -> list[tuple[str, Callable[[sqlite_utils.Database], None]]]:
+    """Every schema step of the pipeline, in order: the store's own, then the tables of the
+    later stages (digests, the daemon's jobs), defined beside the code that uses them."""
+    from . import daemon_store, digest_store
+
+    register_migration(*digest_store.MIGRATION)
+    daemon_store.register()
+    return MIGRATIONS
 
 
 def compress(text: str) -> bytes:
@@ -229,7 +239,7 @@ class Store:
         )
         done = {row[0] for row in self.db.execute("SELECT name FROM _migrations").fetchall()}
         applied = []
-        for name, step in MIGRATIONS:
+        for name, step in all_migrations():
             if name in done:
                 continue
             with self.atomic():
