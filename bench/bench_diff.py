@@ -1,0 +1,160 @@
+"""Benchmark of issue 3: the section-level diff of consecutive revisions.
+
+    python bench/bench_diff.py [--revisions 2000] [--compare 300] [--big 200]
+
+Against, in the same run: MediaWiki's own action=compare on a real local wiki (the
+server-side baseline) and difflib's line diff of the full texts. Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from genhistory import generate, write_history  # noqa: E402
+from tracker.diff import diff_texts  # noqa: E402
+from tracker.ingest import PageIngestor  # noqa: E402
+from tracker.store import Store  # noqa: E402
+
+
+def time_pairs(texts: list[str]) -> list[float]:
+    """Seconds per consecutive pair, carrying the section ids along as ingest does."""
+    out = []
+    ids = None
+    for i in range(1, len(texts)):
+        start = time.perf_counter()
+        result = diff_texts(texts[i - 1], texts[i], ids, id_prefix=f"{i}.")
+        out.append(time.perf_counter() - start)
+        ids = result.new_ids
+    return out
+
+
+def time_difflib(texts: list[str]) -> list[float]:
+    out = []
+    for i in range(1, len(texts)):
+        start = time.perf_counter()
+        list(difflib.unified_diff(texts[i - 1].splitlines(), texts[i].splitlines(),
+                                  lineterm=""))
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def time_compare(titles_xml: Path, title: str, count: int, pairs: int) -> list[float]:
+    """Wall time of action=compare for consecutive pairs on a real local MediaWiki."""
+    from mediawiki import TestWiki
+
+    with tempfile.TemporaryDirectory(prefix="bench-diff-wiki-") as tmp:
+        wiki = TestWiki.start(Path(tmp) / "wiki")
+        try:
+            wiki.import_xml(titles_xml)
+            site = wiki.anon_site()
+            revids: list[int] = []
+            cont: dict = {}
+            while True:
+                result = site.api("query", "GET", prop="revisions", titles=title, rvlimit="max",
+                                  rvdir="newer", rvprop="ids", formatversion=2, **cont)
+                revids += [r["revid"] for r in result["query"]["pages"][0]["revisions"]]
+                if "continue" not in result:
+                    break
+                cont = dict(result["continue"])
+            assert len(revids) == count
+            rng = random.Random(7)
+            chosen = sorted(rng.sample(range(1, count), min(pairs, count - 1)))
+            out = []
+            for i in chosen:
+                start = time.perf_counter()
+                site.api("compare", "GET", fromrev=revids[i - 1], torev=revids[i],
+                         formatversion=2)
+                out.append(time.perf_counter() - start)
+            return out
+        finally:
+            wiki.stop()
+
+
+def pathological(size: int) -> list[tuple[str, str, str]]:
+    """Pairs built to hurt: everything rewritten, paragraphs shuffled, one giant section."""
+    rng = random.Random(3)
+    base = next(iter(generate(1, size=size, seed=9))).text or ""
+    words = base.split(" ")
+    rewritten = " ".join(rng.choice(words) for _ in words)
+    paragraphs = base.split("\n\n")
+    shuffled = paragraphs[:]
+    rng.shuffle(shuffled)
+    flat = base.replace("\n==", "\n")
+    return [("all words rewritten", base, rewritten),
+            ("paragraphs shuffled", base, "\n\n".join(shuffled)),
+            ("headings all removed", base, flat),
+            ("empty to full", "", base),
+            ("full to empty", base, "")]
+
+
+def ms(values: list[float]) -> str:
+    return f"{statistics.median(values) * 1000:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--revisions", type=int, default=2000)
+    parser.add_argument("--compare", type=int, default=300, help="pairs sent to action=compare")
+    parser.add_argument("--big", type=int, default=200, help="revisions of the 250 KB article")
+    args = parser.parse_args()
+
+    revisions = list(generate(args.revisions, size=60_000))
+    texts = [r.text or "" for r in revisions]
+    ours = time_pairs(texts)
+    lines = time_difflib(texts)
+    with tempfile.TemporaryDirectory(prefix="bench-diff-") as tmp:
+        xml = Path(tmp) / "history.xml"
+        write_history(xml, "Generated article", args.revisions, size=60_000)
+        compare = time_compare(xml, "Generated article", args.revisions, args.compare)
+        with Store(Path(tmp) / "t.db") as store:
+            wiki_id = store.wiki_id("bench")
+            page = store.upsert_page(wiki_id, 1, "Generated article")
+            ingestor = PageIngestor(store, wiki_id, page["id"])
+            for i in range(0, len(revisions), 500):
+                ingestor.add(revisions[i:i + 500])
+            store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            diffs = store.scalar("SELECT sum(length(data)) FROM diffs")
+        db_size = (Path(tmp) / "t.db").stat().st_size
+    raw = sum(len(t.encode()) for t in texts)
+    big_texts = [r.text or "" for r in generate(args.big, size=250_000, seed=5)]
+    big = time_pairs(big_texts)
+    worst = []
+    for name, old, new in pathological(250_000):
+        start = time.perf_counter()
+        diff_texts(old or None, new)
+        worst.append((name, time.perf_counter() - start))
+
+    median = statistics.median(ours)
+    print(f"\n{args.revisions} consecutive pairs of a ~60 KB article (median "
+          f"{statistics.median(len(t) for t in texts) / 1000:.0f} KB), "
+          f"{args.big} of a ~{statistics.median(len(t) for t in big_texts) / 1000:.0f} KB one\n")
+    print("| measure | wiki tracker | baseline | ratio | target |")
+    print("|---|---|---|---|---|")
+    print(f"| median ms per pair, 60 KB (split, sections, words, semantics) | {ms(ours)} | "
+          f"MediaWiki action=compare {ms(compare)} ({len(compare)} pairs) | "
+          f"{statistics.median(compare) / median:.0f}x faster | <= 5 ms, >= 10x |")
+    print(f"| same, against difflib line diff of the full texts | {ms(ours)} | "
+          f"difflib {ms(lines)} | {statistics.median(lines) / median:.1f}x faster | faster |")
+    print(f"| p95 / max ms per pair, 60 KB | {sorted(ours)[int(len(ours) * .95)] * 1000:.1f} / "
+          f"{max(ours) * 1000:.1f} | | | |")
+    print(f"| median ms per pair, 250 KB | {ms(big)} | | | <= 20 ms |")
+    print(f"| max ms per pair, 250 KB | {max(big) * 1000:.1f} | | | < 1000 |")
+    for name, seconds in worst:
+        print(f"| worst case, 250 KB: {name} | {seconds * 1000:.0f} ms | | | < 1000 ms |")
+    print(f"| database size with stored diffs | {db_size / 1e6:.1f} MB "
+          f"(diffs {diffs / 1e6:.1f} MB) | raw wikitext {raw / 1e6:.0f} MB | "
+          f"{100 * db_size / raw:.1f} % | <= 10 % |")
+
+
+if __name__ == "__main__":
+    main()
