@@ -14,9 +14,11 @@ paragraph (three words or more) cut at ``from`` and put back at ``at``. ``before
 The diff is hierarchical so that it stays fast on any input: lines first (a wikitext
 paragraph is one line), then sentences inside changed lines, then words with their trailing
 spaces, then words, spaces and punctuation inside small changed runs. Each level trims the
-common head and tail first and compares what is left with difflib; long inputs use difflib's
-junk heuristic, and a run too long for the next level is reported as one replacement, so no
-pair of texts costs quadratic time.
+common head and tail, anchors on tokens found once on each side (patience diff, then rare
+tokens as histogram diff does), and lets difflib match only small gaps; a gap too big for
+that is one replacement, so no pair of texts costs quadratic time (a 250 KB worst case takes
+tenths of a second). For a reader, short equal runs between two changes are folded into one
+replacement, and lone insertions and deletions slide to line and word boundaries.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def word_diff(old: str, new: str) -> list[Op]:
     ops: list[Op] = []
     _diff(old, new, 0, 0, ops)
     _slide(old, ops)
-    ops = _find_moves(old, ops)
+    ops = _find_moves(ops)
     for op in ops:
         if op["type"] != "move":
             op["before"] = _before(old, op["at"])
@@ -409,7 +411,7 @@ def _boundary(old: str, at: int, text: str, skip: int = 0) -> int:
 # ---- moves -----------------------------------------------------------------------------
 
 
-def _find_moves(old: str, ops: list[Op]) -> list[Op]:
+def _find_moves(ops: list[Op]) -> list[Op]:
     """Pair a deleted and an inserted run with the same words (three or more) as a move."""
     inserts: dict[str, list[int]] = {}
     for k, op in enumerate(ops):
@@ -421,7 +423,7 @@ def _find_moves(old: str, ops: list[Op]) -> list[Op]:
         return ops
     result: list[tuple[int, int, Op]] = []  # (position, sequence, op) to sort stably
     used: set[int] = set()
-    moves: dict[int, tuple[int, str, str, str]] = {}  # insert index -> (from, core, ws...)
+    moves: dict[int, tuple[int, str]] = {}  # insert index -> (where the text was, the text)
     for k, op in enumerate(ops):
         if op["type"] != "delete":
             continue
@@ -442,12 +444,12 @@ def _find_moves(old: str, ops: list[Op]) -> list[Op]:
         if trail:
             at = op["at"] + len(lead) + len(core)
             result.append((at, k * 4 + 1, {"type": "delete", "at": at, "text": trail}))
-        moves[i] = (op["at"] + len(lead), core, "", "")
+        moves[i] = (op["at"] + len(lead), core)
     for k, op in enumerate(ops):
         if k in used and op["type"] == "delete":
             continue
         if k in moves:
-            source, core, _, _ = moves[k]
+            source, core = moves[k]
             text = op["text"]
             lead = text[: len(text) - len(text.lstrip())]
             trail = text[len(lead) + len(core) :]
