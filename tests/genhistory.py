@@ -45,57 +45,104 @@ def _paragraph(rng: random.Random, size: int) -> str:
 
 
 class Article:
-    """Sections of paragraphs; ``text()`` renders wikitext."""
+    """Sections of paragraphs, lists and tables under an infobox; ``text()`` renders wikitext.
+
+    Shaped like a real article: most lines are paragraphs, some are list items, infobox
+    fields or table rows. Edits never break markup (a reference or link stays whole).
+    """
 
     def __init__(self, rng: random.Random, target_size: int):
         self.rng = rng
+        self.infobox = {f"field{i}": f"{rng.choice(WORDS)} {rng.choice(WORDS)}"
+                        for i in range(1, 16)}
         self.lead = [_paragraph(rng, 400)]
-        self.sections: list[list] = []  # [heading, level, paragraphs]
+        self.sections: list[list] = []  # [heading, level, blocks]; a block: str or list[str]
         n = max(3, target_size // 2500)
         for i in range(n):
             level = 2 if i == 0 or rng.random() < 0.6 else 3
-            paras = [_paragraph(rng, 600) for _ in range(rng.randint(2, 5))]
-            self.sections.append([f"Section {i + 1} {rng.choice(WORDS)}", level, paras])
+            self.sections.append([f"Section {i + 1} {rng.choice(WORDS)}", level,
+                                  self._blocks(rng)])
         self.counter = n
 
+    @staticmethod
+    def _blocks(rng: random.Random) -> list:
+        blocks: list = [_paragraph(rng, 600) for _ in range(rng.randint(2, 4))]
+        if rng.random() < 0.3:
+            blocks.append([_sentence(rng) for _ in range(rng.randint(3, 8))])
+        if rng.random() < 0.1:
+            blocks.append([f"| {rng.choice(WORDS)} || {rng.randint(1, 999)} || "
+                           f"{rng.choice(WORDS)}" for _ in range(rng.randint(3, 6))])
+        return blocks
+
     def text(self) -> str:
-        parts = ["{{Infobox thing\n| name = Generated\n| status = active\n}}\n"]
-        parts.append("\n\n".join(self.lead) + "\n")
-        for heading, level, paras in self.sections:
+        box = "".join(f"| {k} = {v}\n" for k, v in self.infobox.items())
+        parts = ["{{Infobox thing\n" + box + "}}\n", "\n\n".join(self.lead) + "\n"]
+        for heading, level, blocks in self.sections:
             marks = "=" * level
-            parts.append(f"\n{marks} {heading} {marks}\n" + "\n\n".join(paras) + "\n")
+            parts.append(f"\n{marks} {heading} {marks}\n" + "\n\n".join(
+                _render_block(b) for b in blocks) + "\n")
         parts.append("\n== References ==\n{{Reflist}}\n\n[[Category:Generated]]\n")
         return "".join(parts)
 
     def mutate(self) -> str:
         rng = self.rng
         roll = rng.random()
-        if roll < 0.05 and len(self.sections) > 3:
+        if roll < 0.04 and len(self.sections) > 3:
             i, j = rng.sample(range(len(self.sections)), 2)
             self.sections.insert(j, self.sections.pop(i))
             self.sections[0][1] = 2
             return "move a section"
-        if roll < 0.10:
+        if roll < 0.08:
             section = rng.choice(self.sections)
             self.counter += 1
             section[0] = f"Section {self.counter} {rng.choice(WORDS)}"
             return "rename a section"
+        if roll < 0.12:
+            self.infobox[rng.choice(list(self.infobox))] = f"{rng.choice(WORDS)} {rng.choice(WORDS)}"
+            return "infobox"
         for _ in range(rng.randint(1, 3)):
-            heading, level, paras = rng.choice(self.sections)
-            k = rng.randrange(len(paras))
-            sentences = paras[k].split(". ")
-            action = rng.random()
-            if action < 0.5:
-                sentences.insert(rng.randrange(len(sentences) + 1), _sentence(rng)[:-1])
-            elif action < 0.8 and len(sentences) > 2:
-                sentences.pop(rng.randrange(len(sentences)))
+            blocks = rng.choice(self.sections)[2]
+            k = rng.randrange(len(blocks))
+            if isinstance(blocks[k], list):
+                _edit_list(rng, blocks[k])
             else:
-                i = rng.randrange(len(sentences))
-                words = sentences[i].split(" ")
-                words[rng.randrange(len(words))] = rng.choice(WORDS)
-                sentences[i] = " ".join(words)
-            paras[k] = ". ".join(sentences)
+                blocks[k] = _edit_paragraph(rng, blocks[k])
         return "copyedit"
+
+
+def _render_block(block: str | list[str]) -> str:
+    if isinstance(block, str):
+        return block
+    if block and block[0].startswith("| "):
+        return '{| class="wikitable"\n' + "\n|-\n".join(block) + "\n|}"
+    return "\n".join(f"* {item}" for item in block)
+
+
+def _edit_list(rng: random.Random, items: list[str]) -> None:
+    if items[0].startswith("| "):  # a table row changes
+        i = rng.randrange(len(items))
+        items[i] = f"| {rng.choice(WORDS)} || {rng.randint(1, 999)} || {rng.choice(WORDS)}"
+    elif rng.random() < 0.5 or len(items) < 3:
+        items.insert(rng.randrange(len(items) + 1), _sentence(rng))
+    else:
+        items.pop(rng.randrange(len(items)))
+
+
+def _edit_paragraph(rng: random.Random, paragraph: str) -> str:
+    sentences = paragraph.split(". ")
+    action = rng.random()
+    if action < 0.4:
+        sentences.insert(rng.randrange(len(sentences) + 1), _sentence(rng).removesuffix("."))
+    elif action < 0.8 and len(sentences) > 2:
+        sentences.pop(rng.randrange(len(sentences)))
+    else:
+        i = rng.randrange(len(sentences))
+        words = sentences[i].split(" ")
+        plain = [j for j, w in enumerate(words) if w.isalpha()]  # never inside markup
+        if plain:
+            words[rng.choice(plain)] = rng.choice(WORDS)
+        sentences[i] = " ".join(words)
+    return ". ".join(sentences)
 
 
 def generate(count: int, *, size: int = 60_000, seed: int = 1, first_revid: int = 1000,

@@ -68,7 +68,11 @@ def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None
     wiki_id = store.wiki_id(wiki.name, wiki.api_url, wiki.snapshot)
     run_id = store.start_poll_run(wiki_id)
     start_requests = source.requests
-    rows = {w.title: store.watch(wiki_id, w.title) for w in watches}
+    by_title = {w.title: w for w in watches}
+    stored = {row["title"]: row for row in store.query(
+        "SELECT * FROM watches WHERE wiki_id = ?", [wiki_id])}
+    rows = {w.title: stored.get(w.title) or store.watch(wiki_id, w.title) for w in watches}
+    unchanged: list[int] = []
     show = sys.stderr.isatty() if progress is None else progress
     try:
         known = {row["page_id"]: title for title, row in rows.items() if row["page_id"]}
@@ -90,7 +94,7 @@ def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None
             row = rows[title]
             try:
                 added = _poll_page(store, source, wiki_id, row, status,
-                                   _watch_of(watches, title), show, clock)
+                                   by_title[title], show, clock, unchanged)
             except (WikiError, StoreError) as exc:
                 message = str(exc)
                 result.errors.append(message)
@@ -100,15 +104,16 @@ def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None
             if added:
                 result.pages_changed += 1
                 result.revisions_added += added
+        if unchanged:
+            now = utcnow()
+            with store.atomic():
+                store.db.conn.executemany("UPDATE watches SET last_poll = ? WHERE id = ?",
+                                          [(now, watch_id) for watch_id in unchanged])
     result.requests = source.requests - start_requests
     store.finish_poll_run(run_id, requests=result.requests, pages_checked=result.pages_checked,
                           revisions_added=result.revisions_added, errors=result.errors)
     log.info("poll %s", result.summary())
     return result
-
-
-def _watch_of(watches: Sequence[Watch], title: str) -> Watch:
-    return next(w for w in watches if w.title == title)
 
 
 def _watch_error(store: Store, row: dict, message: str) -> None:
@@ -117,7 +122,8 @@ def _watch_error(store: Store, row: dict, message: str) -> None:
 
 
 def _poll_page(store: Store, source: Source, wiki_id: int, row: dict, status: PageStatus,
-               watch: Watch, show: bool, clock: Callable[[], float]) -> int:
+               watch: Watch, show: bool, clock: Callable[[], float],
+               unchanged: list[int]) -> int:
     title = row["title"]
     if status.invalid:
         raise WikiError(f"{title!r} is not a valid page title on {source.name}; fix the watch")
@@ -140,6 +146,13 @@ def _poll_page(store: Store, source: Source, wiki_id: int, row: dict, status: Pa
         raise WikiError(f"{title!r} is a redirect to {target!r} on {source.name}; "
                         f"watch {target!r} instead (redirects are not followed)")
     page = store.page_by_pageid(wiki_id, status.pageid)
+    if (page is not None and row["page_id"] == page["id"] and page["title"] == status.title
+            and not page["deleted_at"] and not row["error_count"]
+            and page["last_revid"] is not None and status.lastrevid is not None
+            and status.lastrevid <= page["last_revid"]):
+        # Nothing changed: the common case of every poll; recorded in one write for all.
+        unchanged.append(row["id"])
+        return 0
     with store.atomic():
         page = store.upsert_page(wiki_id, status.pageid, status.title, status.ns,
                                  status.content_model)

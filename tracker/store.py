@@ -205,11 +205,13 @@ class Store:
                     )
                 uri = f"file:{self.path}?mode=ro"
                 conn = sqlite3.connect(uri, uri=True, check_same_thread=False,
-                                       timeout=BUSY_TIMEOUT_MS / 1000)
+                                       timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                # Autocommit: transactions are only the explicit ones of atomic(), never one
+                # that the sqlite3 module opens by itself and leaves open.
                 conn = sqlite3.connect(str(self.path), check_same_thread=False,
-                                       timeout=BUSY_TIMEOUT_MS / 1000)
+                                       timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.db = sqlite_utils.Database(conn)
             if not readonly:
