@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from genhistory import write_history  # noqa: E402
 from mediawiki import TestWiki  # noqa: E402
+
 from tracker.snapshot import write_export  # noqa: E402
 
 PASSWORD_ENV = "BENCH_BOT_PASSWORD"
@@ -138,16 +139,16 @@ def main() -> None:
     floor = bares[0]["requests"]
     limit = math.ceil(args.revisions / floor)
     rows = [
-        ("ingest wall time (median of %d)" % args.repeat, f"{ingest_wall:.2f} s",
+        (f"ingest wall time (median of {args.repeat})", f"{ingest_wall:.2f} s",
          f"bare mwclient fetch {bare_wall:.2f} s", f"{ingest_wall / bare_wall:.2f}", "<= 1.3"),
         ("API requests", str(run["requests"]),
-         f"minimum {floor} (~{limit} revisions per 8 MiB reply) + 2", 
+         f"minimum {floor} (~{limit} revisions per 8 MiB reply) + 2",
          f"{run['requests'] - floor:+d}", "minimum + small constant"),
         ("database size", f"{run['db'] / 1e6:.1f} MB", f"raw wikitext {run['raw'] / 1e6:.1f} MB",
          f"{100 * run['db'] / run['raw']:.1f} %", "<= 10 %"),
         (f"peak RSS, {args.revisions} revisions", f"{run['rss']:.0f} MB",
          f"bare fetch {statistics.median(b['rss'] for b in bares):.0f} MB", "", "<= 150 MB"),
-        (f"peak RSS, {args.small} revisions", f"{small_run['rss']:.0f} MB", "", 
+        (f"peak RSS, {args.small} revisions", f"{small_run['rss']:.0f} MB", "",
          f"{run['rss'] / small_run['rss']:.2f}x", "about the same"),
         (f"no-change poll of {args.pages} pages", f"{nochange[0]} requests",
          f"ceil({args.pages}/50) = {math.ceil(args.pages / 50)}", f"{nochange[1]} revisions",

@@ -33,7 +33,9 @@ def _sentence(rng: random.Random) -> str:
         words[i] = f"[[{words[i]}]]"
     text = " ".join(words) + "."
     if rng.random() < 0.08:
-        text += f'<ref>{{{{cite web |title={rng.choice(WORDS).title()} report |url=https://example.org/{rng.randint(1, 10**6)} }}}}</ref>'
+        title = rng.choice(WORDS).title()
+        url = f"https://example.org/{rng.randint(1, 10**6)}"
+        text += f"<ref>{{{{cite web |title={title} report |url={url} }}}}</ref>"
     return text
 
 
@@ -98,7 +100,8 @@ class Article:
             section[0] = f"Section {self.counter} {rng.choice(WORDS)}"
             return "rename a section"
         if roll < 0.12:
-            self.infobox[rng.choice(list(self.infobox))] = f"{rng.choice(WORDS)} {rng.choice(WORDS)}"
+            field = rng.choice(list(self.infobox))
+            self.infobox[field] = f"{rng.choice(WORDS)} {rng.choice(WORDS)}"
             return "infobox"
         for _ in range(rng.randint(1, 3)):
             blocks = rng.choice(self.sections)[2]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from trackerutil import REPO, tracker
 
 from tracker.config import Backfill, load_config, parse_interval
 from tracker.errors import ConfigError
-from trackerutil import REPO, tracker
 
 CONTRACT = """
 [storage]

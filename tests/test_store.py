@@ -7,8 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from genhistory import generate
+
 from tracker.errors import StoreError
 from tracker.ingest import PageIngestor
 from tracker.model import Revision

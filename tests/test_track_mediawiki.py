@@ -13,10 +13,10 @@ from pathlib import Path
 
 import mwxml
 import pytest
-
 from mediawiki import TestWiki
-from tracker.model import base36_to_hex
 from trackerutil import SEED_SNAPSHOT, SEED_TITLE, history_json, tracker, wiki_config
+
+from tracker.model import base36_to_hex
 
 CONTRACT_FIELDS = {"revid", "parentid", "timestamp", "user", "comment", "minor", "size", "sha1"}
 

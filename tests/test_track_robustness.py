@@ -17,14 +17,13 @@ from urllib.parse import parse_qs, urlparse
 
 import mwclient
 import pytest
-
 from genhistory import write_history
-from mediawiki import TestWiki
+from trackerutil import SEED_SNAPSHOT, SEED_TITLE, history_json, tracker, wiki_config
+
 from tracker import __version__
 from tracker.config import Wiki
 from tracker.errors import WikiError
 from tracker.wiki import ApiSource
-from trackerutil import SEED_SNAPSHOT, SEED_TITLE, history_json, tracker, wiki_config
 
 
 def _count(db_path: Path) -> int:

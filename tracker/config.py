@@ -412,7 +412,8 @@ def _check_references(config: Config, check: _Checker) -> None:
             check.fail(f"{where}.name", f"duplicate wiki name {wiki.name!r}; names must be unique")
         names.add(wiki.name)
         if (wiki.api_url is None) == (wiki.snapshot is None):
-            check.fail(where, "give exactly one of api_url (the wiki's api.php) or snapshot (a file)")
+            check.fail(where, "give exactly one of api_url (the wiki's api.php) "
+                       "or snapshot (a file)")
         if wiki.api_url is not None:
             url = urlparse(wiki.api_url)
             if url.scheme not in ("http", "https") or not url.netloc:

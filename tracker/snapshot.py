@@ -53,7 +53,8 @@ def revision_from_xml(rev: mwxml.Revision) -> Revision:
     text = None
     if not texthidden:
         text = (main.text if main is not None else None) or ""
-    sha1_raw = main.sha1 if main is not None and main.sha1 else (rev.slots.sha1 if rev.slots else None)
+    sha1_raw = main.sha1 if main is not None and main.sha1 else None
+    sha1_raw = sha1_raw or (rev.slots.sha1 if rev.slots else None)
     if text is not None:
         sha1 = hashlib.sha1(text.encode("utf-8")).hexdigest()
     elif sha1_raw:

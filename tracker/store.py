@@ -254,7 +254,7 @@ class Store:
 
     @contextmanager
     def atomic(self) -> Iterator[Store]:
-        """One transaction (a savepoint when nested); disk-full and lock errors become StoreError."""
+        """One transaction (a savepoint when nested); database errors become StoreError."""
         try:
             with self.db.atomic():
                 yield self
@@ -367,7 +367,8 @@ class Store:
             names = ", ".join(sorted({row["wiki"] for row in rows}))
             from .errors import UsageError
 
-            raise UsageError(f"{title!r} is tracked on several wikis ({names}): pick one with --wiki")
+            raise UsageError(f"{title!r} is tracked on several wikis ({names}): "
+                             "pick one with --wiki")
         return rows[0] if rows else None
 
     # --- content --------------------------------------------------------------------------
