@@ -245,3 +245,20 @@ def test_track_non_wikitext_page_is_stored_and_flagged(mediawiki: TestWiki,
     assert record["content_model"] == "json"
     shown = json.loads(tracker(config, "show", str(record["revid"]), "--json").stdout)
     assert json.loads(shown["text"]) == json.loads(data)
+
+
+def test_track_revert_is_recognised_with_mediawikis_tags(mediawiki: TestWiki,
+                                                         tmp_path: Path) -> None:
+    title = "Page with an undone edit"
+    good = mediawiki.edit(title, "== A ==\nGood text.\n", "create")
+    bad = mediawiki.edit(title, "== A ==\nGood text. Spam spam spam.\n", "spam")
+    mediawiki.api("edit", title=title, undo=bad, summary="undo spam",
+                  token=mediawiki.site().get_token("csrf"))
+    config = wiki_config(tmp_path, mediawiki.api_url, [title])
+    assert tracker(config, "run", "--once").exit_code == 0
+    first, spam, undo = history_json(config, title)
+    assert (first["revid"], spam["revid"]) == (good, bad)
+    assert undo["revert_of"] == good and spam["reverted_by"] == undo["revid"]
+    assert "mw-undo" in undo["tags"]
+    diff = json.loads(tracker(config, "diff", title, "--json").stdout)
+    assert diff["revert_of"] == good
