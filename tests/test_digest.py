@@ -397,3 +397,27 @@ def test_digest_shipped_config_leaves_a_digest_to_read(tmp_path: Path) -> None:
     md = next(p for p in written if p.suffix == ".md").read_text()
     assert "Pakistan–NATO relations" in md and "reverted by RevertBot" in md
     assert "Infobox bilateral relations envoytitle1: Ambassador → Permanent Representative" in md
+
+
+def test_digest_tells_which_wiki_is_not_reachable(tmp_path: Path) -> None:
+    """A wiki that fails its polls shows up in the next digest, with since when."""
+    from trackerutil import SEED_SNAPSHOT, tracker, write_config
+
+    config = write_config(
+        tmp_path,
+        wikis=[{"name": "seed", "snapshot": str(SEED_SNAPSHOT)},
+               {"name": "gone", "api_url": "http://127.0.0.1:9/api.php", "max_retries": 0}],
+        watches=[{"wiki": "seed", "title": SEED_TITLE}, {"wiki": "gone", "title": "Elsewhere"}],
+        extra=textwrap.dedent("""
+            [[subscriptions]]
+            name = "all"
+            formats = ["markdown"]
+            since = "2023-08-01"
+            channels = [{ type = "file", path = "digests" }]
+        """))
+    result = tracker(config, "run", "--once")
+    assert result.exit_code == 1 and "not reachable" in result.output
+    (digest,) = (tmp_path / "digests").glob("*.md")
+    text = digest.read_text()
+    assert "gone not reachable since 20" in text and "Elsewhere" in text
+    assert "Brussels" in text  # and the reachable wiki's changes are there as usual

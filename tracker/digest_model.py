@@ -112,12 +112,15 @@ def subscription_pages(store: Store, config: Config, sub: Subscription) -> list[
         if (sub.wiki and watch.wiki != sub.wiki) or (sub.pages and watch.title not in sub.pages):
             continue
         row = store.one(
-            "SELECT w.page_id, w.last_error FROM watches w JOIN wikis k ON k.id = w.wiki_id "
-            "WHERE k.name = ? AND w.title = ?", [watch.wiki, watch.title])
+            "SELECT w.page_id, w.last_error, k.unreachable_since FROM watches w "
+            "JOIN wikis k ON k.id = w.wiki_id WHERE k.name = ? AND w.title = ?",
+            [watch.wiki, watch.title])
         page = store.page(row["page_id"]) if row and row["page_id"] else None
         key = page["id"] if page else (watch.wiki, watch.title)
-        refs.setdefault(key, PageRef(config.wiki(watch.wiki), watch.title, page,
-                                     row["last_error"] if row else None))
+        error = row["last_error"] if row else None
+        if row and row["unreachable_since"]:
+            error = f"{watch.wiki} not reachable since {row['unreachable_since']}: {error}"
+        refs.setdefault(key, PageRef(config.wiki(watch.wiki), watch.title, page, error))
     return list(refs.values())
 
 
