@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
+# Hypothesis keeps its example database in the working directory by default; tests never
+# write into the source tree.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY",
+                      os.path.join(tempfile.gettempdir(), "wiki-tracker-hypothesis"))
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
