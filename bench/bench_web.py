@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -115,6 +116,15 @@ def timings(client, url: str, repeat: int) -> dict:
             "bytes": len(response.data)}
 
 
+def search_index_bytes(path: Path) -> int | None:
+    """Bytes in the search index's tables (and any 002-style text copy), if SQLite has dbstat."""
+    with Store(path, readonly=True) as store:
+        try:
+            return store.scalar("SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'search%'")
+        except sqlite3.Error:
+            return None
+
+
 def phrases(store: Store, page_id: int) -> tuple[str, str]:
     """A phrase from a section text of mid-history (present for a while), and one that
     every revision contains (the infobox of the lead: the heaviest case to map to revisions)."""
@@ -150,6 +160,7 @@ def main() -> None:
             store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         index_time = time.perf_counter() - start
         after = path.stat().st_size
+        index_bytes = search_index_bytes(path)
         app = create_app(path)
         client = app.test_client()
         with Store(path, readonly=True) as store:
@@ -178,7 +189,8 @@ def main() -> None:
         ]
         print(f"\n{len(revids):,} revisions, {raw / 1e6:,.0f} MB of raw wikitext; store "
               f"{before / 1e6:,.1f} MB, {after / 1e6:,.1f} MB with the search index "
-              f"({indexed:,} section texts indexed in {index_time:.1f} s). "
+              f"({indexed:,} section texts indexed in {index_time:.1f} s"
+              f"{f'; the index tables hold {index_bytes / 1e6:,.1f} MB' if index_bytes else ''}). "
               f"Median of {args.repeat} requests after one cold request, in-process WSGI.\n")
         print("| request | target | cold ms | median ms | p90 ms | result |")
         print("|---|---:|---:|---:|---:|---|")

@@ -6,10 +6,10 @@ import dataclasses
 
 import click
 import pytest
+from trackerutil import REPO
 
 from tracker import config as cfg
 from tracker.cli import main
-from trackerutil import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 

@@ -172,11 +172,14 @@ def register_migration(name: str, step: Callable[[sqlite_utils.Database], None])
 
 def all_migrations() -> list[tuple[str, Callable[[sqlite_utils.Database], None]]]:
     """Every schema step of the pipeline, in order: the store's own, then the tables of the
-    later stages (digests, the daemon's jobs), defined beside the code that uses them."""
+    later stages (digests, the daemon's jobs, the search index), defined beside the code
+    that uses them."""
     from . import daemon_store, digest_store
+    from .web import search
 
     register_migration(*digest_store.MIGRATION)
     daemon_store.register()
+    register_migration(*search.MIGRATION)
     return MIGRATIONS
 
 

@@ -27,7 +27,7 @@ def search_page() -> str:
     results = None
     query = phrase_query(text, match == "words") if text.strip() else None
     if text.strip() and has_search_index(db.db):
-        results = search(db.db, query, page_id) if query else []
+        results = search(db, query, page_id, snippets=MAX_PAGES) if query else []
     return render_template(
         "search.html", q=text, match=match, page=page, results=(results or [])[:MAX_PAGES],
         searched=results is not None, more=max(0, len(results or []) - MAX_PAGES),
