@@ -13,71 +13,25 @@ the targets. ``--db`` keeps the generated store for the next run. Prints a Markd
 from __future__ import annotations
 
 import argparse
-import random
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from genhistory import USERS, Article  # noqa: E402
+from genhistory import generate  # noqa: E402
 
 from tracker.ingest import PageIngestor  # noqa: E402
-from tracker.model import Revision, sha1_hex  # noqa: E402
 from tracker.store import Store  # noqa: E402
 from tracker.web import create_app  # noqa: E402
 from tracker.web.search import index_new_blobs  # noqa: E402
 
 TITLE = "Generated article"
 BATCH = 250
-
-
-class SteadyArticle(Article):
-    """genhistory's article, kept near its target size: its edits add more than they remove,
-    which over 10,000 revisions would grow a 60 KB article to 400 KB."""
-
-    def __init__(self, rng: random.Random, target_size: int):
-        super().__init__(rng, target_size)
-        self.target = target_size
-
-    def mutate(self) -> str:
-        summary = super().mutate()
-        size = len(self.text())
-        while size > self.target * 1.05:
-            paras = self.rng.choice(self.sections)[2]
-            k = self.rng.randrange(len(paras))
-            sentences = paras[k].split(". ")
-            if len(sentences) > 2:
-                size -= len(sentences.pop(self.rng.randrange(len(sentences)))) + 2
-                paras[k] = ". ".join(sentences)
-        return summary
-
-
-def generate(count: int, size: int, seed: int = 1) -> Iterator[Revision]:
-    """``count`` revisions, oldest first, as tests/genhistory.py makes them (3% reverts)."""
-    rng = random.Random(seed)
-    article = SteadyArticle(rng, size)
-    when = datetime(2020, 1, 1, tzinfo=UTC)
-    revid, parent, texts = 1000, 0, []
-    for n in range(count):
-        if n >= 2 and rng.random() < 0.03:
-            summary, text = "Reverted edits", texts[-2]
-        else:
-            summary = "create" if n == 0 else article.mutate()
-            text = article.text()
-        texts = (texts + [text])[-2:]
-        yield Revision(revid=revid, parentid=parent, timestamp=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                       user=rng.choice(USERS), userid=0, comment=summary,
-                       minor=rng.random() < 0.1, size=len(text.encode()), sha1=sha1_hex(text),
-                       text=text)
-        parent, revid = revid, revid + rng.randint(1, 5)
-        when += timedelta(minutes=rng.randint(1, 600))
 
 
 def build(path: Path, revisions: int, size: int) -> None:
@@ -89,7 +43,7 @@ def build(path: Path, revisions: int, size: int) -> None:
             page = store.upsert_page(wiki, 42, TITLE)
         ingestor = PageIngestor(store, wiki, page["id"])
         batch = []
-        for n, rev in enumerate(generate(revisions, size=size), 1):
+        for n, rev in enumerate(generate(revisions, size=size), 1):  # tests/genhistory.py
             batch.append(rev)
             if len(batch) == BATCH or n == revisions:
                 ingestor.add(batch)
