@@ -90,7 +90,7 @@ def phrases(store: Store, page_id: int) -> tuple[str, str]:
     text = store.blob(layout[len(layout) // 2][1])
     words = [w for w in text.replace("[", " ").replace("]", " ").split() if w.isalpha()]
     rare = " ".join(words[len(words) // 2: len(words) // 2 + 5])
-    return rare, "Infobox thing name Generated"
+    return rare, "References Reflist Category Generated"
 
 
 def main() -> None:
