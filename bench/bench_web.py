@@ -81,7 +81,7 @@ def search_index_bytes(path: Path) -> int | None:
 
 def phrases(store: Store, page_id: int) -> tuple[str, str]:
     """A phrase from a section text of mid-history (present for a while), and one that
-    every revision contains (the infobox of the lead: the heaviest case to map to revisions)."""
+    every revision contains (the References section: the heaviest case to map to revisions)."""
     count = store.scalar("SELECT count(*) FROM revisions WHERE page_id = ?", [page_id])
     middle = store.one("SELECT id FROM revisions WHERE page_id = ? ORDER BY revid "
                        "LIMIT 1 OFFSET ?", [page_id, count // 2])
