@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import xml.etree.ElementTree as ET
 from itertools import pairwise
@@ -10,10 +11,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from genhistory import generate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tracker import diff, sections, semantic
 from tracker.diff import content, diff_texts, render_text
+from tracker.headings import scan
 from tracker.sections import split
 from tracker.worddiff import apply_word_diff
 
@@ -267,3 +271,109 @@ def test_diff_lists_every_section_once_and_its_changes_rebuild_it(pair):
             ops = [c for c in ops if c["type"] in ("insert", "delete", "move")]
             assert apply_word_diff(content(by_old_id[entry["id"]]), ops) == ""
         assert set(entry["kinds"]) <= {"added", "removed", "renamed", "moved", "edited"}
+
+
+# ---- the fast paths give the slow paths' results ---------------------------------------
+
+
+def _clear_caches() -> None:
+    sections._CACHE.clear()
+    for cache in (semantic._EXTRACTED, semantic._BLOCKS, semantic._CONSTRUCTS):
+        cache.clear()
+
+
+def _slow_diffs(texts: list[str]) -> str:
+    """The diffs of consecutive texts without the shortcuts: each text split from scratch,
+    no edits known, each paragraph parsed whole by mwparserfromhell."""
+
+    def alone(_old_text, _old, text, tags):
+        found, cuts, _stop = scan(text, tags)
+        starts, heads = sections._relative(found)
+        starts.insert(0, 0)
+        return sections._made(sections._build(text, starts, heads), starts, heads, cuts)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sections, "_split_from", alone)
+        patch.setattr(diff, "edits", lambda *args, **kwargs: {})
+        patch.setattr(semantic, "extract", semantic._extract_parsed)
+        return _diffs(texts)
+
+
+def _diffs(texts: list[str]) -> str:
+    _clear_caches()
+    out = []
+    ids = None
+    for n, text in enumerate(texts):
+        result = diff_texts(texts[n - 1] if n else None, text, ids, id_prefix=f"{n}.")
+        out.append([result.sections, result.new_ids])
+        ids = result.new_ids
+    return json.dumps(out)
+
+
+def test_diff_fast_paths_on_a_generated_history():
+    texts = [r.text or "" for r in generate(80, size=20_000, seed=21)]
+    assert _diffs(texts) == _slow_diffs(texts)
+
+
+_FUZZ_WORDS = "alpha beta gamma treaty council the of and".split()
+
+
+def _sentence(rng: random.Random) -> str:
+    words = [rng.choice(_FUZZ_WORDS) for _ in range(rng.randint(3, 8))]
+    if rng.random() < 0.3:
+        words[rng.randrange(len(words))] = f"[[{rng.choice(_FUZZ_WORDS)}]]"
+    text = " ".join(words) + rng.choice([".", ".", ",", ":", " -", "!"])
+    title, url = rng.choice(_FUZZ_WORDS), f"https://x.org/{rng.randint(1, 9)}"
+    extra = [
+        f"<ref>{{{{cite web |title={title} |url={url} }}}}</ref>",
+        "{{cn}}",
+        " http://free.org/" + rng.choice(_FUZZ_WORDS) + rng.choice(["", ".", ","]),
+        " &amp; ''x'' <!-- c --> [[Category:C]]",
+    ]
+    return text + (rng.choice(extra) if rng.random() < 0.25 else "")
+
+
+def _article(rng: random.Random) -> str:
+    def paragraph():
+        if rng.random() < 0.1:
+            return "\n".join("* " + _sentence(rng) for _ in range(rng.randint(2, 4)))
+        return " ".join(_sentence(rng) for _ in range(rng.randint(1, 4)))
+
+    parts = [paragraph()]
+    for n in range(rng.randint(1, 6)):
+        marks = "=" * rng.choice([2, 2, 3])
+        body = "\n\n".join(paragraph() for _ in range(rng.randint(1, 3)))
+        parts.append(f"\n{marks} S{n} {rng.choice(_FUZZ_WORDS)} {marks}\n{body}")
+    return "\n".join(parts) + "\n"
+
+
+def _mutate(rng: random.Random, text: str) -> str:
+    at = rng.randrange(len(text) + 1)
+    roll = rng.random()
+    if roll < 0.5:  # plain words
+        return (
+            text[:at]
+            + rng.choice(["x", "word", " ", "", "foo bar", "é"])
+            + text[at + rng.randint(0, 6) :]
+        )
+    if roll < 0.75:
+        return text[:at] + " " + _sentence(rng) + text[at:]
+    if roll < 0.95:
+        return text[:at] + text[at + rng.randint(1, 40) :]
+    return (
+        text[:at]
+        + rng.choice(["\n== New ==\n", "[[", "]]", "{{", "}}", "<ref>", "\n\n"])
+        + text[at:]
+    )
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_diff_fast_paths_on_random_edits(seed):
+    rng = random.Random(seed)
+    for _ in range(25):
+        texts = [_article(rng)]
+        for _ in range(10):
+            texts.append(
+                texts[-2] if rng.random() < 0.1 and len(texts) > 1 else _mutate(rng, texts[-1])
+            )
+        assert _diffs(texts) == _slow_diffs(texts)

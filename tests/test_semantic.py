@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import random
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from mwparserfromhell.parser import CTokenizer as _Tokenizer
+from mwparserfromhell.parser import tokens as tk
+
+from tracker import semantic
 from tracker.semantic import blocks, extract, semantic_changes
 
 INFOBOX = """{{Infobox bilateral relations
@@ -144,3 +153,88 @@ def test_semantic_changes_moved_paragraph_changes_nothing():
 
 def test_semantic_changes_none_for_plain_words():
     assert semantic_changes("A [[link]]. Old words.", "A [[link]]. New words.") == []
+
+
+# ---- the fast paths give the full parse's results ---------------------------------------
+
+# fmt: off
+_PIECES = [
+    "word", "words here", " ", "  ", ".", ",", "[[link]]", "[[a|b c]]", "[[Category:X]]",
+    "<ref>{{cite web |title=T report |url=https://example.org/12 }}</ref>", "<ref name=x/>",
+    '<ref name="n">plain</ref>', "http://free.org/x", "http://free.org/x.", "(http://a.b)",
+    "{{tpl}}", "{{tpl|a=b}}", "''", "it's", "--", "}}", "]]", "|", "&amp;", "&", "a:b", "x=y",
+    "<b>bold</b>", "<!-- c -->", "[http://e.org title]", "{{", "[[", "<", ";", "*", "mailto:a@b.c",
+    "{{{a}}}", "}}}", "&nbsp;", "<nowiki>x{{</nowiki>", "[[File:f.png|thumb|[[cap]]]]", "\n",
+]
+_PLAIN_WORDS = ["a", "word", " ", "  ", ".", ",", "x y", "?", "(", ")", '"', "é", "1", "", "tp",
+                "http", "\\", "_", "@", "+", "\t", "ftp", "mailto", "a.b", "\xa0"]
+# fmt: on
+
+
+def _paragraph(rng: random.Random) -> str:
+    return "".join(rng.choice(_PIECES) + rng.choice(["", " "]) for _ in range(rng.randint(1, 12)))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_extract_construct_by_construct_is_the_full_parse(seed):
+    rng = random.Random(seed)
+    for _ in range(1500):
+        text = _paragraph(rng)
+        assert semantic._tokenized(text)[0] == semantic._extract_parsed(text), text
+
+
+def test_extract_of_the_bundled_snapshot_is_the_full_parse():
+    for text in _snapshot_texts():
+        for block in blocks(text):
+            assert semantic._tokenized(block)[0] == semantic._extract_parsed(block)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_plain_edit_changes_no_construct(seed):
+    """Where _plain_edit says an edit keeps the extraction, the tokenizer agrees."""
+    rng = random.Random(seed)
+    kept = 0
+    for _ in range(2500):
+        text = _paragraph(rng)
+        extraction, shape = semantic._tokenized(text)
+        for _ in range(4):
+            at = rng.randint(0, len(text))
+            end = min(len(text), at + rng.choice([0, 0, 1, 2, 4]))
+            added = rng.choice(_PLAIN_WORDS) + rng.choice(_PLAIN_WORDS)
+            new_shape = semantic._plain_edit(text, shape, at, end, added)
+            if new_shape is None or text[at:end] == added:
+                continue
+            new = text[:at] + added + text[end:]
+            kept += 1
+            assert semantic._tokenized(new) == (extraction, new_shape), (text, new)
+            if shape is not semantic._PLAIN:
+                assert _constructs(new) == _constructs(text), (text, new)
+    assert kept > 500  # the shortcut is taken, and checked
+
+
+def _constructs(text: str) -> list:
+    tokens = _Tokenizer().tokenize(text, 0, True)
+    return [(type(t), tuple(t.items())) for t in tokens if type(t) is not tk.Text]
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_semantic_changes_with_the_edit_known_are_the_same(seed):
+    rng = random.Random(seed)
+    for _ in range(300):
+        old = "\n\n".join(_paragraph(rng).replace("\n", " ") for _ in range(rng.randint(1, 4)))
+        at = rng.randrange(len(old) + 1)
+        end = min(len(old), at + rng.randint(0, 5))
+        pool = _PLAIN_WORDS if rng.random() < 0.8 else _PIECES
+        new = old[:at] + rng.choice(pool) + old[end:]
+        if new == old:
+            continue
+        want = semantic_changes(old, new)
+        for cache in (semantic._EXTRACTED, semantic._BLOCKS):
+            cache.clear()
+        assert semantic_changes(old, new, (at, end, new[at : end + len(new) - len(old)])) == want
+
+
+def _snapshot_texts() -> list[str]:
+    path = Path(__file__).resolve().parent.parent / "snapshots" / "pakistan-nato-relations.xml"
+    root = ET.parse(path).getroot()
+    return [e.text for e in root.iter() if e.tag.endswith("}text") and e.text]

@@ -150,3 +150,39 @@ def test_apply_word_diff_rebuilds_the_new_text(pair):
     assert (ops == []) == (old == new)
     positions = [op["at"] for op in ops]
     assert positions == sorted(positions)
+
+
+# ---- an edit's place, when known, changes nothing ------------------------------------------
+
+
+def _common_ends(old: str, new: str) -> tuple[int, int]:
+    head = 0
+    while head < min(len(old), len(new)) and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    return head, tail
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_word_diff_with_the_edit_known_is_the_same(seed):
+    rng = random.Random(seed)
+    # fmt: off
+    pieces = ["a", "b", " ", "\n", ".", "the ", "cat. ", "Dog! ", "[[x]]", "\n\n", "  ", "é",
+              "ab", "\t", "x y z. ", "\xa0", "?! ", "3.5", "\r", "\u2028"]
+    # fmt: on
+    for _ in range(3000):
+        old = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        at = rng.randrange(len(old) + 1)
+        new = old[:at] + "".join(rng.choice(pieces[:16]) for _ in range(rng.randint(0, 3)))
+        new += old[min(len(old), at + rng.randint(0, 6)) :]
+        if old == new:
+            continue
+        head, tail = _common_ends(old, new)
+        start, end = head, len(old) - tail
+        if rng.random() < 0.3:  # an edit wider than it needs to be is one too
+            start, end = max(0, start - rng.randint(0, 3)), min(len(old), end + rng.randint(0, 3))
+        edit = (start, end, new[start : end + len(new) - len(old)])
+        assert old[:start] + edit[2] + old[end:] == new
+        assert word_diff(old, new, edit) == word_diff(old, new), (old, new, edit)

@@ -51,13 +51,14 @@ punctuation) in inserted and deleted text; moved text counts as neither.
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tracker.lineage import content, match_sections, moved_sections
-from tracker.sections import Section, split
+from tracker.sections import Edit, Section, edits, split
 from tracker.semantic import semantic_changes
 from tracker.worddiff import count_words, word_diff
 
@@ -92,62 +93,85 @@ def diff_texts(
     `old_ids` the old sections are called "o0", "o1"... `old_text` None is a first
     revision: every section is added.
     """
-    new = split(new_text)
     if old_text is None:
+        new = split(new_text)
         ids = [f"{id_prefix}{j}" for j in range(len(new))]
         return TextDiff([_added(s, ids[s.index], semantic=False) for s in new], ids)
     old = split(old_text)
+    new = split(new_text, previous=old_text)  # most sections are the old ones: reused
+    new_edits = edits(new_text, old_text)  # and of some edited ones, where they were edited
     if old_ids is None:
         old_ids = [f"o{i}" for i in range(len(old))]
     elif len(old_ids) != len(old):
         raise ValueError(f"{len(old_ids)} old ids given for {len(old)} old sections")
     match = match_sections(old, new)
-    new_ids = [old_ids[match[j]] if j in match else f"{id_prefix}{j}" for j in range(len(new))]
+    if len(match) == len(old) == len(new) and all(map(operator.eq, match, match.values())):
+        new_ids = list(old_ids)  # the same outline (the usual edit): section j is section j
+    else:
+        new_ids = [old_ids[match[j]] if j in match else f"{id_prefix}{j}" for j in range(len(new))]
     moved = moved_sections(old, new, match, old_ids, new_ids)
 
     # New order; each removed section right after the new place of its old predecessor.
-    matched_old = {i: j for j, i in match.items()}
     removed_after: dict[int, list[int]] = defaultdict(list)
-    anchor = 0
-    for i in range(len(old)):
-        if i in matched_old:
-            anchor = matched_old[i]
-        else:
-            removed_after[anchor].append(i)
+    if len(match) < len(old):
+        matched_old = {i: j for j, i in match.items()}
+        anchor = 0
+        for i in range(len(old)):
+            if i in matched_old:
+                anchor = matched_old[i]
+            else:
+                removed_after[anchor].append(i)
     entries = []
     for j, section in enumerate(new):
-        if j in match:
-            entries.append(_pair(old[match[j]], section, new_ids[j], j in moved))
-        else:
+        i = match.get(j)
+        if i is None:
             entries.append(_added(section, new_ids[j], semantic=True))
-        entries.extend(_removed(old[i], old_ids[i]) for i in removed_after.get(j, ()))
+        elif old[i] is section:
+            entries.append(_unchanged(section, section, new_ids[j], j in moved))  # the most
+        else:
+            # An edit tracker.sections saw, if it is of the old section this one is matched to.
+            found = new_edits.get(j)
+            edit = found[1] if found is not None and found[0] == i else None
+            entries.append(_pair(old[i], section, new_ids[j], j in moved, edit))
+        if removed_after:
+            entries.extend(_removed(old[i], old_ids[i]) for i in removed_after.get(j, ()))
     return TextDiff(entries, new_ids)
 
 
 # ---- entries -----------------------------------------------------------------------------
 
 
-def _pair(old: Section, new: Section, section_id: str, moved: bool) -> dict[str, Any]:
+def _pair(
+    old: Section, new: Section, section_id: str, moved: bool, edit: Edit | None = None
+) -> dict[str, Any]:
+    if (
+        old.text == new.text
+        and old.body_start == new.body_start
+        and old.heading == new.heading
+        and old.level == new.level
+    ):
+        return _unchanged(old, new, section_id, moved)
     kinds = []
     if new.index and old.heading != new.heading:
         kinds.append("renamed")
     if moved:
         kinds.append("moved")
-    old_content, new_content = content(old), content(new)
     changes: list[dict[str, Any]] = []
     if old.level != new.level:
         changes.append({"type": "heading_level", "old": old.level, "new": new.level})
     added = removed = 0
+    old_content, new_content = content(old), content(new)
     if old_content != new_content:
         kinds.append("edited")
-        ops = word_diff(old_content, new_content)
+        edit = _content_edit(old, new, edit, old_content, new_content)  # if sections knows
+        ops = word_diff(old_content, new_content, edit)
         changes.extend(ops)
         for op in ops:
             if op["type"] == "insert":
                 added += count_words(op["text"])
             elif op["type"] == "delete":
                 removed += count_words(op["text"])
-        changes.extend(semantic_changes(old_content, new_content))
+        changes.extend(semantic_changes(old_content, new_content, edit))
     return {
         "id": section_id,
         "path": list(new.path),
@@ -157,6 +181,38 @@ def _pair(old: Section, new: Section, section_id: str, moved: bool) -> dict[str,
         "words_removed": removed,
         "changes": changes,
     }
+
+
+def _unchanged(old: Section, new: Section, section_id: str, moved: bool) -> dict[str, Any]:
+    # Most sections are untouched (mostly the same object: tracker.sections keeps what an
+    # edit left alone): no change but maybe a move.
+    return {
+        "id": section_id,
+        "path": list(new.path),
+        "old_path": list(old.path),
+        "kinds": ["moved"] if moved else [],
+        "words_added": 0,
+        "words_removed": 0,
+        "changes": [],
+    }
+
+
+def _content_edit(
+    old: Section, new: Section, edit: Edit | None, old_content: str, new_content: str
+) -> Edit | None:
+    """The edit of a section's text (tracker.sections.edits) as one of its content, if it is
+    strictly inside it (so the blank space stripped around the content is the same)."""
+    if edit is None or old.body_start != new.body_start:
+        return None
+    start, end, added = edit
+    at = old.body_start  # where the content starts: after the blank space strip() took
+    while old.text[at : at + 1].isspace():
+        at += 1
+    if not at < start <= end < at + len(old_content):
+        return None
+    if len(new_content) != len(old_content) - (end - start) + len(added):
+        return None  # the new section is not the old one with this edit (ends elsewhere)
+    return start - at, end - at, added
 
 
 def _added(section: Section, section_id: str, semantic: bool) -> dict[str, Any]:

@@ -11,13 +11,15 @@ Instead of visiting every character it jumps from one character that can change 
 to the next with a regex chosen by the current state: about a millisecond for 60 KB, where
 a full parse takes 20-90 ms. tests/test_sections_mediawiki.py checks it against a real
 MediaWiki. Known differences, all in malformed text: a heading inside an HTML tag's
-attributes spanning lines, and link labels whose templates expand to other links.
+attributes spanning lines, and link labels whose templates expand to other links. `scan`
+can start and stop at cuts, where nothing is open: an edited text is scanned again there.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Container
 from functools import lru_cache
 
 __all__ = ["Heading", "find_headings"]
@@ -107,29 +109,43 @@ def _closing_regex(name: str) -> re.Pattern[str]:
     return re.compile(rf"</{re.escape(name)}{_WS}*>", re.I)
 
 
-def _blanks_before(text: str, i: int) -> int:
-    j = i
-    while j > 0 and text[j - 1] in " \t":
-        j -= 1
-    return i - j
-
-
-def _run(text: str, i: int, char: str, limit: int | None = None) -> int:
-    """strspn: how many `char` start at i (at most `limit`)."""
+def _run(text: str, i: int, chars: str, limit: int | None = None) -> int:
+    """strspn: how many of `chars` start at i (at most `limit`)."""
     n = len(text) if limit is None else min(len(text), i + limit)
     j = i
-    while j < n and text[j] == char:
+    while j < n and text[j] in chars:
         j += 1
     return j - i
 
 
-def find_headings(text: str, tags: frozenset[str]) -> list[Heading]:
-    """The page's own headings, in order, for a wiki whose extension tags are `tags`.
+def _run_before(text: str, i: int, chars: str) -> int:
+    """How many of `chars` end at i."""
+    j = i
+    while j > 0 and text[j - 1] in chars:
+        j -= 1
+    return i - j
 
-    Names in comments are the preprocessor's variables; see the module docstring.
+
+def find_headings(text: str, tags: frozenset[str]) -> list[Heading]:
+    """The page's own headings, in order, for a wiki whose extension tags are `tags`."""
+    return scan(text, tags)[0]
+
+
+def scan(
+    text: str, tags: frozenset[str], start: int = 0, stops: Container[int] = ()
+) -> tuple[list[Heading], list[int], int | None]:
+    """`find_headings` from `start` (0 or a cut), with the cuts it passes; stop at one of `stops`.
+
+    A cut: the start of a line beginning with "=", reached with nothing open (braces,
+    brackets, heading, comment, tag) and no failed search for ">" or a closing tag yet. The
+    headings before a cut depend on the text before it only, the scan from it on the text
+    after it only: a text sharing `text[:cut + 1]` is scanned again from there (see
+    tracker.sections). Returns the headings after `start`, the cuts passed, the stop reached.
     """
-    if "=" not in text:
-        return []
+    cuts: list[int] = []
+    stop = start if start in stops else None
+    if "=" not in text or stop is not None:
+        return [], cuts, stop
     n = len(text)
     tag_re = _tag_regex(tags)
     stack: list[_Piece] = []
@@ -139,7 +155,7 @@ def find_headings(text: str, tags: frozenset[str]) -> list[Heading]:
     no_more_gt = False
     no_more_closing: set[str] = set()
     fake_line_start = True
-    i = 0
+    i = start
     # Spans the parser sees as one opaque marker (True: extension tags; templates, kept only
     # while a heading is open) or as nothing (False: comments, <includeonly>). Comments and
     # tags are never nested: `opaque` is in text order.
@@ -206,13 +222,13 @@ def find_headings(text: str, tags: frozenset[str]) -> list[Heading]:
                     opaque.append((i, n, False))
                     i = n  # an unclosed comment runs to the end
                     continue
-                ws_start = i - _blanks_before(text, i) if i else 0
-                ws_end = end + 2 + _blanks_after(text, end + 3)
+                ws_start = i - _run_before(text, i, " \t") if i else 0
+                ws_end = end + 2 + _run(text, end + 3, " \t")
                 while text.startswith("<!--", ws_end + 1):
                     c = text.find("-->", ws_end + 4)
                     if c < 0:
                         break
-                    ws_end = c + 2 + _blanks_after(text, c + 3)
+                    ws_end = c + 2 + _run(text, c + 3, " \t")
                 alone = text[ws_start - 1 : ws_start] == "\n" == text[ws_end + 1 : ws_end + 2]
                 if ws_start > 0 and alone:
                     # Comments alone on their line eat it: look for a heading right after.
@@ -265,6 +281,11 @@ def find_headings(text: str, tags: frozenset[str]) -> list[Heading]:
                 fake_line_start = False
             else:
                 i += 1
+                if not stack and not no_more_gt and not no_more_closing:
+                    if i in stops:
+                        stop = i
+                        break
+                    cuts.append(i)
             count = _run(text, i, "=", 6)
             if count == 1 and find_equals:
                 pass  # DWIM: a name=value separator, not a heading
@@ -278,13 +299,13 @@ def find_headings(text: str, tags: frozenset[str]) -> list[Heading]:
         if found == "line-end":
             piece = stack[-1]
             part = piece.parts[-1]
-            search_start = i - _blanks_before(text, i)
+            search_start = i - _run_before(text, i, " \t")
             if part.comment_end is not None and search_start - 1 == part.comment_end:
                 # A comment at the line end: look for the equals signs before it.
                 search_start = part.visual_end or 0
-                search_start -= _blanks_before(text, search_start)
+                search_start -= _run_before(text, search_start, " \t")
             count = piece.count
-            equals = _equals_before(text, search_start)
+            equals = _run_before(text, search_start, "=")
             element = accum
             if equals > 0:
                 if search_start - equals == piece.start:
@@ -385,8 +406,9 @@ def find_headings(text: str, tags: frozenset[str]) -> list[Heading]:
         # Unclosed constructs are text: their headings reach the top level.
         root.extend(piece.broken())
     if link_opens and root:
+        # A "[[" before `start` closed before it: no heading after it is in its label.
         root = [h for h in root if not _in_link_label(text, h[0], link_opens, opaque)]
-    return root
+    return root, cuts, stop
 
 
 def _in_link_label(
@@ -482,18 +504,3 @@ def _renders(
         rest = "".join(out)
     rest = rest.rstrip(" \t\n\r\f\v")
     return "\n" not in rest and rest.endswith("=" * level)
-
-
-def _blanks_after(text: str, i: int) -> int:
-    j = i
-    n = len(text)
-    while j < n and text[j] in " \t":
-        j += 1
-    return j - i
-
-
-def _equals_before(text: str, i: int) -> int:
-    j = i
-    while j > 0 and text[j - 1] == "=":
-        j -= 1
-    return i - j

@@ -12,6 +12,7 @@ subsequence keeps the most, so only the sections that really moved are marked).
 
 from __future__ import annotations
 
+import operator
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -23,6 +24,8 @@ from tracker.worddiff import count_words
 
 __all__ = ["content", "match_sections", "moved_sections"]
 
+_PARENT = operator.attrgetter("parent")
+_PATH = operator.attrgetter("path")
 _SIMILAR = 0.5  # content similarity that makes two differently headed sections one
 _SAME_HEADING_SIMILAR = 0.3  # same heading elsewhere in the outline: weaker evidence needed
 _SAME_PLACE_SIMILAR = 0.2  # alone in the same place in the outline: weaker still
@@ -31,13 +34,14 @@ _FEW_WORDS = 5  # sections this small are judged by their heading and place only
 
 def content(section: Section) -> str:
     """The text a section's changes are about: its body without surrounding blank space."""
-    return section.body.strip()
+    return section.content
 
 
 def match_sections(old: Sequence[Section], new: Sequence[Section]) -> dict[int, int]:
     """Relate sections: {index in new: index in old}; each old section is used once."""
     match = {0: 0}
-    if [s.text for s in old] == [s.text for s in new]:
+    if len(old) == len(new) and list(map(_PATH, old)) == list(map(_PATH, new)):
+        # The usual edit: the same outline. Pairing by path pairs every section in order.
         return {j: j for j in range(len(new))}
     free_old = [s.index for s in old[1:]]
     free_new = [s.index for s in new[1:]]
@@ -117,8 +121,16 @@ def _pair_by_content(
     """Renamed sections: pair the most similar contents first."""
     candidates = []
     for j in free_new:
-        size_new = len(_shingles(content(new[j])))
+        size_new = -1
         for i in free_old:
+            if content(old[i]) == content(new[j]):
+                # A renamed section with its content untouched (mostly the same object):
+                # similarity 1.0, without reading its words.
+                if _has_words(content(new[j])):
+                    candidates.append((-1.0, j, i))
+                continue
+            if size_new < 0:
+                size_new = len(_shingles(content(new[j])))
             size_old = len(_shingles(content(old[i])))
             # The similarity is at most the ratio of the sizes: skip hopeless pairs.
             if (
@@ -189,8 +201,15 @@ def _shingles(text: str) -> frozenset[Any]:
     return frozenset(zip(words, words[1:], strict=False))
 
 
+def _has_words(text: str) -> bool:
+    """Whether `text` has shingles (as _shingles reads it), without making them."""
+    return _WORDS.search(text.lower()) is not None
+
+
 def _similarity(a: Section, b: Section) -> float:
     """Shared word pairs over the larger side's: 1.0 the same, 0.0 nothing in common."""
+    if content(a) == content(b):
+        return 1.0 if _has_words(content(a)) else 0.0  # (sa & sb == sa == sb: no need)
     sa, sb = _shingles(content(a)), _shingles(content(b))
     if not sa or not sb:
         return 0.0
@@ -209,7 +228,13 @@ def moved_sections(
     new_ids: Sequence[str],
 ) -> set[int]:
     """New indices of matched sections whose place in the outline changed."""
-    moved = set()
+    moved: set[int] = set()
+    if (
+        len(match) == len(old) == len(new)
+        and all(map(operator.eq, match, match.values()))
+        and list(map(_PARENT, old)) == list(map(_PARENT, new))
+    ):
+        return moved  # the same outline: every section under the same parent, in order
     siblings: dict[str | None, list[tuple[int, int]]] = defaultdict(list)
     for j, i in sorted(match.items()):
         if j == 0:

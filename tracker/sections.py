@@ -9,24 +9,32 @@ regex: ``==x==`` is not a section inside a comment, an extension tag (``<nowiki>
 ``<pre>``, ``<ref>``, ``<math>``, ``<syntaxhighlight>``...), ``<includeonly>`` or a
 template's braces; it is one inside a table, a multi-line ``[[link]]`` or ``-{ }-``, and
 inside brackets that never close. tracker.headings ports the preprocessor's heading logic
-and splits a 60 KB article in about a millisecond, where a full parse takes 20-90 ms;
+and scans a 60 KB article in about a millisecond, where a full parse takes 20-90 ms;
 tests/test_sections_mediawiki.py checks it against a real MediaWiki's
 ``action=parse&prop=sections``. Only heading texts are parsed (mwparserfromhell).
+
+An edited revision is split from the one before it (``split(text, previous=old)``, the
+same result): the sections the edit left alone are the old ones, stretches edited in plain
+words need no scan (`_quiet_edit`), and only the rest is scanned, from cut to cut
+(tests/test_sections_incremental.py compares it with a split from scratch).
 """
 
 from __future__ import annotations
 
+import bisect
 import html
+import operator
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from typing import NamedTuple
 
 import mwparserfromhell
 
-from tracker.headings import find_headings
+from tracker.headings import _SIMPLE_LINK, Heading, scan
 
-__all__ = ["DEFAULT_TAGS", "Section", "heading_text", "split"]
+__all__ = ["DEFAULT_TAGS", "Edit", "Section", "edits", "heading_text", "split"]
 
 # The extension tags whose content the preprocessor does not parse, as on Wikipedia
 # (siteinfo "extensiontags"). A wiki without an extension parses inside its tag: pass that
@@ -56,40 +64,392 @@ class Section:
         """The section's own text after its heading line (all of it for the lead)."""
         return self.text[self.body_start :]
 
+    @cached_property
+    def content(self) -> str:
+        """The text a section's changes are about: its body without blank space around it.
 
-def split(text: str, *, tags: Iterable[str] | None = None) -> list[Section]:
-    """Split wikitext into the lead and its headed sections, in document order."""
+        Cached: a section of an edited text is mostly the same object as in the text before,
+        so its content is too, and so are the caches keyed by it downstream.
+        """
+        return self.body.strip()
+
+
+def split(
+    text: str, *, tags: Iterable[str] | None = None, previous: str | None = None
+) -> list[Section]:
+    """Split wikitext into the lead and its headed sections, in document order.
+
+    `previous`, a text this one was edited from (an earlier revision), makes it faster
+    without changing the result: the sections before and after the edit are taken from
+    the previous text's split.
+    """
     key = DEFAULT_TAGS if tags is None else frozenset(t.lower() for t in tags)
-    return list(_split_cached(text, key))
+    return list(_split(text, key, previous).sections)
 
 
-@lru_cache(maxsize=16)
-def _split_cached(text: str, tags: frozenset[str]) -> tuple[Section, ...]:
-    # Ingest diffs revision n against n-1 and then n+1 against n: each text is split twice.
-    heads = find_headings(text, tags)
-    sections = [Section(0, 0, "", "", text[: heads[0][0]] if heads else text, None, ())]
-    ancestors: list[Section] = []  # the open headings, levels strictly increasing
-    for n, (start, line_end, level, raw_start, raw_end) in enumerate(heads, 1):
-        end = heads[n][0] if n < len(heads) else len(text)
-        raw = text[raw_start:raw_end]
+class _Split(NamedTuple):
+    sections: tuple[Section, ...]
+    starts: list[int]  # where each section starts (0 for the lead)
+    heads: list[_Head]  # each headed section's heading, from its start
+    cuts: list[int]  # where tracker.headings.scan may start again, in order
+    texts: tuple[str, ...]  # the sections' texts, at hand
+    edits: dict[int, tuple[int, Edit]]  # see edits()
+    previous: str | None  # the text this one was split from (its edits are from it)
+
+
+# One edit of a section's text: (where, where the old text resumes, the new text there).
+Edit = tuple[int, int, str]
+_TEXT = operator.attrgetter("text")
+
+
+def _made(sections: tuple[Section, ...], starts: list[int], heads: list[_Head], cuts: list[int],
+          edits: dict[int, tuple[int, Edit]] | None = None,
+          previous: str | None = None) -> _Split:  # fmt: skip
+    if not _ordered(starts):
+        cuts = []  # never so; but reuse relies on it
+    texts = tuple(map(_TEXT, sections))
+    return _Split(sections, starts, heads, cuts, texts, edits or {}, previous)
+
+
+def edits(
+    text: str, previous: str, *, tags: Iterable[str] | None = None
+) -> dict[int, tuple[int, Edit]]:
+    """After split(text, previous=previous): {section index: (old section index, edit)} where
+    the split found a section edited in one place in plain words (the others are unknown).
+
+    An edit (start, end, new) says the section's text is the old section's with
+    old.text[start:end] replaced by `new` (tracker.semantic skips a parse with it).
+    """
+    key = DEFAULT_TAGS if tags is None else frozenset(t.lower() for t in tags)
+    done = _cached(text, key)
+    if done is None or done.previous is None:
+        return {}
+    if done.previous is not previous and done.previous != previous:
+        return {}  # split from another text (the cache had it): its edits are from that one
+    return done.edits
+
+
+# A heading relative to its section's start: (line end, level, raw title start, end). Moving
+# a section moves its start only: most of an edited text's sections are the old ones moved.
+_Head = tuple[int, int, int, int]
+
+
+def _relative(heads: list[Heading]) -> tuple[list[int], list[_Head]]:
+    return [h[0] for h in heads], [(b - a, level, c - a, d - a) for a, b, level, c, d in heads]
+
+
+# Ingest diffs revision n against n-1, then n+1 against n: each text is split twice, the
+# second time from the cache, the first time from the text before it. Looked up by identity
+# or equality, not by hash: hashing a 60 KB text costs more than comparing it.
+_CACHE: list[tuple[str, int, frozenset[str], _Split]] = []  # (text, its length, tags, split)
+_CACHE_SIZE = 16
+
+
+def _cached(text: str, tags: frozenset[str]) -> _Split | None:
+    size = len(text)
+    for known, known_size, known_tags, done in reversed(_CACHE[:]):  # a copy: threads add
+        if (known is text or (known_size == size and known == text)) and known_tags == tags:
+            return done
+    return None
+
+
+def _split(text: str, tags: frozenset[str], previous: str | None) -> _Split:
+    done = _cached(text, tags)
+    if done is not None:
+        return done
+    before = _cached(previous, tags) if previous is not None else None
+    if before is not None and previous is not None:
+        done = _split_from(previous, before, text, tags)
+    else:
+        found, cuts, _stop = scan(text, tags)
+        starts, heads = _relative(found)
+        starts.insert(0, 0)
+        done = _made(_build(text, starts, heads), starts, heads, cuts)
+    _CACHE.append((text, len(text), tags, done))
+    del _CACHE[:-_CACHE_SIZE]
+    return done
+
+
+def _ordered(starts: list[int]) -> bool:
+    # Cuts part the headings by position: the headings before a cut start before it.
+    return all(map(operator.lt, starts[1:], starts[2:]))
+
+
+def _split_from(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> _Split:
+    """Split `text` from the split of `old_text`, scanning again only where they differ.
+
+    Between two cuts (tracker.headings.scan) the headings depend on the text between them
+    only: where `text` has the old text from one cut to another (and the "=" after it),
+    the old headings and cuts are taken, moved; elsewhere `text` is scanned, cut to cut.
+    """
+    old_starts, old_cuts, texts = old.starts, old.cuts, old.texts
+    n_texts, n_cuts, old_size, size = len(texts), len(old_cuts), len(old_text), len(text)
+    starts, heads, cuts = [0], [], []
+    kept: list[tuple[int, int, int]] = []  # (n, j, count): sections n... may be old j...
+    firsts: dict[str, list[int]] | None = None
+    found_edits: dict[int, tuple[int, Edit]] = {}
+    at = at_old = 0  # a cut of the new text, and the old cut with the same text after it
+    while True:
+        j = -1  # the old section at at_old, if one starts there and it is a cut
+        c = bisect.bisect_left(old_cuts, at_old)
+        if at_old == at == 0:
+            j = 0
+        elif at_old > 0 and c < n_cuts and old_cuts[c] == at_old:
+            j = bisect.bisect_left(old_starts, at_old, 1)
+            j = j if j < len(old_starts) and old_starts[j] == at_old else -1
+        if j >= 0:
+            # Whole old sections from at_old are here: take them, up to the last cut in them.
+            # (Compared one by one, in C: no copy of the rest of the text.)
+            shift = at - at_old
+            same = map(text.startswith, texts[j:], map(shift.__add__, old_starts[j:]))
+            try:
+                k = j + operator.indexOf(same, False)
+            except ValueError:
+                k = n_texts
+            there = old_starts[k] if k < n_texts else old_size
+            here = there + shift
+            if k == n_texts and here == size:
+                to = there = old_size  # all the rest
+            else:
+                m = bisect.bisect_right(old_cuts, there) - 1  # its "=" must be the same too
+                if m >= 0 and old_cuts[m] == there and text[here : here + 1] != old_text[there]:
+                    m -= 1
+                to = old_cuts[m] if m >= 0 else 0
+            if to > at_old:
+                first, last = max(j, 1), bisect.bisect_left(old_starts, to, 1)
+                # The old sections that end by `to` have their text here.
+                whole = to == old_size or old_starts[last : last + 1] == [to]
+                kept.append((len(starts) if j else 0, j, last - j - (not whole)))
+                starts += map(shift.__add__, old_starts[first:last])
+                heads += old.heads[first - 1 : last - 1]
+                lo = bisect.bisect_right(old_cuts, at_old)
+                hi = bisect.bisect_right(old_cuts, to)
+                cuts += map(shift.__add__, old_cuts[lo:hi])
+                if to == old_size:
+                    break
+                at, at_old = to + shift, to
+                continue
+        n = bisect.bisect_right(old_cuts, at_old)
+        if j >= 0 and n < n_cuts:
+            # Words edited between two cuts: the old headings, no scan needed.
+            stretch = texts[j] if old_starts[j + 1 : j + 2] == [old_cuts[n]] else None
+            quiet = _quiet_edit(
+                old_text, at_old, old_cuts[n], text, at, old.heads[j - 1] if j else None, stretch
+            )
+            if quiet is not None:
+                stop, edit = quiet
+                if j:
+                    starts.append(at)
+                    heads.append(old.heads[j - 1])
+                if stretch is not None:
+                    found_edits[len(starts) - 1 if j else 0] = j, edit  # the stretch: section j
+                cuts.append(stop)
+                at, at_old = stop, old_cuts[n]
+                continue
+        # Scan to the next cut; then guess the old cut with the same text after it: the next
+        # one if a stretch was edited in place, else one whose text starts the same way.
+        found, _cuts, stop = scan(text, tags, at, range(at + 1, size + 1))
+        found_starts, found_heads = _relative(found)
+        starts += found_starts
+        heads += found_heads
+        if stop is None:
+            break
+        cuts.append(stop)
+        n = bisect.bisect_right(old_cuts, at_old)
+        at, at_old = stop, old_cuts[n] if at_old >= 0 and n < n_cuts else -1
+        if at_old < 0 or not text.startswith(old_text[at_old : at_old + _SIGN], at):
+            if firsts is None:
+                firsts = {}
+                for c in old_cuts:
+                    firsts.setdefault(old_text[c : c + _SIGN], []).append(c)
+            found_at = firsts.get(text[at : at + _SIGN], [-1])
+            at_old = next((c for c in found_at if c >= at_old), found_at[0])
+    built = _build(text, starts, heads, old, kept)
+    return _made(built, starts, heads, cuts, found_edits, old_text)
+
+
+_SIGN = 64  # characters that find the old cut a new one may correspond to
+# What the heading scanner stops at or looks for: "{{", "[[", "-{", "<!--", "<tag", "\n=",
+# "}}", "]]", "}-", "|", "=", "-->", ">", "/>"; an edit without these changes no heading. A
+# "\n" does, only before "=" (or in a heading's line, or by a comment: not allowed there).
+_LOUD = re.compile(r"[{}\[\]<>|=\-/!]")
+_LOUD_CHARS = frozenset("{}[]<>|=-/!")  # one character each
+_TAG_GAP = re.compile(r"/?[^\s<>]*\s*")  # from "<": maybe still in a tag name, "</x  >"
+
+
+def _quiet_edit(
+    old_text: str,
+    at_old: int,
+    to_old: int,
+    text: str,
+    at: int,
+    head: _Head | None,
+    old: str | None = None,
+) -> tuple[int, Edit] | None:
+    """Where the stretch of `text` from `at` ends, and its edit, if it is the old text's from
+    cut `at_old` to cut `to_old` with one edit that cannot change what the heading scanner
+    sees; else None.
+
+    The edit, old and new, must hold none of the characters the scanner stops at or looks
+    for but newlines (nor make one of its tokens by joining the text around it, nor a line
+    start with "="); not be on the heading's line or on lines with a comment; not follow a
+    "<" that may still be reading a tag name.
+    The stretch must have no other heading line. The scan of the new stretch then meets the
+    same tokens at the same places, moved, and stops at the same cut: it is not needed.
+    `old`: the old stretch, if at hand (a section's text).
+    """
+    if old is None:
+        old = old_text[at_old:to_old]
+    if "\n=" in old or (head is None and old[:1] == "="):
+        return None  # a heading line inside a construct: its line may become a heading
+    p = _common_prefix(old, text, at)
+    end = text.find(old_text[to_old : to_old + _SIGN], at + p)  # where the old text resumes
+    if end < 0:
+        return None
+    limit = min(len(old), end - at) - p
+    delta = end - at - len(old)
+    if delta and text.startswith(old[p + max(-delta, 0) :], at + p + max(delta, 0)):
+        s = limit  # an insertion or a deletion at p: all the rest is the same
+    else:
+        s = _common_suffix(old, text, limit, end)
+    removed, added = old[p : len(old) - s], text[at + p : end - s]
+    left, right = at_old + p, at_old + len(old) - s
+    before = old_text[left - 1 : left] if left else "\n"  # the text starts a line
+    after = old_text[right : right + 1]
+    line_start = old.rfind("\n", 0, p) + 1
+    if _LOUD.search(removed) or _LOUD.search(added):
+        # Whole [[links]] are skipped whole by the scanner: fine, in plain text.
+        if _LOUD.search(_SIMPLE_LINK.sub("", removed)) or _LOUD.search(_SIMPLE_LINK.sub("", added)):
+            return None
+        if before in _LOUD_CHARS or after in _LOUD_CHARS:
+            return None
+        link = old.rfind("[[", 0, p)
+        if link >= 0 and old.find("]]", link, p) < 0:
+            return None  # maybe in a link
+    elif not removed or not added:
+        # The text around the edit meets (or met): "[" "[" is "[[", "-" "->" is "-->".
+        if before in _LOUD_CHARS and after in _LOUD_CHARS:
+            return None
+    if head is not None and p <= head[0]:
+        return None  # on the heading's line
+    if "\n=" in before + added + after or text[end - 1 : end] != "\n":
+        return None  # a new heading line; or the stretch no longer ends a line
+    line = old[line_start : old.find("\n", len(old) - s)]  # all the lines the edit is on
+    if "<!--" in line or "-->" in line:
+        return None  # blanks around a comment decide whether it eats its line
+    lt = old.rfind("<", 0, p)  # on an earlier line too: "</ref\n" + " >" closes a tag
+    if lt >= 0 and _TAG_GAP.fullmatch(old, lt + 1, p):
+        return None
+    return end, (p, len(old) - s, added)
+
+
+def _common_prefix(a: str, b: str, at: int) -> int:
+    """The length of the common start of `a` and `b[at:]` (a binary search, C comparisons)."""
+    lo, hi = 0, min(len(a), len(b) - at)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if b.startswith(a[lo:mid], at + lo):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _common_suffix(a: str, b: str, limit: int, end: int | None = None) -> int:
+    """The length of the common end of `a` and `b[:end]`, at most `limit`."""
+    end = len(b) if end is None else end
+    lo, hi = 0, max(limit, 0)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if b.startswith(a[len(a) - mid : len(a) - lo], end - mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _build(
+    text: str,
+    starts: list[int],
+    heads: list[_Head],
+    old: _Split | None = None,
+    kept: list[tuple[int, int, int]] | None = None,
+) -> tuple[Section, ...]:
+    """The sections of `text`, from where they start and their headings.
+
+    `kept` says which may be `old` sections: (n, j, count) for sections n to n + count - 1,
+    old sections j... moved, if each ends where the old one did. Such a section is the old
+    one if its place in the outline is the same, else has its text and heading.
+    """
+    sections: list[Section] = []
+    ancestors: list[Section] = []  # the open headings, levels increasing
+    kept = kept or []
+    r = n = 0
+    count, size, kept_count = len(starts), len(text), len(kept)
+    while n < count:
+        start = starts[n]
+        end = starts[n + 1] if n + 1 < count else size
+        while r < kept_count and kept[r][0] + kept[r][2] <= n:
+            r += 1
+        was = None  # the old section with this text
+        if old is not None and r < kept_count and kept[r][0] <= n:
+            n0, j0, run = kept[r]
+            j = j0 + n - n0
+            if j == n and _outline(_chain(old.sections, n - 1)) == _outline(ancestors):
+                # The same place in the outline: so are the old sections after it here (the
+                # last one, if it ends where it did).
+                k = n0 + run
+                last = starts[k] if k < count else size
+                if last - starts[k - 1] != len(old.sections[k - 1].text):
+                    k -= 1
+                if k > n:
+                    sections += old.sections[n:k]
+                    ancestors = _chain(sections, k - 1)
+                    n = k
+                    continue
+            if end - start == len(old.sections[j].text):
+                was = old.sections[j]
+        if not n:
+            sections.append(was or Section(0, 0, "", "", text[:end], None, ()))
+            n += 1
+            continue
+        line_end, level, raw_start, raw_end = heads[n - 1]
         while ancestors and ancestors[-1].level >= level:
             ancestors.pop()
         parent = ancestors[-1] if ancestors else None
-        heading = heading_text(raw)
-        path = (parent.path if parent else ()) + (heading,)
-        section = Section(
-            n,
-            level,
-            heading,
-            raw,
-            text[start:end],
-            parent.index if parent else None,
-            path,
-            min(line_end + 1, end) - start,
-        )
+        index = parent.index if parent else None
+        if was is not None:
+            path = (parent.path if parent else ()) + (was.heading,)
+            # (As dataclasses.replace, a few times faster; and the content is the same.)
+            section = Section(
+                n, was.level, was.heading, was.raw_heading, was.text, index, path, was.body_start
+            )
+            if "content" in was.__dict__:
+                section.__dict__["content"] = was.content
+        else:
+            raw = text[start + raw_start : start + raw_end]
+            heading = heading_text(raw)
+            path = (parent.path if parent else ()) + (heading,)
+            body_start = min(line_end + 1, end - start)
+            section = Section(n, level, heading, raw, text[start:end], index, path, body_start)
         sections.append(section)
         ancestors.append(section)
+        n += 1
     return tuple(sections)
+
+
+def _outline(chain: list[Section]) -> list[tuple[int, int, tuple[str, ...]]]:
+    return [(s.index, s.level, s.path) for s in chain]
+
+
+def _chain(sections: Sequence[Section], n: int) -> list[Section]:
+    """Section n and its ancestors, from the top level down (the lead has none)."""
+    chain = []
+    while n > 0:
+        chain.append(sections[n])
+        n = sections[n].parent or 0
+    chain.reverse()
+    return chain
 
 
 # ---- heading text -------------------------------------------------------------------------

@@ -3,26 +3,44 @@ categories and wikilinks.
 
 `extract` reads a section's wikitext with mwparserfromhell into plain data; `semantic_changes`
 compares two extractions with DeepDiff and says what changed, as the change records listed
-in tracker/diff.py. Parsing costs about 0.3 ms per KB, so only sections that changed are
-parsed, and each text once (an LRU cache: at ingest the new side of one pair is the old side
-of the next).
+in tracker/diff.py. Only the paragraphs that changed are read, each text once (cached: at
+ingest the new side of one pair is the old side of the next). Fast, with the same results:
+a paragraph is tokenized whole (mwparserfromhell's C tokenizer), but the nodes of each
+top-level construct are built (in Python, far slower) once per distinct construct; and an
+edit of plain words in plain text keeps the paragraph's extraction (`_plain_edit`).
 """
 
 from __future__ import annotations
 
+import bisect
+import inspect
+import operator
 import re
 from collections import Counter
 from functools import lru_cache
+from itertools import chain, compress
 from typing import Any
 
 import mwparserfromhell
 from deepdiff import DeepDiff
-from mwparserfromhell.nodes import ExternalLink, Tag, Template, Wikilink
-from mwparserfromhell.wikicode import Wikicode
+from deepdiff.model import TreeResult
+from mwparserfromhell.nodes import ExternalLink, Node, Tag, Template, Wikilink
+from mwparserfromhell.parser import tokens as tk
+from mwparserfromhell.parser.builder import Builder
+
+from tracker.sections import Edit, _common_prefix, _common_suffix
+
+try:
+    from mwparserfromhell.parser import CTokenizer as _Tokenizer
+except ImportError:  # no C extension: the pure Python tokenizer, same tokens
+    from mwparserfromhell.parser.tokenizer import Tokenizer as _Tokenizer  # type: ignore
 
 __all__ = ["blocks", "extract", "semantic_changes"]
 
 Change = dict[str, Any]
+# What one construct contributes, in document order: ("template", name, params),
+# ("ref", name, title, url, text), ("category", name, sort key), ("link", target).
+Item = tuple[Any, ...]
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)*")
 _REF_OPEN = re.compile(r"<ref(?:\s[^<>]*[^/<>]|\s*)>", re.I)
@@ -46,7 +64,6 @@ def _template_name(template: Template) -> str:
     return name
 
 
-@lru_cache(maxsize=512)
 def extract(text: str) -> dict[str, Any]:
     """The semantic content of a piece of wikitext, as plain data for DeepDiff.
 
@@ -56,61 +73,172 @@ def extract(text: str) -> dict[str, Any]:
     name (``name#2`` for a second one); references are keyed by their name, else their URL,
     else their text.
     """
+    done = _EXTRACTED.get(text)
+    if done is None:
+        done = _remember(text, _tokenized(text))
+    return done[0]
+
+
+# A paragraph's top-level texts (start, end, whether right after a free link, before one),
+# and whether its tokenizer never gave up on a construct; or _PLAIN, for text that cannot
+# hold a construct. What tells whether an edit keeps the extraction (_plain_edit).
+_Shape = tuple[tuple[tuple[int, int, bool, bool], ...], bool]
+_PLAIN: _Shape = ((), True)
+# Paragraph -> (its extraction, its shape or None). A dict, not an LRU: entries are made
+# from others too (_quiet_change). Ingest reads each paragraph once new and once old.
+_EXTRACTED: dict[str, tuple[dict[str, Any], _Shape | None]] = {}
+
+
+def _remember(text: str, done: tuple[dict[str, Any], _Shape | None]) -> tuple:
+    if len(_EXTRACTED) >= 4096:
+        _EXTRACTED.clear()  # simpler than an LRU, and safe across threads
+    _EXTRACTED[text] = done
+    return done
+
+
+def _tokenized(text: str) -> tuple[dict[str, Any], _Shape | None]:
     if "{" not in text and "[" not in text and "<" not in text:
-        return _EMPTY  # plain text: nothing to parse
+        return _EMPTY, _PLAIN  # plain text: nothing to parse
+    tokens = _Tokenizer().tokenize(text, 0, True)  # as mwparserfromhell.parse(skip_style_tags)
+    types = list(map(type, tokens))
+    items: list[Item] = []
+    spans: list[list] = []  # [start, end, after a free link, before one] of top-level texts
+    free = False  # the last top-level node was a free link
+    depth = end = pos = 0
+    quiet = True
+    # Only the tokens that open or close a node matter here: visit those alone.
+    for k in compress(range(len(types) + 1), chain(map(_STEP.__contains__, types), [True])):
+        if not depth:
+            # Between top-level nodes there is only text (as the builder requires).
+            if types[end:k].count(tk.Text) != k - end or (k < len(types) and _STEP[types[k]] < 0):
+                return _extract_parsed(text), None
+            for token in tokens[end:k]:
+                spans.append([pos, pos + len(token["text"]), free, False])
+                pos += len(token["text"])
+                quiet = quiet and not _LOUD.search(token["text"])
+                free = False
+            if k == len(types):
+                break
+            begin = k
+        elif k == len(types):
+            break  # a node never closed: below
+        depth += _STEP[types[k]]
+        if not depth:  # one top-level node: tokens[begin : k + 1]
+            end = k + 1
+            run = tokens[begin:end]
+            key = (tuple(types[begin:end]), tuple(map(tuple, map(dict.items, run))))
+            found = _CONSTRUCTS.get(key)
+            if found is None:
+                quiet_run = _quiet_tokens(run)
+                code = Builder().build(run)  # (which empties `run`)
+                if len(_CONSTRUCTS) >= 4096:
+                    _CONSTRUCTS.clear()  # simpler than an LRU, and safe across threads
+                found = _CONSTRUCTS[key] = (
+                    [i for node in code.nodes for i in _items(node)],
+                    len(str(code)),
+                    quiet_run,
+                )
+            items += found[0]
+            pos += found[1]
+            quiet = quiet and found[2]
+            free = types[begin] is tk.ExternalLinkOpen and not tokens[begin].get("brackets")
+            if free and spans and spans[-1][1] == pos - found[1]:
+                spans[-1][3] = True
+    if depth:
+        return _extract_parsed(text), None
+    shape = tuple(map(tuple, spans)), quiet
+    return _assemble(items), (shape if pos == len(text) else None)
+
+
+# How a token moves the builder in or out of a node: the first token of a top-level node
+# steps in, its last steps out (other tokens: text, or inside a node).
+_STEP = dict.fromkeys((tk.TemplateOpen, tk.ArgumentOpen, tk.WikilinkOpen, tk.ExternalLinkOpen,
+    tk.HTMLEntityStart, tk.HeadingStart, tk.CommentStart, tk.TagOpenOpen), 1) | dict.fromkeys(
+    (tk.TemplateClose, tk.ArgumentClose, tk.WikilinkClose, tk.ExternalLinkClose, tk.HTMLEntityEnd,
+     tk.HeadingEnd, tk.CommentEnd, tk.TagCloseSelfclose, tk.TagCloseClose), -1)  # fmt: skip
+# A construct's tokens -> (its items, the length of its text, whether _quiet_tokens).
+_CONSTRUCTS: dict[tuple, tuple[list[Item], int, bool]] = {}
+
+# The characters that start a construct where text is (so: in text, one that failed), in a
+# link target (where ":" is plain) and in a URL (where ":" and "=" are).
+_LOUD = re.compile(r"[{\[<&=:]")
+_LOUD_TARGET = re.compile(r"[{\[<&=]")
+_LOUD_URL = re.compile(r"[{\[<&]")
+_INSIDE = {tk.WikilinkOpen: _LOUD_TARGET, tk.ExternalLinkOpen: _LOUD_URL, tk.CommentStart: None}
+
+
+def _quiet_tokens(run: list) -> bool:
+    """Whether the tokenizer made every construct it tried in these tokens.
+
+    A construct it gave up on leaves its opening characters in text; but a ":" that was not
+    a free link can end a definition list's term instead: no definition lists.
+    """
+    where: list[re.Pattern[str] | None] = []  # what is loud inside each open node
+    for token in run:
+        kind = type(token)
+        if kind is tk.Text:
+            loud = where[-1] if where else _LOUD
+            if loud is not None and loud.search(token["text"]):
+                return False
+        elif _STEP.get(kind) == 1:
+            if kind is tk.TagOpenOpen and token.get("wiki_markup") in (";", ":"):
+                return False
+            where.append(_INSIDE.get(kind, _LOUD))
+        elif _STEP.get(kind) == -1:
+            where.pop()
+        elif kind is tk.WikilinkSeparator or kind is tk.ExternalLinkSeparator:
+            where[-1] = _LOUD  # a label: text again
+    return True
+
+
+def _extract_parsed(text: str) -> dict[str, Any]:
+    """`extract` from a full parse: the reference the construct-by-construct way matches."""
     code = mwparserfromhell.parse(text, skip_style_tags=True)
-    templates: dict[str, dict[str, str]] = {}
-    refs: dict[str, dict[str, str | None]] = {}
-    seen: dict[str, int] = {}
-    _walk(code, templates, refs, seen)
-    categories: dict[str, str] = {}
-    links: dict[str, bool] = {}
-    for link in code.filter_wikilinks(recursive=True):
+    return _assemble([item for node in code.nodes for item in _items(node)])
+
+
+def _items(node: Node) -> list[Item]:
+    """What one top-level node contributes: templates and references, then links."""
+    items: list[Item] = []
+    _walk(node, items)
+    for link in mwparserfromhell.wikicode.Wikicode([node]).filter_wikilinks(recursive=True):
         target = str(link.title)
         if target.lstrip().startswith(":"):
             # [[:Category:X]], [[:File:Y]]: links to those pages, not a category or an image.
-            links[_title(target.split("#", 1)[0])] = True
-            continue
-        if _CATEGORY.match(target):
-            name = _title(target.split(":", 1)[1])
-            categories[name] = str(link.text).strip() if link.text is not None else ""
+            items.append(("link", _title(target.split("#", 1)[0])))
+        elif _CATEGORY.match(target):
+            sort_key = str(link.text).strip() if link.text is not None else ""
+            items.append(("category", _title(target.split(":", 1)[1]), sort_key))
         elif _MEDIA.match(target) is None and target.strip() and not target.startswith("#"):
-            links[_title(target.split("#", 1)[0])] = True
-    return {"templates": templates, "refs": refs, "categories": categories, "links": links}
+            items.append(("link", _title(target.split("#", 1)[0])))
+    return items
 
 
-def _walk(
-    code: Wikicode,
-    templates: dict[str, dict[str, str]],
-    refs: dict[str, dict[str, str | None]],
-    seen: dict[str, int],
-) -> None:
-    for node in code.nodes:
-        if isinstance(node, Template):
-            name = _template_name(node)
-            if not name:
-                continue
-            seen[name] = seen.get(name, 0) + 1
-            key = name if seen[name] == 1 else f"{name}#{seen[name]}"
-            params = {str(p.name).strip(): str(p.value).strip() for p in node.params}
-            templates[key] = {"@name": name, **params}
-            for param in node.params:
-                _walk_refs(param.value, refs)  # a reference inside an infobox field
-        elif isinstance(node, Tag):
-            if str(node.tag).strip().lower() == "ref":
-                _add_ref(node, refs)
-            elif node.contents is not None:
-                _walk(node.contents, templates, refs, seen)
-        elif isinstance(node, Wikilink) and node.text is not None:
-            _walk(node.text, templates, refs, seen)  # templates in an image caption
+def _walk(node: Node, items: list[Item]) -> None:
+    if isinstance(node, Template):
+        name = _template_name(node)
+        if not name:
+            return
+        items.append(
+            ("template", name, {str(p.name).strip(): str(p.value).strip() for p in node.params})
+        )
+        for param in node.params:  # a reference inside an infobox field
+            for tag in param.value.filter_tags(
+                recursive=True, matches=lambda t: str(t.tag).lower() == "ref"
+            ):
+                _add_ref(tag, items)
+    elif isinstance(node, Tag):
+        if str(node.tag).strip().lower() == "ref":
+            _add_ref(node, items)
+        elif node.contents is not None:
+            for child in node.contents.nodes:
+                _walk(child, items)
+    elif isinstance(node, Wikilink) and node.text is not None:
+        for child in node.text.nodes:  # templates in an image caption
+            _walk(child, items)
 
 
-def _walk_refs(code: Wikicode, refs: dict[str, dict[str, str | None]]) -> None:
-    for tag in code.filter_tags(recursive=True, matches=lambda t: str(t.tag).lower() == "ref"):
-        _add_ref(tag, refs)
-
-
-def _add_ref(tag: Tag, refs: dict[str, dict[str, str | None]]) -> None:
+def _add_ref(tag: Tag, items: list[Item]) -> None:
     name = None
     for attribute in tag.attributes:
         if str(attribute.name).strip().lower() == "name" and attribute.value is not None:
@@ -140,126 +268,285 @@ def _add_ref(tag: Tag, refs: dict[str, dict[str, str | None]]) -> None:
         # A plain-text reference: its text is the best title a reader gets.
         plain = contents.strip_code().strip()
         title = plain[:200] or None
-    key = name or url or text
-    if key in refs:
-        key = f"{key}#{sum(1 for k in refs if k == key or k.startswith(key + '#')) + 1}"
-    refs[key] = {"name": name, "title": title, "url": url, "text": text}
+    items.append(("ref", name, title, url, text))
+
+
+def _assemble(items: list[Item]) -> dict[str, Any]:
+    """The extraction from the items of a text's constructs, in document order."""
+    templates: dict[str, dict[str, str]] = {}
+    refs: dict[str, dict[str, str | None]] = {}
+    categories: dict[str, str] = {}
+    links: dict[str, bool] = {}
+    seen: dict[str, int] = {}
+    for item in items:
+        kind = item[0]
+        if kind == "template":
+            name = item[1]
+            seen[name] = seen.get(name, 0) + 1
+            key = name if seen[name] == 1 else f"{name}#{seen[name]}"
+            templates[key] = {"@name": name, **item[2]}
+        elif kind == "ref":
+            _kind, name, title, url, text = item
+            key = name or url or text
+            if key in refs:
+                key = f"{key}#{sum(1 for k in refs if k == key or k.startswith(key + '#')) + 1}"
+            refs[key] = {"name": name, "title": title, "url": url, "text": text}
+        elif kind == "category":
+            categories[item[1]] = item[2]
+        else:
+            links[item[1]] = True
+    return {"templates": templates, "refs": refs, "categories": categories, "links": links}
 
 
 def blocks(text: str) -> list[str]:
     """Paragraphs (split at blank lines) that keep templates, tables, references whole."""
+    return list(_blocks(text)[0])
+
+
+# Text -> (its paragraphs, where each starts and ends in it). A dict, not an LRU: entries
+# are made from others too (_quiet_change).
+_BLOCKS: dict[str, tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...]]] = {}
+
+
+def _blocks(text: str) -> tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...]]:
+    done = _BLOCKS.get(text)
+    if done is None:
+        done = _paragraphs(text)
+        if len(_BLOCKS) >= 2048:
+            _BLOCKS.clear()  # simpler than an LRU, and safe across threads
+        _BLOCKS[text] = done
+    return done
+
+
+def _paragraphs(text: str) -> tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...]]:
     out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
     pending: list[str] = []
-    depth = 0
-    for piece in _BLANK_LINES.split(text):
+    depth = pos = first = 0
+    for blank in chain(_BLANK_LINES.finditer(text), [None]):
+        end = blank.start() if blank else len(text)
+        piece = text[pos:end]
+        if not pending:
+            first = pos
         pending.append(piece)
-        depth += (
-            piece.count("{{")
-            - piece.count("}}")
-            + piece.count("{|")
-            - piece.count("|}")
-            + piece.count("<!--")
-            - piece.count("-->")
-            + len(_REF_OPEN.findall(piece))
-            - len(_REF_CLOSE.findall(piece))
-        )
-        if depth <= 0:
+        # Each counted string has a brace or an angle bracket: most paragraphs have neither.
+        if "{" in piece or "}" in piece or "<" in piece or ">" in piece:
+            depth += _depth(piece)
+        if depth <= 0 or blank is None:
             out.append("\n\n".join(pending))
+            starts.append(first)
+            ends.append(end)
             pending = []
             depth = 0
-    if pending:
-        out.append("\n\n".join(pending))
-    return out
+        pos = blank.end() if blank else len(text)
+    return tuple(out), tuple(starts), tuple(ends)
 
 
-def semantic_changes(old_text: str | None, new_text: str | None) -> list[Change]:
+@lru_cache(maxsize=4096)
+def _depth(piece: str) -> int:
+    # Cached: most pieces are the same from revision to revision (hashing one is faster).
+    depth = piece.count("{{") - piece.count("}}") + piece.count("{|") - piece.count("|}")
+    depth += piece.count("<!--") - piece.count("-->")
+    lowered = piece.lower()
+    if "<ref" in lowered or "</ref" in lowered:
+        depth += len(_REF_OPEN.findall(piece)) - len(_REF_CLOSE.findall(piece))
+    return depth
+
+
+def _changed(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """The paragraphs of each side that the other lacks (a multiset difference)."""
+    old_set, new_set = set(old), set(new)
+    if len(old_set) == len(old) and len(new_set) == len(new):
+        # No paragraph twice (the usual case): the same as below, in the same order.
+        return [b for b in old if b not in new_set], [b for b in new if b not in old_set]
+    common = Counter(old) & Counter(new)
+    return list((Counter(old) - common).elements()), list((Counter(new) - common).elements())
+
+
+# ---- an edit of plain words --------------------------------------------------------------
+
+# The tokenizer's markers: any other character is text wherever text is.
+_MARKERS = re.compile(r"[{}\[\]<>|=&'#*;:/\-!\n\x00]")
+_MARKER_CHARS = frozenset("{}[]<>|=&'#*;:/-!\n\x00")
+
+
+def _plain_edit(block: str, shape: _Shape | None, p: int, end: int, added: str) -> _Shape | None:
+    """The shape of `block` with block[p:end] replaced by `added`, if its tokens are the same
+    but for one top-level text (so its extraction is the same); else None.
+
+    Sure of a one-line paragraph whose tokenizer made every construct it tried (none it gave
+    up on read past its end, into the edit), edited inside a top-level text without markers:
+    plain characters start no construct, and only a free link reads them (its scheme back to
+    a non-word character, its trailing punctuation on to a space). Text without "{", "[" or
+    "<" has no construct at all. And the text around the edit must not join into a token
+    ("}" "}", "-" "->": blocks() counts them). tests/test_semantic.py checks many edits.
+    """
+    removed = block[p:end]
+    if shape is None:
+        return None
+    if (not removed or not added) and {block[p - 1 : p], block[end : end + 1]} <= _MARKER_CHARS:
+        return None
+    if shape is _PLAIN:
+        plain = not _NOT_PLAIN.search(removed) and not _NOT_PLAIN.search(added)
+        return _PLAIN if plain else None
+    if not shape[1] or "\n" in block or _MARKERS.search(removed) or _MARKERS.search(added):
+        return None
+    spans = shape[0]
+    # The first text that holds the edit: the first ending at or after it, if it starts by p
+    # (texts are in order).
+    k = bisect.bisect_left(spans, end, key=_END)
+    if k == len(spans) or spans[k][0] > p:
+        return None
+    a, b, after_free, before_free = spans[k]
+    if after_free and " " not in block[a:p]:
+        return None  # maybe still a free link's trailing punctuation
+    if (end == b and before_free) or (a == p and b == end and not added):
+        return None  # a free link's scheme reads back to a non-word character; or no text
+    delta = len(added) - len(removed)
+    moved = (*spans[:k], (a, b + delta, after_free, before_free))
+    return (*moved, *((x + delta, y + delta, f, g) for x, y, f, g in spans[k + 1 :])), True
+
+
+_END = operator.itemgetter(1)
+# What a paragraph without a construct must not get in an edit (and blocks() counts).
+_NOT_PLAIN = re.compile(r"[{}\[\]<>|\-\n]")
+
+
+def _quiet_change(old_text: str, new_text: str, edit: Edit) -> bool:
+    """Whether `new_text`, `old_text` with `edit`, has plain words edited in one paragraph:
+    then its extraction is the same, and so is every paragraph's (no change).
+
+    Both are remembered for `new_text` (the old text of the next pair at ingest).
+    """
+    paragraphs, starts, ends = _blocks(old_text)
+    p, end, added = edit
+    k = bisect.bisect_right(starts, p) - 1
+    if k < 0 or end > ends[k] or ends[k] - starts[k] != len(paragraphs[k]):
+        return False  # not in one paragraph, or in one joined from several (not one line)
+    block, at = paragraphs[k], starts[k]
+    done = _EXTRACTED.get(block) or _remember(block, _tokenized(block))
+    shape = _plain_edit(block, done[1], p - at, end - at, added)
+    if shape is None:
+        return False
+    delta = len(new_text) - len(old_text)
+    new_block = new_text[at : ends[k] + delta]
+    _remember(new_block, (done[0], shape))
+    _BLOCKS[new_text] = (
+        (*paragraphs[:k], new_block, *paragraphs[k + 1 :]),
+        (*starts[: k + 1], *(x + delta for x in starts[k + 1 :])),
+        (*ends[:k], *(x + delta for x in ends[k:])),
+    )
+    return True
+
+
+def _derive(old_block: str, new_block: str) -> None:
+    """Remember the extraction of `new_block` without reading it if `_plain_edit` says the
+    one edit between the two (their common start and end kept) leaves `old_block`'s."""
+    done = _EXTRACTED.get(old_block) or _remember(old_block, _tokenized(old_block))
+    p = _common_prefix(old_block, new_block, 0)
+    s = _common_suffix(old_block, new_block, min(len(old_block), len(new_block)) - p)
+    added = new_block[p : len(new_block) - s]
+    shape = _plain_edit(old_block, done[1], p, len(old_block) - s, added)
+    if shape is not None:
+        _remember(new_block, (done[0], shape))
+
+
+# ---- changes ---------------------------------------------------------------------------
+
+
+def semantic_changes(
+    old_text: str | None, new_text: str | None, edit: Edit | None = None
+) -> list[Change]:
     """What changed in templates, references, categories and links between two texts.
 
     Only the paragraphs that differ are compared (and parsed): a link added to a paragraph
     is reported even if the page is linked elsewhere too; a paragraph that only moved
-    brings no change.
+    brings no change. `edit`, if known: `new_text` is `old_text` with old_text[start:end]
+    replaced by `new` (see tracker.sections.edits); it can spare all parsing.
     """
-    old_blocks = blocks(old_text) if old_text else []
-    new_blocks = blocks(new_text) if new_text else []
-    common = Counter(old_blocks) & Counter(new_blocks)
-    old_changed = list((Counter(old_blocks) - common).elements())
-    new_changed = list((Counter(new_blocks) - common).elements())
+    if old_text and new_text and edit is not None and _quiet_change(old_text, new_text, edit):
+        return []
+    old_changed, new_changed = _changed(
+        _blocks(old_text)[0] if old_text else (), _blocks(new_text)[0] if new_text else ()
+    )
+    if len(old_changed) == len(new_changed):
+        # Paragraphs edited in place (the usual case, when `edit` did not say it all): the
+        # n-th changed old one may be the n-th new one with plain words edited.
+        for old_block, new_block in zip(old_changed, new_changed, strict=True):
+            if new_block not in _EXTRACTED:
+                _derive(old_block, new_block)
     old = _merge([extract(block) for block in old_changed])
     new = _merge([extract(block) for block in new_changed])
     if old == new:
         return []
-    # DeepDiff is thorough but slow on big dicts: hand it only the entries that differ.
+    # DeepDiff is thorough but slow on big dicts, and costs some 25 us a call even on empty
+    # ones: hand it only the entries that differ, of the kinds that differ.
     old, new = _differing(old, new)
-    # threshold_to_diff_deeper=0: report keys, never a whole dict as one changed value.
-    tree = DeepDiff(old, new, view="tree", threshold_to_diff_deeper=0)
     changes: list[Change] = []
     changed_refs: dict[str, Change] = {}
-    for report, levels in tree.items():
+    for report, kind, levels in _deepdiff(old, new):
+        added = report == "dictionary_item_added"
+        removed = report == "dictionary_item_removed"
+        how = "added" if added else "removed"
         for level in levels:
-            path = level.path(output_format="list")
-            kind = path[0]
-            added = report == "dictionary_item_added"
-            removed = report == "dictionary_item_removed"
-            if kind == "templates":
-                key = path[1]
-                if len(path) == 2 and (added or removed):
-                    record = level.t2 if added else level.t1
-                    changes.append(
-                        {
-                            "type": "template_added" if added else "template_removed",
-                            "template": record["@name"],
-                        }
-                    )
-                elif len(path) == 3 and path[2] != "@name":
-                    name = (new if key in new["templates"] else old)["templates"][key]["@name"]
-                    changes.append(
-                        {
-                            "type": "template_param",
-                            "template": name,
-                            "param": path[2],
-                            "old": None if added else level.t1,
-                            "new": None if removed else level.t2,
-                        }
-                    )
-            elif kind == "refs":
-                key = path[1]
-                if len(path) == 2 and (added or removed):
-                    record = level.t2 if added else level.t1
-                    changes.append(
-                        {
-                            "type": "ref_added" if added else "ref_removed",
-                            "name": record["name"],
-                            "title": record["title"],
-                            "url": record["url"],
-                        }
-                    )
-                elif len(path) == 3:
-                    record = new["refs"][key]
-                    change = changed_refs.setdefault(
-                        key,
-                        {
-                            "type": "ref_changed",
-                            "name": record["name"],
-                            "title": record["title"],
-                            "url": record["url"],
-                            "fields": {},
-                        },
-                    )
-                    change["fields"][path[2]] = {"old": _value(level.t1), "new": _value(level.t2)}
+            path = [kind, *level.path(output_format="list")]
+            record = level.t2 if added else level.t1
+            if kind == "templates" and len(path) == 2 and (added or removed):
+                changes.append({"type": f"template_{how}", "template": record["@name"]})
+            elif kind == "templates" and len(path) == 3 and path[2] != "@name":
+                name = (new if path[1] in new["templates"] else old)["templates"][path[1]]["@name"]
+                old_value, new_value = None if added else level.t1, None if removed else level.t2
+                changes.append(
+                    {"type": "template_param", "template": name, "param": path[2],
+                     "old": old_value, "new": new_value}
+                )  # fmt: skip
+            elif kind == "refs" and len(path) == 2 and (added or removed):
+                changes.append({"type": f"ref_{how}", **_ref_names(record)})
+            elif kind == "refs" and len(path) == 3:
+                change = changed_refs.setdefault(
+                    path[1],
+                    {"type": "ref_changed", **_ref_names(new["refs"][path[1]]), "fields": {}},
+                )
+                change["fields"][path[2]] = {"old": _value(level.t1), "new": _value(level.t2)}
             elif kind == "categories" and len(path) == 2 and (added or removed):
-                changes.append(
-                    {"type": "category_added" if added else "category_removed", "category": path[1]}
-                )
+                changes.append({"type": f"category_{how}", "category": path[1]})
             elif kind == "links" and len(path) == 2 and (added or removed):
-                changes.append(
-                    {"type": "link_added" if added else "link_removed", "target": path[1]}
-                )
+                changes.append({"type": f"link_{how}", "target": path[1]})
     for change in changed_refs.values():
         if len(change["fields"]) > 1:
             change["fields"].pop("text", None)  # the title or URL says it; the words show it
         changes.append(change)
     changes.sort(key=_order)
     return changes
+
+
+def _deepdiff(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """DeepDiff's tree of `old` against `new`: (report type, kind, levels) in its order.
+
+    One DeepDiff per kind that differs: the same reports as one DeepDiff of the whole, in
+    the same order (by report type, then kind), a level less deep and so faster.
+    """
+    found = []
+    for kind in old:
+        if old[kind] or new[kind]:
+            # threshold_to_diff_deeper=0: report keys, never a whole dict as one changed value.
+            tree = DeepDiff(old[kind], new[kind], view="tree", threshold_to_diff_deeper=0, **_QUICK)
+            found += [(report, kind, levels) for report, levels in tree.items()]
+    found.sort(key=lambda item: _REPORT_ORDER.get(item[0], len(_REPORT_ORDER)))  # stable
+    return found
+
+
+# DeepDiff 9 asks the OS for its CPU count on every call, for multiprocessing it does not do
+# here: saying how many workers not to start spares that (a fifth of a small diff's time).
+_QUICK = (
+    {"multiprocessing_workers": 1}
+    if "multiprocessing_workers" in inspect.signature(DeepDiff.__init__).parameters
+    else {}
+)
+# The order of report types in a DeepDiff tree (its TreeResult lists them all, then drops
+# the empty ones).
+_REPORT_ORDER = {report: n for n, report in enumerate(TreeResult())}
 
 
 def _differing(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict, dict]:
@@ -296,18 +583,12 @@ def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 _EMPTY: dict[str, Any] = {"templates": {}, "refs": {}, "categories": {}, "links": {}}
-_TYPES = [
-    "template_added",
-    "template_removed",
-    "template_param",
-    "ref_added",
-    "ref_removed",
-    "ref_changed",
-    "category_added",
-    "category_removed",
-    "link_added",
-    "link_removed",
-]
+_TYPES = """template_added template_removed template_param ref_added ref_removed ref_changed
+    category_added category_removed link_added link_removed""".split()
+
+
+def _ref_names(record: dict[str, Any]) -> dict[str, Any]:
+    return {"name": record["name"], "title": record["title"], "url": record["url"]}
 
 
 def _value(value: Any) -> Any:

@@ -1,0 +1,146 @@
+"""tracker.sections: a text split from the text it was edited from is split exactly as alone.
+
+`split(text, previous=old)` reuses the old split where the edit left the text alone and
+skips the heading scan of stretches edited in plain words (tracker.sections._quiet_edit).
+These tests compare it with a split from scratch, on generated histories and on random
+edits of tricky wikitext, and check the edits it reports.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from genhistory import generate
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tracker import sections
+from tracker.headings import scan
+from tracker.sections import DEFAULT_TAGS, edits, split
+
+
+def _alone(text: str) -> sections._Split:
+    """The split of `text` from scratch, whatever the cache holds."""
+    found, cuts, _stop = scan(text, DEFAULT_TAGS)
+    starts, heads = sections._relative(found)
+    starts.insert(0, 0)
+    return sections._made(sections._build(text, starts, heads), starts, heads, cuts)
+
+
+def _check(old: str, new: str) -> sections._Split:
+    sections._CACHE.clear()
+    split(old)
+    got = sections._split(new, DEFAULT_TAGS, old)
+    want = _alone(new)
+    assert got.sections == want.sections
+    assert (got.starts, got.heads, got.cuts) == (want.starts, want.heads, want.cuts)
+    old_sections = split(old)
+    for index, (j, (start, end, added)) in edits(new, old).items():
+        before = old_sections[j].text
+        assert got.sections[index].text == before[:start] + added + before[end:]
+    return got
+
+
+def test_split_from_previous_on_a_generated_history():
+    texts = [r.text or "" for r in generate(60, size=20_000, seed=11)]
+    quiet = 0
+    for old, new in zip(texts, texts[1:], strict=False):
+        quiet += len(_check(old, new).edits)
+    assert quiet > 20  # the plain-words path is taken, and checked
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        # The text now starts with a heading line.
+        ("a b x === h3 ===\ny}} ==\n== H0 ==\nz", "=== h3 ===\ny}} ==\n== H0 ==\nz"),
+        # "\n" and "=" meet: a heading line.
+        ("\n== A ==\nx\nyy== B ==\nz\n", "\n== A ==\nx\n== B ==\nz\n"),
+        # "</ref  x >" becomes a closing tag: the rest of the section is text again.
+        ("<ref>a\n== A ==\n</ref  x >\n== B ==\nc\n", "<ref>a\n== A ==\n</ref  >\n== B ==\nc\n"),
+        # ... also when the tag's name ends the line before the edit.
+        (
+            "a\n== A ==\nfoo <ref></ref\n x>{{</ref>\n== B ==\n}}\n== C ==\nbar\n",
+            "a\n== A ==\nfoo <ref></ref\n >{{</ref>\n== B ==\n}}\n== C ==\nbar\n",
+        ),
+        # A comment alone on its line.
+        ("== A ==\nx <!-- c -->\n== B ==\ny\n", "== A ==\n <!-- c -->\n== B ==\ny\n"),
+        # Words in a heading's line, and in a multi-line heading.
+        ("== A ==\nx\n== B {{t\n|a}} ==\ny\n", "== A ==\nx\n== B {{t\n|ab}} ==\ny\n"),
+        ("== A ==\n[[link|label]] x\n== B ==\n", "== A ==\n[[link|label]] [[new]] x\n== B ==\n"),
+        ("== A ==\n[[li\n== B ==\nnk]]\n", "== A ==\n[[lix\n== B ==\nnk]]\n"),
+    ],
+)
+def test_split_from_previous_tricky_edits(old, new):
+    _check(old, new)
+
+
+# fmt: off
+_TOKENS = [
+    "\n", "\n", "=", "==", "===", " ", "a", "b c", "{{", "}}", "{{{", "}}}", "[[", "]]", "|",
+    "-{", "}-", "<!--", "-->", "<nowiki>", "</nowiki>", "<ref>", "</ref>", "<pre>", "</pre>",
+    "''", "\t", "<includeonly>", "{|", "|}", "x=y", "\n== h ==\n", "\n=== h ===\n",
+    "<ref name=x/>", "[[a|", "</ref  >", "<ref ", "</ref\n", "<ref\n", "words here. ",
+    "<!-- c -->", "é", "/", "-",
+]
+_PLAIN = ["alpha", "beta", " ", "x", ".", ",", "  ", "\t", "ref", "[[a]]", "[[b|c]]", "", "''"]
+# fmt: on
+
+
+def _text(rng: random.Random) -> str:
+    parts = []
+    for _ in range(rng.randint(3, 50)):
+        roll = rng.random()
+        if roll < 0.15:
+            parts.append(f"\n== H{rng.randint(0, 5)} ==\n")
+        elif roll < 0.5:
+            parts.append(rng.choice(_PLAIN) + " ")
+        else:
+            parts.append(rng.choice(_TOKENS))
+    return "".join(parts)
+
+
+def _edit(rng: random.Random, text: str) -> str:
+    # Mostly plain words, often right next to the characters the heading scanner looks at.
+    spots = [k for k, c in enumerate(text) if c in "\n=<>[]{}|-/ "] or [0]
+    at = rng.choice([rng.randrange(len(text) + 1), rng.choice(spots) + rng.choice([-1, 0, 1])])
+    at = max(0, min(len(text), at))
+    end = min(len(text), at + rng.choice([0, 0, 1, 2, 5]))
+    pool = _PLAIN if rng.random() < 0.8 else _TOKENS
+    return text[:at] + "".join(rng.choice(pool) for _ in range(rng.randint(0, 2))) + text[end:]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_split_from_previous_random_edits(seed):
+    rng = random.Random(seed)
+    for _ in range(300):
+        text = _text(rng)
+        for _ in range(6):
+            new = _edit(rng, text)
+            if new != text:
+                _check(text, new)
+            text = new
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    st.lists(st.sampled_from(_TOKENS + _PLAIN), max_size=40).map("".join),
+    st.integers(0, 400),
+    st.integers(0, 5),
+    st.lists(st.sampled_from(_TOKENS + _PLAIN), max_size=3).map("".join),
+)
+def test_split_from_previous_is_split_alone(old, at, length, inserted):
+    at = min(at, len(old))
+    _check(old, old[:at] + inserted + old[at + length :])
+
+
+def test_edits_are_only_from_the_text_split_from():
+    old = "Lead.\n== A ==\nOne two.\n== B ==\nThree.\n"
+    new = old.replace("two", "deux")
+    sections._CACHE.clear()
+    split(old)
+    split(new, previous=old)
+    assert edits(new, old) == {1: (1, (12, 15, "deux"))}
+    assert edits(new, "another text") == {}
+    assert edits("never split", old) == {}
