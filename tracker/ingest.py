@@ -27,6 +27,15 @@ class PageIngestor:
         self.prev_text: str | None = store.revision_text(last["id"]) if last else None
         self.prev_ids: list[str] | None = store.section_ids(last["id"]) if last else None
         self.prev_model = last["content_model"] if last else None
+        # Section text -> blob id of the previous revision: most sections of the next one
+        # are the same texts, found here without hashing or a query. Replaced, never
+        # mutated, so that a rolled-back batch can restore it.
+        self.prev_blobs: dict[str, int] = {}
+        if last and self.prev_text is not None and self.prev_model == "wikitext":
+            texts = [section.text for section in split(self.prev_text)]
+            blob_ids = [blob_id for _, blob_id in store.revision_layout(last["id"])]
+            if len(texts) == len(blob_ids):
+                self.prev_blobs = dict(zip(texts, blob_ids, strict=True))
         top = store.latest_revision(page_id)
         self.last_revid: int | None = top["revid"] if top else None
         self.last_sha1: str | None = top["sha1"] if top else None
@@ -35,7 +44,7 @@ class PageIngestor:
         """Store the revisions not yet stored, in revid order, atomically; return how many."""
         added = 0
         state = (self.prev_rev_id, self.prev_text, self.prev_ids, self.prev_model,
-                 self.last_revid, self.last_sha1)
+                 self.last_revid, self.last_sha1, self.prev_blobs)
         try:
             with self.store.atomic():
                 for rev in sorted(revisions, key=lambda r: r.revid):
@@ -52,7 +61,7 @@ class PageIngestor:
         except BaseException:
             # The transaction rolled back: forget what this batch taught us in memory.
             (self.prev_rev_id, self.prev_text, self.prev_ids, self.prev_model,
-             self.last_revid, self.last_sha1) = state
+             self.last_revid, self.last_sha1, self.prev_blobs) = state
             raise
         return added
 
@@ -69,8 +78,10 @@ class PageIngestor:
                     rev.text, self.prev_ids if self.prev_model == "wikitext" else None,
                     id_prefix=f"{rev.revid}.")
                 sections = [s.text for s in split(rev.text)]
-                layout = [(sid, store.put_blob(text))
-                          for sid, text in zip(result.new_ids, sections, strict=True)]
+                known = self.prev_blobs
+                blob_ids = [known.get(text) or store.put_blob(text) for text in sections]
+                layout = list(zip(result.new_ids, blob_ids, strict=True))
+                self.prev_blobs = dict(zip(sections, blob_ids, strict=True))
                 diff = {"sections": result.sections}
             else:
                 # Not wikitext (CSS, JSON, Lua...): kept whole, flagged by its content model.

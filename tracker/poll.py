@@ -189,11 +189,12 @@ def _poll_page(store: Store, source: Source, wiki_id: int, row: dict, status: Pa
     return added
 
 
-def prefetch(batches: Iterator[list[Revision]], depth: int = 2) -> Iterator[list[Revision]]:
+def prefetch(batches: Iterator[list[Revision]], depth: int = 1) -> Iterator[list[Revision]]:
     """Fetch the next batches in a thread while the current one is stored.
 
     Fetching waits on the network and storing works the CPU, so overlapping them brings a
     backfill close to the time of the fetch alone. Requests stay in series: one fetcher.
+    One batch waits at most, so that memory holds about three replies (up to 8 MiB each).
     """
     slots: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
