@@ -97,10 +97,6 @@ class Wiki:
     index_url: str | None = None
 
     @property
-    def is_snapshot(self) -> bool:
-        return self.snapshot is not None
-
-    @property
     def script_url(self) -> str | None:
         """index.php of the wiki, for links such as ?diff=NEW&oldid=OLD."""
         if self.index_url:

@@ -235,16 +235,6 @@ def outputs(store: Store, digest_id: int) -> dict[str, str]:
     return {row["format"]: row["body"] for row in rows}
 
 
-def digest_windows(store: Store, digest_id: int) -> list[dict]:
-    return store.query("SELECT * FROM digest_pages WHERE digest_id = ? ORDER BY page_id",
-                       [digest_id])
-
-
-def digests_of(store: Store, subscription: str) -> list[dict]:
-    return store.query("SELECT * FROM digests WHERE subscription = ? ORDER BY id",
-                       [subscription])
-
-
 def sent_entries(store: Store, subscription: str, channel: str, limit: int) -> list[dict]:
     """The newest digests already delivered to a channel, with their HTML body (Atom)."""
     return store.query(
@@ -296,11 +286,6 @@ def mark_failed(store: Store, delivery_id: int, error: str) -> None:
     with store.atomic():
         store.db.execute("UPDATE deliveries SET status = 'failed', last_error = ? WHERE id = ?",
                          [error, delivery_id])
-
-
-def deliveries_of(store: Store, subscription: str | None = None) -> list[dict]:
-    where, params = ("WHERE subscription = ?", [subscription]) if subscription else ("", [])
-    return store.query(f"SELECT * FROM deliveries {where} ORDER BY id", params)
 
 
 def channel_summary(store: Store, subscription: str, channel: str) -> dict[str, Any]:

@@ -27,16 +27,6 @@ def hex_to_base36(value: str) -> str:
 
 
 @dataclass(frozen=True)
-class PageInfo:
-    """A page as a source describes it. Identity is the page id, not the title."""
-
-    pageid: int
-    title: str
-    ns: int = 0
-    redirect_to: str | None = None  # set when the page is a redirect
-
-
-@dataclass(frozen=True)
 class Revision:
     """One revision as a source gives it. ``text`` is None when hidden or not fetched."""
 
@@ -58,7 +48,3 @@ class Revision:
     commenthidden: bool = False
     sha1hidden: bool = False
     extra: dict = field(default_factory=dict, compare=False, hash=False)
-
-    @property
-    def hidden(self) -> bool:
-        return self.texthidden or self.userhidden or self.commenthidden or self.sha1hidden
