@@ -376,7 +376,9 @@ def _fts5(texts: list[str]) -> sqlite3.Connection:
 # other scripts, private use, Devanagari signs, Arabic hamza, markup and sentence ends.
 _TRICKY = [*"aZq7 .:;,-[]{}|='_éÉøØßİſµǠﬁ½²٣Σςिक्षآاı", "\u2013", "\n", "\t", "\ue000",
            "\U000f0000", "\u0301"]
-_TRICKY_TEXT = st.text(alphabet=st.one_of(st.sampled_from(_TRICKY), st.characters()),
+# Lone surrogates (Cs) cannot come from a wiki: its text arrives as UTF-8.
+_TRICKY_TEXT = st.text(alphabet=st.one_of(st.sampled_from(_TRICKY),
+                                          st.characters(exclude_categories=("Cs",))),
                        max_size=60)
 
 
