@@ -123,6 +123,40 @@ def test_split_from_previous_random_edits(seed):
             text = new
 
 
+def _chunks(text: str) -> list[str]:
+    """The text cut before each line starting with "=" (mostly sections)."""
+    cuts = [
+        0,
+        *(k + 1 for k, c in enumerate(text[:-1]) if c == "\n" and text[k + 1] == "="),
+        len(text),
+    ]
+    return [text[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_split_from_previous_sections_moved(seed):
+    # Whole sections moved, copied or removed: the old ones are found again elsewhere.
+    rng = random.Random(seed)
+    for _ in range(200):
+        text = _text(rng)
+        for _ in range(5):
+            chunks = _chunks(text)
+            if len(chunks) < 3:
+                break
+            roll = rng.random()
+            i = rng.randrange(1, len(chunks))
+            if roll < 0.5:
+                chunks.insert(rng.randrange(1, len(chunks)), chunks.pop(i))
+            elif roll < 0.75:
+                chunks.insert(rng.randrange(1, len(chunks) + 1), chunks[i])
+            else:
+                chunks.pop(i)
+            new = "".join(chunks)
+            if new != text:
+                _check(text, new)
+            text = new
+
+
 @settings(max_examples=200, deadline=None, database=None)
 @given(
     st.lists(st.sampled_from(_TOKENS + _PLAIN), max_size=40).map("".join),

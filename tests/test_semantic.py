@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -183,6 +184,29 @@ def test_extract_construct_by_construct_is_the_full_parse(seed):
         assert semantic._tokenized(text)[0] == semantic._extract_parsed(text), text
 
 
+_LINE_PIECES = [
+    "word", "[[link]]", "[[a|b c]]", "[[Category:X|k]]", "[[:Category:Y]]", "[[#s]]", "&amp;",
+    "http://free.org/x.", "[http://e.org title]", "''", "a:b", "]]", "[", "[[", "\n", "\n* ",
+    "\n# ", "\n: ", "\n; ", "\n== h ==", "\n----", "\n ", "[[File:f.png|thumb|[[cap]]]]",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_extract_line_by_line_is_the_full_parse(seed):
+    """A list (lines without templates, tags or comments) is read line by line (_by_lines)."""
+    rng = random.Random(seed)
+    by_lines = 0
+    for _ in range(2000):
+        pieces = (rng.choice(_LINE_PIECES) + rng.choice(["", " "]) for _ in range(12))
+        text = "".join(pieces)
+        if "\n" not in text or "[" not in text:
+            continue
+        semantic._EXTRACTED.clear()
+        by_lines += semantic._by_lines(text) is not None
+        assert semantic._tokenized(text)[0] == semantic._extract_parsed(text), text
+    assert by_lines > 200
+
+
 def test_extract_of_the_bundled_snapshot_is_the_full_parse():
     for text in _snapshot_texts():
         for block in blocks(text):
@@ -210,6 +234,44 @@ def test_plain_edit_changes_no_construct(seed):
             if shape is not semantic._PLAIN:
                 assert _constructs(new) == _constructs(text), (text, new)
     assert kept > 500  # the shortcut is taken, and checked
+
+
+_LINKS = ["[[a]]", "[[Foo bar]]", "[[x1]]", "[[link]]", "[[B c d]]", "[[é]]"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_link_edit_is_what_the_tokenizer_reads(seed):
+    """Where _link_edit says what an edit adding or removing [[links]] makes, the tokenizer
+    agrees: the same extraction and shape."""
+    rng = random.Random(seed)
+    kept = 0
+    for _ in range(3000):
+        text = _paragraph(rng).replace("\n", " ")
+        done = semantic._tokenized(text)
+        links = [m.span() for m in re.finditer(r"\[\[[^\]]*\]\]", text)]
+        for _ in range(4):
+            if links and rng.random() < 0.5:  # over a link, and maybe some text around it
+                at, end = rng.choice(links)
+                at, end = max(0, at - rng.randint(0, 3)), min(len(text), end + rng.randint(0, 3))
+            else:
+                at = rng.randint(0, len(text))
+                end = min(len(text), at + rng.choice([0, 0, 1, 2, 4, 8]))
+            added = "".join(rng.choice(_PLAIN_WORDS + _LINKS) for _ in range(rng.randint(0, 3)))
+            found = semantic._link_edit(text, done, at, end, added)
+            if found is None or text[at:end] == added:
+                continue
+            new = text[:at] + added + text[end:]
+            kept += 1
+            assert semantic._tokenized(new) == found, (text, at, end, added)
+    assert kept > 150  # the shortcut is taken, and checked
+
+
+def test_edits_that_start_a_line_with_markup_are_read():
+    # Without its leading blanks the line starts with "*": a list item (no word changed).
+    for text, at, end, added in [("  *<b>bold</b> ", 0, 2, ""), (" # [[a]] x", 0, 1, "")]:
+        done = semantic._tokenized(text)
+        assert semantic._plain_edit(text, done[1], at, end, added) is None
+        assert semantic._link_edit(text, done, at, end, added) is None
 
 
 def _constructs(text: str) -> list:

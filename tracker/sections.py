@@ -14,9 +14,10 @@ tests/test_sections_mediawiki.py checks it against a real MediaWiki's
 ``action=parse&prop=sections``. Only heading texts are parsed (mwparserfromhell).
 
 An edited revision is split from the one before it (``split(text, previous=old)``, the
-same result): the sections the edit left alone are the old ones, stretches edited in plain
-words need no scan (`_quiet_edit`), and only the rest is scanned, from cut to cut
-(tests/test_sections_incremental.py compares it with a split from scratch).
+same result): the sections the edit left alone are the old ones (moved ones too), stretches
+edited in plain words, whole [[links]] or lines need no scan (`_quiet_edit`), and only the
+rest is scanned, from cut to cut (tests/test_sections_incremental.py compares it with a
+split from scratch).
 """
 
 from __future__ import annotations
@@ -180,13 +181,15 @@ def _split_from(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> 
 
     Between two cuts (tracker.headings.scan) the headings depend on the text between them
     only: where `text` has the old text from one cut to another (and the "=" after it),
-    the old headings and cuts are taken, moved; elsewhere `text` is scanned, cut to cut.
+    the old headings and cuts are taken, moved (also when an old section was moved: found
+    by its start); elsewhere `text` is scanned, cut to cut.
     """
     old_starts, old_cuts, texts = old.starts, old.cuts, old.texts
     n_texts, n_cuts, old_size, size = len(texts), len(old_cuts), len(old_text), len(text)
     starts, heads, cuts = [0], [], []
     kept: list[tuple[int, int, int]] = []  # (n, j, count): sections n... may be old j...
     firsts: dict[str, list[int]] | None = None
+    jumped = -1  # the last cut of the new text where an old section was looked for
     found_edits: dict[int, tuple[int, Edit]] = {}
     at = at_old = 0  # a cut of the new text, and the old cut with the same text after it
     while True:
@@ -229,6 +232,16 @@ def _split_from(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> 
                     break
                 at, at_old = to + shift, to
                 continue
+        if jumped != at and not text.startswith(old_text[at_old : at_old + _SIGN], at):
+            # Not the old stretch edited in place: maybe an old section moved here, whole.
+            jumped = at  # (once: then it is scanned)
+            if firsts is None:
+                firsts = _firsts(old_text, old_cuts)
+            moved = next((c for c in firsts.get(text[at : at + _SIGN], ()) if c != at_old
+                          and _starts_section(text, at, c, old_starts, texts)), -1)  # fmt: skip
+            if moved >= 0:
+                at_old = moved
+                continue
         n = bisect.bisect_right(old_cuts, at_old)
         if j >= 0 and n < n_cuts:
             # Words edited between two cuts: the old headings, no scan needed.
@@ -259,13 +272,27 @@ def _split_from(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> 
         at, at_old = stop, old_cuts[n] if at_old >= 0 and n < n_cuts else -1
         if at_old < 0 or not text.startswith(old_text[at_old : at_old + _SIGN], at):
             if firsts is None:
-                firsts = {}
-                for c in old_cuts:
-                    firsts.setdefault(old_text[c : c + _SIGN], []).append(c)
+                firsts = _firsts(old_text, old_cuts)
             found_at = firsts.get(text[at : at + _SIGN], [-1])
             at_old = next((c for c in found_at if c >= at_old), found_at[0])
     built = _build(text, starts, heads, old, kept)
     return _made(built, starts, heads, cuts, found_edits, old_text)
+
+
+def _starts_section(
+    text: str, at: int, c: int, old_starts: list[int], texts: tuple[str, ...]
+) -> bool:
+    """Whether an old section starts at old cut `c` and `text` has all of it at `at`."""
+    k = bisect.bisect_left(old_starts, c, 1)
+    return k < len(texts) and old_starts[k] == c and text.startswith(texts[k], at)
+
+
+def _firsts(old_text: str, old_cuts: list[int]) -> dict[str, list[int]]:
+    """The old cuts by the text that starts there."""
+    firsts: dict[str, list[int]] = {}
+    for c in old_cuts:
+        firsts.setdefault(old_text[c : c + _SIGN], []).append(c)
+    return firsts
 
 
 _SIGN = 64  # characters that find the old cut a new one may correspond to
@@ -303,7 +330,8 @@ def _quiet_edit(
     if "\n=" in old or (head is None and old[:1] == "="):
         return None  # a heading line inside a construct: its line may become a heading
     p = _common_prefix(old, text, at)
-    end = text.find(old_text[to_old : to_old + _SIGN], at + p)  # where the old text resumes
+    # Where the old text resumes: near, after an edit (a far one is a scan's business).
+    end = text.find(old_text[to_old : to_old + _SIGN], at + p, at + 2 * len(old) + 4096)
     if end < 0:
         return None
     limit = min(len(old), end - at) - p
@@ -334,8 +362,8 @@ def _quiet_edit(
         return None  # on the heading's line
     if "\n=" in before + added + after or text[end - 1 : end] != "\n":
         return None  # a new heading line; or the stretch no longer ends a line
-    line = old[line_start : old.find("\n", len(old) - s)]  # all the lines the edit is on
-    if "<!--" in line or "-->" in line:
+    line_end = old.find("\n", len(old) - s)  # the lines the edit is on: no comment
+    if old.find("<!--", line_start, line_end) >= 0 or old.find("-->", line_start, line_end) >= 0:
         return None  # blanks around a comment decide whether it eats its line
     lt = old.rfind("<", 0, p)  # on an earlier line too: "</ref\n" + " >" closes a tag
     if lt >= 0 and _TAG_GAP.fullmatch(old, lt + 1, p):
@@ -395,7 +423,7 @@ def _build(
         if old is not None and r < kept_count and kept[r][0] <= n:
             n0, j0, run = kept[r]
             j = j0 + n - n0
-            if j == n and _outline(_chain(old.sections, n - 1)) == _outline(ancestors):
+            if j == n and _same_outline(_chain(old.sections, n - 1), ancestors):
                 # The same place in the outline: so are the old sections after it here (the
                 # last one, if it ends where it did).
                 k = n0 + run
@@ -438,8 +466,13 @@ def _build(
     return tuple(sections)
 
 
-def _outline(chain: list[Section]) -> list[tuple[int, int, tuple[str, ...]]]:
-    return [(s.index, s.level, s.path) for s in chain]
+def _same_outline(a: list[Section], b: list[Section]) -> bool:
+    """Whether two chains of sections (_chain) are the same places in the outline."""
+    if len(a) != len(b):
+        return False
+    if all(map(operator.is_, a, b)):
+        return True  # (mostly: the same sections, kept)
+    return [(s.index, s.level, s.path) for s in a] == [(s.index, s.level, s.path) for s in b]
 
 
 def _chain(sections: Sequence[Section], n: int) -> list[Section]:

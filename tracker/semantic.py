@@ -6,8 +6,9 @@ compares two extractions with DeepDiff and says what changed, as the change reco
 in tracker/diff.py. Only the paragraphs that changed are read, each text once (cached: at
 ingest the new side of one pair is the old side of the next). Fast, with the same results:
 a paragraph is tokenized whole (mwparserfromhell's C tokenizer), but the nodes of each
-top-level construct are built (in Python, far slower) once per distinct construct; and an
-edit of plain words in plain text keeps the paragraph's extraction (`_plain_edit`).
+top-level construct are built (in Python, far slower) once per distinct construct; an edit
+of plain words in plain text keeps the paragraph's extraction (`_plain_edit`), and one that
+adds or removes simple [[links]] there changes just those (`_link_edit`): no reading at all.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import inspect
 import operator
 import re
 from collections import Counter
+from collections.abc import Container
 from functools import lru_cache
 from itertools import chain, compress
 from typing import Any
@@ -80,10 +82,13 @@ def extract(text: str) -> dict[str, Any]:
 
 
 # A paragraph's top-level texts (start, end, whether right after a free link, before one),
-# and whether its tokenizer never gave up on a construct; or _PLAIN, for text that cannot
-# hold a construct. What tells whether an edit keeps the extraction (_plain_edit).
-_Shape = tuple[tuple[tuple[int, int, bool, bool], ...], bool]
-_PLAIN: _Shape = ((), True)
+# whether its tokenizer never gave up on a construct, and its top-level constructs (start,
+# end, items); or _PLAIN, for text that cannot hold a construct. What tells what an edit
+# does to the extraction (_plain_edit, _link_edit).
+_Shape = tuple[
+    tuple[tuple[int, int, bool, bool], ...], bool, tuple[tuple[int, int, list[Item]], ...]
+]
+_PLAIN: _Shape = ((), True, ())
 # Paragraph -> (its extraction, its shape or None). A dict, not an LRU: entries are made
 # from others too (_quiet_change). Ingest reads each paragraph once new and once old.
 _EXTRACTED: dict[str, tuple[dict[str, Any], _Shape | None]] = {}
@@ -99,10 +104,15 @@ def _remember(text: str, done: tuple[dict[str, Any], _Shape | None]) -> tuple:
 def _tokenized(text: str) -> tuple[dict[str, Any], _Shape | None]:
     if "{" not in text and "[" not in text and "<" not in text:
         return _EMPTY, _PLAIN  # plain text: nothing to parse
+    if "\n" in text and not any(map(text.__contains__, "{}<>")):
+        by_lines = _by_lines(text)
+        if by_lines is not None:
+            return by_lines
     tokens = _Tokenizer().tokenize(text, 0, True)  # as mwparserfromhell.parse(skip_style_tags)
     types = list(map(type, tokens))
     items: list[Item] = []
     spans: list[list] = []  # [start, end, after a free link, before one] of top-level texts
+    constructs: list[tuple[int, int, list[Item]]] = []
     free = False  # the last top-level node was a free link
     depth = end = pos = 0
     quiet = True
@@ -134,11 +144,12 @@ def _tokenized(text: str) -> tuple[dict[str, Any], _Shape | None]:
                 if len(_CONSTRUCTS) >= 4096:
                     _CONSTRUCTS.clear()  # simpler than an LRU, and safe across threads
                 found = _CONSTRUCTS[key] = (
-                    [i for node in code.nodes for i in _items(node)],
+                    [i for node in code.nodes for i in _items(node, set(key[0]))],
                     len(str(code)),
                     quiet_run,
                 )
             items += found[0]
+            constructs.append((pos, pos + found[1], found[0]))
             pos += found[1]
             quiet = quiet and found[2]
             free = types[begin] is tk.ExternalLinkOpen and not tokens[begin].get("brackets")
@@ -146,8 +157,25 @@ def _tokenized(text: str) -> tuple[dict[str, Any], _Shape | None]:
                 spans[-1][3] = True
     if depth:
         return _extract_parsed(text), None
-    shape = tuple(map(tuple, spans)), quiet
+    shape = tuple(map(tuple, spans)), quiet, tuple(constructs)
     return _assemble(items), (shape if pos == len(text) else None)
+
+
+def _by_lines(text: str) -> tuple[dict[str, Any], None] | None:
+    """The extraction of a paragraph of lines (a list) from its lines', if each line's
+    tokenizer made every construct it tried: then none reads on into the next line (no
+    template, tag or comment: no "{" or "<" at all). Each line is read once (cached): an
+    edited list is read again in its edited lines only.
+    """
+    links: dict[str, bool] = {}
+    categories: dict[str, str] = {}
+    for line in text.split("\n"):
+        extraction, shape = _EXTRACTED.get(line) or _remember(line, _tokenized(line))
+        if shape is None or not shape[1]:
+            return None
+        categories.update(extraction["categories"])
+        links.update(extraction["links"])
+    return {"templates": {}, "refs": {}, "categories": categories, "links": links}, None
 
 
 # How a token moves the builder in or out of a node: the first token of a top-level node
@@ -197,10 +225,21 @@ def _extract_parsed(text: str) -> dict[str, Any]:
     return _assemble([item for node in code.nodes for item in _items(node)])
 
 
-def _items(node: Node) -> list[Item]:
-    """What one top-level node contributes: templates and references, then links."""
+class _Every:
+    def __contains__(self, _kind: object) -> bool:
+        return True
+
+
+def _items(node: Node, present: Container[type] = _Every()) -> list[Item]:
+    """What one top-level node contributes: templates and references, then links.
+
+    `present`: the kinds of tokens it was built from, if known. No search for what is not
+    there: mwparserfromhell's recursive filters are most of the time this takes.
+    """
     items: list[Item] = []
-    _walk(node, items)
+    _walk(node, items, present)
+    if tk.WikilinkOpen not in present:
+        return items
     for link in mwparserfromhell.wikicode.Wikicode([node]).filter_wikilinks(recursive=True):
         target = str(link.title)
         if target.lstrip().startswith(":"):
@@ -214,7 +253,7 @@ def _items(node: Node) -> list[Item]:
     return items
 
 
-def _walk(node: Node, items: list[Item]) -> None:
+def _walk(node: Node, items: list[Item], present: Container[type]) -> None:
     if isinstance(node, Template):
         name = _template_name(node)
         if not name:
@@ -222,23 +261,25 @@ def _walk(node: Node, items: list[Item]) -> None:
         items.append(
             ("template", name, {str(p.name).strip(): str(p.value).strip() for p in node.params})
         )
+        if tk.TagOpenOpen not in present:
+            return
         for param in node.params:  # a reference inside an infobox field
             for tag in param.value.filter_tags(
                 recursive=True, matches=lambda t: str(t.tag).lower() == "ref"
             ):
-                _add_ref(tag, items)
+                _add_ref(tag, items, present)
     elif isinstance(node, Tag):
         if str(node.tag).strip().lower() == "ref":
-            _add_ref(node, items)
+            _add_ref(node, items, present)
         elif node.contents is not None:
             for child in node.contents.nodes:
-                _walk(child, items)
+                _walk(child, items, present)
     elif isinstance(node, Wikilink) and node.text is not None:
         for child in node.text.nodes:  # templates in an image caption
-            _walk(child, items)
+            _walk(child, items, present)
 
 
-def _add_ref(tag: Tag, items: list[Item]) -> None:
+def _add_ref(tag: Tag, items: list[Item], present: Container[type]) -> None:
     name = None
     for attribute in tag.attributes:
         if str(attribute.name).strip().lower() == "name" and attribute.value is not None:
@@ -248,14 +289,15 @@ def _add_ref(tag: Tag, items: list[Item]) -> None:
     if not text:
         return  # <ref name="x" /> reuses a reference defined elsewhere
     title = url = None
-    for template in contents.filter_templates(recursive=True):
+    templates = contents.filter_templates(recursive=True) if tk.TemplateOpen in present else ()
+    for template in templates:
         for param in template.params:
             key = str(param.name).strip().lower()
             if key == "title" and title is None:
                 title = str(param.value.strip_code()).strip() or None
             elif key in ("url", "archive-url") and url is None:
                 url = str(param.value).strip() or None
-    if url is None:
+    if url is None and tk.ExternalLinkOpen in present:
         for link in contents.filter(recursive=True, forcetype=ExternalLink):
             url = str(link.url).strip()
             if title is None and link.title is not None:
@@ -387,6 +429,8 @@ def _plain_edit(block: str, shape: _Shape | None, p: int, end: int, added: str) 
         return None
     if (not removed or not added) and {block[p - 1 : p], block[end : end + 1]} <= _MARKER_CHARS:
         return None
+    if not p and (added + block[end : end + 1])[:1] in _MARKER_CHARS:
+        return None  # the line now starts with "*", "#", ";"... a list item, say
     if shape is _PLAIN:
         plain = not _NOT_PLAIN.search(removed) and not _NOT_PLAIN.search(added)
         return _PLAIN if plain else None
@@ -405,7 +449,83 @@ def _plain_edit(block: str, shape: _Shape | None, p: int, end: int, added: str) 
         return None  # a free link's scheme reads back to a non-word character; or no text
     delta = len(added) - len(removed)
     moved = (*spans[:k], (a, b + delta, after_free, before_free))
-    return (*moved, *((x + delta, y + delta, f, g) for x, y, f, g in spans[k + 1 :])), True
+    texts = (*moved, *((x + delta, y + delta, f, g) for x, y, f, g in spans[k + 1 :]))
+    return texts, True, _moved(shape[2], b, delta)
+
+
+def _moved(
+    constructs: tuple[tuple[int, int, list[Item]], ...], at: int, delta: int
+) -> tuple[tuple[int, int, list[Item]], ...]:
+    """The constructs, those from `at` on moved by `delta`."""
+    if not delta:
+        return constructs
+    c = bisect.bisect_left(constructs, at, key=_START)
+    return (*constructs[:c], *((x + delta, y + delta, i) for x, y, i in constructs[c:]))
+
+
+_START = operator.itemgetter(0)
+# A link the tokenizer reads as one wherever text is: letters, digits and spaces.
+_SIMPLE_LINK = re.compile(r"\[\[([^\W_][^\W_ ]*(?: [^\W_]+)*)\]\]")
+
+
+def _link_edit(
+    block: str, done: tuple[dict[str, Any], _Shape | None], p: int, end: int, added: str
+) -> tuple[dict[str, Any], _Shape] | None:
+    """The extraction and shape of `block` (`done`: its own) with block[p:end] replaced by
+    `added`, if that adds or removes simple [[links]] amid plain words; else None.
+
+    As _plain_edit, but the edit may hold whole links (and the old text's constructs it
+    covers must be such links): the tokens are the same, but for those links and the texts
+    around them. Every text must stay (constructs never meet where they did not).
+    """
+    extraction, shape = done
+    if shape is None or shape is _PLAIN or not shape[1] or "\n" in block:
+        return None
+    if not p and (added + block[end : end + 1])[:1] in _MARKER_CHARS:
+        return None  # the line now starts with "*", "[["...: as in _plain_edit
+    removed = block[p:end]
+    pieces = _SIMPLE_LINK.split(added)  # text, link title, text, ...
+    if _MARKERS.search(_SIMPLE_LINK.sub("", removed)) or any(map(_MARKERS.search, pieces[::2])):
+        return None
+    spans, _quiet, constructs = shape
+    k1 = bisect.bisect_left(spans, p, key=_END)  # the texts the edit starts and ends in
+    k2 = bisect.bisect_left(spans, end, key=_END)
+    if k2 == len(spans) or spans[k1][0] > p or spans[k2][0] > end:
+        return None
+    first, last = spans[k1], spans[k2]
+    if first[2] and " " not in block[first[0] : p]:
+        return None  # maybe still a free link's trailing punctuation
+    if end == last[1] and last[3]:
+        return None  # a free link's scheme reads back to a non-word character
+    c1 = bisect.bisect_left(constructs, first[1], key=_START)
+    c2 = bisect.bisect_left(constructs, last[0], key=_START)
+    if any(not _SIMPLE_LINK.fullmatch(block, x, y) for x, y, _i in constructs[c1:c2]):
+        return None  # it takes away another construct
+    head, tail = block[first[0] : p], block[end : last[1]]
+    texts = [head + pieces[0], *pieces[2:-1:2], pieces[-1] + tail] if len(pieces) > 1 else []
+    texts = texts or [head + added + tail]
+    if not all(texts):
+        return None
+    if not any(map((block[:p] + added + block[end:]).__contains__, "{[<")):
+        return _EMPTY, _PLAIN  # as _tokenized says of it
+    new_spans, new_constructs = list(spans[:k1]), list(constructs[:c1])
+    at = first[0]
+    for n, text in enumerate(texts):
+        if n:
+            title = pieces[2 * n - 1]
+            new_constructs.append((at, at + len(title) + 4, [("link", _title(title))]))
+            at += len(title) + 4
+        after = first[2] if n == 0 else False
+        before = last[3] if n == len(texts) - 1 else False
+        new_spans.append((at, at + len(text), after, before))
+        at += len(text)
+    delta = len(added) - len(removed)
+    new_spans += ((x + delta, y + delta, f, g) for x, y, f, g in spans[k2 + 1 :])
+    new_constructs += _moved(constructs[c2:], last[1], delta)
+    # Only links change: as _assemble would make them (the first of each), the rest kept.
+    links = [item[1] for _x, _y, found in new_constructs for item in found if item[0] == "link"]
+    extraction = {**extraction, "links": dict.fromkeys(links, True)}
+    return extraction, (tuple(new_spans), True, tuple(new_constructs))
 
 
 _END = operator.itemgetter(1)
@@ -417,7 +537,8 @@ def _quiet_change(old_text: str, new_text: str, edit: Edit) -> bool:
     """Whether `new_text`, `old_text` with `edit`, has plain words edited in one paragraph:
     then its extraction is the same, and so is every paragraph's (no change).
 
-    Both are remembered for `new_text` (the old text of the next pair at ingest).
+    Both are remembered for `new_text` (the old text of the next pair at ingest); so is the
+    new paragraph's extraction if the edit added or removed links there (`_link_edit`).
     """
     paragraphs, starts, ends = _blocks(old_text)
     p, end, added = edit
@@ -427,22 +548,28 @@ def _quiet_change(old_text: str, new_text: str, edit: Edit) -> bool:
     block, at = paragraphs[k], starts[k]
     done = _EXTRACTED.get(block) or _remember(block, _tokenized(block))
     shape = _plain_edit(block, done[1], p - at, end - at, added)
-    if shape is None:
+    found = None
+    if shape is not None:
+        found = done[0], shape
+    elif "[[" in added or "[[" in block[p - at : end - at]:
+        found = _link_edit(block, done, p - at, end - at, added)  # (a changed extraction)
+    if shape is None and found is None:
         return False
     delta = len(new_text) - len(old_text)
     new_block = new_text[at : ends[k] + delta]
-    _remember(new_block, (done[0], shape))
+    _remember(new_block, found)
     _BLOCKS[new_text] = (
         (*paragraphs[:k], new_block, *paragraphs[k + 1 :]),
         (*starts[: k + 1], *(x + delta for x in starts[k + 1 :])),
         (*ends[:k], *(x + delta for x in ends[k:])),
     )
-    return True
+    return shape is not None
 
 
 def _derive(old_block: str, new_block: str) -> None:
-    """Remember the extraction of `new_block` without reading it if `_plain_edit` says the
-    one edit between the two (their common start and end kept) leaves `old_block`'s."""
+    """Remember the extraction of `new_block` without reading it if `_plain_edit` or
+    `_link_edit` says what the one edit between the two (their common start and end kept)
+    makes of `old_block`'s."""
     done = _EXTRACTED.get(old_block) or _remember(old_block, _tokenized(old_block))
     p = _common_prefix(old_block, new_block, 0)
     s = _common_suffix(old_block, new_block, min(len(old_block), len(new_block)) - p)
@@ -450,6 +577,10 @@ def _derive(old_block: str, new_block: str) -> None:
     shape = _plain_edit(old_block, done[1], p, len(old_block) - s, added)
     if shape is not None:
         _remember(new_block, (done[0], shape))
+    elif "[[" in added or "[[" in old_block[p : len(old_block) - s]:
+        found = _link_edit(old_block, done, p, len(old_block) - s, added)
+        if found is not None:
+            _remember(new_block, found)
 
 
 # ---- changes ---------------------------------------------------------------------------
