@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from difflib import SequenceMatcher
-from itertools import accumulate
+from itertools import accumulate, compress, count
 from operator import ne
 from typing import Any
 
@@ -164,13 +164,11 @@ def _diff(old: str, new: str, base: int, level: int, ops: list[Op]) -> None:
         return
     a = _LEVELS[level](old)
     b = _LEVELS[level](new)
-    # The common head and tail: most edits touch a small part of a section. (The first
-    # unequal pair of tokens, found by map(), is the end of the while loop it replaces.)
+    # The common head and tail: most edits touch a small part of a section. (The index of
+    # the first unequal pair of tokens, found in C: the end of the loop it replaces.)
     limit = min(len(a), len(b))
-    unequal = list(map(ne, a, b))
-    head = unequal.index(True) if True in unequal else limit
-    unequal = list(map(ne, reversed(a), reversed(b)))
-    tail = min(unequal.index(True) if True in unequal else limit, limit - head)
+    head = next(compress(count(), map(ne, a, b)), limit)
+    tail = min(next(compress(count(), map(ne, reversed(a), reversed(b))), limit), limit - head)
     a_mid = a[head : len(a) - tail]
     b_mid = b[head : len(b) - tail]
     offset = base + sum(map(len, a[:head]))
