@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import json
 import os
 import signal
 import sqlite3
@@ -23,6 +22,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from mediawiki import free_port
+from trackerutil import toml_value as _toml
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -46,20 +46,6 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str,
 
 
 # ---- configs ------------------------------------------------------------------------------
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + " }"
-    raise TypeError(value)
 
 
 def write_config(path: Path, *, wikis: list[dict], watches: list[dict],

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from trackerutil import toml_value as toml
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "snapshots" / "pakistan-nato-relations.xml"
@@ -76,20 +77,6 @@ def cut_snapshot(target: Path, count: int | None) -> Path:
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(target)
     return target
-
-
-def toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(toml(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {toml(v)}" for k, v in value.items()) + " }"
-    raise TypeError(value)
 
 
 def subscription_toml(**sub: Any) -> str:

@@ -16,6 +16,7 @@ SEED_SNAPSHOT = REPO / "snapshots" / "pakistan-nato-relations.xml"
 
 
 def toml_value(value: Any) -> str:
+    """A Python value as a TOML value (inline tables for dicts)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -25,7 +26,8 @@ def toml_value(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}"
+                                for k, v in value.items()) + " }"
     raise TypeError(value)
 
 
