@@ -22,10 +22,11 @@ The output is deterministic: run it twice and the bytes are the same.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from tracker.model import hex_to_base36, sha1_hex
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "snapshots" / "pakistan-nato-relations.xml"
@@ -303,13 +304,7 @@ M = "Military relations and understanding"
 
 def sha1_base36(text: str) -> str:
     """The sha1 MediaWiki stores and exports: SHA-1 of the UTF-8 text in base 36, 31 digits."""
-    n = int(hashlib.sha1(text.encode("utf-8")).hexdigest(), 16)
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while n:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-    return out.rjust(31, "0")
+    return hex_to_base36(sha1_hex(text))
 
 
 def autosummary_new(text: str) -> str:
