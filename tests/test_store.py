@@ -77,7 +77,7 @@ def test_store_failed_batch_leaves_nothing(store: Store) -> None:
     revisions = list(generate(10, size=4000))
     ingestor = page(store)
     ingestor.add(revisions[:3])
-    broken = replace(revisions[5], size=None)  # NOT NULL column: the insert fails mid-batch
+    broken = replace(revisions[5], parentid=None)  # NOT NULL column: the insert fails mid-batch
     with pytest.raises(StoreError):
         ingestor.add([*revisions[3:5], broken])
     assert len(store.revisions(ingestor.page_id)) == 3

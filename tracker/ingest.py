@@ -1,12 +1,24 @@
 """Writing revisions into the store: sections once each, the diff to the previous revision,
 revert marks. One call of ``PageIngestor.add`` is one transaction.
+
+Revisions are kept in MediaWiki's history order: by timestamp, then revision id. Revision
+ids are not in time order on real wikis (an import or an undeletion brings old edits with
+new or old ids), so a revision is never skipped for its id: one that belongs after the
+last stored revision is appended (diffed and checked for a revert at once); one that
+belongs earlier is inserted in its place, and what depended on the order after it
+(section ids, stored diffs, reverts) is worked out again by `rederive`, once per page
+after the whole batch of a poll or import. The page row records where that must start, so
+a killed process finishes it on its next run.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 
+from . import reverts
 from .diff import diff_texts
 from .model import Revision, sha1_hex
 from .sections import split
@@ -14,15 +26,30 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
+REDERIVE_CHUNK = 200  # revisions per transaction when re-deriving
+
+
+def position(rev: Revision | dict) -> tuple[str, int]:
+    """A revision's place in MediaWiki's history order."""
+    if isinstance(rev, dict):
+        return rev["timestamp"], rev["revid"]
+    return rev.timestamp, rev.revid
+
 
 class PageIngestor:
-    """Appends revisions of one page, keeping the last text and section ids in memory."""
+    """Adds revisions of one page, keeping the last text and section ids in memory."""
 
     def __init__(self, store: Store, wiki_id: int, page_id: int):
         self.store = store
         self.wiki_id = wiki_id
         self.page_id = page_id
-        last = store.latest_revision(page_id, with_text=True)
+        self.added = 0
+        self._tagged_reverted = False  # a revision came with MediaWiki's mw-reverted tag
+        self._load()
+
+    def _load(self) -> None:
+        store = self.store
+        last = store.latest_revision(self.page_id, with_text=True)
         self.prev_rev_id: int | None = last["id"] if last else None
         self.prev_text: str | None = store.revision_text(last["id"]) if last else None
         self.prev_ids: list[str] | None = store.section_ids(last["id"]) if last else None
@@ -36,90 +63,209 @@ class PageIngestor:
             blob_ids = [blob_id for _, blob_id in store.revision_layout(last["id"])]
             if len(texts) == len(blob_ids):
                 self.prev_blobs = dict(zip(texts, blob_ids, strict=True))
-        top = store.latest_revision(page_id)
-        self.last_revid: int | None = top["revid"] if top else None
-        self.last_sha1: str | None = top["sha1"] if top else None
+        recent = store.recent_revisions(self.page_id, reverts.RADIUS + 1)
+        self.top: tuple[str, int] | None = position(recent[-1]) if recent else None
+        self.detector = reverts.Detector(
+            [reverts.Rev(r["revid"], r["sha1"], _tags(r)) for r in recent],
+            lookup=lambda sha1: self.store.scalar(
+                "SELECT revid FROM revisions WHERE page_id = ? AND sha1 = ? "
+                "ORDER BY timestamp DESC, revid DESC LIMIT 1", [self.page_id, sha1]))
+
+    @property
+    def last_revid(self) -> int | None:
+        """The last stored revision in history order."""
+        return self.top[1] if self.top else None
 
     def add(self, revisions: Iterable[Revision]) -> int:
-        """Store the revisions not yet stored, in revid order, atomically; return how many."""
+        """Store the revisions not yet stored, in history order, atomically; return how many."""
         added = 0
         state = (self.prev_rev_id, self.prev_text, self.prev_ids, self.prev_model,
-                 self.last_revid, self.last_sha1, self.prev_blobs)
+                 self.top, self.prev_blobs, list(self.detector.window))
         try:
             with self.store.atomic():
-                for rev in sorted(revisions, key=lambda r: r.revid):
-                    if self.last_revid is not None and rev.revid <= self.last_revid:
-                        continue  # already stored: ingest is idempotent
+                for rev in sorted(revisions, key=position):
                     if self.store.has_revision(self.wiki_id, rev.revid):
-                        continue
-                    self._add_one(rev)
+                        continue  # already stored: ingest is idempotent
+                    if self.top is None or position(rev) > self.top:
+                        self._append(rev)
+                    else:
+                        self._insert_past(rev)
                     added += 1
                 if added:
-                    self.store.db.execute(
-                        "UPDATE pages SET last_revid = ? WHERE id = ?",
-                        [self.last_revid, self.page_id])
+                    self.store.db.execute("UPDATE pages SET last_revid = ? WHERE id = ?",
+                                          [self.last_revid, self.page_id])
         except BaseException:
             # The transaction rolled back: forget what this batch taught us in memory.
             (self.prev_rev_id, self.prev_text, self.prev_ids, self.prev_model,
-             self.last_revid, self.last_sha1, self.prev_blobs) = state
+             self.top, self.prev_blobs, window) = state
+            self.detector.window.clear()
+            self.detector.window.extend(window)
             raise
+        self.added += added
         return added
 
-    def _add_one(self, rev: Revision) -> None:
+    def finish(self) -> None:
+        """After the last batch: work out again what revisions inserted in the past changed."""
+        if self._tagged_reverted:
+            with self.store.atomic():
+                self.store.store_reverts(self.page_id)
+        if rederive(self.store, self.page_id):
+            self._load()
+
+    def _layout(self, rev: Revision, result_ids: list[str] | None) -> list[tuple[str, int]]:
+        """The stored sections of a revision's text: (section id, blob id) in order."""
+        assert rev.text is not None
+        store = self.store
+        if rev.content_model != "wikitext":
+            # Not wikitext (CSS, JSON, Lua...): kept whole, flagged by its content model.
+            return [(f"{rev.revid}.0", store.put_blob(rev.text))]
+        sections = [s.text for s in split(rev.text)]
+        known = self.prev_blobs
+        blob_ids = [known.get(text) or store.put_blob(text) for text in sections]
+        self.prev_blobs = dict(zip(sections, blob_ids, strict=True))
+        ids = result_ids or [f"{rev.revid}.{j}" for j in range(len(sections))]
+        return list(zip(ids, blob_ids, strict=True))
+
+    def _append(self, rev: Revision) -> None:
         store = self.store
         layout = None
         diff = None
         if rev.text is not None:
             if rev.sha1 is None or rev.sha1hidden:
-                rev = _with_sha1(rev)
+                rev = replace(rev, sha1=sha1_hex(rev.text))
             if rev.content_model == "wikitext":
+                wikitext_before = self.prev_model == "wikitext"
                 result = diff_texts(
-                    self.prev_text if self.prev_model == "wikitext" else None,
-                    rev.text, self.prev_ids if self.prev_model == "wikitext" else None,
-                    id_prefix=f"{rev.revid}.")
-                sections = [s.text for s in split(rev.text)]
-                known = self.prev_blobs
-                blob_ids = [known.get(text) or store.put_blob(text) for text in sections]
-                layout = list(zip(result.new_ids, blob_ids, strict=True))
-                self.prev_blobs = dict(zip(sections, blob_ids, strict=True))
+                    self.prev_text if wikitext_before else None, rev.text,
+                    self.prev_ids if wikitext_before else None, id_prefix=f"{rev.revid}.")
+                layout = self._layout(rev, result.new_ids)
                 diff = {"sections": result.sections}
             else:
-                # Not wikitext (CSS, JSON, Lua...): kept whole, flagged by its content model.
-                layout = [(f"{rev.revid}.0", store.put_blob(rev.text))]
+                layout = self._layout(rev, None)
         rev_id = store.insert_revision(self.wiki_id, self.page_id, rev, layout)
-        revert_of = self._mark_revert(rev, rev_id)
+        self._mark_revert(rev, rev_id)
         if diff is not None:
-            diff["revert_of"] = revert_of
             store.put_diff(rev_id, self.prev_rev_id, diff)
         if rev.text is not None:
             self.prev_rev_id, self.prev_text = rev_id, rev.text
             self.prev_ids = [sid for sid, _ in layout or []]
             self.prev_model = rev.content_model
-        self.last_revid, self.last_sha1 = rev.revid, rev.sha1
+        self.top = position(rev)
 
-    def _mark_revert(self, rev: Revision, rev_id: int) -> int | None:
-        """A revision restoring an earlier text reverts the ones in between.
+    def _insert_past(self, rev: Revision) -> None:
+        """A revision older than the last stored one: stored in its place; its diff, the
+        diff of the revision after it, section ids and reverts are re-derived later."""
+        if rev.text is not None and (rev.sha1 is None or rev.sha1hidden):
+            rev = replace(rev, sha1=sha1_hex(rev.text))
+        blobs = self.prev_blobs
+        layout = self._layout(rev, None) if rev.text is not None else None
+        self.prev_blobs = blobs  # the last revision's sections are still the ones at hand
+        self.store.insert_revision(self.wiki_id, self.page_id, rev, layout)
+        self.store.mark_rederive(self.page_id, rev.revid)
+        log.info("page %s: revision %s (%s) belongs before the last stored one; the history "
+                 "after it is re-derived", self.page_id, rev.revid, rev.timestamp)
 
-        The same text as the revision right before is a null revision (a move, a protection),
-        not a revert.
-        """
-        if not rev.sha1 or rev.sha1 == self.last_sha1:
-            return None
-        earlier = self.store.db.execute(
-            "SELECT revid FROM revisions WHERE page_id = ? AND sha1 = ? AND revid < ? "
-            "ORDER BY revid DESC LIMIT 1", [self.page_id, rev.sha1, rev.revid]).fetchone()
-        if earlier is None:
-            return None
-        self.store.db.execute("UPDATE revisions SET revert_of = ? WHERE id = ?",
-                              [earlier[0], rev_id])
-        self.store.db.execute(
-            "UPDATE revisions SET reverted_by = ? WHERE page_id = ? AND revid > ? AND revid < ? "
-            "AND reverted_by IS NULL", [rev.revid, self.page_id, earlier[0], rev.revid])
-        return int(earlier[0])
+    def _mark_revert(self, rev: Revision, rev_id: int) -> None:
+        if reverts.REVERTED_TAG in rev.tags:
+            self._tagged_reverted = True
+        found = self.detector.process(reverts.Rev(rev.revid, rev.sha1, rev.tags))
+        if found is None:
+            return
+        db = self.store.db
+        db.execute("UPDATE revisions SET revert_of = ? WHERE id = ?", [found.restored, rev_id])
+        if found.reverted is not None:
+            marks = ",".join("?" * len(found.reverted))
+            db.execute(f"UPDATE revisions SET reverted_by = ? WHERE page_id = ? AND revid IN "
+                       f"({marks}) AND reverted_by IS NULL",
+                       [rev.revid, self.page_id, *found.reverted])
+            return
+        restored = self.store.one("SELECT timestamp, revid FROM revisions WHERE page_id = ? "
+                                  "AND revid = ?", [self.page_id, found.restored])
+        assert restored is not None
+        db.execute("UPDATE revisions SET reverted_by = ? WHERE page_id = ? AND "
+                   "(timestamp, revid) > (?, ?) AND (timestamp, revid) < (?, ?) AND "
+                   "reverted_by IS NULL",
+                   [rev.revid, self.page_id, restored["timestamp"], restored["revid"],
+                    rev.timestamp, rev.revid])
 
 
-def _with_sha1(rev: Revision) -> Revision:
-    from dataclasses import replace
+def _tags(row: dict) -> tuple[str, ...]:
+    return tuple(json.loads(row["tags"])) if row["tags"] else ()
 
-    assert rev.text is not None
-    return replace(rev, sha1=sha1_hex(rev.text))
+
+def rederive(store: Store, page_id: int) -> int:
+    """Work out again, in history order, the section ids, stored diffs and reverts of a page
+    from where its row says (``pages.rederive_from``); return how many revisions it went
+    through. Resumable: the mark moves on with each committed chunk."""
+    page = store.page(page_id)
+    if page is None or page["rederive_from"] is None:
+        return 0
+    start = store.one("SELECT * FROM revisions WHERE page_id = ? AND revid = ?",
+                      [page_id, page["rederive_from"]])
+    done = 0
+    if start is not None:
+        after = store.revision_before(start)
+        prev = store.revision_before(start, with_text=True)
+        prev_text = store.revision_text(prev["id"]) if prev else None
+        prev_ids = store.section_ids(prev["id"]) if prev else None
+        prev_model = prev["content_model"] if prev else None
+        while True:
+            rows = store.revisions_between(page_id, after, limit=REDERIVE_CHUNK)
+            if not rows:
+                break
+            with store.atomic():
+                for row in rows:
+                    if not row["has_text"]:
+                        store.delete_diff(row["id"])
+                        continue
+                    text = store.revision_text(row["id"]) or ""
+                    if row["content_model"] == "wikitext":
+                        wikitext_before = prev_model == "wikitext"
+                        result = diff_texts(prev_text if wikitext_before else None, text,
+                                            prev_ids if wikitext_before else None,
+                                            id_prefix=f"{row['revid']}.")
+                        _relabel(store, row["id"], text, result.new_ids)
+                        store.put_diff(row["id"], prev["id"] if prev else None,
+                                       {"sections": result.sections}, replace=True)
+                        prev_ids = result.new_ids
+                    else:
+                        store.delete_diff(row["id"])
+                        prev_ids = store.section_ids(row["id"])
+                    prev, prev_text, prev_model = row, text, row["content_model"]
+                after = rows[-1]
+                following = store.revision_after(after)
+                store.db.execute("UPDATE pages SET rederive_from = ? WHERE id = ?",
+                                 [following["revid"] if following else None, page_id])
+            done += len(rows)
+    with store.atomic():
+        store.store_reverts(page_id)
+        last = store.latest_revision(page_id)
+        store.db.execute("UPDATE pages SET rederive_from = NULL, last_revid = ? WHERE id = ?",
+                         [last["revid"] if last else None, page_id])
+    if done:
+        log.info("page %s: re-derived %d revisions in history order", page_id, done)
+    return done
+
+
+def _relabel(store: Store, rev_id: int, text: str, ids: list[str]) -> None:
+    layout = store.revision_layout(rev_id)
+    if len(layout) == len(ids):
+        store.relabel_sections(rev_id, ids)
+        return
+    # The splitter changed since the revision was stored: store its sections anew.
+    texts = [s.text for s in split(text)]
+    store.db.execute("DELETE FROM revision_sections WHERE rev_id = ?", [rev_id])
+    store.db.conn.executemany(
+        "INSERT INTO revision_sections (rev_id, idx, blob_id, section_id) VALUES (?, ?, ?, ?)",
+        [(rev_id, i, store.put_blob(t), sid) for i, (t, sid) in enumerate(zip(texts, ids,
+                                                                              strict=True))])
+
+
+def rederive_pending(store: Store, wiki_id: int | None = None) -> int:
+    """Finish every re-derivation a killed process or a migration left marked."""
+    done = 0
+    for page_id in store.pages_to_rederive():
+        page = store.page(page_id)
+        if page is not None and (wiki_id is None or page["wiki_id"] == wiki_id):
+            done += rederive(store, page_id)
+    return done

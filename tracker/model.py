@@ -37,7 +37,7 @@ class Revision:
     userid: int | None
     comment: str | None
     minor: bool
-    size: int
+    size: int | None  # bytes; None when unknown (hidden text in an export)
     sha1: str | None  # 40 hex digits, as the API gives it; None when hidden
     text: str | None
     tags: tuple[str, ...] = ()

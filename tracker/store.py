@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
+from . import reverts
 from .errors import StoreError
 from .model import Revision
 
@@ -158,8 +159,38 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m040_history_order(db: sqlite_utils.Database) -> None:
+    """History order is MediaWiki's (timestamp, then revision id), not the revision id:
+    index it; sizes may be unknown (NULL, never the dumps' -1); revisions the wiki deleted
+    later are marked; each page can say where its derived data (section ids, stored diffs)
+    must be worked out again; each wiki keeps its siteinfo and how far its log was read.
+    Derived data that followed id order is re-derived (tracker.rederive)."""
+    db.execute("CREATE INDEX IF NOT EXISTS revisions_history "
+               "ON revisions (page_id, timestamp, revid)")
+    db["revisions"].transform(not_null={"size": False}, defaults={"size": None})
+    db.execute("UPDATE revisions SET size = NULL WHERE size < 0")
+    db.execute("ALTER TABLE revisions ADD COLUMN deleted_at TEXT")
+    db.execute("ALTER TABLE pages ADD COLUMN rederive_from INTEGER")
+    db.execute("ALTER TABLE pages ADD COLUMN checked_at TEXT")
+    db.execute("ALTER TABLE wikis ADD COLUMN siteinfo TEXT")
+    db.execute("ALTER TABLE wikis ADD COLUMN log_checked_at TEXT")
+    for (page_id,) in db.execute("SELECT id FROM pages").fetchall():
+        by_id = [row[0] for row in db.execute(
+            "SELECT revid FROM revisions WHERE page_id = ? ORDER BY revid", [page_id])]
+        in_order = [row[0] for row in db.execute(
+            f"SELECT revid FROM revisions WHERE page_id = ? ORDER BY {HISTORY}", [page_id])]
+        first = next((b for a, b in zip(by_id, in_order, strict=True) if a != b), None)
+        if first is not None:
+            # Section ids and stored diffs followed id order from here: derive them again.
+            db.execute("UPDATE pages SET rederive_from = ? WHERE id = ?", [first, page_id])
+        if in_order:
+            db.execute("UPDATE pages SET last_revid = ? WHERE id = ?", [in_order[-1], page_id])
+        _store_reverts(db, page_id)  # MediaWiki's radius, in history order
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
+    ("040_history_order", _m040_history_order),
 ]
 
 
@@ -181,6 +212,25 @@ def all_migrations() -> list[tuple[str, Callable[[sqlite_utils.Database], None]]
     daemon_store.register()
     register_migration(*search.MIGRATION)
     return MIGRATIONS
+
+
+# MediaWiki's history order (action=history, prop=revisions, XML exports): by timestamp,
+# then revision id. Revision ids are not in time order on real wikis (imports, undeletions).
+HISTORY = "timestamp, revid"
+HISTORY_DESC = "timestamp DESC, revid DESC"
+
+
+def _store_reverts(db: sqlite_utils.Database, page_id: int) -> None:
+    """Work out the reverts of a page's whole stored history again (metadata only)."""
+    rows = db.execute(f"SELECT id, revid, sha1, tags FROM revisions WHERE page_id = ? "
+                      f"ORDER BY {HISTORY}", [page_id]).fetchall()
+    history = [reverts.Rev(revid, sha1, tuple(json.loads(tags)) if tags else ())
+               for _id, revid, sha1, tags in rows]
+    revert_of, reverted_by = reverts.detect(history)
+    db.conn.executemany(
+        "UPDATE revisions SET revert_of = ?, reverted_by = ? WHERE id = ?",
+        [(revert_of.get(revid), reverted_by.get(revid), rev_id)
+         for rev_id, revid, _sha1, _tags in rows])
 
 
 def compress(text: str) -> bytes:
@@ -439,15 +489,82 @@ class Store:
             "WHERE r.wiki_id = ? AND r.revid = ?", [wiki_id, revid])
 
     def revisions(self, page_id: int) -> list[dict]:
-        """Every stored revision of a page, ordered by revid (never by timestamp)."""
-        return self.query("SELECT * FROM revisions WHERE page_id = ? ORDER BY revid", [page_id])
+        """Every stored revision of a page, in MediaWiki's history order."""
+        return self.query(f"SELECT * FROM revisions WHERE page_id = ? ORDER BY {HISTORY}",
+                          [page_id])
 
     def latest_revision(self, page_id: int, with_text: bool = False) -> dict | None:
+        """The last revision of a page in history order (with text: the last with text)."""
         extra = " AND has_text = 1" if with_text else ""
         return self.one(
-            f"SELECT * FROM revisions WHERE page_id = ?{extra} ORDER BY revid DESC LIMIT 1",
+            f"SELECT * FROM revisions WHERE page_id = ?{extra} ORDER BY {HISTORY_DESC} LIMIT 1",
             [page_id],
         )
+
+    def revision_before(self, row: dict, with_text: bool = False) -> dict | None:
+        """The revision right before a stored one in history order (with text: the last one
+        before it that has its text)."""
+        extra = " AND has_text = 1" if with_text else ""
+        return self.one(
+            f"SELECT * FROM revisions WHERE page_id = ? AND (timestamp, revid) < (?, ?){extra} "
+            f"ORDER BY {HISTORY_DESC} LIMIT 1", [row["page_id"], row["timestamp"], row["revid"]])
+
+    def revision_after(self, row: dict) -> dict | None:
+        """The revision right after a stored one in history order."""
+        return self.one(
+            f"SELECT * FROM revisions WHERE page_id = ? AND (timestamp, revid) > (?, ?) "
+            f"ORDER BY {HISTORY} LIMIT 1", [row["page_id"], row["timestamp"], row["revid"]])
+
+    def revisions_between(self, page_id: int, after: dict | None, upto: dict | None = None,
+                          limit: int | None = None) -> list[dict]:
+        """The revisions after `after` (None: from the first) up to `upto` included (None: to
+        the last), in history order."""
+        where, params = ["page_id = ?"], [page_id]
+        if after is not None:
+            where.append("(timestamp, revid) > (?, ?)")
+            params += [after["timestamp"], after["revid"]]
+        if upto is not None:
+            where.append("(timestamp, revid) <= (?, ?)")
+            params += [upto["timestamp"], upto["revid"]]
+        tail = f" LIMIT {int(limit)}" if limit is not None else ""
+        return self.query(f"SELECT * FROM revisions WHERE {' AND '.join(where)} "
+                          f"ORDER BY {HISTORY}{tail}", params)
+
+    def recent_revisions(self, page_id: int, count: int) -> list[dict]:
+        """The last `count` revisions of a page, in history order."""
+        rows = self.query(f"SELECT * FROM revisions WHERE page_id = ? ORDER BY {HISTORY_DESC} "
+                          "LIMIT ?", [page_id, count])
+        rows.reverse()
+        return rows
+
+    def latest_with_sha1(self, page_id: int, sha1: str, before: Revision) -> int | None:
+        """The last revision before `before` (in history order) with this content."""
+        return self.scalar(
+            f"SELECT revid FROM revisions WHERE page_id = ? AND sha1 = ? AND "
+            f"(timestamp, revid) < (?, ?) ORDER BY {HISTORY_DESC} LIMIT 1",
+            [page_id, sha1, before.timestamp, before.revid])
+
+    def store_reverts(self, page_id: int) -> None:
+        """Work out every revert of a page again from its stored history (metadata only)."""
+        _store_reverts(self.db, page_id)
+
+    def mark_rederive(self, page_id: int, revid: int) -> None:
+        """Derived data (section ids, stored diffs) must be worked out again from `revid` on:
+        kept in the page row, so that a killed process finishes the job on its next run."""
+        row = self.one("SELECT p.rederive_from, r.timestamp, r.revid FROM pages p "
+                       "LEFT JOIN revisions r ON r.page_id = p.id AND r.revid = p.rederive_from "
+                       "WHERE p.id = ?", [page_id])
+        new = self.one("SELECT timestamp, revid FROM revisions WHERE page_id = ? AND revid = ?",
+                       [page_id, revid])
+        assert new is not None
+        if row and row["rederive_from"] is not None and row["timestamp"] is not None and \
+                (row["timestamp"], row["revid"]) <= (new["timestamp"], new["revid"]):
+            return
+        self.db.execute("UPDATE pages SET rederive_from = ? WHERE id = ?", [revid, page_id])
+
+    def pages_to_rederive(self) -> list[int]:
+        return [row[0] for row in self.db.execute(
+            "SELECT id FROM pages WHERE rederive_from IS NOT NULL ORDER BY id").fetchall()]
 
     def has_revision(self, wiki_id: int, revid: int) -> bool:
         return self.db.execute(
@@ -479,7 +596,42 @@ class Store:
 
     # --- diffs ----------------------------------------------------------------------------
 
-    def put_diff(self, to_rev: int, from_rev: int | None, data: dict) -> None:
+    def relabel_sections(self, rev_id: int, section_ids: list[str]) -> None:
+        """Give a stored revision's sections other stable ids (same texts, same order)."""
+        self.db.conn.executemany(
+            "UPDATE revision_sections SET section_id = ? WHERE rev_id = ? AND idx = ?",
+            [(sid, rev_id, idx) for idx, sid in enumerate(section_ids)])
+
+    def drop_text(self, rev_id: int) -> None:
+        """Forget a revision's text (the wiki hid it): its sections, its stored diff, and the
+        section texts no other revision has (from the search index too)."""
+        from .web.search import forget_texts
+
+        blob_ids = {row[0] for row in self.db.execute(
+            "SELECT blob_id FROM revision_sections WHERE rev_id = ?", [rev_id]).fetchall()}
+        self.db.execute("DELETE FROM revision_sections WHERE rev_id = ?", [rev_id])
+        orphans = [b for b in sorted(blob_ids) if self.db.execute(
+            "SELECT 1 FROM revision_sections WHERE blob_id = ? LIMIT 1", [b]).fetchone() is None]
+        if orphans:
+            forget_texts(self.db, [(b, self.blob(b)) for b in orphans])
+            marks = ",".join("?" * len(orphans))
+            self.db.execute(f"DELETE FROM blobs WHERE id IN ({marks})", orphans)
+            for b in orphans:
+                self._blob_cache.pop(b, None)
+        self.db.execute("DELETE FROM section_changes WHERE rev_id = ?", [rev_id])
+        self.db.execute("DELETE FROM diffs WHERE to_rev = ?", [rev_id])
+        self.db.execute("UPDATE revisions SET has_text = 0 WHERE id = ?", [rev_id])
+
+    def delete_diff(self, to_rev: int) -> None:
+        self.db.execute("DELETE FROM section_changes WHERE rev_id = ?", [to_rev])
+        self.db.execute("DELETE FROM diffs WHERE to_rev = ?", [to_rev])
+
+    def put_diff(self, to_rev: int, from_rev: int | None, data: dict,
+                 replace: bool = False) -> None:
+        """Store the diff of a revision against the one before it with text; `replace`: it
+        had one already (re-derived), whose section changes go."""
+        if replace:
+            self.db.execute("DELETE FROM section_changes WHERE rev_id = ?", [to_rev])
         self.db.execute(
             "INSERT OR REPLACE INTO diffs (to_rev, from_rev, data) VALUES (?, ?, ?)",
             [to_rev, from_rev, zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 9)],
