@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import IO
 
 from .history import resolve_page
-from .ingest import PageIngestor
+from .ingest import PageIngestor, rederive_pending
 from .snapshot import SnapshotSource, write_export
 from .store import Store
 
@@ -19,15 +19,16 @@ def import_snapshot(store: Store, path: Path, wiki: str) -> dict[str, int]:
     source = SnapshotSource(wiki, path)
     source.check()
     wiki_id = store.wiki_id(wiki)
+    rederive_pending(store, wiki_id)  # what a killed import left to finish
     counts: dict[str, int] = {}
-    for page in list(source.pages()):
+    for page, batches in source.stream():
         with store.atomic():
             row = store.upsert_page(wiki_id, page.pageid, page.title, page.ns)
         ingestor = PageIngestor(store, wiki_id, row["id"])
-        added = 0
-        for batch in source.fetch_revisions(page.pageid):
-            added += ingestor.add(batch)
-        counts[page.title] = added
+        for batch in batches:
+            ingestor.add(batch)
+        ingestor.finish()
+        counts[page.title] = counts.get(page.title, 0) + ingestor.added
     return counts
 
 

@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 from .errors import ConfigError
 
 DEFAULT_INTERVAL = 15 * 60
+DEFAULT_RECHECK = 7 * 86400
 DEFAULT_CONTACT = "https://github.com/wiki-tracker/wiki-tracker"
 
 _INTERVAL_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
@@ -95,6 +96,9 @@ class Wiki:
     max_retries: int = 5
     # The wiki's article URL prefix for links in digests; derived from api_url when empty.
     index_url: str | None = None
+    # How often each page's whole revision list is compared with the store: it finds what
+    # the wiki's log does not tell (imports by a maintenance script, suppressed revisions).
+    recheck: float = DEFAULT_RECHECK
 
     @property
     def script_url(self) -> str | None:
@@ -283,7 +287,7 @@ class Config:
 
 # --- loading -------------------------------------------------------------------------------
 
-_CUSTOM = {"interval": parse_interval, "backfill": Backfill.parse}
+_CUSTOM = {"interval": parse_interval, "recheck": parse_interval, "backfill": Backfill.parse}
 
 
 class _Checker:

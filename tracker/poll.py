@@ -20,8 +20,9 @@ import click
 
 from .config import Config, Watch, Wiki
 from .errors import StoreError, TrackerError, WikiError
-from .ingest import PageIngestor
+from .ingest import PageIngestor, rederive_pending
 from .model import Revision
+from .reconcile import log_names, reconcile
 from .snapshot import SnapshotSource
 from .store import Store, utcnow
 from .wiki import ApiSource, PageStatus
@@ -58,6 +59,27 @@ def make_source(config: Config, wiki: Wiki, **kwargs: object) -> Source:
     return ApiSource(wiki, **kwargs)  # type: ignore[arg-type]
 
 
+# How often a wiki's log is read (one request for every page): imports, undeletions,
+# history merges and revision deletions that change a page's stored history.
+LOG_INTERVAL = 15 * 60
+LOG_OVERLAP = 60  # seconds read twice, for the clocks of the wiki and of this machine
+
+
+@dataclass
+class _Cycle:
+    """What one poll cycle of a wiki knows while it goes through the pages."""
+
+    store: Store
+    source: Source
+    wiki: Wiki
+    wiki_id: int
+    show: bool
+    clock: Callable[[], float]
+    unchanged: list[int] = field(default_factory=list)
+    log_titles: set[str] = field(default_factory=set)
+    log_pageids: set[int] = field(default_factory=set)
+
+
 def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None = None,
               watches: Sequence[Watch] | None = None, progress: bool | None = None,
               clock: Callable[[], float] = time.time) -> PollResult:
@@ -68,17 +90,19 @@ def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None
     wiki_id = store.wiki_id(wiki.name, wiki.api_url, wiki.snapshot)
     run_id = store.start_poll_run(wiki_id)
     start_requests = source.requests
+    cycle = _Cycle(store, source, wiki, wiki_id,
+                   sys.stderr.isatty() if progress is None else progress, clock)
     by_title = {w.title: w for w in watches}
     stored = {row["title"]: row for row in store.query(
         "SELECT * FROM watches WHERE wiki_id = ?", [wiki_id])}
     rows = {w.title: stored.get(w.title) or store.watch(wiki_id, w.title) for w in watches}
-    unchanged: list[int] = []
-    show = sys.stderr.isatty() if progress is None else progress
     try:
+        rederive_pending(store, wiki_id)  # what a killed run left half done
         known = {row["page_id"]: title for title, row in rows.items() if row["page_id"]}
         pageids = {store.page(pid)["pageid"]: title for pid, title in known.items()}
         titles = [title for title, row in rows.items() if not row["page_id"]]
         statuses = source.page_status(list(pageids), titles)
+        _read_log(cycle)
     except TrackerError as exc:
         message = str(exc)
         result.errors.append(message)
@@ -93,8 +117,7 @@ def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None
                 else str(status.requested)
             row = rows[title]
             try:
-                added = _poll_page(store, source, wiki_id, row, status,
-                                   by_title[title], show, clock, unchanged)
+                added = _poll_page(cycle, row, status, by_title[title])
             except (WikiError, StoreError) as exc:
                 message = str(exc)
                 result.errors.append(message)
@@ -104,11 +127,11 @@ def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None
             if added:
                 result.pages_changed += 1
                 result.revisions_added += added
-        if unchanged:
+        if cycle.unchanged:
             now = utcnow()
             with store.atomic():
                 store.db.conn.executemany("UPDATE watches SET last_poll = ? WHERE id = ?",
-                                          [(now, watch_id) for watch_id in unchanged])
+                                          [(now, watch_id) for watch_id in cycle.unchanged])
     result.requests = source.requests - start_requests
     store.finish_poll_run(run_id, requests=result.requests, pages_checked=result.pages_checked,
                           revisions_added=result.revisions_added, errors=result.errors)
@@ -116,14 +139,49 @@ def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None
     return result
 
 
+def _read_log(cycle: _Cycle) -> None:
+    """The pages the wiki's log names since it was last read (at most every LOG_INTERVAL)."""
+    store, now = cycle.store, cycle.clock()
+    last = store.scalar("SELECT log_checked_at FROM wikis WHERE id = ?", [cycle.wiki_id])
+    if last is not None and now - _epoch(last) < LOG_INTERVAL:
+        return
+    if last is not None:
+        since = _iso(_epoch(last) - LOG_OVERLAP)
+        cycle.log_titles, cycle.log_pageids = log_names(cycle.source.log_events(since))
+    # The first time, nothing to read: every page is compared with the wiki when due.
+    store.db.execute("UPDATE wikis SET log_checked_at = ? WHERE id = ?",
+                     [_iso(now), cycle.wiki_id])
+
+
+def _epoch(stamp: str) -> float:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _watch_error(store: Store, row: dict, message: str) -> None:
     store.update_watch(row["id"], last_poll=utcnow(), last_error=message,
                        last_error_at=utcnow(), error_count=row["error_count"] + 1)
 
 
-def _poll_page(store: Store, source: Source, wiki_id: int, row: dict, status: PageStatus,
-               watch: Watch, show: bool, clock: Callable[[], float],
-               unchanged: list[int]) -> int:
+def _recheck_due(cycle: _Cycle, page: dict | None, status: PageStatus, watch: Watch) -> bool:
+    """Whether the page's whole revision list must be compared with the store now."""
+    if page is None or page["last_revid"] is None:
+        return False  # not stored yet: the backfill fetches the history
+    if status.pageid in cycle.log_pageids or status.title in cycle.log_titles:
+        return True
+    if status.revisions is not None and watch.backfill.mode == "all":
+        stored = cycle.store.scalar("SELECT count(*) FROM revisions WHERE page_id = ? AND "
+                                    "deleted_at IS NULL", [page["id"]])
+        return bool(stored != status.revisions)
+    checked = page["checked_at"]
+    return checked is None or cycle.clock() - _epoch(checked) >= cycle.wiki.recheck
+
+
+def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> int:
+    store, source, wiki_id = cycle.store, cycle.source, cycle.wiki_id
     title = row["title"]
     if status.invalid:
         raise WikiError(f"{title!r} is not a valid page title on {source.name}; fix the watch")
@@ -146,12 +204,12 @@ def _poll_page(store: Store, source: Source, wiki_id: int, row: dict, status: Pa
         raise WikiError(f"{title!r} is a redirect to {target!r} on {source.name}; "
                         f"watch {target!r} instead (redirects are not followed)")
     page = store.page_by_pageid(wiki_id, status.pageid)
+    recheck = _recheck_due(cycle, page, status, watch)
     if (page is not None and row["page_id"] == page["id"] and page["title"] == status.title
-            and not page["deleted_at"] and not row["error_count"]
-            and page["last_revid"] is not None and status.lastrevid is not None
-            and status.lastrevid <= page["last_revid"]):
+            and not page["deleted_at"] and not row["error_count"] and not recheck
+            and page["last_revid"] is not None and status.lastrevid == page["last_revid"]):
         # Nothing changed: the common case of every poll; recorded in one write for all.
-        unchanged.append(row["id"])
+        cycle.unchanged.append(row["id"])
         return 0
     with store.atomic():
         page = store.upsert_page(wiki_id, status.pageid, status.title, status.ns,
@@ -161,32 +219,46 @@ def _poll_page(store: Store, source: Source, wiki_id: int, row: dict, status: Pa
         store.update_watch(row["id"], page_id=page["id"], last_poll=utcnow(),
                            status="moved" if page["title"] != title else "ok",
                            last_error=None, error_count=0)
-    if page["last_revid"] is not None and status.lastrevid is not None \
-            and status.lastrevid <= page["last_revid"]:
-        return 0
     ingestor = PageIngestor(store, wiki_id, page["id"])
-    added = 0
+    whole = watch.backfill.mode == "all"
     if ingestor.last_revid is None:
-        backfill = watch.backfill
-        if backfill.mode == "all":
+        if whole:
             batches = source.fetch_revisions(status.pageid)
         else:
             batches = source.fetch_revisions(
-                status.pageid, last=backfill.count if backfill.mode == "last" else 1)
+                status.pageid, last=watch.backfill.count if watch.backfill.mode == "last" else 1)
+        _ingest(cycle, ingestor, batches, page["title"])
+        if whole:
+            store.db.execute("UPDATE pages SET checked_at = ? WHERE id = ?",
+                             [utcnow(), page["id"]])
     else:
-        batches = source.fetch_revisions(status.pageid, start_revid=ingestor.last_revid)
-    bar = _Progress(page["title"], clock) if show else None
+        if status.lastrevid is not None and status.lastrevid != ingestor.last_revid \
+                and not store.has_revision(wiki_id, status.lastrevid):
+            # New edits: from the last stored revision's time on (history order).
+            top = store.latest_revision(page["id"])
+            assert top is not None
+            _ingest(cycle, ingestor, source.fetch_revisions(status.pageid,
+                                                            since=top["timestamp"]),
+                    page["title"])
+        if recheck or (status.lastrevid is not None and status.lastrevid != ingestor.last_revid):
+            reconcile(store, source, ingestor, status.pageid, whole_history=whole)
+    ingestor.finish()
+    if ingestor.added:
+        store.update_watch(row["id"], last_change=utcnow())
+    return ingestor.added
+
+
+def _ingest(cycle: _Cycle, ingestor: PageIngestor, batches: Iterator[list[Revision]],
+            title: str) -> None:
+    bar = _Progress(title, cycle.clock) if cycle.show else None
     try:
         for batch in prefetch(batches):
-            added += ingestor.add(batch)
+            ingestor.add(batch)
             if bar and batch:
-                bar.update(added, batch[-1].timestamp)
+                bar.update(ingestor.added, batch[-1].timestamp)
     finally:
         if bar:
             bar.close()
-    if added:
-        store.update_watch(row["id"], last_change=utcnow())
-    return added
 
 
 def prefetch(batches: Iterator[list[Revision]], depth: int = 1) -> Iterator[list[Revision]]:

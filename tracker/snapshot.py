@@ -6,9 +6,12 @@ Writing produces what MediaWiki's own ``importDump.php`` accepts.
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import lzma
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import escape, quoteattr
@@ -34,9 +37,30 @@ class SnapshotPage:
     revisions: int
 
 
+# Dumps come compressed: read them as they are, told by their first bytes.
+_COMPRESSED: dict[bytes, Callable[[Path], IO[bytes]]] = {
+    b"BZh": lambda path: bz2.open(path, "rb"),
+    b"\x1f\x8b": lambda path: gzip.open(path, "rb"),
+    b"\xfd7zXZ\x00": lambda path: lzma.open(path, "rb"),
+}
+
+
+def _open(path: Path) -> IO[bytes]:
+    """The export's bytes, decompressed if it is a .bz2, .gz or .xz file."""
+    with path.open("rb") as probe:
+        magic = probe.read(6)
+    if magic.startswith(b"7z\xbc\xaf\x27\x1c"):
+        raise WikiError(f"{path} is a 7z archive: unpack it first (7z x {path.name}), or "
+                        "recompress it as .xz or .bz2, which are read as they are")
+    for prefix, opener in _COMPRESSED.items():
+        if magic.startswith(prefix):
+            return opener(path)
+    return path.open("rb")
+
+
 def _open_dump(path: Path) -> tuple[IO[bytes], mwxml.Dump]:
     try:
-        handle = path.open("rb")
+        handle = _open(path)
     except OSError as exc:
         raise WikiError(f"cannot read snapshot {path}: {exc.strerror}") from None
     try:
@@ -66,12 +90,12 @@ def revision_from_xml(rev: mwxml.Revision) -> Revision:
     return Revision(
         revid=int(rev.id),
         parentid=int(rev.parent_id or 0),
-        timestamp=rev.timestamp.long_format() if rev.timestamp else "",
+        timestamp=_timestamp(rev),
         user=None if userhidden or user is None else user.text,
         userid=None if userhidden or user is None else (user.id or 0),
         comment=None if rev.deleted and rev.deleted.comment else (rev.comment or ""),
         minor=bool(rev.minor),
-        size=len(text.encode("utf-8")) if text is not None else int((main and main.bytes) or 0),
+        size=len(text.encode("utf-8")) if text is not None else _known_size(main),
         sha1=sha1,
         text=text,
         content_model=(main.model if main is not None and main.model else "wikitext"),
@@ -81,6 +105,16 @@ def revision_from_xml(rev: mwxml.Revision) -> Revision:
         commenthidden=bool(rev.deleted and rev.deleted.comment),
         sha1hidden=sha1 is None,
     )
+
+
+def _known_size(main: object) -> int | None:
+    """The size an export gives for a hidden text; unknown (None), never the dumps' -1."""
+    size = getattr(main, "bytes", None)
+    return int(size) if size is not None and int(size) >= 0 else None
+
+
+def _position(rev: Revision) -> tuple[str, int]:
+    return rev.timestamp, rev.revid
 
 
 class SnapshotSource:
@@ -101,12 +135,16 @@ class SnapshotSource:
         with handle:
             try:
                 for page in dump:
-                    last, count = None, 0
+                    last: tuple[str, int] | None = None
+                    count = 0
                     for rev in page:
                         count += 1
-                        last = rev.id if last is None else max(last, rev.id)
+                        here = (_timestamp(rev), int(rev.id))
+                        last = here if last is None else max(last, here)
                     yield SnapshotPage(int(page.id), page.title, int(page.namespace or 0),
-                                       page.redirect, last, count)
+                                       page.redirect, last[1] if last else None, count)
+            except WikiError:
+                raise
             except Exception as exc:
                 raise WikiError(f"{self.path}: malformed XML export ({exc})") from None
 
@@ -127,37 +165,92 @@ class SnapshotSource:
                 out.append(PageStatus(requested, None, None, missing=True))
             else:
                 out.append(PageStatus(requested, page.pageid, page.title, page.ns,
-                                      page.lastrevid, redirect=page.redirect is not None))
+                                      page.lastrevid, redirect=page.redirect is not None,
+                                      revisions=page.revisions))
         return out
 
-    def fetch_revisions(self, pageid: int, *, start_revid: int | None = None,
-                        last: int | None = None) -> Iterator[list[Revision]]:
-        """Revisions of one page, oldest first (by revid), in batches."""
+    def fetch_revisions(self, pageid: int, *, since: str | None = None,
+                        last: int | None = None, revids: Iterable[int] | None = None
+                        ) -> Iterator[list[Revision]]:
+        """Revisions of one page in batches, each in history order (the file's own order
+        may be another: dumps list revisions by id; the store puts each in its place).
+
+        ``since``: from that timestamp on; ``last``: the N most recent; ``revids``: these.
+        """
+        wanted = set(revids) if revids is not None else None
+        if last is not None:
+            # The N most recent in history order, whatever the file's order: their places
+            # first (no text kept), then those revisions.
+            places = sorted(_position(rev) for rev in self.revision_list(pageid))
+            wanted = {revid for _ts, revid in places[-last:]}
+        batch: list[Revision] = []
+        for raw in self._page_revisions(pageid):
+            if wanted is not None and int(raw.id) not in wanted:
+                continue
+            if since is not None and _timestamp(raw) < since:
+                continue
+            batch.append(revision_from_xml(raw))
+            if len(batch) >= BATCH_SIZE:
+                yield sorted(batch, key=_position)
+                batch = []
+        if batch:
+            yield sorted(batch, key=_position)
+
+    def revision_list(self, pageid: int) -> Iterator[Revision]:
+        """Every revision of a page, without its text (``text`` None)."""
+        for raw in self._page_revisions(pageid):
+            yield replace(revision_from_xml(raw), text=None)
+
+    def log_events(self, since: str) -> list:
+        """An export has no log: its revision counts tell what changed."""
+        return []
+
+    def stream(self) -> Iterator[tuple[SnapshotPage, Iterator[list[Revision]]]]:
+        """Every page with its revisions in batches, in one pass over the file (an import).
+
+        A page's batches must be read before the next page is asked for.
+        """
         handle, dump = _open_dump(self.path)
         self.requests += 1
         with handle:
-            for page in dump:
-                if int(page.id) != pageid:
-                    continue
-                if last is not None:
-                    tail: list[Revision] = []
-                    for rev in page:
-                        tail.append(revision_from_xml(rev))
-                        if len(tail) > last:
-                            tail.pop(0)
-                    yield sorted(tail, key=lambda r: r.revid)
-                    return
-                batch: list[Revision] = []
-                for rev in page:
-                    if start_revid is not None and rev.id < start_revid:
-                        continue
-                    batch.append(revision_from_xml(rev))
-                    if len(batch) >= BATCH_SIZE:
-                        yield sorted(batch, key=lambda r: r.revid)
-                        batch = []
-                if batch:
-                    yield sorted(batch, key=lambda r: r.revid)
-                return
+            try:
+                for page in dump:
+                    info = SnapshotPage(int(page.id), page.title, int(page.namespace or 0),
+                                        page.redirect, None, 0)
+                    yield info, _batches(page)
+            except WikiError:
+                raise
+            except Exception as exc:
+                raise WikiError(f"{self.path}: malformed XML export ({exc})") from None
+
+    def _page_revisions(self, pageid: int) -> Iterator[mwxml.Revision]:
+        handle, dump = _open_dump(self.path)
+        self.requests += 1
+        with handle:
+            try:
+                for page in dump:
+                    if int(page.id) == pageid:
+                        yield from page
+                        return
+            except WikiError:
+                raise
+            except Exception as exc:
+                raise WikiError(f"{self.path}: malformed XML export ({exc})") from None
+
+
+def _batches(page: mwxml.Page) -> Iterator[list[Revision]]:
+    batch: list[Revision] = []
+    for raw in page:
+        batch.append(revision_from_xml(raw))
+        if len(batch) >= BATCH_SIZE:
+            yield sorted(batch, key=_position)
+            batch = []
+    if batch:
+        yield sorted(batch, key=_position)
+
+
+def _timestamp(rev: mwxml.Revision) -> str:
+    return rev.timestamp.long_format() if rev.timestamp else ""
 
 
 # --- writing ---------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlparse
 
 import mwclient
@@ -52,6 +52,24 @@ class PageStatus:
     invalid: bool = False
     redirect: bool = False
     content_model: str | None = None
+    revisions: int | None = None  # how many revisions the page has, where a source knows
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """A log entry that may change a page's stored history (import, undeletion, revision
+    deletion, history merge): the page's revisions are then compared with the store."""
+
+    type: str
+    action: str
+    title: str
+    pageid: int | None
+    timestamp: str
+    titles: tuple[str, ...] = ()  # other pages it names (a merge's destination)
+
+
+# Log types that change which revisions a page has, or what of them is visible.
+HISTORY_LOGS = frozenset({"import", "delete", "merge", "suppress"})
 
 
 class Backoff:
@@ -238,15 +256,27 @@ class ApiSource:
             ))
         return statuses
 
-    def fetch_revisions(self, pageid: int, *, start_revid: int | None = None,
-                        last: int | None = None) -> Iterator[list[Revision]]:
-        """Revisions of a page with content, in batches, oldest first.
+    def fetch_revisions(self, pageid: int, *, since: str | None = None,
+                        last: int | None = None, revids: Iterable[int] | None = None
+                        ) -> Iterator[list[Revision]]:
+        """Revisions of a page with content, in batches, in history order.
 
-        ``start_revid``: from that revision on (included); ``last``: only the N most recent.
+        ``since``: from that timestamp on (included); ``last``: only the N most recent;
+        ``revids``: only these revisions (50 per request); nothing: the whole history.
         """
         self.check()
-        params: dict = {"prop": "revisions", "pageids": pageid, "rvslots": "main",
-                        "rvprop": REVPROPS + "|content", "rvlimit": "max"}
+        params: dict = {"prop": "revisions", "rvslots": "main",
+                        "rvprop": REVPROPS + "|content"}
+        if revids is not None:
+            wanted = sorted(set(revids))
+            for start in range(0, len(wanted), BATCH):
+                chunk = wanted[start:start + BATCH]
+                result = self.call("query", **params, revids="|".join(map(str, chunk)))
+                batch = self._revisions(result, pageid)
+                if batch:
+                    yield sorted(batch, key=_position)
+            return
+        params.update(pageids=pageid, rvlimit="max")
         if last is not None:
             # The newest N, fetched newest first and handed over oldest first.
             params.update(rvdir="older", rvlimit=min(last, 50))
@@ -255,17 +285,45 @@ class ApiSource:
                 collected.extend(self._revisions(result, pageid))
                 if len(collected) >= last:
                     break
-            collected = sorted(collected[:last], key=lambda r: r.revid)
+            collected = sorted(collected[:last], key=_position)
             if collected:
                 yield collected
             return
-        params["rvdir"] = "newer"
-        if start_revid is not None:
-            params["rvstartid"] = start_revid
+        params["rvdir"] = "newer"  # by timestamp, then id: MediaWiki's history order
+        if since is not None:
+            params["rvstart"] = since
         for result in self.query(**params):
             batch = self._revisions(result, pageid)
             if batch:
-                yield sorted(batch, key=lambda r: r.revid)
+                yield sorted(batch, key=_position)
+
+    def revision_list(self, pageid: int) -> Iterator[Revision]:
+        """Every revision of a page without content (``text`` None), in history order."""
+        self.check()
+        for result in self.query(prop="revisions", pageids=pageid, rvprop=REVPROPS,
+                                 rvlimit="max", rvdir="newer"):
+            for rev in self._revisions(result, pageid):
+                # Without content the API tells a hidden text by its hidden sha1 only.
+                yield replace(rev, texthidden=rev.texthidden or rev.sha1hidden)
+
+    def log_events(self, since: str) -> list[LogEvent]:
+        """The log entries since a time that may change stored histories (recent changes'
+        log entries: one request for every type; they reach back 30-90 days)."""
+        self.check()
+        events = []
+        for result in self.query(list="recentchanges", rctype="log", rcdir="newer",
+                                 rcstart=since, rcprop="title|ids|timestamp|loginfo",
+                                 rclimit="max"):
+            for rc in result.get("query", {}).get("recentchanges", []):
+                if rc.get("logtype") not in HISTORY_LOGS:
+                    continue
+                params = rc.get("logparams") or {}
+                others = tuple(str(params[key]) for key in ("dest_title", "target_title")
+                               if isinstance(params, dict) and params.get(key))
+                events.append(LogEvent(str(rc.get("logtype")), str(rc.get("logaction", "")),
+                                       str(rc.get("title", "")), rc.get("pageid") or None,
+                                       str(rc.get("timestamp", "")), others))
+        return events
 
     @staticmethod
     def _revisions(result: dict, pageid: int) -> list[Revision]:
@@ -277,6 +335,10 @@ class ApiSource:
             for raw in page.get("revisions", []):
                 out.append(revision_from_api(raw))
         return out
+
+
+def _position(rev: Revision) -> tuple[str, int]:
+    return rev.timestamp, rev.revid
 
 
 def revision_from_api(raw: dict) -> Revision:
@@ -295,7 +357,8 @@ def revision_from_api(raw: dict) -> Revision:
             userid=raw.get("userid") if not raw.get("userhidden") else None,
             comment=raw.get("comment") if not raw.get("commenthidden") else None,
             minor=bool(raw.get("minor")),
-            size=int(raw.get("size") or 0),
+            size=int(raw["size"]) if raw.get("size") is not None and int(raw["size"]) >= 0
+            else None,
             sha1=raw.get("sha1") if not raw.get("sha1hidden") else None,
             text=None if texthidden else text,
             tags=tuple(raw.get("tags") or ()),

@@ -96,6 +96,16 @@ def index_lag(db: sqlite_utils.Database) -> int:
     return int(db.execute("SELECT count(*) FROM blobs WHERE id > ?", [done]).fetchone()[0])
 
 
+def forget_texts(db: sqlite_utils.Database, blobs: list[tuple[int, str]]) -> None:
+    """Take section texts (blob id, text) out of the index: a contentless FTS5 table forgets
+    a row only when told its text again."""
+    if FTS_TABLE not in db.table_names() or not blobs:
+        return
+    top = _indexed_top(db.conn, FTS_TABLE)
+    db.conn.executemany(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, text) "
+                        "VALUES ('delete', ?, ?)", [(b, text) for b, text in blobs if b <= top])
+
+
 def index_new_blobs(store: Any, batch: int = BATCH) -> int:
     """Index the blobs not indexed yet; return how many. ``store``: a writable Store or Database.
 
@@ -311,11 +321,11 @@ def search(source: Any, query: str, page_id: int | None = None, max_runs: int = 
     # and can pass SQLite's variable limit.
     rows = _revisions_with_blobs(db, hit_blobs, page_id)
     hit_revs: dict[int, set[int]] = {}
-    last_blob: dict[int, tuple[int, int]] = {}
-    for rev_id, pid, revid, blob_id in rows:
+    last_blob: dict[int, tuple[tuple[str, int], int]] = {}
+    for rev_id, pid, timestamp, revid, blob_id in rows:
         hit_revs.setdefault(pid, set()).add(rev_id)
-        if revid >= last_blob.get(pid, (-1, 0))[0]:
-            last_blob[pid] = (revid, blob_id)
+        if (timestamp, revid) >= last_blob.get(pid, (("", -1), 0))[0]:
+            last_blob[pid] = ((timestamp, revid), blob_id)
     text_of: Callable[[int], str] = getattr(source, "blob", None) or (
         lambda blob_id: _blob_text(db, blob_id))
     phrases = query_phrases(query)
@@ -353,7 +363,7 @@ def _revisions_with_blobs(db: sqlite_utils.Database, blob_ids: Iterable[int],
     if page_id is not None:
         where, params = " WHERE r.page_id = ?", [page_id]
     rows = conn.execute(
-        "SELECT rs.rev_id, r.page_id, r.revid, rs.blob_id FROM temp.search_hits h "
+        "SELECT rs.rev_id, r.page_id, r.timestamp, r.revid, rs.blob_id FROM temp.search_hits h "
         "JOIN revision_sections rs ON rs.blob_id = h.blob_id "
         f"JOIN revisions r ON r.id = rs.rev_id{where}", params).fetchall()
     conn.execute("DELETE FROM temp.search_hits")
@@ -362,14 +372,14 @@ def _revisions_with_blobs(db: sqlite_utils.Database, blob_ids: Iterable[int],
 
 def _presence(db: sqlite_utils.Database, hits: PageHits, rev_ids: set[int],
               max_runs: int) -> None:
-    """Walk the page's revisions in revid order and cut them into stretches with the phrase.
+    """Walk the page's revisions in history order and cut them into stretches with the phrase.
 
     Revisions whose text is hidden say nothing either way and are skipped, so hiding one
     revision does not split a stretch in two.
     """
     cursor = db.execute(
         "SELECT id, revid, timestamp, user, userhidden FROM revisions "
-        "WHERE page_id = ? AND has_text = 1 ORDER BY revid", [hits.page["id"]])
+        "WHERE page_id = ? AND has_text = 1 ORDER BY timestamp, revid", [hits.page["id"]])
     run: Presence | None = None
     for rev_id, revid, timestamp, user, userhidden in cursor:
         hits.total += 1
