@@ -484,7 +484,7 @@ def test_a_hidden_text_cannot_be_diffed_but_says_why(tmp_path: Path) -> None:
         wiki = store.wiki_id("w", api_url="https://w.example/api.php")
         with store.atomic():
             page = store.upsert_page(wiki, 1, "Hidden")
-        hidden = Revision(revid=2, parentid=1, timestamp="2024-01-01T00:01:00Z", user="B",
+        hidden = Revision(revid=2, parentid=1, timestamp="2024-03-01T10:01:00Z", user="B",
                           userid=2, comment="x", minor=False, size=3, sha1=None, text=None,
                           texthidden=True)
         PageIngestor(store, wiki, page["id"]).add([_revision(1, 0, "One.\n"), hidden])

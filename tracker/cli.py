@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -31,6 +32,12 @@ class TrackerGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(130)
+        except BrokenPipeError:
+            # The reader went away (`tracker history X | head`): stop quietly. Python would
+            # flush stdout again at exit and fail once more: point it at /dev/null.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(0)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
@@ -106,7 +113,7 @@ class TrackerRunFailed(TrackerError):
 @pass_app
 def history(app: App, title: str, wiki: str | None, as_json: bool) -> None:
     """The stored revisions of a page, oldest first."""
-    from .history import page_history
+    from .history import page_history, size_change
 
     with app.store(readonly=True) as store:
         page, records = page_history(store, title, wiki)
@@ -115,15 +122,16 @@ def history(app: App, title: str, wiki: str | None, as_json: bool) -> None:
         return
     click.echo(f"{page['title']} ({page['wiki']}, page id {page['pageid']}): "
                f"{len(records)} revisions")
-    previous = 0
+    previous: int | None = 0
     for rec in records:
-        delta = rec["size"] - previous
+        delta = size_change(rec["size"], previous)
         previous = rec["size"]
         marks = ("m" if rec["minor"] else " ") + ("R" if rec["revert_of"] else " ") + \
-            ("x" if rec["reverted_by"] else " ")
+            ("x" if rec["reverted_by"] else " ") + ("d" if rec["deleted"] else " ")
         user = rec["user"] if rec["user"] is not None else "(hidden)"
         comment = rec["comment"] if rec["comment"] is not None else "(hidden)"
-        click.echo(f"{rec['revid']:>10}  {rec['timestamp']}  {marks} {delta:+7d}  "
+        change = f"{delta:+7d}" if delta is not None else f"{'?':>7}"
+        click.echo(f"{rec['revid']:>10}  {rec['timestamp']}  {marks} {change}  "
                    f"{user[:24]:<24}  {comment}")
 
 

@@ -1,7 +1,8 @@
 """The render model of a digest's pages: a window of revisions -> what a reader is told.
 
 For every page of a subscription the *window* is the revisions after its cursor (the last
-revision its previous digest covered), ordered by revid, never by timestamp. The page's
+revision its previous digest covered), in MediaWiki's history order (timestamp, then
+revision id; ids are not in time order on real wikis). The page's
 part of a digest holds:
 
 - the net effect per section: the diff of the revision before the window against its last
@@ -35,7 +36,7 @@ from zoneinfo import ZoneInfo
 from . import digest_store as ds
 from .config import Config, Subscription, Wiki
 from .diff import content
-from .history import revision_record
+from .history import revision_record, size_change
 from .render import semantic_lines, word_segments
 from .revdiff import revision_pair_diff
 from .sections import split
@@ -180,7 +181,7 @@ class Window:
 
     ref: PageRef
     start: dict | None  # the revision before the window (None: the page's beginning)
-    rows: list[dict]  # the window's revisions, by revid
+    rows: list[dict]  # the window's revisions, in history order
     cursor: ds.Cursor | None
     new_page: bool  # no cursor yet: a "started tracking" entry, not changes
     sections: tuple[str, ...] | None = None  # followed section ids after the window
@@ -197,41 +198,44 @@ class Window:
                              len(self.rows), self.sections)
 
 
+def _at_or_before(store: Store, page_id: int, revid: int) -> dict | None:
+    """The stored revision with this id; for an id not stored (a `since` given by hand), the
+    last one in history order among those with a lower id."""
+    row = store.one("SELECT * FROM revisions WHERE page_id = ? AND revid = ?", [page_id, revid])
+    return row or store.one("SELECT * FROM revisions WHERE page_id = ? AND revid <= ? "
+                            "ORDER BY timestamp DESC, revid DESC LIMIT 1", [page_id, revid])
+
+
 def page_window(store: Store, ref: PageRef, cursor: ds.Cursor | None,
                 since: int | datetime | None) -> Window | None:
     """The window of a page after its cursor, or after ``since`` (a revid or a time)."""
     if ref.page is None:
         return None
     page_id = ref.page["id"]
-    if since is None and cursor is not None:
-        after = cursor.revid
-    elif isinstance(since, int):
-        after = since
-    elif isinstance(since, datetime):
-        first = store.one("SELECT revid FROM revisions WHERE page_id = ? AND timestamp >= ? "
-                          "ORDER BY revid LIMIT 1", [page_id, iso(since)])
-        after = first["revid"] - 1 if first else 2**62
-    else:
-        after = None
-    if after is None:
+    if since is None and cursor is None:
         rows = store.revisions(page_id)
         if not rows:
             return None
         return Window(ref, None, rows, cursor, new_page=True)
-    start = store.one("SELECT * FROM revisions WHERE page_id = ? AND revid <= ? "
-                      "ORDER BY revid DESC LIMIT 1", [page_id, after])
-    rows = store.query("SELECT * FROM revisions WHERE page_id = ? AND revid > ? ORDER BY revid",
-                       [page_id, after])
+    if since is None:
+        assert cursor is not None
+        start = _at_or_before(store, page_id, cursor.revid)
+    elif isinstance(since, int):
+        start = _at_or_before(store, page_id, since)
+    else:
+        start = store.one("SELECT * FROM revisions WHERE page_id = ? AND timestamp < ? "
+                          "ORDER BY timestamp DESC, revid DESC LIMIT 1", [page_id, iso(since)])
+    rows = store.revisions_between(page_id, start)
     return Window(ref, start, rows, cursor, new_page=False)
 
 
 # --- the render model of one page --------------------------------------------------------------
 
 
-def revision_model(row: dict, previous_size: int, sub: Subscription, clock: Clock,
+def revision_model(row: dict, previous_size: int | None, sub: Subscription, clock: Clock,
                    links: Links) -> dict[str, Any]:
     rec = revision_record(row)
-    delta = rec["size"] - previous_size
+    delta = size_change(rec["size"], previous_size)
     return {
         "revid": rec["revid"], "parentid": rec["parentid"], "timestamp": rec["timestamp"],
         "time": clock.local(rec["timestamp"]),
@@ -259,7 +263,7 @@ def revert_groups(store: Store, window: Window) -> list[tuple[dict, list[dict]]]
         if row["revert_of"] is None:
             continue
         reverted = store.query("SELECT revid FROM revisions WHERE page_id = ? AND "
-                               "reverted_by = ? ORDER BY revid",
+                               "reverted_by = ? ORDER BY timestamp, revid",
                                [row["page_id"], row["revid"]])
         if reverted and all(r["revid"] in in_window for r in reverted):
             groups.append((row, [in_window[r["revid"]] for r in reverted]))
@@ -278,8 +282,8 @@ def _group_model(revert: dict, reverted: list[dict]) -> dict[str, Any]:
 
 def _counts(revs: list[dict]) -> dict[str, int]:
     return {"edits": len(revs), "editors": len({r["user"] for r in revs}),
-            "bytes_added": sum(r["delta"] for r in revs if r["delta"] > 0),
-            "bytes_removed": -sum(r["delta"] for r in revs if r["delta"] < 0)}
+            "bytes_added": sum(r["delta"] for r in revs if (r["delta"] or 0) > 0),
+            "bytes_removed": -sum(r["delta"] for r in revs if (r["delta"] or 0) < 0)}
 
 
 def changes_model(store: Store, config: Config, sub: Subscription, window: Window,
@@ -303,7 +307,8 @@ def changes_model(store: Store, config: Config, sub: Subscription, window: Windo
         marks = ",".join("?" * len(window.rows))
         for change in store.query(
                 f"SELECT c.section_id, r.revid FROM section_changes c JOIN revisions r "
-                f"ON r.id = c.rev_id WHERE c.rev_id IN ({marks}) ORDER BY r.revid",
+                f"ON r.id = c.rev_id WHERE c.rev_id IN ({marks}) "
+                f"ORDER BY r.timestamp, r.revid",
                 [row["id"] for row in window.rows]):
             touched.setdefault(change["section_id"], []).append(change["revid"])
 
@@ -363,8 +368,7 @@ def _net_diff(store: Store, window: Window) -> tuple[list[dict], dict | None]:
     new = with_text[-1]
     old = window.start
     if old is not None and not old["has_text"]:
-        old = store.one("SELECT * FROM revisions WHERE page_id = ? AND revid < ? AND has_text "
-                        "ORDER BY revid DESC LIMIT 1", [old["page_id"], old["revid"]])
+        old = store.revision_before(old, with_text=True)
     return list(revision_pair_diff(store, old, new)["sections"]), old
 
 
@@ -457,8 +461,8 @@ def started_model(store: Store, config: Config, window: Window, clock: Clock,
         "page_id": page["id"], "pageid": page["pageid"], "started": True, "error": ref.error,
         "revision_count": store.scalar("SELECT count(*) FROM revisions WHERE page_id = ?",
                                        [page["id"]]),
-        "first": _brief(store.one("SELECT * FROM revisions WHERE page_id = ? ORDER BY revid "
-                                  "LIMIT 1", [page["id"]]), clock),
+        "first": _brief(store.one("SELECT * FROM revisions WHERE page_id = ? "
+                                  "ORDER BY timestamp, revid LIMIT 1", [page["id"]]), clock),
         "last": _brief(last, clock), "from": None, "to": None,
         "links": {"wiki_diff": None, "wiki_page": links.wiki_page(),
                   "web_page": links.web_page(), "web_diff": None},

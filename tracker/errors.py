@@ -29,3 +29,7 @@ class StoreError(TrackerError):
 
 class DeliveryError(TrackerError):
     """A digest could not be delivered through a channel."""
+
+
+class HiddenText(TrackerError):
+    """A revision's text is hidden (or deleted) on the wiki: it cannot be shown or compared."""

@@ -21,8 +21,8 @@ def revision_record(row: dict) -> dict[str, Any]:
         "userid": row["userid"],
         "comment": row["comment"],
         "minor": bool(row["minor"]),
-        "size": row["size"],
-        "sha1": row["sha1"],
+        "size": row["size"],  # None when unknown
+        "sha1": None if row["sha1hidden"] else row["sha1"],
         "tags": json.loads(row["tags"]) if row["tags"] else [],
         "content_model": row["content_model"],
         "revert_of": row["revert_of"],
@@ -30,7 +30,15 @@ def revision_record(row: dict) -> dict[str, Any]:
     }
     for flag in FLAGS:
         record[flag] = bool(row[flag])
+    record["deleted"] = bool(row.get("deleted_at"))  # the wiki deleted it since
     return record
+
+
+def size_change(size: int | None, previous: int | None) -> int | None:
+    """A revision's size change in bytes; None when either size is unknown (hidden)."""
+    if size is None or previous is None:
+        return None
+    return size - previous
 
 
 def resolve_page(store: Store, title: str, wiki: str | None = None) -> dict:

@@ -105,8 +105,10 @@ def slack_link(text: Any, url: str | None) -> Markup:
     return Markup(f"<{quote(url, safe='/:?&=#%+@,;~.-_!$*')}|{label}>")
 
 
-def signed(value: int) -> Markup:
+def signed(value: int | None) -> Markup:
     # Markup: a number of ours, which Markdown escaping would only clutter ("\\+12").
+    if value is None:
+        return Markup("?")  # a size the wiki hides
     return Markup(f"{value:+,d}" if value else "0")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .diff import diff_texts
-from .errors import UsageError
+from .errors import HiddenText, UsageError
 from .history import resolve_page, revision_record
 from .store import Store
 
@@ -18,10 +18,10 @@ def _meta(row: dict) -> dict[str, Any]:
 
 def revision_pair_diff(store: Store, old: dict | None, new: dict) -> dict[str, Any]:
     """The diff JSON of two stored revision rows of one page (``old`` None: the first)."""
-    if not new["has_text"]:
-        raise UsageError(f"the text of revision {new['revid']} is hidden; it cannot be compared")
-    if old is not None and not old["has_text"]:
-        raise UsageError(f"the text of revision {old['revid']} is hidden; it cannot be compared")
+    for row in (old, new):
+        if row is not None and not row["has_text"]:
+            raise HiddenText(f"the text of revision {row['revid']} is hidden on the wiki; "
+                             "compare revisions around it (see `tracker history`)")
     stored = store.stored_diff(new["id"])
     if stored is not None and stored[0] == (old["id"] if old else None):
         sections = stored[1]["sections"]
@@ -29,9 +29,11 @@ def revision_pair_diff(store: Store, old: dict | None, new: dict) -> dict[str, A
         new_text = store.revision_text(new["id"]) or ""
         old_text = store.revision_text(old["id"]) if old else None
         old_ids = store.section_ids(old["id"]) if old else None
-        result = diff_texts(old_text, new_text, old_ids, id_prefix="\0")
-        # Sections new since `old` keep the stable id they got when they were stored.
         stored_ids = store.section_ids(new["id"])
+        # The stored lineage decides first: a section with the same stable id at both ends
+        # is the same section, whatever renames and rewrites happened in between.
+        result = diff_texts(old_text, new_text, old_ids, id_prefix="\0", new_ids=stored_ids)
+        # Sections new since `old` keep the stable id they got when they were stored.
         fresh = {f"\0{j}": sid for j, sid in enumerate(stored_ids)}
         sections = [dict(s, id=fresh.get(s["id"], s["id"])) for s in result.sections]
     return {
@@ -45,7 +47,7 @@ def revision_pair_diff(store: Store, old: dict | None, new: dict) -> dict[str, A
 
 def page_diff(store: Store, title: str, from_revid: int | None = None,
               to_revid: int | None = None, wiki: str | None = None) -> dict[str, Any]:
-    """`tracker diff`: by default the latest revision against its parent."""
+    """`tracker diff`: by default the latest revision against the one before it with text."""
     page = resolve_page(store, title, wiki)
     rows = {row["revid"]: row for row in store.revisions(page["id"])}
     if not rows:
@@ -54,17 +56,21 @@ def page_diff(store: Store, title: str, from_revid: int | None = None,
         if revid is not None and revid not in rows:
             raise UsageError(f"revision {revid} is not a stored revision of {page['title']!r}; "
                              "see `tracker history`")
-    ordered = sorted(rows)
-    to_row = rows[to_revid] if to_revid is not None else rows[ordered[-1]]
+    to_row = rows[to_revid] if to_revid is not None else store.latest_revision(page["id"])
+    assert to_row is not None
     if from_revid is not None:
         from_row: dict | None = rows[from_revid]
     else:
-        earlier = [r for r in ordered if r < to_row["revid"] and rows[r]["has_text"]]
-        from_row = rows[earlier[-1]] if earlier else None
-    if from_row is not None and from_row["revid"] > to_row["revid"]:
+        from_row = store.revision_before(to_row, with_text=True)
+    if from_row is not None and position(from_row) > position(to_row):
         raise UsageError(f"--from {from_row['revid']} is newer than --to {to_row['revid']}: "
                          "swap them")
     for row in (from_row, to_row):
         if row is not None:
             row["title"] = page["title"]
     return revision_pair_diff(store, from_row, to_row)
+
+
+def position(row: dict) -> tuple[str, int]:
+    """A stored revision's place in MediaWiki's history order."""
+    return row["timestamp"], row["revid"]

@@ -37,9 +37,8 @@ def diff(page_id: int) -> str | Response:
         old: dict | None = load_revision(page_id, from_revid)
     else:
         # The parent by default: the stored revision before, skipping hidden texts.
-        old = db.one("SELECT * FROM revisions WHERE page_id = ? AND revid < ? AND has_text = 1 "
-                     "ORDER BY revid DESC LIMIT 1", [page_id, new["revid"]])
-    if old is not None and old["revid"] > new["revid"]:
+        old = db.revision_before(new, with_text=True)
+    if old is not None and (old["timestamp"], old["revid"]) > (new["timestamp"], new["revid"]):
         # Picked the wrong way round: the older is always "from".
         pair = {"from": new["revid"], "to": old["revid"], "mode": request.args.get("mode")}
         return redirect(url_for("diffview.diff", page_id=page_id, **pair))
@@ -70,7 +69,8 @@ def _views(db: Store, result: dict, old: dict | None) -> list[SectionView]:
 
 def _between(db: Store, page_id: int, old: dict | None, new: dict) -> dict:
     """How many revisions (and editors) the diff spans: (old, new]."""
-    low = old["revid"] if old else -1
+    low = (old["timestamp"], old["revid"]) if old else ("", -1)
     row = db.one("SELECT count(*) AS revisions, count(DISTINCT user) AS editors FROM revisions "
-                 "WHERE page_id = ? AND revid > ? AND revid <= ?", [page_id, low, new["revid"]])
+                 "WHERE page_id = ? AND (timestamp, revid) > (?, ?) AND (timestamp, revid) <= "
+                 "(?, ?)", [page_id, *low, new["timestamp"], new["revid"]])
     return row or {"revisions": 0, "editors": 0}

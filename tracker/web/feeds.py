@@ -131,7 +131,7 @@ def page_feed(page_id: int) -> Response:
     revisions = db.query(
         "SELECT id, revid, timestamp, user, userhidden, comment, commenthidden, minor, tags, "
         "size, revert_of, reverted_by FROM revisions WHERE page_id = ? "
-        "ORDER BY revid DESC LIMIT ?", [page_id, FEED_ENTRIES])
+        "ORDER BY timestamp DESC, revid DESC LIMIT ?", [page_id, FEED_ENTRIES])
     changes: dict[int, list[dict]] = {}
     if revisions:
         marks = ",".join("?" * len(revisions))

@@ -133,7 +133,9 @@ def is_bot(row: dict) -> bool:
     return bool(_BOT_NAME.search(user)) or "bot" in tags_of(row)
 
 
-def signed(value: int) -> str:
+def signed(value: int | None) -> str:
+    if value is None:
+        return "?"  # a size the wiki hides
     return f"+{value:,}" if value > 0 else (f"−{-value:,}" if value < 0 else "0")
 
 

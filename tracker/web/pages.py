@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from flask import Blueprint, abort, current_app, render_template
 
+from ..history import size_change
 from ..store import Store
 from .helpers import int_arg, load_path, parse_time, store
 
@@ -95,14 +96,14 @@ def history(page_id: int) -> str:
     rows = db.query(
         "SELECT id, revid, parentid, timestamp, user, userhidden, comment, commenthidden, "
         "minor, tags, size, has_text, texthidden, revert_of, reverted_by FROM revisions "
-        "WHERE page_id = ? ORDER BY revid DESC LIMIT ? OFFSET ?",
+        "WHERE page_id = ? ORDER BY timestamp DESC, revid DESC LIMIT ? OFFSET ?",
         [page_id, per + 1, (number - 1) * per])
     shown = rows[:per]
     for row, older in zip(shown, rows[1:] + [None], strict=False):
-        row["delta"] = row["size"] - (older["size"] if older else 0)
+        row["delta"] = size_change(row["size"], older["size"] if older else 0)
         row["labels"] = []
-    first_id = db.scalar("SELECT id FROM revisions WHERE page_id = ? ORDER BY revid LIMIT 1",
-                         [page_id])
+    first_id = db.scalar("SELECT id FROM revisions WHERE page_id = ? ORDER BY timestamp, revid "
+                         "LIMIT 1", [page_id])
     _attach_section_labels(db, shown, first_id)
     return render_template("history.html", page=page, revisions=shown, number=number,
                            pages=pages, per=per, total=total, first_id=first_id)

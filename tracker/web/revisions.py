@@ -26,12 +26,13 @@ def load_revision(page_id: int, revid: int) -> dict:
 
 
 def neighbours(db: Store, page_id: int, revid: int) -> tuple[int | None, int | None]:
-    """The revids stored right before and right after ``revid`` (by revid, never by time)."""
-    older = db.scalar("SELECT revid FROM revisions WHERE page_id = ? AND revid < ? "
-                      "ORDER BY revid DESC LIMIT 1", [page_id, revid])
-    newer = db.scalar("SELECT revid FROM revisions WHERE page_id = ? AND revid > ? "
-                      "ORDER BY revid LIMIT 1", [page_id, revid])
-    return older, newer
+    """The revids stored right before and right after ``revid`` in history order."""
+    row = db.one("SELECT page_id, timestamp, revid FROM revisions WHERE page_id = ? AND "
+                 "revid = ?", [page_id, revid])
+    if row is None:
+        return None, None
+    older, newer = db.revision_before(row), db.revision_after(row)
+    return (older["revid"] if older else None), (newer["revid"] if newer else None)
 
 
 def revision_sections(db: Store, rev: dict) -> list[dict]:
@@ -97,7 +98,7 @@ def section_history(page_id: int, section_id: str) -> str:
         "r.timestamp, r.user, r.userhidden, r.comment, r.commenthidden, r.minor, r.tags, "
         "r.revert_of, r.reverted_by FROM section_changes sc JOIN revisions r "
         "ON r.id = sc.rev_id WHERE sc.section_id = ? AND r.page_id = ? "
-        "ORDER BY r.revid DESC LIMIT ? OFFSET ?",
+        "ORDER BY r.timestamp DESC, r.revid DESC LIMIT ? OFFSET ?",
         [section_id, page_id, SECTION_PER_PAGE + 1, (number - 1) * SECTION_PER_PAGE])
     for row in rows:
         row["path"] = load_path(row["path"])
