@@ -85,13 +85,17 @@ def diff_texts(
     new_text: str,
     old_ids: Sequence[str] | None = None,
     id_prefix: str = "",
+    *,
+    new_ids: Sequence[str] | None = None,
 ) -> TextDiff:
     """Diff two revisions' wikitext section by section.
 
     `old_ids[i]` is the stable id of old section i; a new section matched to it inherits
     it, an unmatched one gets f"{id_prefix}{j}" (j: its index in the new text). Without
     `old_ids` the old sections are called "o0", "o1"... `old_text` None is a first
-    revision: every section is added.
+    revision: every section is added. `new_ids`: stable ids the new sections are known to
+    have (stored lineage, for a far-apart pair): a new section with the id of an old one is
+    that section, whatever happened in between.
     """
     if old_text is None:
         new = split(new_text)
@@ -104,7 +108,11 @@ def diff_texts(
         old_ids = [f"o{i}" for i in range(len(old))]
     elif len(old_ids) != len(old):
         raise ValueError(f"{len(old_ids)} old ids given for {len(old)} old sections")
-    match = match_sections(old, new)
+    known = None
+    if new_ids is not None and len(new_ids) == len(new):
+        where = {sid: i for i, sid in enumerate(old_ids)}
+        known = {j: where[sid] for j, sid in enumerate(new_ids) if sid in where}
+    match = match_sections(old, new, known)
     if len(match) == len(old) == len(new) and all(map(operator.eq, match, match.values())):
         new_ids = list(old_ids)  # the same outline (the usual edit): section j is section j
     else:

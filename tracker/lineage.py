@@ -1,11 +1,14 @@
 """Section lineage: which section of a revision each section of the next one continues.
 
-The lead matches the lead; then sections with the same heading path (duplicates by order,
-or by similarity when their numbers differ); then the same heading elsewhere in the outline
-(with some shared content); then content similarity alone (shared word pairs over the
-larger side, at least 0.5), which finds renamed sections; last, one unmatched section on
-each side in the same place in the outline (between the same matched neighbours) with
-similar or empty content. `moved_sections` then says which matched sections changed place:
+The lead matches the lead; sections known to be the same (a far-apart pair whose stored
+lineage gives both ends the same stable id) match each other; then sections with the same
+heading path (duplicates by order, or by similarity when their numbers differ); then the
+same heading elsewhere in the outline (with some shared content); then content similarity
+alone (shared word pairs over the larger side, at least 0.5), which finds renamed sections;
+last, one unmatched section on each side in the same place in the outline (between the same
+matched neighbours) with similar or empty content. Similarity leaves out the page-level
+block (categories, interlanguage links, DEFAULTSORT): it belongs to the page and moves to
+whichever section is last, so it says nothing about which section is which. `moved_sections` then says which matched sections changed place:
 another parent, or another order among the siblings they kept (a longest increasing
 subsequence keeps the most, so only the sections that really moved are marked).
 """
@@ -37,14 +40,23 @@ def content(section: Section) -> str:
     return section.content
 
 
-def match_sections(old: Sequence[Section], new: Sequence[Section]) -> dict[int, int]:
-    """Relate sections: {index in new: index in old}; each old section is used once."""
+def match_sections(old: Sequence[Section], new: Sequence[Section],
+                   known: dict[int, int] | None = None) -> dict[int, int]:
+    """Relate sections: {index in new: index in old}; each old section is used once.
+
+    `known`: pairs {new index: old index} already known to be the same section (stored
+    lineage); they are kept, the others are matched around them.
+    """
     match = {0: 0}
-    if len(old) == len(new) and list(map(_PATH, old)) == list(map(_PATH, new)):
+    if not known and len(old) == len(new) and list(map(_PATH, old)) == list(map(_PATH, new)):
         # The usual edit: the same outline. Pairing by path pairs every section in order.
         return {j: j for j in range(len(new))}
-    free_old = [s.index for s in old[1:]]
-    free_new = [s.index for s in new[1:]]
+    for j, i in (known or {}).items():
+        if j and i and 0 <= j < len(new) and 0 <= i < len(old) and i not in match.values():
+            match[j] = i
+    taken = set(match.values())
+    free_old = [s.index for s in old[1:] if s.index not in taken]
+    free_new = [s.index for s in new[1:] if s.index not in match]
 
     def pair_groups(key_old, key_new, threshold: float | None) -> None:
         groups_old: dict[Any, list[int]] = defaultdict(list)
@@ -192,9 +204,19 @@ def _pair_by_place(
 _WORDS = re.compile(r"\w+")
 
 
+# Lines of the page-level block: links with a prefix (categories, interlanguage links; a
+# file's line has a caption or options and stays), DEFAULTSORT, behaviour switches.
+_PAGE_LEVEL = re.compile(
+    r"^[ \t]*(?:(?:\[\[[^\[\]|:\n]+:[^\[\]|\n]*(?:\|[^\[\]|\n]*)?\]\]|"
+    r"\{\{DEFAULTSORT[:|][^{}\n]*\}\}|__[A-Z]+__)[ \t]*)+$", re.M)
+
+
 @lru_cache(maxsize=1024)
 def _shingles(text: str) -> frozenset[Any]:
-    """Word pairs of a text (single words when it has one): what similarity compares."""
+    """Word pairs of a text (single words when it has one) without its page-level block:
+    what similarity compares."""
+    if "[[" in text or "__" in text or "DEFAULTSORT" in text:
+        text = _PAGE_LEVEL.sub("", text)
     words = _WORDS.findall(text.lower())
     if len(words) < 2:
         return frozenset(words)
