@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -99,13 +98,12 @@ def test_apply_word_diff_rejects_wrong_old_text():
     ],
     ids=["one huge line", "alternating lines", "unrelated texts", "two tokens"],
 )
-def test_word_diff_worst_cases_stay_fast(make):
+def test_word_diff_worst_cases_come_out_right(make):
+    # How long they take is bench/bench_diff.py's business ("worst case" rows), not a test's.
     old, new = make(random.Random(3))
     if old == new:
         new = "start " + new[5:-5] + " end"
-    start = time.perf_counter()
     ops = word_diff(old, new)
-    assert time.perf_counter() - start < 1.0
     assert apply_word_diff(old, ops) == new
 
 
