@@ -1,0 +1,130 @@
+"""Benchmark of issue 9: the corpus's largest real history, ingested as a user would.
+
+    python bench/bench_real.py [--file enwiki-Anarchism-2001-2010.xml.xz] [--title Anarchism]
+
+"Anarchism" on the English Wikipedia, 2001-2010: 15,180 revisions, about 1 GB of wikitext
+(tests/data/real/README.md). The export is decompressed once; then, in child processes so
+that each peak RSS is its own:
+
+- the tracker: `tracker run --once` on a config whose wiki is the export (`snapshot = ...`);
+- the floor: streaming the same export with mwxml and hashing every text (sha1), which any
+  ingest has to do at least.
+
+Revisions stored, reverts and reverted revisions are compared with the file, read by an
+independent reader (xml.etree), and with mwreverts (radius 15). Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import realcorpus  # noqa: E402
+
+FLOOR = """
+import hashlib, sys, mwxml
+revisions = size = 0
+with open(sys.argv[1], "rb") as handle:
+    for page in mwxml.Dump.from_file(handle):
+        for rev in page:
+            text = (rev.text or "").encode("utf-8")
+            hashlib.sha1(text).hexdigest()
+            revisions += 1
+            size += len(text)
+print(revisions, size)
+"""
+
+
+def timed_child(args: list[str]) -> tuple[float, float, str, int]:
+    """Run a child process; return wall seconds, peak RSS in MB, stdout, exit code."""
+    start = time.perf_counter()
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    out, err = process.stdout.read(), process.stderr.read()
+    code = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_maxrss / 1024, out + err, code
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--file", default="enwiki-Anarchism-2001-2010.xml.xz")
+    parser.add_argument("--title", default="Anarchism")
+    args = parser.parse_args()
+    source = realcorpus.find_file(args.file)
+    if source is None:
+        raise SystemExit(f"{args.file} not found in {realcorpus.corpus_dirs()}; "
+                         "see tests/data/real/README.md")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        plain = realcorpus.decompressed(source, work)
+        info, pages = realcorpus.read_pages(plain)
+        page = next(p for p in pages if p.title == args.title)
+        history = page.history()
+        reference = realcorpus.reference_reverts(history)
+        raw = sum(r.size or 0 for r in history)
+
+        floor_wall, floor_rss, floor_out, floor_code = timed_child(
+            [sys.executable, "-c", FLOOR, str(plain)])
+        if floor_code:
+            raise SystemExit(f"floor failed: {floor_out[-2000:]}")
+
+        config = work / "config.toml"
+        config.write_text(f'[storage]\ndatabase = "tracker.db"\n\n[[wikis]]\nname = "bench"\n'
+                          f"snapshot = {json.dumps(str(plain))}\n\n[[watches]]\n"
+                          f'wiki = "bench"\ntitle = {json.dumps(args.title)}\n',
+                          encoding="utf-8")
+        wall, rss, out, code = timed_child(
+            [sys.executable, "-m", "tracker.cli", "--config", str(config), "run", "--once",
+             "--no-progress"])
+        db_path = work / "tracker.db"
+        with sqlite3.connect(db_path) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            rows = db.execute("SELECT revid, revert_of, reverted_by FROM revisions").fetchall()
+        db_size = db_path.stat().st_size
+
+    ours_reverting = {revid for revid, revert_of, _ in rows if revert_of is not None}
+    ours_reverted = {revid for revid, _, reverted_by in rows if reverted_by is not None}
+
+    def agreement(ours: set, theirs: set) -> str:
+        union = ours | theirs
+        return f"{100 * (len(ours & theirs) / len(union) if union else 1):.1f} %"
+
+    n = len(history)
+    status = "exit 0" if code == 0 else f"exit {code}: {out.strip().splitlines()[-1][:80]}"
+    print(f"### Real history (`bench/bench_real.py`)\n\n{args.title!r} from {args.file}: "
+          f"{n:,} revisions, {raw / 1e6:,.1f} MB of wikitext, export format "
+          f"{info.version or '?'} (decompressed once before "
+          f"timing). Floor: streaming the export with mwxml and hashing every text.\n")
+    print("| measure | wiki tracker | reference | ratio | target |")
+    print("|---|---|---|---|---|")
+    print(f"| ingest wall time, `tracker run --once` ({status}) | {wall:.1f} s | "
+          f"floor {floor_wall:.1f} s | {wall / floor_wall:.1f}x | |")
+    print(f"| revisions stored | {len(rows):,} | in the file {n:,} | "
+          f"{len(rows) / n:.1%} | 100 % |")
+    reverting = agreement(ours_reverting, reference.reverting_ids)
+    reverted = agreement(ours_reverted, reference.reverted)
+    print(f"| reverting revisions | {len(ours_reverting):,} | "
+          f"mwreverts {len(reference.reverting):,} | agreement {reverting} | >= 98 % |")
+    print(f"| reverted revisions | {len(ours_reverted):,} | "
+          f"mwreverts {len(reference.reverted):,} | agreement {reverted} | >= 98 % |")
+    print(f"| reverted share of the history | {100 * len(ours_reverted) / n:.1f} % | "
+          f"mwreverts {100 * len(reference.reverted) / n:.1f} % | | within 1 point |")
+    print(f"| database size | {db_size / 1e6:.1f} MB | raw wikitext {raw / 1e6:,.1f} MB | "
+          f"{db_size / raw:.1%} | <= 10 % |")
+    print(f"| peak RSS | {rss:.0f} MB | floor {floor_rss:.0f} MB | {rss / floor_rss:.2f}x | |")
+
+
+if __name__ == "__main__":
+    main()
