@@ -12,6 +12,7 @@ Also the two synthetic repros of issue 9 (tests/data/repro).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +36,11 @@ DIFF_TEXT_PAIRS = 25  # `tracker diff` text runs per file (pairs with template h
 def corpus_file(name: str) -> Path:
     path = realcorpus.find_file(name)
     if path is None:
-        pytest.skip(f"corpus file {name} is not in {[str(d) for d in realcorpus.corpus_dirs()]}; "
-                    "see tests/data/real/README.md")
+        where = [str(d) for d in realcorpus.corpus_dirs()]
+        message = f"corpus file {name} is not in {where}; see tests/data/real/README.md"
+        if os.environ.get("TRACKER_REQUIRE_REAL_CORPUS"):
+            pytest.fail(message)  # CI: a missing corpus is a failure, never a skip
+        pytest.skip(message)
     return path
 
 

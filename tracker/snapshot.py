@@ -141,7 +141,7 @@ class SnapshotSource:
                         count += 1
                         here = (_timestamp(rev), int(rev.id))
                         last = here if last is None else max(last, here)
-                    yield SnapshotPage(int(page.id), page.title, int(page.namespace or 0),
+                    yield SnapshotPage(int(page.id), _title(dump, page), int(page.namespace or 0),
                                        page.redirect, last[1] if last else None, count)
             except WikiError:
                 raise
@@ -215,7 +215,8 @@ class SnapshotSource:
         with handle:
             try:
                 for page in dump:
-                    info = SnapshotPage(int(page.id), page.title, int(page.namespace or 0),
+                    info = SnapshotPage(int(page.id), _title(dump, page),
+                                        int(page.namespace or 0),
                                         page.redirect, None, 0)
                     yield info, _batches(page)
             except WikiError:
@@ -236,6 +237,20 @@ class SnapshotSource:
                 raise
             except Exception as exc:
                 raise WikiError(f"{self.path}: malformed XML export ({exc})") from None
+
+
+def _title(dump: mwxml.Dump, page: mwxml.Page) -> str:
+    """The page's full title. Exports before format 0.6 have no <ns>: mwxml then takes the
+    namespace from the title and leaves it out ("Talk:X" becomes "X"); put it back."""
+    title = page.title
+    if not page.namespace:
+        return title
+    names = {ns.id: ns.name for ns in (dump.site_info.namespaces or [])
+             if getattr(ns, "name", None)}
+    prefix = names.get(int(page.namespace))
+    if prefix and not title.startswith(prefix + ":"):
+        return f"{prefix}:{title}"
+    return title
 
 
 def _batches(page: mwxml.Page) -> Iterator[list[Revision]]:
