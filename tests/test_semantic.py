@@ -86,8 +86,13 @@ def test_extract_plain_text_needs_no_parse():
     assert extract("Just words, no markup.") == {
         "templates": {},
         "refs": {},
-        "categories": {},
         "links": {},
+        "files": {},
+        "interwiki": {},
+        "categories": {},
+        "interlanguage": {},
+        "defaultsort": {},
+        "switches": {},
     }
 
 
