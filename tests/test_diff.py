@@ -19,6 +19,7 @@ from tracker import diff, sections, semantic
 from tracker.diff import content, diff_texts, render_text
 from tracker.headings import scan
 from tracker.sections import split
+from tracker.siteinfo import SiteInfo
 from tracker.worddiff import apply_word_diff
 
 DATA = Path(__file__).parent / "data"
@@ -33,7 +34,8 @@ def _matches(expected: dict, actual: dict) -> bool:
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_diff_cases(case):
-    result = diff_texts(case["old"], case["new"])
+    site = SiteInfo.from_api(case["site"]) if "site" in case else None
+    result = diff_texts(case["old"], case["new"], site=site)
     got = [(e["path"], e["kinds"]) for e in result.sections]
     want = [(e["path"], e["kinds"]) for e in case["sections"]]
     assert got == want
@@ -48,8 +50,10 @@ def test_diff_cases(case):
             assert [c["type"] for c in entry["changes"]] == [
                 c["type"] for c in expected["changes"]
             ], entry["changes"]
-    assert result.changed == any(e["kinds"] for e in case["sections"])
+    assert result.page_changes == case.get("page", [])
+    assert result.changed == (any(e["kinds"] for e in case["sections"]) or bool(case.get("page")))
     json.dumps(result.sections)  # the contract is JSON
+    json.dumps(result.page_changes)
 
 
 def test_diff_ids_follow_sections_through_history():
