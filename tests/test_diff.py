@@ -50,6 +50,10 @@ def test_diff_cases(case):
             assert [c["type"] for c in entry["changes"]] == [
                 c["type"] for c in expected["changes"]
             ], entry["changes"]
+        if "semantic" in expected:
+            others = [c for c in entry["changes"] if c["type"] not in ("insert", "delete", "move")]
+            assert len(others) == len(expected["semantic"]), others
+            assert all(map(_matches, expected["semantic"], others)), others
     assert result.page_changes == case.get("page", [])
     assert result.changed == (any(e["kinds"] for e in case["sections"]) or bool(case.get("page")))
     json.dumps(result.sections)  # the contract is JSON
