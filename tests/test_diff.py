@@ -186,6 +186,25 @@ def test_render_text_unchanged_sections_are_counted():
     assert "2 sections unchanged" in text
 
 
+def test_render_text_every_change_type_is_a_readable_line():
+    old = (
+        "Lead.\n== A ==\nThe council met in [[Brussels]] in 2007.\n=== B ===\n"
+        "The treaty was signed by both parties.\n\n[[Category:X]]\n"
+    )
+    new = (
+        "Lead.\n__NOTOC__\n== A ==\nThe council met in 2007.\n== B ==\n"
+        "The treaty was signed by both parties in [[Brussels]]. [[File:f.png]]\n\n[[nl:X]]\n"
+    )
+    result = diff_texts(old, new)
+    text = render_text({"sections": result.sections, "page": result.page_changes})
+    assert "{'type'" not in text and "{\"type\"" not in text
+    for line in ("heading level 3 → 2", "link moved from A: Brussels", "file added: F.png",
+                 "category removed: X", "language link added: nl:X",
+                 "behaviour switch added: __NOTOC__"):
+        assert line in text, (line, text)
+    assert text.index("page  [categories") < text.index("(lead)")
+
+
 # ---- properties --------------------------------------------------------------------------
 
 _HEADINGS = st.sampled_from(
