@@ -171,10 +171,11 @@ _PIECES = [
     "{{tpl}}", "{{tpl|a=b}}", "''", "it's", "--", "}}", "]]", "|", "&amp;", "&", "a:b", "x=y",
     "<b>bold</b>", "<!-- c -->", "[http://e.org title]", "{{", "[[", "<", ";", "*", "mailto:a@b.c",
     "{{{a}}}", "}}}", "&nbsp;", "<nowiki>x{{</nowiki>", "[[File:f.png|thumb|[[cap]]]]", "\n",
-    "__NOTOC__", "[[nl:Hallo]]", "[[wikt:x]]", "{{DEFAULTSORT:K}}", "<gallery>a.jpg|[[g]]</gallery>",
+    "__NOTOC__", "[[nl:Hallo]]", "[[wikt:x]]", "{{DEFAULTSORT:K}}",
+    "<gallery>a.jpg|[[g]]</gallery>",
 ]
-_PLAIN_WORDS = ["NOTOC", "__", "a", "word", " ", "  ", ".", ",", "x y", "?", "(", ")", '"', "é", "1", "", "tp",
-                "http", "\\", "_", "@", "+", "\t", "ftp", "mailto", "a.b", "\xa0"]
+_PLAIN_WORDS = ["NOTOC", "__", "a", "word", " ", "  ", ".", ",", "x y", "?", "(", ")", '"', "é",
+                "1", "", "tp", "http", "\\", "_", "@", "+", "\t", "ftp", "mailto", "a.b", "\xa0"]
 # fmt: on
 
 

@@ -346,7 +346,8 @@ def render_text(diff_json: dict[str, Any], color: bool = False) -> str:
     page = diff_json.get("page") or []
     if page:
         lines.append("")
-        lines.append(paint("page", "bold") + "  " + paint("[categories, language links...]", "cyan"))
+        label = paint("[categories, language links...]", "cyan")
+        lines.append(paint("page", "bold") + "  " + label)
         lines.extend("    " + paint("• ", "yellow") + _semantic_line(change) for change in page)
     unchanged = 0
     for entry in diff_json.get("sections", []):

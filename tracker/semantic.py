@@ -193,9 +193,7 @@ def _switch_items(text: str) -> list[Item]:
     return [("switch", word) for word in _SWITCH.findall(_NOT_WIKITEXT.sub(" ", text))]
 
 
-def _by_lines(
-    text: str, site: SiteInfo | None = None
-) -> tuple[dict[str, Any], None] | None:
+def _by_lines(text: str, site: SiteInfo | None = None) -> tuple[dict[str, Any], None] | None:
     """The extraction of a paragraph of lines (a list) from its lines', if each line's
     tokenizer made every construct it tried: then none reads on into the next line (no
     template, tag or comment: no "{" or "<" at all). Each line is read once (cached): an
@@ -299,10 +297,10 @@ def _walk(node: Node, items: list[Item], present: Container[type]) -> None:
             ):
                 _add_ref(tag, items, present)
     elif isinstance(node, Tag):
-        tag = str(node.tag).strip().lower()
-        if tag == "ref":
+        tag_name = str(node.tag).strip().lower()
+        if tag_name == "ref":
             _add_ref(node, items, present)
-        elif tag == "gallery" and node.contents is not None:
+        elif tag_name == "gallery" and node.contents is not None:
             _gallery(str(node.contents), items)
         elif node.contents is not None:
             for child in node.contents.nodes:
@@ -415,9 +413,9 @@ def _assemble(items: list[Item], site: SiteInfo) -> dict[str, Any]:
             if title:
                 files[title] = True
         elif kind == "switch":
-            name = site.switch(item[1])
-            if name is not None:
-                switches[name] = True
+            switch = site.switch(item[1])
+            if switch is not None:
+                switches[switch] = True
     return {
         "templates": templates, "refs": refs, "links": links, "files": files,
         "interwiki": interwiki, "categories": categories, "interlanguage": interlanguage,
@@ -791,10 +789,10 @@ def _page_fact_changes(old: dict[str, Any], new: dict[str, Any], site: SiteInfo)
         changes.append({"type": "defaultsort_changed", "old": a.get("key"), "new": b.get("key")})
     a, b = old["switches"], new["switches"]
     if a != b:
-        changes += [{"type": "switch_added", "switch": site.switch_name(w)} for w in b if w not in a]
-        changes += [
-            {"type": "switch_removed", "switch": site.switch_name(w)} for w in a if w not in b
-        ]
+        for word in b.keys() - a.keys():
+            changes.append({"type": "switch_added", "switch": site.switch_name(word)})
+        for word in a.keys() - b.keys():
+            changes.append({"type": "switch_removed", "switch": site.switch_name(word)})
     return changes
 
 

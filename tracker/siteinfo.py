@@ -296,8 +296,13 @@ class SiteInfo:
         data = json.loads(text)
         return cls(
             namespaces=tuple(
-                Namespace(n["id"], n["name"], n.get("canonical"), tuple(n.get("aliases", ())),
-                          n.get("case", FIRST_LETTER))
+                Namespace(
+                    n["id"],
+                    n["name"],
+                    n.get("canonical"),
+                    tuple(n.get("aliases", ())),
+                    n.get("case", FIRST_LETTER),
+                )
                 for n in data["namespaces"]
             ),  # fmt: skip
             interwiki=frozenset(data["interwiki"]),
@@ -454,13 +459,19 @@ def _ucfirst(text: str) -> str:
 def _lang_of(dbname: str | None, base: str | None) -> str:
     """The content language of a Wikimedia wiki from its dbname or main page URL."""
     if base:
-        match = re.match(r"https?://([a-z0-9-]+)\.(?:wikipedia|wiktionary|wikibooks|"
-                         r"wikinews|wikiquote|wikisource|wikiversity|wikivoyage)\.org", base)
+        match = re.match(
+            r"https?://([a-z0-9-]+)\.(?:wikipedia|wiktionary|wikibooks|"
+            r"wikinews|wikiquote|wikisource|wikiversity|wikivoyage)\.org",
+            base,
+        )
         if match and match.group(1) in LANGUAGE_CODES:
             return match.group(1)
     if dbname:
-        match = re.match(r"([a-z_]+?)(?:wiki|wiktionary|wikibooks|wikinews|wikiquote|"
-                         r"wikisource|wikiversity|wikivoyage)$", dbname)
+        match = re.match(
+            r"([a-z_]+?)(?:wiki|wiktionary|wikibooks|wikinews|wikiquote|"
+            r"wikisource|wikiversity|wikivoyage)$",
+            dbname,
+        )
         if match and match.group(1).replace("_", "-") in LANGUAGE_CODES:
             return match.group(1).replace("_", "-")
     return "en"

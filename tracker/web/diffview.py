@@ -13,7 +13,7 @@ from ..diff import content
 from ..revdiff import revision_pair_diff
 from ..sections import split
 from ..store import Store
-from .diffrender import SectionView, semantic_line, section_view
+from .diffrender import SectionView, section_view, semantic_line
 from .helpers import choice_arg, int_arg, store
 from .pages import load_page
 from .revisions import load_revision, neighbours
