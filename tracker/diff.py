@@ -2,7 +2,8 @@
 
 `diff_texts(old, new)` splits both texts (tracker.sections), relates each new section to at
 most one old section (lineage), and describes every section of both revisions once, in the
-"sections" array of the diff JSON contract (README). A section's ``kinds`` are:
+"sections" array of the diff JSON contract (README), and the page's own facts in its
+"page" array (`TextDiff.page_changes`). A section's ``kinds`` are:
 
 - ``added`` / ``removed``: no counterpart on the other side;
 - ``renamed``: its heading, as a reader sees it, changed;
@@ -35,15 +36,31 @@ The heading's markup level, when it changed (with or without a move)::
 
     {"type": "heading_level", "old": int, "new": int}
 
-Wiki-semantic changes (tracker.semantic; not computed for a page's first revision)::
+Wiki-semantic changes (tracker.semantic, read as the wiki reads them: `site`, a
+tracker.siteinfo.SiteInfo; not computed for a page's first revision)::
 
     {"type": "template_added" | "template_removed", "template": str}
     {"type": "template_param", "template": str, "param": str, "old": str|None, "new": str|None}
     {"type": "ref_added" | "ref_removed", "name": str|None, "title": str|None, "url": str|None}
     {"type": "ref_changed", "name", "title", "url",   # as it is now
      "fields": {"title"|"url"|"name"|"text": {"old": ..., "new": ...}}}
-    {"type": "category_added" | "category_removed", "category": str}
     {"type": "link_added" | "link_removed", "target": str}
+    {"type": "file_added" | "file_removed", "file": str}
+    {"type": "interwiki_added" | "interwiki_removed", "prefix": str, "title": str}
+
+A link, reference, template or file removed from one section and added to another moved:
+one record in the section it went to, with where it came from (that section's id and path)::
+
+    {"type": "link_moved" | "ref_moved" | "template_moved" | "file_moved",
+     ...the fields of its "_added" record, "from": str, "from_path": [str, ...]}
+
+Page facts are compared for the whole page, wherever they are written (a category block
+that went to another section did not change), and listed in ``page_changes``::
+
+    {"type": "category_added" | "category_removed", "category": str}
+    {"type": "interlanguage_added" | "interlanguage_removed", "lang": str, "title": str}
+    {"type": "defaultsort_changed", "old": str|None, "new": str|None}
+    {"type": "switch_added" | "switch_removed", "switch": str}
 
 ``words_added`` and ``words_removed`` count word tokens (letters and digits, not spaces or
 punctuation) in inserted and deleted text; moved text counts as neither.
