@@ -147,10 +147,13 @@ def diff_texts(
             else:
                 removed_after[anchor].append(i)
     entries = []
+    gone: list[str] = []  # the contents that changed (for page facts)
+    came: list[str] = []
     for j, section in enumerate(new):
         i = match.get(j)
         if i is None:
             entries.append(_added(section, new_ids[j], True, site))
+            came.append(content(section))
         elif old[i] is section:
             entries.append(_unchanged(section, section, new_ids[j], j in moved))  # the most
         else:
@@ -158,18 +161,23 @@ def diff_texts(
             found = new_edits.get(j)
             edit = found[1] if found is not None and found[0] == i else None
             entries.append(_pair(old[i], section, new_ids[j], j in moved, edit, site))
+            if "edited" in entries[-1]["kinds"]:
+                gone.append(content(old[i]))
+                came.append(content(section))
         if removed_after:
-            entries.extend(_removed(old[i], old_ids[i], site) for i in removed_after.get(j, ()))
+            for i in removed_after.get(j, ()):
+                entries.append(_removed(old[i], old_ids[i], site))
+                gone.append(content(old[i]))
     page: list[dict[str, Any]] = []
-    if any(_CONTENT_KINDS.intersection(entry["kinds"]) for entry in entries):
+    if gone or came:
         # Page facts (categories...) of the whole page: a category block that went to
         # another section is not removed and added.
-        page = page_changes(list(map(content, old)), list(map(content, new)), site)
-        _moves(entries)
+        page = page_changes(
+            gone, came, site, lambda: (list(map(content, old)), list(map(content, new)))
+        )
+        if sum(1 for entry in entries if entry["changes"]) > 1:
+            _moves(entries)  # (one section edited: nothing moved between sections)
     return TextDiff(entries, new_ids, page)
-
-
-_CONTENT_KINDS = frozenset(("added", "removed", "edited"))
 
 
 # ---- moves between sections --------------------------------------------------------------

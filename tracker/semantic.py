@@ -24,7 +24,7 @@ import inspect
 import operator
 import re
 from collections import Counter
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
 from functools import lru_cache
 from itertools import chain, compress
 from typing import Any
@@ -481,12 +481,22 @@ def _depth(piece: str) -> int:
 
 def _changed(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[list[str], list[str]]:
     """The paragraphs of each side that the other lacks (a multiset difference)."""
+    global _LAST_CHANGED
+    last = _LAST_CHANGED
+    if last[0] is old and last[1] is new:
+        return last[2]  # a section's, asked again for the page's facts (page_changes)
     old_set, new_set = set(old), set(new)
     if len(old_set) == len(old) and len(new_set) == len(new):
         # No paragraph twice (the usual case): the same as below, in the same order.
-        return [b for b in old if b not in new_set], [b for b in new if b not in old_set]
-    common = Counter(old) & Counter(new)
-    return list((Counter(old) - common).elements()), list((Counter(new) - common).elements())
+        found = [b for b in old if b not in new_set], [b for b in new if b not in old_set]
+    else:
+        common = Counter(old) & Counter(new)
+        found = list((Counter(old) - common).elements()), list((Counter(new) - common).elements())
+    _LAST_CHANGED = (old, new, found)  # one tuple: safe across threads
+    return found
+
+
+_LAST_CHANGED: tuple = (None, None, None)
 
 
 # ---- an edit of plain words --------------------------------------------------------------
@@ -797,28 +807,42 @@ def _page_fact_changes(old: dict[str, Any], new: dict[str, Any], site: SiteInfo)
 
 
 def page_changes(
-    old_parts: Sequence[str], new_parts: Sequence[str], site: SiteInfo | None = None
+    old_parts: Sequence[str],
+    new_parts: Sequence[str],
+    site: SiteInfo | None = None,
+    whole: Callable[[], tuple[Sequence[str], Sequence[str]]] | None = None,
 ) -> list[Change]:
     """What changed in a page's categories, interlanguage links, DEFAULTSORT and behaviour
     switches: facts of the whole page, wherever they are written. `old_parts`, `new_parts`:
     the page's texts in pieces (the contents of its sections); a fact that moved from one
-    piece to another did not change.
+    piece to another did not change. If they are only the pieces that changed, `whole()`
+    gives all of each side's.
 
     Only the pieces and then the paragraphs that differ are read; the whole page only when
     those say that something may have changed (to be sure it is not written elsewhere too).
     """
     site = site or _DEFAULT_SITE
-    old_pieces, new_pieces = _changed(tuple(old_parts), tuple(new_parts))
+    if len(old_parts) == len(new_parts) == 1:  # one section edited (the usual edit)
+        if old_parts[0] == new_parts[0]:
+            return []
+        old_pieces, new_pieces = list(old_parts), list(new_parts)
+    else:
+        old_pieces, new_pieces = _changed(tuple(old_parts), tuple(new_parts))
     if not old_pieces and not new_pieces:
         return []
-    old_blocks, new_blocks = _changed(
-        tuple(b for part in old_pieces for b in _blocks(part)[0]),
-        tuple(b for part in new_pieces for b in _blocks(part)[0]),
-    )
+    if len(old_pieces) == len(new_pieces) == 1:  # the same paragraphs as semantic_changes'
+        old_blocks, new_blocks = _changed(_blocks(old_pieces[0])[0], _blocks(new_pieces[0])[0])
+    else:
+        old_blocks, new_blocks = _changed(
+            tuple(b for part in old_pieces for b in _blocks(part)[0]),
+            tuple(b for part in new_pieces for b in _blocks(part)[0]),
+        )
     old = _merge([extract(block, site) for block in old_blocks])
     new = _merge([extract(block, site) for block in new_blocks])
     if all(old[kind] == new[kind] for kind in PAGE_KINDS):
         return []
+    if whole is not None:
+        old_parts, new_parts = whole()
     old = _merge([extract(b, site) for part in old_parts for b in _blocks(part)[0]])
     new = _merge([extract(b, site) for part in new_parts for b in _blocks(part)[0]])
     changes = _page_fact_changes(old, new, site)
