@@ -19,6 +19,7 @@ from tracker import diff, sections, semantic
 from tracker.diff import content, diff_texts, render_text
 from tracker.headings import scan
 from tracker.sections import split
+from tracker.siteinfo import SiteInfo
 from tracker.worddiff import apply_word_diff
 
 DATA = Path(__file__).parent / "data"
@@ -33,7 +34,8 @@ def _matches(expected: dict, actual: dict) -> bool:
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_diff_cases(case):
-    result = diff_texts(case["old"], case["new"])
+    site = SiteInfo.from_api(case["site"]) if "site" in case else None
+    result = diff_texts(case["old"], case["new"], site=site)
     got = [(e["path"], e["kinds"]) for e in result.sections]
     want = [(e["path"], e["kinds"]) for e in case["sections"]]
     assert got == want
@@ -48,8 +50,14 @@ def test_diff_cases(case):
             assert [c["type"] for c in entry["changes"]] == [
                 c["type"] for c in expected["changes"]
             ], entry["changes"]
-    assert result.changed == any(e["kinds"] for e in case["sections"])
+        if "semantic" in expected:
+            others = [c for c in entry["changes"] if c["type"] not in ("insert", "delete", "move")]
+            assert len(others) == len(expected["semantic"]), others
+            assert all(map(_matches, expected["semantic"], others)), others
+    assert result.page_changes == case.get("page", [])
+    assert result.changed == (any(e["kinds"] for e in case["sections"]) or bool(case.get("page")))
     json.dumps(result.sections)  # the contract is JSON
+    json.dumps(result.page_changes)
 
 
 def test_diff_ids_follow_sections_through_history():
@@ -176,6 +184,25 @@ def test_render_text_unchanged_sections_are_counted():
     result = diff_texts("== A ==\nx\n== B ==\ny\n", "== A ==\nx\n== B ==\nz\n")
     text = render_text({"sections": result.sections})
     assert "2 sections unchanged" in text
+
+
+def test_render_text_every_change_type_is_a_readable_line():
+    old = (
+        "Lead.\n== A ==\nThe council met in [[Brussels]] in 2007.\n=== B ===\n"
+        "The treaty was signed by both parties.\n\n[[Category:X]]\n"
+    )
+    new = (
+        "Lead.\n__NOTOC__\n== A ==\nThe council met in 2007.\n== B ==\n"
+        "The treaty was signed by both parties in [[Brussels]]. [[File:f.png]]\n\n[[nl:X]]\n"
+    )
+    result = diff_texts(old, new)
+    text = render_text({"sections": result.sections, "page": result.page_changes})
+    assert "{'type'" not in text and "{\"type\"" not in text
+    for line in ("heading level 3 → 2", "link moved from A: Brussels", "file added: F.png",
+                 "category removed: X", "language link added: nl:X",
+                 "behaviour switch added: __NOTOC__"):
+        assert line in text, (line, text)
+    assert text.index("page  [categories") < text.index("(lead)")
 
 
 # ---- properties --------------------------------------------------------------------------

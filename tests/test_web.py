@@ -704,3 +704,38 @@ def test_serve_runs_waitress_on_loopback_until_sigterm(tmp_path: Path, stored: d
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_diff_shows_page_facts_and_new_change_types_escaped(stored: dict, monkeypatch) -> None:
+    from tracker.web import diffview
+
+    real = diffview.revision_pair_diff
+
+    def with_page(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result["page"] = [
+            {"type": "category_added", "category": "<b>Cat</b>"},
+            {"type": "interlanguage_added", "lang": "nl", "title": "<script>x</script>"},
+            {"type": "defaultsort_changed", "old": None, "new": "Key"},
+            {"type": "switch_added", "switch": "__NOTOC__"},
+        ]
+        result["sections"][0]["kinds"] = ["edited"]
+        result["sections"][0]["changes"] = [
+            {"type": "heading_level", "old": 2, "new": 3},
+            {"type": "link_moved", "target": "<i>X</i>", "from": "s1", "from_path": ["A"]},
+            {"type": "file_added", "file": "<img src=x>.jpg"},
+        ]
+        return result
+
+    monkeypatch.setattr(diffview, "revision_pair_diff", with_page)
+    response = create_app(stored["path"]).test_client().get(
+        f"/diff/{stored['seed']}?from=1844188&to=1844397")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "<script>x" not in html and "<b>Cat" not in html and "<img src=x>" not in html
+    text = text_of(response)
+    for shown in ("The page", "category added <b>Cat</b>", "language link added nl:<script>x",
+                  "default sort key", "behaviour switch added __NOTOC__",
+                  "heading level 2 → 3", "link moved from A <i>X</i>",
+                  "file added <img src=x>.jpg"):
+        assert shown in " ".join(text.split()), shown

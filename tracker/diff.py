@@ -2,7 +2,8 @@
 
 `diff_texts(old, new)` splits both texts (tracker.sections), relates each new section to at
 most one old section (lineage), and describes every section of both revisions once, in the
-"sections" array of the diff JSON contract (README). A section's ``kinds`` are:
+"sections" array of the diff JSON contract (README), and the page's own facts in its
+"page" array (`TextDiff.page_changes`). A section's ``kinds`` are:
 
 - ``added`` / ``removed``: no counterpart on the other side;
 - ``renamed``: its heading, as a reader sees it, changed;
@@ -35,15 +36,31 @@ The heading's markup level, when it changed (with or without a move)::
 
     {"type": "heading_level", "old": int, "new": int}
 
-Wiki-semantic changes (tracker.semantic; not computed for a page's first revision)::
+Wiki-semantic changes (tracker.semantic, read as the wiki reads them: `site`, a
+tracker.siteinfo.SiteInfo; not computed for a page's first revision)::
 
     {"type": "template_added" | "template_removed", "template": str}
     {"type": "template_param", "template": str, "param": str, "old": str|None, "new": str|None}
     {"type": "ref_added" | "ref_removed", "name": str|None, "title": str|None, "url": str|None}
     {"type": "ref_changed", "name", "title", "url",   # as it is now
      "fields": {"title"|"url"|"name"|"text": {"old": ..., "new": ...}}}
-    {"type": "category_added" | "category_removed", "category": str}
     {"type": "link_added" | "link_removed", "target": str}
+    {"type": "file_added" | "file_removed", "file": str}
+    {"type": "interwiki_added" | "interwiki_removed", "prefix": str, "title": str}
+
+A link, reference, template or file removed from one section and added to another moved:
+one record in the section it went to, with where it came from (that section's id and path)::
+
+    {"type": "link_moved" | "ref_moved" | "template_moved" | "file_moved",
+     ...the fields of its "_added" record, "from": str, "from_path": [str, ...]}
+
+Page facts are compared for the whole page, wherever they are written (a category block
+that went to another section did not change), and listed in ``page_changes``::
+
+    {"type": "category_added" | "category_removed", "category": str}
+    {"type": "interlanguage_added" | "interlanguage_removed", "lang": str, "title": str}
+    {"type": "defaultsort_changed", "old": str|None, "new": str|None}
+    {"type": "switch_added" | "switch_removed", "switch": str}
 
 ``words_added`` and ``words_removed`` count word tokens (letters and digits, not spaces or
 punctuation) in inserted and deleted text; moved text counts as neither.
@@ -54,12 +71,14 @@ from __future__ import annotations
 import operator
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from tracker.display import describe_change
 from tracker.lineage import content, match_sections, moved_sections
-from tracker.sections import Edit, Section, edits, split
-from tracker.semantic import semantic_changes
+from tracker.sections import DEFAULT_TAGS, Edit, Section, edits, split
+from tracker.semantic import page_changes, semantic_changes
+from tracker.siteinfo import SiteInfo
 from tracker.worddiff import count_words, word_diff
 
 __all__ = ["TextDiff", "content", "diff_texts", "match_sections", "render_text"]
@@ -73,11 +92,12 @@ class TextDiff:
 
     sections: list[dict[str, Any]]  # the contract's "sections" array
     new_ids: list[str]  # the stable id of each section of split(new_text), in order
+    page_changes: list[dict[str, Any]] = field(default_factory=list)  # the contract's "page"
 
     @property
     def changed(self) -> bool:
         """Whether any section was added, removed, renamed, moved or edited."""
-        return any(entry["kinds"] for entry in self.sections)
+        return any(entry["kinds"] for entry in self.sections) or bool(self.page_changes)
 
 
 def diff_texts(
@@ -85,6 +105,7 @@ def diff_texts(
     new_text: str,
     old_ids: Sequence[str] | None = None,
     id_prefix: str = "",
+    site: SiteInfo | None = None,
     *,
     new_ids: Sequence[str] | None = None,
 ) -> TextDiff:
@@ -93,17 +114,22 @@ def diff_texts(
     `old_ids[i]` is the stable id of old section i; a new section matched to it inherits
     it, an unmatched one gets f"{id_prefix}{j}" (j: its index in the new text). Without
     `old_ids` the old sections are called "o0", "o1"... `old_text` None is a first
-    revision: every section is added. `new_ids`: stable ids the new sections are known to
-    have (stored lineage, for a far-apart pair): a new section with the id of an old one is
-    that section, whatever happened in between.
+    revision: every section is added. `site`: the wiki the texts are from (its namespaces,
+    interwiki prefixes, extension tags, magic words); None is English Wikipedia.
+    `new_ids`: stable ids the new sections are known to have (stored lineage, for a
+    far-apart pair): a new section with the id of an old one is that section, whatever
+    happened in between.
     """
+    site = site or SiteInfo.default()
+    # The default tags as None: the split caches are keyed by them.
+    tags = None if site.extension_tags == DEFAULT_TAGS else site.extension_tags
     if old_text is None:
-        new = split(new_text)
+        new = split(new_text, tags=tags)
         ids = [f"{id_prefix}{j}" for j in range(len(new))]
-        return TextDiff([_added(s, ids[s.index], semantic=False) for s in new], ids)
-    old = split(old_text)
-    new = split(new_text, previous=old_text)  # most sections are the old ones: reused
-    new_edits = edits(new_text, old_text)  # and of some edited ones, where they were edited
+        return TextDiff([_added(s, ids[s.index], False, site) for s in new], ids)
+    old = split(old_text, tags=tags)
+    new = split(new_text, tags=tags, previous=old_text)  # most sections are the old ones
+    new_edits = edits(new_text, old_text, tags=tags)  # and of some edited ones, where
     if old_ids is None:
         old_ids = [f"o{i}" for i in range(len(old))]
     elif len(old_ids) != len(old):
@@ -130,27 +156,88 @@ def diff_texts(
             else:
                 removed_after[anchor].append(i)
     entries = []
+    gone: list[str] = []  # the contents that changed (for page facts)
+    came: list[str] = []
     for j, section in enumerate(new):
         i = match.get(j)
         if i is None:
-            entries.append(_added(section, new_ids[j], semantic=True))
+            entries.append(_added(section, new_ids[j], True, site))
+            came.append(content(section))
         elif old[i] is section:
             entries.append(_unchanged(section, section, new_ids[j], j in moved))  # the most
         else:
             # An edit tracker.sections saw, if it is of the old section this one is matched to.
             found = new_edits.get(j)
             edit = found[1] if found is not None and found[0] == i else None
-            entries.append(_pair(old[i], section, new_ids[j], j in moved, edit))
+            entries.append(_pair(old[i], section, new_ids[j], j in moved, edit, site))
+            if "edited" in entries[-1]["kinds"]:
+                gone.append(content(old[i]))
+                came.append(content(section))
         if removed_after:
-            entries.extend(_removed(old[i], old_ids[i]) for i in removed_after.get(j, ()))
-    return TextDiff(entries, new_ids)
+            for i in removed_after.get(j, ()):
+                entries.append(_removed(old[i], old_ids[i], site))
+                gone.append(content(old[i]))
+    page: list[dict[str, Any]] = []
+    if gone or came:
+        # Page facts (categories...) of the whole page: a category block that went to
+        # another section is not removed and added.
+        page = page_changes(
+            gone, came, site, lambda: (list(map(content, old)), list(map(content, new)))
+        )
+        if sum(1 for entry in entries if entry["changes"]) > 1:
+            _moves(entries)  # (one section edited: nothing moved between sections)
+    return TextDiff(entries, new_ids, page)
+
+
+# ---- moves between sections --------------------------------------------------------------
+
+# What names a link, reference, template or file in its records.
+_MOVABLE = {"link": ("target",), "ref": ("name", "title", "url"), "template": ("template",),
+            "file": ("file",)}  # fmt: skip
+
+
+def _moves(entries: list[dict[str, Any]]) -> None:
+    """A link, reference, template or file removed from one section and added to another
+    moved: one ``X_moved`` record in the section it went to, saying where it came from
+    (``from``: that section's id, ``from_path``: its path), instead of the two."""
+    removed: dict[tuple, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    for n, entry in enumerate(entries):
+        for change in entry["changes"]:
+            kind, _sep, how = change["type"].rpartition("_")
+            if how == "removed" and kind in _MOVABLE:
+                removed[(kind, *(change[f] for f in _MOVABLE[kind]))].append((n, change))
+    if not removed:
+        return
+    taken: set[int] = set()  # id() of the removed records that moved
+    for n, entry in enumerate(entries):
+        changes = entry["changes"]
+        for k, change in enumerate(changes):
+            kind, _sep, how = change["type"].rpartition("_")
+            if how != "added" or kind not in _MOVABLE:
+                continue
+            sources = removed.get((kind, *(change[f] for f in _MOVABLE[kind])))
+            source = next((s for s in sources or () if s[0] != n and id(s[1]) not in taken), None)
+            if source is None:
+                continue
+            taken.add(id(source[1]))
+            came_from = entries[source[0]]
+            changes[k] = {**change, "type": f"{kind}_moved", "from": came_from["id"],
+                          "from_path": list(came_from["path"])}  # fmt: skip
+    if taken:
+        for entry in entries:
+            entry["changes"] = [c for c in entry["changes"] if id(c) not in taken]
 
 
 # ---- entries -----------------------------------------------------------------------------
 
 
 def _pair(
-    old: Section, new: Section, section_id: str, moved: bool, edit: Edit | None = None
+    old: Section,
+    new: Section,
+    section_id: str,
+    moved: bool,
+    edit: Edit | None = None,
+    site: SiteInfo | None = None,
 ) -> dict[str, Any]:
     if (
         old.text == new.text
@@ -179,7 +266,7 @@ def _pair(
                 added += count_words(op["text"])
             elif op["type"] == "delete":
                 removed += count_words(op["text"])
-        changes.extend(semantic_changes(old_content, new_content, edit))
+        changes.extend(semantic_changes(old_content, new_content, edit, site, page_facts=False))
     return {
         "id": section_id,
         "path": list(new.path),
@@ -223,11 +310,13 @@ def _content_edit(
     return start - at, end - at, added
 
 
-def _added(section: Section, section_id: str, semantic: bool) -> dict[str, Any]:
+def _added(
+    section: Section, section_id: str, semantic: bool, site: SiteInfo | None = None
+) -> dict[str, Any]:
     text = content(section)
     changes: list[dict[str, Any]] = word_diff("", text)
     if semantic:
-        changes.extend(semantic_changes(None, text))
+        changes.extend(semantic_changes(None, text, site=site, page_facts=False))
     return {
         "id": section_id,
         "path": list(section.path),
@@ -239,10 +328,10 @@ def _added(section: Section, section_id: str, semantic: bool) -> dict[str, Any]:
     }
 
 
-def _removed(section: Section, section_id: str) -> dict[str, Any]:
+def _removed(section: Section, section_id: str, site: SiteInfo | None = None) -> dict[str, Any]:
     text = content(section)
     changes: list[dict[str, Any]] = word_diff(text, "")
-    changes.extend(semantic_changes(text, None))
+    changes.extend(semantic_changes(text, None, site=site, page_facts=False))
     return {
         "id": section_id,
         "path": list(section.path),
@@ -288,6 +377,12 @@ def render_text(diff_json: dict[str, Any], color: bool = False) -> str:
             lines.append(f"{side:>4}: r{rev.get('revid')}" + (f" ({who})" if who else ""))
     if diff_json.get("revert_of"):
         lines.append(paint(f"reverts to r{diff_json['revert_of']}", "yellow"))
+    page = diff_json.get("page") or []
+    if page:
+        lines.append("")
+        label = paint("[categories, language links...]", "cyan")
+        lines.append(paint("page", "bold") + "  " + label)
+        lines.extend("    " + paint("• ", "yellow") + _semantic_line(change) for change in page)
     unchanged = 0
     for entry in diff_json.get("sections", []):
         if not entry["kinds"]:
@@ -350,15 +445,13 @@ def _semantic_line(change: dict[str, Any]) -> str:
         )
     if kind in ("template_added", "template_removed"):
         return f"template {kind.split('_')[1]}: {{{{{change['template']}}}}}"
-    if kind.startswith("ref_"):
+    if kind in ("ref_added", "ref_removed", "ref_changed"):
         what = change.get("title") or change.get("name") or "(untitled)"
         url = f" <{change['url']}>" if change.get("url") else ""
         fields = ""
         if kind == "ref_changed":
             fields = " (" + ", ".join(sorted(change.get("fields", {}))) + ")"
         return f"reference {kind.split('_')[1]}: {what}{url}{fields}"
-    if kind.startswith("category_"):
-        return f"category {kind.split('_')[1]}: {change['category']}"
-    if kind.startswith("link_"):
+    if kind in ("link_added", "link_removed"):
         return f"link {kind.split('_')[1]}: [[{change['target']}]]"
-    return str(change)
+    return _short(describe_change(change), 400)  # every other type, as digests say it

@@ -312,7 +312,7 @@ def changes_model(store: Store, config: Config, sub: Subscription, window: Windo
                 [row["id"] for row in window.rows]):
             touched.setdefault(change["section_id"], []).append(change["revid"])
 
-    net, old = _net_diff(store, window)
+    net, old, page_facts = _net_diff(store, window)
     followed = followed_sections(store, sub, window, net)
     contents = _OldContents(store, old)
     window.sections = followed
@@ -331,6 +331,9 @@ def changes_model(store: Store, config: Config, sub: Subscription, window: Windo
         counted = [rev for rev in counted if rev["revid"] in ids]
         groups = [(revert, reverted) for revert, reverted in groups
                   if any(r["revid"] in ids for r in reverted)]
+    # Page facts (categories, language links, DEFAULTSORT, behaviour switches) belong to no
+    # section: told for the whole page, not to a subscription of some sections.
+    page_semantic = semantic_lines(page_facts) if followed is None else []
     if not sections and not counted:
         window.stats = {"filtered": filtered}
         return None
@@ -347,6 +350,8 @@ def changes_model(store: Store, config: Config, sub: Subscription, window: Windo
                   "wiki_page": links.wiki_page(), "web_page": links.web_page(),
                   "web_diff": links.web_diff(first["revid"] if first else None, last["revid"])},
         "counts": counts, "sections": sections, "revisions": counted,
+        "page_semantic": page_semantic[:MAX_SEMANTIC],
+        "page_semantic_more": max(0, len(page_semantic) - MAX_SEMANTIC),
         "reverted": [_group_model(revert, reverted) for revert, reverted in groups],
         "followed": None, "revision_count": None, "last": None,
     }
@@ -359,17 +364,18 @@ def _brief(row: dict | None, clock: Clock) -> dict[str, Any] | None:
             "time": clock.local(row["timestamp"]), "user": row["user"]}
 
 
-def _net_diff(store: Store, window: Window) -> tuple[list[dict], dict | None]:
-    """The sections of the diff from the revision before the window to its last one, and
-    that older revision."""
+def _net_diff(store: Store, window: Window) -> tuple[list[dict], dict | None, list[dict]]:
+    """The sections of the diff from the revision before the window to its last one, that
+    older revision, and the diff's page-level changes."""
     with_text = [row for row in window.rows if row["has_text"]]
     if not with_text:
-        return [], None
+        return [], None, []
     new = with_text[-1]
     old = window.start
     if old is not None and not old["has_text"]:
         old = store.revision_before(old, with_text=True)
-    return list(revision_pair_diff(store, old, new)["sections"]), old
+    result = revision_pair_diff(store, old, new)
+    return list(result["sections"]), old, list(result.get("page") or [])
 
 
 class _OldContents:
@@ -468,4 +474,5 @@ def started_model(store: Store, config: Config, window: Window, clock: Clock,
                   "web_page": links.web_page(), "web_diff": None},
         "counts": _counts([]) | {"sections": 0, "filtered": 0, "reverted": 0},
         "followed": followed_titles, "sections": [], "revisions": [], "reverted": [],
+        "page_semantic": [], "page_semantic_more": 0,
     }

@@ -30,6 +30,8 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
+from .display import describe_change
+
 FORMAT_TEMPLATES = {
     "text": "digest.txt.j2",
     "markdown": "digest.md.j2",
@@ -339,41 +341,7 @@ def word_segments(changes: list[dict[str, Any]], limit: int, old: str | None = N
     return segments, more
 
 
-def _clip(value: Any, limit: int = 160) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def semantic_lines(changes: list[dict[str, Any]]) -> list[dict[str, str]]:
     """One line per semantic change (infobox field, reference, category, link...)."""
     return [{"type": str(change["type"]), "text": describe_change(change)}
             for change in changes if change.get("type") and change["type"] not in WORD_OPS]
-
-
-def describe_change(change: dict[str, Any]) -> str:
-    """A semantic change (tracker/diff.py's records) as a reader would say it."""
-    kind = str(change["type"])
-    verb = kind.rsplit("_", 1)[-1]
-    if kind == "template_param":
-        old, new = change.get("old"), change.get("new")
-        name = f"{change.get('template', '')} {change.get('param', '')}".strip()
-        if old is None:
-            return f"{name} set: {_clip(new)}"
-        if new is None:
-            return f"{name} removed (was {_clip(old)})"
-        return f"{name}: {_clip(old)} → {_clip(new)}"
-    if kind in ("template_added", "template_removed"):
-        return f"template {verb}: {change.get('template')}"
-    if kind.startswith("ref_"):
-        what = change.get("title") or change.get("name") or change.get("url") or "(untitled)"
-        where = f" <{change['url']}>" if change.get("url") and change.get("url") != what else ""
-        fields = ""
-        if kind == "ref_changed" and change.get("fields"):
-            fields = " (" + ", ".join(sorted(change["fields"])) + ")"
-        return f"reference {verb}: {_clip(what)}{where}{fields}"
-    if kind.startswith("category_"):
-        return f"category {verb}: {change.get('category')}"
-    if kind.startswith("link_"):
-        return f"link {verb}: {change.get('target')}"
-    detail = next((change[k] for k in ("title", "name", "target", "text") if change.get(k)), "")
-    return f"{kind.replace('_', ' ')}: {_clip(detail)}" if detail else kind.replace("_", " ")

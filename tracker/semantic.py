@@ -1,5 +1,11 @@
 """Wiki-semantic changes of a section: templates and their parameters, references,
-categories and wikilinks.
+wikilinks, files and interwiki links; and of a page: categories, interlanguage links,
+DEFAULTSORT and behaviour switches (`page_changes`).
+
+What a link is depends on the wiki (``[[Kategorie:X]]``, ``[[nl:Hallo]]``, a case-sensitive
+``[[hallo]]``): every function takes a `tracker.siteinfo.SiteInfo` (None: English
+Wikipedia's). What the tokenizer makes of a text does not depend on the wiki and is cached
+once; what its links are is cached per wiki.
 
 `extract` reads a section's wikitext with mwparserfromhell into plain data; `semantic_changes`
 compares two extractions with DeepDiff and says what changed, as the change records listed
@@ -18,7 +24,7 @@ import inspect
 import operator
 import re
 from collections import Counter
-from collections.abc import Container
+from collections.abc import Callable, Container, Sequence
 from functools import lru_cache
 from itertools import chain, compress
 from typing import Any
@@ -31,53 +37,54 @@ from mwparserfromhell.parser import tokens as tk
 from mwparserfromhell.parser.builder import Builder
 
 from tracker.sections import Edit, _common_prefix, _common_suffix
+from tracker.siteinfo import SiteInfo
 
 try:
     from mwparserfromhell.parser import CTokenizer as _Tokenizer
 except ImportError:  # no C extension: the pure Python tokenizer, same tokens
     from mwparserfromhell.parser.tokenizer import Tokenizer as _Tokenizer  # type: ignore
 
-__all__ = ["blocks", "extract", "semantic_changes"]
+__all__ = ["PAGE_TYPES", "blocks", "extract", "page_changes", "semantic_changes"]
 
 Change = dict[str, Any]
-# What one construct contributes, in document order: ("template", name, params),
-# ("ref", name, title, url, text), ("category", name, sort key), ("link", target).
+# What one construct contributes, in document order, as written (what it means on a wiki is
+# read in _assemble): ("template", name, params), ("ref", name, title, url, text),
+# ("wikilink", target, text or None), ("gallery", file name), ("switch", "__WORD__").
 Item = tuple[Any, ...]
+# The kinds of an extraction: those of a section, then those of the whole page.
+SECTION_KINDS = ("templates", "refs", "links", "files", "interwiki")
+PAGE_KINDS = ("categories", "interlanguage", "defaultsort", "switches")
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)*")
 _REF_OPEN = re.compile(r"<ref(?:\s[^<>]*[^/<>]|\s*)>", re.I)
 _REF_CLOSE = re.compile(r"</ref\s*>", re.I)
-_CATEGORY = re.compile(r"^\s*category\s*:", re.I)
-_MEDIA = re.compile(r"^\s*(?:file|image|media)\s*:", re.I)
 _URL = re.compile(r"https?://[^\s|\]}<>\"']+|//[^\s|\]}<>\"']+", re.I)
-_SPACES = re.compile(r"[\s_]+")
+# A behaviour switch as written (MediaWiki's MagicWordArray: "__" word "__"), and what
+# hides one (comments, tags whose content is not wikitext).
+_SWITCH = re.compile(r"__[^\W_]+(?:_[^\W_]+)*__")
+_NOT_WIKITEXT = re.compile(
+    r"<!--.*?(?:-->|$)|<(nowiki|pre|syntaxhighlight|source|math)\b[^>]*>.*?(?:</\1\s*>|$)",
+    re.I | re.S,
+)
+_DEFAULT_SITE = SiteInfo.default()
 
 
-def _title(text: str) -> str:
-    """A page title as MediaWiki normalizes it: spaces for underscores, first letter up."""
-    text = _SPACES.sub(" ", text).strip().lstrip(":").strip()
-    return text[:1].upper() + text[1:]
-
-
-def _template_name(template: Template) -> str:
-    name = _title(str(template.name.strip_code(keep_template_params=False) or template.name))
-    if name.lower().startswith("template:"):
-        name = _title(name[len("template:") :])
-    return name
-
-
-def extract(text: str) -> dict[str, Any]:
-    """The semantic content of a piece of wikitext, as plain data for DeepDiff.
+def extract(text: str, site: SiteInfo | None = None) -> dict[str, Any]:
+    """The semantic content of a piece of wikitext on a wiki, as plain data for DeepDiff.
 
     ``{"templates": {key: {param: value}}, "refs": {key: {"name", "title", "url", "text"}},
-    "categories": {name: sort key}, "links": {target: True}}``. Templates are those outside
-    other templates and references (an infobox, not the {{cite web}} in a <ref>), keyed by
-    name (``name#2`` for a second one); references are keyed by their name, else their URL,
-    else their text.
+    "links": {title: True}, "files": {file name: True}, "interwiki": {"prefix:title": True},
+    "categories": {name: sort key}, "interlanguage": {lang: title},
+    "defaultsort": {"key": sort key} or {}, "switches": {magic word id: True}}``. Templates
+    are those outside other templates and references (an infobox, not the {{cite web}} in a
+    <ref>), keyed by name (``name#2`` for a second one); references are keyed by their name,
+    else their URL, else their text. Titles are normalized as the wiki does (its namespace
+    names, its case rules); a category's or file's name is without its namespace.
     """
-    done = _EXTRACTED.get(text)
+    site = site or _DEFAULT_SITE
+    done = _cache(site).get(text)
     if done is None:
-        done = _remember(text, _tokenized(text))
+        done = _remember(text, _tokenized(text, site), site)
     return done[0]
 
 
@@ -89,23 +96,41 @@ _Shape = tuple[
     tuple[tuple[int, int, bool, bool], ...], bool, tuple[tuple[int, int, list[Item]], ...]
 ]
 _PLAIN: _Shape = ((), True, ())
-# Paragraph -> (its extraction, its shape or None). A dict, not an LRU: entries are made
-# from others too (_quiet_change). Ingest reads each paragraph once new and once old.
+# Paragraph -> (its extraction, its shape or None), one dict per wiki (by SiteInfo.key;
+# _EXTRACTED is the default wiki's). A dict, not an LRU: entries are made from others too
+# (_quiet_change). Ingest reads each paragraph once new and once old.
 _EXTRACTED: dict[str, tuple[dict[str, Any], _Shape | None]] = {}
+_BY_SITE: dict[str, dict[str, tuple[dict[str, Any], _Shape | None]]] = {
+    _DEFAULT_SITE.key: _EXTRACTED
+}
 
 
-def _remember(text: str, done: tuple[dict[str, Any], _Shape | None]) -> tuple:
-    if len(_EXTRACTED) >= 4096:
-        _EXTRACTED.clear()  # simpler than an LRU, and safe across threads
-    _EXTRACTED[text] = done
+def _cache(site: SiteInfo) -> dict[str, tuple[dict[str, Any], _Shape | None]]:
+    if site is _DEFAULT_SITE:
+        return _EXTRACTED
+    found = _BY_SITE.get(site.key)
+    if found is None:
+        if len(_BY_SITE) >= 16:
+            for key in [k for k in _BY_SITE if k != _DEFAULT_SITE.key]:
+                _BY_SITE.pop(key, None)
+        found = _BY_SITE[site.key] = {}
+    return found
+
+
+def _remember(text: str, done: tuple[dict[str, Any], _Shape | None], site: SiteInfo) -> tuple:
+    cache = _cache(site)
+    if len(cache) >= 4096:
+        cache.clear()  # simpler than an LRU, and safe across threads
+    cache[text] = done
     return done
 
 
-def _tokenized(text: str) -> tuple[dict[str, Any], _Shape | None]:
-    if "{" not in text and "[" not in text and "<" not in text:
+def _tokenized(text: str, site: SiteInfo | None = None) -> tuple[dict[str, Any], _Shape | None]:
+    site = site or _DEFAULT_SITE
+    if "{" not in text and "[" not in text and "<" not in text and "__" not in text:
         return _EMPTY, _PLAIN  # plain text: nothing to parse
     if "\n" in text and not any(map(text.__contains__, "{}<>")):
-        by_lines = _by_lines(text)
+        by_lines = _by_lines(text, site)
         if by_lines is not None:
             return by_lines
     tokens = _Tokenizer().tokenize(text, 0, True)  # as mwparserfromhell.parse(skip_style_tags)
@@ -121,7 +146,7 @@ def _tokenized(text: str) -> tuple[dict[str, Any], _Shape | None]:
         if not depth:
             # Between top-level nodes there is only text (as the builder requires).
             if types[end:k].count(tk.Text) != k - end or (k < len(types) and _STEP[types[k]] < 0):
-                return _extract_parsed(text), None
+                return _extract_parsed(text, site), None
             for token in tokens[end:k]:
                 spans.append([pos, pos + len(token["text"]), free, False])
                 pos += len(token["text"])
@@ -156,26 +181,33 @@ def _tokenized(text: str) -> tuple[dict[str, Any], _Shape | None]:
             if free and spans and spans[-1][1] == pos - found[1]:
                 spans[-1][3] = True
     if depth:
-        return _extract_parsed(text), None
+        return _extract_parsed(text, site), None
     shape = tuple(map(tuple, spans)), quiet, tuple(constructs)
-    return _assemble(items), (shape if pos == len(text) else None)
+    if "__" in text:
+        items += _switch_items(text)
+    return _assemble(items, site), (shape if pos == len(text) else None)
 
 
-def _by_lines(text: str) -> tuple[dict[str, Any], None] | None:
+def _switch_items(text: str) -> list[Item]:
+    """The behaviour switches written in a text (what they are is the wiki's to say)."""
+    return [("switch", word) for word in _SWITCH.findall(_NOT_WIKITEXT.sub(" ", text))]
+
+
+def _by_lines(text: str, site: SiteInfo | None = None) -> tuple[dict[str, Any], None] | None:
     """The extraction of a paragraph of lines (a list) from its lines', if each line's
     tokenizer made every construct it tried: then none reads on into the next line (no
     template, tag or comment: no "{" or "<" at all). Each line is read once (cached): an
     edited list is read again in its edited lines only.
     """
-    links: dict[str, bool] = {}
-    categories: dict[str, str] = {}
+    site = site or _DEFAULT_SITE
+    cache = _cache(site)
+    parts = []
     for line in text.split("\n"):
-        extraction, shape = _EXTRACTED.get(line) or _remember(line, _tokenized(line))
+        extraction, shape = cache.get(line) or _remember(line, _tokenized(line, site), site)
         if shape is None or not shape[1]:
             return None
-        categories.update(extraction["categories"])
-        links.update(extraction["links"])
-    return {"templates": {}, "refs": {}, "categories": categories, "links": links}, None
+        parts.append(extraction)
+    return _merge(parts), None
 
 
 # How a token moves the builder in or out of a node: the first token of a top-level node
@@ -219,10 +251,13 @@ def _quiet_tokens(run: list) -> bool:
     return True
 
 
-def _extract_parsed(text: str) -> dict[str, Any]:
+def _extract_parsed(text: str, site: SiteInfo | None = None) -> dict[str, Any]:
     """`extract` from a full parse: the reference the construct-by-construct way matches."""
     code = mwparserfromhell.parse(text, skip_style_tags=True)
-    return _assemble([item for node in code.nodes for item in _items(node)])
+    items = [item for node in code.nodes for item in _items(node)]
+    if "__" in text:
+        items += _switch_items(text)
+    return _assemble(items, site or _DEFAULT_SITE)
 
 
 class _Every:
@@ -241,22 +276,15 @@ def _items(node: Node, present: Container[type] = _Every()) -> list[Item]:
     if tk.WikilinkOpen not in present:
         return items
     for link in mwparserfromhell.wikicode.Wikicode([node]).filter_wikilinks(recursive=True):
-        target = str(link.title)
-        if target.lstrip().startswith(":"):
-            # [[:Category:X]], [[:File:Y]]: links to those pages, not a category or an image.
-            items.append(("link", _title(target.split("#", 1)[0])))
-        elif _CATEGORY.match(target):
-            sort_key = str(link.text).strip() if link.text is not None else ""
-            items.append(("category", _title(target.split(":", 1)[1]), sort_key))
-        elif _MEDIA.match(target) is None and target.strip() and not target.startswith("#"):
-            items.append(("link", _title(target.split("#", 1)[0])))
+        text = str(link.text).strip() if link.text is not None else None
+        items.append(("wikilink", str(link.title), text))
     return items
 
 
 def _walk(node: Node, items: list[Item], present: Container[type]) -> None:
     if isinstance(node, Template):
-        name = _template_name(node)
-        if not name:
+        name = str(node.name.strip_code(keep_template_params=False) or node.name).strip()
+        if not name.strip(" _:"):
             return
         items.append(
             ("template", name, {str(p.name).strip(): str(p.value).strip() for p in node.params})
@@ -269,14 +297,30 @@ def _walk(node: Node, items: list[Item], present: Container[type]) -> None:
             ):
                 _add_ref(tag, items, present)
     elif isinstance(node, Tag):
-        if str(node.tag).strip().lower() == "ref":
+        tag_name = str(node.tag).strip().lower()
+        if tag_name == "ref":
             _add_ref(node, items, present)
+        elif tag_name == "gallery" and node.contents is not None:
+            _gallery(str(node.contents), items)
         elif node.contents is not None:
             for child in node.contents.nodes:
                 _walk(child, items, present)
     elif isinstance(node, Wikilink) and node.text is not None:
         for child in node.text.nodes:  # templates in an image caption
             _walk(child, items, present)
+
+
+def _gallery(text: str, items: list[Item]) -> None:
+    """A <gallery>'s files and what its captions hold (mwparserfromhell leaves its content
+    unparsed): one file a line, ``File:Name.jpg|caption``, the namespace optional."""
+    for line in text.split("\n"):
+        name, _bar, caption = line.partition("|")
+        if not name.strip():
+            continue
+        items.append(("gallery", name.strip()))
+        if caption.strip():
+            code = mwparserfromhell.parse(caption, skip_style_tags=True)
+            items += [item for node in code.nodes for item in _items(node)]
 
 
 def _add_ref(tag: Tag, items: list[Item], present: Container[type]) -> None:
@@ -313,17 +357,45 @@ def _add_ref(tag: Tag, items: list[Item], present: Container[type]) -> None:
     items.append(("ref", name, title, url, text))
 
 
-def _assemble(items: list[Item]) -> dict[str, Any]:
-    """The extraction from the items of a text's constructs, in document order."""
+def _assemble(items: list[Item], site: SiteInfo) -> dict[str, Any]:
+    """The extraction from the items of a text's constructs, in document order: what they
+    are on `site` (MediaWiki's Parser::handleInternalLinks2)."""
     templates: dict[str, dict[str, str]] = {}
     refs: dict[str, dict[str, str | None]] = {}
-    categories: dict[str, str] = {}
     links: dict[str, bool] = {}
+    files: dict[str, bool] = {}
+    interwiki: dict[str, bool] = {}
+    categories: dict[str, str] = {}
+    interlanguage: dict[str, str] = {}
+    defaultsort: dict[str, str] = {}
+    switches: dict[str, bool] = {}
     seen: dict[str, int] = {}
     for item in items:
         kind = item[0]
-        if kind == "template":
-            name = item[1]
+        if kind == "wikilink":
+            target = item[1]
+            if not target.strip() or target.startswith("#"):
+                continue  # a link to a section of this page
+            found = site.link_target(target)
+            how = found.kind
+            if how == "link":
+                if found.full:
+                    links[found.full] = True
+            elif how == "category":
+                categories[found.title] = item[2] if item[2] is not None else ""
+            elif how == "file" or how == "media":
+                files[found.title] = True
+            elif how == "interlanguage":
+                interlanguage.setdefault(found.prefix, found.title)  # the first counts
+            else:
+                interwiki[found.full] = True
+        elif kind == "template":
+            raw = item[1]
+            head, colon, rest = raw.partition(":")
+            if colon and site.is_defaultsort(head):
+                defaultsort = {"key": rest.strip()}  # the last one counts
+                continue
+            name = site.template_name(raw)
             seen[name] = seen.get(name, 0) + 1
             key = name if seen[name] == 1 else f"{name}#{seen[name]}"
             templates[key] = {"@name": name, **item[2]}
@@ -333,11 +405,22 @@ def _assemble(items: list[Item]) -> dict[str, Any]:
             if key in refs:
                 key = f"{key}#{sum(1 for k in refs if k == key or k.startswith(key + '#')) + 1}"
             refs[key] = {"name": name, "title": title, "url": url, "text": text}
-        elif kind == "category":
-            categories[item[1]] = item[2]
-        else:
-            links[item[1]] = True
-    return {"templates": templates, "refs": refs, "categories": categories, "links": links}
+        elif kind == "gallery":
+            found = site.link_target(item[1])
+            title = found.title if found.kind in ("file", "media") else None
+            if found.kind == "link" and found.namespace == 0:
+                title = site.normalize(found.title, 6)  # a gallery's default namespace
+            if title:
+                files[title] = True
+        elif kind == "switch":
+            switch = site.switch(item[1])
+            if switch is not None:
+                switches[switch] = True
+    return {
+        "templates": templates, "refs": refs, "links": links, "files": files,
+        "interwiki": interwiki, "categories": categories, "interlanguage": interlanguage,
+        "defaultsort": defaultsort, "switches": switches,
+    }  # fmt: skip
 
 
 def blocks(text: str) -> list[str]:
@@ -398,19 +481,30 @@ def _depth(piece: str) -> int:
 
 def _changed(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[list[str], list[str]]:
     """The paragraphs of each side that the other lacks (a multiset difference)."""
+    global _LAST_CHANGED
+    last = _LAST_CHANGED
+    if last[0] is old and last[1] is new:
+        return last[2]  # a section's, asked again for the page's facts (page_changes)
     old_set, new_set = set(old), set(new)
     if len(old_set) == len(old) and len(new_set) == len(new):
         # No paragraph twice (the usual case): the same as below, in the same order.
-        return [b for b in old if b not in new_set], [b for b in new if b not in old_set]
-    common = Counter(old) & Counter(new)
-    return list((Counter(old) - common).elements()), list((Counter(new) - common).elements())
+        found = [b for b in old if b not in new_set], [b for b in new if b not in old_set]
+    else:
+        common = Counter(old) & Counter(new)
+        found = list((Counter(old) - common).elements()), list((Counter(new) - common).elements())
+    _LAST_CHANGED = (old, new, found)  # one tuple: safe across threads
+    return found
+
+
+_LAST_CHANGED: tuple = (None, None, None)
 
 
 # ---- an edit of plain words --------------------------------------------------------------
 
-# The tokenizer's markers: any other character is text wherever text is.
-_MARKERS = re.compile(r"[{}\[\]<>|=&'#*;:/\-!\n\x00]")
-_MARKER_CHARS = frozenset("{}[]<>|=&'#*;:/-!\n\x00")
+# The tokenizer's markers: any other character is text wherever text is. And "_", which
+# can make a behaviour switch ("__NOTOC__").
+_MARKERS = re.compile(r"[{}\[\]<>|=&'#*;:/\-!\n\x00_]")
+_MARKER_CHARS = frozenset("{}[]<>|=&'#*;:/-!\n\x00_")
 
 
 def _plain_edit(block: str, shape: _Shape | None, p: int, end: int, added: str) -> _Shape | None:
@@ -436,6 +530,8 @@ def _plain_edit(block: str, shape: _Shape | None, p: int, end: int, added: str) 
         return _PLAIN if plain else None
     if not shape[1] or "\n" in block or _MARKERS.search(removed) or _MARKERS.search(added):
         return None
+    if "__" in block:
+        return None  # letters edited between "__"s may make a behaviour switch
     spans = shape[0]
     # The first text that holds the edit: the first ending at or after it, if it starts by p
     # (texts are in order).
@@ -469,7 +565,12 @@ _SIMPLE_LINK = re.compile(r"\[\[([^\W_][^\W_ ]*(?: [^\W_]+)*)\]\]")
 
 
 def _link_edit(
-    block: str, done: tuple[dict[str, Any], _Shape | None], p: int, end: int, added: str
+    block: str,
+    done: tuple[dict[str, Any], _Shape | None],
+    p: int,
+    end: int,
+    added: str,
+    site: SiteInfo | None = None,
 ) -> tuple[dict[str, Any], _Shape] | None:
     """The extraction and shape of `block` (`done`: its own) with block[p:end] replaced by
     `added`, if that adds or removes simple [[links]] amid plain words; else None.
@@ -479,7 +580,7 @@ def _link_edit(
     around them. Every text must stay (constructs never meet where they did not).
     """
     extraction, shape = done
-    if shape is None or shape is _PLAIN or not shape[1] or "\n" in block:
+    if shape is None or shape is _PLAIN or not shape[1] or "\n" in block or "__" in block:
         return None
     if not p and (added + block[end : end + 1])[:1] in _MARKER_CHARS:
         return None  # the line now starts with "*", "[["...: as in _plain_edit
@@ -513,7 +614,7 @@ def _link_edit(
     for n, text in enumerate(texts):
         if n:
             title = pieces[2 * n - 1]
-            new_constructs.append((at, at + len(title) + 4, [("link", _title(title))]))
+            new_constructs.append((at, at + len(title) + 4, [("wikilink", title, None)]))
             at += len(title) + 4
         after = first[2] if n == 0 else False
         before = last[3] if n == len(texts) - 1 else False
@@ -523,17 +624,24 @@ def _link_edit(
     new_spans += ((x + delta, y + delta, f, g) for x, y, f, g in spans[k2 + 1 :])
     new_constructs += _moved(constructs[c2:], last[1], delta)
     # Only links change: as _assemble would make them (the first of each), the rest kept.
-    links = [item[1] for _x, _y, found in new_constructs for item in found if item[0] == "link"]
-    extraction = {**extraction, "links": dict.fromkeys(links, True)}
+    site = site or _DEFAULT_SITE
+    links = {}
+    for _x, _y, found in new_constructs:
+        for item in found:
+            if item[0] == "wikilink" and item[1].strip() and not item[1].startswith("#"):
+                target = site.link_target(item[1])
+                if target.kind == "link" and target.full:
+                    links[target.full] = True
+    extraction = {**extraction, "links": links}
     return extraction, (tuple(new_spans), True, tuple(new_constructs))
 
 
 _END = operator.itemgetter(1)
 # What a paragraph without a construct must not get in an edit (and blocks() counts).
-_NOT_PLAIN = re.compile(r"[{}\[\]<>|\-\n]")
+_NOT_PLAIN = re.compile(r"[{}\[\]<>|\-\n_]")
 
 
-def _quiet_change(old_text: str, new_text: str, edit: Edit) -> bool:
+def _quiet_change(old_text: str, new_text: str, edit: Edit, site: SiteInfo) -> bool:
     """Whether `new_text`, `old_text` with `edit`, has plain words edited in one paragraph:
     then its extraction is the same, and so is every paragraph's (no change).
 
@@ -546,18 +654,18 @@ def _quiet_change(old_text: str, new_text: str, edit: Edit) -> bool:
     if k < 0 or end > ends[k] or ends[k] - starts[k] != len(paragraphs[k]):
         return False  # not in one paragraph, or in one joined from several (not one line)
     block, at = paragraphs[k], starts[k]
-    done = _EXTRACTED.get(block) or _remember(block, _tokenized(block))
+    done = _cache(site).get(block) or _remember(block, _tokenized(block, site), site)
     shape = _plain_edit(block, done[1], p - at, end - at, added)
     found = None
     if shape is not None:
         found = done[0], shape
     elif "[[" in added or "[[" in block[p - at : end - at]:
-        found = _link_edit(block, done, p - at, end - at, added)  # (a changed extraction)
+        found = _link_edit(block, done, p - at, end - at, added, site)  # (a changed extraction)
     if shape is None and found is None:
         return False
     delta = len(new_text) - len(old_text)
     new_block = new_text[at : ends[k] + delta]
-    _remember(new_block, found)
+    _remember(new_block, found, site)
     _BLOCKS[new_text] = (
         (*paragraphs[:k], new_block, *paragraphs[k + 1 :]),
         (*starts[: k + 1], *(x + delta for x in starts[k + 1 :])),
@@ -566,37 +674,45 @@ def _quiet_change(old_text: str, new_text: str, edit: Edit) -> bool:
     return shape is not None
 
 
-def _derive(old_block: str, new_block: str) -> None:
+def _derive(old_block: str, new_block: str, site: SiteInfo) -> None:
     """Remember the extraction of `new_block` without reading it if `_plain_edit` or
     `_link_edit` says what the one edit between the two (their common start and end kept)
     makes of `old_block`'s."""
-    done = _EXTRACTED.get(old_block) or _remember(old_block, _tokenized(old_block))
+    done = _cache(site).get(old_block) or _remember(old_block, _tokenized(old_block, site), site)
     p = _common_prefix(old_block, new_block, 0)
     s = _common_suffix(old_block, new_block, min(len(old_block), len(new_block)) - p)
     added = new_block[p : len(new_block) - s]
     shape = _plain_edit(old_block, done[1], p, len(old_block) - s, added)
     if shape is not None:
-        _remember(new_block, (done[0], shape))
+        _remember(new_block, (done[0], shape), site)
     elif "[[" in added or "[[" in old_block[p : len(old_block) - s]:
-        found = _link_edit(old_block, done, p, len(old_block) - s, added)
+        found = _link_edit(old_block, done, p, len(old_block) - s, added, site)
         if found is not None:
-            _remember(new_block, found)
+            _remember(new_block, found, site)
 
 
 # ---- changes ---------------------------------------------------------------------------
 
 
 def semantic_changes(
-    old_text: str | None, new_text: str | None, edit: Edit | None = None
+    old_text: str | None,
+    new_text: str | None,
+    edit: Edit | None = None,
+    site: SiteInfo | None = None,
+    page_facts: bool = True,
 ) -> list[Change]:
-    """What changed in templates, references, categories and links between two texts.
+    """What changed in templates, references, links, files, interwiki links and (unless
+    `page_facts` is false) categories, interlanguage links, DEFAULTSORT and behaviour
+    switches between two texts, read as `site` reads them (None: English Wikipedia).
 
     Only the paragraphs that differ are compared (and parsed): a link added to a paragraph
     is reported even if the page is linked elsewhere too; a paragraph that only moved
     brings no change. `edit`, if known: `new_text` is `old_text` with old_text[start:end]
-    replaced by `new` (see tracker.sections.edits); it can spare all parsing.
+    replaced by `new` (see tracker.sections.edits); it can spare all parsing. A diff of
+    sections leaves page facts to `page_changes` (``page_facts=False``).
     """
-    if old_text and new_text and edit is not None and _quiet_change(old_text, new_text, edit):
+    site = site or _DEFAULT_SITE
+    if old_text and new_text and edit is not None and _quiet_change(old_text, new_text, edit, site):
         return []
     old_changed, new_changed = _changed(
         _blocks(old_text)[0] if old_text else (), _blocks(new_text)[0] if new_text else ()
@@ -604,18 +720,21 @@ def semantic_changes(
     if len(old_changed) == len(new_changed):
         # Paragraphs edited in place (the usual case, when `edit` did not say it all): the
         # n-th changed old one may be the n-th new one with plain words edited.
+        cache = _cache(site)
         for old_block, new_block in zip(old_changed, new_changed, strict=True):
-            if new_block not in _EXTRACTED:
-                _derive(old_block, new_block)
-    old = _merge([extract(block) for block in old_changed])
-    new = _merge([extract(block) for block in new_changed])
+            if new_block not in cache:
+                _derive(old_block, new_block, site)
+    old = _merge([extract(block, site) for block in old_changed])
+    new = _merge([extract(block, site) for block in new_changed])
     if old == new:
         return []
+    changes = _page_fact_changes(old, new, site) if page_facts else []
     # DeepDiff is thorough but slow on big dicts, and costs some 25 us a call even on empty
     # ones: hand it only the entries that differ, of the kinds that differ.
     old, new = _differing(old, new)
-    changes: list[Change] = []
+    _pair_unnamed_refs(old["refs"], new["refs"])
     changed_refs: dict[str, Change] = {}
+    ref_texts: list[tuple[Change, str]] = []  # (ref added or removed, its text)
     for report, kind, levels in _deepdiff(old, new):
         added = report == "dictionary_item_added"
         removed = report == "dictionary_item_removed"
@@ -634,22 +753,169 @@ def semantic_changes(
                 )  # fmt: skip
             elif kind == "refs" and len(path) == 2 and (added or removed):
                 changes.append({"type": f"ref_{how}", **_ref_names(record)})
+                ref_texts.append((changes[-1], record["text"]))
             elif kind == "refs" and len(path) == 3:
                 change = changed_refs.setdefault(
                     path[1],
                     {"type": "ref_changed", **_ref_names(new["refs"][path[1]]), "fields": {}},
                 )
                 change["fields"][path[2]] = {"old": _value(level.t1), "new": _value(level.t2)}
-            elif kind == "categories" and len(path) == 2 and (added or removed):
-                changes.append({"type": f"category_{how}", "category": path[1]})
-            elif kind == "links" and len(path) == 2 and (added or removed):
-                changes.append({"type": f"link_{how}", "target": path[1]})
+            elif len(path) == 2 and (added or removed):
+                if kind == "links":
+                    changes.append({"type": f"link_{how}", "target": path[1]})
+                elif kind == "files":
+                    changes.append({"type": f"file_{how}", "file": path[1]})
+                elif kind == "interwiki":
+                    prefix, _colon, title = path[1].partition(":")
+                    changes.append({"type": f"interwiki_{how}", "prefix": prefix, "title": title})
     for change in changed_refs.values():
         if len(change["fields"]) > 1:
             change["fields"].pop("text", None)  # the title or URL says it; the words show it
         changes.append(change)
+    if ref_texts:
+        changes = _wrapped_templates(changes, ref_texts, site)
     changes.sort(key=_order)
     return changes
+
+
+def _page_fact_changes(old: dict[str, Any], new: dict[str, Any], site: SiteInfo) -> list[Change]:
+    """Categories, interlanguage links, DEFAULTSORT and behaviour switches of two
+    extractions compared (for a whole page, `page_changes`)."""
+    changes: list[Change] = []
+    a, b = old["categories"], new["categories"]
+    if a != b:
+        changes += [{"type": "category_added", "category": c} for c in b if c not in a]
+        changes += [{"type": "category_removed", "category": c} for c in a if c not in b]
+    a, b = old["interlanguage"], new["interlanguage"]
+    if a != b:
+        for lang, title in b.items():
+            if a.get(lang) != title:
+                changes.append({"type": "interlanguage_added", "lang": lang, "title": title})
+        for lang, title in a.items():
+            if b.get(lang) != title:
+                changes.append({"type": "interlanguage_removed", "lang": lang, "title": title})
+    a, b = old["defaultsort"], new["defaultsort"]
+    if a != b:
+        changes.append({"type": "defaultsort_changed", "old": a.get("key"), "new": b.get("key")})
+    a, b = old["switches"], new["switches"]
+    if a != b:
+        for word in b.keys() - a.keys():
+            changes.append({"type": "switch_added", "switch": site.switch_name(word)})
+        for word in a.keys() - b.keys():
+            changes.append({"type": "switch_removed", "switch": site.switch_name(word)})
+    return changes
+
+
+def page_changes(
+    old_parts: Sequence[str],
+    new_parts: Sequence[str],
+    site: SiteInfo | None = None,
+    whole: Callable[[], tuple[Sequence[str], Sequence[str]]] | None = None,
+) -> list[Change]:
+    """What changed in a page's categories, interlanguage links, DEFAULTSORT and behaviour
+    switches: facts of the whole page, wherever they are written. `old_parts`, `new_parts`:
+    the page's texts in pieces (the contents of its sections); a fact that moved from one
+    piece to another did not change. If they are only the pieces that changed, `whole()`
+    gives all of each side's.
+
+    Only the pieces and then the paragraphs that differ are read; the whole page only when
+    those say that something may have changed (to be sure it is not written elsewhere too).
+    """
+    site = site or _DEFAULT_SITE
+    if len(old_parts) == len(new_parts) == 1:  # one section edited (the usual edit)
+        if old_parts[0] == new_parts[0]:
+            return []
+        old_pieces, new_pieces = list(old_parts), list(new_parts)
+    else:
+        old_pieces, new_pieces = _changed(tuple(old_parts), tuple(new_parts))
+    if not old_pieces and not new_pieces:
+        return []
+    if len(old_pieces) == len(new_pieces) == 1:  # the same paragraphs as semantic_changes'
+        old_blocks, new_blocks = _changed(_blocks(old_pieces[0])[0], _blocks(new_pieces[0])[0])
+    else:
+        old_blocks, new_blocks = _changed(
+            tuple(b for part in old_pieces for b in _blocks(part)[0]),
+            tuple(b for part in new_pieces for b in _blocks(part)[0]),
+        )
+    old = _merge([extract(block, site) for block in old_blocks])
+    new = _merge([extract(block, site) for block in new_blocks])
+    if all(old[kind] == new[kind] for kind in PAGE_KINDS):
+        return []
+    if whole is not None:
+        old_parts, new_parts = whole()
+    old = _merge([extract(b, site) for part in old_parts for b in _blocks(part)[0]])
+    new = _merge([extract(b, site) for part in new_parts for b in _blocks(part)[0]])
+    changes = _page_fact_changes(old, new, site)
+    changes.sort(key=_order)
+    return changes
+
+
+def _pair_unnamed_refs(old: dict[str, Any], new: dict[str, Any]) -> None:
+    """Give an edited reference without a name the key it had (so that it is changed, not
+    removed and added): unnamed references only on one side each, paired by the similarity
+    of their texts, then the rest in order if they are still somewhat alike."""
+    gone = [k for k, ref in old.items() if ref["name"] is None and k not in new]
+    came = [k for k, ref in new.items() if ref["name"] is None and k not in old]
+    if not gone or not came:
+        return
+    scores = sorted(
+        ((_similarity(old[a]["text"], new[b]["text"]), -i, -j, a, b)
+         for i, a in enumerate(gone) for j, b in enumerate(came)),
+        reverse=True,
+    )  # fmt: skip
+    pairs: dict[str, str] = {}
+    for score, _i, _j, a, b in scores:
+        if score < _REF_SIMILAR:
+            break
+        if a not in pairs and b not in pairs.values():
+            pairs[a] = b
+    rest_old = [a for a in gone if a not in pairs]
+    rest_new = [b for b in came if b not in pairs.values()]
+    if len(rest_old) == len(rest_new):  # the same number left: in order, if alike at all
+        for a, b in zip(rest_old, rest_new, strict=True):
+            if _similarity(old[a]["text"], new[b]["text"]) >= _REF_ALIKE:
+                pairs[a] = b
+    for a, b in pairs.items():
+        new[a] = new.pop(b)
+
+
+_REF_SIMILAR = 0.5  # two unnamed references this alike are one, edited
+_REF_ALIKE = 0.25  # ...or this alike, in the same order among those left
+
+
+def _similarity(a: str, b: str) -> float:
+    """Shared words over the words of the larger text."""
+    x, y = set(_WORDS.findall(a.lower())), set(_WORDS.findall(b.lower()))
+    if not x or not y:
+        return 0.0
+    return len(x & y) / max(len(x), len(y))
+
+
+_WORDS = re.compile(r"\w+")
+
+
+def _wrapped_templates(
+    changes: list[Change], ref_texts: list[tuple[Change, str]], site: SiteInfo
+) -> list[Change]:
+    """A template that went into a new reference ({{cite book}} -> <ref>{{cite book}}</ref>)
+    is the reference added, not the template removed; and out of a removed one, the
+    reference removed."""
+    inside: dict[str, list[str]] = {"ref_added": [], "ref_removed": []}
+    for change, text in ref_texts:
+        if "{{" in text:
+            code = mwparserfromhell.parse(text, skip_style_tags=True)
+            for template in code.filter_templates(recursive=False):
+                name = str(template.name.strip_code(keep_template_params=False) or template.name)
+                inside[change["type"]].append(site.template_name(name.strip()))
+    wrapped = {"template_removed": inside["ref_added"], "template_added": inside["ref_removed"]}
+    kept = []
+    for change in changes:
+        names = wrapped.get(change["type"])
+        if names and change["template"] in names:
+            names.remove(change["template"])
+            continue
+        kept.append(change)
+    return kept
 
 
 def _deepdiff(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str, Any]]:
@@ -659,7 +925,7 @@ def _deepdiff(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str, 
     the same order (by report type, then kind), a level less deep and so faster.
     """
     found = []
-    for kind in old:
+    for kind in SECTION_KINDS:
         if old[kind] or new[kind]:
             # threshold_to_diff_deeper=0: report keys, never a whole dict as one changed value.
             tree = DeepDiff(old[kind], new[kind], view="tree", threshold_to_diff_deeper=0, **_QUICK)
@@ -683,7 +949,7 @@ _REPORT_ORDER = {report: n for n, report in enumerate(TreeResult())}
 def _differing(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict, dict]:
     slim_old: dict[str, Any] = {}
     slim_new: dict[str, Any] = {}
-    for kind in old:
+    for kind in SECTION_KINDS:
         a, b = old[kind], new[kind]
         slim_old[kind] = {k: v for k, v in a.items() if b.get(k, _MISSING) != v}
         slim_new[kind] = {k: v for k, v in b.items() if a.get(k, _MISSING) != v}
@@ -694,10 +960,11 @@ _MISSING = object()
 
 
 def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """One extraction from several paragraphs' (each parsed once, then cached)."""
+    """One extraction from several paragraphs' (each parsed once, then cached), as
+    _assemble would make it of their items."""
     if len(parts) == 1:
         return parts[0]
-    merged: dict[str, Any] = {"templates": {}, "refs": {}, "categories": {}, "links": {}}
+    merged: dict[str, Any] = {kind: {} for kind in _EMPTY}
     seen: dict[str, int] = {}
     for part in parts:
         for params in part["templates"].values():
@@ -708,14 +975,28 @@ def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
             while key in merged["refs"]:
                 key += "#"
             merged["refs"][key] = ref
-        merged["categories"].update(part["categories"])
-        merged["links"].update(part["links"])
+        for kind in ("links", "files", "interwiki", "categories", "switches"):
+            if part[kind]:
+                merged[kind].update(part[kind])
+        for lang, title in part["interlanguage"].items():
+            merged["interlanguage"].setdefault(lang, title)  # the first counts
+        if part["defaultsort"]:
+            merged["defaultsort"] = part["defaultsort"]  # the last counts
     return merged
 
 
-_EMPTY: dict[str, Any] = {"templates": {}, "refs": {}, "categories": {}, "links": {}}
-_TYPES = """template_added template_removed template_param ref_added ref_removed ref_changed
-    category_added category_removed link_added link_removed""".split()
+_EMPTY: dict[str, Any] = {kind: {} for kind in (*SECTION_KINDS, *PAGE_KINDS)}
+# Every change type of tracker.semantic and tracker.diff, in the order they are listed.
+_TYPES = """template_added template_removed template_moved template_param ref_added
+    ref_removed ref_changed ref_moved category_added category_removed link_added link_removed
+    link_moved file_added file_removed file_moved interwiki_added interwiki_removed
+    interlanguage_added interlanguage_removed defaultsort_changed switch_added
+    switch_removed""".split()
+# The change types of page facts (tracker.diff lists them for the page, not a section).
+PAGE_TYPES = frozenset(
+    """category_added category_removed interlanguage_added interlanguage_removed
+    defaultsort_changed switch_added switch_removed""".split()
+)
 
 
 def _ref_names(record: dict[str, Any]) -> dict[str, Any]:
@@ -727,6 +1008,13 @@ def _value(value: Any) -> Any:
 
 
 def _order(change: Change) -> tuple[int, str]:
-    detail = change.get("template") or change.get("name") or change.get("category") or ""
-    detail += "\x00" + str(change.get("param") or change.get("url") or change.get("target") or "")
+    detail = (
+        change.get("template") or change.get("name") or change.get("category")
+        or change.get("file") or change.get("prefix") or change.get("lang")
+        or change.get("switch") or ""
+    )  # fmt: skip
+    detail += "\x00" + str(
+        change.get("param") or change.get("url") or change.get("target") or change.get("title")
+        or ""
+    )  # fmt: skip
     return _TYPES.index(change["type"]), detail

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..display import describe_change, where
 from .helpers import safe_url
 
 # Unchanged runs longer than this are cut to their ends: a one-word edit in a 5 KB section
@@ -138,8 +139,16 @@ def semantic_line(change: dict) -> dict[str, Any]:
         line.update(label=f"category {action}", text=change.get("category"))
     elif kind.startswith("link_"):
         line.update(label=f"link {action}", text=change.get("target"))
+    elif kind == "defaultsort_changed":
+        line.update(label="default sort key", old=_value(change.get("old")),
+                    new=_value(change.get("new")))
     else:
-        line["text"] = ", ".join(f"{k}: {_value(v)}" for k, v in change.items() if k != "type")
+        # Every other type (files, interwiki and language links, switches, heading levels)
+        # as digests and the terminal say it.
+        label, _sep, text = describe_change(change).partition(": ")
+        line.update(label=label, text=text)
+    if action == "moved":
+        line["label"] = f"{line['label']} from {where(change.get('from_path'))}"
     return line
 
 

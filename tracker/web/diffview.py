@@ -13,7 +13,7 @@ from ..diff import content
 from ..revdiff import revision_pair_diff
 from ..sections import split
 from ..store import Store
-from .diffrender import SectionView, section_view
+from .diffrender import SectionView, section_view, semantic_line
 from .helpers import choice_arg, int_arg, store
 from .pages import load_page
 from .revisions import load_revision, neighbours
@@ -50,8 +50,10 @@ def diff(page_id: int) -> str | Response:
     between = _between(db, page_id, old, new)
     older_edit = neighbours(db, page_id, old["revid"])[0] if old else None
     newer_edit = neighbours(db, page_id, new["revid"])[1]
+    page_changes = [semantic_line(c) for c in result.get("page") or ()]
     return render_template(
         "diff.html", page=page, old=old, new=new, result=result, changed=changed,
+        page_changes=page_changes,
         unchanged=unchanged, mode=mode, between=between, older_edit=older_edit,
         newer_edit=newer_edit, consecutive=between["revisions"] <= 1 and old is not None)
 
