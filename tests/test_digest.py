@@ -99,8 +99,6 @@ def test_digest_second_window_is_the_net_effect_with_vandalism_collapsed(tmp_pat
         "https://wiki.example/index.php?diff=1845803&oldid=1844397"
 
 
-@pytest.mark.xfail(strict=True, reason="until revdiff.revision_pair_diff and ingest carry the "
-                   "diff's page-level changes (TextDiff.page_changes) as \"page\"")
 def test_digest_tells_page_facts_for_the_page(tmp_path: Path) -> None:
     t = tracker_at(tmp_path, EVERYTHING, revisions=9)
     t.deliver()

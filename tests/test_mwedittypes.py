@@ -54,10 +54,11 @@ def _agrees(expected: dict, where: object, change: dict) -> bool:
     )
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+COMPARED = [c for c in CASES if "out_of_scope" not in c]  # the others: accounted for below
+
+
+@pytest.mark.parametrize("case", COMPARED, ids=[c["name"] for c in COMPARED])
 def test_mwedittypes_case(case):
-    if "out_of_scope" in case:
-        pytest.skip(DATA["reasons"][case["out_of_scope"]])
     kinds, changes = _ours(*_texts(case))
     assert dict(kinds) == case["expect"]["sections"], case["their"]
     expected = list(case["expect"]["semantic"])

@@ -19,6 +19,8 @@ def import_snapshot(store: Store, path: Path, wiki: str) -> dict[str, int]:
     source = SnapshotSource(wiki, path)
     source.check()
     wiki_id = store.wiki_id(wiki)
+    with store.atomic():
+        store.set_site_info(wiki_id, source.site_info())  # how its wikitext is read
     rederive_pending(store, wiki_id)  # what a killed import left to finish
     counts: dict[str, int] = {}
     for page, batches in source.stream():
@@ -44,4 +46,5 @@ def export_snapshot(store: Store, title: str, out: IO[str], wiki: str | None = N
     base = ""
     if wiki_row.get("api_url"):
         base = wiki_row["api_url"].removesuffix("api.php") + "index.php"
-    return write_export(out, [(page, revisions())], sitename=wiki_row.get("name") or "", base=base)
+    return write_export(out, [(page, revisions())], sitename=wiki_row.get("name") or "", base=base,
+                        site=store.site_info(page["wiki_id"]))

@@ -76,7 +76,7 @@ from typing import Any
 
 from tracker.display import describe_change
 from tracker.lineage import content, match_sections, moved_sections
-from tracker.sections import DEFAULT_TAGS, Edit, Section, edits, split
+from tracker.sections import Edit, Section, edits, split
 from tracker.semantic import page_changes, semantic_changes
 from tracker.siteinfo import SiteInfo
 from tracker.worddiff import count_words, word_diff
@@ -121,8 +121,7 @@ def diff_texts(
     happened in between.
     """
     site = site or SiteInfo.default()
-    # The default tags as None: the split caches are keyed by them.
-    tags = None if site.extension_tags == DEFAULT_TAGS else site.extension_tags
+    tags = site.split_tags
     if old_text is None:
         new = split(new_text, tags=tags)
         ids = [f"{id_prefix}{j}" for j in range(len(new))]

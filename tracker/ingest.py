@@ -19,9 +19,10 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from . import reverts
-from .diff import diff_texts
+from .diff import TextDiff, diff_texts
 from .model import Revision, sha1_hex
 from .sections import split
+from .siteinfo import SiteInfo
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class PageIngestor:
         self.store = store
         self.wiki_id = wiki_id
         self.page_id = page_id
+        self.site = store.site_info(wiki_id)
         self.added = 0
         self._tagged_reverted = False  # a revision came with MediaWiki's mw-reverted tag
         self._load()
@@ -59,7 +61,8 @@ class PageIngestor:
         # mutated, so that a rolled-back batch can restore it.
         self.prev_blobs: dict[str, int] = {}
         if last and self.prev_text is not None and self.prev_model == "wikitext":
-            texts = [section.text for section in split(self.prev_text)]
+            texts = [section.text for section in split(self.prev_text,
+                                                       tags=self.site.split_tags)]
             blob_ids = [blob_id for _, blob_id in store.revision_layout(last["id"])]
             if len(texts) == len(blob_ids):
                 self.prev_blobs = dict(zip(texts, blob_ids, strict=True))
@@ -119,7 +122,7 @@ class PageIngestor:
         if rev.content_model != "wikitext":
             # Not wikitext (CSS, JSON, Lua...): kept whole, flagged by its content model.
             return [(f"{rev.revid}.0", store.put_blob(rev.text))]
-        sections = [s.text for s in split(rev.text)]
+        sections = [s.text for s in split(rev.text, tags=self.site.split_tags)]
         known = self.prev_blobs
         blob_ids = [known.get(text) or store.put_blob(text) for text in sections]
         self.prev_blobs = dict(zip(sections, blob_ids, strict=True))
@@ -137,9 +140,9 @@ class PageIngestor:
                 wikitext_before = self.prev_model == "wikitext"
                 result = diff_texts(
                     self.prev_text if wikitext_before else None, rev.text,
-                    self.prev_ids if wikitext_before else None, id_prefix=f"{rev.revid}.")
+                    self.prev_ids if wikitext_before else None, f"{rev.revid}.", self.site)
                 layout = self._layout(rev, result.new_ids)
-                diff = {"sections": result.sections}
+                diff = diff_data(result)
             else:
                 layout = self._layout(rev, None)
         rev_id = store.insert_revision(self.wiki_id, self.page_id, rev, layout)
@@ -200,6 +203,7 @@ def rederive(store: Store, page_id: int) -> int:
     page = store.page(page_id)
     if page is None or page["rederive_from"] is None:
         return 0
+    site = store.site_info(page["wiki_id"])
     start = store.one("SELECT * FROM revisions WHERE page_id = ? AND revid = ?",
                       [page_id, page["rederive_from"]])
     done = 0
@@ -223,10 +227,10 @@ def rederive(store: Store, page_id: int) -> int:
                         wikitext_before = prev_model == "wikitext"
                         result = diff_texts(prev_text if wikitext_before else None, text,
                                             prev_ids if wikitext_before else None,
-                                            id_prefix=f"{row['revid']}.")
-                        _relabel(store, row["id"], text, result.new_ids)
+                                            f"{row['revid']}.", site)
+                        _relabel(store, row["id"], text, result.new_ids, site)
                         store.put_diff(row["id"], prev["id"] if prev else None,
-                                       {"sections": result.sections}, replace=True)
+                                       diff_data(result), replace=True)
                         prev_ids = result.new_ids
                     else:
                         store.delete_diff(row["id"])
@@ -247,13 +251,18 @@ def rederive(store: Store, page_id: int) -> int:
     return done
 
 
-def _relabel(store: Store, rev_id: int, text: str, ids: list[str]) -> None:
+def diff_data(result: TextDiff) -> dict:
+    """What is stored of a consecutive diff: its sections, and the page's own facts."""
+    return {"sections": result.sections, "page": result.page_changes}
+
+
+def _relabel(store: Store, rev_id: int, text: str, ids: list[str], site: SiteInfo) -> None:
     layout = store.revision_layout(rev_id)
     if len(layout) == len(ids):
         store.relabel_sections(rev_id, ids)
         return
     # The splitter changed since the revision was stored: store its sections anew.
-    texts = [s.text for s in split(text)]
+    texts = [s.text for s in split(text, tags=site.split_tags)]
     store.db.execute("DELETE FROM revision_sections WHERE rev_id = ?", [rev_id])
     store.db.conn.executemany(
         "INSERT INTO revision_sections (rev_id, idx, blob_id, section_id) VALUES (?, ?, ?, ?)",

@@ -8,7 +8,8 @@ alone (shared word pairs over the larger side, at least 0.5), which finds rename
 last, one unmatched section on each side in the same place in the outline (between the same
 matched neighbours) with similar or empty content. Similarity leaves out the page-level
 block (categories, interlanguage links, DEFAULTSORT): it belongs to the page and moves to
-whichever section is last, so it says nothing about which section is which. `moved_sections` then says which matched sections changed place:
+whichever section is last, so it says nothing about which section is which.
+`moved_sections` then says which matched sections changed place:
 another parent, or another order among the siblings they kept (a longest increasing
 subsequence keeps the most, so only the sections that really moved are marked).
 """

@@ -63,6 +63,7 @@ def make_source(config: Config, wiki: Wiki, **kwargs: object) -> Source:
 # history merges and revision deletions that change a page's stored history.
 LOG_INTERVAL = 15 * 60
 LOG_OVERLAP = 60  # seconds read twice, for the clocks of the wiki and of this machine
+SITEINFO_MAX_AGE = 86400  # a wiki's namespaces, interwiki map and tags, asked for daily
 
 
 @dataclass
@@ -102,6 +103,7 @@ def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None
         pageids = {store.page(pid)["pageid"]: title for pid, title in known.items()}
         titles = [title for title, row in rows.items() if not row["page_id"]]
         statuses = source.page_status(list(pageids), titles)
+        _refresh_site_info(cycle)
         _read_log(cycle)
     except TrackerError as exc:
         message = str(exc)
@@ -151,6 +153,21 @@ def _read_log(cycle: _Cycle) -> None:
     # The first time, nothing to read: every page is compared with the wiki when due.
     store.db.execute("UPDATE wikis SET log_checked_at = ? WHERE id = ?",
                      [_iso(now), cycle.wiki_id])
+
+
+def _refresh_site_info(cycle: _Cycle) -> None:
+    """Keep what wikitext means on the wiki (namespaces, interwiki, tags) at most a day old:
+    every diff reads links, categories and headings by it."""
+    store, stamp = cycle.store, cycle.store.site_info_age(cycle.wiki_id)
+    if isinstance(cycle.source, ApiSource) and stamp is not None \
+            and cycle.clock() - _epoch(stamp) < SITEINFO_MAX_AGE:
+        return
+    site = cycle.source.site_info()
+    if stamp is None or site != store.site_info(cycle.wiki_id):
+        store.set_site_info(cycle.wiki_id, site)
+    else:
+        store.db.execute("UPDATE wikis SET siteinfo_at = ? WHERE id = ?",
+                         [_iso(cycle.clock()), cycle.wiki_id])
 
 
 def _epoch(stamp: str) -> float:

@@ -275,6 +275,12 @@ class SiteInfo:
                                         case or FIRST_LETTER))  # fmt: skip
         if not namespaces:
             return cls.default()
+        # An export may list only some namespaces (a page's own); the core ones exist on
+        # every wiki under their canonical names.
+        listed = {ns.id for ns in namespaces}
+        default_case = getattr(site_info, "case", None) or FIRST_LETTER
+        namespaces += [Namespace(number, name, name, (), default_case)
+                       for number, name in CANONICAL.items() if number not in listed]
         lang = _lang_of(getattr(site_info, "dbname", None), getattr(site_info, "base", None))
         return cls.from_parts(namespaces, lang=lang, local_interwiki=(lang,))
 
@@ -315,6 +321,14 @@ class SiteInfo:
             local_interwiki=frozenset(data.get("local_interwiki", ())),
             lang=data.get("lang", "en"),
         )
+
+    @property
+    def split_tags(self) -> frozenset[str] | None:
+        """The extension tags as tracker.sections.split takes them (None: the default list,
+        which its caches are keyed by)."""
+        from tracker.sections import DEFAULT_TAGS
+
+        return None if self.extension_tags == DEFAULT_TAGS else self.extension_tags
 
     @property
     def key(self) -> str:

@@ -21,6 +21,7 @@ import mwxml
 from . import NAME, __version__
 from .errors import WikiError
 from .model import Revision, base36_to_hex, hex_to_base36
+from .siteinfo import SiteInfo
 from .wiki import PageStatus
 
 EXPORT_NS = "http://www.mediawiki.org/xml/export-0.11/"
@@ -201,6 +202,13 @@ class SnapshotSource:
         for raw in self._page_revisions(pageid):
             yield replace(revision_from_xml(raw), text=None)
 
+    def site_info(self) -> SiteInfo:
+        """The export's own siteinfo: its namespaces and their case (no interwiki map:
+        interlanguage links are told by language code)."""
+        handle, dump = _open_dump(self.path)
+        with handle:
+            return SiteInfo.from_export(dump.site_info)
+
     def log_events(self, since: str) -> list:
         """An export has no log: its revision counts tell what changed."""
         return []
@@ -276,11 +284,19 @@ def _el(name: str, value: object) -> str:
 
 
 def write_export(out: IO[str], pages: Iterable[tuple[dict, Iterable[tuple[dict, str | None]]]],
-                 sitename: str = "wiki tracker export", base: str = "") -> int:
+                 sitename: str = "wiki tracker export", base: str = "",
+                 site: SiteInfo | None = None) -> int:
     """Write pages and their revisions as a format 0.11 export; return revisions written.
 
-    ``pages`` yields (page row, iterable of (revision row, text or None)).
+    ``pages`` yields (page row, iterable of (revision row, text or None)); ``site``: the
+    wiki's namespaces, written into the siteinfo (English Wikipedia's by default).
     """
+    site = site or SiteInfo.default()
+    main_case = next((ns.case for ns in site.namespaces if ns.id == 0), "first-letter")
+    namespaces = "".join(
+        f'      <namespace key="{ns.id}" case="{ns.case}"'
+        + (f">{escape(ns.name)}</namespace>\n" if ns.name else " />\n")
+        for ns in sorted(site.namespaces, key=lambda ns: ns.id))
     out.write(
         f'<mediawiki xmlns="{EXPORT_NS}" '
         'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
@@ -291,9 +307,9 @@ def write_export(out: IO[str], pages: Iterable[tuple[dict, Iterable[tuple[dict, 
         f"    {_el('dbname', 'wikitracker')}\n"
         f"    {_el('base', base or 'http://localhost/')}\n"
         f"    {_el('generator', f'{NAME} {__version__}')}\n"
-        "    <case>first-letter</case>\n"
+        f"    <case>{main_case}</case>\n"
         "    <namespaces>\n"
-        '      <namespace key="0" case="first-letter" />\n'
+        f"{namespaces}"
         "    </namespaces>\n"
         "  </siteinfo>\n"
     )

@@ -27,6 +27,7 @@ import sqlite_utils
 from . import reverts
 from .errors import StoreError
 from .model import Revision
+from .siteinfo import SiteInfo
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -173,6 +174,7 @@ def _m040_history_order(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE pages ADD COLUMN rederive_from INTEGER")
     db.execute("ALTER TABLE pages ADD COLUMN checked_at TEXT")
     db.execute("ALTER TABLE wikis ADD COLUMN siteinfo TEXT")
+    db.execute("ALTER TABLE wikis ADD COLUMN siteinfo_at TEXT")
     db.execute("ALTER TABLE wikis ADD COLUMN log_checked_at TEXT")
     for (page_id,) in db.execute("SELECT id FROM pages").fetchall():
         by_id = [row[0] for row in db.execute(
@@ -275,6 +277,7 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the database {self.path}: {exc}") from None
         self._blob_cache: OrderedDict[int, str] = OrderedDict()
+        self._sites: dict[int, SiteInfo] = {}
 
     def close(self) -> None:
         self.db.conn.close()
@@ -353,6 +356,24 @@ class Store:
                 [name, api_url, snapshot],
             )
         return int(cursor.lastrowid)
+
+    def site_info(self, wiki_id: int) -> SiteInfo:
+        """What wikitext means on this wiki (namespaces, interwiki, tags), as its source
+        last said; English Wikipedia's until it has said."""
+        site = self._sites.get(wiki_id)
+        if site is None:
+            raw = self.scalar("SELECT siteinfo FROM wikis WHERE id = ?", [wiki_id])
+            site = SiteInfo.from_json(raw) if raw else SiteInfo.default()
+            self._sites[wiki_id] = site
+        return site
+
+    def site_info_age(self, wiki_id: int) -> str | None:
+        return self.scalar("SELECT siteinfo_at FROM wikis WHERE id = ?", [wiki_id])
+
+    def set_site_info(self, wiki_id: int, site: SiteInfo) -> None:
+        self.db.execute("UPDATE wikis SET siteinfo = ?, siteinfo_at = ? WHERE id = ?",
+                        [site.to_json(), utcnow(), wiki_id])
+        self._sites[wiki_id] = site
 
     def watch(self, wiki_id: int, title: str) -> dict:
         row = self.one("SELECT * FROM watches WHERE wiki_id = ? AND title = ?", [wiki_id, title])

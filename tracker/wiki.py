@@ -25,6 +25,7 @@ from . import NAME, __version__
 from .config import Wiki
 from .errors import WikiError
 from .model import Revision
+from .siteinfo import SiteInfo
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +203,18 @@ class ApiSource:
         if self.wiki.login is not None:
             self.login()
         self._checked = True
+
+    def site_info(self) -> SiteInfo:
+        """What wikitext means on this wiki: namespaces and their aliases, interwiki and
+        interlanguage prefixes, extension tags, magic words (one request)."""
+        result = self.call("query", meta="siteinfo",
+                           siprop="general|namespaces|namespacealiases|interwikimap|"
+                                  "extensiontags|magicwords")
+        query = result.get("query")
+        if not isinstance(query, dict) or "namespaces" not in query:
+            raise WikiError(f"{self.wiki.api_url} answered siteinfo without namespaces; "
+                            "check api_url")
+        return SiteInfo.from_api(query)
 
     def login(self) -> None:
         login = self.wiki.login
