@@ -132,3 +132,28 @@ def test_track_revision_deleted_or_hidden_later(make_wiki, tmp_path: Path) -> No
     diffed = tracker(config, "diff", title, "--from", str(libel), "--to", str(fixed))
     assert diffed.exit_code == 1 and "hidden" in diffed.output  # a run-time fact, not usage
     assert not any("Libel" in t for t in texts)  # the hidden text is gone from the store
+
+
+def test_track_reads_wikitext_as_the_wiki_does(make_wiki, tmp_path: Path) -> None:
+    """Namespace aliases only this wiki has come from its siteinfo: `[[Kat:X]]` is a category
+    here, not a link, and `[[xx:Page]]` a link where "xx" is no language of this wiki."""
+    wiki: TestWiki = make_wiki()
+    with wiki.conf.open("a", encoding="utf-8") as settings:
+        settings.write('$wgNamespaceAliases["Kat"] = NS_CATEGORY;\n')
+    title = "Article in an aliased category"
+    wiki.edit(title, "== Body ==\nText.\n", "create")
+    config = wiki_config(tmp_path, wiki.api_url, [title])
+    assert tracker(config, "run", "--once").exit_code == 0
+    revid = wiki.edit(title, "== Body ==\nText.\n[[Kat:Greetings]] [[de:Hallo]]\n", "more")
+    assert tracker(config, "run", "--once").exit_code == 0
+    with Store(tmp_path / "tracker.db") as store:
+        diff = page_diff(store, title)
+    # The wiki's own reading of the same text.
+    parsed = wiki.site().api("parse", "GET", oldid=revid, prop="links|langlinks|categories",
+                             formatversion=2)["parse"]
+    assert [c["category"] for c in parsed["categories"]] == ["Greetings"]
+    assert parsed["langlinks"] == [] and [link["title"] for link in parsed["links"]] == \
+        ["De:Hallo"]
+    assert diff["page"] == [{"type": "category_added", "category": "Greetings"}]
+    links = [c for s in diff["sections"] for c in s["changes"] if c["type"] == "link_added"]
+    assert [link["target"] for link in links] == ["De:Hallo"]
