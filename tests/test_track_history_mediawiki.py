@@ -157,3 +157,27 @@ def test_track_reads_wikitext_as_the_wiki_does(make_wiki, tmp_path: Path) -> Non
     assert diff["page"] == [{"type": "category_added", "category": "Greetings"}]
     links = [c for s in diff["sections"] for c in s["changes"] if c["type"] == "link_added"]
     assert [link["target"] for link in links] == ["De:Hallo"]
+
+
+def test_track_newest_revision_deleted_then_quiet(make_wiki, tmp_path: Path) -> None:
+    wiki: TestWiki = make_wiki()
+    title = "Article whose last edit was deleted"
+    stamps = ["2021-01-01T00:00:00Z", "2021-02-01T00:00:00Z", "2021-03-01T00:00:00Z"]
+    source = tmp_path / "three.xml"
+    source.write_text(export_xml(title, [(s, "Writer", f"Text {k}.\n")
+                                         for k, s in enumerate(stamps)]), encoding="utf-8")
+    wiki.import_xml(source)
+    config = wiki_config(tmp_path, wiki.api_url, [title])
+    assert tracker(config, "run", "--once").exit_code == 0
+    ids = [r["revid"] for r in history_json(config, title)]
+    wiki.delete(title, "test")
+    wiki._write("undelete", title=title, timestamps=f"{stamps[0]}|{stamps[1]}")
+    poll_later(config, LOG_INTERVAL + 60)
+    history = history_json(config, title)
+    assert [r["revid"] for r in history] == ids  # kept,
+    assert [r["deleted"] for r in history] == [False, False, True]  # and marked
+    poll_later(config, 2 * (LOG_INTERVAL + 60))
+    with Store(tmp_path / "tracker.db") as store:
+        assert store.find_page(title)["last_revid"] == ids[1]  # the wiki's latest
+        requests = store.scalar("SELECT requests FROM poll_runs ORDER BY id DESC LIMIT 1")
+    assert requests == 3  # the site check, the status, the log: no revision list again

@@ -95,8 +95,7 @@ class PageIngestor:
                         self._insert_past(rev)
                     added += 1
                 if added:
-                    self.store.db.execute("UPDATE pages SET last_revid = ? WHERE id = ?",
-                                          [self.last_revid, self.page_id])
+                    self.store.refresh_last_revid(self.page_id)
         except BaseException:
             # The transaction rolled back: forget what this batch taught us in memory.
             (self.prev_rev_id, self.prev_text, self.prev_ids, self.prev_model,
@@ -243,9 +242,8 @@ def rederive(store: Store, page_id: int) -> int:
             done += len(rows)
     with store.atomic():
         store.store_reverts(page_id)
-        last = store.latest_revision(page_id)
-        store.db.execute("UPDATE pages SET rederive_from = NULL, last_revid = ? WHERE id = ?",
-                         [last["revid"] if last else None, page_id])
+        store.refresh_last_revid(page_id)
+        store.db.execute("UPDATE pages SET rederive_from = NULL WHERE id = ?", [page_id])
     if done:
         log.info("page %s: re-derived %d revisions in history order", page_id, done)
     return done

@@ -249,7 +249,7 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> in
             store.db.execute("UPDATE pages SET checked_at = ? WHERE id = ?",
                              [utcnow(), page["id"]])
     else:
-        if status.lastrevid is not None and status.lastrevid != ingestor.last_revid \
+        if status.lastrevid is not None and status.lastrevid != page["last_revid"] \
                 and not store.has_revision(wiki_id, status.lastrevid):
             # New edits: from the last stored revision's time on (history order).
             top = store.latest_revision(page["id"])
@@ -257,7 +257,8 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> in
             _ingest(cycle, ingestor, source.fetch_revisions(status.pageid,
                                                             since=top["timestamp"]),
                     page["title"])
-        if recheck or (status.lastrevid is not None and status.lastrevid != ingestor.last_revid):
+        latest = store.page(page["id"])["last_revid"]  # the wiki's latest, if all went well
+        if recheck or (status.lastrevid is not None and status.lastrevid != latest):
             reconcile(store, source, ingestor, status.pageid, whole_history=whole)
     ingestor.finish()
     if ingestor.added:

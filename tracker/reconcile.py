@@ -85,6 +85,7 @@ def reconcile(store: Store, source: object, ingestor: PageIngestor, pageid: int,
             elif _show(store, row, rev):
                 done.unhidden.append(revid)
         store.db.execute("UPDATE pages SET checked_at = ? WHERE id = ?", [now, page_id])
+        store.refresh_last_revid(page_id)
     if refetch:
         for batch in source.fetch_revisions(pageid, revids=refetch):
             for rev in batch:

@@ -185,7 +185,7 @@ def _m040_history_order(db: sqlite_utils.Database) -> None:
         if first is not None:
             # Section ids and stored diffs followed id order from here: derive them again.
             db.execute("UPDATE pages SET rederive_from = ? WHERE id = ?", [first, page_id])
-        if in_order:
+        if in_order:  # the latest in history order, no longer the highest id
             db.execute("UPDATE pages SET last_revid = ? WHERE id = ?", [in_order[-1], page_id])
         _store_reverts(db, page_id)  # MediaWiki's radius, in history order
 
@@ -582,6 +582,14 @@ class Store:
                 (row["timestamp"], row["revid"]) <= (new["timestamp"], new["revid"]):
             return
         self.db.execute("UPDATE pages SET rederive_from = ? WHERE id = ?", [revid, page_id])
+
+    def refresh_last_revid(self, page_id: int) -> int | None:
+        """Set and return the page's latest revision as the wiki has it: the last one in
+        history order that the wiki has not deleted (what its status query reports)."""
+        revid = self.scalar(f"SELECT revid FROM revisions WHERE page_id = ? AND deleted_at IS "
+                            f"NULL ORDER BY {HISTORY_DESC} LIMIT 1", [page_id])
+        self.db.execute("UPDATE pages SET last_revid = ? WHERE id = ?", [revid, page_id])
+        return revid
 
     def pages_to_rederive(self) -> list[int]:
         return [row[0] for row in self.db.execute(
