@@ -23,6 +23,8 @@ def test_split_cases(case):
     expected = [list(s) for s in case["sections"]]
     assert [g[: len(e)] for g, e in zip(got, expected, strict=False)] == expected
     assert len(got) == len(expected)
+    if "numbers" in case:
+        assert [s.number for s in sections[1:]] == case["numbers"]
 
 
 def test_split_empty_text_is_an_empty_lead():
@@ -109,6 +111,7 @@ def test_split_is_lossless(text):
     assert sections[0].index == 0 and sections[0].level == 0 and sections[0].path == ()
     for n, section in enumerate(sections[1:], 1):
         assert section.index == n
+        assert section.number >= n and section.number > sections[n - 1].number
         assert 1 <= section.level <= 6
         assert section.text.startswith("=")
         assert section.text[section.body_start :] == section.body
