@@ -67,7 +67,7 @@ def test_split_lead_is_never_a_parent():
         ("A&nbsp;B &amp; C", "A\xa0B & C"),
         ("<small>small</small>", "small"),
         ("Claim<ref name=x>Source</ref>", "Claim"),
-        ("{{anchor|a}}Title", "Title"),
+        ("{{anchor|a}}Title", "{{anchor|a}}Title"),
         ("<nowiki>[[not a link]]</nowiki>", "[[not a link]]"),
     ],
 )

@@ -11,7 +11,9 @@ template's braces; it is one inside a table, a multi-line ``[[link]]`` or ``-{ }
 inside brackets that never close. tracker.headings ports the preprocessor's heading logic
 and scans a 60 KB article in about a millisecond, where a full parse takes 20-90 ms;
 tests/test_sections_mediawiki.py checks it against a real MediaWiki's
-``action=parse&prop=sections``. Only heading texts are parsed (mwparserfromhell).
+``action=parse&prop=sections``, tests/test_mediawiki_parsertests.py against MediaWiki's
+own parser tests. A section's `number` is MediaWiki's (``section=N``), its `heading` the
+text a reader sees (tracker.headline: only heading texts are parsed, with mwparserfromhell).
 
 An edited revision is split from the one before it (``split(text, previous=old)``, the
 same result): the sections the edit left alone are the old ones (moved ones too), stretches
@@ -23,17 +25,15 @@ split from scratch).
 from __future__ import annotations
 
 import bisect
-import html
 import operator
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import NamedTuple
 
-import mwparserfromhell
-
 from tracker.headings import _SIMPLE_LINK, DEFAULT_TAGS, Heading, scan_counted
+from tracker.headline import heading_text
 
 __all__ = ["DEFAULT_TAGS", "Edit", "Section", "edits", "heading_text", "split"]
 
@@ -487,7 +487,8 @@ def _build(
                 section.__dict__["content"] = was.content
         else:
             raw = text[start + raw_start : start + raw_end]
-            heading = heading_text(raw)
+            # A blank title shows as the heading line: no heading is empty.
+            heading = heading_text(raw, tags) or f"{'=' * level}{raw}{'=' * level}"
             path = (parent.path if parent else ()) + (heading,)
             body_start = min(line_end + 1, end - start)
             section = Section(
@@ -516,80 +517,3 @@ def _chain(sections: Sequence[Section], n: int) -> list[Section]:
         n = sections[n].parent or 0
     chain.reverse()
     return chain
-
-
-# ---- heading text -------------------------------------------------------------------------
-
-_PLAIN_HEADING = re.compile(r"[^\[\]{}<>'&_~]*")
-_QUOTES = re.compile(r"(''+)")
-# Tags the sanitizer lets through as HTML: in a heading a reader sees their content only.
-_HTML_TAG = re.compile(
-    r"</?(?:abbr|b|bdi|bdo|big|blockquote|br|caption|center|cite|code|data|dd|del|dfn|div|dl|"
-    r"dt|em|font|h[1-6]|hr|i|ins|kbd|li|mark|ol|p|q|rb|rp|rt|rtc|ruby|s|samp|small|span|"
-    r"strike|strong|sub|sup|table|td|th|time|tr|tt|u|ul|var|wbr|noinclude|onlyinclude)"
-    r"(?:\s[^<>]*)?/?>",
-    re.I,
-)
-_INCLUDEONLY = re.compile(r"<includeonly\s*>.*?(?:</includeonly\s*>|$)", re.I | re.S)
-_INVISIBLE_TAGS = {"ref", "references", "includeonly"}
-
-
-@lru_cache(maxsize=4096)
-def heading_text(raw: str) -> str:
-    """Render a heading's markup to the text a reader sees, trimmed.
-
-    Links show their label, italics and bold lose their quotes, HTML tags keep their
-    content; comments, ``<ref>`` and templates (which only a wiki can expand) disappear;
-    entities are decoded.
-    """
-    if _PLAIN_HEADING.fullmatch(raw):
-        return raw.strip()
-    raw = _INCLUDEONLY.sub("", raw)
-    # The leading space keeps a heading-like "== x ==" inside from parsing as a heading.
-    code = mwparserfromhell.parse(" " + raw, skip_style_tags=True)
-    for tag in code.filter_tags(recursive=True):
-        if str(tag.tag).strip().lower() in _INVISIBLE_TAGS:
-            try:
-                code.remove(tag)
-            except ValueError:
-                pass  # already gone with an enclosing tag
-    text = code.strip_code(normalize=False, collapse=False)
-    text = _HTML_TAG.sub("", text)
-    return html.unescape(_strip_quotes(text)).strip()
-
-
-def _strip_quotes(text: str) -> str:
-    """Drop ''italic'' and '''bold''' markup the way MediaWiki's doQuotes reads it."""
-    parts = _QUOTES.split(text)
-    if len(parts) == 1:
-        return text
-    bold = italics = 0
-    for i in range(1, len(parts), 2):
-        run = len(parts[i])
-        if run == 4:  # the first apostrophe is text, then bold
-            parts[i - 1] += "'"
-            parts[i] = "'''"
-        elif run > 5:  # all text except the last five
-            parts[i - 1] += "'" * (run - 5)
-            parts[i] = "'''''"
-        run = len(parts[i])
-        italics += run in (2, 5)
-        bold += run in (3, 5)
-    if bold % 2 and italics % 2:
-        # One ''' was probably an apostrophe and then italics; MediaWiki picks which.
-        single = multi = space = -1
-        for i in range(1, len(parts), 2):
-            if len(parts[i]) == 3:
-                before = parts[i - 1]
-                if before[-1:] == " ":
-                    space = i if space < 0 else space
-                elif before[-2:-1] == " ":
-                    single = i
-                    break
-                elif multi < 0:
-                    multi = i
-        chosen = next((i for i in (single, multi, space) if i > -1), -1)
-        if chosen > -1:
-            parts[chosen - 1] += "'"
-            parts[chosen] = "''"
-    return "".join(parts[0::2])
