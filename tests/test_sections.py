@@ -112,6 +112,7 @@ def test_split_is_lossless(text):
     for n, section in enumerate(sections[1:], 1):
         assert section.index == n
         assert section.number >= n and section.number > sections[n - 1].number
+        assert section.heading.strip(), "only the lead has no heading"
         assert 1 <= section.level <= 6
         assert section.text.startswith("=")
         assert section.text[section.body_start :] == section.body

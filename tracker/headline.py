@@ -66,13 +66,17 @@ def heading_text(
     """The text a reader sees for a heading whose wikitext (between the "=") is `raw`.
 
     `tags`: the wiki's extension tags; `site`: what its links are (None: a wiki with the
-    canonical English namespace names and no interlanguage prefixes). Empty only for a
-    blank `raw`.
+    canonical English namespace names and no interlanguage prefixes; hashable). Empty only
+    for a blank `raw` (no-break spaces are blank too); a heading that renders blank is its
+    wikitext.
     """
     if _PLAIN.fullmatch(raw):
-        return raw.strip(_PHP_SPACE)
-    rendered = _Renderer(tags, site).line(raw).strip(_PHP_SPACE)
-    return rendered or _wikitext(raw.strip(_PHP_SPACE))
+        text = raw.strip(_PHP_SPACE)
+    else:
+        text = _Renderer(tags, site).line(raw).strip(_PHP_SPACE)
+        if not text.strip():
+            text = _wikitext(raw.strip(_PHP_SPACE))
+    return text if text.strip() else ""
 
 
 # Sanitizer::getRecognizedTagData: the HTML elements wikitext may use; a reader sees their
