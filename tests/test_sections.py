@@ -10,6 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tracker.diff import diff_texts, render_text
 from tracker.sections import Section, heading_text, split
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "sections_cases.yaml").read_text("utf-8"))
@@ -122,3 +123,45 @@ def test_split_is_lossless(text):
             parent = sections[section.parent]
             assert 0 < section.parent < n and parent.level < section.level
             assert section.path == parent.path + (section.heading,)
+
+
+# ---- issue 9: template headings are headings ----------------------------------------------
+
+_COMMONS = (
+    "{{Information |description=A photo |date=2020-01-01}}\n"
+    "== {{int:filedesc}} ==\nA photo of a harbour at dawn, taken from the pier.\n"
+    "== {{int:license-header}} ==\n{{self|cc-by-sa-4.0}}\n"
+)
+_WIKTIONARY = (
+    "== Hallo ({{Sprache|Deutsch}}) ==\n"
+    "=== {{Wortart|Substantiv|Deutsch}}, {{n}} ===\n{{Deutsch Substantiv Übersicht}}\n"
+    "{{Bedeutungen}}\n:[1] Gruß zur Begrüßung\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "old_path", "new_path"),
+    [
+        (
+            _COMMONS,
+            _COMMONS.replace("{{int:license-header}}", "{{int:license}}"),
+            ["{{int:license-header}}"],
+            ["{{int:license}}"],
+        ),
+        (
+            _WIKTIONARY,
+            _WIKTIONARY.replace("{{n}}", "{{f}}"),
+            ["Hallo ({{Sprache|Deutsch}})", "{{Wortart|Substantiv|Deutsch}}, {{n}}"],
+            ["Hallo ({{Sprache|Deutsch}})", "{{Wortart|Substantiv|Deutsch}}, {{f}}"],
+        ),
+    ],
+)
+def test_template_heading_change_is_a_rename_not_the_lead(old, new, old_path, new_path):
+    result = diff_texts(old, new, id_prefix="n.")
+    changed = [entry for entry in result.sections if entry["kinds"]]
+    assert [(e["old_path"], e["path"], e["kinds"]) for e in changed] == [
+        (old_path, new_path, ["renamed"])
+    ]
+    text = render_text({"sections": result.sections})
+    assert "(lead)" not in text
+    assert " › ".join(new_path) in text and "was: " + " › ".join(old_path) in text
