@@ -32,6 +32,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 import mwparserfromhell
+from mwparserfromhell.definitions import is_scheme
 from mwparserfromhell.nodes import (
     Argument,
     Comment,
@@ -103,7 +104,6 @@ _SWITCH = re.compile(
 )
 # $wgLegalTitleChars: a target with any other character is no link, only text.
 _ILLEGAL_TARGET = re.compile(r"[<>\[\]{}|\x00-\x1f\x7f]")
-_URL_TARGET = re.compile(r"(?i:[a-z][a-z0-9+.-]*:)?//|(?i:mailto|news|urn|tel|sip):")
 _NAMESPACE_KINDS = {"category": "category", "file": "file", "image": "file", "media": "media"}
 # makeImage: options a file link may have; the caption is the last parameter that is not one.
 _FRAMED = frozenset({"thumb", "thumbnail", "frame", "framed"})
@@ -129,13 +129,16 @@ class _Renderer:
         self.kept: list[str] = []
 
     def line(self, raw: str) -> str:
-        """The text of `raw`, trimmed: a heading's (or a link label's, untrimmed)."""
+        """The text of `raw` (a heading's or a link label's), untrimmed."""
         raw = _INCLUDEONLY.sub("", raw)
         # The leading space keeps a heading-like "== x ==" inside from parsing as a heading.
         code = mwparserfromhell.parse(" " + raw, skip_style_tags=True)
+        first = code.nodes[0]
+        assert isinstance(first, Text)
+        first.value = first.value[1:]
         out: list[str] = []
         self.nodes(code.nodes, out)
-        text = _strip_quotes("".join(out)[1:])
+        text = _strip_quotes("".join(out))
         while _MARK in text:  # (kept pieces may hold kept pieces)
             text = _MARKED.sub(lambda m: self.kept[int(m.group(1))], text)
         return text
@@ -215,7 +218,7 @@ class _Renderer:
     def link(self, node: Wikilink, out: list[str]) -> None:
         target = str(node.title).lstrip(" ")
         label = node.text
-        if "{" in target or _ILLEGAL_TARGET.search(target) or _URL_TARGET.match(target):
+        if "{" in target or _ILLEGAL_TARGET.search(target) or _is_url(target):
             # A target only the wiki can make (a template) or none at all: a label still
             # shows, else the wikitext.
             if label is not None and "{" in target and not _ILLEGAL_TARGET.search(target):
@@ -257,6 +260,14 @@ class _Renderer:
         if not colon:
             return "link"
         return _NAMESPACE_KINDS.get(" ".join(prefix.replace("_", " ").split()).lower(), "link")
+
+
+def _is_url(target: str) -> bool:
+    """Whether a link target starts with a URL protocol ($wgUrlProtocols): no link then."""
+    scheme, colon, rest = target.partition(":")
+    if target.startswith("//") or not colon:
+        return target.startswith("//")
+    return is_scheme(scheme, slashes=False) or (is_scheme(scheme) and rest.startswith("//"))
 
 
 def _wikitext(text: str) -> str:
