@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -165,3 +166,21 @@ def test_template_heading_change_is_a_rename_not_the_lead(old, new, old_path, ne
     text = render_text({"sections": result.sections})
     assert "(lead)" not in text
     assert " › ".join(new_path) in text and "was: " + " › ".join(old_path) in text
+
+
+class _Site:
+    """A wiki where "de" is an interlanguage prefix (as tracker.siteinfo.SiteInfo tells)."""
+
+    def link_target(self, target: str) -> SimpleNamespace:
+        prefix = target.partition(":")[0].strip().lower()
+        return SimpleNamespace(kind="interlanguage" if prefix == "de" else "link")
+
+
+def test_split_site_tells_interlanguage_links():
+    text = "Lead.\n== Hallo [[de:Hallo]] ==\nText.\n"
+    assert split(text)[1].heading == "Hallo de:Hallo"  # no interlanguage prefixes known
+    site = _Site()
+    assert split(text, site=site)[1].heading == "Hallo"
+    edited = text.replace("Text.", "More text.")
+    assert split(edited, previous=text, site=site)[1].heading == "Hallo"
+    assert split(edited, previous=text)[1].heading == "Hallo de:Hallo"

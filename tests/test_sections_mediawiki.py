@@ -28,7 +28,6 @@ import yaml
 from mediawiki import MEDIAWIKI_DIR, TestWiki
 from mwsections import PHP_WHITESPACE, get_section
 
-from tracker.headline import heading_text
 from tracker.sections import split
 
 SNAPSHOT = Path(__file__).resolve().parent.parent / "snapshots" / "pakistan-nato-relations.xml"
@@ -239,13 +238,13 @@ def test_section_numbers_get_mediawikis_section_text(wiki, tags):
                 assert ours == got, f"section {section.number} of {saved!r}"
 
 
-def test_heading_text_interlanguage_link_vanishes(wiki, tags):
+def test_split_interlanguage_link_vanishes_from_headings(wiki, tags):
     """[[de:Foo]] is an interlanguage link where "de" is an interwiki prefix (T2087)."""
     reply = _get(wiki, action="query", meta="siteinfo", siprop="interwikimap|namespaces")
     languages = {i["prefix"] for i in reply["query"]["interwikimap"] if i.get("language")}
     assert "de" in languages
 
-    class Site:  # what tracker.siteinfo.SiteInfo tells of links (the part headings use)
+    class Site:  # what tracker.siteinfo.SiteInfo tells of links (the part split uses)
         def link_target(self, target: str) -> SimpleNamespace:
             prefix = target.partition(":")[0].strip().lower() if ":" in target else ""
             kinds = {"category": "category", "file": "file", "image": "file", "media": "media"}
@@ -259,5 +258,6 @@ def test_heading_text_interlanguage_link_vanishes(wiki, tags):
         " [[:de:Foo]] x ",
         " A [[Category:B]] [[de:C]] D ",
     ):
-        (line,) = (s[3] for s in _sections(wiki, f"=={raw}==\n"))
-        assert heading_text(raw, frozenset(tags), site) == line.strip(PHP_WHITESPACE)  # type: ignore[arg-type]
+        text = f"=={raw}==\n"
+        (line,) = (s[3] for s in _sections(wiki, text))
+        assert split(text, tags=tags, site=site)[1].heading == line.strip(PHP_WHITESPACE)

@@ -53,11 +53,13 @@ _PLAIN = re.compile(r"[^\[\]{}<>'&_~]*")  # nothing to render: only trimmed
 
 
 class LinkKinds(Protocol):
-    """What a wiki makes of a link target (tracker.siteinfo.SiteInfo is one)."""
+    """What a wiki makes of a link target (tracker.siteinfo.SiteInfo is one); hashable."""
 
     def link_target(self, target: str) -> Any:
         """An object whose ``kind`` is "category", "file", "media", "interlanguage",
         "interwiki" or "link"."""
+
+    def __hash__(self) -> int: ...
 
 
 @lru_cache(maxsize=4096)
@@ -67,7 +69,7 @@ def heading_text(
     """The text a reader sees for a heading whose wikitext (between the "=") is `raw`.
 
     `tags`: the wiki's extension tags; `site`: what its links are (None: a wiki with the
-    canonical English namespace names and no interlanguage prefixes; hashable). Empty only
+    canonical English namespace names and no interlanguage prefixes). Empty only
     for a blank `raw` (no-break spaces are blank too); a heading that renders blank is its
     wikitext.
     """

@@ -33,7 +33,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 from tracker.headings import _SIMPLE_LINK, DEFAULT_TAGS, Heading, scan_counted
-from tracker.headline import heading_text
+from tracker.headline import LinkKinds, heading_text
 
 __all__ = ["DEFAULT_TAGS", "Edit", "Section", "edits", "heading_text", "split"]
 
@@ -71,16 +71,21 @@ class Section:
 
 
 def split(
-    text: str, *, tags: Iterable[str] | None = None, previous: str | None = None
+    text: str,
+    *,
+    tags: Iterable[str] | None = None,
+    previous: str | None = None,
+    site: LinkKinds | None = None,
 ) -> list[Section]:
     """Split wikitext into the lead and its headed sections, in document order.
 
-    `previous`, a text this one was edited from (an earlier revision), makes it faster
-    without changing the result: the sections before and after the edit are taken from
-    the previous text's split.
+    `tags`: the wiki's extension tags (DEFAULT_TAGS: Wikipedia's); `site`: what its links
+    are, for headings (tracker.headline.heading_text). `previous`, a text this one was
+    edited from (an earlier revision), makes it faster without changing the result: the
+    sections before and after the edit are taken from the previous text's split.
     """
     key = DEFAULT_TAGS if tags is None else frozenset(t.lower() for t in tags)
-    return list(_split(text, key, previous).sections)
+    return list(_split(text, key, previous, site).sections)
 
 
 class _Split(NamedTuple):
@@ -92,6 +97,7 @@ class _Split(NamedTuple):
     edits: dict[int, tuple[int, Edit]]  # see edits()
     previous: str | None  # the text this one was split from (its edits are from it)
     counts: Sequence[int] = ()  # heading nodes (tracker.headings.scan_counted) before each cut
+    site: LinkKinds | None = None  # what the headings' links are (split's `site`)
 
 
 # One edit of a section's text: (where, where the old text resumes, the new text there).
@@ -101,15 +107,15 @@ _TEXT = operator.attrgetter("text")
 
 def _made(sections: tuple[Section, ...], starts: list[int], heads: list[_Head], cuts: list[int],
           edits: dict[int, tuple[int, Edit]] | None = None, previous: str | None = None,
-          counts: Sequence[int] = ()) -> _Split:  # fmt: skip
+          counts: Sequence[int] = (), site: LinkKinds | None = None) -> _Split:  # fmt: skip
     if not _ordered(starts):
         cuts = counts = []  # never so; but reuse relies on it
     texts = tuple(map(_TEXT, sections))
-    return _Split(sections, starts, heads, cuts, texts, edits or {}, previous, counts)
+    return _Split(sections, starts, heads, cuts, texts, edits or {}, previous, counts, site)
 
 
 def edits(
-    text: str, previous: str, *, tags: Iterable[str] | None = None
+    text: str, previous: str, *, tags: Iterable[str] | None = None, site: LinkKinds | None = None
 ) -> dict[int, tuple[int, Edit]]:
     """After split(text, previous=previous): {section index: (old section index, edit)} where
     the split found a section edited in one place in plain words (the others are unknown).
@@ -118,7 +124,7 @@ def edits(
     old.text[start:end] replaced by `new` (tracker.semantic skips a parse with it).
     """
     key = DEFAULT_TAGS if tags is None else frozenset(t.lower() for t in tags)
-    done = _cached(text, key)
+    done = _cached(text, key, site)
     if done is None or done.previous is None:
         return {}
     if done.previous is not previous and done.previous != previous:
@@ -143,26 +149,30 @@ _CACHE: list[tuple[str, int, frozenset[str], _Split]] = []  # (text, its length,
 _CACHE_SIZE = 16
 
 
-def _cached(text: str, tags: frozenset[str]) -> _Split | None:
+def _cached(text: str, tags: frozenset[str], site: LinkKinds | None = None) -> _Split | None:
     size = len(text)
     for known, known_size, known_tags, done in reversed(_CACHE[:]):  # a copy: threads add
         if (known is text or (known_size == size and known == text)) and known_tags == tags:
-            return done
+            if done.site is site or done.site == site:
+                return done
     return None
 
 
-def _split(text: str, tags: frozenset[str], previous: str | None) -> _Split:
-    done = _cached(text, tags)
+def _split(
+    text: str, tags: frozenset[str], previous: str | None, site: LinkKinds | None = None
+) -> _Split:
+    done = _cached(text, tags, site)
     if done is not None:
         return done
-    before = _cached(previous, tags) if previous is not None else None
+    before = _cached(previous, tags, site) if previous is not None else None
     if before is not None and previous is not None:
         done = _split_from(previous, before, text, tags)
     else:
         found, cuts, _stop, counts = scan_counted(text, tags)
         starts, heads = _relative(found)
         starts.insert(0, 0)
-        done = _made(_build(text, starts, heads, tags=tags), starts, heads, cuts, counts=counts)
+        built = _build(text, starts, heads, tags=tags, site=site)
+        done = _made(built, starts, heads, cuts, counts=counts, site=site)
     _CACHE.append((text, len(text), tags, done))
     del _CACHE[:-_CACHE_SIZE]
     return done
@@ -287,8 +297,8 @@ def _split_from(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> 
                 firsts = _firsts(old_text, old_cuts)
             found_at = firsts.get(text[at : at + _SIGN], [-1])
             at_old = next((c for c in found_at if c >= at_old), found_at[0])
-    built = _build(text, starts, heads, old, kept, tags)
-    return _made(built, starts, heads, cuts, found_edits, old_text, counts)
+    built = _build(text, starts, heads, old, kept, tags, old.site)  # (the same site: cached so)
+    return _made(built, starts, heads, cuts, found_edits, old_text, counts, old.site)
 
 
 def _renumbered(heads: list[_Head], delta: int) -> list[_Head]:
@@ -422,6 +432,7 @@ def _build(
     old: _Split | None = None,
     kept: list[tuple[int, int, int]] | None = None,
     tags: frozenset[str] = DEFAULT_TAGS,
+    site: LinkKinds | None = None,
 ) -> tuple[Section, ...]:
     """The sections of `text`, from where they start and their headings.
 
@@ -488,7 +499,7 @@ def _build(
         else:
             raw = text[start + raw_start : start + raw_end]
             # A blank title shows as the heading line: no heading is empty.
-            heading = heading_text(raw, tags) or f"{'=' * level}{raw}{'=' * level}"
+            heading = heading_text(raw, tags, site) or f"{'=' * level}{raw}{'=' * level}"
             path = (parent.path if parent else ()) + (heading,)
             body_start = min(line_end + 1, end - start)
             section = Section(
