@@ -12,7 +12,9 @@ from __future__ import annotations
 import bisect
 import re
 
-__all__ = ["in_link_label", "renders", "valid_template_name"]
+from mwparserfromhell.definitions import is_scheme
+
+__all__ = ["in_link_label", "is_link_target", "renders", "valid_template_name"]
 
 
 def in_link_label(
@@ -40,7 +42,7 @@ def in_link_label(
 
 
 # Title characters ($wgLegalTitleChars) and URL schemes MediaWiki refuses as link targets.
-_ILLEGAL_TARGET = re.compile(r"[<>\[\]{}|\n\x00-\x1f\x7f]|^\s*(?:[a-z+.-]+:)?//", re.I)
+_ILLEGAL_TARGET = re.compile(r"[<>\[\]{}|\x00-\x1f\x7f]")
 _BLOCK_IMAGE_OPTIONS = {"thumb", "thumbnail", "frame", "framed"}
 
 
@@ -51,7 +53,7 @@ def _is_link_label(text: str, start: int, end: int, pos: int) -> bool:
     """
     content = text[start:end]
     target, pipe, label = content.partition("|")
-    if not pipe or "[[" in content or not target.strip() or _ILLEGAL_TARGET.search(target):
+    if not pipe or "[[" in content or not is_link_target(target):
         return False
     target = target.strip()
     if target.startswith("#"):
@@ -65,6 +67,22 @@ def _is_link_label(text: str, start: int, end: int, pos: int) -> bool:
         if pos <= end - len(caption) - 2:  # not in the caption
             return True
         return not {o.strip().lower() for o in options} & _BLOCK_IMAGE_OPTIONS
+    return True
+
+
+def is_link_target(target: str) -> bool:
+    """Whether `target`, as written between "[[" and "|" or "]]", can make a link.
+
+    Parser::handleInternalLinks2: not if it has a character titles may not have
+    ($wgLegalTitleChars; "{" too: a template only the wiki can expand) or starts with a
+    URL protocol ($wgUrlProtocols, as mwparserfromhell lists them).
+    """
+    target = target.strip()
+    if not target or _ILLEGAL_TARGET.search(target) or target.startswith("//"):
+        return False
+    scheme, colon, rest = target.partition(":")
+    if colon and (is_scheme(scheme, slashes=False) or is_scheme(scheme) and rest.startswith("//")):
+        return False
     return True
 
 

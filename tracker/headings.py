@@ -167,9 +167,9 @@ def scan_counted(
     MediaWiki numbers every heading node the preprocessor makes (Preprocessor_Hash's
     headingIndex), also those that make no section (in a template's arguments, in a link's
     label, not rendered): those numbers are what ``section=N`` and edit links use.
-    Returns the headings after `start`, the cuts passed, the stop reached, and the number of
-    heading nodes before each cut passed and before the stop (the numbers from 1, for
-    `number` - 1 before `start`).
+    Returns the headings after `start`, the cuts passed, the stop reached, and how many
+    heading nodes come before each cut passed and before the stop (`number` - 1 come
+    before `start`).
     """
     cuts: list[int] = []
     counts: list[int] = []

@@ -32,7 +32,6 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 import mwparserfromhell
-from mwparserfromhell.definitions import is_scheme
 from mwparserfromhell.nodes import (
     Argument,
     Comment,
@@ -44,6 +43,7 @@ from mwparserfromhell.nodes import (
     Wikilink,
 )
 
+from tracker.heading_checks import is_link_target
 from tracker.headings import DEFAULT_TAGS
 
 __all__ = ["LinkKinds", "heading_text"]
@@ -104,8 +104,6 @@ _SWITCH = re.compile(
     r"NOCONTENTCONVERT|NOCC)|NEWSECTIONLINK|NONEWSECTIONLINK|HIDDENCAT|EXPECTUNUSEDCATEGORY|"
     r"INDEX|NOINDEX|STATICREDIRECT|DISAMBIG|EXPECTED_UNCONNECTED_PAGE|ARCHIVEDTALK|NOTALK)__"
 )
-# $wgLegalTitleChars: a target with any other character is no link, only text.
-_ILLEGAL_TARGET = re.compile(r"[<>\[\]{}|\x00-\x1f\x7f]")
 _NAMESPACE_KINDS = {"category": "category", "file": "file", "image": "file", "media": "media"}
 # makeImage: options a file link may have; the caption is the last parameter that is not one.
 _FRAMED = frozenset({"thumb", "thumbnail", "frame", "framed"})
@@ -220,13 +218,12 @@ class _Renderer:
     def link(self, node: Wikilink, out: list[str]) -> None:
         target = str(node.title).lstrip(" ")
         label = node.text
-        if "{" in target or _ILLEGAL_TARGET.search(target) or _is_url(target):
-            # A target only the wiki can make (a template) or none at all: a label still
-            # shows, else the wikitext.
-            if label is not None and "{" in target and not _ILLEGAL_TARGET.search(target):
-                out.append(self.keep(self.label(str(label))))
-            else:
-                out.append(self.wikitext(str(node)))
+        if "{" in target and label is not None:
+            # A target only the wiki can make (a template): its label still shows.
+            out.append(self.keep(self.label(str(label))))
+            return
+        if not is_link_target(target):
+            out.append(self.wikitext(str(node)))  # no link: text (or a template's wikitext)
             return
         forced = target.startswith(":")
         kind = "link" if forced else self.kind(target)
@@ -262,14 +259,6 @@ class _Renderer:
         if not colon:
             return "link"
         return _NAMESPACE_KINDS.get(" ".join(prefix.replace("_", " ").split()).lower(), "link")
-
-
-def _is_url(target: str) -> bool:
-    """Whether a link target starts with a URL protocol ($wgUrlProtocols): no link then."""
-    scheme, colon, rest = target.partition(":")
-    if target.startswith("//") or not colon:
-        return target.startswith("//")
-    return is_scheme(scheme, slashes=False) or (is_scheme(scheme) and rest.startswith("//"))
 
 
 def _wikitext(text: str) -> str:
