@@ -129,15 +129,19 @@ class _Renderer:
         self.kept: list[str] = []
 
     def line(self, raw: str) -> str:
-        """The text of `raw` (a heading's or a link label's), untrimmed."""
+        """The text of a heading's wikitext `raw`, untrimmed."""
         raw = _INCLUDEONLY.sub("", raw)
         # The leading space keeps a heading-like "== x ==" inside from parsing as a heading.
         code = mwparserfromhell.parse(" " + raw, skip_style_tags=True)
         first = code.nodes[0]
         assert isinstance(first, Text)
         first.value = first.value[1:]
+        return self.text(code.nodes)
+
+    def text(self, nodes: Any) -> str:
+        """The text of parsed wikitext, its quotes read on their own."""
         out: list[str] = []
-        self.nodes(code.nodes, out)
+        self.nodes(nodes, out)
         text = _strip_quotes("".join(out))
         while _MARK in text:  # (kept pieces may hold kept pieces)
             text = _MARKED.sub(lambda m: self.kept[int(m.group(1))], text)
@@ -220,7 +224,7 @@ class _Renderer:
         label = node.text
         if "{" in target and label is not None:
             # A target only the wiki can make (a template): its label still shows.
-            out.append(self.keep(self.label(str(label))))
+            out.append(self.keep(self.text(label.nodes)))
             return
         if not is_link_target(target):
             out.append(self.wikitext(str(node)))  # no link: text (or a template's wikitext)
@@ -244,13 +248,10 @@ class _Renderer:
                 self.nodes(mwparserfromhell.parse(caption, skip_style_tags=True).nodes, out)
             return
         if label is not None and str(label):
-            out.append(self.keep(self.label(str(label))))
+            # A label's quotes are its own (T6598).
+            out.append(self.keep(self.text(label.nodes)))
         else:
             out.append(self.keep(target[1:] if forced else target))
-
-    def label(self, wikitext: str) -> str:
-        """A link's label: rendered on its own, its quotes too (T6598)."""
-        return _Renderer(self.tags, self.site).line(wikitext)
 
     def kind(self, target: str) -> str:
         if self.site is not None:
