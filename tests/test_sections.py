@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tracker.diff import diff_texts, render_text
 from tracker.sections import Section, heading_text, split
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "sections_cases.yaml").read_text("utf-8"))
@@ -23,6 +25,8 @@ def test_split_cases(case):
     expected = [list(s) for s in case["sections"]]
     assert [g[: len(e)] for g, e in zip(got, expected, strict=False)] == expected
     assert len(got) == len(expected)
+    if "numbers" in case:
+        assert [s.number for s in sections[1:]] == case["numbers"]
 
 
 def test_split_empty_text_is_an_empty_lead():
@@ -65,7 +69,7 @@ def test_split_lead_is_never_a_parent():
         ("A&nbsp;B &amp; C", "A\xa0B & C"),
         ("<small>small</small>", "small"),
         ("Claim<ref name=x>Source</ref>", "Claim"),
-        ("{{anchor|a}}Title", "Title"),
+        ("{{anchor|a}}Title", "{{anchor|a}}Title"),
         ("<nowiki>[[not a link]]</nowiki>", "[[not a link]]"),
     ],
 )
@@ -109,6 +113,8 @@ def test_split_is_lossless(text):
     assert sections[0].index == 0 and sections[0].level == 0 and sections[0].path == ()
     for n, section in enumerate(sections[1:], 1):
         assert section.index == n
+        assert section.number >= n and section.number > sections[n - 1].number
+        assert section.heading.strip(), "only the lead has no heading"
         assert 1 <= section.level <= 6
         assert section.text.startswith("=")
         assert section.text[section.body_start :] == section.body
@@ -118,3 +124,63 @@ def test_split_is_lossless(text):
             parent = sections[section.parent]
             assert 0 < section.parent < n and parent.level < section.level
             assert section.path == parent.path + (section.heading,)
+
+
+# ---- issue 9: template headings are headings ----------------------------------------------
+
+_COMMONS = (
+    "{{Information |description=A photo |date=2020-01-01}}\n"
+    "== {{int:filedesc}} ==\nA photo of a harbour at dawn, taken from the pier.\n"
+    "== {{int:license-header}} ==\n{{self|cc-by-sa-4.0}}\n"
+)
+_WIKTIONARY = (
+    "== Hallo ({{Sprache|Deutsch}}) ==\n"
+    "=== {{Wortart|Substantiv|Deutsch}}, {{n}} ===\n{{Deutsch Substantiv Übersicht}}\n"
+    "{{Bedeutungen}}\n:[1] Gruß zur Begrüßung\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "old_path", "new_path"),
+    [
+        (
+            _COMMONS,
+            _COMMONS.replace("{{int:license-header}}", "{{int:license}}"),
+            ["{{int:license-header}}"],
+            ["{{int:license}}"],
+        ),
+        (
+            _WIKTIONARY,
+            _WIKTIONARY.replace("{{n}}", "{{f}}"),
+            ["Hallo ({{Sprache|Deutsch}})", "{{Wortart|Substantiv|Deutsch}}, {{n}}"],
+            ["Hallo ({{Sprache|Deutsch}})", "{{Wortart|Substantiv|Deutsch}}, {{f}}"],
+        ),
+    ],
+)
+def test_template_heading_change_is_a_rename_not_the_lead(old, new, old_path, new_path):
+    result = diff_texts(old, new, id_prefix="n.")
+    changed = [entry for entry in result.sections if entry["kinds"]]
+    assert [(e["old_path"], e["path"], e["kinds"]) for e in changed] == [
+        (old_path, new_path, ["renamed"])
+    ]
+    text = render_text({"sections": result.sections})
+    assert "(lead)" not in text
+    assert " › ".join(new_path) in text and "was: " + " › ".join(old_path) in text
+
+
+class _Site:
+    """A wiki where "de" is an interlanguage prefix (as tracker.siteinfo.SiteInfo tells)."""
+
+    def link_target(self, target: str) -> SimpleNamespace:
+        prefix = target.partition(":")[0].strip().lower()
+        return SimpleNamespace(kind="interlanguage" if prefix == "de" else "link")
+
+
+def test_split_site_tells_interlanguage_links():
+    text = "Lead.\n== Hallo [[de:Hallo]] ==\nText.\n"
+    assert split(text)[1].heading == "Hallo de:Hallo"  # no interlanguage prefixes known
+    site = _Site()
+    assert split(text, site=site)[1].heading == "Hallo"
+    edited = text.replace("Text.", "More text.")
+    assert split(edited, previous=text, site=site)[1].heading == "Hallo"
+    assert split(edited, previous=text)[1].heading == "Hallo de:Hallo"

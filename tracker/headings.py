@@ -5,7 +5,8 @@ by step, keeping only what decides headings: comments, extension tags (their con
 opaque), ``<includeonly>``, template braces (a heading inside a template's arguments is not
 a section), ``[[...]]`` and ``-{...}-`` (a heading inside them is, unless they make a link
 whose label holds it), and brackets that never close (text again, their headings count).
-It then makes the check Parser::handleHeadings makes on the expanded heading line.
+It numbers heading nodes as MediaWiki does, then makes the parser's checks on them
+(tracker.heading_checks): which are headings, which are swallowed by a link.
 
 Instead of visiting every character it jumps from one character that can change the state
 to the next with a regex chosen by the current state: about a millisecond for 60 KB, where
@@ -17,15 +18,26 @@ can start and stop at cuts, where nothing is open: an edited text is scanned aga
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Container
 from functools import lru_cache
 
-__all__ = ["Heading", "find_headings"]
+from tracker.heading_checks import in_link_label, renders, valid_template_name
 
-# (start of the heading line, end of the line, level, start and end of the raw title)
-Heading = tuple[int, int, int, int, int]
+__all__ = ["DEFAULT_TAGS", "Heading", "find_headings"]
+
+# The extension tags whose content the preprocessor does not parse, as on Wikipedia
+# (siteinfo "extensiontags"). A wiki without an extension parses inside its tag: pass that
+# wiki's own list as `split(text, tags=...)`.
+DEFAULT_TAGS = frozenset(
+    """categorytree ce charinsert chem gallery graph hiero imagemap indicator inputbox
+    langconvert mapframe maplink math nowiki poem pre ref references score section source
+    syntaxhighlight templatedata templatestyles timeline""".split()
+)
+
+# (start of the heading line, end of the line, level, start and end of the raw title,
+# its section number: MediaWiki's, which counts every heading node, sections or not)
+Heading = tuple[int, int, int, int, int, int]
 
 # Brace rules of Preprocessor.php: opener -> (closer, min count, max count, names by count);
 # a name of None means the construct is only text once closed (its headings stay visible).
@@ -46,7 +58,7 @@ class _Part:
     __slots__ = ("heads", "eq", "comment_end", "visual_end")
 
     def __init__(self) -> None:
-        self.heads: list[tuple[int, int, int, int, int]] = []
+        self.heads: list[Heading] = []
         self.eq = False  # the part has had its name=value equals sign
         self.comment_end: int | None = None
         self.visual_end: int | None = None
@@ -63,7 +75,7 @@ class _Piece:
         self.start = start
         self.prefix = prefix
 
-    def broken(self) -> list[tuple[int, int, int, int, int]]:
+    def broken(self) -> list[Heading]:
         """The headings inside a construct that turned out to be plain text."""
         if self.open == "\n":
             return self.parts[0].heads
@@ -136,20 +148,38 @@ def scan(
 ) -> tuple[list[Heading], list[int], int | None]:
     """`find_headings` from `start` (0 or a cut), with the cuts it passes; stop at one of `stops`.
 
+    Returns the headings after `start`, the cuts passed, the stop reached (see `scan_counted`).
+    """
+    return scan_counted(text, tags, start, stops)[:3]
+
+
+def scan_counted(
+    text: str, tags: frozenset[str], start: int = 0, stops: Container[int] = (), number: int = 1
+) -> tuple[list[Heading], list[int], int | None, list[int]]:
+    """`scan`, numbering the heading nodes from `number` on, and counting them.
+
     A cut: the start of a line beginning with "=", reached with nothing open (braces,
     brackets, heading, comment, tag) and no failed search for ">" or a closing tag yet. The
     headings before a cut depend on the text before it only, the scan from it on the text
     after it only: a text sharing `text[:cut + 1]` is scanned again from there (see
-    tracker.sections). Returns the headings after `start`, the cuts passed, the stop reached.
+    tracker.sections).
+
+    MediaWiki numbers every heading node the preprocessor makes (Preprocessor_Hash's
+    headingIndex), also those that make no section (in a template's arguments, in a link's
+    label, not rendered): those numbers are what ``section=N`` and edit links use.
+    Returns the headings after `start`, the cuts passed, the stop reached, and how many
+    heading nodes come before each cut passed and before the stop (`number` - 1 come
+    before `start`).
     """
     cuts: list[int] = []
+    counts: list[int] = []
     stop = start if start in stops else None
     if "=" not in text or stop is not None:
-        return [], cuts, stop
+        return [], cuts, stop, [number - 1] if stop is not None else counts
     n = len(text)
     tag_re = _tag_regex(tags)
     stack: list[_Piece] = []
-    root: list[tuple[int, int, int, int, int]] = []
+    root: list[Heading] = []
     accum = root
     find_pipe = find_equals = in_heading = False
     no_more_gt = False
@@ -282,6 +312,7 @@ def scan(
             else:
                 i += 1
                 if not stack and not no_more_gt and not no_more_closing:
+                    counts.append(number - 1)
                     if i in stops:
                         stop = i
                         break
@@ -313,10 +344,12 @@ def scan(
                     count = 0 if equals < 3 else min(6, (equals - 1) // 2)
                 else:
                     count = min(equals, count)
-                if count > 0 and _renders(text, piece.start, i, count, opaque, templates):
-                    element = [(piece.start, i, count, piece.start + count, search_start - count)]
-                elif count > 0:
-                    element = []  # a heading node, but never an indexed section
+                if count > 0:
+                    element = []  # a heading node, numbered, but maybe no section
+                    if renders(text, piece.start, i, count, opaque, templates):
+                        raw_end = search_start - count
+                        element = [(piece.start, i, count, piece.start + count, raw_end, number)]
+                    number += 1
             stack.pop()
             headings_open -= 1
             if not headings_open:
@@ -371,7 +404,7 @@ def scan(
             else:
                 element = []
                 node_start = piece.start + piece.count - matching
-                if headings_open and _valid_template_name(text, node_start + matching, i):
+                if headings_open and valid_template_name(text, node_start + matching, i):
                     # An invalid name (a newline, brackets) is shown as the text it is.
                     templates.append((node_start, i + matching, True))
             i += matching
@@ -407,100 +440,5 @@ def scan(
         root.extend(piece.broken())
     if link_opens and root:
         # A "[[" before `start` closed before it: no heading after it is in its label.
-        root = [h for h in root if not _in_link_label(text, h[0], link_opens, opaque)]
-    return root, cuts, stop
-
-
-def _in_link_label(
-    text: str, pos: int, opens: list[int], opaque: list[tuple[int, int, bool]]
-) -> bool:
-    """Whether Parser::handleInternalLinks will put the heading at `pos` in a link label.
-
-    It runs after headings are made, on text cut at each "[[": a piece "target|label]]..."
-    with a valid target makes a link, and a heading in its label loses its section marker.
-    """
-    k = bisect.bisect_left(opens, pos)
-    if not k:
-        return False
-    start = opens[k - 1] + 2
-    end = text.find("]]", start)
-    while end >= 0:
-        # A "]]" in a comment or a tag is not there any more when links are made.
-        j = bisect.bisect_right(opaque, (end, len(text))) - 1
-        if j < 0 or opaque[j][1] <= end:
-            break
-        end = text.find("]]", opaque[j][1])
-    if end < pos or (k < len(opens) and opens[k] < end):
-        return False
-    return _is_link_label(text, start, end, pos)
-
-
-# Title characters ($wgLegalTitleChars) and URL schemes MediaWiki refuses as link targets.
-_ILLEGAL_TARGET = re.compile(r"[<>\[\]{}|\n\x00-\x1f\x7f]|^\s*(?:[a-z+.-]+:)?//", re.I)
-_BLOCK_IMAGE_OPTIONS = {"thumb", "thumbnail", "frame", "framed"}
-
-
-def _is_link_label(text: str, start: int, end: int, pos: int) -> bool:
-    """Whether text[start:end], between [[ and ]], is a link target, "|" and a label.
-
-    A thumbnail's caption is a block of its own, where headings keep their marker.
-    """
-    content = text[start:end]
-    target, pipe, label = content.partition("|")
-    if not pipe or "[[" in content or not target.strip() or _ILLEGAL_TARGET.search(target):
-        return False
-    target = target.strip()
-    if target.startswith("#"):
-        return False  # a link to a section of the same page keeps its label as text
-    namespace = target.split(":", 1)[0].strip().lower() if ":" in target else ""
-    if namespace == "media":
-        return False
-    if namespace in ("file", "image"):
-        # Only the last part is a caption, and only a framed image makes it a block.
-        *options, caption = label.split("|")
-        if pos <= end - len(caption) - 2:  # not in the caption
-            return True
-        return not {o.strip().lower() for o in options} & _BLOCK_IMAGE_OPTIONS
-    return True
-
-
-_BAD_TEMPLATE_NAME = re.compile(r"[\[\]<>]")
-
-
-def _valid_template_name(text: str, start: int, end: int) -> bool:
-    name = text[start:end].split("|", 1)[0].strip()
-    return bool(name) and "\n" not in name and not _BAD_TEMPLATE_NAME.search(name)
-
-
-def _renders(
-    text: str,
-    start: int,
-    end: int,
-    level: int,
-    opaque: list[tuple[int, int, bool]],
-    templates: list[tuple[int, int, bool]],
-) -> bool:
-    """Whether Parser::handleHeadings makes a heading of the expanded heading line.
-
-    The preprocessor counts "=" in the raw text. The parser then puts a marker after the
-    first `level` of them, expands the line (comments and <includeonly> vanish, tags and
-    templates become opaque markers) and wants /^={level}.+={level}\\s*$/ on one line.
-    """
-    rest = text[start + level : end]
-    if "<" in rest or "{" in rest or "\n" in rest:
-        out = []
-        pos = start + level
-        first = bisect.bisect_left(opaque, (start,))
-        last = bisect.bisect_left(opaque, (end,))
-        spans = sorted(opaque[first:last] + [t for t in templates if start <= t[0] < end])
-        for s, e, visible in spans:
-            if s < pos:
-                continue  # inside a span already replaced
-            out.append(text[pos:s])
-            if visible:
-                out.append("\x7f")
-            pos = e
-        out.append(text[pos:end])
-        rest = "".join(out)
-    rest = rest.rstrip(" \t\n\r\f\v")
-    return "\n" not in rest and rest.endswith("=" * level)
+        root = [h for h in root if not in_link_label(text, h[0], link_opens, opaque)]
+    return root, cuts, stop, counts

@@ -11,7 +11,9 @@ template's braces; it is one inside a table, a multi-line ``[[link]]`` or ``-{ }
 inside brackets that never close. tracker.headings ports the preprocessor's heading logic
 and scans a 60 KB article in about a millisecond, where a full parse takes 20-90 ms;
 tests/test_sections_mediawiki.py checks it against a real MediaWiki's
-``action=parse&prop=sections``. Only heading texts are parsed (mwparserfromhell).
+``action=parse&prop=sections``, tests/test_mediawiki_parsertests.py against MediaWiki's
+own parser tests. A section's `number` is MediaWiki's (``section=N``), its `heading` the
+text a reader sees (tracker.headline: only heading texts are parsed, with mwparserfromhell).
 
 An edited revision is split from the one before it (``split(text, previous=old)``, the
 same result): the sections the edit left alone are the old ones (moved ones too), stretches
@@ -23,35 +25,24 @@ split from scratch).
 from __future__ import annotations
 
 import bisect
-import html
 import operator
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import NamedTuple
 
-import mwparserfromhell
-
-from tracker.headings import _SIMPLE_LINK, Heading, scan
+from tracker.headings import _SIMPLE_LINK, DEFAULT_TAGS, Heading, scan_counted
+from tracker.headline import LinkKinds, heading_text
 
 __all__ = ["DEFAULT_TAGS", "Edit", "Section", "edits", "heading_text", "split"]
-
-# The extension tags whose content the preprocessor does not parse, as on Wikipedia
-# (siteinfo "extensiontags"). A wiki without an extension parses inside its tag: pass that
-# wiki's own list as `split(text, tags=...)`.
-DEFAULT_TAGS = frozenset(
-    """categorytree ce charinsert chem gallery graph hiero imagemap indicator inputbox
-    langconvert mapframe maplink math nowiki poem pre ref references score section source
-    syntaxhighlight templatedata templatestyles timeline""".split()
-)
 
 
 @dataclass(frozen=True)
 class Section:
     """One section of a revision's wikitext; the lead is index 0, level 0."""
 
-    index: int  # 0 = lead, then in document order
+    index: int  # 0 = lead, then in document order: the position in split()'s list
     level: int  # 0 for the lead, 1-6 for headings
     heading: str  # as a reader sees it; "" for the lead
     raw_heading: str  # the heading line's text between the = signs, as written
@@ -59,6 +50,10 @@ class Section:
     parent: int | None  # index of the parent section; None for the lead and top level
     path: tuple[str, ...]  # headings from the top level down; () for the lead
     body_start: int = 0  # where the body starts in `text`: after the heading line
+    # MediaWiki's section number: what ``section=N``, edit links and action=parse's
+    # ``index`` say. Headings in a template's arguments (and other heading nodes that make
+    # no section) use up numbers, so it can be more than `index`; 0 for the lead.
+    number: int = 0
 
     @property
     def body(self) -> str:
@@ -76,16 +71,21 @@ class Section:
 
 
 def split(
-    text: str, *, tags: Iterable[str] | None = None, previous: str | None = None
+    text: str,
+    *,
+    tags: Iterable[str] | None = None,
+    previous: str | None = None,
+    site: LinkKinds | None = None,
 ) -> list[Section]:
     """Split wikitext into the lead and its headed sections, in document order.
 
-    `previous`, a text this one was edited from (an earlier revision), makes it faster
-    without changing the result: the sections before and after the edit are taken from
-    the previous text's split.
+    `tags`: the wiki's extension tags (DEFAULT_TAGS: Wikipedia's); `site`: what its links
+    are, for headings (tracker.headline.heading_text). `previous`, a text this one was
+    edited from (an earlier revision), makes it faster without changing the result: the
+    sections before and after the edit are taken from the previous text's split.
     """
     key = DEFAULT_TAGS if tags is None else frozenset(t.lower() for t in tags)
-    return list(_split(text, key, previous).sections)
+    return list(_split(text, key, previous, site).sections)
 
 
 class _Split(NamedTuple):
@@ -96,6 +96,8 @@ class _Split(NamedTuple):
     texts: tuple[str, ...]  # the sections' texts, at hand
     edits: dict[int, tuple[int, Edit]]  # see edits()
     previous: str | None  # the text this one was split from (its edits are from it)
+    counts: Sequence[int] = ()  # heading nodes (tracker.headings.scan_counted) before each cut
+    site: LinkKinds | None = None  # what the headings' links are (split's `site`)
 
 
 # One edit of a section's text: (where, where the old text resumes, the new text there).
@@ -104,16 +106,16 @@ _TEXT = operator.attrgetter("text")
 
 
 def _made(sections: tuple[Section, ...], starts: list[int], heads: list[_Head], cuts: list[int],
-          edits: dict[int, tuple[int, Edit]] | None = None,
-          previous: str | None = None) -> _Split:  # fmt: skip
+          edits: dict[int, tuple[int, Edit]] | None = None, previous: str | None = None,
+          counts: Sequence[int] = (), site: LinkKinds | None = None) -> _Split:  # fmt: skip
     if not _ordered(starts):
-        cuts = []  # never so; but reuse relies on it
+        cuts = counts = []  # never so; but reuse relies on it
     texts = tuple(map(_TEXT, sections))
-    return _Split(sections, starts, heads, cuts, texts, edits or {}, previous)
+    return _Split(sections, starts, heads, cuts, texts, edits or {}, previous, counts, site)
 
 
 def edits(
-    text: str, previous: str, *, tags: Iterable[str] | None = None
+    text: str, previous: str, *, tags: Iterable[str] | None = None, site: LinkKinds | None = None
 ) -> dict[int, tuple[int, Edit]]:
     """After split(text, previous=previous): {section index: (old section index, edit)} where
     the split found a section edited in one place in plain words (the others are unknown).
@@ -122,7 +124,7 @@ def edits(
     old.text[start:end] replaced by `new` (tracker.semantic skips a parse with it).
     """
     key = DEFAULT_TAGS if tags is None else frozenset(t.lower() for t in tags)
-    done = _cached(text, key)
+    done = _cached(text, key, site)
     if done is None or done.previous is None:
         return {}
     if done.previous is not previous and done.previous != previous:
@@ -130,13 +132,14 @@ def edits(
     return done.edits
 
 
-# A heading relative to its section's start: (line end, level, raw title start, end). Moving
-# a section moves its start only: most of an edited text's sections are the old ones moved.
-_Head = tuple[int, int, int, int]
+# A heading relative to its section's start: (line end, level, raw title start, end, section
+# number). Moving a section moves its start only: most of an edited text's sections are the
+# old ones moved.
+_Head = tuple[int, int, int, int, int]
 
 
 def _relative(heads: list[Heading]) -> tuple[list[int], list[_Head]]:
-    return [h[0] for h in heads], [(b - a, level, c - a, d - a) for a, b, level, c, d in heads]
+    return [h[0] for h in heads], [(b - a, lv, c - a, d - a, no) for a, b, lv, c, d, no in heads]
 
 
 # Ingest diffs revision n against n-1, then n+1 against n: each text is split twice, the
@@ -146,26 +149,30 @@ _CACHE: list[tuple[str, int, frozenset[str], _Split]] = []  # (text, its length,
 _CACHE_SIZE = 16
 
 
-def _cached(text: str, tags: frozenset[str]) -> _Split | None:
+def _cached(text: str, tags: frozenset[str], site: LinkKinds | None = None) -> _Split | None:
     size = len(text)
     for known, known_size, known_tags, done in reversed(_CACHE[:]):  # a copy: threads add
         if (known is text or (known_size == size and known == text)) and known_tags == tags:
-            return done
+            if done.site is site or done.site == site:
+                return done
     return None
 
 
-def _split(text: str, tags: frozenset[str], previous: str | None) -> _Split:
-    done = _cached(text, tags)
+def _split(
+    text: str, tags: frozenset[str], previous: str | None, site: LinkKinds | None = None
+) -> _Split:
+    done = _cached(text, tags, site)
     if done is not None:
         return done
-    before = _cached(previous, tags) if previous is not None else None
+    before = _cached(previous, tags, site) if previous is not None else None
     if before is not None and previous is not None:
         done = _split_from(previous, before, text, tags)
     else:
-        found, cuts, _stop = scan(text, tags)
+        found, cuts, _stop, counts = scan_counted(text, tags)
         starts, heads = _relative(found)
         starts.insert(0, 0)
-        done = _made(_build(text, starts, heads), starts, heads, cuts)
+        built = _build(text, starts, heads, tags=tags, site=site)
+        done = _made(built, starts, heads, cuts, counts=counts, site=site)
     _CACHE.append((text, len(text), tags, done))
     del _CACHE[:-_CACHE_SIZE]
     return done
@@ -182,11 +189,17 @@ def _split_from(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> 
     Between two cuts (tracker.headings.scan) the headings depend on the text between them
     only: where `text` has the old text from one cut to another (and the "=" after it),
     the old headings and cuts are taken, moved (also when an old section was moved: found
-    by its start); elsewhere `text` is scanned, cut to cut.
+    by its start); elsewhere `text` is scanned, cut to cut. Section numbers count the heading
+    nodes before: a stretch taken from the old text has its old numbers, shifted by as many
+    heading nodes as there are more before it now.
     """
-    old_starts, old_cuts, texts = old.starts, old.cuts, old.texts
+    old_starts, old_cuts, texts, old_counts = old.starts, old.cuts, old.texts, old.counts
     n_texts, n_cuts, old_size, size = len(texts), len(old_cuts), len(old_text), len(text)
-    starts, heads, cuts = [0], [], []
+    starts: list[int] = [0]
+    heads: list[_Head] = []
+    cuts: list[int] = []
+    counts: list[int] = []  # the heading nodes before each cut
+    count = 0  # the heading nodes before `at`
     kept: list[tuple[int, int, int]] = []  # (n, j, count): sections n... may be old j...
     firsts: dict[str, list[int]] | None = None
     jumped = -1  # the last cut of the new text where an old section was looked for
@@ -200,6 +213,8 @@ def _split_from(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> 
         elif at_old > 0 and c < n_cuts and old_cuts[c] == at_old:
             j = bisect.bisect_left(old_starts, at_old, 1)
             j = j if j < len(old_starts) and old_starts[j] == at_old else -1
+        # Numbers here are the old ones plus this (if an old section starts at at_old).
+        delta = count - (old_counts[c] if j > 0 else 0)
         if j >= 0:
             # Whole old sections from at_old are here: take them, up to the last cut in them.
             # (Compared one by one, in C: no copy of the rest of the text.)
@@ -224,13 +239,14 @@ def _split_from(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> 
                 whole = to == old_size or old_starts[last : last + 1] == [to]
                 kept.append((len(starts) if j else 0, j, last - j - (not whole)))
                 starts += map(shift.__add__, old_starts[first:last])
-                heads += old.heads[first - 1 : last - 1]
+                heads += _renumbered(old.heads[first - 1 : last - 1], delta)
                 lo = bisect.bisect_right(old_cuts, at_old)
                 hi = bisect.bisect_right(old_cuts, to)
                 cuts += map(shift.__add__, old_cuts[lo:hi])
+                counts += map(delta.__add__, old_counts[lo:hi])
                 if to == old_size:
                     break
-                at, at_old = to + shift, to
+                at, at_old, count = to + shift, to, counts[-1]
                 continue
         if jumped != at and not text.startswith(old_text[at_old : at_old + _SIGN], at):
             # Not the old stretch edited in place: maybe an old section moved here, whole.
@@ -250,24 +266,30 @@ def _split_from(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> 
                 old_text, at_old, old_cuts[n], text, at, old.heads[j - 1] if j else None, stretch
             )
             if quiet is not None:
-                stop, edit = quiet
+                quiet_end, edit = quiet
                 if j:
                     starts.append(at)
-                    heads.append(old.heads[j - 1])
+                    heads += _renumbered(old.heads[j - 1 : j], delta)
                 if stretch is not None:
                     found_edits[len(starts) - 1 if j else 0] = j, edit  # the stretch: section j
-                cuts.append(stop)
-                at, at_old = stop, old_cuts[n]
+                cuts.append(quiet_end)
+                count = old_counts[n] + delta
+                counts.append(count)
+                at, at_old = quiet_end, old_cuts[n]
                 continue
         # Scan to the next cut; then guess the old cut with the same text after it: the next
         # one if a stretch was edited in place, else one whose text starts the same way.
-        found, _cuts, stop = scan(text, tags, at, range(at + 1, size + 1))
+        found, _cuts, stop, found_counts = scan_counted(
+            text, tags, at, range(at + 1, size + 1), count + 1
+        )
         found_starts, found_heads = _relative(found)
         starts += found_starts
         heads += found_heads
         if stop is None:
             break
         cuts.append(stop)
+        count = found_counts[-1]
+        counts.append(count)
         n = bisect.bisect_right(old_cuts, at_old)
         at, at_old = stop, old_cuts[n] if at_old >= 0 and n < n_cuts else -1
         if at_old < 0 or not text.startswith(old_text[at_old : at_old + _SIGN], at):
@@ -275,8 +297,15 @@ def _split_from(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> 
                 firsts = _firsts(old_text, old_cuts)
             found_at = firsts.get(text[at : at + _SIGN], [-1])
             at_old = next((c for c in found_at if c >= at_old), found_at[0])
-    built = _build(text, starts, heads, old, kept)
-    return _made(built, starts, heads, cuts, found_edits, old_text)
+    built = _build(text, starts, heads, old, kept, tags, old.site)  # (the same site: cached so)
+    return _made(built, starts, heads, cuts, found_edits, old_text, counts, old.site)
+
+
+def _renumbered(heads: list[_Head], delta: int) -> list[_Head]:
+    """Old headings with their section numbers moved by `delta` (mostly 0: the same list)."""
+    if not delta:
+        return heads
+    return [(end, level, start, stop, number + delta) for end, level, start, stop, number in heads]
 
 
 def _starts_section(
@@ -402,6 +431,8 @@ def _build(
     heads: list[_Head],
     old: _Split | None = None,
     kept: list[tuple[int, int, int]] | None = None,
+    tags: frozenset[str] = DEFAULT_TAGS,
+    site: LinkKinds | None = None,
 ) -> tuple[Section, ...]:
     """The sections of `text`, from where they start and their headings.
 
@@ -425,11 +456,14 @@ def _build(
             j = j0 + n - n0
             if j == n and _same_outline(_chain(old.sections, n - 1), ancestors):
                 # The same place in the outline: so are the old sections after it here (the
-                # last one, if it ends where it did).
+                # last one, if it ends where it did), with the same numbers if the first has.
                 k = n0 + run
                 last = starts[k] if k < count else size
                 if last - starts[k - 1] != len(old.sections[k - 1].text):
                     k -= 1
+                first = n or 1
+                if k > first and old.sections[first].number != heads[first - 1][4]:
+                    k = n
                 if k > n:
                     sections += old.sections[n:k]
                     ancestors = _chain(sections, k - 1)
@@ -441,7 +475,7 @@ def _build(
             sections.append(was or Section(0, 0, "", "", text[:end], None, ()))
             n += 1
             continue
-        line_end, level, raw_start, raw_end = heads[n - 1]
+        line_end, level, raw_start, raw_end, number = heads[n - 1]
         while ancestors and ancestors[-1].level >= level:
             ancestors.pop()
         parent = ancestors[-1] if ancestors else None
@@ -450,16 +484,27 @@ def _build(
             path = (parent.path if parent else ()) + (was.heading,)
             # (As dataclasses.replace, a few times faster; and the content is the same.)
             section = Section(
-                n, was.level, was.heading, was.raw_heading, was.text, index, path, was.body_start
+                n,
+                was.level,
+                was.heading,
+                was.raw_heading,
+                was.text,
+                index,
+                path,
+                was.body_start,
+                number,
             )
             if "content" in was.__dict__:
                 section.__dict__["content"] = was.content
         else:
             raw = text[start + raw_start : start + raw_end]
-            heading = heading_text(raw)
+            # A blank title shows as the heading line: no heading is empty.
+            heading = heading_text(raw, tags, site) or f"{'=' * level}{raw}{'=' * level}"
             path = (parent.path if parent else ()) + (heading,)
             body_start = min(line_end + 1, end - start)
-            section = Section(n, level, heading, raw, text[start:end], index, path, body_start)
+            section = Section(
+                n, level, heading, raw, text[start:end], index, path, body_start, number
+            )
         sections.append(section)
         ancestors.append(section)
         n += 1
@@ -483,80 +528,3 @@ def _chain(sections: Sequence[Section], n: int) -> list[Section]:
         n = sections[n].parent or 0
     chain.reverse()
     return chain
-
-
-# ---- heading text -------------------------------------------------------------------------
-
-_PLAIN_HEADING = re.compile(r"[^\[\]{}<>'&_~]*")
-_QUOTES = re.compile(r"(''+)")
-# Tags the sanitizer lets through as HTML: in a heading a reader sees their content only.
-_HTML_TAG = re.compile(
-    r"</?(?:abbr|b|bdi|bdo|big|blockquote|br|caption|center|cite|code|data|dd|del|dfn|div|dl|"
-    r"dt|em|font|h[1-6]|hr|i|ins|kbd|li|mark|ol|p|q|rb|rp|rt|rtc|ruby|s|samp|small|span|"
-    r"strike|strong|sub|sup|table|td|th|time|tr|tt|u|ul|var|wbr|noinclude|onlyinclude)"
-    r"(?:\s[^<>]*)?/?>",
-    re.I,
-)
-_INCLUDEONLY = re.compile(r"<includeonly\s*>.*?(?:</includeonly\s*>|$)", re.I | re.S)
-_INVISIBLE_TAGS = {"ref", "references", "includeonly"}
-
-
-@lru_cache(maxsize=4096)
-def heading_text(raw: str) -> str:
-    """Render a heading's markup to the text a reader sees, trimmed.
-
-    Links show their label, italics and bold lose their quotes, HTML tags keep their
-    content; comments, ``<ref>`` and templates (which only a wiki can expand) disappear;
-    entities are decoded.
-    """
-    if _PLAIN_HEADING.fullmatch(raw):
-        return raw.strip()
-    raw = _INCLUDEONLY.sub("", raw)
-    # The leading space keeps a heading-like "== x ==" inside from parsing as a heading.
-    code = mwparserfromhell.parse(" " + raw, skip_style_tags=True)
-    for tag in code.filter_tags(recursive=True):
-        if str(tag.tag).strip().lower() in _INVISIBLE_TAGS:
-            try:
-                code.remove(tag)
-            except ValueError:
-                pass  # already gone with an enclosing tag
-    text = code.strip_code(normalize=False, collapse=False)
-    text = _HTML_TAG.sub("", text)
-    return html.unescape(_strip_quotes(text)).strip()
-
-
-def _strip_quotes(text: str) -> str:
-    """Drop ''italic'' and '''bold''' markup the way MediaWiki's doQuotes reads it."""
-    parts = _QUOTES.split(text)
-    if len(parts) == 1:
-        return text
-    bold = italics = 0
-    for i in range(1, len(parts), 2):
-        run = len(parts[i])
-        if run == 4:  # the first apostrophe is text, then bold
-            parts[i - 1] += "'"
-            parts[i] = "'''"
-        elif run > 5:  # all text except the last five
-            parts[i - 1] += "'" * (run - 5)
-            parts[i] = "'''''"
-        run = len(parts[i])
-        italics += run in (2, 5)
-        bold += run in (3, 5)
-    if bold % 2 and italics % 2:
-        # One ''' was probably an apostrophe and then italics; MediaWiki picks which.
-        single = multi = space = -1
-        for i in range(1, len(parts), 2):
-            if len(parts[i]) == 3:
-                before = parts[i - 1]
-                if before[-1:] == " ":
-                    space = i if space < 0 else space
-                elif before[-2:-1] == " ":
-                    single = i
-                    break
-                elif multi < 0:
-                    multi = i
-        chosen = next((i for i in (single, multi, space) if i > -1), -1)
-        if chosen > -1:
-            parts[chosen - 1] += "'"
-            parts[chosen] = "''"
-    return "".join(parts[0::2])
