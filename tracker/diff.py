@@ -121,14 +121,13 @@ def diff_texts(
     happened in between.
     """
     site = site or SiteInfo.default()
-    tags = site.split_tags
     if old_text is None:
-        new = split(new_text, tags=tags)
+        new = split(new_text, site=site)
         ids = [f"{id_prefix}{j}" for j in range(len(new))]
         return TextDiff([_added(s, ids[s.index], False, site) for s in new], ids)
-    old = split(old_text, tags=tags)
-    new = split(new_text, tags=tags, previous=old_text)  # most sections are the old ones
-    new_edits = edits(new_text, old_text, tags=tags)  # and of some edited ones, where
+    old = split(old_text, site=site)
+    new = split(new_text, site=site, previous=old_text)  # most sections are the old ones
+    new_edits = edits(new_text, old_text, site=site)  # and of some edited ones, where
     if old_ids is None:
         old_ids = [f"o{i}" for i in range(len(old))]
     elif len(old_ids) != len(old):

@@ -392,7 +392,8 @@ class _OldContents:
             text = self.store.revision_text(self.old["id"]) if self.old else None
             if text is not None:
                 ids = self.store.section_ids(self.old["id"])
-                sections = split(text)
+                assert self.old is not None
+                sections = split(text, site=self.store.site_info(self.old["wiki_id"]))
                 if len(ids) == len(sections):
                     self._by_id = {sid: content(s) for sid, s in zip(ids, sections,
                                                                       strict=True)}

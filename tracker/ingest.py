@@ -61,8 +61,7 @@ class PageIngestor:
         # mutated, so that a rolled-back batch can restore it.
         self.prev_blobs: dict[str, int] = {}
         if last and self.prev_text is not None and self.prev_model == "wikitext":
-            texts = [section.text for section in split(self.prev_text,
-                                                       tags=self.site.split_tags)]
+            texts = [section.text for section in split(self.prev_text, site=self.site)]
             blob_ids = [blob_id for _, blob_id in store.revision_layout(last["id"])]
             if len(texts) == len(blob_ids):
                 self.prev_blobs = dict(zip(texts, blob_ids, strict=True))
@@ -121,7 +120,7 @@ class PageIngestor:
         if rev.content_model != "wikitext":
             # Not wikitext (CSS, JSON, Lua...): kept whole, flagged by its content model.
             return [(f"{rev.revid}.0", store.put_blob(rev.text))]
-        sections = [s.text for s in split(rev.text, tags=self.site.split_tags)]
+        sections = [s.text for s in split(rev.text, site=self.site)]
         known = self.prev_blobs
         blob_ids = [known.get(text) or store.put_blob(text) for text in sections]
         self.prev_blobs = dict(zip(sections, blob_ids, strict=True))
@@ -260,7 +259,7 @@ def _relabel(store: Store, rev_id: int, text: str, ids: list[str], site: SiteInf
         store.relabel_sections(rev_id, ids)
         return
     # The splitter changed since the revision was stored: store its sections anew.
-    texts = [s.text for s in split(text, tags=site.split_tags)]
+    texts = [s.text for s in split(text, site=site)]
     store.db.execute("DELETE FROM revision_sections WHERE rev_id = ?", [rev_id])
     store.db.conn.executemany(
         "INSERT INTO revision_sections (rev_id, idx, blob_id, section_id) VALUES (?, ?, ?, ?)",

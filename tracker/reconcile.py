@@ -141,8 +141,8 @@ def _show(store: Store, row: dict, rev: Revision) -> bool:
 def _restore_text(store: Store, ingestor: PageIngestor, row: dict, rev: Revision) -> None:
     """A text the wiki shows again: stored, and the history re-derived from it."""
     assert rev.text is not None
-    tags = store.site_info(row["wiki_id"]).split_tags
-    texts = [s.text for s in split(rev.text, tags=tags)] if rev.content_model == "wikitext" \
+    site = store.site_info(row["wiki_id"])
+    texts = [s.text for s in split(rev.text, site=site)] if rev.content_model == "wikitext" \
         else [rev.text]
     with store.atomic():
         store.db.execute("DELETE FROM revision_sections WHERE rev_id = ?", [row["id"]])

@@ -84,8 +84,15 @@ def split(
     edited from (an earlier revision), makes it faster without changing the result: the
     sections before and after the edit are taken from the previous text's split.
     """
-    key = DEFAULT_TAGS if tags is None else frozenset(t.lower() for t in tags)
-    return list(_split(text, key, previous, site).sections)
+    return list(_split(text, _tags_key(tags, site), previous, site).sections)
+
+
+def _tags_key(tags: Iterable[str] | None, site: LinkKinds | None) -> frozenset[str]:
+    """The extension tags to split by: given, else the site's (a tracker.siteinfo.SiteInfo
+    has them), else Wikipedia's."""
+    if tags is None:
+        tags = getattr(site, "extension_tags", None)
+    return DEFAULT_TAGS if tags is None else frozenset(t.lower() for t in tags)
 
 
 class _Split(NamedTuple):
@@ -123,8 +130,7 @@ def edits(
     An edit (start, end, new) says the section's text is the old section's with
     old.text[start:end] replaced by `new` (tracker.semantic skips a parse with it).
     """
-    key = DEFAULT_TAGS if tags is None else frozenset(t.lower() for t in tags)
-    done = _cached(text, key, site)
+    done = _cached(text, _tags_key(tags, site), site)
     if done is None or done.previous is None:
         return {}
     if done.previous is not previous and done.previous != previous:

@@ -323,14 +323,6 @@ class SiteInfo:
         )
 
     @property
-    def split_tags(self) -> frozenset[str] | None:
-        """The extension tags as tracker.sections.split takes them (None: the default list,
-        which its caches are keyed by)."""
-        from tracker.sections import DEFAULT_TAGS
-
-        return None if self.extension_tags == DEFAULT_TAGS else self.extension_tags
-
-    @property
     def key(self) -> str:
         """A short fingerprint: two SiteInfos with the same key read wikitext alike."""
         found = self._memo.get("key")

@@ -64,7 +64,8 @@ def _views(db: Store, result: dict, old: dict | None) -> list[SectionView]:
     if old is not None and any("edited" in s["kinds"] for s in result["sections"]):
         # The stored layout is split(old text), in order: pair ids with sections.
         text = db.revision_text(old["id"]) or ""
-        for section_id, section in zip(db.section_ids(old["id"]), split(text), strict=False):
+        sections = split(text, site=db.site_info(old["wiki_id"]))
+        for section_id, section in zip(db.section_ids(old["id"]), sections, strict=False):
             contents[section_id] = content(section)
     return [section_view(s, contents.get(s["id"])) for s in result["sections"]]
 

@@ -42,7 +42,8 @@ def revision_sections(db: Store, rev: dict) -> list[dict]:
     if rev["content_model"] != "wikitext":
         return [{"id": sid, "level": 0, "depth": 0, "path": [], "heading": "", "text": text}
                 for (sid, _), text in zip(layout, texts, strict=True)]
-    parts = split("".join(texts))
+    site = db.site_info(rev["wiki_id"])
+    parts = split("".join(texts), site=site)
     if len(parts) == len(layout):
         return [{"id": sid, "level": part.level, "heading": part.heading,
                  "path": list(part.path), "depth": len(part.path), "text": text}
@@ -52,7 +53,7 @@ def revision_sections(db: Store, rev: dict) -> list[dict]:
     out = []
     stack: list[dict] = []
     for (sid, _), text in zip(layout, texts, strict=True):
-        pieces = split(text)
+        pieces = split(text, site=site)
         head = pieces[-1]
         path: list[str] = []
         if head.level:
