@@ -14,6 +14,7 @@ import lzma
 import os
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,8 +43,22 @@ def corpus_dirs() -> list[Path]:
     if os.environ.get("TRACKER_REAL_CORPUS"):
         dirs.append(Path(os.environ["TRACKER_REAL_CORPUS"]))
     dirs.append(MANIFEST.parent)
-    dirs += [parent / "shared" / "data" / "real" for parent in REPO.parents]
+    # A clone elsewhere (CI clones the checkout) looks beside the checkout it came from.
+    for checkout in (REPO, _origin()):
+        if checkout is not None:
+            dirs += [parent / "shared" / "data" / "real" for parent in checkout.parents]
     return dirs
+
+
+def _origin() -> Path | None:
+    """The checkout this one was cloned from, when that is a folder on this machine."""
+    try:
+        url = subprocess.run(["git", "-C", str(REPO), "config", "--get", "remote.origin.url"],
+                             capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return None
+    path = Path(url.removeprefix("file://"))
+    return path.resolve() if url and path.is_dir() else None
 
 
 def find_file(name: str) -> Path | None:
