@@ -30,13 +30,8 @@ def describe_change(change: dict[str, Any]) -> str:
     if kind == "heading_level":
         return f"heading level {change.get('old')} → {change.get('new')}"
     if kind == "template_param":
-        old, new = change.get("old"), change.get("new")
         name = f"{change.get('template', '')} {change.get('param', '')}".strip()
-        if old is None:
-            return f"{name} set: {_clip(new)}"
-        if new is None:
-            return f"{name} removed (was {_clip(old)})"
-        return f"{name}: {_clip(old)} → {_clip(new)}"
+        return _value_change(name, change)
     if kind.startswith("template_"):
         return f"template {verb}{moved}: {change.get('template')}"
     if kind.startswith("ref_"):
@@ -57,13 +52,18 @@ def describe_change(change: dict[str, Any]) -> str:
     if kind.startswith("interlanguage_"):
         return f"language link {verb}: {change.get('lang')}:{change.get('title')}"
     if kind == "defaultsort_changed":
-        old, new = change.get("old"), change.get("new")
-        if old is None:
-            return f"default sort key set: {_clip(new)}"
-        if new is None:
-            return f"default sort key removed (was {_clip(old)})"
-        return f"default sort key: {_clip(old)} → {_clip(new)}"
+        return _value_change("default sort key", change)
     if kind.startswith("switch_"):
         return f"behaviour switch {verb}: {change.get('switch')}"
     detail = next((change[k] for k in ("title", "name", "target", "text") if change.get(k)), "")
     return f"{kind.replace('_', ' ')}: {_clip(detail)}" if detail else kind.replace("_", " ")
+
+
+def _value_change(name: str, change: dict[str, Any]) -> str:
+    """A value set, removed or changed: "X set: v", "X removed (was v)", "X: a → b"."""
+    old, new = change.get("old"), change.get("new")
+    if old is None:
+        return f"{name} set: {_clip(new)}"
+    if new is None:
+        return f"{name} removed (was {_clip(old)})"
+    return f"{name}: {_clip(old)} → {_clip(new)}"

@@ -113,12 +113,7 @@ def _hide(store: Store, row: dict, rev: Revision) -> bool:
         if row["has_text"]:
             store.drop_text(row["id"])
             store.mark_rederive(row["page_id"], row["revid"])  # the diffs after it change
-    if not sets:
-        return False
-    assignments = ", ".join(f"{key} = ?" for key in sets)
-    store.db.execute(f"UPDATE revisions SET {assignments} WHERE id = ?",
-                     [*sets.values(), row["id"]])
-    return True
+    return _update(store, row, sets)
 
 
 def _show(store: Store, row: dict, rev: Revision) -> bool:
@@ -130,6 +125,11 @@ def _show(store: Store, row: dict, rev: Revision) -> bool:
         sets.update(commenthidden=0, comment=rev.comment)
     if row["sha1hidden"] and not rev.sha1hidden and rev.sha1:
         sets.update(sha1hidden=0, sha1=rev.sha1)
+    return _update(store, row, sets)
+
+
+def _update(store: Store, row: dict, sets: dict[str, object]) -> bool:
+    """Set these columns of a stored revision; whether there were any."""
     if not sets:
         return False
     assignments = ", ".join(f"{key} = ?" for key in sets)

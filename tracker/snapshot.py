@@ -184,18 +184,10 @@ class SnapshotSource:
             # first (no text kept), then those revisions.
             places = sorted(_position(rev) for rev in self.revision_list(pageid))
             wanted = {revid for _ts, revid in places[-last:]}
-        batch: list[Revision] = []
-        for raw in self._page_revisions(pageid):
-            if wanted is not None and int(raw.id) not in wanted:
-                continue
-            if since is not None and _timestamp(raw) < since:
-                continue
-            batch.append(revision_from_xml(raw))
-            if len(batch) >= BATCH_SIZE:
-                yield sorted(batch, key=_position)
-                batch = []
-        if batch:
-            yield sorted(batch, key=_position)
+        yield from _batches(
+            raw for raw in self._page_revisions(pageid)
+            if (wanted is None or int(raw.id) in wanted)
+            and (since is None or _timestamp(raw) >= since))
 
     def revision_list(self, pageid: int) -> Iterator[Revision]:
         """Every revision of a page, without its text (``text`` None)."""
@@ -261,9 +253,10 @@ def _title(dump: mwxml.Dump, page: mwxml.Page) -> str:
     return title
 
 
-def _batches(page: mwxml.Page) -> Iterator[list[Revision]]:
+def _batches(revisions: Iterable[mwxml.Revision]) -> Iterator[list[Revision]]:
+    """Revisions of an export in batches, each in history order."""
     batch: list[Revision] = []
-    for raw in page:
+    for raw in revisions:
         batch.append(revision_from_xml(raw))
         if len(batch) >= BATCH_SIZE:
             yield sorted(batch, key=_position)
