@@ -238,7 +238,8 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> in
                            last_error=None, error_count=0)
     ingestor = PageIngestor(store, wiki_id, page["id"])
     whole = watch.backfill.mode == "all"
-    if ingestor.last_revid is None:
+    backfill = ingestor.last_revid is None
+    if backfill:
         if whole:
             batches = source.fetch_revisions(status.pageid)
         else:
@@ -248,18 +249,20 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> in
         if whole:
             store.db.execute("UPDATE pages SET checked_at = ? WHERE id = ?",
                              [utcnow(), page["id"]])
-    else:
-        if status.lastrevid is not None and status.lastrevid != page["last_revid"] \
-                and not store.has_revision(wiki_id, status.lastrevid):
-            # New edits: from the last stored revision's time on (history order).
+    elif status.lastrevid is not None and status.lastrevid != page["last_revid"]:
+        if store.has_revision(wiki_id, status.lastrevid):
+            recheck = True  # the wiki's latest is one we have but not our latest: deletions
+        else:
+            # New edits: from the last stored revision's time on (history order). An edit
+            # saved after the status query comes along; the wiki's latest must be there.
             top = store.latest_revision(page["id"])
             assert top is not None
             _ingest(cycle, ingestor, source.fetch_revisions(status.pageid,
                                                             since=top["timestamp"]),
                     page["title"])
-        latest = store.page(page["id"])["last_revid"]  # the wiki's latest, if all went well
-        if recheck or (status.lastrevid is not None and status.lastrevid != latest):
-            reconcile(store, source, ingestor, status.pageid, whole_history=whole)
+            recheck = recheck or not store.has_revision(wiki_id, status.lastrevid)
+    if recheck and not backfill:
+        reconcile(store, source, ingestor, status.pageid, whole_history=whole)
     ingestor.finish()
     if ingestor.added:
         store.update_watch(row["id"], last_change=utcnow())
