@@ -8,7 +8,7 @@ from typing import IO
 from .history import resolve_page
 from .ingest import PageIngestor, rederive_pending
 from .snapshot import SnapshotSource, write_export
-from .store import Store
+from .store import Store, utcnow
 
 
 def import_snapshot(store: Store, path: Path, wiki: str) -> dict[str, int]:
@@ -30,6 +30,8 @@ def import_snapshot(store: Store, path: Path, wiki: str) -> dict[str, int]:
         for batch in batches:
             ingestor.add(batch)
         ingestor.finish()
+        store.db.execute("UPDATE pages SET backfilled_at = COALESCE(backfilled_at, ?) "
+                         "WHERE id = ?", [utcnow(), row["id"]])
         counts[page.title] = counts.get(page.title, 0) + ingestor.added
     return counts
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import sys
 import traceback
 from pathlib import Path
@@ -15,7 +16,7 @@ import click
 from . import __version__
 from .config import Config, load_config
 from .errors import TrackerError
-from .store import Store
+from .store import Store, store_error_message
 
 
 class TrackerGroup(click.Group):
@@ -32,6 +33,14 @@ class TrackerGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(130)
+        except sqlite3.DatabaseError as exc:
+            # A query outside a batch met a locked, read-only or damaged database.
+            if getattr(ctx.obj, "debug", False):
+                raise
+            app = ctx.find_object(App)
+            path = app.database_label() if app is not None else "the database"
+            click.echo(f"Error: {store_error_message(exc, path)}", err=True)
+            ctx.exit(1)
         except BrokenPipeError:
             # The reader went away (`tracker history X | head`): stop quietly. Python would
             # flush stdout again at exit and fail once more: point it at /dev/null.
@@ -66,6 +75,13 @@ class App:
 
     def store(self, readonly: bool = False) -> Store:
         return Store(self.config.database_path, readonly=readonly)
+
+    def database_label(self) -> Path | str:
+        """The database's path for a message, if the config can tell it."""
+        try:
+            return self.config.database_path
+        except TrackerError:
+            return "the database"
 
 
 pass_app = click.make_pass_decorator(App)

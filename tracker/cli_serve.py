@@ -18,6 +18,14 @@ from .errors import TrackerError
 log = logging.getLogger(__name__)
 
 
+# Waitress stops accepting connections at its limit (100 by default): a hundred clients that
+# open a connection and never finish their request would lock everyone else out. A higher
+# limit and a short idle timeout make that cost far more; for a public address, put a
+# reverse proxy with header deadlines in front (it listens on 127.0.0.1 unless told).
+CONNECTION_LIMIT = 1000
+CHANNEL_TIMEOUT = 30  # seconds without a byte before a connection is closed
+
+
 class ServeError(TrackerError):
     """The server could not start (the port is taken, the address is not ours...)."""
 
@@ -48,7 +56,8 @@ def serve_app(config: object, host: str, port: int, *, threads: int = 4) -> None
     app = create_app(config)  # type: ignore[arg-type]
     try:
         server = create_server(app, host=host, port=port, threads=threads,
-                               ident="wiki-tracker")
+                               ident="wiki-tracker", connection_limit=CONNECTION_LIMIT,
+                               channel_timeout=CHANNEL_TIMEOUT, cleanup_interval=5)
     except OSError as exc:
         raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
                          "pick another with --port") from None

@@ -422,6 +422,10 @@ def _check_references(config: Config, check: _Checker) -> None:
         if wiki.snapshot is not None and not config.resolve(wiki.snapshot).is_file():
             check.fail(f"{where}.snapshot", f"file {wiki.snapshot!r} not found "
                        f"(relative to {config.base_dir})")
+        if not wiki.timeout > 0:
+            check.fail(f"{where}.timeout", "must be more than 0 (seconds per request)")
+        if wiki.max_retries < 0:
+            check.fail(f"{where}.max_retries", "must be 0 or more")
     seen: set[tuple[str, str]] = set()
     for i, watch in enumerate(config.watches):
         where = f"watches[{i}]"
@@ -444,6 +448,10 @@ def _check_references(config: Config, check: _Checker) -> None:
     level = config.daemon.log_level.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         check.fail("daemon.log_level", "use one of DEBUG, INFO, WARNING, ERROR")
+    if not config.daemon.misfire_grace_time > 0:
+        check.fail("daemon.misfire_grace_time", "must be more than 0 (seconds)")
+    if not 0 <= config.web.port <= 65535:
+        check.fail("web.port", "must be between 0 and 65535 (0 picks a free port)")
 
 
 def _check_subscription(config: Config, sub: Subscription, where: str, wikis: set[str],

@@ -209,8 +209,8 @@ def _at_or_before(store: Store, page_id: int, revid: int) -> dict | None:
 def page_window(store: Store, ref: PageRef, cursor: ds.Cursor | None,
                 since: int | datetime | None) -> Window | None:
     """The window of a page after its cursor, or after ``since`` (a revid or a time)."""
-    if ref.page is None:
-        return None
+    if ref.page is None or not ref.page.get("backfilled_at"):
+        return None  # the history is still coming in: its older edits are no news
     page_id = ref.page["id"]
     if since is None and cursor is None:
         rows = store.revisions(page_id)

@@ -85,6 +85,9 @@ class PageIngestor:
                  self.top, self.prev_blobs, list(self.detector.window))
         try:
             with self.store.atomic():
+                latest = self.store.latest_revision(self.page_id)
+                if (position(latest) if latest else None) != self.top:
+                    self._load()  # another process stored revisions of this page meanwhile
                 for rev in sorted(revisions, key=position):
                     if self.store.has_revision(self.wiki_id, rev.revid):
                         continue  # already stored: ingest is idempotent
@@ -120,7 +123,12 @@ class PageIngestor:
         if rev.content_model != "wikitext":
             # Not wikitext (CSS, JSON, Lua...): kept whole, flagged by its content model.
             return [(f"{rev.revid}.0", store.put_blob(rev.text))]
-        sections = [s.text for s in split(rev.text, site=self.site)]
+        try:
+            sections = [s.text for s in split(rev.text, site=self.site)]
+        except Exception:  # as in _append: the text is kept, as one piece
+            log.exception("page %s: revision %s could not be split into sections",
+                          self.page_id, rev.revid)
+            sections = [rev.text]
         known = self.prev_blobs
         blob_ids = [known.get(text) or store.put_blob(text) for text in sections]
         self.prev_blobs = dict(zip(sections, blob_ids, strict=True))
@@ -136,11 +144,16 @@ class PageIngestor:
                 rev = replace(rev, sha1=sha1_hex(rev.text))
             if rev.content_model == "wikitext":
                 wikitext_before = self.prev_model == "wikitext"
-                result = diff_texts(
-                    self.prev_text if wikitext_before else None, rev.text,
-                    self.prev_ids if wikitext_before else None, f"{rev.revid}.", self.site)
-                layout = self._layout(rev, result.new_ids)
-                diff = diff_data(result)
+                try:
+                    result: TextDiff | None = diff_texts(
+                        self.prev_text if wikitext_before else None, rev.text,
+                        self.prev_ids if wikitext_before else None, f"{rev.revid}.", self.site)
+                except Exception:  # a bug must not cost the history: kept without its diff
+                    log.exception("page %s: revision %s could not be diffed; stored without "
+                                  "its diff", self.page_id, rev.revid)
+                    result = None
+                layout = self._layout(rev, result.new_ids if result else None)
+                diff = diff_data(result) if result else None
             else:
                 layout = self._layout(rev, None)
         rev_id = store.insert_revision(self.wiki_id, self.page_id, rev, layout)

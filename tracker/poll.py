@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import click
 
 from .config import Config, Watch, Wiki
-from .errors import StoreError, TrackerError, WikiError
+from .errors import TrackerError, WikiError
 from .ingest import PageIngestor, rederive_pending
 from .model import Revision
 from .reconcile import log_names, reconcile
@@ -77,6 +77,7 @@ class _Cycle:
     show: bool
     clock: Callable[[], float]
     unchanged: list[int] = field(default_factory=list)
+    ingestor: PageIngestor | None = None  # the current page's: what it stored so far
     log_titles: set[str] = field(default_factory=set)
     log_pageids: set[int] = field(default_factory=set)
 
@@ -118,15 +119,17 @@ def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None
             title = pageids[status.requested] if isinstance(status.requested, int) \
                 else str(status.requested)
             row = rows[title]
+            cycle.ingestor = None
             try:
-                added = _poll_page(cycle, row, status, by_title[title])
-            except (WikiError, StoreError) as exc:
-                message = str(exc)
+                _poll_page(cycle, row, status, by_title[title])
+            except Exception as exc:  # one page never stops the others (nor the digests)
+                message = _page_error(exc, title)
                 result.errors.append(message)
                 _watch_error(store, row, message)
-                log.warning("%s: %s: %s", wiki.name, title, message)
-                continue
-            if added:
+                log.warning("%s: %s: %s", wiki.name, title, message,
+                            exc_info=not isinstance(exc, TrackerError))
+            added = cycle.ingestor.added if cycle.ingestor else 0
+            if added:  # what whole batches stored, also before an error
                 result.pages_changed += 1
                 result.revisions_added += added
         if cycle.unchanged:
@@ -178,6 +181,16 @@ def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _page_error(exc: Exception, title: str) -> str:
+    """One line for a page's failure: ours as they are, anything else as what it is."""
+    if isinstance(exc, TrackerError):
+        return str(exc)
+    detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return (f"{title!r} could not be processed: {exc.__class__.__name__}"
+            f"{': ' + detail if detail else ''} (a bug in wiki tracker: please report it; "
+            "the other pages go on, this one is tried again on the next poll)")
+
+
 def _watch_error(store: Store, row: dict, message: str) -> None:
     store.update_watch(row["id"], last_poll=utcnow(), last_error=message,
                        last_error_at=utcnow(), error_count=row["error_count"] + 1)
@@ -197,7 +210,7 @@ def _recheck_due(cycle: _Cycle, page: dict | None, status: PageStatus, watch: Wa
     return checked is None or cycle.clock() - _epoch(checked) >= cycle.wiki.recheck
 
 
-def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> int:
+def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> None:
     store, source, wiki_id = cycle.store, cycle.source, cycle.wiki_id
     title = row["title"]
     if status.invalid:
@@ -227,7 +240,7 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> in
             and page["last_revid"] is not None and status.lastrevid == page["last_revid"]):
         # Nothing changed: the common case of every poll; recorded in one write for all.
         cycle.unchanged.append(row["id"])
-        return 0
+        return
     with store.atomic():
         page = store.upsert_page(wiki_id, status.pageid, status.title, status.ns,
                                  status.content_model)
@@ -236,19 +249,24 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> in
         store.update_watch(row["id"], page_id=page["id"], last_poll=utcnow(),
                            status="moved" if page["title"] != title else "ok",
                            last_error=None, error_count=0)
-    ingestor = PageIngestor(store, wiki_id, page["id"])
+    ingestor = cycle.ingestor = PageIngestor(store, wiki_id, page["id"])
     whole = watch.backfill.mode == "all"
-    backfill = ingestor.last_revid is None
+    backfill = not page["backfilled_at"]
     if backfill:
-        if whole:
+        if ingestor.last_revid is not None:  # an interrupted backfill goes on where it was
+            top = store.latest_revision(page["id"])
+            assert top is not None
+            batches = source.fetch_revisions(status.pageid, since=top["timestamp"])
+        elif whole:
             batches = source.fetch_revisions(status.pageid)
         else:
             batches = source.fetch_revisions(
                 status.pageid, last=watch.backfill.count if watch.backfill.mode == "last" else 1)
         _ingest(cycle, ingestor, batches, page["title"])
-        if whole:
-            store.db.execute("UPDATE pages SET checked_at = ? WHERE id = ?",
-                             [utcnow(), page["id"]])
+        # The history is in: digests may now tell what comes after it (never an interrupted
+        # backfill's older edits as new ones).
+        store.db.execute("UPDATE pages SET backfilled_at = ?, checked_at = ? WHERE id = ?",
+                         [utcnow(), utcnow() if whole else None, page["id"]])
     elif status.lastrevid is not None and status.lastrevid != page["last_revid"]:
         if store.has_revision(wiki_id, status.lastrevid):
             recheck = True  # the wiki's latest is one we have but not our latest: deletions
@@ -266,7 +284,6 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> in
     ingestor.finish()
     if ingestor.added:
         store.update_watch(row["id"], last_change=utcnow())
-    return ingestor.added
 
 
 def _ingest(cycle: _Cycle, ingestor: PageIngestor, batches: Iterator[list[Revision]],

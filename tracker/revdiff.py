@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .diff import diff_texts
-from .errors import HiddenText, UsageError
+from .errors import HiddenText, TrackerError, UsageError
 from .history import resolve_page, revision_record
 from .store import Store
 
@@ -33,12 +33,19 @@ def revision_pair_diff(store: Store, old: dict | None, new: dict) -> dict[str, A
         stored_ids = store.section_ids(new["id"])
         site = store.site_info(new["wiki_id"])
         try:
-            # The stored lineage decides first: a section with the same stable id at both
-            # ends is the same section, whatever renames and rewrites happened in between.
-            result = diff_texts(old_text, new_text, old_ids, "\0", site, new_ids=stored_ids)
-        except ValueError:
-            # Stored by a splitter that cut the old text otherwise: no lineage to follow.
-            result = diff_texts(old_text, new_text, None, "\0", site)
+            try:
+                # The stored lineage decides first: a section with the same stable id at
+                # both ends is the same section, whatever happened in between.
+                result = diff_texts(old_text, new_text, old_ids, "\0", site,
+                                    new_ids=stored_ids)
+            except ValueError:
+                # Stored by a splitter that cut the old text otherwise: no lineage to follow.
+                result = diff_texts(old_text, new_text, None, "\0", site)
+        except Exception as exc:
+            raise TrackerError(
+                f"revisions {old['revid'] if old else '(none)'} and {new['revid']} could not be "
+                f"compared: {exc.__class__.__name__} (a bug in wiki tracker: please report "
+                "it)") from exc
         # Sections new since `old` keep the stable id they got when they were stored.
         fresh = {f"\0{j}": sid for j, sid in enumerate(stored_ids)}
         sections = [dict(s, id=fresh.get(s["id"], s["id"])) for s in result.sections]

@@ -27,7 +27,12 @@ def watch_status(store: Store, config: Config) -> list[dict[str, Any]]:
             "WHERE wk.name = ? AND w.title = ?", [watch.wiki, watch.title])
         record = _empty_watch(watch)
         if row is not None:
-            record.update(status=row["status"], last_poll=row["last_poll"],
+            # A watch whose last polls failed is failing (a wiki down for a day must not
+            # read "ok"); "deleted", "missing" and "redirect" say more and stay.
+            status = row["status"]
+            if row["error_count"] and status in ("new", "ok", "moved"):
+                status = "failing"
+            record.update(status=status, last_poll=row["last_poll"],
                           last_error=row["last_error"], error_count=row["error_count"],
                           unreachable_since=row["unreachable_since"])
             if row["page_id"]:

@@ -173,6 +173,9 @@ def _m040_history_order(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE revisions ADD COLUMN deleted_at TEXT")
     db.execute("ALTER TABLE pages ADD COLUMN rederive_from INTEGER")
     db.execute("ALTER TABLE pages ADD COLUMN checked_at TEXT")
+    # When the page's first backfill was complete; until then digests leave it out.
+    db.execute("ALTER TABLE pages ADD COLUMN backfilled_at TEXT")
+    db.execute("UPDATE pages SET backfilled_at = created_at")
     db.execute("ALTER TABLE wikis ADD COLUMN siteinfo TEXT")
     db.execute("ALTER TABLE wikis ADD COLUMN siteinfo_at TEXT")
     db.execute("ALTER TABLE wikis ADD COLUMN log_checked_at TEXT")
@@ -235,6 +238,24 @@ def _store_reverts(db: sqlite_utils.Database, page_id: int) -> None:
          for rev_id, revid, _sha1, _tags in rows])
 
 
+def store_error_message(exc: sqlite3.DatabaseError, path: Path | str, batch: bool = False) -> str:
+    """One line saying what is wrong with the database and what to do."""
+    message = str(exc)
+    nothing = " (nothing of this batch was written)" if batch else ""
+    if "full" in message:
+        return f"the disk holding {path} is full: free some space and run again{nothing}"
+    if "locked" in message or "busy" in message:
+        return (f"{path} is locked by another process for more than "
+                f"{BUSY_TIMEOUT_MS // 1000} s; try again{nothing}")
+    if "readonly" in message or "read-only" in message:
+        return (f"{path} cannot be written (a read-only file or folder): fix its permissions"
+                f"{nothing}")
+    if "malformed" in message or "not a database" in message or "corrupt" in message:
+        return (f"{path} is damaged ({message}): restore it from a backup, or check it with "
+                "`sqlite3 FILE 'PRAGMA integrity_check'`")
+    return f"database error in {path}: {message}{nothing}"
+
+
 def compress(text: str) -> bytes:
     return zlib.compress(text.encode("utf-8"), 9)
 
@@ -275,7 +296,8 @@ class Store:
                 self.db.execute("PRAGMA foreign_keys = ON")
                 self.migrate()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the database {self.path}: {exc}") from None
+            raise StoreError(f"cannot open the database: {store_error_message(exc, self.path)}"
+                             ) from None
         self._blob_cache: OrderedDict[int, str] = OrderedDict()
         self._sites: dict[int, SiteInfo] = {}
 
@@ -291,42 +313,54 @@ class Store:
     # --- schema ---------------------------------------------------------------------------
 
     def migrate(self) -> list[str]:
-        """Apply the migrations not yet applied; return their names."""
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
-        )
-        done = {row[0] for row in self.db.execute("SELECT name FROM _migrations").fetchall()}
+        """Apply the migrations not yet applied; return their names.
+
+        One transaction holding the write lock: two processes opening a new or old
+        database at once migrate it once, the second waiting for the first.
+        """
         applied = []
-        for name, step in all_migrations():
-            if name in done:
-                continue
-            with self.atomic():
+        with self.atomic():
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+            done = {row[0] for row in self.db.execute("SELECT name FROM _migrations")}
+            for name, step in all_migrations():
+                if name in done:
+                    continue
                 step(self.db)
                 self.db.execute(
-                    "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", [name, utcnow()]
-                )
-            applied.append(name)
+                    "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", [name, utcnow()])
+                applied.append(name)
         return applied
 
     @contextmanager
     def atomic(self) -> Iterator[Store]:
-        """One transaction (a savepoint when nested); database errors become StoreError."""
+        """One transaction (a savepoint when nested); database errors become StoreError.
+
+        The outermost one takes the write lock up front (BEGIN IMMEDIATE), waiting up to the
+        busy timeout for another writer: a deferred BEGIN would take it at its first write
+        and fail at once if another connection had committed since its first read.
+        """
+        conn = self.db.conn
         try:
-            with self.db.atomic():
+            if conn.in_transaction:
+                with self.db.atomic():  # a savepoint
+                    yield self
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
                 yield self
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
         except sqlite3.DatabaseError as exc:
-            message = str(exc)
-            if "full" in message:
-                raise StoreError(
-                    f"the disk holding {self.path} is full: free some space and run again "
-                    "(nothing of this batch was written)"
-                ) from None
-            if "locked" in message:
-                raise StoreError(
-                    f"{self.path} is locked by another process for too long; try again"
-                ) from None
-            raise StoreError(f"database error in {self.path}: {message} "
-                             "(nothing of this batch was written)") from None
+            raise StoreError(store_error_message(exc, self.path, batch=True)) from None
 
     def query(self, sql: str, params: Any = None) -> list[dict]:
         return list(self.db.query(sql, params or []))
@@ -350,12 +384,10 @@ class Store:
                     [api_url, snapshot, row["id"]],
                 )
             return row["id"]
-        with self.atomic():
-            cursor = self.db.execute(
-                "INSERT INTO wikis (name, api_url, snapshot) VALUES (?, ?, ?)",
-                [name, api_url, snapshot],
-            )
-        return int(cursor.lastrowid)
+        with self.atomic():  # (another process may have added it since: then it is used)
+            self.db.execute("INSERT OR IGNORE INTO wikis (name, api_url, snapshot) "
+                            "VALUES (?, ?, ?)", [name, api_url, snapshot])
+        return int(self.scalar("SELECT id FROM wikis WHERE name = ?", [name]))
 
     def site_info(self, wiki_id: int) -> SiteInfo:
         """What wikitext means on this wiki (namespaces, interwiki, tags), as its source
@@ -381,7 +413,7 @@ class Store:
             return row
         with self.atomic():
             self.db.execute(
-                "INSERT INTO watches (wiki_id, title, added_at) VALUES (?, ?, ?)",
+                "INSERT OR IGNORE INTO watches (wiki_id, title, added_at) VALUES (?, ?, ?)",
                 [wiki_id, title, utcnow()],
             )
         row = self.one("SELECT * FROM watches WHERE wiki_id = ? AND title = ?", [wiki_id, title])

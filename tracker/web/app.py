@@ -10,17 +10,20 @@ autoescaping; errors are pages, never tracebacks.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.routing import IntegerConverter
 
 from ..config import Config, load_config
 from ..errors import StoreError, TrackerError
-from ..store import Store
+from ..store import Store, store_error_message
 from . import helpers
 from .search import Indexer
 
@@ -75,6 +78,8 @@ def create_app(source: Config | str | Path, *, clock: Callable[[], datetime] | N
 
     app = Flask(__name__)
     app.config.update(JSON_AS_ASCII=False, TEMPLATES_AUTO_RELOAD=False)
+    # Ids in URLs are SQLite integers: a larger number is no page (404), not an overflow.
+    app.url_map.converters["int"] = _SqliteInt
     state = TrackerWeb(db_path, index_urls=index_urls, base_url=base_url,
                        clock=clock or (lambda: datetime.now(UTC)))
     app.extensions["tracker"] = state
@@ -89,6 +94,12 @@ def create_app(source: Config | str | Path, *, clock: Callable[[], datetime] | N
     if index:
         state.indexer.catch_up()
     return app
+
+
+class _SqliteInt(IntegerConverter):
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", helpers.SQLITE_MAX_INT)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def _security_headers(response: Response) -> Response:
@@ -125,6 +136,13 @@ def _register_errors(app: Flask) -> None:
     def store_error(exc: StoreError):  # type: ignore[no-untyped-def]
         log.error("store error on %s: %s", request.path, exc)
         return page(503, "The database is not available", str(exc))
+
+    @app.errorhandler(sqlite3.DatabaseError)
+    def database_error(exc: sqlite3.DatabaseError):  # type: ignore[no-untyped-def]
+        # Locked for too long, damaged, gone: the operator's business, told in one line.
+        message = store_error_message(exc, app.extensions["tracker"].db_path)
+        log.error("database error on %s: %s", request.path, message)
+        return page(503, "The database is not available", message)
 
     @app.errorhandler(TrackerError)
     def tracker_error(exc: TrackerError):  # type: ignore[no-untyped-def]
