@@ -175,35 +175,39 @@ def test_failing_channel_does_not_stop_the_others(tmp_path: Path, http_receiver)
 HOSTILE = '<script>alert("x")</script> [click](javascript:alert(1)) **b** & `c` # h'
 
 
-def hostile_model() -> dict:
-    rev = {"revid": 2, "parentid": 1, "timestamp": "2024-01-01T00:00:00Z", "time": HOSTILE,
-           "user": HOSTILE, "comment": HOSTILE + "\x1b[31mred", "minor": False,
-           "tags": [HOSTILE], "size": 10, "delta": 5, "bot": False, "reverted": False,
+def hostile_model(value: str = HOSTILE) -> dict:
+    """A changes digest's render model with ``value`` in every field that comes from the
+    wiki (titles, headings, users, summaries, tags, changed text, errors)."""
+    rev = {"revid": 2, "parentid": 1, "timestamp": "2024-01-01T00:00:00Z", "time": value,
+           "user": value, "comment": value + "\x1b[31mred", "minor": False,
+           "tags": [value], "size": 10, "delta": 5, "bot": False, "reverted": False,
            "links": {"wiki_diff": "https://w.example/index.php?diff=2&oldid=1",
                      "web_diff": None}}
-    section = {"id": "1.1", "path": [HOSTILE], "old_path": [HOSTILE + "old"],
-               "title": HOSTILE, "old_title": HOSTILE + "old", "kinds": ["edited"],
+    section = {"id": "1.1", "path": [value], "old_path": [value + "old"],
+               "title": value, "old_title": value + "old", "kinds": ["edited"],
                "words_added": 1, "words_removed": 1,
-               "words": [{"op": "eq", "text": HOSTILE}, {"op": "ins", "text": HOSTILE},
-                         {"op": "del", "text": HOSTILE}], "more_words": 0,
-               "semantic": [{"type": "ref_added", "text": HOSTILE}], "semantic_more": 0,
+               "words": [{"op": "eq", "text": value}, {"op": "ins", "text": value},
+                         {"op": "del", "text": value}], "more_words": 0,
+               "semantic": [{"type": "ref_added", "text": value}], "semantic_more": 0,
                "revisions": [rev]}
     counts = {"edits": 1, "editors": 1, "bytes_added": 5, "bytes_removed": 0, "sections": 1,
               "reverted": 1, "filtered": 0, "pages": 1}
-    page = {"title": HOSTILE, "watch_title": HOSTILE, "wiki": HOSTILE, "page_id": 1,
-            "pageid": 1, "started": False, "error": HOSTILE,
-            "from": {"revid": 1, "timestamp": "x", "time": "x", "user": HOSTILE},
-            "to": {"revid": 2, "timestamp": "x", "time": "x", "user": HOSTILE},
+    page = {"title": value, "watch_title": value, "wiki": value, "page_id": 1,
+            "pageid": 1, "started": False, "error": value,
+            "from": {"revid": 1, "timestamp": "x", "time": "x", "user": value},
+            "to": {"revid": 2, "timestamp": "x", "time": "x", "user": value},
             "links": {"wiki_diff": "https://w.example/index.php?diff=2&oldid=1",
                       "wiki_page": "https://w.example/index.php?title=A_(b)", "web_page": None,
                       "web_diff": None},
             "counts": counts, "sections": [section], "revisions": [rev],
-            "reverted": [{"count": 1, "users": [HOSTILE], "reverter": HOSTILE,
-                          "text": HOSTILE, "after_seconds": 1, "revisions": []}],
+            "page_semantic": [{"type": "category_added", "text": value}],
+            "page_semantic_more": 0,
+            "reverted": [{"count": 1, "users": [value], "reverter": value,
+                          "text": value, "after_seconds": 1, "revisions": []}],
             "followed": None, "revision_count": None, "last": None}
-    return {"subscription": "s", "kind": "changes", "subject": HOSTILE, "generated_at": "x",
+    return {"subscription": "s", "kind": "changes", "subject": value, "generated_at": "x",
             "generated_local": "x", "timezone": "UTC", "since": None, "until": None,
-            "counts": counts, "pages": [page], "errors": [HOSTILE], "sections_filter": [],
+            "counts": counts, "pages": [page], "errors": [value], "sections_filter": [],
             "links": {"web": None}, "link": None}
 
 
@@ -214,12 +218,12 @@ def test_render_escapes_wiki_values_in_every_format() -> None:
         assert 'alert(&#34;x&#34;)' in out[fmt] or "alert(&quot;x&quot;)" in out[fmt]
     for fmt in ("markdown", "chat"):
         assert "<script>" not in out[fmt] and "[click](javascript:" not in out[fmt]
-        assert "\\<script\\>" in out[fmt] and "\\*\\*b\\*\\*" in out[fmt]
+        assert "&lt;script&gt;" in out[fmt] and "\\*\\*b\\*\\*" in out[fmt]
         assert "\\[click\\](javascript:" in out[fmt]
         # Our own links stay links, with the parentheses of the title URL encoded.
     assert "](https://w.example/index.php?title=A_%28b%29)" in out["markdown"]
     assert "<script>" not in out["slack"] and "&lt;script&gt;" in out["slack"]
-    assert "\x1b" not in out["text"] and HOSTILE in out["text"]
+    assert "\x1b" not in out["text"] and HOSTILE in out["text"] and "␛[31mred" in out["text"]
 
 
 def test_md_escape_keeps_text_readable() -> None:

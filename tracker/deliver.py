@@ -319,7 +319,8 @@ def send_webhook(out: Outgoing, opts: dict[str, Any]) -> str:
     """A JSON POST to `url` (or to the URL in the environment variable `url_env`, for
     secret hook URLs). `payload` "json" (default) posts the digest's whole model with its
     plain text; "slack", "mattermost" or "discord" post what those incoming webhooks
-    accept. Any 2xx answer is success; anything else is retried later."""
+    accept, with mentions from the wiki muted. Any 2xx answer is success; anything else
+    is retried later."""
     url = opts["url"] or _env(opts["url_env"], "webhook URL")
     body = webhook_payload(out, opts["payload"])
     headers = {"User-Agent": f"{NAME}/{__version__}", **opts["headers"]}
@@ -349,7 +350,9 @@ def webhook_payload(out: Outgoing, payload: str) -> dict[str, Any]:
     if payload == "mattermost":
         return {"text": out.output("chat"), "username": "wiki tracker"}
     if payload == "discord":
-        content = out.output("chat")
+        from .render import discord_markdown
+
+        content = discord_markdown(out.output("chat"))
         if len(content) > DISCORD_LIMIT:
             content = content[: DISCORD_LIMIT - 2] + " …"
         return {"content": content, "allowed_mentions": {"parse": []}}
