@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from . import digest_store as ds
 from .config import Channel, Config, Subscription, parse_since
-from .deliver import CHANNELS, FeedEntry, Outgoing
+from .deliver import CHANNELS, FeedEntry, Outgoing, channel_secrets, redact
 from .digest_model import (
     Clock,
     Window,
@@ -306,7 +306,8 @@ def send_due(store: Store, config: Config, *, now: datetime, names: list[str] | 
             detail = spec.send(outgoing(store, config, sub, delivery["channel"], row),
                                spec.options(chan.options))
         except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
-            message = _one_line(exc)
+            # Stored, printed, logged and shown by status and the web UI: never a secret.
+            message = redact(_one_line(exc))
             ds.mark_failed(store, delivery["id"], message)
             run.fail(f"{where} failed (attempt {delivery['attempts'] + 1}, next at "
                      f"{retry_at}): {message}")
@@ -358,6 +359,10 @@ def delivery_status(store: Store, config: Config) -> list[dict[str, Any]]:
         for key, chan in channel_keys(sub):
             summary = ds.channel_summary(store, sub.name, key) if has else \
                 {"counts": {}, "last": None, "unsent": None}
+            last_error = summary["last"]["last_error"] if summary["last"] else None
+            if last_error:
+                # An error stored by an older version may quote a secret URL or password.
+                last_error = redact(last_error, channel_secrets(chan.type, chan.options))
             counts, last, unsent = summary["counts"], summary["last"], summary["unsent"]
             failing = counts.get("failed", 0) + counts.get("sending", 0)
             records.append({
@@ -369,7 +374,7 @@ def delivery_status(store: Store, config: Config) -> list[dict[str, Any]]:
                 "status": "failing" if failing else "pending" if counts.get("pending")
                 else "ok" if counts.get("sent") else "nothing sent yet",
                 "last_sent_at": last["sent_at"] if last else None,
-                "last_error": last["last_error"] if last else None,
+                "last_error": last_error,
                 "next_attempt": unsent["next"] if unsent and unsent["next"] else None,
                 "attempts": unsent["attempts"] if unsent and unsent["attempts"] else 0,
             })
