@@ -5,6 +5,7 @@ backoff shown by status, and the escaping of every format."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import feedparser
@@ -92,6 +93,45 @@ def test_webhook_chat_payloads(tmp_path: Path, http_receiver, payload: str) -> N
         assert "](https://wiki.example/index.php?diff=1845803&oldid=1844397)" in text
     if payload == "discord":
         assert len(text) <= 2000 and body["allowed_mentions"] == {"parse": []}
+
+
+# Mentions as each chat app writes them: none may notify anyone when the wiki's text says it.
+MENTIONS = ["@channel", "@all", "@here", "@everyone", "<!channel>", "<!here>", "<!everyone>",
+            "<@U123ABC>", "<@&123456>", "<@123456>", "<@!123456>", "<#C123>",
+            "<!subteam^S123>", "@someone"]
+
+
+@pytest.mark.parametrize("payload", ["slack", "mattermost", "discord"])
+@pytest.mark.parametrize("mention", MENTIONS)
+def test_webhook_chat_payloads_notify_nobody(tmp_path: Path, http_receiver,  # noqa: F811
+                                             payload: str, mention: str) -> None:
+    from tracker.deliver import CHANNELS, Outgoing, send_webhook
+    from tracker.render import MENTION_BREAK
+
+    receiver = http_receiver()
+    model = hostile_model(f"{mention} look")  # in titles, headings, users, summaries
+    outputs = render_digest(model, ["chat", "slack", "text"])
+    out = Outgoing(2, "s", "changes", model["subject"], "2024-03-01T06:00:00Z", "<2@x>",
+                   outputs, model, tmp_path)
+    send_webhook(out, CHANNELS["webhook"].options({"url": receiver.url, "payload": payload}))
+    body = receiver.accepted[-1].json()
+    text = body["content"] if payload == "discord" else body["text"]
+    assert not re.search(r"@(channel|all|here|everyone|someone)\b", text), text
+    assert not re.search(r"(?<!\\)<(@[&!]?[\dA-Z]|![a-z]|#[\dA-Z])", text), text
+    # Still there to read, with the zero-width joiner after "@" and the app's own escapes.
+    shown = {"slack": mention.replace("<", "&lt;").replace(">", "&gt;").replace("&", "&amp;")
+             .replace("&amp;lt;", "&lt;").replace("&amp;gt;", "&gt;"),
+             "mattermost": mention.replace("&", "&amp;").replace("<", "&lt;")
+             .replace(">", "&gt;").replace("!", "\\!").replace("#", "\\#"),
+             "discord": mention.replace("<", "\\<").replace(">", "\\>").replace("!", "\\!")
+             .replace("#", "\\#")}[payload].replace("@", "@" + MENTION_BREAK)
+    if payload == "mattermost" and "&" in mention:
+        shown = shown.replace("&amp;", "&")  # "&1" starts no entity: left as it is
+    assert shown in text, (shown, text)
+    if payload == "discord":
+        assert body["allowed_mentions"] == {"parse": []}
+    if payload == "mattermost":
+        assert body["username"] == "wiki tracker"
 
 
 def test_atom_feed_is_valid_and_keeps_the_last_entries(tmp_path: Path) -> None:
