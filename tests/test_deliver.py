@@ -162,12 +162,12 @@ def test_atom_escapes_hostile_titles(tmp_path: Path) -> None:
     from tracker.render import render_feed
 
     hostile = '<script>alert("x")</script> & ]]>'
-    xml = render_feed([FeedEntry(1, hostile, "2024-03-01T06:00:00Z", "<a@b>",
-                                 f"<p>{hostile}</p>", "http://x/?a=1&b=2")],
+    xml = render_feed([FeedEntry(1, hostile + "\x1b[31m\x00\x0b", "2024-03-01T06:00:00Z",
+                                 "<a@b>", f"<p>{hostile}</p>", "http://x/?a=1&b=2")],
                       title=hostile, subscription="s")
     feed = feedparser.parse(xml.encode())
-    assert feed.bozo == 0
-    assert feed.feed.title == hostile and feed.entries[0].title == hostile
+    assert feed.bozo == 0  # XML forbids those controls: they are shown as symbols
+    assert feed.feed.title == hostile and feed.entries[0].title == hostile + "␛[31m␀␋"
     assert "<script>" not in xml
 
 
@@ -263,6 +263,7 @@ def test_render_escapes_wiki_values_in_every_format() -> None:
         # Our own links stay links, with the parentheses of the title URL encoded.
     assert "](https://w.example/index.php?title=A_%28b%29)" in out["markdown"]
     assert "<script>" not in out["slack"] and "&lt;script&gt;" in out["slack"]
+    assert "\x1b" not in out["html"] and "␛[31mred" in out["html"]
     assert "\x1b" not in out["text"] and HOSTILE in out["text"] and "␛[31mred" in out["text"]
 
 
