@@ -317,3 +317,14 @@ def test_word_segments_rebuild_both_texts(old_words: list[str], new_words: list[
     assert more == 0
     assert [s["text"] for s in shown if s["op"] != "eq"] == \
         [t.strip() for k, t in segments if k != "eq" and t.strip()]
+
+
+def test_webhook_payload_is_checked_when_the_config_loads(tmp_path: Path) -> None:
+    from tracker.config import load_config
+    from tracker.errors import ConfigError
+
+    config = seed_config(tmp_path, {"name": "s", "channels": [
+        {"type": "webhook", "url": "https://hooks.example/x", "payload": "slak"}]})
+    with pytest.raises(ConfigError, match=r"subscriptions\[0\]\.channels\[0\]\.payload: use "
+                                          r"one of json, slack, mattermost, discord$"):
+        load_config(config)
