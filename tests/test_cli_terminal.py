@@ -59,7 +59,8 @@ def config(tmp_path: Path) -> Path:
                                last_error=f"the wiki said: {SUMMARY}")
     return write_config(tmp_path, wikis=[{"name": "evil", "api_url": "http://127.0.0.1:9/api.php"}],
                         watches=[{"wiki": "evil", "title": TITLE}],
-                        extra='[[subscriptions]]\nname = "evil"\nformats = ["text"]\n')
+                        extra='[[subscriptions]]\nname = "evil"\nformats = ["text"]\n'
+                              'channels = [{ type = "file", path = "digests" }]\n')
 
 
 def run(config: Path, *args: str) -> str:
@@ -149,3 +150,15 @@ def test_terminal_helpers() -> None:
     assert one_line("اسم\u200f\u200e\u061c") == "اسم"  # marks dropped: no direction set
     assert one_line("Pakistan–NATO relations › History") == "Pakistan–NATO relations › History"
     assert terminal_text("a\r\nb\rc\n\td\x1b") == "a\nb␍c\n\td␛"
+
+
+def test_digest_run_lines_show_controls(config: Path) -> None:
+    """What `run`, `digest` print and the daemon logs for each delivery."""
+    from tracker.config import load_config
+    from tracker.digest import deliver_due
+
+    settings = load_config(config)
+    with Store(settings.database_path) as store:
+        lines = deliver_due(store, settings)
+    assert lines and lines[0].startswith("evil: digest 1 via file: evil: now tracking Evil␛]0;")
+    assert not [line for line in lines if OBEYED.search(line)], lines

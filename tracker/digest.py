@@ -45,6 +45,7 @@ from .digest_model import (
     started_model,
     subscription_pages,
 )
+from .display import one_line
 from .render import render_digest
 from .revdiff import revision_pair_diff
 from .store import Store
@@ -243,8 +244,13 @@ class DigestRun:
     recorded: list[int] = field(default_factory=list)
 
     def fail(self, message: str) -> None:
+        message = one_line(message)
         self.lines.append(f"error: {message}")
         self.errors.append(message)
+
+    def done(self, line: str) -> None:
+        # Printed by the CLI, logged by the daemon: the wiki's text in it is shown, not obeyed.
+        self.lines.append(one_line(line))
 
 
 def run_digests(store: Store, config: Config, *, now: datetime | None = None,
@@ -313,7 +319,7 @@ def send_due(store: Store, config: Config, *, now: datetime, names: list[str] | 
                      f"{retry_at}): {message}")
             continue
         ds.mark_sent(store, delivery["id"], iso(now), detail)
-        run.lines.append(f"{where}: {row['subject']} -> {detail}")
+        run.done(f"{where}: {row['subject']} -> {detail}")
     return run
 
 
