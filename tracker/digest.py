@@ -276,7 +276,7 @@ def run_digests(store: Store, config: Config, *, now: datetime | None = None,
             continue
         except Exception as exc:  # noqa: BLE001 - reported, and the other subscriptions go on
             log.debug("digest of %s failed", sub.name, exc_info=True)
-            run.fail(f"{sub.name}: the digest could not be made: {_one_line(exc)}")
+            run.fail(f"{sub.name}: the digest could not be made: {redact(_one_line(exc))}")
             continue
         if digest_id is not None:
             run.recorded.append(digest_id)
