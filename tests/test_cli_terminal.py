@@ -57,6 +57,10 @@ def config(tmp_path: Path) -> Path:
         with store.atomic():  # as a poll leaves it, with an error the wiki wrote
             store.update_watch(watch["id"], page_id=page["id"], status="error", error_count=1,
                                last_error=f"the wiki said: {SUMMARY}")
+            if "backfilled_at" in store.db["pages"].columns_dict:
+                # Where the store knows it: the page's whole history is in, as after a poll.
+                store.db.execute("UPDATE pages SET backfilled_at = created_at WHERE id = ?",
+                                 [page["id"]])
     return write_config(tmp_path, wikis=[{"name": "evil", "api_url": "http://127.0.0.1:9/api.php"}],
                         watches=[{"wiki": "evil", "title": TITLE}],
                         extra='[[subscriptions]]\nname = "evil"\nformats = ["text"]\n'
