@@ -206,7 +206,10 @@ def smtp_server_factory(tmp_path: Path) -> Iterator[Callable[..., SmtpServer]]:
 
     controllers: list[Any] = []
 
-    def start(tls: str | None = None, login: tuple[str, str] | None = None) -> SmtpServer:
+    def start(tls: str | None = None, login: tuple[str, str] | None = None,
+              refusal: str | None = None) -> SmtpServer:
+        """``refusal``: the server's answer to a wrong login, "{password}" replaced by the
+        password tried (a server that echoes what it was sent)."""
         server = SmtpServer("127.0.0.1", free_port())
         kwargs: dict[str, Any] = {}
         context = None
@@ -224,6 +227,9 @@ def smtp_server_factory(tmp_path: Path) -> Iterator[Callable[..., SmtpServer]]:
                     (auth_data.login.decode(), auth_data.password.decode()) == login
                 if ok:
                     server.logins.append(login)
+                if not ok and refusal and isinstance(auth_data, LoginPassword):
+                    return AuthResult(success=False, handled=False, message=refusal.format(
+                        password=auth_data.password.decode()))
                 return AuthResult(success=ok)
 
             # With implicit TLS aiosmtpd does not see the session as TLS (it only tracks
@@ -262,9 +268,11 @@ class Request:
 
 
 class HttpReceiver:
-    """Answers POSTs with a scripted sequence of statuses (the last one repeats)."""
+    """Answers POSTs with a scripted sequence of statuses (the last one repeats); with
+    ``echo``, a failing answer's body repeats the request line and the Authorization
+    header (as careless servers' error pages do)."""
 
-    def __init__(self, statuses: list[int] | None = None):
+    def __init__(self, statuses: list[int] | None = None, echo: bool = False):
         self.statuses = list(statuses or [200])
         self.requests: list[Request] = []
         self.accepted: list[Request] = []
@@ -280,6 +288,9 @@ class HttpReceiver:
                 if 200 <= status < 300:
                     receiver.accepted.append(request)
                 body = b'{"ok": true}' if status < 300 else b"receiver failing on purpose"
+                if echo and status >= 300:
+                    body += (f" {self.requestline} Authorization: "
+                             f"{self.headers.get('Authorization')}").encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -302,11 +313,12 @@ class HttpReceiver:
 
 @pytest.fixture
 def http_receiver() -> Iterator[Callable[..., HttpReceiver]]:
-    """http_receiver(statuses=[500, 500, 200]) -> a running HttpReceiver; closed at teardown."""
+    """http_receiver(statuses=[500, 500, 200], echo=False) -> a running HttpReceiver;
+    closed at teardown."""
     receivers: list[HttpReceiver] = []
 
-    def start(statuses: list[int] | None = None) -> HttpReceiver:
-        receiver = HttpReceiver(statuses)
+    def start(statuses: list[int] | None = None, echo: bool = False) -> HttpReceiver:
+        receiver = HttpReceiver(statuses, echo)
         receivers.append(receiver)
         return receiver
 

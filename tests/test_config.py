@@ -138,3 +138,22 @@ def test_config_login_password_from_environment(tmp_path: Path, monkeypatch) -> 
         login.password()
     monkeypatch.setenv("WT_PW", "s3cret")
     assert login.password() == "s3cret"
+
+
+@pytest.mark.parametrize("name, code", [("a\x00b", "0000"), ("a\rb", "000D"), ("a\nb", "000A"),
+                                        ("ok\r\nBcc: x", "000D"), ("a\x1b[31mb", "001B"),
+                                        ("a\x85b", "0085"), ("a\u2028b", "2028"),
+                                        ("gnp.\u202eexe", "202E"), ("a\u2066b", "2066")])
+def test_config_subscription_name_with_control_characters_is_refused(
+        tmp_path: Path, name: str, code: str) -> None:
+    from trackerutil import toml_value
+
+    path = write(tmp_path, CONTRACT + f"\n[[subscriptions]]\nname = {toml_value(name)}\n")
+    with pytest.raises(ConfigError, match=rf"subscriptions\[0\]\.name: contains the control "
+                                          rf"character U\+{code}; give a name of visible"):
+        load_config(path)
+    result = tracker(path, "status")
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and result.output.startswith("Error: ")
+    assert "subscriptions[0].name" in result.output
+    assert not any(ch in result.output for ch in "\x00\r\x1b\x85\u2028\u202e\u2066")

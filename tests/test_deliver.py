@@ -5,6 +5,7 @@ backoff shown by status, and the escaping of every format."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import feedparser
@@ -94,6 +95,45 @@ def test_webhook_chat_payloads(tmp_path: Path, http_receiver, payload: str) -> N
         assert len(text) <= 2000 and body["allowed_mentions"] == {"parse": []}
 
 
+# Mentions as each chat app writes them: none may notify anyone when the wiki's text says it.
+MENTIONS = ["@channel", "@all", "@here", "@everyone", "<!channel>", "<!here>", "<!everyone>",
+            "<@U123ABC>", "<@&123456>", "<@123456>", "<@!123456>", "<#C123>",
+            "<!subteam^S123>", "@someone"]
+
+
+@pytest.mark.parametrize("payload", ["slack", "mattermost", "discord"])
+@pytest.mark.parametrize("mention", MENTIONS)
+def test_webhook_chat_payloads_notify_nobody(tmp_path: Path, http_receiver,  # noqa: F811
+                                             payload: str, mention: str) -> None:
+    from tracker.deliver import CHANNELS, Outgoing, send_webhook
+    from tracker.render import MENTION_BREAK
+
+    receiver = http_receiver()
+    model = hostile_model(f"{mention} look")  # in titles, headings, users, summaries
+    outputs = render_digest(model, ["chat", "slack", "text"])
+    out = Outgoing(2, "s", "changes", model["subject"], "2024-03-01T06:00:00Z", "<2@x>",
+                   outputs, model, tmp_path)
+    send_webhook(out, CHANNELS["webhook"].options({"url": receiver.url, "payload": payload}))
+    body = receiver.accepted[-1].json()
+    text = body["content"] if payload == "discord" else body["text"]
+    assert not re.search(r"@(channel|all|here|everyone|someone)\b", text), text
+    assert not re.search(r"(?<!\\)<(@[&!]?[\dA-Z]|![a-z]|#[\dA-Z])", text), text
+    # Still there to read, with the zero-width joiner after "@" and the app's own escapes.
+    shown = {"slack": mention.replace("<", "&lt;").replace(">", "&gt;").replace("&", "&amp;")
+             .replace("&amp;lt;", "&lt;").replace("&amp;gt;", "&gt;"),
+             "mattermost": mention.replace("&", "&amp;").replace("<", "&lt;")
+             .replace(">", "&gt;").replace("!", "\\!").replace("#", "\\#"),
+             "discord": mention.replace("<", "\\<").replace(">", "\\>").replace("!", "\\!")
+             .replace("#", "\\#")}[payload].replace("@", "@" + MENTION_BREAK)
+    if payload == "mattermost" and "&" in mention:
+        shown = shown.replace("&amp;", "&")  # "&1" starts no entity: left as it is
+    assert shown in text, (shown, text)
+    if payload == "discord":
+        assert body["allowed_mentions"] == {"parse": []}
+    if payload == "mattermost":
+        assert body["username"] == "wiki tracker"
+
+
 def test_atom_feed_is_valid_and_keeps_the_last_entries(tmp_path: Path) -> None:
     atom = {"type": "atom", "path": "feeds/everything.atom", "entries": 2}
     t = Tracker(seed_config(tmp_path, {"name": "everything", "channels": [atom]}, revisions=9,
@@ -122,12 +162,12 @@ def test_atom_escapes_hostile_titles(tmp_path: Path) -> None:
     from tracker.render import render_feed
 
     hostile = '<script>alert("x")</script> & ]]>'
-    xml = render_feed([FeedEntry(1, hostile, "2024-03-01T06:00:00Z", "<a@b>",
-                                 f"<p>{hostile}</p>", "http://x/?a=1&b=2")],
+    xml = render_feed([FeedEntry(1, hostile + "\x1b[31m\x00\x0b", "2024-03-01T06:00:00Z",
+                                 "<a@b>", f"<p>{hostile}</p>", "http://x/?a=1&b=2")],
                       title=hostile, subscription="s")
     feed = feedparser.parse(xml.encode())
-    assert feed.bozo == 0
-    assert feed.feed.title == hostile and feed.entries[0].title == hostile
+    assert feed.bozo == 0  # XML forbids those controls: they are shown as symbols
+    assert feed.feed.title == hostile and feed.entries[0].title == hostile + "␛[31m␀␋"
     assert "<script>" not in xml
 
 
@@ -175,35 +215,39 @@ def test_failing_channel_does_not_stop_the_others(tmp_path: Path, http_receiver)
 HOSTILE = '<script>alert("x")</script> [click](javascript:alert(1)) **b** & `c` # h'
 
 
-def hostile_model() -> dict:
-    rev = {"revid": 2, "parentid": 1, "timestamp": "2024-01-01T00:00:00Z", "time": HOSTILE,
-           "user": HOSTILE, "comment": HOSTILE + "\x1b[31mred", "minor": False,
-           "tags": [HOSTILE], "size": 10, "delta": 5, "bot": False, "reverted": False,
+def hostile_model(value: str = HOSTILE) -> dict:
+    """A changes digest's render model with ``value`` in every field that comes from the
+    wiki (titles, headings, users, summaries, tags, changed text, errors)."""
+    rev = {"revid": 2, "parentid": 1, "timestamp": "2024-01-01T00:00:00Z", "time": value,
+           "user": value, "comment": value + "\x1b[31mred", "minor": False,
+           "tags": [value], "size": 10, "delta": 5, "bot": False, "reverted": False,
            "links": {"wiki_diff": "https://w.example/index.php?diff=2&oldid=1",
                      "web_diff": None}}
-    section = {"id": "1.1", "path": [HOSTILE], "old_path": [HOSTILE + "old"],
-               "title": HOSTILE, "old_title": HOSTILE + "old", "kinds": ["edited"],
+    section = {"id": "1.1", "path": [value], "old_path": [value + "old"],
+               "title": value, "old_title": value + "old", "kinds": ["edited"],
                "words_added": 1, "words_removed": 1,
-               "words": [{"op": "eq", "text": HOSTILE}, {"op": "ins", "text": HOSTILE},
-                         {"op": "del", "text": HOSTILE}], "more_words": 0,
-               "semantic": [{"type": "ref_added", "text": HOSTILE}], "semantic_more": 0,
+               "words": [{"op": "eq", "text": value}, {"op": "ins", "text": value},
+                         {"op": "del", "text": value}], "more_words": 0,
+               "semantic": [{"type": "ref_added", "text": value}], "semantic_more": 0,
                "revisions": [rev]}
     counts = {"edits": 1, "editors": 1, "bytes_added": 5, "bytes_removed": 0, "sections": 1,
               "reverted": 1, "filtered": 0, "pages": 1}
-    page = {"title": HOSTILE, "watch_title": HOSTILE, "wiki": HOSTILE, "page_id": 1,
-            "pageid": 1, "started": False, "error": HOSTILE,
-            "from": {"revid": 1, "timestamp": "x", "time": "x", "user": HOSTILE},
-            "to": {"revid": 2, "timestamp": "x", "time": "x", "user": HOSTILE},
+    page = {"title": value, "watch_title": value, "wiki": value, "page_id": 1,
+            "pageid": 1, "started": False, "error": value,
+            "from": {"revid": 1, "timestamp": "x", "time": "x", "user": value},
+            "to": {"revid": 2, "timestamp": "x", "time": "x", "user": value},
             "links": {"wiki_diff": "https://w.example/index.php?diff=2&oldid=1",
                       "wiki_page": "https://w.example/index.php?title=A_(b)", "web_page": None,
                       "web_diff": None},
             "counts": counts, "sections": [section], "revisions": [rev],
-            "reverted": [{"count": 1, "users": [HOSTILE], "reverter": HOSTILE,
-                          "text": HOSTILE, "after_seconds": 1, "revisions": []}],
+            "page_semantic": [{"type": "category_added", "text": value}],
+            "page_semantic_more": 0,
+            "reverted": [{"count": 1, "users": [value], "reverter": value,
+                          "text": value, "after_seconds": 1, "revisions": []}],
             "followed": None, "revision_count": None, "last": None}
-    return {"subscription": "s", "kind": "changes", "subject": HOSTILE, "generated_at": "x",
+    return {"subscription": "s", "kind": "changes", "subject": value, "generated_at": "x",
             "generated_local": "x", "timezone": "UTC", "since": None, "until": None,
-            "counts": counts, "pages": [page], "errors": [HOSTILE], "sections_filter": [],
+            "counts": counts, "pages": [page], "errors": [value], "sections_filter": [],
             "links": {"web": None}, "link": None}
 
 
@@ -214,12 +258,13 @@ def test_render_escapes_wiki_values_in_every_format() -> None:
         assert 'alert(&#34;x&#34;)' in out[fmt] or "alert(&quot;x&quot;)" in out[fmt]
     for fmt in ("markdown", "chat"):
         assert "<script>" not in out[fmt] and "[click](javascript:" not in out[fmt]
-        assert "\\<script\\>" in out[fmt] and "\\*\\*b\\*\\*" in out[fmt]
+        assert "&lt;script&gt;" in out[fmt] and "\\*\\*b\\*\\*" in out[fmt]
         assert "\\[click\\](javascript:" in out[fmt]
         # Our own links stay links, with the parentheses of the title URL encoded.
     assert "](https://w.example/index.php?title=A_%28b%29)" in out["markdown"]
     assert "<script>" not in out["slack"] and "&lt;script&gt;" in out["slack"]
-    assert "\x1b" not in out["text"] and HOSTILE in out["text"]
+    assert "\x1b" not in out["html"] and "␛[31mred" in out["html"]
+    assert "\x1b" not in out["text"] and HOSTILE in out["text"] and "␛[31mred" in out["text"]
 
 
 def test_md_escape_keeps_text_readable() -> None:
@@ -272,3 +317,14 @@ def test_word_segments_rebuild_both_texts(old_words: list[str], new_words: list[
     assert more == 0
     assert [s["text"] for s in shown if s["op"] != "eq"] == \
         [t.strip() for k, t in segments if k != "eq" and t.strip()]
+
+
+def test_webhook_payload_is_checked_when_the_config_loads(tmp_path: Path) -> None:
+    from tracker.config import load_config
+    from tracker.errors import ConfigError
+
+    config = seed_config(tmp_path, {"name": "s", "channels": [
+        {"type": "webhook", "url": "https://hooks.example/x", "payload": "slak"}]})
+    with pytest.raises(ConfigError, match=r"subscriptions\[0\]\.channels\[0\]\.payload: use "
+                                          r"one of json, slack, mattermost, discord$"):
+        load_config(config)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from digest_fixtures import Tracker, seed_config
+from digest_fixtures import Tracker, seed_config, smtp_server, smtp_server_factory  # noqa: F401
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
@@ -114,5 +114,48 @@ def test_digest_html_runs_nothing_from_hostile_values(tmp_path: Path, browser, a
         assert page.locator("script").count() == 0 and page.locator("img").count() == 0
         assert dialogs == []
         assert '<script>alert("x")</script>' in page.inner_text("h1")
+    finally:
+        page.close()
+
+
+def load_and_watch(browser, path: Path):  # noqa: ANN001, ANN201
+    """Open a file, waiting for every image to have loaded or failed (so that an onerror
+    handler would have run), and say whether any script ran."""
+    page, dialogs = open_digest(browser, path)
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+    return page, dialogs
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # apprise imports imghdr
+def test_markdown_digest_as_html_email_runs_nothing(tmp_path: Path, browser, artifacts: Path,
+                                                    smtp_server) -> None:  # noqa: F811
+    """The Markdown digest of hostile values, made HTML by Python-Markdown (Apprise's
+    settings) and by Apprise itself on its way to a real SMTP server: Chromium runs
+    nothing of it and shows the values as text."""
+    from test_deliver import hostile_model
+    from test_digest_markdown import HOSTILE_VALUES, apprise_email_html, python_markdown_apprise
+
+    from tracker.render import render_digest
+
+    armed = [v.replace("alert(1)", "window.__pwned=1") for v in HOSTILE_VALUES]
+    bodies = [python_markdown_apprise(render_digest(hostile_model(v), ["markdown"])["markdown"])
+              for v in armed]
+    bodies.append(apprise_email_html(tmp_path, smtp_server))
+    path = tmp_path / "markdown-digests.html"
+    path.write_text("<!DOCTYPE html><meta charset=utf-8><body>" + "<hr>".join(bodies),
+                    encoding="utf-8")
+    page, dialogs = load_and_watch(browser, path)
+    try:
+        page.screenshot(path=str(artifacts / "markdown-digests.png"), full_page=True)
+        assert dialogs == []
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+        assert page.evaluate("document.body.dataset.pwned") is None
+        assert page.locator("script, img, iframe, svg, form, details, style").count() == 0
+        assert page.locator("[onerror], [onload], [onclick], [onmouseover]").count() == 0
+        hrefs = page.eval_on_selector_all("a", "links => links.map(a => a.href)")
+        assert hrefs and all(h.startswith("https://w.example/") for h in hrefs), hrefs
+        text = page.inner_text("body")
+        assert "<img src=x onerror=window.__pwned=1>" in text
+        assert "<script>window.__pwned='summary'</script>" in text
     finally:
         page.close()

@@ -15,6 +15,7 @@ import click
 
 from . import __version__
 from .config import Config, load_config
+from .display import for_terminal, one_line, terminal_text
 from .errors import TrackerError
 from .store import Store, store_error_message
 
@@ -28,7 +29,7 @@ class TrackerGroup(click.Group):
         except TrackerError as exc:
             if getattr(ctx.obj, "debug", False):
                 raise
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {one_line(exc)}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
@@ -53,7 +54,7 @@ class TrackerGroup(click.Group):
             if getattr(ctx.obj, "debug", False):
                 raise
             where = traceback.extract_tb(exc.__traceback__)[-1]
-            click.echo(f"Error: internal error: {exc.__class__.__name__}: {exc} "
+            click.echo(f"Error: internal error: {exc.__class__.__name__}: {one_line(exc)} "
                        f"(at {Path(where.filename).name}:{where.lineno}; "
                        "run with --debug for the traceback)", err=True)
             ctx.exit(1)
@@ -113,7 +114,7 @@ def run(app: App, once: bool, progress: bool | None) -> None:
 
     outcome = run_once(app.config, progress=progress)
     for line in outcome.lines():
-        click.echo(line)
+        click.echo(one_line(line))
     if not outcome.ok:
         raise TrackerRunFailed(outcome.failure())
 
@@ -128,7 +129,11 @@ class TrackerRunFailed(TrackerError):
 @click.option("--json", "as_json", is_flag=True, help="JSON array, oldest first.")
 @pass_app
 def history(app: App, title: str, wiki: str | None, as_json: bool) -> None:
-    """The stored revisions of a page, oldest first."""
+    """The stored revisions of a page, oldest first.
+
+    Summaries, user names and titles are shown on one line each, with control and bidi
+    characters shown, not obeyed (a line break as ⏎, ESC as ␛, U+202E as \\u202e);
+    --json gives them as stored."""
     from .history import page_history, size_change
 
     with app.store(readonly=True) as store:
@@ -136,16 +141,16 @@ def history(app: App, title: str, wiki: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(records, ensure_ascii=False, indent=1))
         return
-    click.echo(f"{page['title']} ({page['wiki']}, page id {page['pageid']}): "
-               f"{len(records)} revisions")
+    click.echo(f"{one_line(page['title'])} ({one_line(page['wiki'])}, page id "
+               f"{page['pageid']}): {len(records)} revisions")
     previous: int | None = 0
     for rec in records:
         delta = size_change(rec["size"], previous)
         previous = rec["size"]
         marks = ("m" if rec["minor"] else " ") + ("R" if rec["revert_of"] else " ") + \
             ("x" if rec["reverted_by"] else " ") + ("d" if rec["deleted"] else " ")
-        user = rec["user"] if rec["user"] is not None else "(hidden)"
-        comment = rec["comment"] if rec["comment"] is not None else "(hidden)"
+        user = one_line(rec["user"]) if rec["user"] is not None else "(hidden)"
+        comment = one_line(rec["comment"]) if rec["comment"] is not None else "(hidden)"
         change = f"{delta:+7d}" if delta is not None else f"{'?':>7}"
         click.echo(f"{rec['revid']:>10}  {rec['timestamp']}  {marks} {change}  "
                    f"{user[:24]:<24}  {comment}")
@@ -157,7 +162,11 @@ def history(app: App, title: str, wiki: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Metadata and text as JSON.")
 @pass_app
 def show(app: App, revid: int, wiki: str | None, as_json: bool) -> None:
-    """A stored revision: its metadata, then its wikitext."""
+    """A stored revision: its metadata, then its wikitext.
+
+    The metadata is shown one line per field, the wikitext with its lines and tabs; in
+    both, control and bidi characters are shown, not obeyed (ESC as ␛, U+202E as \\u202e).
+    --json gives the exact stored text."""
     from .history import resolve_revision, revision_record
 
     with app.store(readonly=True) as store:
@@ -170,13 +179,14 @@ def show(app: App, revid: int, wiki: str | None, as_json: bool) -> None:
         return
     for key in ("title", "wiki", "revid", "parentid", "timestamp", "user", "comment", "minor",
                 "size", "sha1", "tags", "content_model", "revert_of", "reverted_by"):
-        click.echo(f"{key + ':':<14}{record[key]}")
+        click.echo(f"{key + ':':<14}{one_line(record[key])}")
     hidden = [flag for flag in ("texthidden", "userhidden", "commenthidden", "sha1hidden")
               if record[flag]]
     if hidden:
         click.echo(f"{'hidden:':<14}{', '.join(hidden)}")
     click.echo()
-    click.echo(text if text is not None else "(the text of this revision is hidden)")
+    click.echo(terminal_text(text) if text is not None
+               else "(the text of this revision is hidden)")
 
 
 @main.command()
@@ -191,7 +201,7 @@ def status(app: App, as_json: bool) -> None:
         click.echo(json.dumps(report, ensure_ascii=False, indent=1))
         return
     for line in status_lines(report):
-        click.echo(line)
+        click.echo(one_line(line))
 
 
 @main.group()
@@ -262,7 +272,9 @@ def diff(app: App, title: str, from_revid: int | None, to_revid: int | None, wik
         click.echo(json.dumps(result, ensure_ascii=False, indent=1))
         return
     use_color = sys.stdout.isatty() if color is None else color
-    click.echo(render_text(result, color=use_color), color=use_color)
+    # Every text of the wiki on one line, its control characters shown (our colours are
+    # the only escape sequences printed).
+    click.echo(render_text(for_terminal(result), color=use_color), color=use_color)
 
 
 def _set_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import click
 
 from .config import parse_since as config_parse_since
+from .display import one_line
 from .errors import UsageError
 
 PRINT_FORMATS = ("text", "markdown", "html", "chat", "slack", "json")
@@ -62,7 +63,7 @@ def register(main: click.Group) -> None:
                 since = parse_since(since_text, sub.timezone)
                 run = run_digests(store, config, names=[sub.name], force=True, since=since)
                 for line in run.lines:
-                    click.echo(line)
+                    click.echo(one_line(line))
                 if not run.recorded and not run.errors:
                     click.echo(f"{sub.name}: nothing to deliver", err=True)
                 if fmt:

@@ -454,8 +454,17 @@ def _check_references(config: Config, check: _Checker) -> None:
         check.fail("web.port", "must be between 0 and 65535 (0 picks a free port)")
 
 
+# Control characters (NUL, CR, LF, ESC...), line separators and bidi embeddings/overrides.
+_CONTROL_IN_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def _check_subscription(config: Config, sub: Subscription, where: str, wikis: set[str],
                         check: _Checker) -> None:
+    bad = _CONTROL_IN_NAME.search(sub.name)
+    if bad is not None:
+        # The name goes into file names, e-mail headers, subjects and terminal lines.
+        check.fail(f"{where}.name", f"contains the control character U+{ord(bad.group()):04X}; "
+                   "give a name of visible characters")
     if not sub.name.strip() or "/" in sub.name or "\\" in sub.name:
         check.fail(f"{where}.name", "give a name without slashes; it names digest files")
     if sub.wiki is not None and sub.wiki not in wikis:

@@ -16,20 +16,23 @@ Message-ID, the webhook payload carries the digest id, so a receiver can drop a 
 
 from __future__ import annotations
 
+import base64
 import difflib
 import importlib.util
 import inspect
+import logging
 import os
+import re
 import smtplib
 import ssl
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 
@@ -52,6 +55,8 @@ class ChannelSpec:
     one_of: tuple[tuple[str, ...], ...]
     needs: Callable[[dict[str, Any], tuple[str, ...]], set[str]]
     doc: str
+    # Checks of the option values at config load: None, or (key suffix, message).
+    check: Callable[[dict[str, Any]], tuple[str, str] | None] | None = None
 
     def options(self, given: dict[str, Any]) -> dict[str, Any]:
         """The options with the defaults of the keys not given."""
@@ -69,15 +74,17 @@ COMMON_KEYS: dict[str, tuple[Any, tuple[type, ...]]] = {"name": (None, (str,))}
 def channel(name: str, *, required: dict[str, tuple[type, ...]] | None = None,
             optional: dict[str, tuple[Any, tuple[type, ...]]] | None = None,
             one_of: tuple[tuple[str, ...], ...] = (),
-            needs: Callable[[dict[str, Any], tuple[str, ...]], set[str]]) -> Callable[[Sender],
-                                                                                      Sender]:
+            needs: Callable[[dict[str, Any], tuple[str, ...]], set[str]],
+            check: Callable[[dict[str, Any]], tuple[str, str] | None] | None = None
+            ) -> Callable[[Sender], Sender]:
     """Register a channel type; ``needs(options, subscription formats)`` names the rendered
-    formats it sends, so that they are rendered and stored before sending."""
+    formats it sends, so that they are rendered and stored before sending; ``check``
+    tells what is wrong with option values, at config load."""
 
     def register(func: Sender) -> Sender:
         CHANNELS[name] = ChannelSpec(
             name, func, dict(required or {}), {**COMMON_KEYS, **(optional or {})}, one_of,
-            needs, inspect.getdoc(func) or "")
+            needs, inspect.getdoc(func) or "", check)
         return func
 
     return register
@@ -109,7 +116,7 @@ def check_channel(kind: str, options: dict[str, Any]) -> tuple[str, str] | None:
     if kind == "apprise" and importlib.util.find_spec("apprise") is None:
         return ".type", "the apprise channel needs the optional extra: " \
                         "pip install 'wiki-tracker[apprise]'"
-    return None
+    return spec.check(options) if spec.check else None
 
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
@@ -175,6 +182,145 @@ def _env(name: str, what: str) -> str:
     if not value:
         raise DeliveryError(f"the environment variable {name} ({what}) is not set")
     return value
+
+
+# --- secrets -----------------------------------------------------------------------------------
+# Passwords and secret hook URLs come from environment variables; Apprise URLs carry their
+# service's token. None of them may reach an error, a log line, `tracker status` or the web
+# UI: errors are worded without them (which variable, what is wrong), exception texts of
+# the HTTP and mail libraries (which quote URLs and headers) are never passed on as they
+# are, and, as a second line of defence, every message a delivery stores or prints and
+# every log record of urllib3 and Apprise has the secrets this process read replaced.
+
+REDACTED = "***"
+_MIN_SECRET = 4  # shorter values would blank out ordinary words of a message
+_MIN_SECRET_PATH = 8
+_SECRETS: set[str] = set()
+
+
+def remember_secret(value: str) -> str:
+    """Note a secret (a password, a URL) so that `redact` hides it; returns it."""
+    _SECRETS.update(_secret_pieces(value))
+    _guard_logs()
+    return value
+
+
+def _secret_pieces(value: str) -> set[str]:
+    """The value, and for a URL the parts a message could quote on their own: the
+    password, the user info (also as the Basic authorization requests makes of it), the
+    path with its query (as sent, and decoded)."""
+    pieces = {value, value.strip()}
+    try:
+        parts = urlsplit(value.strip())
+        password = parts.password
+    except ValueError:
+        parts, password = None, None
+    if parts is not None and parts.netloc:
+        pieces.add(parts.netloc.rpartition("@")[0])
+        if password:
+            user = unquote(parts.username or "")
+            basic = base64.b64encode(f"{user}:{unquote(password)}".encode("latin-1", "replace"))
+            pieces.update({password, unquote(password), basic.decode("ascii")})
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        if len(path) >= _MIN_SECRET_PATH:  # "/hook" is no secret, and a common word
+            pieces.update({path, unquote(path)})
+    return {piece for piece in pieces if len(piece) >= _MIN_SECRET}
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every remembered secret (and each of ``secrets``) replaced by ***."""
+    known = set(_SECRETS)
+    for secret in secrets:
+        known |= _secret_pieces(secret)
+    for secret in sorted(known, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def channel_secrets(kind: str, options: dict[str, Any]) -> list[str]:
+    """The secret values a channel's options point at, as this process's environment holds
+    them now (for hiding them from errors an older version stored)."""
+    found = [os.environ.get(str(options[key]), "") for key in ("url_env", "password_env",
+                                                                "urls_env") if options.get(key)]
+    if kind == "apprise" and options.get("urls"):
+        found += _as_list(options["urls"])
+    return [value for value in found if value]
+
+
+class _RedactSecrets(logging.Filter):
+    """Hides remembered secrets in the records of libraries that log URLs (urllib3 logs
+    each request's path at DEBUG; Apprise logs its service URLs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _SECRETS:
+            message = record.getMessage()
+            clean = redact(message)
+            if clean != message:
+                record.msg, record.args = clean, ()
+        return True
+
+
+_LOG_FILTER = _RedactSecrets()
+_URL_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "apprise")
+
+
+def _guard_logs() -> None:
+    for name in _URL_LOGGERS:
+        logger = logging.getLogger(name)
+        if _LOG_FILTER not in logger.filters:
+            logger.addFilter(_LOG_FILTER)
+
+
+def url_problem(url: str, where: str) -> str | None:
+    """What is wrong with an http(s) URL, worded without its value ("the URL in $HOOK_URL
+    has no http(s) scheme"); None when it will do."""
+    if any(ch.isspace() for ch in url):
+        return f"{where} contains whitespace"
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in url):
+        return f"{where} contains control characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return f"{where} is not a valid URL (check the host and the port)"
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not url.lower().startswith(f"{scheme}://"):
+        return f"{where} has no http(s) scheme (it must start with https:// or http://)"
+    if not parts.hostname:
+        return f"{where} has no host"
+    return None
+
+
+def host_of(url: str) -> str:
+    """Where a URL goes, for messages: host and port, never user info, path or query."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "?", parts.port
+    except ValueError:
+        return "?"
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port}" if port else host
+
+
+def _cause(exc: BaseException) -> str:
+    """The operating system's reason for a failed connection ("Connection refused", a
+    certificate error), found in the exception chain; the exceptions' own texts quote the
+    URL, so they are not used."""
+    stack, seen = [exc], set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            return " ".join(str(current.strerror).split())
+        stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
+        for attr in ("reason", "__cause__", "__context__"):
+            linked = getattr(current, attr, None)
+            if isinstance(linked, BaseException):
+                stack.append(linked)
+    return exc.__class__.__name__
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -260,13 +406,16 @@ def send_email(out: Outgoing, opts: dict[str, Any]) -> str:
                 if not user:
                     raise DeliveryError("email: password_env is set but neither username nor "
                                         "username_env")
-                smtp.login(user, _env(opts["password_env"], "SMTP password"))
+                password = remember_secret(_env(opts["password_env"], "SMTP password"))
+                smtp.login(user, password)
             refused = smtp.send_message(msg, from_addr=getaddresses([opts["from"]])[0][1],
                                         to_addrs=recipients)
     except smtplib.SMTPException as exc:
-        raise DeliveryError(f"email via {host}:{port}: {_one_line(exc)}") from None
+        # The server's answer: what it said about the login or a recipient, never our
+        # password (redacted should a server echo it).
+        raise DeliveryError(redact(f"email via {host}:{port}: {_one_line(exc)}")) from None
     except OSError as exc:
-        raise DeliveryError(f"email: cannot reach {host}:{port}: {_one_line(exc)}") from None
+        raise DeliveryError(f"email: cannot reach {host}:{port}: {_cause(exc)}") from None
     if refused:
         # Partly delivered: report it, but do not resend to those who got it.
         return f"sent to {len(recipients) - len(refused)}; refused: {', '.join(refused)}"
@@ -311,31 +460,52 @@ def _webhook_needs(opts: dict[str, Any], formats: tuple[str, ...]) -> set[str]:
     return {"slack"} if payload == "slack" else {"chat"} if payload != "json" else {"text"}
 
 
+def _check_webhook(opts: dict[str, Any]) -> tuple[str, str] | None:
+    if isinstance(opts.get("url"), str):
+        problem = url_problem(opts["url"], "the webhook url")
+        if problem:
+            return ".url", problem
+    if opts.get("payload", "json") not in PAYLOADS:
+        return ".payload", f"use one of {', '.join(PAYLOADS)}"
+    return None
+
+
 @channel("webhook", optional={"url": (None, (str,)), "url_env": (None, (str,)),
                               "payload": ("json", (str,)), "headers": ({}, (dict,)),
                               "timeout": (30, (int, float))},
-         one_of=(("url", "url_env"),), needs=_webhook_needs)
+         one_of=(("url", "url_env"),), needs=_webhook_needs, check=_check_webhook)
 def send_webhook(out: Outgoing, opts: dict[str, Any]) -> str:
     """A JSON POST to `url` (or to the URL in the environment variable `url_env`, for
     secret hook URLs). `payload` "json" (default) posts the digest's whole model with its
     plain text; "slack", "mattermost" or "discord" post what those incoming webhooks
-    accept. Any 2xx answer is success; anything else is retried later."""
-    url = opts["url"] or _env(opts["url_env"], "webhook URL")
+    accept, with mentions from the wiki muted. Any 2xx answer is success; anything else
+    is retried later. The URL never appears in an error: only its host."""
+    if opts["url_env"]:
+        url = remember_secret(_env(opts["url_env"], "webhook URL"))
+        where = f"the URL in ${opts['url_env']}"
+    else:
+        url, where = remember_secret(opts["url"]), "the webhook url"
+    problem = url_problem(url, where)
+    if problem:
+        raise DeliveryError(f"webhook: {problem}")
     body = webhook_payload(out, opts["payload"])
     headers = {"User-Agent": f"{NAME}/{__version__}", **opts["headers"]}
-    host = urlsplit(url).netloc or url
+    host = host_of(url)
+    # requests' exception texts quote the URL (and a bad header's value): only our own
+    # words and the operating system's reason go into the error.
     try:
         response = requests.post(url, json=body, headers=headers, timeout=opts["timeout"])
-    except requests.ConnectionError:
-        raise DeliveryError(f"webhook: cannot connect to {host}") from None
     except requests.Timeout:
         raise DeliveryError(f"webhook: no answer from {host} within {opts['timeout']}s") \
             from None
+    except requests.ConnectionError as exc:
+        raise DeliveryError(f"webhook: cannot connect to {host} ({_cause(exc)})") from None
     except requests.RequestException as exc:
-        raise DeliveryError(f"webhook: {_one_line(exc)}") from None
+        raise DeliveryError(f"webhook: the request to {host} could not be made "
+                            f"({exc.__class__.__name__})") from None
     if not 200 <= response.status_code < 300:
-        raise DeliveryError(f"webhook answered HTTP {response.status_code}: "
-                            f"{_one_line(Exception(response.text[:200]))}")
+        raise DeliveryError(redact(f"webhook {host} answered HTTP {response.status_code}: "
+                                   f"{_one_line(Exception(response.text[:200]))}"))
     return f"HTTP {response.status_code}"
 
 
@@ -349,11 +519,13 @@ def webhook_payload(out: Outgoing, payload: str) -> dict[str, Any]:
     if payload == "mattermost":
         return {"text": out.output("chat"), "username": "wiki tracker"}
     if payload == "discord":
-        content = out.output("chat")
+        from .render import discord_markdown
+
+        content = discord_markdown(out.output("chat"))
         if len(content) > DISCORD_LIMIT:
             content = content[: DISCORD_LIMIT - 2] + " …"
         return {"content": content, "allowed_mentions": {"parse": []}}
-    raise DeliveryError(f"webhook: payload must be one of {', '.join(PAYLOADS)}, not {payload!r}")
+    raise DeliveryError(f"webhook: payload must be one of {', '.join(PAYLOADS)}")
 
 
 # --- Atom feed ---------------------------------------------------------------------------------
@@ -384,20 +556,35 @@ def send_atom(out: Outgoing, opts: dict[str, Any]) -> str:
 # --- Apprise -----------------------------------------------------------------------------------
 
 
-@channel("apprise", required={"urls": (str, list)},
-         needs=lambda opts, formats: {"markdown"})
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]{0,31})://")
+
+
+@channel("apprise", optional={"urls": (None, (str, list)), "urls_env": (None, (str,))},
+         one_of=(("urls", "urls_env"),), needs=lambda opts, formats: {"markdown"})
 def send_apprise(out: Outgoing, opts: dict[str, Any]) -> str:
-    """Any service Apprise knows (ntfy, Matrix, Telegram, Teams, Pushover...), given as
-    Apprise URLs in `urls`; needs the optional extra: pip install 'wiki-tracker[apprise]'."""
+    """Any service Apprise knows (ntfy, Matrix, Telegram, Teams, e-mail...), given as
+    Apprise URLs in `urls`, or in the environment variable `urls_env` (several separated
+    by spaces or commas: the URLs hold the services' tokens). Sends the Markdown digest,
+    which Apprise turns into HTML where the service wants it. Needs the optional extra:
+    pip install 'wiki-tracker[apprise]'."""
     try:
         import apprise
     except ImportError:
         raise DeliveryError("the apprise channel needs the optional extra: "
                             "pip install 'wiki-tracker[apprise]'") from None
+    if opts["urls_env"]:
+        value = remember_secret(_env(opts["urls_env"], "Apprise URLs"))
+        urls = [(f"URL {i} in ${opts['urls_env']}", url)
+                for i, url in enumerate(re.split(r"[\s,]+", value.strip()), 1)]
+    else:
+        urls = [(f"URL {i} of urls", url) for i, url in enumerate(_as_list(opts["urls"]), 1)]
     hub = apprise.Apprise()
-    for url in _as_list(opts["urls"]):
+    for where, url in urls:
+        remember_secret(url)
         if not hub.add(url):
-            raise DeliveryError(f"apprise: not a URL Apprise understands: {url.split(':')[0]}://…")
+            scheme = _SCHEME.match(url)
+            kind = f"a {scheme.group(1)}:// URL" if scheme else "a URL without a scheme"
+            raise DeliveryError(f"apprise: {where} is not a URL Apprise understands ({kind})")
     ok = hub.notify(body=out.output("markdown"), title=out.subject,
                     body_format=apprise.NotifyFormat.MARKDOWN)
     if not ok:

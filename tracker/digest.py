@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from . import digest_store as ds
 from .config import Channel, Config, Subscription, parse_since
-from .deliver import CHANNELS, FeedEntry, Outgoing
+from .deliver import CHANNELS, FeedEntry, Outgoing, channel_secrets, redact
 from .digest_model import (
     Clock,
     Window,
@@ -45,6 +45,7 @@ from .digest_model import (
     started_model,
     subscription_pages,
 )
+from .display import one_line
 from .render import render_digest
 from .revdiff import revision_pair_diff
 from .store import Store
@@ -243,8 +244,13 @@ class DigestRun:
     recorded: list[int] = field(default_factory=list)
 
     def fail(self, message: str) -> None:
+        message = one_line(message)
         self.lines.append(f"error: {message}")
         self.errors.append(message)
+
+    def done(self, line: str) -> None:
+        # Printed by the CLI, logged by the daemon: the wiki's text in it is shown, not obeyed.
+        self.lines.append(one_line(line))
 
 
 def run_digests(store: Store, config: Config, *, now: datetime | None = None,
@@ -270,7 +276,7 @@ def run_digests(store: Store, config: Config, *, now: datetime | None = None,
             continue
         except Exception as exc:  # noqa: BLE001 - reported, and the other subscriptions go on
             log.debug("digest of %s failed", sub.name, exc_info=True)
-            run.fail(f"{sub.name}: the digest could not be made: {_one_line(exc)}")
+            run.fail(f"{sub.name}: the digest could not be made: {redact(_one_line(exc))}")
             continue
         if digest_id is not None:
             run.recorded.append(digest_id)
@@ -306,13 +312,14 @@ def send_due(store: Store, config: Config, *, now: datetime, names: list[str] | 
             detail = spec.send(outgoing(store, config, sub, delivery["channel"], row),
                                spec.options(chan.options))
         except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
-            message = _one_line(exc)
+            # Stored, printed, logged and shown by status and the web UI: never a secret.
+            message = redact(_one_line(exc))
             ds.mark_failed(store, delivery["id"], message)
             run.fail(f"{where} failed (attempt {delivery['attempts'] + 1}, next at "
                      f"{retry_at}): {message}")
             continue
         ds.mark_sent(store, delivery["id"], iso(now), detail)
-        run.lines.append(f"{where}: {row['subject']} -> {detail}")
+        run.done(f"{where}: {row['subject']} -> {detail}")
     return run
 
 
@@ -358,6 +365,10 @@ def delivery_status(store: Store, config: Config) -> list[dict[str, Any]]:
         for key, chan in channel_keys(sub):
             summary = ds.channel_summary(store, sub.name, key) if has else \
                 {"counts": {}, "last": None, "unsent": None}
+            last_error = summary["last"]["last_error"] if summary["last"] else None
+            if last_error:
+                # An error stored by an older version may quote a secret URL or password.
+                last_error = redact(last_error, channel_secrets(chan.type, chan.options))
             counts, last, unsent = summary["counts"], summary["last"], summary["unsent"]
             failing = counts.get("failed", 0) + counts.get("sending", 0)
             records.append({
@@ -369,7 +380,7 @@ def delivery_status(store: Store, config: Config) -> list[dict[str, Any]]:
                 "status": "failing" if failing else "pending" if counts.get("pending")
                 else "ok" if counts.get("sent") else "nothing sent yet",
                 "last_sent_at": last["sent_at"] if last else None,
-                "last_error": last["last_error"] if last else None,
+                "last_error": last_error,
                 "next_attempt": unsent["next"] if unsent and unsent["next"] else None,
                 "attempts": unsent["attempts"] if unsent and unsent["attempts"] else 0,
             })

@@ -1,14 +1,80 @@
 """How a change record is told to a reader, once for every output: the terminal
-(`tracker diff`), digests (text, Markdown, HTML, chat) and the web UI.
+(`tracker diff`), digests (text, Markdown, HTML, chat) and the web UI; and how text from
+the wiki is made safe to show on a terminal or in a text digest.
 
 Plain text only: each output escapes it for its own format.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-__all__ = ["describe_change", "where"]
+__all__ = ["describe_change", "for_terminal", "one_line", "printable", "terminal_text", "where"]
+
+
+# --- text from the wiki on a terminal ----------------------------------------------------------
+# Summaries, user names, titles and headings are the wiki's users' text: a summary with ESC
+# sequences would drive the reader's terminal, a CR would overwrite what came before on the
+# line, a U+202E (right-to-left override) would reverse what follows it. They are shown,
+# not obeyed: C0 controls as Unicode's symbols for them (ESC as "␛"), C1 controls as
+# "\x9b", bidi embeddings, overrides and isolates as "\u202e"; line breaks inside a field as
+# "⏎". The bidi marks (LRM, RLM, ALM) are dropped: common in right-to-left names, they
+# set no direction for the text after them.
+
+_LINE_BREAK = re.compile(r"\r\n|[\n\r\x0b\x0c\x85\u2028\u2029]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but TAB and LF
+_BIDI_CONTROL = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+_BIDI_MARK = re.compile(r"[\u200e\u200f\u061c]")
+NEWLINE_MARK = "⏎"
+
+
+def _shown(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # the Control Pictures block: U+241B "␛" for ESC
+    if code == 0x7F:
+        return "\u2421"  # "␡"
+    return f"\\x{code:02x}"
+
+
+def _neutral(text: str) -> str:
+    text = _BIDI_MARK.sub("", text)
+    text = _BIDI_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _CONTROL.sub(_shown, text)
+
+
+def one_line(value: Any, newline: str = NEWLINE_MARK) -> str:
+    """A value from the wiki as one line of a terminal or a text digest: line breaks as
+    ``newline`` ("⏎"), tabs as spaces, control and bidi characters shown, not obeyed."""
+    text = _LINE_BREAK.sub(newline, str(value)).replace("\t", " ")
+    return _neutral(text)
+
+
+def terminal_text(value: Any) -> str:
+    """Text of several lines (a revision's wikitext, a changed passage) for a terminal:
+    line feeds and tabs kept (CR LF as LF), every other control and bidi character shown."""
+    return _neutral(str(value).replace("\r\n", "\n"))
+
+
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def printable(value: Any) -> str:
+    """Text for HTML and XML: the control characters XML forbids (and C1 ones) shown as
+    symbols; line breaks, tabs and the rest kept."""
+    return _NOT_XML.sub(_shown, str(value))
+
+
+def for_terminal(value: Any) -> Any:
+    """A JSON-like record (a diff, a revision) with every string made `one_line`."""
+    if isinstance(value, str):
+        return one_line(value)
+    if isinstance(value, dict):
+        return {key: for_terminal(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [for_terminal(item) for item in value]
+    return value
 
 
 def _clip(value: Any, limit: int = 160) -> str:

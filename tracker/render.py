@@ -7,11 +7,15 @@ their directory; the rest still come from the bundle.
 
 Every value from the wiki is escaped for its format, without the template having to ask:
 
-- ``*.html.j2`` and ``*.atom.j2``: Jinja2's autoescape (HTML/XML);
+- ``*.html.j2`` and ``*.atom.j2``: Jinja2's autoescape (HTML/XML), control characters
+  (which XML forbids) shown as symbols;
 - ``*.md.j2``: every ``{{ value }}`` goes through `md_escape` (a ``finalize`` hook), so that
-  a summary such as ``[click](javascript:...)`` or ``<script>`` stays text;
-- ``*.slack.j2``: Slack's three entities (``&``, ``<``, ``>``);
-- ``*.txt.j2``: control characters removed (no terminal escape sequences from the wiki).
+  a summary such as ``[click](javascript:...)`` or ``<script>`` stays text under every
+  Markdown renderer (Python-Markdown, which Apprise uses for HTML e-mail, CommonMark,
+  chat apps), and ``@channel`` notifies nobody;
+- ``*.slack.j2``: Slack's three entities (``&``, ``<``, ``>``), mentions muted;
+- ``*.txt.j2``: control and bidi characters shown, not obeyed, and line breaks inside a
+  value as "⏎" (display.one_line); a changed passage keeps its lines (``|multiline``).
 
 Links the templates build themselves go through the ``link`` filters, which return
 `Markup` and so are not escaped a second time.
@@ -30,7 +34,7 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from .display import describe_change
+from .display import describe_change, one_line, printable, terminal_text
 
 FORMAT_TEMPLATES = {
     "text": "digest.txt.j2",
@@ -42,24 +46,47 @@ FORMAT_TEMPLATES = {
 }
 FEED_TEMPLATE = "feed.atom.j2"
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
-# Inline Markdown: characters that start emphasis, code, links, HTML or entities anywhere.
-_MD_INLINE = re.compile(r"([\\`*_{}\[\]<>|~&#!])")
+# Inline Markdown: characters that start emphasis, code, links, images, tables or escapes.
+# "<", ">" and "&" become entities instead: Python-Markdown does not take "\\<" for an
+# escape, and inside a raw HTML block no backslash escape counts, while "&lt;" is text
+# everywhere (see md_escape).
+_MD_INLINE = re.compile(r"([\\`*_{}\[\]|~#!])")
+# An "&" that would start an entity ("&lt;", "&#60;"): shown as typed, never decoded.
+_MD_ENTITY = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
+_SPACES = re.compile(r" {2,}")
 # Characters that only matter at the start of a line: headings, lists, quotes, rules.
-_MD_LINE_START = re.compile(r"^(\s*)([-+=>]|\d+[.)])")
+_MD_LINE_START = re.compile(r"^(\s*)([-+=]|\d+[.)])")
+# A mention in a chat app: "@channel", "@here", "@all", "@everyone", "@user" (Mattermost,
+# Slack, Discord), "<@U123>", "<@&1>" (Slack, Discord). A zero-width joiner after the "@"
+# leaves the text as it reads and makes it no mention.
+_MENTION = re.compile(r"@(?=\S)")
+MENTION_BREAK = "\u200d"
 
 
 def plain(value: Any) -> str:
-    """Text output: the value with control characters (escape sequences) removed."""
-    return _CONTROL.sub("", str(value))
+    """Text output: the value on one line, control and bidi characters shown, not obeyed."""
+    return one_line(value)
+
+
+def mute_mentions(text: str) -> str:
+    """Text that notifies nobody in a chat app (see _MENTION)."""
+    return _MENTION.sub("@" + MENTION_BREAK, text)
 
 
 def md_escape(value: Any) -> str:
-    """Markdown output: a value shown as literal text, on one line."""
+    """Markdown output: a value shown as literal text, on one line, under any renderer.
+
+    No tag, comment, autolink, link, image or entity of the value's survives: "<", ">"
+    and an "&" starting an entity become "&lt;", "&gt;", "&amp;" (text even inside a raw
+    HTML block), the other Markdown punctuation is backslash-escaped, and mentions are
+    muted (a digest sent to a chat app through Apprise is Markdown too)."""
     if isinstance(value, Markup):
         return str(value)
-    text = " ".join(plain(value).split("\n"))
-    text = _MD_INLINE.sub(r"\\\1", text)
+    # Runs of spaces collapse (as HTML shows them anyway): four would start a code block,
+    # two at the end a line break.
+    text = _SPACES.sub(" ", mute_mentions(one_line(value, newline=" ")))
+    text = _MD_INLINE.sub(r"\\\1", _MD_ENTITY.sub("&amp;", text))
+    text = text.replace("<", "&lt;").replace(">", "&gt;")
     return _MD_LINE_START.sub(_escape_line_start, text)
 
 
@@ -71,10 +98,29 @@ def _escape_line_start(match: re.Match[str]) -> str:
 
 
 def slack_escape(value: Any) -> str:
-    """Slack mrkdwn output: only &, < and > are special (links are <url|text>)."""
+    """Slack mrkdwn output: only &, < and > are special (links are <url|text>, mentions
+    <!channel>, <@U123>); "@channel" typed as text is muted too."""
     if isinstance(value, Markup):
         return str(value)
-    return plain(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = mute_mentions(one_line(value))
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_CHAT_ENTITY = re.compile(r"&(lt|gt|amp);")
+
+
+def discord_markdown(chat: str) -> str:
+    """The chat Markdown for Discord, which decodes no HTML entities: "&lt;" as "\\<"
+    (Discord's own escape, which also keeps "<@1>" or "<t:1>" from being syntax)."""
+    return _CHAT_ENTITY.sub(lambda m: {"lt": "\\<", "gt": "\\>", "amp": "&"}[m.group(1)], chat)
+
+
+def html_text(value: Any) -> Any:
+    """HTML and Atom output: control characters (which XML forbids) shown as symbols; the
+    autoescape does the rest."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return printable(value)
+    return value
 
 
 def _finalize(escape: Callable[[Any], str]) -> Callable[[Any], Any]:
@@ -128,8 +174,13 @@ def truncate_middle(value: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit // 2] + " … " + text[-limit // 2:]
 
 
+def multiline(value: Any) -> Markup:
+    """Text digests: a changed passage with its line breaks (the rest shown as in plain)."""
+    return Markup(terminal_text(value))
+
+
 FILTERS = {"md_link": md_link, "slack_link": slack_link, "signed": signed, "plural": plural,
-           "thousands": thousands,
+           "thousands": thousands, "multiline": multiline,
            "truncate_middle": truncate_middle, "md": md_escape, "plain": plain}
 
 
@@ -176,6 +227,7 @@ def _environment(user_dir: str | None, flavour: str) -> jinja2.Environment:
     }
     if flavour in ("html", "atom"):
         options["autoescape"] = True
+        options["finalize"] = html_text
     else:
         options["autoescape"] = False
         options["finalize"] = _finalize({"md": md_escape, "slack": slack_escape}.get(flavour,

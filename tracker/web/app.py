@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter
 
 from ..config import Config, load_config
+from ..deliver import channel_secrets
 from ..errors import StoreError, TrackerError
 from ..store import Store, store_error_message
 from . import helpers
@@ -42,10 +43,12 @@ class TrackerWeb:
     """What the views share: the database path, one read-only Store per thread, settings."""
 
     def __init__(self, db_path: Path, *, index_urls: dict[str, str | None], base_url: str | None,
-                 clock: Callable[[], datetime]):
+                 clock: Callable[[], datetime], secrets: tuple[str, ...] = ()):
         self.db_path = db_path
         self.index_urls = index_urls
         self.base_url = base_url
+        # The channels' secret URLs and passwords, hidden from delivery errors shown.
+        self.secrets = secrets
         self.clock = clock
         self.indexer = Indexer(db_path)
         self._local = threading.local()
@@ -72,8 +75,10 @@ def create_app(source: Config | str | Path, *, clock: Callable[[], datetime] | N
         db_path = source.database_path
         index_urls = {w.name: w.script_url for w in source.wikis}
         base_url = helpers.safe_url(source.web.base_url)
+        secrets = tuple(value for sub in source.subscriptions for chan in sub.channels
+                        for value in channel_secrets(chan.type, chan.options))
     else:
-        db_path, index_urls, base_url = Path(source), {}, None
+        db_path, index_urls, base_url, secrets = Path(source), {}, None, ()
     Store(db_path, readonly=True).close()  # fail now, with StoreError, if there is no store
 
     app = Flask(__name__)
@@ -81,7 +86,7 @@ def create_app(source: Config | str | Path, *, clock: Callable[[], datetime] | N
     # Ids in URLs are SQLite integers: a larger number is no page (404), not an overflow.
     app.url_map.converters["int"] = _SqliteInt
     state = TrackerWeb(db_path, index_urls=index_urls, base_url=base_url,
-                       clock=clock or (lambda: datetime.now(UTC)))
+                       clock=clock or (lambda: datetime.now(UTC)), secrets=secrets)
     app.extensions["tracker"] = state
     _register_template_helpers(app)
     _register_errors(app)

@@ -19,6 +19,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 
+from ..deliver import redact
 from ..store import Store
 from .app import DIGEST_FRAME_CSP
 from .helpers import SQLITE_MAX_INT, int_arg, load_path, store
@@ -101,6 +102,11 @@ def digest(digest_id: int) -> str:
         "WHERE dp.digest_id = ? ORDER BY p.title", [digest_id])
     deliveries = db.query("SELECT * FROM deliveries WHERE digest_id = ? ORDER BY id",
                           [digest_id])
+    secrets = current_app.extensions["tracker"].secrets
+    for delivery in deliveries:
+        if delivery["last_error"]:
+            # Errors are stored without secrets; one an older version stored may hold one.
+            delivery["last_error"] = redact(delivery["last_error"], secrets)
     texts = [(fmt, outputs[fmt]) for fmt in TEXT_FORMATS if fmt in outputs]
     return render_template("digest.html", digest=row, windows=windows, deliveries=deliveries,
                            texts=texts, has_html="html" in outputs or "html_body" in outputs)
