@@ -165,6 +165,7 @@ def test_webhook_failures_on_loopback_keep_the_url_secret(
     assert '"POST *** HTTP/1.1" 200' in surfaces["logs"]
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_smtp_password_never_shown_even_when_the_server_repeats_it(
         tmp_path: Path, caplog, monkeypatch: pytest.MonkeyPatch,
         smtp_server_factory) -> None:  # noqa: F811
