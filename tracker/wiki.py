@@ -180,9 +180,9 @@ class _Continuation:
         self.rounds += 1
         limit = self.source.wiki.max_continuations
         if self.rounds > limit:
-            raise WikiError(f"{name}: a query of {url} went on for more than {limit} "
-                            "continuations (max_continuations); stopped, what came before "
-                            "is kept and the next poll goes on from there")
+            raise WikiError(f"{name}: a query of {url} went on past max_continuations "
+                            f"({limit} continuation requests); stopped: what came before is "
+                            "kept and the next poll goes on from there")
         return dict(cont)
 
 
