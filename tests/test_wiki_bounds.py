@@ -13,6 +13,7 @@ import math
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import tracemalloc
 import zlib
@@ -210,10 +211,16 @@ def test_wiki_dripping_reply_is_cut_at_the_deadline(proxy: FaultProxy, where: st
 
 
 def test_wiki_deadline_leaves_normal_replies_alone(proxy: FaultProxy) -> None:
-    source = api(proxy, request_deadline=0.5)
-    for _ in range(20):  # many requests on kept-alive connections, each far below 0.5 s
+    before = threading.active_count()
+    source = api(proxy, request_deadline=5)
+    for _ in range(20):  # many requests on kept-alive connections, each far below 5 s
         assert source.call(meta="siteinfo") == SITEINFO
     assert source.requests == 20
+    # Each request's timer ends with it: no thread is left waiting for a deadline.
+    ends = time.monotonic() + 10
+    while threading.active_count() > before + 2 and time.monotonic() < ends:
+        time.sleep(0.01)  # polling with a deadline for the timers to exit
+    assert threading.active_count() <= before + 2
 
 
 # --- continuations ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import IO
 
 from .config import format_size
@@ -127,7 +127,7 @@ class ExportGuard:
     def _refuse(self, what: str) -> WikiError:
         return WikiError(f"{self.name}: {what}: not an export MediaWiki writes; refused")
 
-    def _scan(self) -> Iterator[bytes]:
+    def _scan(self) -> Generator[bytes, None, None]:
         buf = self.buf
         self._fill()
         if buf[:2] in (b"\xff\xfe", b"\xfe\xff"):
