@@ -134,7 +134,9 @@ def parse_retry_after(value: str | None, date: str | None = None,
     return max(0.0, moment.timestamp() - base)
 
 
-def _retry_after(response: requests.Response | None) -> float | None:
+def retry_after(response: requests.Response | None) -> float | None:
+    """The wait a reply asks for (parse_retry_after of its headers), for callers that keep
+    a source's ``last_response``, such as the daemon between failed polls."""
     if response is None:
         return None
     return parse_retry_after(response.headers.get("Retry-After"), response.headers.get("Date"))
@@ -286,7 +288,7 @@ class ApiSource:
                     reason = f"malformed reply ({exc})"
                 else:  # a truncated JSON body
                     reason = f"malformed reply ({exc.__class__.__name__})"
-            asked = _retry_after(self.last_response)
+            asked = retry_after(self.last_response)
             if asked is not None and asked > self.wiki.max_retry_after:
                 raise WikiError(f"{self.name}: {self.wiki.api_url} not reachable now: {reason}, "
                                 f"and it asks to wait {_span(asked)} (Retry-After), more than "
