@@ -7,7 +7,8 @@ the adapter mounted on that session is the one place every request passes, login
   bounds each connect and each socket read only, so a reply dripping a byte every few
   seconds never trips it. A timer shuts the request's socket down when the deadline passes;
   whatever the request was waiting for then fails, and the failure is reported as the
-  deadline.
+  deadline. (A connect still under way has no socket to shut yet: it is bounded by the
+  timeout, and cut the moment it succeeds if the deadline passed meanwhile.)
 - **A cap on the reply's bytes**, counted after decompression while the body streams in:
   an endless body or a gzip bomb is cut at the cap, never held whole. Decompression is ours
   (gzip and deflate, the codings MediaWiki servers use), in steps of a bounded size, so the
