@@ -5,6 +5,7 @@ continue without end stopped, what came before kept, the rest fetched by the nex
 from __future__ import annotations
 
 import sqlite3
+import time
 import urllib.request
 from pathlib import Path
 
@@ -20,10 +21,16 @@ HUGE = "== Data ==\n" + ("word " * 19 + "word\n") * 30_000  # 3 MB of plain line
 
 
 def large_history(wiki, settings: str = "") -> list[dict]:
-    """A page whose second revision is about 3 MB (MediaWiki's default limit is 2 MiB).
-    The settings are written before the first edit: later ones were seen not to apply."""
+    """A page whose second revision is about 3 MB (MediaWiki's default limit is 2 MiB)."""
     with wiki.conf.open("a") as conf:
         conf.write("\n$wgMaxArticleSize = 4096; // KiB: room for a 3 MB revision\n" + settings)
+    # PHP's built-in server caches compiled scripts (OPcache, checked every 2 s): wait until
+    # the wiki reads the new settings, which siteinfo shows.
+    ends = time.monotonic() + 30
+    while wiki.anon_site().api("query", "GET", meta="siteinfo")["query"]["general"][
+            "maxarticlesize"] != 4096 * 1024:
+        assert time.monotonic() < ends, "the wiki never read its new settings"
+        time.sleep(0.1)
     wiki.edit(TITLE, "== Data ==\nnone yet\n", "start")
     wiki.edit(TITLE, HUGE, "the whole table")
     wiki.edit(TITLE, "== Data ==\nmoved to [[Elsewhere]]\n", "cut")
