@@ -95,8 +95,8 @@ def test_config_size_forms(value: object, size: int) -> None:
 
 
 @pytest.mark.parametrize(("line", "expected"), [
-    ("timeout = 0", "wikis[0].timeout: must be more than 0 seconds"),
-    ("timeout = -3", "wikis[0].timeout: must be more than 0 seconds"),
+    ("timeout = 0", "wikis[0].timeout: must be more than 0"),
+    ("timeout = -3", "wikis[0].timeout: must be more than 0"),
     ("max_retries = -1", "wikis[0].max_retries: must be 0 or more"),
     ("max_continuations = 0", "wikis[0].max_continuations: must be 1 or more"),
     ('request_deadline = "soon"', "wikis[0].request_deadline: 'soon' is not an interval"),
