@@ -462,6 +462,7 @@ def _check_references(config: Config, check: _Checker) -> None:
         if wiki.name in names:
             check.fail(f"{where}.name", f"duplicate wiki name {wiki.name!r}; names must be unique")
         names.add(wiki.name)
+        _check_wiki_bounds(wiki, where, check)
         if (wiki.api_url is None) == (wiki.snapshot is None):
             check.fail(where, "give exactly one of api_url (the wiki's api.php) "
                        "or snapshot (a file)")
@@ -473,7 +474,6 @@ def _check_references(config: Config, check: _Checker) -> None:
         if wiki.snapshot is not None and not config.resolve(wiki.snapshot).is_file():
             check.fail(f"{where}.snapshot", f"file {wiki.snapshot!r} not found "
                        f"(relative to {config.base_dir})")
-        _check_wiki_bounds(wiki, where, check)
     seen: set[tuple[str, str]] = set()
     for i, watch in enumerate(config.watches):
         where = f"watches[{i}]"
