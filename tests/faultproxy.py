@@ -12,39 +12,65 @@ request meets:
   fires), or until ``heal()``, which resets it;
 - ``cut``: the wiki is cut off: every connection is reset as soon as it is accepted.
 
-Faults come from a mode that applies to every request (``proxy.mode("cut")``), from a queue
-of one-off faults (``proxy.queue("drop", "maxlag")``), or at random (``proxy.chaos(0.3)``),
-in that order of precedence. Requests are counted by kind (``status``: prop=info,
-``content``: prop=revisions, ``other``) for the benchmark and the tests.
+Replies no well-behaved wiki sends, made here without asking the wiki (``size`` bytes are
+streamed from a generator, never allocated):
+
+- ``status``/``maxlag`` with ``retry_after="..."``: that Retry-After as it is ("inf",
+  "99999999", "NaN", an HTTP date); ``"date+N"`` is an HTTP date N seconds from now;
+- ``drip``: a 200 reply that comes one byte every ``seconds`` (``where="headers"``: its
+  headers drip; ``"body"``: its ``size``-byte body does), until the client gives up;
+- ``huge``: a 200 reply of ``size`` bytes (``length=True``: announced by Content-Length;
+  otherwise chunked, its size unknown until it ends);
+- ``gzip``: a gzip bomb: ``Content-Encoding: gzip``, a body that inflates to ``size`` bytes;
+- ``reply``: the JSON that ``reply(params)`` returns for the request's parameters;
+- ``rewrite``: the wiki's own reply, its JSON changed by ``reply(params, result)``;
+- ``raw``: ``status``, ``headers`` and ``body`` as they are.
+
+Faults come from a queue of one-off faults (``proxy.queue("drop", "maxlag")``), from a mode
+that applies to every other request (``proxy.mode("cut")``), or at random
+(``proxy.chaos(0.3)``), in that order of precedence. Requests are counted by kind
+(``status``: prop=info, ``content``: prop=revisions, ``other``) for the benchmark and tests.
 """
 
 from __future__ import annotations
 
 import contextlib
+import email.utils
+import functools
 import http.client
 import json
 import math
 import random
 import socket
 import struct
+import sys
 import threading
 import time
+import zlib
 from collections import Counter, deque
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te",
               "upgrade", "trailer", "content-length", "server", "date"}
-FAULTS = ("drop", "delay", "status", "maxlag", "hang", "cut")
+FAULTS = ("drop", "delay", "status", "maxlag", "hang", "cut", "drip", "huge", "gzip", "reply",
+          "rewrite", "raw")
 
 
 @dataclass(frozen=True)
 class Fault:
     kind: str
-    seconds: float = 1.0  # delay / hang duration, or the Retry-After sent
+    seconds: float = 1.0  # delay / hang duration, the Retry-After sent, a drip's interval
     status: int = 503
+    retry_after: str | None = None  # sent as it is instead of ``seconds``
+    size: int = 1000  # bytes of a drip's, huge or gzip body
+    where: str = "body"  # what drips: "headers" or "body"
+    length: bool = False  # huge: announce the size with Content-Length
+    reply: Callable[..., dict] | None = field(default=None, compare=False)
+    body: bytes = b""  # raw: the body sent as it is, with ``status`` and ``headers``
+    headers: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
 
 class FaultProxy:
@@ -61,6 +87,7 @@ class FaultProxy:
         self.counts: Counter[str] = Counter()  # status / content / other requests forwarded
         self.injected: Counter[str] = Counter()  # faults by kind
         self._unhang = threading.Event()  # ends the requests a "hang" holds: heal() or stop()
+        self._stopped = threading.Event()  # ends the replies that drip
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.proxy = self
         self.port = self._server.server_address[1]
@@ -78,6 +105,7 @@ class FaultProxy:
 
     def stop(self) -> None:
         self._unhang.set()
+        self._stopped.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -89,14 +117,14 @@ class FaultProxy:
 
     # -- what requests meet ----------------------------------------------------------------
 
-    def mode(self, kind: str | None, **params: float) -> None:
+    def mode(self, kind: str | None, **params: object) -> None:
         """Every request meets this fault until ``mode(None)``."""
         with self._lock:
             self._mode = _fault(kind, params) if kind else None
             if kind == "hang":
                 self._unhang.clear()
 
-    def queue(self, *kinds: str, **params: float) -> None:
+    def queue(self, *kinds: str, **params: object) -> None:
         """The next requests meet these faults, one each, in order."""
         with self._lock:
             self._queue.extend(_fault(kind, params) for kind in kinds)
@@ -104,7 +132,7 @@ class FaultProxy:
                 self._unhang.clear()
 
     def chaos(self, rate: float, kinds: tuple[str, ...] = ("drop", "delay", "status", "maxlag"),
-              **params: float) -> None:
+              **params: object) -> None:
         """Each request meets one of ``kinds`` with probability ``rate`` (0 turns it off)."""
         with self._lock:
             self._chaos = (rate, tuple(_fault(k, params) for k in kinds)) if rate else None
@@ -129,10 +157,10 @@ class FaultProxy:
 
     def _next_fault(self) -> Fault | None:
         with self._lock:
-            if self._mode is not None:
-                fault: Fault | None = self._mode
-            elif self._queue:
-                fault = self._queue.popleft()
+            if self._queue:
+                fault: Fault | None = self._queue.popleft()
+            elif self._mode is not None:
+                fault = self._mode
             elif self._chaos and self.rng.random() < self._chaos[0]:
                 fault = self.rng.choice(self._chaos[1])
             else:
@@ -161,10 +189,45 @@ class FaultProxy:
             self.injected.clear()
 
 
-def _fault(kind: str, params: dict[str, float]) -> Fault:
+def _fault(kind: str, params: dict[str, object]) -> Fault:
     if kind not in FAULTS:
         raise ValueError(f"unknown fault {kind!r}; one of {', '.join(FAULTS)}")
-    return Fault(kind, float(params.get("seconds", 1.0)), int(params.get("status", 503)))
+    known = {f.name for f in fields(Fault)} - {"kind"}
+    unknown = set(params) - known
+    if unknown:
+        raise ValueError(f"unknown fault parameters {sorted(unknown)}; known: {sorted(known)}")
+    fault = Fault(kind, **params)  # type: ignore[arg-type]
+    if kind in ("reply", "rewrite") and fault.reply is None:
+        raise ValueError(f"the {kind!r} fault needs reply=...")
+    return fault
+
+
+def _retry_after(fault: Fault) -> str:
+    value = fault.retry_after
+    if value is None:
+        return _seconds(fault.seconds)
+    if value.startswith("date+"):
+        return email.utils.formatdate(time.time() + float(value[5:]), usegmt=True)
+    return value
+
+
+@functools.lru_cache(maxsize=4)
+def gzip_bomb(size: int) -> bytes:
+    """One gzip member that inflates to ``size`` zero bytes (a multiple of 1 MiB): 1 GiB in
+    about 1 MB. Made in a fraction of a second, not by deflating 1 GiB: after a full flush
+    a deflate stream starts afresh on a byte boundary, so the compressed form of 1 MiB of
+    zeros can be repeated; the trailer gets the CRC of the whole."""
+    block = bytes(1024 * 1024)
+    packer = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    piece = packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)
+    count = size // len(block)
+    crc = 0
+    for _ in range(count):
+        crc = zlib.crc32(block, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # gzip, deflate, no name, unix
+    final = b"\x03\x00"  # an empty last block
+    trailer = struct.pack("<II", crc, (count * len(block)) & 0xFFFFFFFF)
+    return header + piece * count + final + trailer
 
 
 def _seconds(value: float) -> str:
@@ -176,6 +239,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     proxy: FaultProxy
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # a client that hung up: no news
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     def verify_request(self, request: socket.socket, client_address: object) -> bool:
         if self.proxy._cut():
@@ -225,16 +292,81 @@ class _Handler(BaseHTTPRequestHandler):
             return self._forward(body)
         if fault.kind == "status":
             return self._reply(fault.status, b"Service Unavailable (faultproxy)\n",
-                               {"Retry-After": _seconds(fault.seconds),
+                               {"Retry-After": _retry_after(fault),
                                 "Content-Type": "text/plain"})
+        if fault.kind == "drip":
+            return self._drip(fault)
+        if fault.kind == "huge":
+            return self._huge(fault)
+        if fault.kind == "raw":
+            return self._reply(fault.status, fault.body, fault.headers)
+        if fault.kind == "gzip":
+            return self._reply(200, gzip_bomb(fault.size), {
+                "Content-Type": "application/json", "Content-Encoding": "gzip"})
+        if fault.kind in ("reply", "rewrite"):
+            assert fault.reply is not None
+            params = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query + "&"
+                                                   + body.decode("latin-1")).items()}
+            if fault.kind == "reply":
+                result = fault.reply(params)
+            else:
+                result = fault.reply(params, json.loads(self._fetch(body)[2]))
+            return self._reply(200, json.dumps(result).encode(),
+                               {"Content-Type": "application/json"})
         # maxlag, as MediaWiki's ApiMain answers a request whose maxlag is exceeded.
         lag = _seconds(fault.seconds)
         error = {"error": {"code": "maxlag", "info": f"Waiting for a database server: "
                            f"{lag} seconds lagged.", "host": "faultproxy", "lag": int(lag),
                            "type": "db"}}
         return self._reply(200, json.dumps(error).encode(), {
-            "Retry-After": lag, "X-Database-Lag": lag,
+            "Retry-After": _retry_after(fault), "X-Database-Lag": lag,
             "MediaWiki-API-Error": "maxlag", "Content-Type": "application/json"})
+
+    def _drip(self, fault: Fault) -> None:
+        """One byte every ``fault.seconds`` until done, the client gone or the proxy stopped."""
+        self.close_connection = True
+        stopped = self.server.proxy._stopped
+        head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {fault.size}\r\n\r\n").encode()
+        body = b" " * fault.size
+        if fault.where == "headers":
+            first, dripping = head[:17], head[17:] + body
+        else:
+            first, dripping = head, body
+        try:
+            self.wfile.write(first)
+            self.wfile.flush()
+            for at in range(len(dripping)):
+                if stopped.wait(fault.seconds):
+                    return
+                self.wfile.write(dripping[at:at + 1])
+                self.wfile.flush()
+        except OSError:
+            return  # the client gave up: the point of the fault
+
+    def _huge(self, fault: Fault) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if fault.length:
+            self.send_header("Content-Length", str(fault.size))
+        else:
+            self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        block = b"x" * (64 * 1024)
+        sent = 0
+        self.close_connection = True
+        try:
+            while sent < fault.size:
+                part = block[: min(len(block), fault.size - sent)]
+                if fault.length:
+                    self.wfile.write(part)
+                else:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                sent += len(part)
+            if not fault.length:
+                self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            return  # the client cut the reply: the point of the fault
 
     def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
@@ -244,24 +376,32 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _forward(self, body: bytes) -> None:
+    def _fetch(self, body: bytes, encoding: str = "identity"
+               ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """The wiki's own reply to this request: status, headers, body."""
         proxy = self.server.proxy
         proxy.count(urlsplit(self.path).query + "&" + body.decode("latin-1"))
         upstream = http.client.HTTPConnection(*proxy.upstream, timeout=60)
         try:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
             headers["Host"] = f"{proxy.upstream[0]}:{proxy.upstream[1]}"
+            headers["Accept-Encoding"] = encoding if encoding != "keep" else \
+                self.headers.get("Accept-Encoding", "identity")
             upstream.request(self.command, self.path, body=body or None, headers=headers)
             response = upstream.getresponse()
-            data = response.read()
+            return response.status, response.getheaders(), response.read()
+        finally:
+            upstream.close()
+
+    def _forward(self, body: bytes) -> None:
+        try:
+            status, headers, data = self._fetch(body, "keep")
         except OSError:
             self.close_connection = True
             _reset(self.connection)  # the wiki itself is down: the client sees it as such
             return
-        finally:
-            upstream.close()
-        self.send_response(response.status, response.reason)
-        for name, value in response.getheaders():
+        self.send_response(status)
+        for name, value in headers:
             if name.lower() not in HOP_BY_HOP:
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))

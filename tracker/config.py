@@ -25,6 +25,14 @@ from .errors import ConfigError
 DEFAULT_INTERVAL = 15 * 60
 DEFAULT_RECHECK = 7 * 86400
 DEFAULT_CONTACT = "https://github.com/wiki-tracker/wiki-tracker"
+# What one wiki may send or ask for (see Wiki): generous for any real MediaWiki, small
+# enough that a broken or hostile server cannot hang the tracker or exhaust its memory.
+MIB = 1024 * 1024
+DEFAULT_REQUEST_DEADLINE = 120.0
+DEFAULT_MAX_RETRY_AFTER = 15 * 60.0
+DEFAULT_MAX_CONTINUATIONS = 1000
+DEFAULT_MAX_REPLY_SIZE = 32 * MIB
+DEFAULT_MAX_REVISION_SIZE = 8 * MIB
 
 _INTERVAL_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -43,6 +51,34 @@ def parse_interval(value: Any) -> float:
     if seconds <= 0:
         raise ValueError("an interval must be positive")
     return seconds
+
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
+               "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+
+
+def parse_size(value: Any) -> int:
+    """Bytes from 1048576, "512KiB", "8MiB", "8 MB", "1GiB"."""
+    if isinstance(value, bool):
+        raise ValueError("expected bytes or a string like \"8MiB\", \"512KiB\"")
+    if isinstance(value, int):
+        size = value
+    elif isinstance(value, str) and (match := _SIZE_RE.match(value)):
+        size = int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()])
+    else:
+        raise ValueError(f"{value!r} is not a size: use bytes or \"512KiB\", \"8MiB\", \"1GiB\"")
+    if size <= 0:
+        raise ValueError("a size must be positive")
+    return size
+
+
+def format_size(size: int) -> str:
+    """8388608 -> "8 MiB", for messages."""
+    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= factor:
+            return f"{size / factor:.4g} {unit}"
+    return f"{size} bytes"
 
 
 @dataclass(frozen=True)
@@ -92,8 +128,21 @@ class Wiki:
     snapshot: str | None = None
     contact: str = DEFAULT_CONTACT
     login: Login | None = None
-    timeout: float = 30.0
+    timeout: float = 30.0  # seconds to connect, and between two reads of a reply
     max_retries: int = 5
+    # The whole of one request (connect, headers, body): a reply dripping a byte now and
+    # then never trips the per-read timeout above.
+    request_deadline: float = DEFAULT_REQUEST_DEADLINE
+    # A longer Retry-After (or maxlag wait) is not slept: the wiki counts as not reachable
+    # now and the next poll tries again.
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
+    # Continuation requests one query may make (one page's revisions, a revision list);
+    # what came before the cap is kept and the next poll goes on from there.
+    max_continuations: int = DEFAULT_MAX_CONTINUATIONS
+    # Bytes of one reply after decompression; a larger reply is cut while it streams.
+    max_reply_size: int = DEFAULT_MAX_REPLY_SIZE
+    # A larger revision is stored with its metadata and without its text ("too large").
+    max_revision_size: int = DEFAULT_MAX_REVISION_SIZE
     # The wiki's article URL prefix for links in digests; derived from api_url when empty.
     index_url: str | None = None
     # How often each page's whole revision list is compared with the store: it finds what
@@ -287,7 +336,9 @@ class Config:
 
 # --- loading -------------------------------------------------------------------------------
 
-_CUSTOM = {"interval": parse_interval, "recheck": parse_interval, "backfill": Backfill.parse}
+_CUSTOM = {"interval": parse_interval, "recheck": parse_interval, "backfill": Backfill.parse,
+           "request_deadline": parse_interval, "max_retry_after": parse_interval,
+           "max_reply_size": parse_size, "max_revision_size": parse_size}
 
 
 class _Checker:
@@ -319,7 +370,7 @@ class _Checker:
         return out
 
     def value(self, hint: Any, value: Any, where: str, key: str) -> Any:
-        if key in _CUSTOM and hint in (float, Backfill):
+        if key in _CUSTOM and hint in (float, int, Backfill):
             try:
                 return _CUSTOM[key](value)
             except ValueError as exc:
@@ -411,6 +462,7 @@ def _check_references(config: Config, check: _Checker) -> None:
         if wiki.name in names:
             check.fail(f"{where}.name", f"duplicate wiki name {wiki.name!r}; names must be unique")
         names.add(wiki.name)
+        _check_wiki_bounds(wiki, where, check)
         if (wiki.api_url is None) == (wiki.snapshot is None):
             check.fail(where, "give exactly one of api_url (the wiki's api.php) "
                        "or snapshot (a file)")
@@ -456,6 +508,20 @@ def _check_references(config: Config, check: _Checker) -> None:
 
 # Control characters (NUL, CR, LF, ESC...), line separators and bidi embeddings/overrides.
 _CONTROL_IN_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _check_wiki_bounds(wiki: Wiki, where: str, check: _Checker) -> None:
+    if wiki.timeout <= 0:
+        check.fail(f"{where}.timeout", "must be more than 0 seconds (30 is a good value)")
+    if wiki.max_retries < 0:
+        check.fail(f"{where}.max_retries", "must be 0 or more")
+    if wiki.max_continuations < 1:
+        check.fail(f"{where}.max_continuations", "must be 1 or more")
+    if wiki.api_url is not None and wiki.max_reply_size <= wiki.max_revision_size:
+        check.fail(f"{where}.max_reply_size",
+                   f"{format_size(wiki.max_reply_size)} is not more than max_revision_size "
+                   f"({format_size(wiki.max_revision_size)}): a reply carries a revision's "
+                   "text and more; raise max_reply_size")
 
 
 def _check_subscription(config: Config, sub: Subscription, where: str, wikis: set[str],

@@ -28,7 +28,9 @@ def hex_to_base36(value: str) -> str:
 
 @dataclass(frozen=True)
 class Revision:
-    """One revision as a source gives it. ``text`` is None when hidden or not fetched."""
+    """One revision as a source gives it. ``text`` is None when hidden, not fetched, or too
+    large (``toolarge``: over the wiki's ``max_revision_size``, or too large for a reply;
+    its metadata, size and sha1 are kept)."""
 
     revid: int
     parentid: int
@@ -47,4 +49,5 @@ class Revision:
     userhidden: bool = False
     commenthidden: bool = False
     sha1hidden: bool = False
+    toolarge: bool = False
     extra: dict = field(default_factory=dict, compare=False, hash=False)

@@ -1,7 +1,9 @@
 """MediaWiki XML exports (Special:Export format 0.10/0.11) as a source, and writing them.
 
-Reading streams the file with mwxml, so a history of any size is never held in memory.
-Writing produces what MediaWiki's own ``importDump.php`` accepts.
+Reading streams the file with mwxml, so a history of any size is never held in memory;
+exportguard.py bounds what one element can make the parser hold: a revision's text over
+``max_revision_size`` comes without its text, marked ``toolarge``. Writing produces what
+MediaWiki's own ``importDump.php`` accepts.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from xml.sax.saxutils import escape, quoteattr
 import mwxml
 
 from . import NAME, __version__
+from .config import DEFAULT_MAX_REVISION_SIZE
 from .errors import WikiError
+from .exportguard import ExportGuard, cut_size
 from .model import Revision, base36_to_hex, hex_to_base36
 from .siteinfo import SiteInfo
 from .wiki import PageStatus
@@ -59,13 +63,17 @@ def _open(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
-def _open_dump(path: Path) -> tuple[IO[bytes], mwxml.Dump]:
+def _open_dump(path: Path, max_text: int = DEFAULT_MAX_REVISION_SIZE
+               ) -> tuple[ExportGuard, mwxml.Dump]:
     try:
-        handle = _open(path)
+        handle = ExportGuard(_open(path), max_text, str(path))
     except OSError as exc:
         raise WikiError(f"cannot read snapshot {path}: {exc.strerror}") from None
     try:
         return handle, mwxml.Dump.from_file(handle)
+    except WikiError:
+        handle.close()
+        raise
     except Exception as exc:  # mwxml raises several kinds on a bad header
         handle.close()
         raise WikiError(f"{path} is not a MediaWiki XML export ({exc}); "
@@ -73,11 +81,15 @@ def _open_dump(path: Path) -> tuple[IO[bytes], mwxml.Dump]:
 
 
 def revision_from_xml(rev: mwxml.Revision) -> Revision:
+    """A Revision from mwxml's; a text the export guard cut comes as None, ``toolarge``."""
     main = rev.slots.contents.get("main") if rev.slots else None
     texthidden = bool(rev.deleted and rev.deleted.text)
     text = None
     if not texthidden:
         text = (main.text if main is not None else None) or ""
+    toolarge = cut_size(text)
+    if toolarge is not None:
+        text = None
     sha1_raw = main.sha1 if main is not None and main.sha1 else None
     sha1_raw = sha1_raw or (rev.slots.sha1 if rev.slots else None)
     if text is not None:
@@ -96,7 +108,8 @@ def revision_from_xml(rev: mwxml.Revision) -> Revision:
         userid=None if userhidden or user is None else (user.id or 0),
         comment=None if rev.deleted and rev.deleted.comment else (rev.comment or ""),
         minor=bool(rev.minor),
-        size=len(text.encode("utf-8")) if text is not None else _known_size(main),
+        size=(len(text.encode("utf-8")) if text is not None
+              else toolarge if toolarge is not None else _known_size(main)),
         sha1=sha1,
         text=text,
         content_model=(main.model if main is not None and main.model else "wikitext"),
@@ -104,7 +117,9 @@ def revision_from_xml(rev: mwxml.Revision) -> Revision:
         texthidden=texthidden,
         userhidden=userhidden,
         commenthidden=bool(rev.deleted and rev.deleted.comment),
-        sha1hidden=sha1 is None,
+        # An old export without sha1s gives none for a text too large to hash here.
+        sha1hidden=sha1 is None and toolarge is None,
+        toolarge=toolarge is not None,
     )
 
 
@@ -121,9 +136,11 @@ def _position(rev: Revision) -> tuple[str, int]:
 class SnapshotSource:
     """An XML export read like a wiki: a page is found by id or title, revisions stream."""
 
-    def __init__(self, name: str, path: Path):
+    def __init__(self, name: str, path: Path, *,
+                 max_revision_size: int = DEFAULT_MAX_REVISION_SIZE):
         self.name = name
         self.path = path
+        self.max_revision_size = max_revision_size
         self.requests = 0  # file reads, for the poll log
 
     def check(self) -> None:
@@ -131,7 +148,7 @@ class SnapshotSource:
             raise WikiError(f"snapshot {self.path} not found; check the wiki's snapshot path")
 
     def pages(self) -> Iterator[SnapshotPage]:
-        handle, dump = _open_dump(self.path)
+        handle, dump = _open_dump(self.path, self.max_revision_size)
         self.requests += 1
         with handle:
             try:
@@ -197,7 +214,7 @@ class SnapshotSource:
     def site_info(self) -> SiteInfo:
         """The export's own siteinfo: its namespaces and their case (no interwiki map:
         interlanguage links are told by language code)."""
-        handle, dump = _open_dump(self.path)
+        handle, dump = _open_dump(self.path, self.max_revision_size)
         with handle:
             return SiteInfo.from_export(dump.site_info)
 
@@ -210,7 +227,7 @@ class SnapshotSource:
 
         A page's batches must be read before the next page is asked for.
         """
-        handle, dump = _open_dump(self.path)
+        handle, dump = _open_dump(self.path, self.max_revision_size)
         self.requests += 1
         with handle:
             try:
@@ -225,7 +242,7 @@ class SnapshotSource:
                 raise WikiError(f"{self.path}: malformed XML export ({exc})") from None
 
     def _page_revisions(self, pageid: int) -> Iterator[mwxml.Revision]:
-        handle, dump = _open_dump(self.path)
+        handle, dump = _open_dump(self.path, self.max_revision_size)
         self.requests += 1
         with handle:
             try:

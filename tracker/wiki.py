@@ -6,11 +6,19 @@ where revisions come from:
 - ``page_status(pageids, titles)``: the latest revision id of many pages, no content,
   one request per 50 pages;
 - ``fetch_revisions(pageid, ...)``: batches of revisions with content, oldest first.
+
+Everything a wiki sends is bounded (the wiki's config says how far): the time and bytes of
+each request (transport.py), the waits it asks for (``Retry-After``), the continuations of
+one query, and the size of one revision; a revision over the cap, or too large for a reply,
+comes with its metadata and without its text (``Revision.toolarge``).
 """
 
 from __future__ import annotations
 
+import email.utils
+import json
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -22,10 +30,11 @@ import mwclient.errors
 import requests
 
 from . import NAME, __version__
-from .config import Wiki
+from .config import DEFAULT_MAX_RETRY_AFTER, Wiki, format_size
 from .errors import WikiError
 from .model import Revision
 from .siteinfo import SiteInfo
+from .transport import BoundedAdapter, Limits, ReplyTooLarge, RequestDeadline
 
 log = logging.getLogger(__name__)
 
@@ -74,26 +83,109 @@ HISTORY_LOGS = frozenset({"import", "delete", "merge", "suppress"})
 
 
 class Backoff:
-    """Exponential backoff with jitter, never shorter than what the server asked for."""
+    """Exponential backoff with jitter, never shorter than what the server asked for, and
+    never longer than ``max_retry_after`` for what it asked (nor ``cap`` for its own part)."""
 
-    def __init__(self, base: float = 1.0, cap: float = 60.0, rng: random.Random | None = None):
+    def __init__(self, base: float = 1.0, cap: float = 60.0, rng: random.Random | None = None,
+                 max_retry_after: float = DEFAULT_MAX_RETRY_AFTER):
         self.base, self.cap = base, cap
+        self.max_retry_after = max_retry_after
         self.rng = rng or random.Random()
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        wait = min(self.cap, self.base * (2 ** attempt))
+        wait = min(self.cap, self.base * 2.0 ** min(max(attempt, 0), 64))
         wait = wait / 2 + self.rng.uniform(0, wait / 2)
-        return max(wait, retry_after or 0.0)
+        if retry_after is not None and math.isfinite(retry_after) and retry_after > 0:
+            wait = max(wait, min(retry_after, self.max_retry_after))
+        return wait
 
 
-def _retry_after(response: requests.Response | None) -> float | None:
+def parse_retry_after(value: str | None, date: str | None = None,
+                      now: Callable[[], float] = time.time) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait: delay-seconds, or an HTTP-date
+    (RFC 9110 10.2.3), counted from the reply's own ``Date`` when it has one (the server's
+    clock, not ours). None when absent or not a valid value (negative, NaN, garbage); inf
+    for an endless wait; 0 for a date in the past."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        if math.isnan(seconds) or seconds < 0:
+            return None
+        return seconds
+    try:
+        moment = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if moment is None or moment.tzinfo is None:
+        return None
+    base = now()
+    if date:
+        try:
+            sent = email.utils.parsedate_to_datetime(date)
+            if sent is not None and sent.tzinfo is not None:
+                base = sent.timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            pass
+    return max(0.0, moment.timestamp() - base)
+
+
+def retry_after(response: requests.Response | None) -> float | None:
+    """The wait a reply asks for (parse_retry_after of its headers), for callers that keep
+    a source's ``last_response``, such as the daemon between failed polls."""
     if response is None:
         return None
-    value = response.headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+    return parse_retry_after(response.headers.get("Retry-After"), response.headers.get("Date"))
+
+
+def _span(seconds: float) -> str:
+    """A wait for a message: "45 s", "15 min", "3 h", "1157 days", "forever"."""
+    if not math.isfinite(seconds):
+        return "forever"
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+class TooLarge(WikiError):
+    """A reply was larger than the wiki's ``max_reply_size``."""
+
+
+class _Continuation:
+    """How far one query has continued: a cap on the rounds, and no continuation twice."""
+
+    def __init__(self, source: ApiSource):
+        self.source = source
+        self.rounds = 0
+        self.seen: set[str] = set()
+
+    def next(self, result: dict) -> dict | None:
+        """The parameters that continue after ``result``, or None when it is the last."""
+        cont = result.get("continue")
+        if cont is None:
+            return None
+        name, url = self.source.name, self.source.wiki.api_url
+        if not isinstance(cont, dict) or not all(isinstance(v, str | int) for v in cont.values()):
+            raise WikiError(f"{name}: {url} answered a malformed continuation; the wiki may be "
+                            "misbehaving, the rest of this query was not fetched")
+        key = json.dumps(cont, sort_keys=True)
+        if key in self.seen:
+            raise WikiError(f"{name}: {url} sent the same continuation twice ({key[:120]}): "
+                            "following it would never end; stopped, what came before is "
+                            "kept; report it to the wiki's administrators")
+        self.seen.add(key)
+        self.rounds += 1
+        limit = self.source.wiki.max_continuations
+        if self.rounds > limit:
+            raise WikiError(f"{name}: a query of {url} went on past max_continuations "
+                            f"({limit} continuation requests); stopped: what came before is "
+                            "kept and the next poll goes on from there")
+        return dict(cont)
 
 
 class ApiSource:
@@ -108,10 +200,15 @@ class ApiSource:
         self.name = wiki.name
         self.requests = 0
         self.sleep = sleep
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or Backoff(max_retry_after=wiki.max_retry_after)
         self.max_retries = wiki.max_retries if max_retries is None else max_retries
         self.last_response: requests.Response | None = None
         self.session = session or requests.Session()
+        # Every request mwclient makes passes here: bounded in time and bytes.
+        adapter = BoundedAdapter(Limits(deadline=wiki.request_deadline,
+                                        max_bytes=wiki.max_reply_size))
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = user_agent(wiki.contact)
         self.session.headers["Accept-Encoding"] = "gzip"
         self.session.hooks["response"].append(self._remember)
@@ -158,6 +255,15 @@ class ApiSource:
                                 "(not JSON); check api_url") from None
             except mwclient.errors.APIDisabledError:
                 raise WikiError(f"the API of {self.wiki.api_url} is disabled") from None
+            except ReplyTooLarge as exc:
+                size = (f"announced {format_size(exc.announced)}" if exc.announced is not None
+                        else "cut off")
+                raise TooLarge(f"{self.name}: a reply of {self.wiki.api_url} is larger than "
+                               f"max_reply_size ({format_size(exc.limit)}; {size}); raise "
+                               "wikis[].max_reply_size if the wiki is trusted") from None
+            except requests.TooManyRedirects:
+                raise WikiError(f"{self.wiki.api_url} redirects in a loop; check api_url "
+                                "(the address the wiki's own pages link as api.php)") from None
             except requests.HTTPError as exc:
                 status = exc.response.status_code if exc.response is not None else 0
                 if status == 429 or status >= 500:
@@ -167,27 +273,47 @@ class ApiSource:
                     raise WikiError(f"{self.wiki.api_url} answered HTTP {status}{hint}") from None
             except mwclient.errors.MaximumRetriesExceeded:
                 reason = "the server is lagged"
+            except RequestDeadline as exc:
+                reason = (f"no complete reply within {exc.seconds:g} s (request_deadline)")
             except (requests.ConnectionError, requests.Timeout) as exc:
                 reason = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
-            except ValueError as exc:  # a truncated gzip or JSON body
-                reason = f"malformed reply ({exc.__class__.__name__})"
+            except (ValueError, TypeError, requests.exceptions.ContentDecodingError) as exc:
+                if self._lagged():
+                    # mwclient reads a lagged reply's Retry-After with int(): "inf", a date
+                    # or none at all fail there; the header is read here instead.
+                    reason = "the server is lagged"
+                elif isinstance(exc, TypeError):
+                    raise
+                elif isinstance(exc, requests.exceptions.ContentDecodingError):
+                    reason = f"malformed reply ({exc})"
+                else:  # a truncated JSON body
+                    reason = f"malformed reply ({exc.__class__.__name__})"
+            asked = retry_after(self.last_response)
+            if asked is not None and asked > self.wiki.max_retry_after:
+                raise WikiError(f"{self.name}: {self.wiki.api_url} not reachable now: {reason}, "
+                                f"and it asks to wait {_span(asked)} (Retry-After), more than "
+                                f"max_retry_after ({_span(self.wiki.max_retry_after)}); "
+                                "will retry on the next poll")
             if attempt >= self.max_retries:
                 raise WikiError(f"{self.name}: {self.wiki.api_url} not reachable: {reason} "
                                 f"(after {attempt + 1} tries); will retry on the next poll")
-            wait = self.backoff.delay(attempt, _retry_after(self.last_response))
+            wait = self.backoff.delay(attempt, asked)
             log.warning("%s: %s; retrying in %.1f s", self.name, reason, wait)
             self.sleep(wait)
             attempt += 1
 
+    def _lagged(self) -> bool:
+        response = self.last_response
+        return response is not None and "X-Database-Lag" in response.headers
+
     def query(self, **params: object) -> Iterator[dict]:
-        """A query followed through every continuation."""
-        cont: dict = {}
-        while True:
+        """A query followed through its continuations (at most ``max_continuations``)."""
+        rounds = _Continuation(self)
+        cont: dict | None = {}
+        while cont is not None:
             result = self.call("query", **params, **cont)
             yield result
-            if "continue" not in result:
-                return
-            cont = dict(result["continue"])
+            cont = rounds.next(result)
 
     # --- the source interface -------------------------------------------------------------
 
@@ -276,26 +402,22 @@ class ApiSource:
 
         ``since``: from that timestamp on (included); ``last``: only the N most recent;
         ``revids``: only these revisions (50 per request); nothing: the whole history.
+        A revision over ``max_revision_size``, or that no reply can carry, comes without
+        its text, marked ``toolarge``.
         """
         self.check()
         params: dict = {"prop": "revisions", "rvslots": "main",
                         "rvprop": REVPROPS + "|content"}
         if revids is not None:
-            wanted = sorted(set(revids))
-            for start in range(0, len(wanted), BATCH):
-                chunk = wanted[start:start + BATCH]
-                result = self.call("query", **params, revids="|".join(map(str, chunk)))
-                batch = self._revisions(result, pageid)
-                if batch:
-                    yield sorted(batch, key=_position)
+            yield from self._by_revids(pageid, params, revids)
             return
         params.update(pageids=pageid, rvlimit="max")
         if last is not None:
             # The newest N, fetched newest first and handed over oldest first.
             params.update(rvdir="older", rvlimit=min(last, 50))
             collected: list[Revision] = []
-            for result in self.query(**params):
-                collected.extend(self._revisions(result, pageid))
+            for batch in self._with_content(pageid, params):
+                collected.extend(batch)
                 if len(collected) >= last:
                     break
             collected = sorted(collected[:last], key=_position)
@@ -305,10 +427,98 @@ class ApiSource:
         params["rvdir"] = "newer"  # by timestamp, then id: MediaWiki's history order
         if since is not None:
             params["rvstart"] = since
-        for result in self.query(**params):
-            batch = self._revisions(result, pageid)
+        for batch in self._with_content(pageid, params):
+            yield sorted(batch, key=_position)
+
+    # Fewer revisions per request after a reply over max_reply_size; after the last step,
+    # the next revision alone without its text.
+    SHRINK = (10, 1)
+
+    def _with_content(self, pageid: int, params: dict) -> Iterator[list[Revision]]:
+        """The replies of one page's revisions with content, through their continuations.
+
+        A reply that does not fit is asked again with fewer revisions, and in the end the
+        revision that does not fit comes without its text. Two kinds: over our
+        ``max_reply_size``; or over the wiki's own ``$wgAPIMaxResultSize``, which MediaWiki
+        tells by a reply without revisions that continues at the same one.
+        """
+        rounds = _Continuation(self)
+        cont: dict | None = {}
+        step = 0  # 0: the query's own rvlimit; then SHRINK[step - 1]
+        window = 0  # revisions to fetch with fewer per request before trying the full number
+        while cont is not None:
+            ask = {**params, **cont}
+            if step:
+                ask["rvlimit"] = self.SHRINK[step - 1]
+            try:
+                result = self.call("query", **ask)
+                batch = self._revisions(result, pageid)
+                room = bool(batch) or "continue" not in result
+            except TooLarge:
+                if step < len(self.SHRINK):
+                    limit = ask.get("rvlimit")
+                    window = limit if isinstance(limit, int) else BATCH
+                    step += 1
+                    continue
+                room = False
+            if not room:
+                result, batch = self._without_text(pageid, {**ask, "rvlimit": 1})
+                step = 0  # past the revision that did not fit
+            elif step:
+                window -= len(batch)
+                if window <= 0:
+                    step = 0
+            if batch:
+                yield batch
+            cont = rounds.next(result)
+
+    def _by_revids(self, pageid: int, params: dict, revids: Iterable[int]
+                   ) -> Iterator[list[Revision]]:
+        """Given revisions with content, 50 per request; a request that does not fit is
+        split until the revision that does not fit comes alone, without its text."""
+        pending = sorted(set(revids))
+        size = BATCH
+        window = 0  # revisions to fetch in smaller requests before trying full ones again
+        while pending:
+            chunk = pending[:size]
+            ask = {**params, "revids": "|".join(map(str, chunk))}
+            try:
+                result = self.call("query", **ask)
+                batch = [rev for rev in self._revisions(result, pageid) if rev.revid in chunk]
+                # A continuation: the rest of the chunk did not fit in this reply.
+                done = set(chunk) if "continue" not in result else {r.revid for r in batch}
+                room = bool(done)
+            except TooLarge:
+                room = False
+            if not room and len(chunk) > 1:
+                window, size = len(chunk), max(1, len(chunk) // 5)
+                continue
+            if not room:
+                _, batch = self._without_text(pageid, ask)
+                done = set(chunk)
+                size = BATCH  # past the revision that did not fit
+            elif size < BATCH:
+                window -= len(done)
+                if window <= 0:
+                    size = BATCH
+            pending = [revid for revid in pending if revid not in done]
             if batch:
                 yield sorted(batch, key=_position)
+
+    def _without_text(self, pageid: int, ask: dict) -> tuple[dict, list[Revision]]:
+        """The same request without content: revisions that did not fit, marked too large."""
+        ask = {key: value for key, value in ask.items() if key != "rvslots"}
+        ask["rvprop"] = REVPROPS
+        result = self.call("query", **ask)
+        batch = [rev if rev.texthidden or rev.sha1hidden else replace(rev, toolarge=True)
+                 for rev in self._revisions(result, pageid)]
+        for rev in batch:
+            if rev.toolarge:
+                log.warning("%s: revision %s (%s bytes) is too large for a reply of at most "
+                            "%s; stored without its text", self.name, rev.revid,
+                            rev.size if rev.size is not None else "?",
+                            format_size(self.wiki.max_reply_size))
+        return result, batch
 
     def revision_list(self, pageid: int) -> Iterator[Revision]:
         """Every revision of a page without content (``text`` None), in history order."""
@@ -338,15 +548,19 @@ class ApiSource:
                                        str(rc.get("timestamp", "")), others))
         return events
 
-    @staticmethod
-    def _revisions(result: dict, pageid: int) -> list[Revision]:
+    def _revisions(self, result: dict, pageid: int) -> list[Revision]:
         pages = result.get("query", {}).get("pages", [])
         out = []
         for page in pages:
             if page.get("pageid") != pageid:
                 continue
             for raw in page.get("revisions", []):
-                out.append(revision_from_api(raw))
+                rev = revision_from_api(raw, self.wiki.max_revision_size)
+                if rev.toolarge:
+                    log.warning("%s: revision %s is %s bytes, more than max_revision_size "
+                                "(%s); stored without its text", self.name, rev.revid,
+                                rev.size, format_size(self.wiki.max_revision_size))
+                out.append(rev)
         return out
 
 
@@ -354,14 +568,22 @@ def _position(rev: Revision) -> tuple[str, int]:
     return rev.timestamp, rev.revid
 
 
-def revision_from_api(raw: dict) -> Revision:
-    """A Revision from one formatversion=2 API revision object."""
+def revision_from_api(raw: dict, max_size: int | None = None) -> Revision:
+    """A Revision from one formatversion=2 API revision object; one whose text is over
+    ``max_size`` bytes comes without it, marked ``toolarge``."""
     try:
         slot = raw.get("slots", {}).get("main", {})
         texthidden = bool(slot.get("texthidden") or raw.get("texthidden"))
         text = slot.get("content")
         if text is None and "content" in raw:
             text = raw["content"]
+        toolarge = False
+        if text is not None and max_size is not None:
+            size = raw.get("size")
+            toolarge = ((isinstance(size, int) and size > max_size)
+                        or _longer_than(text, max_size))
+            if toolarge:
+                text = None
         return Revision(
             revid=int(raw["revid"]),
             parentid=int(raw.get("parentid") or 0),
@@ -381,7 +603,19 @@ def revision_from_api(raw: dict) -> Revision:
             userhidden=bool(raw.get("userhidden")),
             commenthidden=bool(raw.get("commenthidden")),
             sha1hidden=bool(raw.get("sha1hidden")),
+            toolarge=toolarge,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise WikiError(f"malformed revision in the API reply ({exc!r}); the wiki may be "
                         "misbehaving, nothing was stored from this reply") from None
+
+
+
+def _longer_than(text: str, limit: int) -> bool:
+    """Whether the text takes more than ``limit`` bytes in UTF-8, encoding it only when its
+    length in characters does not decide (a character takes one to four bytes)."""
+    if len(text) > limit:
+        return True
+    if len(text) * 4 <= limit:
+        return False
+    return len(text.encode("utf-8", "surrogatepass")) > limit
