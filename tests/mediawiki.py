@@ -316,7 +316,9 @@ class TestWiki:
         if _listening(self.port):
             raise PortInUseError(f"something else listens on {self.host}")
         command = [
+            # revalidate_freq=0: a line a test appends to LocalSettings.php counts at once.
             "php", "-d", f"opcache.file_cache={_cache() / 'opcache'}",
+            "-d", "opcache.revalidate_freq=0",
             "-S", self.host, "-t", str(MEDIAWIKI_DIR), str(self.directory / "router.php"),
         ]  # fmt: skip
         with open(self.directory / "logs" / "server.log", "ab") as log:

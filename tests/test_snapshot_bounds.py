@@ -206,6 +206,11 @@ def test_export_too_large_revision_is_stored_with_its_metadata(tmp_path: Path) -
         assert [r["sha1"] for r in history] == [hashlib.sha1(t.encode()).hexdigest()
                                                 for t in texts]
         assert not any(r["texthidden"] for r in history)
+        assert [r["toolarge"] for r in history] == [False, True, False]
+        shown = tracker(config, "show", "11")
+        assert shown.exit_code == 0
+        assert f"was too large to keep ({len(texts[1].encode()):,} bytes, over the wiki's " \
+            "max_revision_size)" in shown.output
         with sqlite3.connect(tmp_path / way / "tracker.db") as db:
             assert db.execute("SELECT revid, has_text, texthidden FROM revisions ORDER BY "
                               "revid").fetchall() == [(10, 1, 0), (11, 0, 0), (12, 1, 0)]

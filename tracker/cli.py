@@ -167,7 +167,7 @@ def show(app: App, revid: int, wiki: str | None, as_json: bool) -> None:
     The metadata is shown one line per field, the wikitext with its lines and tabs; in
     both, control and bidi characters are shown, not obeyed (ESC as ␛, U+202E as \\u202e).
     --json gives the exact stored text."""
-    from .history import resolve_revision, revision_record
+    from .history import resolve_revision, revision_record, text_missing
 
     with app.store(readonly=True) as store:
         row = resolve_revision(store, revid, wiki)
@@ -186,7 +186,7 @@ def show(app: App, revid: int, wiki: str | None, as_json: bool) -> None:
         click.echo(f"{'hidden:':<14}{', '.join(hidden)}")
     click.echo()
     click.echo(terminal_text(text) if text is not None
-               else "(the text of this revision is hidden)")
+               else f"(the text of this revision {text_missing(row)})")
 
 
 @main.command()

@@ -40,7 +40,7 @@ from .config import SCHEDULE_ON_CHANGE, Config, Subscription, Wiki, load_config
 from .errors import ConfigError, TrackerError
 from .poll import Source, make_source, poll_wiki
 from .store import Store
-from .wiki import ApiSource, Backoff
+from .wiki import ApiSource, Backoff, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -479,9 +479,5 @@ def _first_error(errors: list[str]) -> str | None:
 
 
 def _retry_after(source: Source | None) -> float | None:
-    response = getattr(source, "last_response", None)
-    value = response.headers.get("Retry-After") if response is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+    """What the wiki's last reply asked for (seconds or an HTTP date; nonsense ignored)."""
+    return retry_after(getattr(source, "last_response", None))

@@ -31,7 +31,16 @@ def revision_record(row: dict) -> dict[str, Any]:
     for flag in FLAGS:
         record[flag] = bool(row[flag])
     record["deleted"] = bool(row.get("deleted_at"))  # the wiki deleted it since
+    record["toolarge"] = bool(row.get("toolarge"))  # over max_revision_size: no text kept
     return record
+
+
+def text_missing(row: dict) -> str:
+    """Why a stored revision has no text, as the end of a sentence."""
+    if row.get("toolarge"):
+        size = f"{row['size']:,} bytes, " if row.get("size") is not None else ""
+        return f"was too large to keep ({size}over the wiki's max_revision_size)"
+    return "is hidden on the wiki"
 
 
 def size_change(size: int | None, previous: int | None) -> int | None:

@@ -55,7 +55,8 @@ class PollResult:
 
 def make_source(config: Config, wiki: Wiki, **kwargs: object) -> Source:
     if wiki.snapshot is not None:
-        return SnapshotSource(wiki.name, config.resolve(wiki.snapshot))
+        return SnapshotSource(wiki.name, config.resolve(wiki.snapshot),
+                              max_revision_size=wiki.max_revision_size)
     return ApiSource(wiki, **kwargs)  # type: ignore[arg-type]
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from .diff import diff_texts
 from .errors import HiddenText, TrackerError, UsageError
-from .history import resolve_page, revision_record
+from .history import resolve_page, revision_record, text_missing
 from .store import Store
 
 
@@ -20,7 +20,7 @@ def revision_pair_diff(store: Store, old: dict | None, new: dict) -> dict[str, A
     """The diff JSON of two stored revision rows of one page (``old`` None: the first)."""
     for row in (old, new):
         if row is not None and not row["has_text"]:
-            raise HiddenText(f"the text of revision {row['revid']} is hidden on the wiki; "
+            raise HiddenText(f"the text of revision {row['revid']} {text_missing(row)}; "
                              "compare revisions around it (see `tracker history`)")
     stored = store.stored_diff(new["id"])
     if stored is not None and stored[0] == (old["id"] if old else None) \

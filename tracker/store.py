@@ -171,6 +171,8 @@ def _m040_history_order(db: sqlite_utils.Database) -> None:
     db["revisions"].transform(not_null={"size": False}, defaults={"size": None})
     db.execute("UPDATE revisions SET size = NULL WHERE size < 0")
     db.execute("ALTER TABLE revisions ADD COLUMN deleted_at TEXT")
+    # A revision over the wiki's max_revision_size: its metadata without its text.
+    db.execute("ALTER TABLE revisions ADD COLUMN toolarge INTEGER NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE pages ADD COLUMN rederive_from INTEGER")
     db.execute("ALTER TABLE pages ADD COLUMN checked_at TEXT")
     # When the page's first backfill was complete; until then digests leave it out.
@@ -638,13 +640,13 @@ class Store:
         cursor = self.db.execute(
             """INSERT INTO revisions (wiki_id, page_id, revid, parentid, timestamp, user, userid,
                    comment, minor, tags, size, sha1, texthidden, userhidden, commenthidden,
-                   sha1hidden, content_model, content_format, has_text, ingested_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   sha1hidden, content_model, content_format, has_text, ingested_at, toolarge)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [wiki_id, page_id, rev.revid, rev.parentid, rev.timestamp, rev.user, rev.userid,
              rev.comment, int(rev.minor), json.dumps(list(rev.tags)) if rev.tags else None,
              rev.size, rev.sha1, int(rev.texthidden), int(rev.userhidden),
              int(rev.commenthidden), int(rev.sha1hidden), rev.content_model,
-             rev.content_format, int(rev.text is not None), utcnow()],
+             rev.content_format, int(rev.text is not None), utcnow(), int(rev.toolarge)],
         )
         rev_id = int(cursor.lastrowid)
         if layout:
