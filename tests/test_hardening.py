@@ -290,3 +290,27 @@ def test_serve_answers_beside_many_slow_clients(tmp_path: Path) -> None:
             client.close()
         server.terminate()
         server.wait(timeout=30)
+
+
+# ---- a wiki that answers what it should not -----------------------------------------------
+
+
+def test_old_result_format_is_one_line(tmp_path: Path) -> None:
+    from faultproxy import FaultProxy
+
+    def reply(params: dict) -> dict:
+        if params.get("meta") == "siteinfo":
+            return {"batchcomplete": "", "query": {"general": {"generator": "MediaWiki 1.19"}}}
+        # What MediaWiki before 1.25 answers: pages keyed by id, whatever formatversion says.
+        return {"query": {"pages": {"7": {"pageid": 7, "ns": 0, "title": "Old",
+                                          "lastrevid": 1}}}}
+
+    with FaultProxy("127.0.0.1:9") as old_wiki:  # nothing behind it
+        old_wiki.mode("reply", reply=reply)
+        config = write_config(tmp_path, wikis=[{"name": "old", "api_url": old_wiki.api_url,
+                                                "max_retries": 0}],
+                              watches=[{"wiki": "old", "title": "Old"}])
+        result = CliRunner().invoke(main, ["--config", str(config), "run", "--once"])
+    assert result.exit_code == 1
+    assert "old result format (formatversion=1)" in result.output
+    assert "MediaWiki 1.25 or newer" in result.output and "Traceback" not in result.output

@@ -107,8 +107,8 @@ def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None
         statuses = source.page_status(list(pageids), titles)
         _refresh_site_info(cycle)
         _read_log(cycle)
-    except TrackerError as exc:
-        message = str(exc)
+    except Exception as exc:  # the wiki as a whole failed: every watch of it says so
+        message = _page_error(exc, wiki.name)
         result.errors.append(message)
         store.record_wiki_result(wiki_id, message)
         for row in rows.values():

@@ -244,6 +244,11 @@ class ApiSource:
                 if not isinstance(result, dict):
                     raise WikiError(f"{self.wiki.api_url} answered something that is not an API "
                                     "result; check api_url")
+                if isinstance(result.get("query", {}).get("pages"), dict):
+                    # formatversion=2 came with MediaWiki 1.25; an older wiki ignores it.
+                    raise WikiError(f"{self.wiki.api_url} answered in the old result format "
+                                    "(formatversion=1): wiki tracker needs MediaWiki 1.25 or "
+                                    "newer")
                 return result
             except mwclient.errors.APIError as exc:
                 if exc.code not in RETRYABLE_API_ERRORS:
