@@ -50,11 +50,12 @@ BACKOFF_MAX_CAP = 3600.0  # ...and at least once an hour, whatever its interval
 ON_CHANGE = "digest:on-change"
 
 
-class Stopping(Exception):
+class Stopping(BaseException):
     """Raised inside a job when the daemon stops: unwinds it and rolls its batch back.
 
-    Not a TrackerError on purpose: poll_wiki records TrackerErrors as poll failures and
-    goes on with the next page, where a stop must end the poll.
+    A BaseException, as KeyboardInterrupt is: poll_wiki records any Exception as that page's
+    failure and goes on with the next page, and delivery records it as a failed attempt,
+    where a stop must end the job and record nothing.
     """
 
 
