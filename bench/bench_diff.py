@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from genhistory import generate, write_history  # noqa: E402
 
 from tracker.diff import diff_texts  # noqa: E402
-from tracker.ingest import PageIngestor  # noqa: E402
+from tracker.fetch.ingest import PageIngestor  # noqa: E402
 from tracker.store import Store  # noqa: E402
 
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from genhistory import write_history  # noqa: E402
 from mediawiki import TestWiki  # noqa: E402
 
-from tracker.snapshot import write_export  # noqa: E402
+from tracker.fetch.snapshot import write_export  # noqa: E402
 
 PASSWORD_ENV = "BENCH_BOT_PASSWORD"
 
@@ -58,7 +58,7 @@ def write_config(directory: Path, wiki: TestWiki, titles: list[str], login: bool
 def ingest(directory: Path, wiki: TestWiki, title: str) -> dict:
     config = write_config(directory, wiki, [title], login=True)
     wall, rss, _ = timed_child(
-        [sys.executable, "-m", "tracker.cli", "--config", str(config), "run", "--once"],
+        [sys.executable, "-m", "tracker.cli.main", "--config", str(config), "run", "--once"],
         env={PASSWORD_ENV: wiki.bot_password})
     db_path = directory / "tracker.db"
     with sqlite3.connect(db_path) as db:
@@ -123,9 +123,9 @@ def main() -> None:
             small_run = ingest(work / "ingest-small", wiki, small)
 
             config = write_config(work / "pages", wiki, titles, login=False)
-            subprocess.run([sys.executable, "-m", "tracker.cli", "--config", str(config),
+            subprocess.run([sys.executable, "-m", "tracker.cli.main", "--config", str(config),
                             "run", "--once"], check=True, capture_output=True)
-            subprocess.run([sys.executable, "-m", "tracker.cli", "--config", str(config),
+            subprocess.run([sys.executable, "-m", "tracker.cli.main", "--config", str(config),
                             "run", "--once"], check=True, capture_output=True)
             with sqlite3.connect(work / "pages" / "tracker.db") as db:
                 nochange = db.execute("SELECT requests, revisions_added FROM poll_runs "

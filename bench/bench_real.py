@@ -86,7 +86,7 @@ def main() -> None:
                           f'wiki = "bench"\ntitle = {json.dumps(args.title)}\n',
                           encoding="utf-8")
         wall, rss, out, code = timed_child(
-            [sys.executable, "-m", "tracker.cli", "--config", str(config), "run", "--once",
+            [sys.executable, "-m", "tracker.cli.main", "--config", str(config), "run", "--once",
              "--no-progress"])
         db_path = work / "tracker.db"
         with sqlite3.connect(db_path) as db:

@@ -35,7 +35,7 @@ from daemon_helpers import query, wait_until, wiki_table, write_config  # noqa: 
 from faultproxy import FaultProxy  # noqa: E402
 from mediawiki import TestWiki  # noqa: E402
 
-from tracker.snapshot import write_export  # noqa: E402
+from tracker.fetch.snapshot import write_export  # noqa: E402
 
 POLL_LINE = re.compile(r"^(\S+ \S+) INFO tracker\.poll: poll local: (\d+) pages checked, "
                        r"(\d+) changed, (\d+) revisions stored, (\d+) requests")
@@ -123,7 +123,7 @@ def main() -> None:
         db, log = config.parent / "tracker.db", config.parent / "daemon.log"
         with open(log, "wb") as handle:
             daemon = subprocess.Popen(
-                [sys.executable, "-m", "tracker.cli_daemon", "--config", str(config), "daemon",
+                [sys.executable, "-m", "tracker.cli.daemon", "--config", str(config), "daemon",
                  "--log-level", "INFO"], stdout=handle, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:

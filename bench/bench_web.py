@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from genhistory import generate  # noqa: E402
 
-from tracker.ingest import PageIngestor  # noqa: E402
+from tracker.fetch.ingest import PageIngestor  # noqa: E402
 from tracker.store import Store  # noqa: E402
 from tracker.web import create_app  # noqa: E402
 from tracker.web.search import index_new_blobs  # noqa: E402

@@ -84,10 +84,8 @@ class DaemonProcess:
         self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with open(self.log_path, "ab") as log:
-            # cli_daemon's __main__ registers the command on the `tracker` group, so this
-            # works before and after the lead wires it into cli.py.
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "tracker.cli_daemon", "--config", str(config), "daemon",
+                [sys.executable, "-m", "tracker", "--config", str(config), "daemon",
                  "--log-level", "DEBUG", *args],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                 cwd=config.parent)
@@ -140,7 +138,7 @@ class DaemonProcess:
 def run_tracker(config: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     """A `tracker` command as its own process."""
     return subprocess.run(
-        [sys.executable, "-m", "tracker.cli_daemon", "--config", str(config), *args],
+        [sys.executable, "-m", "tracker", "--config", str(config), *args],
         capture_output=True, text=True, timeout=timeout, cwd=config.parent)
 
 

@@ -124,7 +124,7 @@ class Tracker:
 
     def stage(self, revisions: int | None) -> None:
         """Let the history grow to its first ``revisions`` revisions, then poll."""
-        from tracker.poll import poll_all
+        from tracker.fetch.poll import poll_all
         from tracker.store import Store
 
         cut_snapshot(self.path.parent / "seed.xml", revisions)
@@ -134,7 +134,7 @@ class Tracker:
 
     def deliver(self, minutes: float = 1.0, **kwargs: Any) -> list[str]:
         """deliver_due at a clock ``minutes`` later than the previous call."""
-        from tracker.digest import deliver_due
+        from tracker.digest.run import deliver_due
         from tracker.store import Store
 
         self.now += timedelta(minutes=minutes)
@@ -329,7 +329,7 @@ def http_receiver() -> Iterator[Callable[..., HttpReceiver]]:
 
 def copy_templates(target: Path) -> Path:
     """A copy of the bundled templates (to override one in a test)."""
-    from tracker.render import bundled_templates
+    from tracker.digest.render import bundled_templates
 
     shutil.copytree(bundled_templates(), target)
     return target

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from tracker.fetch.snapshot import write_export
 from tracker.model import Revision
-from tracker.snapshot import write_export
 
 WORDS = (
     "alliance treaty military cooperation logistics supply route border province government "

@@ -17,10 +17,10 @@ import pytest
 from test_deliver import hostile_model
 from trackerutil import tracker, write_config
 
+from tracker.digest.render import render_digest
 from tracker.display import one_line, terminal_text
-from tracker.ingest import PageIngestor
+from tracker.fetch.ingest import PageIngestor
 from tracker.model import Revision, sha1_hex
-from tracker.render import render_digest
 from tracker.store import Store
 
 TITLE = "Evil\x1b]0;owned\x07 page\u202e"
@@ -159,7 +159,7 @@ def test_terminal_helpers() -> None:
 def test_digest_run_lines_show_controls(config: Path) -> None:
     """What `run`, `digest` print and the daemon logs for each delivery."""
     from tracker.config import load_config
-    from tracker.digest import deliver_due
+    from tracker.digest.run import deliver_due
 
     settings = load_config(config)
     with Store(settings.database_path) as store:

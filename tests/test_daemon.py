@@ -26,11 +26,11 @@ from daemon_helpers import (
 )
 from faultproxy import FaultProxy
 
-from tracker import daemon_store
 from tracker.config import load_config
-from tracker.daemon import Plan, backoff_delay
-from tracker.lock import AlreadyRunning, DaemonLock, holder
+from tracker.daemon.lock import AlreadyRunning, DaemonLock, holder
+from tracker.daemon.scheduler import Plan, backoff_delay
 from tracker.store import Store
+from tracker.store import jobs as daemon_store
 
 # ---- units: no wiki, no process ----------------------------------------------------------
 

@@ -20,8 +20,8 @@ from digest_fixtures import (  # noqa: F401
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracker.digest import delivery_status, status_lines
-from tracker.render import md_escape, render_digest, word_segments
+from tracker.digest.render import md_escape, render_digest, word_segments
+from tracker.digest.run import delivery_status, status_lines
 from tracker.store import Store
 
 FILE = {"type": "file", "path": "digests"}
@@ -105,8 +105,8 @@ MENTIONS = ["@channel", "@all", "@here", "@everyone", "<!channel>", "<!here>", "
 @pytest.mark.parametrize("mention", MENTIONS)
 def test_webhook_chat_payloads_notify_nobody(tmp_path: Path, http_receiver,  # noqa: F811
                                              payload: str, mention: str) -> None:
-    from tracker.deliver import CHANNELS, Outgoing, send_webhook
-    from tracker.render import MENTION_BREAK
+    from tracker.digest.channels import CHANNELS, Outgoing, send_webhook
+    from tracker.digest.render import MENTION_BREAK
 
     receiver = http_receiver()
     model = hostile_model(f"{mention} look")  # in titles, headings, users, summaries
@@ -158,8 +158,8 @@ def test_atom_feed_is_valid_and_keeps_the_last_entries(tmp_path: Path) -> None:
 
 
 def test_atom_escapes_hostile_titles(tmp_path: Path) -> None:
-    from tracker.deliver import FeedEntry
-    from tracker.render import render_feed
+    from tracker.digest.channels import FeedEntry
+    from tracker.digest.render import render_feed
 
     hostile = '<script>alert("x")</script> & ]]>'
     xml = render_feed([FeedEntry(1, hostile + "\x1b[31m\x00\x0b", "2024-03-01T06:00:00Z",
@@ -304,7 +304,7 @@ WORDS = ["NATO", "Pakistan", "the", "supply", "routes.", "Kabul", "\n", "[[Bruss
                                                                  max_size=40))
 @settings(max_examples=200, deadline=None)
 def test_word_segments_rebuild_both_texts(old_words: list[str], new_words: list[str]) -> None:
-    from tracker.render import _raw_segments
+    from tracker.digest.render import _raw_segments
     from tracker.worddiff import word_diff
 
     old, new = " ".join(old_words), " ".join(new_words)

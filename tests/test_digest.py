@@ -264,10 +264,7 @@ def test_digest_issue_example_config_works_as_written(tmp_path: Path) -> None:
 
 def cli(config: Path, *args: str):  # noqa: ANN201
     from tracker.cli import main
-    from tracker.cli_digest import register
 
-    if "digest" not in main.commands:
-        register(main)
     return CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
 
 
@@ -305,9 +302,10 @@ def test_cli_digest_delivers_now_and_never_twice(tmp_path: Path) -> None:
 KILLER = """
 import os, signal, sys
 from datetime import datetime
-from tracker import digest, digest_store
+from tracker.digest import run as digest
+from tracker.store import digests as digest_store
 from tracker.config import load_config
-from tracker.digest import deliver_due
+from tracker.digest.run import deliver_due
 from tracker.store import Store
 
 def die(*args, **kwargs):
@@ -387,8 +385,8 @@ def test_digest_since_makes_the_first_digest_show_changes(tmp_path: Path) -> Non
 def test_digest_shipped_config_leaves_a_digest_to_read(tmp_path: Path) -> None:
     from digest_fixtures import REPO
 
-    from tracker.digest import deliver_due
-    from tracker.poll import poll_all
+    from tracker.digest.run import deliver_due
+    from tracker.fetch.poll import poll_all
     from tracker.store import Store
 
     (tmp_path / "snapshots").mkdir()

@@ -101,7 +101,7 @@ def test_digest_html_runs_nothing_from_hostile_values(tmp_path: Path, browser, a
                                                       ) -> None:
     from test_deliver import HOSTILE, hostile_model
 
-    from tracker.render import render_digest
+    from tracker.digest.render import render_digest
 
     path = tmp_path / "hostile.html"
     model = hostile_model()
@@ -135,7 +135,7 @@ def test_markdown_digest_as_html_email_runs_nothing(tmp_path: Path, browser, art
     from test_deliver import hostile_model
     from test_digest_markdown import HOSTILE_VALUES, apprise_email_html, python_markdown_apprise
 
-    from tracker.render import render_digest
+    from tracker.digest.render import render_digest
 
     armed = [v.replace("alert(1)", "window.__pwned=1") for v in HOSTILE_VALUES]
     bodies = [python_markdown_apprise(render_digest(hostile_model(v), ["markdown"])["markdown"])

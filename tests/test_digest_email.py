@@ -17,7 +17,7 @@ from digest_fixtures import (  # noqa: F401
     smtp_server_factory,
 )
 
-from tracker.snapshot import write_export
+from tracker.fetch.snapshot import write_export
 from tracker.store import Store
 
 HOSTILE_USER = 'Eve"><img src=x onerror=alert(1)>'
@@ -156,7 +156,7 @@ def test_email_html_part_escapes_hostile_wiki_values(tmp_path: Path, smtp_server
         f'host = "127.0.0.1", port = {smtp_server.port}, security = "none" }}]\n',
         encoding="utf-8")
     t = Tracker(config)
-    from tracker.poll import poll_all
+    from tracker.fetch.poll import poll_all
 
     def poll() -> None:
         with Store(t.config.database_path) as store:

@@ -29,7 +29,7 @@ from digest_fixtures import (  # noqa: F401
 from markdown_it import MarkdownIt
 from test_deliver import hostile_model
 
-from tracker.render import MENTION_BREAK, md_escape, render_digest
+from tracker.digest.render import MENTION_BREAK, md_escape, render_digest
 
 # What wiki text tries: raw HTML, links and images of its own, autolinks, entities that
 # would decode into tags, backslashes that would undo our escapes, comments, breaking out
@@ -250,7 +250,7 @@ HOSTILE_HEADING = ("<img src=x onerror=\"window.__pwned='heading'\"> [h](javascr
 def hostile_export(path: Path, count: int) -> Path:
     """An XML export of a page whose title, users, summaries and headings are hostile;
     the first ``count`` of its three revisions."""
-    from tracker.snapshot import write_export
+    from tracker.fetch.snapshot import write_export
 
     texts = [
         "Intro.\n\n== Safe ==\nNothing.\n",
@@ -295,8 +295,8 @@ def poll_and_deliver(config_path: Path, minutes: int) -> list[str]:
     from digest_fixtures import T0
 
     from tracker.config import load_config
-    from tracker.digest import deliver_due
-    from tracker.poll import poll_all
+    from tracker.digest.run import deliver_due
+    from tracker.fetch.poll import poll_all
     from tracker.store import Store
 
     config = load_config(config_path)
@@ -363,7 +363,7 @@ def apprise_email_html(tmp_path: Path, smtp, value: str | None = None) -> str:  
         assert any("notified 1 service" in line for line in lines), lines
         message = smtp.wait(2)[-1]
     else:
-        from tracker.deliver import Outgoing, send_apprise
+        from tracker.digest.channels import Outgoing, send_apprise
 
         markdown_text = render_digest(hostile_model(value), ["markdown"])["markdown"]
         out = Outgoing(1, "s", "changes", "subject", "2024-03-01T06:00:00Z", "<1@x>",

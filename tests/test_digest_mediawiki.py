@@ -28,7 +28,7 @@ def test_digest_two_stages_through_a_real_wiki(tmp_path: Path, make_wiki) -> Non
     t = Tracker(config)
 
     def poll() -> None:
-        from tracker.poll import poll_all
+        from tracker.fetch.poll import poll_all
         from tracker.store import Store
 
         with Store(t.config.database_path) as store:

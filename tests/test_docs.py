@@ -49,7 +49,7 @@ def test_docs_every_config_key_is_in_the_readme(section: str) -> None:
 
 
 def test_docs_every_filter_and_channel_is_in_the_readme() -> None:
-    from tracker.deliver import CHANNELS
+    from tracker.digest.channels import CHANNELS
 
     for field in dataclasses.fields(cfg.Filters):
         assert f"`{field.name}" in README, f"filters.{field.name} not documented"

@@ -19,14 +19,14 @@ from click.testing import CliRunner
 from genhistory import write_history
 from trackerutil import write_config
 
-from tracker import ingest
 from tracker.cli import main
 from tracker.config import load_config
 from tracker.errors import ConfigError, WikiError
-from tracker.ingest import PageIngestor
+from tracker.fetch import ingest
+from tracker.fetch.ingest import PageIngestor
+from tracker.fetch.poll import poll_wiki
+from tracker.fetch.snapshot import SnapshotSource
 from tracker.model import Revision
-from tracker.poll import poll_wiki
-from tracker.snapshot import SnapshotSource
 from tracker.store import Store
 
 
@@ -182,7 +182,7 @@ def test_digest_never_tells_an_interrupted_backfill_as_news(tmp_path: Path) -> N
         '[[subscriptions]]\nname = "all"\nformats = ["text"]\n'
         'channels = [{ type = "file", path = "digests" }]\n'))
     config = load_config(config_path)
-    from tracker.digest import run_digests
+    from tracker.digest.run import run_digests
 
     source = _Interrupted("w", export)
     with Store(config.database_path) as store:
@@ -227,7 +227,7 @@ def test_web_answers_503_and_404_not_500(tmp_path: Path) -> None:
     export = tmp_path / "h.xml"
     write_history(export, "History", 5, size=2000)
     with Store(tmp_path / "t.db") as store:
-        from tracker.archive import import_snapshot
+        from tracker.fetch.archive import import_snapshot
 
         import_snapshot(store, export, "w")
         page_id = store.find_page("History")["id"]

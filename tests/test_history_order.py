@@ -22,12 +22,13 @@ from genhistory import generate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracker import ingest, reverts
-from tracker.archive import import_snapshot
 from tracker.cli import main
-from tracker.ingest import PageIngestor, rederive_pending
+from tracker.fetch import ingest
+from tracker.fetch.archive import import_snapshot
+from tracker.fetch.ingest import PageIngestor, rederive_pending
 from tracker.model import Revision, sha1_hex
 from tracker.store import Store
+from tracker.text import reverts
 
 DATA = Path(__file__).parent / "data"
 REPRO = DATA / "repro"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from trackerutil import SEED_SNAPSHOT, SEED_TITLE
 
-from tracker.archive import import_snapshot
 from tracker.diff import diff_texts
+from tracker.fetch.archive import import_snapshot
 from tracker.revdiff import page_diff
 from tracker.store import Store
 

@@ -21,9 +21,9 @@ import realcorpus
 from click.testing import CliRunner
 from trackerutil import write_config
 
-from tracker.archive import import_snapshot
 from tracker.cli import main
-from tracker.snapshot import SnapshotSource
+from tracker.fetch.archive import import_snapshot
+from tracker.fetch.snapshot import SnapshotSource
 from tracker.store import Store
 
 WIKI = "real"

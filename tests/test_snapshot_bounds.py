@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from trackerutil import history_json, tracker, write_config
 
-from tracker import exportguard
 from tracker.config import MIB
 from tracker.errors import WikiError
-from tracker.exportguard import utf8_size
+from tracker.fetch import exportguard
+from tracker.fetch.exportguard import utf8_size
+from tracker.fetch.snapshot import SnapshotSource, write_export
 from tracker.model import sha1_hex
-from tracker.snapshot import SnapshotSource, write_export
 
 TITLE = "Large revisions"
 # Wikitext that XML escapes (<, >, &, ") and that takes 1 to 4 bytes per character.
@@ -122,7 +122,7 @@ def test_export_huge_text_is_never_held(tmp_path: Path) -> None:
     script.write_text(textwrap.dedent(f"""
         import resource
         from pathlib import Path
-        from tracker.snapshot import SnapshotSource
+        from tracker.fetch.snapshot import SnapshotSource
         source = SnapshotSource("snap", Path({str(path)!r}))
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         revisions = [rev for batch in source.fetch_revisions(5) for rev in batch]

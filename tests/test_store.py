@@ -10,7 +10,7 @@ import pytest
 from genhistory import generate
 
 from tracker.errors import StoreError
-from tracker.ingest import PageIngestor
+from tracker.fetch.ingest import PageIngestor
 from tracker.model import Revision
 from tracker.store import MIGRATIONS, Store
 

@@ -14,7 +14,7 @@ from mediawiki import TestWiki
 from trackerutil import history_json, tracker, wiki_config
 
 from tracker.config import load_config
-from tracker.poll import LOG_INTERVAL, poll_wiki
+from tracker.fetch.poll import LOG_INTERVAL, poll_wiki
 from tracker.revdiff import page_diff
 from tracker.store import Store
 from tracker.web.search import index_new_blobs, phrase_query, search

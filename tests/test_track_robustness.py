@@ -23,7 +23,7 @@ from trackerutil import SEED_SNAPSHOT, SEED_TITLE, history_json, tracker, wiki_c
 from tracker import __version__
 from tracker.config import Wiki
 from tracker.errors import WikiError
-from tracker.wiki import ApiSource
+from tracker.fetch.api import ApiSource
 
 
 def _count(db_path: Path) -> int:
@@ -52,7 +52,7 @@ def test_track_kill_during_backfill_then_resume(make_wiki, tmp_path: Path) -> No
     config = wiki_config(tmp_path / "killed", wiki.api_url, [title])
     db_path = tmp_path / "killed" / "tracker.db"
     process = subprocess.Popen(
-        [sys.executable, "-m", "tracker.cli", "--config", str(config), "run", "--once"],
+        [sys.executable, "-m", "tracker", "--config", str(config), "run", "--once"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while _count(db_path) == 0:

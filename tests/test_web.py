@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from trackerutil import SEED_SNAPSHOT, SEED_TITLE
 
-from tracker.archive import import_snapshot
-from tracker.ingest import PageIngestor
+from tracker.fetch.archive import import_snapshot
+from tracker.fetch.ingest import PageIngestor
 from tracker.model import Revision, sha1_hex
 from tracker.store import Store
 from tracker.web import create_app, search
@@ -598,8 +598,8 @@ def test_page_feed_escapes_hostile_values(client, stored: dict) -> None:
 
 
 def _record_digest(path: Path, page_id: int, subject: str, html: str) -> int:
-    from tracker import digest_store
-    from tracker.digest_store import PageWindow
+    from tracker.store import digests as digest_store
+    from tracker.store.digests import PageWindow
 
     with Store(path) as store:
         digest_store.ensure_schema(store)
@@ -649,18 +649,14 @@ def test_serve_command_reports_a_taken_port_in_one_line(tmp_path: Path, stored: 
     from click.testing import CliRunner
 
     from tracker.cli import main
-    from tracker.cli_serve import register
 
     config = tmp_path / "config.toml"
     config.write_text(f'[storage]\ndatabase = "{stored["path"]}"\n', encoding="utf-8")
-    # A fresh group like `tracker`'s, so the test does not depend on cli.py's wiring.
-    group = type(main)("tracker", params=main.params, callback=main.callback)
-    register(group)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = CliRunner().invoke(group, ["--config", str(config), "serve", "--port",
+        result = CliRunner().invoke(main, ["--config", str(config), "serve", "--port",
                                             str(port)])
     assert result.exit_code == 1, result.output
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
@@ -676,11 +672,8 @@ def test_serve_runs_waitress_on_loopback_until_sigterm(tmp_path: Path, stored: d
 
     config = tmp_path / "config.toml"
     config.write_text(f'[storage]\ndatabase = "{stored["path"]}"\n', encoding="utf-8")
-    # The command as cli.py wires it (registered here if cli.py does not yet).
-    code = ("from tracker.cli import main\nfrom tracker.cli_serve import register\n"
-            "'serve' in main.commands or register(main)\nmain()")
     process = subprocess.Popen(
-        [sys.executable, "-c", code, "--config", str(config), "serve", "--port", "0"],
+        [sys.executable, "-m", "tracker", "--config", str(config), "serve", "--port", "0"],
         stderr=subprocess.PIPE, text=True)
     try:
         assert process.stderr is not None

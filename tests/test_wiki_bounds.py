@@ -26,9 +26,9 @@ from faultproxy import FaultProxy
 
 from tracker.config import MIB, Wiki, load_config, parse_size
 from tracker.errors import ConfigError, WikiError
+from tracker.fetch.api import ApiSource, Backoff, parse_retry_after
+from tracker.fetch.transport import BoundedAdapter, Limits
 from tracker.model import sha1_hex
-from tracker.transport import BoundedAdapter, Limits
-from tracker.wiki import ApiSource, Backoff, parse_retry_after
 
 SITEINFO = {"batchcomplete": True, "query": {
     "general": {"generator": "MediaWiki 1.39.0", "sitename": "Fake"},
@@ -186,7 +186,7 @@ def test_wiki_backoff_is_bounded_whatever_it_is_given() -> None:
     assert 0 < backoff.delay(0, -5) <= 1
     assert backoff.delay(0, 30) == 30
     # The daemon's wait after failed polls reads the raw header: bounded the same way.
-    from tracker.daemon import backoff_delay
+    from tracker.daemon.scheduler import backoff_delay
 
     for value in (math.inf, math.nan, 99999999.0, -1.0):
         assert 0 < backoff_delay(3, 60.0, value) <= 960
@@ -320,7 +320,7 @@ def test_wiki_reply_bounds_in_a_process_of_their_own(proxy: FaultProxy, tmp_path
         import resource, sys
         from tracker.config import Wiki
         from tracker.errors import WikiError
-        from tracker.wiki import ApiSource
+        from tracker.fetch.api import ApiSource
         source = ApiSource(Wiki(name="fake", api_url={proxy.api_url!r}, max_retries=0))
         source.call(meta="siteinfo")  # warm: imports, connections
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

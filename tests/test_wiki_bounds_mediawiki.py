@@ -14,7 +14,7 @@ from genhistory import write_history
 from trackerutil import history_json, tracker, wiki_config
 
 from tracker.config import MIB
-from tracker.snapshot import SnapshotSource
+from tracker.fetch.snapshot import SnapshotSource
 
 TITLE = "A very large article"
 HUGE = "== Data ==\n" + ("word " * 19 + "word\n") * 30_000  # 3 MB of plain lines

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from .errors import ConfigError
+from tracker.errors import ConfigError
 
 DEFAULT_INTERVAL = 15 * 60
 DEFAULT_RECHECK = 7 * 86400
@@ -574,7 +574,7 @@ def _check_subscription(config: Config, sub: Subscription, where: str, wikis: se
         check.fail(f"{where}.max_words", "must be 0 or more")
     # The channel registry knows each channel's keys. Imported here because delivery sits
     # at the end of the pipeline and config at its start; only the check looks ahead.
-    from .deliver import check_channel
+    from tracker.digest.channels import check_channel
 
     labels: set[str] = set()
     for j, chan in enumerate(sub.channels):

@@ -33,3 +33,7 @@ class DeliveryError(TrackerError):
 
 class HiddenText(TrackerError):
     """A revision's text is hidden (or deleted) on the wiki: it cannot be shown or compared."""
+
+
+class RunFailed(TrackerError):
+    """`tracker run --once` did not do all its work (a poll or a digest failed)."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .errors import UsageError
-from .store import Store
+from tracker.errors import UsageError
+from tracker.store import Store
 
 FLAGS = ("texthidden", "userhidden", "commenthidden", "sha1hidden")
 

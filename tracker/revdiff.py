@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .diff import diff_texts
-from .errors import HiddenText, TrackerError, UsageError
-from .history import resolve_page, revision_record, text_missing
-from .store import Store
+from tracker.diff import diff_texts
+from tracker.errors import HiddenText, TrackerError, UsageError
+from tracker.history import resolve_page, revision_record, text_missing
+from tracker.store import Store
 
 
 def _meta(row: dict) -> dict[str, Any]:

@@ -28,6 +28,6 @@ __all__ = ["create_app"]
 
 def create_app(source: Any, **options: Any) -> Flask:
     """The Flask app over a Config, a config.toml path or a database path (see app.py)."""
-    from .app import create_app as make
+    from tracker.web.app import create_app as make
 
     return make(source, **options)

@@ -21,12 +21,12 @@ from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter
 
-from ..config import Config, load_config
-from ..deliver import channel_secrets
-from ..errors import StoreError, TrackerError
-from ..store import Store, store_error_message
-from . import helpers
-from .search import Indexer
+from tracker.config import Config, load_config
+from tracker.digest.channels import channel_secrets
+from tracker.errors import StoreError, TrackerError
+from tracker.store import Store, store_error_message
+from tracker.web import helpers
+from tracker.web.search import Indexer
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def create_app(source: Config | str | Path, *, clock: Callable[[], datetime] | N
     _register_errors(app)
     app.after_request(_security_headers)
 
-    from . import diffview, feeds, pages, revisions, searchview
+    from tracker.web import diffview, feeds, pages, revisions, searchview
 
     for module in (pages, diffview, revisions, searchview, feeds):
         app.register_blueprint(module.bp)

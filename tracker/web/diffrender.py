@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..display import describe_change, where
-from .helpers import safe_url
+from tracker.display import describe_change, where
+from tracker.web.helpers import safe_url
 
 # Unchanged runs longer than this are cut to their ends: a one-word edit in a 5 KB section
 # should not print the whole section.

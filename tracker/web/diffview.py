@@ -9,14 +9,14 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from ..diff import content
-from ..revdiff import revision_pair_diff
-from ..sections import split
-from ..store import Store
-from .diffrender import SectionView, section_view, semantic_line
-from .helpers import choice_arg, int_arg, store
-from .pages import load_page
-from .revisions import load_revision, neighbours
+from tracker.diff import content
+from tracker.revdiff import revision_pair_diff
+from tracker.sections import split
+from tracker.store import Store
+from tracker.web.diffrender import SectionView, section_view, semantic_line
+from tracker.web.helpers import choice_arg, int_arg, store
+from tracker.web.pages import load_page
+from tracker.web.revisions import load_revision, neighbours
 
 bp = Blueprint("diffview", __name__)
 

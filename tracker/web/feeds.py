@@ -19,11 +19,11 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 
-from ..deliver import redact
-from ..store import Store
-from .app import DIGEST_FRAME_CSP
-from .helpers import SQLITE_MAX_INT, int_arg, load_path, store
-from .pages import load_page
+from tracker.digest.channels import redact
+from tracker.store import Store
+from tracker.web.app import DIGEST_FRAME_CSP
+from tracker.web.helpers import SQLITE_MAX_INT, int_arg, load_path, store
+from tracker.web.pages import load_page
 
 bp = Blueprint("feeds", __name__)
 
@@ -172,8 +172,8 @@ def _urn(key: str) -> str:
 @bp.route("/feeds/subscription/<name>.atom")
 def subscription_feed(name: str) -> Response:
     """A subscription's newest digests: the document its "atom" channel would write."""
-    from ..deliver import FeedEntry
-    from ..render import render_digest, render_feed
+    from tracker.digest.channels import FeedEntry
+    from tracker.digest.render import render_digest, render_feed
 
     db = store()
     rows = []

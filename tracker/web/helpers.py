@@ -9,7 +9,7 @@ from urllib.parse import quote, urlencode, urlparse
 
 from flask import abort, current_app, request
 
-from ..store import Store
+from tracker.store import Store
 
 SQLITE_MAX_INT = 2**63 - 1
 # MediaWiki's section autocomment: "/* Heading */ rest of the summary".

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 from flask import Blueprint, abort, current_app, render_template
 
-from ..history import size_change
-from ..store import Store
-from .helpers import int_arg, load_path, parse_time, store
+from tracker.history import size_change
+from tracker.store import Store
+from tracker.web.helpers import int_arg, load_path, parse_time, store
 
 bp = Blueprint("pages", __name__)
 

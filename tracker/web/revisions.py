@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
 
-from ..sections import split
-from ..store import Store
-from .helpers import SQLITE_MAX_INT, int_arg, load_path, store
-from .pages import load_page
+from tracker.sections import split
+from tracker.store import Store
+from tracker.web.helpers import SQLITE_MAX_INT, int_arg, load_path, store
+from tracker.web.pages import load_page
 
 bp = Blueprint("revisions", __name__)
 

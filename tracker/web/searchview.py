@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from .helpers import choice_arg, int_arg, store
-from .pages import load_page
-from .search import MAX_QUERY_CHARS, has_search_index, index_lag, phrase_query, search
+from tracker.web.helpers import choice_arg, int_arg, store
+from tracker.web.pages import load_page
+from tracker.web.search import MAX_QUERY_CHARS, has_search_index, index_lag, phrase_query, search
 
 bp = Blueprint("search", __name__)
 

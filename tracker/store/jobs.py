@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
-from .store import Store, register_migration, utcnow
+from tracker.store import Store, register_migration, utcnow
 
 MIGRATION = "020_daemon_jobs"
 

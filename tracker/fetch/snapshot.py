@@ -20,13 +20,13 @@ from xml.sax.saxutils import escape, quoteattr
 
 import mwxml
 
-from . import NAME, __version__
-from .config import DEFAULT_MAX_REVISION_SIZE
-from .errors import WikiError
-from .exportguard import ExportGuard, cut_size
-from .model import Revision, base36_to_hex, hex_to_base36
-from .siteinfo import SiteInfo
-from .wiki import PageStatus
+from tracker import NAME, __version__
+from tracker.config import DEFAULT_MAX_REVISION_SIZE
+from tracker.errors import WikiError
+from tracker.fetch.api import PageStatus
+from tracker.fetch.exportguard import ExportGuard, cut_size
+from tracker.model import Revision, base36_to_hex, hex_to_base36
+from tracker.siteinfo import SiteInfo
 
 EXPORT_NS = "http://www.mediawiki.org/xml/export-0.11/"
 BATCH_SIZE = 200

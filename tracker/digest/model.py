@@ -33,14 +33,14 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from . import digest_store as ds
-from .config import Config, Subscription, Wiki
-from .diff import content
-from .history import revision_record, size_change
-from .render import semantic_lines, word_segments
-from .revdiff import revision_pair_diff
-from .sections import split
-from .store import Store
+from tracker.config import Config, Subscription, Wiki
+from tracker.diff import content
+from tracker.digest.render import semantic_lines, word_segments
+from tracker.history import revision_record, size_change
+from tracker.revdiff import revision_pair_diff
+from tracker.sections import split
+from tracker.store import Store
+from tracker.store import digests as ds
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import threading
 
 import click
 
-from .errors import TrackerError
+from tracker.errors import TrackerError
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def serve_app(config: object, host: str, port: int, *, threads: int = 4) -> None
     """Build the app and serve it until interrupted."""
     from waitress.server import create_server
 
-    from .web import create_app
+    from tracker.web import create_app
 
     app = create_app(config)  # type: ignore[arg-type]
     try:

@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import digest_store as ds
-from .config import Channel, Config, Subscription, parse_since
-from .deliver import CHANNELS, FeedEntry, Outgoing, channel_secrets, redact
-from .digest_model import (
+from tracker.config import Channel, Config, Subscription, parse_since
+from tracker.digest.channels import CHANNELS, FeedEntry, Outgoing, channel_secrets, redact
+from tracker.digest.model import (
     Clock,
     Window,
     changes_model,
@@ -45,10 +44,11 @@ from .digest_model import (
     started_model,
     subscription_pages,
 )
-from .display import one_line
-from .render import render_digest
-from .revdiff import revision_pair_diff
-from .store import Store
+from tracker.digest.render import render_digest
+from tracker.display import one_line
+from tracker.revdiff import revision_pair_diff
+from tracker.store import Store
+from tracker.store import digests as ds
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ import secrets
 from collections.abc import Generator, Iterator
 from typing import IO
 
-from .config import format_size
-from .errors import WikiError
+from tracker.config import format_size
+from tracker.errors import WikiError
 
 BLOCK = 256 * 1024  # bytes read from the file at a time
 LIMIT = 1024 * 1024  # bytes of markup, or of character data outside <text>

@@ -29,12 +29,12 @@ import mwclient
 import mwclient.errors
 import requests
 
-from . import NAME, __version__
-from .config import DEFAULT_MAX_RETRY_AFTER, Wiki, format_size
-from .errors import WikiError
-from .model import Revision
-from .siteinfo import SiteInfo
-from .transport import BoundedAdapter, Limits, ReplyTooLarge, RequestDeadline
+from tracker import NAME, __version__
+from tracker.config import DEFAULT_MAX_RETRY_AFTER, Wiki, format_size
+from tracker.errors import WikiError
+from tracker.fetch.transport import BoundedAdapter, Limits, ReplyTooLarge, RequestDeadline
+from tracker.model import Revision
+from tracker.siteinfo import SiteInfo
 
 log = logging.getLogger(__name__)
 

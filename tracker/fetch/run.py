@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .config import Config
-from .digest import run_digests
-from .poll import PollResult, poll_all
-from .store import Store
+from tracker.config import Config
+from tracker.digest.run import run_digests
+from tracker.fetch.poll import PollResult, poll_all
+from tracker.store import Store
 
 
 @dataclass

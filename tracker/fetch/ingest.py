@@ -18,12 +18,12 @@ import logging
 from collections.abc import Iterable
 from dataclasses import replace
 
-from . import reverts
-from .diff import TextDiff, diff_texts
-from .model import Revision, sha1_hex
-from .sections import split
-from .siteinfo import SiteInfo
-from .store import Store
+from tracker.diff import TextDiff, diff_texts
+from tracker.model import Revision, sha1_hex
+from tracker.sections import split
+from tracker.siteinfo import SiteInfo
+from tracker.store import Store
+from tracker.text import reverts
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from .errors import TrackerError
+from tracker.errors import TrackerError
 
 
 class AlreadyRunning(TrackerError):

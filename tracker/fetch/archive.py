@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO
 
-from .history import resolve_page
-from .ingest import PageIngestor, rederive_pending
-from .snapshot import SnapshotSource, write_export
-from .store import Store, utcnow
+from tracker.fetch.ingest import PageIngestor, rederive_pending
+from tracker.fetch.snapshot import SnapshotSource, write_export
+from tracker.history import resolve_page
+from tracker.store import Store, utcnow
 
 
 def import_snapshot(store: Store, path: Path, wiki: str) -> dict[str, int]:

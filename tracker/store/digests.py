@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import sqlite_utils
 
-    from .store import Store
+    from tracker.store import Store
 
 MIGRATION_NAME = "010_digests"
 BACKOFF_BASE = 60.0  # seconds before the first retry; doubled each failure
@@ -105,7 +105,7 @@ def ensure_schema(store: Store) -> None:
     """Apply the migration if the store was opened without it (store.py not yet wired)."""
     if "digests" in store.db.table_names():
         return
-    from .store import register_migration
+    from tracker.store import register_migration
 
     register_migration(*MIGRATION)
     store.migrate()

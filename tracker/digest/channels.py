@@ -36,8 +36,8 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
-from . import NAME, __version__
-from .errors import DeliveryError
+from tracker import NAME, __version__
+from tracker.errors import DeliveryError
 
 # --- the registry ----------------------------------------------------------------------------
 
@@ -519,7 +519,7 @@ def webhook_payload(out: Outgoing, payload: str) -> dict[str, Any]:
     if payload == "mattermost":
         return {"text": out.output("chat"), "username": "wiki tracker"}
     if payload == "discord":
-        from .render import discord_markdown
+        from tracker.digest.render import discord_markdown
 
         content = discord_markdown(out.output("chat"))
         if len(content) > DISCORD_LIMIT:
@@ -538,7 +538,7 @@ def send_atom(out: Outgoing, opts: dict[str, Any]) -> str:
     """An Atom feed file at `path` for the subscription, keeping the last `entries`
     digests (default 20), rebuilt from the store on every delivery so that it is always
     valid and never holds a digest twice."""
-    from .render import render_feed
+    from tracker.digest.render import render_feed
 
     keep = max(1, opts["entries"])
     current = FeedEntry(out.digest_id, out.subject, out.created_at, out.message_id,

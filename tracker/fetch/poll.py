@@ -18,14 +18,14 @@ from datetime import UTC, datetime
 
 import click
 
-from .config import Config, Watch, Wiki
-from .errors import TrackerError, WikiError
-from .ingest import PageIngestor, rederive_pending
-from .model import Revision
-from .reconcile import log_names, reconcile
-from .snapshot import SnapshotSource
-from .store import Store, utcnow
-from .wiki import ApiSource, PageStatus
+from tracker.config import Config, Watch, Wiki
+from tracker.errors import TrackerError, WikiError
+from tracker.fetch.api import ApiSource, PageStatus
+from tracker.fetch.ingest import PageIngestor, rederive_pending
+from tracker.fetch.reconcile import log_names, reconcile
+from tracker.fetch.snapshot import SnapshotSource
+from tracker.model import Revision
+from tracker.store import Store, utcnow
 
 log = logging.getLogger(__name__)
 

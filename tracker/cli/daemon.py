@@ -17,8 +17,8 @@ from pathlib import Path
 
 import click
 
-from .config import Config
-from .lock import DaemonLock
+from tracker.config import Config
+from tracker.daemon.lock import DaemonLock
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -54,7 +54,7 @@ def register(main: click.Group) -> None:
 def serve(config: Config, *, detach: bool = False, pid_file: Path | None = None,
           level: str = "INFO") -> int:
     """Run the daemon in this process (or a detached child) until it is stopped."""
-    from .daemon import TrackerDaemon
+    from tracker.daemon.scheduler import TrackerDaemon
 
     lock = DaemonLock(config.database_path)
     lock.acquire()  # AlreadyRunning: one line and exit code 1, before any fork
@@ -188,9 +188,3 @@ def _remove_pid_file(path: Path) -> None:
         if int(path.read_text().strip()) == os.getpid():
             path.unlink()
 
-
-if __name__ == "__main__":  # `python -m tracker.cli_daemon --config F daemon`, before wiring
-    from .cli import main
-
-    register(main)
-    main()

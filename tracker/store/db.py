@@ -24,10 +24,10 @@ from typing import Any
 
 import sqlite_utils
 
-from . import reverts
-from .errors import StoreError
-from .model import Revision
-from .siteinfo import SiteInfo
+from tracker.errors import StoreError
+from tracker.model import Revision
+from tracker.siteinfo import SiteInfo
+from tracker.text import reverts
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -212,8 +212,9 @@ def all_migrations() -> list[tuple[str, Callable[[sqlite_utils.Database], None]]
     """Every schema step of the pipeline, in order: the store's own, then the tables of the
     later stages (digests, the daemon's jobs, the search index), defined beside the code
     that uses them."""
-    from . import daemon_store, digest_store
-    from .web import search
+    from tracker.store import digests as digest_store
+    from tracker.store import jobs as daemon_store
+    from tracker.web import search
 
     register_migration(*digest_store.MIGRATION)
     daemon_store.register()
@@ -473,7 +474,7 @@ class Store:
                 params)
         if len({row["wiki"] for row in rows}) > 1:
             names = ", ".join(sorted({row["wiki"] for row in rows}))
-            from .errors import UsageError
+            from tracker.errors import UsageError
 
             raise UsageError(f"{title!r} is tracked on several wikis ({names}): "
                              "pick one with --wiki")
@@ -534,7 +535,7 @@ class Store:
                 "JOIN pages p ON p.id = r.page_id JOIN wikis w ON w.id = r.wiki_id "
                 "WHERE r.revid = ?", [revid])
             if len(rows) > 1:
-                from .errors import UsageError
+                from tracker.errors import UsageError
 
                 raise UsageError(f"revision {revid} exists on several wikis: pick one with --wiki")
             return rows[0] if rows else None
@@ -668,7 +669,7 @@ class Store:
     def drop_text(self, rev_id: int) -> None:
         """Forget a revision's text (the wiki hid it): its sections, its stored diff, and the
         section texts no other revision has (from the search index too)."""
-        from .web.search import forget_texts
+        from tracker.web.search import forget_texts
 
         blob_ids = {row[0] for row in self.db.execute(
             "SELECT blob_id FROM revision_sections WHERE rev_id = ?", [rev_id]).fetchall()}

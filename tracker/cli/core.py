@@ -1,108 +1,21 @@
-"""The `tracker` command: click options in, library calls out, errors as one line."""
+"""The core commands: run, history, show, status, snapshot, diff (a few lines each over the
+library)."""
 
 from __future__ import annotations
 
 import json
-import logging
-import os
-import sqlite3
 import sys
-import traceback
 from pathlib import Path
-from typing import Any
 
 import click
 
-from . import __version__
-from .config import Config, load_config
-from .display import for_terminal, one_line, terminal_text
-from .errors import TrackerError
-from .store import Store, store_error_message
+from tracker.cli.app import App, pass_app
+from tracker.config import Config
+from tracker.display import for_terminal, one_line, terminal_text
+from tracker.errors import RunFailed
 
 
-class TrackerGroup(click.Group):
-    """Turns every TrackerError into a one-line message and its exit code (2 usage, 1 run)."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except TrackerError as exc:
-            if getattr(ctx.obj, "debug", False):
-                raise
-            click.echo(f"Error: {one_line(exc)}", err=True)
-            ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
-            ctx.exit(130)
-        except sqlite3.DatabaseError as exc:
-            # A query outside a batch met a locked, read-only or damaged database.
-            if getattr(ctx.obj, "debug", False):
-                raise
-            app = ctx.find_object(App)
-            path = app.database_label() if app is not None else "the database"
-            click.echo(f"Error: {store_error_message(exc, path)}", err=True)
-            ctx.exit(1)
-        except BrokenPipeError:
-            # The reader went away (`tracker history X | head`): stop quietly. Python would
-            # flush stdout again at exit and fail once more: point it at /dev/null.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            ctx.exit(0)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except Exception as exc:
-            if getattr(ctx.obj, "debug", False):
-                raise
-            where = traceback.extract_tb(exc.__traceback__)[-1]
-            click.echo(f"Error: internal error: {exc.__class__.__name__}: {one_line(exc)} "
-                       f"(at {Path(where.filename).name}:{where.lineno}; "
-                       "run with --debug for the traceback)", err=True)
-            ctx.exit(1)
-
-
-class App:
-    """What a command needs: the config (loaded on first use) and the store."""
-
-    def __init__(self, config_path: Path, debug: bool):
-        self.config_path = config_path
-        self.debug = debug
-        self._config: Config | None = None
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            self._config = load_config(self.config_path)
-        return self._config
-
-    def store(self, readonly: bool = False) -> Store:
-        return Store(self.config.database_path, readonly=readonly)
-
-    def database_label(self) -> Path | str:
-        """The database's path for a message, if the config can tell it."""
-        try:
-            return self.config.database_path
-        except TrackerError:
-            return "the database"
-
-
-pass_app = click.make_pass_decorator(App)
-
-
-@click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              default="config.toml", show_default=True, envvar="TRACKER_CONFIG",
-              help="The configuration file.")
-@click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
-@click.version_option(__version__, prog_name="tracker")
-@click.pass_context
-def main(ctx: click.Context, config_path: Path, debug: bool) -> None:
-    """Watch MediaWiki articles, keep every revision, and say what changed, section by section."""
-    ctx.obj = App(config_path, debug)
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-
-
-@main.command()
+@click.command()
 @click.option("--once", is_flag=True, required=True,
               help="One poll cycle of every watch, then the digests that are due.")
 @click.option("--progress/--no-progress", default=None,
@@ -110,20 +23,16 @@ def main(ctx: click.Context, config_path: Path, debug: bool) -> None:
 @pass_app
 def run(app: App, once: bool, progress: bool | None) -> None:
     """Poll every watch once, store what is new, deliver due digests."""
-    from .runner import run_once
+    from tracker.fetch.run import run_once
 
     outcome = run_once(app.config, progress=progress)
     for line in outcome.lines():
         click.echo(one_line(line))
     if not outcome.ok:
-        raise TrackerRunFailed(outcome.failure())
+        raise RunFailed(outcome.failure())
 
 
-class TrackerRunFailed(TrackerError):
-    pass
-
-
-@main.command()
+@click.command()
 @click.argument("title")
 @click.option("--wiki", help="The wiki, when the title is tracked on several.")
 @click.option("--json", "as_json", is_flag=True, help="JSON array, oldest first.")
@@ -134,7 +43,7 @@ def history(app: App, title: str, wiki: str | None, as_json: bool) -> None:
     Summaries, user names and titles are shown on one line each, with control and bidi
     characters shown, not obeyed (a line break as ⏎, ESC as ␛, U+202E as \\u202e);
     --json gives them as stored."""
-    from .history import page_history, size_change
+    from tracker.history import page_history, size_change
 
     with app.store(readonly=True) as store:
         page, records = page_history(store, title, wiki)
@@ -156,7 +65,7 @@ def history(app: App, title: str, wiki: str | None, as_json: bool) -> None:
                    f"{user[:24]:<24}  {comment}")
 
 
-@main.command()
+@click.command()
 @click.argument("revid", type=int)
 @click.option("--wiki", help="The wiki, when the revision id exists on several.")
 @click.option("--json", "as_json", is_flag=True, help="Metadata and text as JSON.")
@@ -167,7 +76,7 @@ def show(app: App, revid: int, wiki: str | None, as_json: bool) -> None:
     The metadata is shown one line per field, the wikitext with its lines and tabs; in
     both, control and bidi characters are shown, not obeyed (ESC as ␛, U+202E as \\u202e).
     --json gives the exact stored text."""
-    from .history import resolve_revision, revision_record, text_missing
+    from tracker.history import resolve_revision, revision_record, text_missing
 
     with app.store(readonly=True) as store:
         row = resolve_revision(store, revid, wiki)
@@ -189,12 +98,12 @@ def show(app: App, revid: int, wiki: str | None, as_json: bool) -> None:
                else f"(the text of this revision {text_missing(row)})")
 
 
-@main.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 def status(app: App, as_json: bool) -> None:
     """Each watch, each digest channel and the daemon's jobs: last run, next run, errors."""
-    from .status import full_status, status_lines
+    from tracker.cli.status import full_status, status_lines
 
     report = full_status(app.config)
     if as_json:
@@ -204,7 +113,7 @@ def status(app: App, as_json: bool) -> None:
         click.echo(one_line(line))
 
 
-@main.group()
+@click.group()
 def snapshot() -> None:
     """Move histories in and out as MediaWiki XML exports."""
 
@@ -217,7 +126,7 @@ def snapshot() -> None:
 @pass_app
 def snapshot_export(app: App, title: str, output: Path, wiki: str | None) -> None:
     """Write a page's stored history as an export that importDump.php accepts."""
-    from .archive import export_snapshot
+    from tracker.fetch.archive import export_snapshot
 
     with app.store(readonly=True) as store:
         if str(output) == "-":
@@ -236,7 +145,7 @@ def snapshot_export(app: App, title: str, output: Path, wiki: str | None) -> Non
 @pass_app
 def snapshot_import(app: App, file: Path, wiki: str | None) -> None:
     """Load an XML export (Special:Export format) into the store."""
-    from .archive import import_snapshot
+    from tracker.fetch.archive import import_snapshot
 
     name = wiki or _snapshot_wiki_name(app.config, file)
     with app.store() as store:
@@ -252,7 +161,7 @@ def _snapshot_wiki_name(config: Config, file: Path) -> str:
     return f"snapshot:{file.stem}"
 
 
-@main.command()
+@click.command()
 @click.argument("title")
 @click.option("--from", "from_revid", type=int, help="The older revision (default: the parent).")
 @click.option("--to", "to_revid", type=int, help="The newer revision (default: the latest).")
@@ -263,8 +172,8 @@ def _snapshot_wiki_name(config: Config, file: Path) -> str:
 def diff(app: App, title: str, from_revid: int | None, to_revid: int | None, wiki: str | None,
          as_json: bool, color: bool | None) -> None:
     """What changed between two revisions, section by section."""
-    from .diff import render_text
-    from .revdiff import page_diff
+    from tracker.diff import render_text
+    from tracker.revdiff import page_diff
 
     with app.store(readonly=True) as store:
         result = page_diff(store, title, from_revid, to_revid, wiki)
@@ -277,37 +186,7 @@ def diff(app: App, title: str, from_revid: int | None, to_revid: int | None, wik
     click.echo(render_text(for_terminal(result), color=use_color), color=use_color)
 
 
-def _set_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
-    if value is not None:
-        app = ctx.find_object(App)
-        if app is not None:
-            app.config_path = value
-
-
-def accept_config_everywhere(group: click.Group) -> None:
-    """`--config FILE` works after any command too: `tracker history X --config FILE`."""
-    for command in group.commands.values():
-        if isinstance(command, click.Group):
-            accept_config_everywhere(command)
-        if not any(p.name == "config_override" for p in command.params):
-            command.params.append(click.Option(
-                ["--config", "config_override"], type=click.Path(path_type=Path),
-                callback=_set_config, expose_value=False, is_eager=True,
-                help="The configuration file (as the option before the command)."))
-
-
-def _register_commands() -> None:
-    from .cli_daemon import register as register_daemon
-    from .cli_digest import register as register_digest
-    from .cli_serve import register as register_serve
-
-    register_digest(main)
-    register_daemon(main)
-    register_serve(main)
-    accept_config_everywhere(main)
-
-
-_register_commands()
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
+def register(main: click.Group) -> None:
+    """Add the core commands to the `tracker` group."""
+    for command in (run, history, show, status, snapshot, diff):
+        main.add_command(command)

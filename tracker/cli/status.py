@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import Config
-from .store import Store
+from tracker.config import Config
+from tracker.store import Store
 
 
 def _empty_watch(watch: Any) -> dict[str, Any]:
@@ -51,9 +51,9 @@ def watch_status(store: Store, config: Config) -> list[dict[str, Any]]:
 
 def full_status(config: Config) -> dict[str, Any]:
     """Everything `tracker status --json` prints; reads the store without writing."""
-    from . import daemon_store
-    from .digest import delivery_status
-    from .lock import holder
+    from tracker.daemon.lock import holder
+    from tracker.digest.run import delivery_status
+    from tracker.store import jobs as daemon_store
 
     if not config.database_path.exists():
         return {"database": str(config.database_path),
@@ -71,7 +71,7 @@ def full_status(config: Config) -> dict[str, Any]:
 
 def status_lines(report: dict[str, Any]) -> list[str]:
     """The text form of full_status."""
-    from .digest import status_lines as digest_lines
+    from tracker.digest.run import status_lines as digest_lines
 
     lines = []
     for rec in report["watches"]:

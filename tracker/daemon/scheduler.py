@@ -35,12 +35,12 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from . import daemon_store
-from .config import SCHEDULE_ON_CHANGE, Config, Subscription, Wiki, load_config
-from .errors import ConfigError, TrackerError
-from .poll import Source, make_source, poll_wiki
-from .store import Store
-from .wiki import ApiSource, Backoff, retry_after
+from tracker.config import SCHEDULE_ON_CHANGE, Config, Subscription, Wiki, load_config
+from tracker.errors import ConfigError, TrackerError
+from tracker.fetch.api import ApiSource, Backoff, retry_after
+from tracker.fetch.poll import Source, make_source, poll_wiki
+from tracker.store import Store
+from tracker.store import jobs as daemon_store
 
 log = logging.getLogger(__name__)
 
@@ -455,7 +455,9 @@ class TrackerDaemon:
         if self.stopper.event.is_set():
             return
         with self._job(job_id):
-            from .digest import deliver_due  # the digest stage; imported when first needed
+            from tracker.digest.run import (
+                deliver_due,  # the digest stage; imported when first needed
+            )
 
             config = self.config
             with self._store() as store:

@@ -21,10 +21,10 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .ingest import PageIngestor, position
-from .model import Revision
-from .sections import split
-from .store import Store, utcnow
+from tracker.fetch.ingest import PageIngestor, position
+from tracker.model import Revision
+from tracker.sections import split
+from tracker.store import Store, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 
 import click
 
-from .config import parse_since as config_parse_since
-from .display import one_line
-from .errors import UsageError
+from tracker.cli.app import App, pass_app
+from tracker.config import parse_since as config_parse_since
+from tracker.display import one_line
+from tracker.errors import UsageError
 
 PRINT_FORMATS = ("text", "markdown", "html", "chat", "slack", "json")
 
@@ -29,8 +30,6 @@ def parse_since(value: str | None, timezone: str = "UTC") -> int | datetime | No
 
 def register(main: click.Group) -> None:
     """Add the `digest` command to the `tracker` group."""
-    from .cli import App, pass_app
-
     @main.command("digest")
     @click.argument("subscription", required=False)
     @click.option("--since", "since_text", metavar="DATE|REVID",
@@ -56,7 +55,7 @@ def register(main: click.Group) -> None:
         if dry_run:
             _dry_run(app, subs, since_text, fmt or "text")
             return
-        from .digest import run_digests
+        from tracker.digest.run import run_digests
 
         with app.store() as store:
             for sub in subs:
@@ -97,8 +96,8 @@ def _pick(subscriptions: tuple, name: str | None, path: object) -> list:
 
 
 def _dry_run(app: object, subs: list, since_text: str | None, fmt: str) -> None:
-    from .digest import build, templates_of
-    from .render import render_digest
+    from tracker.digest.render import render_digest
+    from tracker.digest.run import build, templates_of
 
     config = app.config  # type: ignore[attr-defined]
     if not config.database_path.exists():
@@ -118,8 +117,8 @@ def _dry_run(app: object, subs: list, since_text: str | None, fmt: str) -> None:
 
 
 def _stored_output(store: object, digest_id: int, fmt: str) -> str:
-    from . import digest_store as ds
-    from .render import render_digest
+    from tracker.digest.render import render_digest
+    from tracker.store import digests as ds
 
     row = ds.digest(store, digest_id)  # type: ignore[arg-type]
     assert row is not None

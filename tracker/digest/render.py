@@ -34,7 +34,7 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from .display import describe_change, one_line, printable, terminal_text
+from tracker.display import describe_change, one_line, printable, terminal_text
 
 FORMAT_TEMPLATES = {
     "text": "digest.txt.j2",
@@ -198,8 +198,8 @@ def bundled_templates() -> Path:
         # An editable install cannot import the nested namespace package tracker.templates
         # (setuptools maps it to the top-level templates/ directory): look for it there.
         pass
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "templates", here.parent / "templates"):
+    package = Path(__file__).resolve().parent.parent  # tracker/
+    for candidate in (package / "templates", package.parent / "templates"):
         if (candidate / FORMAT_TEMPLATES["text"]).is_file():
             return candidate
     raise FileNotFoundError("the bundled digest templates are missing from the installation")
