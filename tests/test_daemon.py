@@ -27,8 +27,9 @@ from daemon_helpers import (
 from faultproxy import FaultProxy
 
 from tracker.config import load_config
-from tracker.daemon.lock import AlreadyRunning, DaemonLock, holder
+from tracker.daemon.lock import DaemonLock, holder
 from tracker.daemon.scheduler import Plan, backoff_delay
+from tracker.errors import AlreadyRunning
 from tracker.store import Store
 from tracker.store import jobs as daemon_store
 

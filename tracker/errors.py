@@ -37,3 +37,28 @@ class HiddenText(TrackerError):
 
 class RunFailed(TrackerError):
     """`tracker run --once` did not do all its work (a poll or a digest failed)."""
+
+
+class TooLarge(WikiError):
+    """A reply of a wiki was larger than the wiki's ``max_reply_size``."""
+
+
+class AlreadyRunning(TrackerError):
+    """Another daemon holds the database's lock."""
+
+
+class ServeError(TrackerError):
+    """The web server could not start (the port is taken, the address is not ours...)."""
+
+
+class DigestFailed(TrackerError):
+    """`tracker digest` could not make or deliver a digest (a run-time failure, exit 1)."""
+
+
+class Stopping(BaseException):
+    """Raised inside a daemon's job when the daemon stops: unwinds it, rolls its batch back.
+
+    A BaseException, as KeyboardInterrupt is: poll_wiki records any Exception as that page's
+    failure and goes on with the next page, and delivery records it as a failed attempt,
+    where a stop must end the job and record nothing.
+    """

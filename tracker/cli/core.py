@@ -23,9 +23,11 @@ from tracker.errors import RunFailed
 @pass_app
 def run(app: App, once: bool, progress: bool | None) -> None:
     """Poll every watch once, store what is new, deliver due digests."""
-    from tracker.fetch.run import run_once
+    from tracker.cli.progress import TerminalProgress
+    from tracker.cli.run import run_once
 
-    outcome = run_once(app.config, progress=progress)
+    show = sys.stderr.isatty() if progress is None else progress
+    outcome = run_once(app.config, progress=TerminalProgress if show else None)
     for line in outcome.lines():
         click.echo(one_line(line))
     if not outcome.ok:

@@ -13,7 +13,7 @@ import click
 from tracker.cli.app import App, pass_app
 from tracker.config import parse_since as config_parse_since
 from tracker.display import one_line
-from tracker.errors import UsageError
+from tracker.errors import DigestFailed, UsageError
 
 PRINT_FORMATS = ("text", "markdown", "html", "chat", "slack", "json")
 
@@ -72,10 +72,6 @@ def register(main: click.Group) -> None:
                     raise DigestFailed(run.errors[0] + (
                         f" (and {len(run.errors) - 1} more; see `tracker status`)"
                         if len(run.errors) > 1 else ""))
-
-
-class DigestFailed(UsageError):
-    exit_code = 1
 
 
 def _pick(subscriptions: tuple, name: str | None, path: object) -> list:

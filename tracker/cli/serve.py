@@ -13,7 +13,7 @@ import threading
 
 import click
 
-from tracker.errors import TrackerError
+from tracker.errors import ServeError
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +24,6 @@ log = logging.getLogger(__name__)
 # reverse proxy with header deadlines in front (it listens on 127.0.0.1 unless told).
 CONNECTION_LIMIT = 1000
 CHANNEL_TIMEOUT = 30  # seconds without a byte before a connection is closed
-
-
-class ServeError(TrackerError):
-    """The server could not start (the port is taken, the address is not ours...)."""
 
 
 def register(main: click.Group) -> None:

@@ -14,13 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from tracker.errors import TrackerError
-
-
-class AlreadyRunning(TrackerError):
-    """Another daemon holds the database's lock."""
-
-    exit_code = 1
+from tracker.errors import AlreadyRunning
 
 
 def lock_path(database: Path) -> Path:

@@ -36,7 +36,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from tracker.config import SCHEDULE_ON_CHANGE, Config, Subscription, Wiki, load_config
-from tracker.errors import ConfigError, TrackerError
+from tracker.errors import ConfigError, Stopping, TrackerError
 from tracker.fetch.api import ApiSource, Backoff, retry_after
 from tracker.fetch.poll import Source, make_source, poll_wiki
 from tracker.store import Store
@@ -48,15 +48,6 @@ STOP_GRACE = 4.0  # seconds a stop waits for running jobs before leaving them be
 BACKOFF_MIN_CAP = 60.0  # a failing wiki is retried at least once a minute...
 BACKOFF_MAX_CAP = 3600.0  # ...and at least once an hour, whatever its interval
 ON_CHANGE = "digest:on-change"
-
-
-class Stopping(BaseException):
-    """Raised inside a job when the daemon stops: unwinds it and rolls its batch back.
-
-    A BaseException, as KeyboardInterrupt is: poll_wiki records any Exception as that page's
-    failure and goes on with the next page, and delivery records it as a failed attempt,
-    where a stop must end the job and record nothing.
-    """
 
 
 class Stopper:
@@ -455,23 +446,19 @@ class TrackerDaemon:
         if self.stopper.event.is_set():
             return
         with self._job(job_id):
-            from tracker.digest.run import (
-                deliver_due,  # the digest stage; imported when first needed
-            )
+            from tracker.digest.run import run_digests  # the digest stage, when first needed
 
-            config = self.config
             with self._store() as store:
-                lines = deliver_due(store, config, names=names)
-                errors = [line.removeprefix("error: ") for line in lines
-                          if line.startswith("error:")]
-                for line in lines:
+                run = run_digests(store, self.config, names=names)
+                for line in run.delivered:
+                    log.info("digest %s", line)
+                for error in run.errors:
                     # A failed delivery is retried by the digest stage with its own backoff.
-                    log.log(logging.WARNING if line.startswith("error:") else logging.INFO,
-                            "digest %s", line)
+                    log.warning("digest error: %s", error)
                 daemon_store.record_run(
-                    store, job_id, error="; ".join(errors) if errors else None,
+                    store, job_id, error="; ".join(run.errors) or None,
                     next_run=self._next_run(job_id),
-                    summary=f"{len(lines) - len(errors)} delivered, {len(errors)} failed")
+                    summary=f"{len(run.delivered)} delivered, {len(run.errors)} failed")
 
 
 def _first_error(errors: list[str]) -> str | None:

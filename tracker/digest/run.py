@@ -237,11 +237,13 @@ def is_due(store: Store, sub: Subscription, now: datetime) -> bool:
 
 @dataclass
 class DigestRun:
-    """What a digest run did: one line per digest delivered or failed, and the failures."""
+    """What a digest run did, as data: the deliveries made, the failures, the digests
+    recorded; `lines` is the same as text for a terminal (failures start with "error:")."""
 
-    lines: list[str] = field(default_factory=list)
+    delivered: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     recorded: list[int] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
 
     def fail(self, message: str) -> None:
         message = one_line(message)
@@ -250,7 +252,9 @@ class DigestRun:
 
     def done(self, line: str) -> None:
         # Printed by the CLI, logged by the daemon: the wiki's text in it is shown, not obeyed.
-        self.lines.append(one_line(line))
+        line = one_line(line)
+        self.lines.append(line)
+        self.delivered.append(line)
 
 
 def run_digests(store: Store, config: Config, *, now: datetime | None = None,

@@ -31,7 +31,7 @@ import requests
 
 from tracker import NAME, __version__
 from tracker.config import DEFAULT_MAX_RETRY_AFTER, Wiki, format_size
-from tracker.errors import WikiError
+from tracker.errors import TooLarge, WikiError
 from tracker.fetch.transport import BoundedAdapter, Limits, ReplyTooLarge, RequestDeadline
 from tracker.model import Revision
 from tracker.siteinfo import SiteInfo
@@ -150,10 +150,6 @@ def _span(seconds: float) -> str:
         if seconds >= 2 * size:
             return f"{seconds / size:.0f} {unit}"
     return f"{seconds:.0f} s"
-
-
-class TooLarge(WikiError):
-    """A reply was larger than the wiki's ``max_reply_size``."""
 
 
 class _Continuation:

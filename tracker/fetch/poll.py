@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import logging
 import queue
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-
-import click
+from typing import Protocol
 
 from tracker.config import Config, Watch, Wiki
 from tracker.errors import TrackerError, WikiError
@@ -67,6 +65,19 @@ LOG_OVERLAP = 60  # seconds read twice, for the clocks of the wiki and of this m
 SITEINFO_MAX_AGE = 86400  # a wiki's namespaces, interwiki map and tags, asked for daily
 
 
+class Progress(Protocol):
+    """What the poller tells of a page's backfill as it goes (the CLI draws a bar)."""
+
+    def update(self, count: int, timestamp: str) -> None:
+        """`count` revisions stored so far, the last of them from `timestamp`."""
+
+    def close(self) -> None:
+        """The page is done."""
+
+
+ProgressFactory = Callable[[str], Progress]  # a page's title -> its progress
+
+
 @dataclass
 class _Cycle:
     """What one poll cycle of a wiki knows while it goes through the pages."""
@@ -75,7 +86,7 @@ class _Cycle:
     source: Source
     wiki: Wiki
     wiki_id: int
-    show: bool
+    progress: ProgressFactory | None
     clock: Callable[[], float]
     unchanged: list[int] = field(default_factory=list)
     ingestor: PageIngestor | None = None  # the current page's: what it stored so far
@@ -84,7 +95,8 @@ class _Cycle:
 
 
 def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None = None,
-              watches: Sequence[Watch] | None = None, progress: bool | None = None,
+              watches: Sequence[Watch] | None = None,
+              progress: ProgressFactory | None = None,
               clock: Callable[[], float] = time.time) -> PollResult:
     """Poll the given watches of one wiki (all of them by default); never raises WikiError."""
     source = source or make_source(config, wiki)
@@ -94,7 +106,7 @@ def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None
     run_id = store.start_poll_run(wiki_id)
     start_requests = source.requests
     cycle = _Cycle(store, source, wiki, wiki_id,
-                   sys.stderr.isatty() if progress is None else progress, clock)
+                   progress or None, clock)
     by_title = {w.title: w for w in watches}
     stored = {row["title"]: row for row in store.query(
         "SELECT * FROM watches WHERE wiki_id = ?", [wiki_id])}
@@ -289,7 +301,7 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> No
 
 def _ingest(cycle: _Cycle, ingestor: PageIngestor, batches: Iterator[list[Revision]],
             title: str) -> None:
-    bar = _Progress(title, cycle.clock) if cycle.show else None
+    bar = cycle.progress(title) if cycle.progress else None
     try:
         for batch in prefetch(batches):
             ingestor.add(batch)
@@ -356,38 +368,7 @@ def _redirect_target(source: Source, title: str) -> str:
     return "another page"
 
 
-class _Progress:
-    """A progress bar on a terminal: how far the fetched history has come towards now."""
-
-    def __init__(self, title: str, clock: Callable[[], float]):
-        self.clock = clock
-        self.first: float | None = None
-        self.bar = click.progressbar(length=1000, label=f"{title[:40]}", file=sys.stderr,
-                                     show_pos=False, show_percent=True)
-        self.bar.__enter__()
-        self.done = 0
-
-    def update(self, count: int, timestamp: str) -> None:
-        try:
-            when = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-        except ValueError:
-            return
-        stamp = when.timestamp()
-        if self.first is None:
-            self.first = stamp
-        span = max(1.0, self.clock() - self.first)
-        target = int(1000 * min(1.0, (stamp - self.first) / span))
-        self.bar.label = f"{count} revisions"
-        if target > self.done:
-            self.bar.update(target - self.done)
-            self.done = target
-
-    def close(self) -> None:
-        self.bar.update(1000 - self.done)
-        self.bar.__exit__(None, None, None)
-
-
-def poll_all(store: Store, config: Config, *, progress: bool | None = None,
+def poll_all(store: Store, config: Config, *, progress: ProgressFactory | None = None,
              sources: dict[str, Source] | None = None) -> list[PollResult]:
     """One poll cycle of every watch of every wiki, each wiki in turn."""
     results = []

@@ -1,4 +1,5 @@
-"""`tracker run --once`: one poll cycle of every watch, then the digests that are due."""
+"""`tracker run --once`: one poll cycle of every watch (the fetch stage), then the digests
+that are due (the digest stage). Here, above both, so that neither imports the other."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass, field
 
 from tracker.config import Config
 from tracker.digest.run import run_digests
-from tracker.fetch.poll import PollResult, poll_all
+from tracker.fetch.poll import PollResult, ProgressFactory, poll_all
 from tracker.store import Store
 
 
@@ -29,7 +30,7 @@ class RunOutcome:
         return f"{errors[0]}{more}" if errors else "failed"
 
 
-def run_once(config: Config, *, progress: bool | None = None) -> RunOutcome:
+def run_once(config: Config, *, progress: ProgressFactory | None = None) -> RunOutcome:
     outcome = RunOutcome()
     with Store(config.database_path) as store:
         outcome.polls = poll_all(store, config, progress=progress)
