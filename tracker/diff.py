@@ -69,7 +69,7 @@ punctuation) in inserted and deleted text; moved text counts as neither.
 from __future__ import annotations
 
 import operator
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -198,12 +198,16 @@ def _moves(entries: list[dict[str, Any]]) -> None:
     """A link, reference, template or file removed from one section and added to another
     moved: one ``X_moved`` record in the section it went to, saying where it came from
     (``from``: that section's id, ``from_path``: its path), instead of the two."""
-    removed: dict[tuple, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    # What names it -> {the section it was removed from: its records there, in order}: the
+    # first not taken of another section is where one that was added came from. (Sections
+    # in order; emptied ones dropped: thousands of links moved at once cost no more.)
+    removed: dict[tuple, dict[int, deque[dict[str, Any]]]] = defaultdict(dict)
     for n, entry in enumerate(entries):
         for change in entry["changes"]:
             kind, _sep, how = change["type"].rpartition("_")
             if how == "removed" and kind in _MOVABLE:
-                removed[(kind, *(change[f] for f in _MOVABLE[kind]))].append((n, change))
+                key = (kind, *(change[f] for f in _MOVABLE[kind]))
+                removed[key].setdefault(n, deque()).append(change)
     if not removed:
         return
     taken: set[int] = set()  # id() of the removed records that moved
@@ -214,7 +218,7 @@ def _moves(entries: list[dict[str, Any]]) -> None:
             if how != "added" or kind not in _MOVABLE:
                 continue
             sources = removed.get((kind, *(change[f] for f in _MOVABLE[kind])))
-            source = next((s for s in sources or () if s[0] != n and id(s[1]) not in taken), None)
+            source = _take(sources, n) if sources else None
             if source is None:
                 continue
             taken.add(id(source[1]))
@@ -224,6 +228,18 @@ def _moves(entries: list[dict[str, Any]]) -> None:
     if taken:
         for entry in entries:
             entry["changes"] = [c for c in entry["changes"] if id(c) not in taken]
+
+
+def _take(sources: dict[int, deque[dict[str, Any]]], n: int) -> tuple[int, dict] | None:
+    """The first record of `sources` (section -> its records, none empty) not in section
+    `n`, taken out: the first or the second section looked at."""
+    for m, records in sources.items():
+        if m != n:
+            record = records.popleft()
+            if not records:
+                del sources[m]  # (and no more iterating)
+            return m, record
+    return None
 
 
 # ---- entries -----------------------------------------------------------------------------

@@ -370,6 +370,7 @@ def _assemble(items: list[Item], site: SiteInfo) -> dict[str, Any]:
     defaultsort: dict[str, str] = {}
     switches: dict[str, bool] = {}
     seen: dict[str, int] = {}
+    numbered: dict[str, int] = {}  # the last number given to a reference key used again
     for item in items:
         kind = item[0]
         if kind == "wikilink":
@@ -401,10 +402,8 @@ def _assemble(items: list[Item], site: SiteInfo) -> dict[str, Any]:
             templates[key] = {"@name": name, **item[2]}
         elif kind == "ref":
             _kind, name, title, url, text = item
-            key = name or url or text
-            if key in refs:
-                key = f"{key}#{sum(1 for k in refs if k == key or k.startswith(key + '#')) + 1}"
-            refs[key] = {"name": name, "title": title, "url": url, "text": text}
+            refs[_free_key(refs, name or url or text, numbered)] = {
+                "name": name, "title": title, "url": url, "text": text}  # fmt: skip
         elif kind == "gallery":
             found = site.link_target(item[1])
             title = found.title if found.kind in ("file", "media") else None
@@ -421,6 +420,21 @@ def _assemble(items: list[Item], site: SiteInfo) -> dict[str, Any]:
         "interwiki": interwiki, "categories": categories, "interlanguage": interlanguage,
         "defaultsort": defaultsort, "switches": switches,
     }  # fmt: skip
+
+
+def _free_key(refs: dict[str, Any], key: str, numbered: dict[str, int]) -> str:
+    """`key`, or for a key used before, the next free "key#2", "key#3"... (`numbered`: the
+    last number given to each key, so that 16,000 identical references cost no more than
+    16,000 different ones)."""
+    if key not in refs:
+        return key
+    n = numbered.get(key, 1)
+    while True:
+        n += 1
+        numbered_key = f"{key}#{n}"
+        if numbered_key not in refs:
+            numbered[key] = n
+            return numbered_key
 
 
 def blocks(text: str) -> list[str]:
@@ -858,34 +872,52 @@ def _pair_unnamed_refs(old: dict[str, Any], new: dict[str, Any]) -> None:
     came = [k for k, ref in new.items() if ref["name"] is None and k not in old]
     if not gone or not came:
         return
-    scores = sorted(
-        ((_similarity(old[a]["text"], new[b]["text"]), -i, -j, a, b)
-         for i, a in enumerate(gone) for j, b in enumerate(came)),
-        reverse=True,
-    )  # fmt: skip
-    pairs: dict[str, str] = {}
-    for score, _i, _j, a, b in scores:
-        if score < _REF_SIMILAR:
-            break
-        if a not in pairs and b not in pairs.values():
-            pairs[a] = b
-    rest_old = [a for a in gone if a not in pairs]
-    rest_new = [b for b in came if b not in pairs.values()]
+    words_old = [_words(old[a]["text"]) for a in gone]
+    words_new = [_words(new[b]["text"]) for b in came]
+    # Every pair, as long as they are few (the usual edit); thousands of references rewritten
+    # at once compare each with those around its place only (the pairs are as many as the
+    # references, not their square).
+    band = None if len(gone) * len(came) <= _REF_PAIRS else _REF_BAND
+    scale = len(came) / len(gone)
+    scores = []
+    for i, x in enumerate(words_old):
+        js = range(len(came))
+        if band is not None:
+            middle = int(i * scale)
+            js = range(max(0, middle - band), min(len(came), middle + band + 1))
+        for j in js:
+            score = _similarity(x, words_new[j])
+            if score >= _REF_SIMILAR:
+                scores.append((score, -i, -j))
+    scores.sort(reverse=True)
+    pairs: dict[int, int] = {}
+    paired: set[int] = set()
+    for _score, minus_i, minus_j in scores:  # the best first; of equals, the first in order
+        if -minus_i not in pairs and -minus_j not in paired:
+            pairs[-minus_i] = -minus_j
+            paired.add(-minus_j)
+    rest_old = [i for i in range(len(gone)) if i not in pairs]
+    rest_new = [j for j in range(len(came)) if j not in paired]
     if len(rest_old) == len(rest_new):  # the same number left: in order, if alike at all
-        for a, b in zip(rest_old, rest_new, strict=True):
-            if _similarity(old[a]["text"], new[b]["text"]) >= _REF_ALIKE:
-                pairs[a] = b
-    for a, b in pairs.items():
-        new[a] = new.pop(b)
+        for i, j in zip(rest_old, rest_new, strict=True):
+            if _similarity(words_old[i], words_new[j]) >= _REF_ALIKE:
+                pairs[i] = j
+    for i, j in pairs.items():
+        new[gone[i]] = new.pop(came[j])
 
 
 _REF_SIMILAR = 0.5  # two unnamed references this alike are one, edited
 _REF_ALIKE = 0.25  # ...or this alike, in the same order among those left
+_REF_PAIRS = 10_000  # up to this many pairs of changed references, all are compared
+_REF_BAND = 50  # above: each with the 2 x 50 around its place in the other side's order
 
 
-def _similarity(a: str, b: str) -> float:
-    """Shared words over the words of the larger text."""
-    x, y = set(_WORDS.findall(a.lower())), set(_WORDS.findall(b.lower()))
+def _words(text: str) -> frozenset[str]:
+    return frozenset(_WORDS.findall(text.lower()))
+
+
+def _similarity(x: frozenset[str], y: frozenset[str]) -> float:
+    """Shared words over the words of the larger text (`_words`)."""
     if not x or not y:
         return 0.0
     return len(x & y) / max(len(x), len(y))
@@ -900,19 +932,19 @@ def _wrapped_templates(
     """A template that went into a new reference ({{cite book}} -> <ref>{{cite book}}</ref>)
     is the reference added, not the template removed; and out of a removed one, the
     reference removed."""
-    inside: dict[str, list[str]] = {"ref_added": [], "ref_removed": []}
+    inside: dict[str, Counter[str]] = {"ref_added": Counter(), "ref_removed": Counter()}
     for change, text in ref_texts:
         if "{{" in text:
             code = mwparserfromhell.parse(text, skip_style_tags=True)
             for template in code.filter_templates(recursive=False):
                 name = str(template.name.strip_code(keep_template_params=False) or template.name)
-                inside[change["type"]].append(site.template_name(name.strip()))
+                inside[change["type"]][site.template_name(name.strip())] += 1
     wrapped = {"template_removed": inside["ref_added"], "template_added": inside["ref_removed"]}
     kept = []
     for change in changes:
         names = wrapped.get(change["type"])
-        if names and change["template"] in names:
-            names.remove(change["template"])
+        if names and names[change["template"]] > 0:
+            names[change["template"]] -= 1
             continue
         kept.append(change)
     return kept
@@ -966,15 +998,16 @@ def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
         return parts[0]
     merged: dict[str, Any] = {kind: {} for kind in _EMPTY}
     seen: dict[str, int] = {}
+    numbered: dict[str, int] = {}
     for part in parts:
         for params in part["templates"].values():
             name = params["@name"]
             seen[name] = seen.get(name, 0) + 1
             merged["templates"][name if seen[name] == 1 else f"{name}#{seen[name]}"] = params
-        for key, ref in part["refs"].items():
-            while key in merged["refs"]:
-                key += "#"
-            merged["refs"][key] = ref
+        refs = merged["refs"]
+        for ref in part["refs"].values():
+            # Keyed as _assemble keys the references of all parts in order.
+            refs[_free_key(refs, ref["name"] or ref["url"] or ref["text"], numbered)] = ref
         for kind in ("links", "files", "interwiki", "categories", "switches"):
             if part[kind]:
                 merged[kind].update(part[kind])
