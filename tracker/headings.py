@@ -22,7 +22,7 @@ import re
 from collections.abc import Container
 from functools import lru_cache
 
-from tracker.heading_checks import in_link_label, renders, valid_template_name
+from tracker.heading_checks import LinkLabels, renders, valid_template_name
 
 __all__ = ["DEFAULT_TAGS", "Heading", "find_headings"]
 
@@ -440,5 +440,6 @@ def scan_counted(
         root.extend(piece.broken())
     if link_opens and root:
         # A "[[" before `start` closed before it: no heading after it is in its label.
-        root = [h for h in root if not in_link_label(text, h[0], link_opens, opaque)]
+        labels = LinkLabels(text, link_opens, opaque)
+        root = [h for h in root if h[0] not in labels]
     return root, cuts, stop, counts
