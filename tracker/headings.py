@@ -174,7 +174,9 @@ def scan_counted(
     cuts: list[int] = []
     counts: list[int] = []
     stop = start if start in stops else None
-    if "=" not in text or stop is not None:
+    if stop is not None or (not text.startswith("=", start) and text.find("\n=", start) < 0):
+        # (No line starts with "=" after `start`: no heading node, no cut; a huge line of
+        # templates and links is not read.)
         return [], cuts, stop, [number - 1] if stop is not None else counts
     n = len(text)
     tag_re = _tag_regex(tags)
