@@ -48,6 +48,15 @@ tracker.siteinfo.SiteInfo; not computed for a page's first revision)::
     {"type": "file_added" | "file_removed", "file": str}
     {"type": "interwiki_added" | "interwiki_removed", "prefix": str, "title": str}
 
+Text the diff does not read in bounded time and stack (markup nested deeper than 32 levels,
+a paragraph over 2 MiB, constructs that never close by the thousand: tracker.wikiparse), or
+more markup to read than one diff reads (tracker.wikiparse.Budget, shared by its sections):
+the section keeps its word-level operations and, instead of its wiki-semantic changes, has
+one record saying why (in ``page_changes`` too, when the page's facts could not be
+compared)::
+
+    {"type": "semantics_skipped", "reason": str}
+
 A link, reference, template or file removed from one section and added to another moved:
 one record in the section it went to, with where it came from (that section's id and path)::
 
@@ -79,6 +88,7 @@ from tracker.lineage import content, match_sections, moved_sections
 from tracker.sections import Edit, Section, edits, split
 from tracker.semantic import page_changes, semantic_changes
 from tracker.siteinfo import SiteInfo
+from tracker.wikiparse import Budget
 from tracker.worddiff import count_words, word_diff
 
 __all__ = ["TextDiff", "content", "diff_texts", "match_sections", "render_text"]
@@ -121,6 +131,7 @@ def diff_texts(
     happened in between.
     """
     site = site or SiteInfo.default()
+    budget = Budget()  # what reading markup may cost, for all the sections
     if old_text is None:
         new = split(new_text, site=site)
         ids = [f"{id_prefix}{j}" for j in range(len(new))]
@@ -159,7 +170,7 @@ def diff_texts(
     for j, section in enumerate(new):
         i = match.get(j)
         if i is None:
-            entries.append(_added(section, new_ids[j], True, site))
+            entries.append(_added(section, new_ids[j], True, site, budget))
             came.append(content(section))
         elif old[i] is section:
             entries.append(_unchanged(section, section, new_ids[j], j in moved))  # the most
@@ -167,20 +178,20 @@ def diff_texts(
             # An edit tracker.sections saw, if it is of the old section this one is matched to.
             found = new_edits.get(j)
             edit = found[1] if found is not None and found[0] == i else None
-            entries.append(_pair(old[i], section, new_ids[j], j in moved, edit, site))
+            entries.append(_pair(old[i], section, new_ids[j], j in moved, edit, site, budget))
             if "edited" in entries[-1]["kinds"]:
                 gone.append(content(old[i]))
                 came.append(content(section))
         if removed_after:
             for i in removed_after.get(j, ()):
-                entries.append(_removed(old[i], old_ids[i], site))
+                entries.append(_removed(old[i], old_ids[i], site, budget))
                 gone.append(content(old[i]))
     page: list[dict[str, Any]] = []
     if gone or came:
         # Page facts (categories...) of the whole page: a category block that went to
         # another section is not removed and added.
         page = page_changes(
-            gone, came, site, lambda: (list(map(content, old)), list(map(content, new)))
+            gone, came, site, lambda: (list(map(content, old)), list(map(content, new))), budget
         )
         if sum(1 for entry in entries if entry["changes"]) > 1:
             _moves(entries)  # (one section edited: nothing moved between sections)
@@ -252,6 +263,7 @@ def _pair(
     moved: bool,
     edit: Edit | None = None,
     site: SiteInfo | None = None,
+    budget: Budget | None = None,
 ) -> dict[str, Any]:
     if (
         old.text == new.text
@@ -280,7 +292,9 @@ def _pair(
                 added += count_words(op["text"])
             elif op["type"] == "delete":
                 removed += count_words(op["text"])
-        changes.extend(semantic_changes(old_content, new_content, edit, site, page_facts=False))
+        changes.extend(
+            semantic_changes(old_content, new_content, edit, site, page_facts=False, budget=budget)
+        )
     return {
         "id": section_id,
         "path": list(new.path),
@@ -325,12 +339,16 @@ def _content_edit(
 
 
 def _added(
-    section: Section, section_id: str, semantic: bool, site: SiteInfo | None = None
+    section: Section,
+    section_id: str,
+    semantic: bool,
+    site: SiteInfo | None = None,
+    budget: Budget | None = None,
 ) -> dict[str, Any]:
     text = content(section)
     changes: list[dict[str, Any]] = word_diff("", text)
     if semantic:
-        changes.extend(semantic_changes(None, text, site=site, page_facts=False))
+        changes.extend(semantic_changes(None, text, site=site, page_facts=False, budget=budget))
     return {
         "id": section_id,
         "path": list(section.path),
@@ -342,10 +360,12 @@ def _added(
     }
 
 
-def _removed(section: Section, section_id: str, site: SiteInfo | None = None) -> dict[str, Any]:
+def _removed(
+    section: Section, section_id: str, site: SiteInfo | None = None, budget: Budget | None = None
+) -> dict[str, Any]:
     text = content(section)
     changes: list[dict[str, Any]] = word_diff(text, "")
-    changes.extend(semantic_changes(text, None, site=site, page_facts=False))
+    changes.extend(semantic_changes(text, None, site=site, page_facts=False, budget=budget))
     return {
         "id": section_id,
         "path": list(section.path),
