@@ -57,6 +57,12 @@ compared)::
 
     {"type": "semantics_skipped", "reason": str}
 
+A word diff that would take too long (megabytes of text without a word in common) is
+coarser: stretches are replaced whole (the operations still rebuild the new content), and
+the section says so after its word-level operations::
+
+    {"type": "words_coarsened", "reason": str}
+
 A link, reference, template or file removed from one section and added to another moved:
 one record in the section it went to, with where it came from (that section's id and path)::
 
@@ -285,13 +291,16 @@ def _pair(
     if old_content != new_content:
         kinds.append("edited")
         edit = _content_edit(old, new, edit, old_content, new_content)  # if sections knows
-        ops = word_diff(old_content, new_content, edit)
+        coarse: list[str] = []
+        ops = word_diff(old_content, new_content, edit, coarse=coarse)
         changes.extend(ops)
         for op in ops:
             if op["type"] == "insert":
                 added += count_words(op["text"])
             elif op["type"] == "delete":
                 removed += count_words(op["text"])
+        if coarse:
+            changes.append({"type": "words_coarsened", "reason": coarse[0]})
         changes.extend(
             semantic_changes(old_content, new_content, edit, site, page_facts=False, budget=budget)
         )
