@@ -125,9 +125,26 @@ def is_link_target(target: str) -> bool:
 _BAD_TEMPLATE_NAME = re.compile(r"[\[\]<>]")
 
 
+_MAX_TITLE = 255  # bytes of a title (MediaWiki's Title: longer is no title)
+
+
 def valid_template_name(text: str, start: int, end: int) -> bool:
-    name = text[start:end].split("|", 1)[0].strip()
-    return bool(name) and "\n" not in name and not _BAD_TEMPLATE_NAME.search(name)
+    """Whether text[start:end], a template's content, starts with a name the wiki reads
+    (one line, no brackets, a title's length). Reads 4 times a title's length at most, so
+    that thousands of templates in one another cost no more than side by side."""
+    limit = min(end, start + 4 * _MAX_TITLE)
+    bar = text.find("|", start, limit)
+    if bar < 0:
+        if limit < end:
+            return False  # a name longer than any title
+        bar = end
+    name = text[start:bar].strip()
+    return (
+        bool(name)
+        and "\n" not in name
+        and not _BAD_TEMPLATE_NAME.search(name)
+        and len(name.encode()) <= _MAX_TITLE
+    )
 
 
 def renders(

@@ -195,6 +195,7 @@ def scan_counted(
     templates: list[tuple[int, int, bool]] = []
     headings_open = 0
     link_opens: list[int] = []  # where "[[" starts, outside comments and tags
+    run_char, run_start, run_end = "", 0, 0  # the last run of closing braces or brackets
 
     def flags() -> None:
         nonlocal accum, find_pipe, find_equals, in_heading
@@ -390,7 +391,13 @@ def scan_counted(
         if found == "close":
             piece = stack[-1]
             _close, _min, max_count, names = _RULES[piece.open]
-            count = len(cur) if len(cur) > 1 else _run(text, i, cur, piece.count)
+            if len(cur) > 1:
+                count = len(cur)
+            else:
+                # (A run of 8,000 "}" closes 3 at a time: its end is found once.)
+                if not (run_char == cur and run_start <= i < run_end):
+                    run_char, run_start, run_end = cur, i, i + _run(text, i, cur)
+                count = min(run_end - i, piece.count)
             if count > max_count:
                 matching = max_count
             else:
