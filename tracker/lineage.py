@@ -16,6 +16,7 @@ subsequence keeps the most, so only the sections that really moved are marked).
 
 from __future__ import annotations
 
+import heapq
 import math
 import operator
 import re
@@ -39,7 +40,7 @@ _FEW_WORDS = 5  # sections this small are judged by their heading and place only
 # of fewer are the same as without them):
 _ALIGN_CELLS = 2_500  # pairs of same-headed sections aligned by similarity, else by a diff
 _ALL_PAIRS = 10_000  # pairs of unmatched sections compared all, else through an index
-_POSTINGS = 4_096  # postings of its rarest word pairs read per new section, at most
+_POSTINGS = 512  # postings of its rarest word pairs read per new section, at most
 _COMPARED = 16  # old sections compared with each new one, at most (those sharing the most)
 
 
@@ -258,7 +259,7 @@ def _indexed_pairs(
                 break
             for i in found_in:
                 shared[i] += 1
-        for i in sorted(shared, key=lambda i: (-shared[i], i))[:_COMPARED]:
+        for i in heapq.nsmallest(_COMPARED, shared, key=lambda i: (-shared[i], i)):
             sa = words_old[i]
             if min(len(sa), len(words_new)) < _SIMILAR * max(len(sa), len(words_new)):
                 continue
