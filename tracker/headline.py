@@ -21,7 +21,7 @@ does the same for what can be rendered without the wiki, following the parser's 
 A heading that renders empty (``== [[File:X.png]] ==``, ``== <ref>x</ref> ==``) is shown
 as its wikitext, so that no heading is empty and a change of it is a visible rename; and so
 is one too costly to render (tracker.wikiparse: markup nested deeper than 32 levels, or more
-work than some 64 units a character): what a heading shows depends on its wikitext only.
+work than 32 units a character): what a heading shows depends on its wikitext only.
 The wiki's own rendering, where a source gives it (``action=parse``), can take the place
 of this: it is what the API's ``line`` is, with its tags dropped and entities decoded.
 """
@@ -90,8 +90,8 @@ def heading_text(
 
 # What rendering a heading may cost (tracker.wikiparse.Budget), from its length alone: a
 # heading of links, templates and tags takes a tenth of this.
-_UNITS = 64
-_MIN_UNITS = 4096
+_UNITS = 32
+_MIN_UNITS = 2048
 
 # Sanitizer::getRecognizedTagData: the HTML elements wikitext may use; a reader sees their
 # content only. Any other tag is shown as text.

@@ -186,7 +186,7 @@ def _read(text: str, site: SiteInfo, budget: Budget) -> tuple[dict[str, Any], _S
             found = _CONSTRUCTS.get(key)
             if found is None:
                 quiet_run = _quiet_tokens(run)
-                code = build(run, budget)  # (which empties `run`)
+                code = build(run)  # (which empties `run`)
                 if len(_CONSTRUCTS) >= 4096:
                     _CONSTRUCTS.clear()  # simpler than an LRU, and safe across threads
                 found = _CONSTRUCTS[key] = (
@@ -276,7 +276,7 @@ def _extract_parsed(
 ) -> dict[str, Any]:
     """`extract` from a full parse (of `text`'s `tokens`, if at hand): the reference the
     construct-by-construct way matches."""
-    code = parse(text, budget) if tokens is None else build(tokens, budget)
+    code = parse(text, budget) if tokens is None else build(tokens)
     items = [item for node in code.nodes for item in _items(node, budget=budget)]
     if "__" in text:
         items += _switch_items(text)

@@ -12,11 +12,15 @@ any of that happens, raising `Unreadable` with the reason a reader is given:
 
 - a text longer than `MAX_TEXT` characters;
 - a line starting with "=" with more than `MAX_DEPTH` runs of "=";
+- more than `MAX_DEPTH` constructs open at once, counted before reading (openers not
+  closed yet, a stack per kind): the tokenizer nests its attempts, and each that fails
+  reads what follows again;
 - more reading again than `MAX_EXCESS` characters, as `excess` predicts it from the
   constructs that cannot close (each is read to the end of the text, or of its line);
 - constructs nested deeper than `MAX_DEPTH` (templates, links, tags... in one another:
   some 8 Python frames a level at most, well inside the default recursion limit);
-- more work than a `Budget` has left: one diff's, shared by all it reads.
+- more work than a `Budget` has left: one diff's, shared by all it reads (tokens, mostly:
+  the tokenizer, the builder and the diff spend some microseconds on each).
 
 The callers fall back, and say so: a section whose changed paragraphs cannot be read gets
 its word diff and a ``semantics_skipped`` record (tracker.semantic); a heading shows its
@@ -26,6 +30,7 @@ wikitext (tracker.headline).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from itertools import accumulate, repeat
 
 from mwparserfromhell.parser import tokens as tk
@@ -53,8 +58,12 @@ __all__ = [
 MAX_DEPTH = 32  # constructs in one another; and "=" runs on a line starting with "="
 MAX_TEXT = 1 << 21  # characters of one text (a paragraph, a heading)
 MAX_EXCESS = 1 << 22  # characters read again for constructs that cannot close, per text
-DIFF_BUDGET = 1 << 24  # work units of one diff: characters read, and tokens built...
-TOKEN_COST = 16  # ...each costing as much as reading this many characters
+# What one diff may spend reading wikitext, in units of about a microsecond of this
+# project's 2-core test machine: a token costs TOKEN_COST (the tokenizer makes it, the
+# builder and tracker.semantic visit it), CHARS characters read (or read again) one.
+DIFF_BUDGET = 8 << 20
+TOKEN_COST = 8
+CHARS = 2
 
 # How a token moves the builder in or out of a node: the first token of a node steps in, its
 # last steps out (other tokens: text, or inside a node).
@@ -79,11 +88,11 @@ class Unreadable(Exception):
 
 
 class Budget:
-    """What reading wikitext may cost one diff, in work units: a character read by the
-    tokenizer is one, a token built into nodes `TOKEN_COST`. Shared by all the texts the
-    diff reads (what is cached costs nothing), so that no text, however long or many, makes
-    a diff take minutes: 16 M units are some seconds at worst, and the largest real pages
-    (2 MB, every paragraph changed) need less than half."""
+    """What reading wikitext may cost one diff, in work units: `TOKEN_COST` a token, one
+    for `CHARS` characters read. Shared by all the texts the diff reads (what is cached
+    costs nothing), so that no text, however long or many, makes a diff take minutes:
+    8 M units are some seconds at worst (dense markup, 2 MiB), and the largest real pages
+    (2 MB, every paragraph changed, neither side read before) need less than half."""
 
     def __init__(self, units: int = DIFF_BUDGET) -> None:
         self.units = units
@@ -105,27 +114,29 @@ def tokenize(text: str, budget: Budget | None = None) -> list[tk.Token]:
         raise Unreadable(f"text longer than {MAX_TEXT:,} characters")
     if "=" in text:
         _check_heading_lines(text)
-    more = excess(text)
+    more, most_open = _count(text)
+    if most_open > MAX_DEPTH:
+        raise Unreadable(f"more than {MAX_DEPTH} constructs open at once ({{{{, [[, <tag>...)")
     if more > MAX_EXCESS:
         raise Unreadable("too many constructs that never close ({{, [[, <tag>...)")
     if budget is not None:
-        budget.spend(len(text) + more)
+        budget.spend((len(text) + more) // CHARS)
     tokens = _Tokenizer().tokenize(text, 0, True)
     if max(accumulate(map(STEP.get, map(type, tokens), repeat(0))), default=0) > MAX_DEPTH:
         raise Unreadable(f"markup nested deeper than {MAX_DEPTH} levels")
+    if budget is not None:
+        budget.spend(TOKEN_COST * len(tokens))  # (what most of the time is spent on)
     return tokens
 
 
-def build(tokens: list[tk.Token], budget: Budget | None = None) -> Wikicode:
+def build(tokens: list[tk.Token]) -> Wikicode:
     """The nodes of tokens from `tokenize` (which empties the list)."""
-    if budget is not None:
-        budget.spend(TOKEN_COST * len(tokens))
     return Builder().build(tokens)
 
 
 def parse(text: str, budget: Budget | None = None) -> Wikicode:
     """``mwparserfromhell.parse(text, skip_style_tags=True)``, bounded: see `tokenize`."""
-    return build(tokenize(text, budget), budget)
+    return build(tokenize(text, budget))
 
 
 # A line where the tokenizer reads a heading: one starting with "=" (at the start of the text
@@ -152,12 +163,18 @@ _MARKUP = re.compile(
 )
 # Tags that never need closing (mwparserfromhell's SINGLE_ONLY), and those whose content is
 # not read (PARSER_BLACKLIST): after their opening tag, the text up to their closing one is
-# skipped, as the tokenizer skips it.
+# skipped, as the tokenizer skips it; but only where nothing else is open (inside a
+# construct that fails, the tokenizer may read their content again and again).
 _SINGLE_ONLY = frozenset({"br", "wbr", "hr", "meta", "link", "img"})
 _OPAQUE = frozenset(
     """categorytree ce chem gallery graph hiero imagemap inputbox math nowiki
     pre score section source syntaxhighlight templatedata timeline""".split()
 )
+
+
+@lru_cache(maxsize=64)
+def _closing(name: str) -> re.Pattern[str]:
+    return re.compile(rf"</{re.escape(name)}", re.I)
 
 
 def excess(text: str) -> int:
@@ -168,24 +185,34 @@ def excess(text: str) -> int:
     A prediction, not a bound: failures inside constructs that do close are read up to
     their closer, and the tests measure what counts. Linear in the text.
     """
+    return _count(text)[0]
+
+
+def _count(text: str) -> tuple[int, int]:
+    """`excess`, and the most constructs open at once by the same count (a stack per kind;
+    ``{{{`` is one, external links left out): more than a few dozen and the tokenizer,
+    nesting its attempts, may read the text again and again although the closers come."""
     if "{" not in text and "[" not in text and "<" not in text:
-        return 0
+        return 0, 0
+    most = tagged = 0  # (tagged: the tags open, all names)
     braces = links = comments = tables = brackets = 0
     tags: dict[str, int] = {}
     lines = 0  # characters read again for external links
     line_start = 0
     skip_to = 0
-    lower = None
+    unclosed_opaque: set[str] = set()
     for m in _MARKUP.finditer(text):
         if m.start() < skip_to:
             continue
         g = m.lastindex
         if g == 1:
             braces += len(m.group(1))
+            most = max(most, braces // 2 + links + comments + tables + tagged)
         elif g == 2:
             braces = max(0, braces - len(m.group(2)))
         elif g == 3:
             links += len(m.group(3)) // 2
+            most = max(most, braces // 2 + links + comments + tables + tagged)
         elif g == 4:
             # "]]" closes a link first; what is left, an external link.
             run = len(m.group(4))
@@ -194,6 +221,7 @@ def excess(text: str) -> int:
             brackets = max(0, brackets - (run - 2 * used))
         elif g == 5:
             comments += 1
+            most = max(most, braces // 2 + links + comments + tables + tagged)
         elif g == 6:
             comments = max(0, comments - 1)
         elif g == 13:
@@ -204,6 +232,7 @@ def excess(text: str) -> int:
             brackets += 1
         elif g == 11:
             tables += 1
+            most = max(most, braces // 2 + links + comments + tables + tagged)
         elif g == 12:
             tables = max(0, tables - 1)
         else:
@@ -212,16 +241,24 @@ def excess(text: str) -> int:
             if closing:
                 if tags.get(name):
                     tags[name] -= 1
-            elif name in _OPAQUE and end and not rest.endswith("/"):
-                if lower is None:
-                    lower = text.lower()
-                close = lower.find(f"</{name}", m.end())
-                if close >= 0:
-                    skip_to = close  # its content is not read; its closing tag is next
+                    tagged -= 1
+            elif (
+                name in _OPAQUE
+                and end
+                and not rest.endswith("/")
+                and not (braces > 1 or links or comments or tables or tagged)
+            ):
+                found = None if name in unclosed_opaque else _closing(name).search(text, m.end())
+                if found is not None:
+                    skip_to = found.start()  # its content is not read; its closing tag next
                 else:
+                    unclosed_opaque.add(name)  # (none further either: not looked for again)
                     tags[name] = tags.get(name, 0) + 1
+                    tagged += 1
             elif name not in _SINGLE_ONLY and not (end and rest.endswith("/")):
                 tags[name] = tags.get(name, 0) + 1
+                tagged += 1
+                most = max(most, braces // 2 + links + comments + tables + tagged)
     lines += brackets * (len(text) - line_start)
-    unclosed = braces // 2 + links + comments + tables + sum(tags.values())
-    return unclosed * len(text) + lines
+    unclosed = braces // 2 + links + comments + tables + tagged
+    return unclosed * len(text) + lines, most
