@@ -48,9 +48,10 @@ tracker.siteinfo.SiteInfo; not computed for a page's first revision)::
     {"type": "file_added" | "file_removed", "file": str}
     {"type": "interwiki_added" | "interwiki_removed", "prefix": str, "title": str}
 
-Text the diff does not read in bounded time and stack (markup nested deeper than 32 levels,
-a paragraph over 2 MiB, constructs that never close by the thousand: tracker.wikiparse), or
-more markup to read than one diff reads (tracker.wikiparse.Budget, shared by its sections):
+Text the diff does not read in bounded time and stack (markup nested deeper than 32 levels
+or more than 32 constructs open at once, a paragraph over 2 MiB, constructs that never close
+by the thousand: tracker.wikiparse), or more markup to read than one diff reads
+(tracker.wikiparse.Budget, shared by its sections):
 the section keeps its word-level operations and, instead of its wiki-semantic changes, has
 one record saying why (in ``page_changes`` too, when the page's facts could not be
 compared)::

@@ -20,7 +20,8 @@ any of that happens, raising `Unreadable` with the reason a reader is given:
 - constructs nested deeper than `MAX_DEPTH` (templates, links, tags... in one another:
   some 8 Python frames a level at most, well inside the default recursion limit);
 - more work than a `Budget` has left: one diff's, shared by all it reads (tokens, mostly:
-  the tokenizer, the builder and the diff spend some microseconds on each).
+  the tokenizer, the builder and the diff spend some microseconds on each);
+- and mwparserfromhell's own ParserError (none seen), said instead of raised.
 
 The callers fall back, and say so: a section whose changed paragraphs cannot be read gets
 its word diff and a ``semantics_skipped`` record (tracker.semantic); a heading shows its
@@ -33,6 +34,7 @@ import re
 from functools import lru_cache
 from itertools import accumulate, repeat
 
+from mwparserfromhell.parser import ParserError
 from mwparserfromhell.parser import tokens as tk
 from mwparserfromhell.parser.builder import Builder
 from mwparserfromhell.wikicode import Wikicode
@@ -121,7 +123,10 @@ def tokenize(text: str, budget: Budget | None = None) -> list[tk.Token]:
         raise Unreadable("too many constructs that never close ({{, [[, <tag>...)")
     if budget is not None:
         budget.spend((len(text) + more) // CHARS)
-    tokens = _Tokenizer().tokenize(text, 0, True)
+    try:
+        tokens = _Tokenizer().tokenize(text, 0, True)
+    except ParserError as exc:  # (the parser's own bug: said, not raised)
+        raise Unreadable(f"the parser failed: {exc}") from None
     if max(accumulate(map(STEP.get, map(type, tokens), repeat(0))), default=0) > MAX_DEPTH:
         raise Unreadable(f"markup nested deeper than {MAX_DEPTH} levels")
     if budget is not None:
@@ -131,7 +136,10 @@ def tokenize(text: str, budget: Budget | None = None) -> list[tk.Token]:
 
 def build(tokens: list[tk.Token]) -> Wikicode:
     """The nodes of tokens from `tokenize` (which empties the list)."""
-    return Builder().build(tokens)
+    try:
+        return Builder().build(tokens)
+    except ParserError as exc:
+        raise Unreadable(f"the parser failed: {exc}") from None
 
 
 def parse(text: str, budget: Budget | None = None) -> Wikicode:
@@ -153,10 +161,12 @@ def _check_heading_lines(text: str) -> None:
 
 # What opens or closes a construct the tokenizer may read to the end of the text when it
 # does not close: templates and arguments, links, comments, tags, tables (at a line start),
-# external links "[scheme:..." (to the end of their line).
+# external links "[scheme:..." (to the end of their line). A tag's attributes are read up
+# to a brace, a bracket or a line end (then it is an opener without its ">": what follows
+# is counted, not swallowed).
 _MARKUP = re.compile(
     r"(\{\{+)|(\}\}+)|(\[\[+)|(\]+)|(<!--)|(-->)"
-    r"|<(/?)([A-Za-z][^\s/<>]*)([^<>]*)(>?)"
+    r"|<(/?)([A-Za-z][^\s/<>]*)([^<>{}\[\]\n]*)(>?)"
     r"|^[ \t]*(\{\|)|^[ \t]*(\|\})|(\n)"
     r"|(\[)(?=(?i:[a-z][a-z0-9+.\-]*:|//))",
     re.M,
