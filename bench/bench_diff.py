@@ -1,17 +1,24 @@
 """Benchmark of issue 3: the section-level diff of consecutive revisions.
 
     python bench/bench_diff.py [--revisions 2000] [--compare 300] [--big 200]
+    python bench/bench_diff.py --adversarial-only [--timeout 600]
 
 Against, in the same run: MediaWiki's own action=compare on a real local wiki (the
 server-side baseline) and difflib's line diff of the full texts. Prints a Markdown table.
+The hostile texts of issue 15 (tests/adversarial.py, at the sizes of its report) are each
+diffed in a process of its own, after the diff of their first revision as ingest does, so
+that one that crashes or takes too long is told as such (``--adversarial-only``: those
+alone, without a wiki; with PYTHONPATH set to another checkout, that checkout's).
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -109,6 +116,60 @@ def pathological(size: int) -> list[tuple[str, str, str]]:
             ("two tokens shuffled", tokens[0], tokens[1])]
 
 
+# One hostile case, in a process of its own: its first revision, then the edit, timed.
+_ONE_CASE = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from adversarial import CASES
+from tracker.diff import diff_texts
+make, n = CASES[sys.argv[2]]
+old, new = make(n)
+diff_texts(None, old)
+start = time.perf_counter()
+try:
+    result = diff_texts(old, new)
+except RecursionError:
+    print(json.dumps({"error": "RecursionError"}))
+else:
+    notes = [c["type"] for e in result.sections for c in e["changes"]
+             if c["type"] in ("semantics_skipped", "words_coarsened")]
+    notes += [c["type"] for c in result.page_changes if c["type"] == "semantics_skipped"]
+    print(json.dumps({"seconds": time.perf_counter() - start, "size": len(new),
+                      "notes": sorted(set(notes))}))
+"""
+
+
+def adversarial(timeout: float) -> list[tuple[str, str]]:
+    """(case, what the edit of its text cost) for each case of tests/adversarial.py."""
+    from adversarial import CASES
+
+    rows = []
+    for name, (_make, n) in CASES.items():
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", _ONE_CASE, str(ROOT / "tests"), name],
+                capture_output=True, text=True, timeout=timeout, check=False,
+            )
+        except subprocess.TimeoutExpired:
+            rows.append((f"{name} ({n:,})", f"not done in {timeout:.0f} s"))
+            continue
+        if done.returncode < 0:
+            rows.append((f"{name} ({n:,})", f"crashed (signal {-done.returncode})"))
+            continue
+        try:
+            found = json.loads(done.stdout.strip().splitlines()[-1])
+        except (IndexError, ValueError):
+            rows.append((f"{name} ({n:,})", f"failed: {done.stderr.strip()[-200:]}"))
+            continue
+        if "error" in found:
+            rows.append((f"{name} ({n:,})", found["error"]))
+            continue
+        notes = f" ({', '.join(found['notes'])})" if found["notes"] else ""
+        cost = f"{found['seconds'] * 1000:,.0f} ms{notes}"
+        rows.append((f"{name} ({n:,}; {found['size'] / 1000:,.0f} KB)", cost))
+    return rows
+
+
 def ms(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:.2f}"
 
@@ -118,7 +179,17 @@ def main() -> None:
     parser.add_argument("--revisions", type=int, default=2000)
     parser.add_argument("--compare", type=int, default=300, help="pairs sent to action=compare")
     parser.add_argument("--big", type=int, default=200, help="revisions of the 250 KB article")
+    parser.add_argument("--adversarial-only", action="store_true",
+                        help="only the hostile texts of issue 15 (no wiki needed)")
+    parser.add_argument("--timeout", type=float, default=600,
+                        help="seconds a hostile text may take before it is told as not done")
     args = parser.parse_args()
+    if args.adversarial_only:
+        print("| hostile text (size) | one edit of it |")
+        print("|---|---|")
+        for name, cost in adversarial(args.timeout):
+            print(f"| {name} | {cost} |")
+        return
 
     revisions = list(generate(args.revisions, size=60_000))
     texts = [r.text or "" for r in revisions]
@@ -145,6 +216,7 @@ def main() -> None:
         start = time.perf_counter()
         diff_texts(old or None, new)
         worst.append((name, time.perf_counter() - start))
+    hostile = adversarial(args.timeout)
 
     median = statistics.median(ours)
     print(f"\n{args.revisions} consecutive pairs of a ~60 KB article (median "
@@ -163,6 +235,8 @@ def main() -> None:
     print(f"| max ms per pair, 250 KB | {max(big) * 1000:.1f} | | | < 1000 |")
     for name, seconds in worst:
         print(f"| worst case: {name} | {seconds * 1000:.0f} ms | | | < 1000 ms |")
+    for name, cost in hostile:
+        print(f"| worst case (issue 15): {name} | {cost} | | | seconds, not minutes |")
     print(f"| database size with stored diffs | {db_size / 1e6:.1f} MB "
           f"(diffs {diffs / 1e6:.1f} MB) | raw wikitext {raw / 1e6:.0f} MB | "
           f"{100 * db_size / raw:.1f} % | <= 10 % |")

@@ -48,6 +48,22 @@ tracker.siteinfo.SiteInfo; not computed for a page's first revision)::
     {"type": "file_added" | "file_removed", "file": str}
     {"type": "interwiki_added" | "interwiki_removed", "prefix": str, "title": str}
 
+Text the diff does not read in bounded time and stack (markup nested deeper than 32 levels
+or more than 32 constructs open at once, a paragraph over 2 MiB, constructs that never close
+by the thousand: tracker.wikiparse), or more markup to read than one diff reads
+(tracker.wikiparse.Budget, shared by its sections):
+the section keeps its word-level operations and, instead of its wiki-semantic changes, has
+one record saying why (in ``page_changes`` too, when the page's facts could not be
+compared)::
+
+    {"type": "semantics_skipped", "reason": str}
+
+A word diff that would take too long (megabytes of text without a word in common) is
+coarser: stretches are replaced whole (the operations still rebuild the new content), and
+the section says so after its word-level operations::
+
+    {"type": "words_coarsened", "reason": str}
+
 A link, reference, template or file removed from one section and added to another moved:
 one record in the section it went to, with where it came from (that section's id and path)::
 
@@ -69,7 +85,7 @@ punctuation) in inserted and deleted text; moved text counts as neither.
 from __future__ import annotations
 
 import operator
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +95,7 @@ from tracker.lineage import content, match_sections, moved_sections
 from tracker.sections import Edit, Section, edits, split
 from tracker.semantic import page_changes, semantic_changes
 from tracker.siteinfo import SiteInfo
+from tracker.wikiparse import Budget
 from tracker.worddiff import count_words, word_diff
 
 __all__ = ["TextDiff", "content", "diff_texts", "match_sections", "render_text"]
@@ -121,6 +138,7 @@ def diff_texts(
     happened in between.
     """
     site = site or SiteInfo.default()
+    budget = Budget()  # what reading markup may cost, for all the sections
     if old_text is None:
         new = split(new_text, site=site)
         ids = [f"{id_prefix}{j}" for j in range(len(new))]
@@ -159,7 +177,7 @@ def diff_texts(
     for j, section in enumerate(new):
         i = match.get(j)
         if i is None:
-            entries.append(_added(section, new_ids[j], True, site))
+            entries.append(_added(section, new_ids[j], True, site, budget))
             came.append(content(section))
         elif old[i] is section:
             entries.append(_unchanged(section, section, new_ids[j], j in moved))  # the most
@@ -167,20 +185,20 @@ def diff_texts(
             # An edit tracker.sections saw, if it is of the old section this one is matched to.
             found = new_edits.get(j)
             edit = found[1] if found is not None and found[0] == i else None
-            entries.append(_pair(old[i], section, new_ids[j], j in moved, edit, site))
+            entries.append(_pair(old[i], section, new_ids[j], j in moved, edit, site, budget))
             if "edited" in entries[-1]["kinds"]:
                 gone.append(content(old[i]))
                 came.append(content(section))
         if removed_after:
             for i in removed_after.get(j, ()):
-                entries.append(_removed(old[i], old_ids[i], site))
+                entries.append(_removed(old[i], old_ids[i], site, budget))
                 gone.append(content(old[i]))
     page: list[dict[str, Any]] = []
     if gone or came:
         # Page facts (categories...) of the whole page: a category block that went to
         # another section is not removed and added.
         page = page_changes(
-            gone, came, site, lambda: (list(map(content, old)), list(map(content, new)))
+            gone, came, site, lambda: (list(map(content, old)), list(map(content, new))), budget
         )
         if sum(1 for entry in entries if entry["changes"]) > 1:
             _moves(entries)  # (one section edited: nothing moved between sections)
@@ -198,12 +216,16 @@ def _moves(entries: list[dict[str, Any]]) -> None:
     """A link, reference, template or file removed from one section and added to another
     moved: one ``X_moved`` record in the section it went to, saying where it came from
     (``from``: that section's id, ``from_path``: its path), instead of the two."""
-    removed: dict[tuple, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    # What names it -> {the section it was removed from: its records there, in order}: the
+    # first not taken of another section is where one that was added came from. (Sections
+    # in order; emptied ones dropped: thousands of links moved at once cost no more.)
+    removed: dict[tuple, dict[int, deque[dict[str, Any]]]] = defaultdict(dict)
     for n, entry in enumerate(entries):
         for change in entry["changes"]:
             kind, _sep, how = change["type"].rpartition("_")
             if how == "removed" and kind in _MOVABLE:
-                removed[(kind, *(change[f] for f in _MOVABLE[kind]))].append((n, change))
+                key = (kind, *(change[f] for f in _MOVABLE[kind]))
+                removed[key].setdefault(n, deque()).append(change)
     if not removed:
         return
     taken: set[int] = set()  # id() of the removed records that moved
@@ -214,7 +236,7 @@ def _moves(entries: list[dict[str, Any]]) -> None:
             if how != "added" or kind not in _MOVABLE:
                 continue
             sources = removed.get((kind, *(change[f] for f in _MOVABLE[kind])))
-            source = next((s for s in sources or () if s[0] != n and id(s[1]) not in taken), None)
+            source = _take(sources, n) if sources else None
             if source is None:
                 continue
             taken.add(id(source[1]))
@@ -224,6 +246,18 @@ def _moves(entries: list[dict[str, Any]]) -> None:
     if taken:
         for entry in entries:
             entry["changes"] = [c for c in entry["changes"] if id(c) not in taken]
+
+
+def _take(sources: dict[int, deque[dict[str, Any]]], n: int) -> tuple[int, dict] | None:
+    """The first record of `sources` (section -> its records, none empty) not in section
+    `n`, taken out: the first or the second section looked at."""
+    for m, records in sources.items():
+        if m != n:
+            record = records.popleft()
+            if not records:
+                del sources[m]  # (and no more iterating)
+            return m, record
+    return None
 
 
 # ---- entries -----------------------------------------------------------------------------
@@ -236,6 +270,7 @@ def _pair(
     moved: bool,
     edit: Edit | None = None,
     site: SiteInfo | None = None,
+    budget: Budget | None = None,
 ) -> dict[str, Any]:
     if (
         old.text == new.text
@@ -257,14 +292,19 @@ def _pair(
     if old_content != new_content:
         kinds.append("edited")
         edit = _content_edit(old, new, edit, old_content, new_content)  # if sections knows
-        ops = word_diff(old_content, new_content, edit)
+        coarse: list[str] = []
+        ops = word_diff(old_content, new_content, edit, coarse=coarse)
         changes.extend(ops)
         for op in ops:
             if op["type"] == "insert":
                 added += count_words(op["text"])
             elif op["type"] == "delete":
                 removed += count_words(op["text"])
-        changes.extend(semantic_changes(old_content, new_content, edit, site, page_facts=False))
+        if coarse:
+            changes.append({"type": "words_coarsened", "reason": coarse[0]})
+        changes.extend(
+            semantic_changes(old_content, new_content, edit, site, page_facts=False, budget=budget)
+        )
     return {
         "id": section_id,
         "path": list(new.path),
@@ -309,12 +349,16 @@ def _content_edit(
 
 
 def _added(
-    section: Section, section_id: str, semantic: bool, site: SiteInfo | None = None
+    section: Section,
+    section_id: str,
+    semantic: bool,
+    site: SiteInfo | None = None,
+    budget: Budget | None = None,
 ) -> dict[str, Any]:
     text = content(section)
     changes: list[dict[str, Any]] = word_diff("", text)
     if semantic:
-        changes.extend(semantic_changes(None, text, site=site, page_facts=False))
+        changes.extend(semantic_changes(None, text, site=site, page_facts=False, budget=budget))
     return {
         "id": section_id,
         "path": list(section.path),
@@ -326,10 +370,12 @@ def _added(
     }
 
 
-def _removed(section: Section, section_id: str, site: SiteInfo | None = None) -> dict[str, Any]:
+def _removed(
+    section: Section, section_id: str, site: SiteInfo | None = None, budget: Budget | None = None
+) -> dict[str, Any]:
     text = content(section)
     changes: list[dict[str, Any]] = word_diff(text, "")
-    changes.extend(semantic_changes(text, None, site=site, page_facts=False))
+    changes.extend(semantic_changes(text, None, site=site, page_facts=False, budget=budget))
     return {
         "id": section_id,
         "path": list(section.path),

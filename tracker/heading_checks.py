@@ -14,31 +14,69 @@ import re
 
 from mwparserfromhell.definitions import is_scheme
 
-__all__ = ["in_link_label", "is_link_target", "renders", "valid_template_name"]
+__all__ = ["LinkLabels", "in_link_label", "is_link_target", "renders", "valid_template_name"]
+
+
+class LinkLabels:
+    """Which headings Parser::handleInternalLinks puts in a link label, in one text.
+
+    It runs after headings are made, on text cut at each "[[": a piece "target|label]]..."
+    with a valid target makes a link, and a heading in its label loses its section marker.
+    `opens`: where each "[[" starts (outside comments and tags), in order; `opaque`: the
+    spans of comments and tags, in order. What follows each "[[" is read once, and the
+    "]]" are found once, for thousands of headings after thousands of "[[".
+    """
+
+    def __init__(self, text: str, opens: list[int], opaque: list[tuple[int, int, bool]]):
+        self.text = text
+        self.opens = opens
+        self.opaque = opaque
+        self._closes: list[int] | None = None  # where each "]]" that counts starts
+        self._labels: dict[int, tuple[bool, int]] = {}  # by "[[": see _link_label
+
+    def __contains__(self, pos: object) -> bool:
+        """Whether the heading at `pos` is in a link's label."""
+        assert isinstance(pos, int)
+        k = bisect.bisect_left(self.opens, pos)
+        if not k:
+            return False
+        start = self.opens[k - 1] + 2
+        end = self._close(start)
+        if end < pos or (k < len(self.opens) and self.opens[k] < end):
+            return False
+        found = self._labels.get(k)
+        if found is None:
+            # (Read once per "[[": no other "[[" is before its "]]", so the pieces read for
+            # all headings are apart.)
+            found = self._labels[k] = _link_label(self.text, start, end)
+        link, caption_start = found
+        # In a framed image's caption a heading keeps its marker; elsewhere in a label not.
+        return link and (caption_start < 0 or pos <= caption_start)
+
+    def _close(self, start: int) -> int:
+        """The first "]]" from `start` that is not in a comment or a tag (-1: none)."""
+        if self._closes is None:
+            closes = []
+            text, opaque = self.text, self.opaque
+            end = text.find("]]")
+            while end >= 0:
+                j = bisect.bisect_right(opaque, (end, len(text))) - 1
+                if j >= 0 and opaque[j][1] > end:
+                    end = text.find("]]", opaque[j][1])  # gone when links are made
+                    continue
+                closes.append(end)
+                end = text.find("]]", end + 1)
+            self._closes = closes
+        n = bisect.bisect_left(self._closes, start)
+        return self._closes[n] if n < len(self._closes) else -1
 
 
 def in_link_label(
     text: str, pos: int, opens: list[int], opaque: list[tuple[int, int, bool]]
 ) -> bool:
-    """Whether Parser::handleInternalLinks will put the heading at `pos` in a link label.
-
-    It runs after headings are made, on text cut at each "[[": a piece "target|label]]..."
-    with a valid target makes a link, and a heading in its label loses its section marker.
-    """
-    k = bisect.bisect_left(opens, pos)
-    if not k:
-        return False
-    start = opens[k - 1] + 2
-    end = text.find("]]", start)
-    while end >= 0:
-        # A "]]" in a comment or a tag is not there any more when links are made.
-        j = bisect.bisect_right(opaque, (end, len(text))) - 1
-        if j < 0 or opaque[j][1] <= end:
-            break
-        end = text.find("]]", opaque[j][1])
-    if end < pos or (k < len(opens) and opens[k] < end):
-        return False
-    return _is_link_label(text, start, end, pos)
+    """Whether Parser::handleInternalLinks will put the heading at `pos` in a link label
+    (`LinkLabels`, for one heading)."""
+    return pos in LinkLabels(text, opens, opaque)
 
 
 # Title characters ($wgLegalTitleChars) and URL schemes MediaWiki refuses as link targets.
@@ -46,28 +84,26 @@ _ILLEGAL_TARGET = re.compile(r"[<>\[\]{}|\x00-\x1f\x7f]")
 _BLOCK_IMAGE_OPTIONS = {"thumb", "thumbnail", "frame", "framed"}
 
 
-def _is_link_label(text: str, start: int, end: int, pos: int) -> bool:
-    """Whether text[start:end], between [[ and ]], is a link target, "|" and a label.
-
-    A thumbnail's caption is a block of its own, where headings keep their marker.
-    """
+def _link_label(text: str, start: int, end: int) -> tuple[bool, int]:
+    """Whether text[start:end], between [[ and ]], is a link target, "|" and a label; and
+    where the caption of a framed image starts (-1 if none): a thumbnail's caption is a
+    block of its own, where headings keep their marker."""
     content = text[start:end]
     target, pipe, label = content.partition("|")
     if not pipe or "[[" in content or not is_link_target(target):
-        return False
+        return False, -1
     target = target.strip()
     if target.startswith("#"):
-        return False  # a link to a section of the same page keeps its label as text
+        return False, -1  # a link to a section of the same page keeps its label as text
     namespace = target.split(":", 1)[0].strip().lower() if ":" in target else ""
     if namespace == "media":
-        return False
+        return False, -1
     if namespace in ("file", "image"):
         # Only the last part is a caption, and only a framed image makes it a block.
         *options, caption = label.split("|")
-        if pos <= end - len(caption) - 2:  # not in the caption
-            return True
-        return not {o.strip().lower() for o in options} & _BLOCK_IMAGE_OPTIONS
-    return True
+        if {o.strip().lower() for o in options} & _BLOCK_IMAGE_OPTIONS:
+            return True, end - len(caption) - 2
+    return True, -1
 
 
 def is_link_target(target: str) -> bool:
@@ -89,9 +125,26 @@ def is_link_target(target: str) -> bool:
 _BAD_TEMPLATE_NAME = re.compile(r"[\[\]<>]")
 
 
+_MAX_TITLE = 255  # bytes of a title (MediaWiki's Title: longer is no title)
+
+
 def valid_template_name(text: str, start: int, end: int) -> bool:
-    name = text[start:end].split("|", 1)[0].strip()
-    return bool(name) and "\n" not in name and not _BAD_TEMPLATE_NAME.search(name)
+    """Whether text[start:end], a template's content, starts with a name the wiki reads
+    (one line, no brackets, a title's length). Reads 4 times a title's length at most, so
+    that thousands of templates in one another cost no more than side by side."""
+    limit = min(end, start + 4 * _MAX_TITLE)
+    bar = text.find("|", start, limit)
+    if bar < 0:
+        if limit < end:
+            return False  # a name longer than any title
+        bar = end
+    name = text[start:bar].strip()
+    return (
+        bool(name)
+        and "\n" not in name
+        and not _BAD_TEMPLATE_NAME.search(name)
+        and len(name.encode()) <= _MAX_TITLE
+    )
 
 
 def renders(

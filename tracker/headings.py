@@ -22,7 +22,7 @@ import re
 from collections.abc import Container
 from functools import lru_cache
 
-from tracker.heading_checks import in_link_label, renders, valid_template_name
+from tracker.heading_checks import LinkLabels, renders, valid_template_name
 
 __all__ = ["DEFAULT_TAGS", "Heading", "find_headings"]
 
@@ -174,7 +174,9 @@ def scan_counted(
     cuts: list[int] = []
     counts: list[int] = []
     stop = start if start in stops else None
-    if "=" not in text or stop is not None:
+    if stop is not None or (not text.startswith("=", start) and text.find("\n=", start) < 0):
+        # (No line starts with "=" after `start`: no heading node, no cut; a huge line of
+        # templates and links is not read.)
         return [], cuts, stop, [number - 1] if stop is not None else counts
     n = len(text)
     tag_re = _tag_regex(tags)
@@ -193,6 +195,7 @@ def scan_counted(
     templates: list[tuple[int, int, bool]] = []
     headings_open = 0
     link_opens: list[int] = []  # where "[[" starts, outside comments and tags
+    run_char, run_start, run_end = "", 0, 0  # the last run of closing braces or brackets
 
     def flags() -> None:
         nonlocal accum, find_pipe, find_equals, in_heading
@@ -388,7 +391,13 @@ def scan_counted(
         if found == "close":
             piece = stack[-1]
             _close, _min, max_count, names = _RULES[piece.open]
-            count = len(cur) if len(cur) > 1 else _run(text, i, cur, piece.count)
+            if len(cur) > 1:
+                count = len(cur)
+            else:
+                # (A run of 8,000 "}" closes 3 at a time: its end is found once.)
+                if not (run_char == cur and run_start <= i < run_end):
+                    run_char, run_start, run_end = cur, i, i + _run(text, i, cur)
+                count = min(run_end - i, piece.count)
             if count > max_count:
                 matching = max_count
             else:
@@ -440,5 +449,6 @@ def scan_counted(
         root.extend(piece.broken())
     if link_opens and root:
         # A "[[" before `start` closed before it: no heading after it is in its label.
-        root = [h for h in root if not in_link_label(text, h[0], link_opens, opaque)]
+        labels = LinkLabels(text, link_opens, opaque)
+        root = [h for h in root if h[0] not in labels]
     return root, cuts, stop, counts

@@ -19,7 +19,9 @@ does the same for what can be rendered without the wiki, following the parser's 
   shows its URL, not the page-dependent "[1]"; a file is taken to exist.
 
 A heading that renders empty (``== [[File:X.png]] ==``, ``== <ref>x</ref> ==``) is shown
-as its wikitext, so that no heading is empty and a change of it is a visible rename.
+as its wikitext, so that no heading is empty and a change of it is a visible rename; and so
+is one too costly to render (tracker.wikiparse: markup nested deeper than 32 levels, or more
+work than 32 units a character): what a heading shows depends on its wikitext only.
 The wiki's own rendering, where a source gives it (``action=parse``), can take the place
 of this: it is what the API's ``line`` is, with its tags dropped and entities decoded.
 """
@@ -31,7 +33,6 @@ import re
 from functools import lru_cache
 from typing import Any, Protocol
 
-import mwparserfromhell
 from mwparserfromhell.nodes import (
     Argument,
     Comment,
@@ -45,6 +46,7 @@ from mwparserfromhell.nodes import (
 
 from tracker.heading_checks import is_link_target
 from tracker.headings import DEFAULT_TAGS
+from tracker.wikiparse import Budget, Unreadable, parse
 
 __all__ = ["LinkKinds", "heading_text"]
 
@@ -76,11 +78,20 @@ def heading_text(
     if _PLAIN.fullmatch(raw):
         text = raw.strip(_PHP_SPACE)
     else:
-        text = _Renderer(tags, site).line(raw).strip(_PHP_SPACE)
+        try:
+            text = _Renderer(tags, site, Budget(_UNITS * len(raw) + _MIN_UNITS)).line(raw)
+        except Unreadable:
+            text = ""  # too costly to render: its wikitext (below)
+        text = text.strip(_PHP_SPACE)
         if not text.strip():
             text = _wikitext(raw.strip(_PHP_SPACE))
     return text if text.strip() else ""
 
+
+# What rendering a heading may cost (tracker.wikiparse.Budget), from its length alone: a
+# heading of links, templates and tags takes a tenth of this.
+_UNITS = 32
+_MIN_UNITS = 2048
 
 # Sanitizer::getRecognizedTagData: the HTML elements wikitext may use; a reader sees their
 # content only. Any other tag is shown as text.
@@ -123,16 +134,17 @@ class _Renderer:
     """Renders one heading line; pieces doQuotes must not see (link texts, entities,
     wikitext shown as such) are kept aside, as the parser's strip markers and link holders."""
 
-    def __init__(self, tags: frozenset[str], site: LinkKinds | None) -> None:
+    def __init__(self, tags: frozenset[str], site: LinkKinds | None, budget: Budget) -> None:
         self.tags = tags
         self.site = site
+        self.budget = budget
         self.kept: list[str] = []
 
     def line(self, raw: str) -> str:
         """The text of a heading's wikitext `raw`, untrimmed."""
         raw = _INCLUDEONLY.sub("", raw)
         # The leading space keeps a heading-like "== x ==" inside from parsing as a heading.
-        code = mwparserfromhell.parse(" " + raw, skip_style_tags=True)
+        code = parse(" " + raw, self.budget)
         first = code.nodes[0]
         assert isinstance(first, Text)
         first.value = first.value[1:]
@@ -245,7 +257,7 @@ class _Renderer:
             options = {p.strip().lower() for p in parameters}
             caption = parameters[-1] if parameters else ""
             if options & _FRAMED and not _IMAGE_OPTION.fullmatch(caption.strip()):
-                self.nodes(mwparserfromhell.parse(caption, skip_style_tags=True).nodes, out)
+                self.nodes(parse(caption, self.budget).nodes, out)
             return
         if label is not None and str(label):
             # A label's quotes are its own (T6598).

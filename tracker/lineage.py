@@ -16,15 +16,17 @@ subsequence keeps the most, so only the sections that really moved are marked).
 
 from __future__ import annotations
 
+import heapq
+import math
 import operator
 import re
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import defaultdict, deque
+from collections.abc import Container, Sequence
 from functools import lru_cache
 from typing import Any
 
 from tracker.sections import Section
-from tracker.worddiff import count_words
+from tracker.worddiff import _opcodes, count_words
 
 __all__ = ["content", "match_sections", "moved_sections"]
 
@@ -34,6 +36,12 @@ _SIMILAR = 0.5  # content similarity that makes two differently headed sections 
 _SAME_HEADING_SIMILAR = 0.3  # same heading elsewhere in the outline: weaker evidence needed
 _SAME_PLACE_SIMILAR = 0.2  # alone in the same place in the outline: weaker still
 _FEW_WORDS = 5  # sections this small are judged by their heading and place only
+# Work bounds, for thousands of sections renamed or sharing a heading at once (the results
+# of fewer are the same as without them):
+_ALIGN_CELLS = 2_500  # pairs of same-headed sections aligned by similarity, else by a diff
+_ALL_PAIRS = 10_000  # pairs of unmatched sections compared all, else through an index
+_POSTINGS = 512  # postings of its rarest word pairs read per new section, at most
+_COMPARED = 16  # old sections compared with each new one, at most (those sharing the most)
 
 
 def content(section: Section) -> str:
@@ -52,10 +60,11 @@ def match_sections(old: Sequence[Section], new: Sequence[Section],
     if not known and len(old) == len(new) and list(map(_PATH, old)) == list(map(_PATH, new)):
         # The usual edit: the same outline. Pairing by path pairs every section in order.
         return {j: j for j in range(len(new))}
+    taken = {0}  # the old sections matched (match's values)
     for j, i in (known or {}).items():
-        if j and i and 0 <= j < len(new) and 0 <= i < len(old) and i not in match.values():
+        if j and i and 0 <= j < len(new) and 0 <= i < len(old) and i not in taken:
             match[j] = i
-    taken = set(match.values())
+            taken.add(i)
     free_old = [s.index for s in old[1:] if s.index not in taken]
     free_new = [s.index for s in new[1:] if s.index not in match]
 
@@ -71,7 +80,8 @@ def match_sections(old: Sequence[Section], new: Sequence[Section],
             if is_:
                 for j, i in _align(is_, js, old, new, threshold):
                     match[j] = i
-        free_old[:] = [i for i in free_old if i not in match.values()]
+                    taken.add(i)
+        free_old[:] = [i for i in free_old if i not in taken]
         free_new[:] = [j for j in free_new if j not in match]
 
     # The same path; then the same heading elsewhere in the outline.
@@ -94,6 +104,8 @@ def _align(
     """Pair sections sharing a heading: in order, or by similarity if their counts differ."""
     if threshold is None and len(is_) == len(js):
         return list(zip(js, is_, strict=True))
+    if len(is_) * len(js) > _ALIGN_CELLS:
+        return _align_many(is_, js, old, new, threshold)
     # An order-keeping alignment that maximizes the total similarity (sizes are small).
     score = [[_similarity(old[i], new[j]) for j in js] for i in is_]
     if threshold is not None:
@@ -124,6 +136,34 @@ def _align(
     return pairs
 
 
+def _align_many(
+    is_: list[int],
+    js: list[int],
+    old: Sequence[Section],
+    new: Sequence[Section],
+    threshold: float | None,
+) -> list[tuple[int, int]]:
+    """`_align` of hundreds of sections with one heading (the same "Notes" a thousand times):
+    sections with equal contents pair as a diff of the two sequences pairs them; each run of
+    changed ones between is aligned as `_align` does if small, else paired in order (those
+    alike enough, for a heading found elsewhere)."""
+    pairs: list[tuple[int, int]] = []
+    a, b = [content(old[i]) for i in is_], [content(new[j]) for j in js]
+    for tag, i1, i2, j1, j2 in _opcodes(a, b):
+        if tag == "equal":
+            pairs += zip(js[j1:j2], is_[i1:i2], strict=True)
+        elif tag == "replace":
+            if (i2 - i1) * (j2 - j1) <= _ALIGN_CELLS:
+                pairs += _align(is_[i1:i2], js[j1:j2], old, new, threshold)
+            else:
+                pairs += [
+                    (j, i) for j, i in zip(js[j1:j2], is_[i1:i2], strict=False)
+                    if threshold is None or _tiny(old[i], new[j])
+                    or _similarity(old[i], new[j]) >= threshold
+                ]  # fmt: skip
+    return pairs
+
+
 def _pair_by_content(
     old: Sequence[Section],
     new: Sequence[Section],
@@ -132,6 +172,24 @@ def _pair_by_content(
     match: dict[int, int],
 ) -> None:
     """Renamed sections: pair the most similar contents first."""
+    if len(free_new) * len(free_old) <= _ALL_PAIRS:
+        candidates = _all_pairs(old, new, free_old, free_new)
+    else:
+        candidates = _indexed_pairs(old, new, free_old, free_new)
+    candidates.sort()
+    free = set(free_old)
+    for _score, j, i in candidates:
+        if j not in match and i in free:
+            match[j] = i
+            free.remove(i)
+    free_old[:] = [i for i in free_old if i in free]
+    free_new[:] = [j for j in free_new if j not in match]
+
+
+def _all_pairs(
+    old: Sequence[Section], new: Sequence[Section], free_old: list[int], free_new: list[int]
+) -> list[tuple[float, int, int]]:
+    """(-similarity, new index, old index) of every pair alike enough."""
     candidates = []
     for j in free_new:
         size_new = -1
@@ -155,12 +213,60 @@ def _pair_by_content(
             score = _similarity(old[i], new[j])
             if score >= _SIMILAR:
                 candidates.append((-score, j, i))
-    candidates.sort()
-    for _score, j, i in candidates:
-        if j not in match and i in free_old:
-            match[j] = i
-            free_old.remove(i)
-    free_new[:] = [j for j in free_new if j not in match]
+    return candidates
+
+
+def _indexed_pairs(
+    old: Sequence[Section], new: Sequence[Section], free_old: list[int], free_new: list[int]
+) -> list[tuple[float, int, int]]:
+    """`_all_pairs` for thousands of sections, with work in proportion to their text.
+
+    Equal contents pair in order (what sorting all their pairs would give). A new section
+    is compared only with the old ones sharing its rarest word pairs (an inverted index):
+    two sections alike enough share at least one of the rarest half plus one of either's
+    (prefix filtering); the postings read and the sections compared per new section are
+    bounded (`_POSTINGS`, `_COMPARED`), so boilerplate shared by hundreds of sections costs
+    no quadratic time: of sections alike by such word pairs only, some may go unpaired.
+    """
+    candidates: list[tuple[float, int, int]] = []
+    same: dict[str, deque[int]] = defaultdict(deque)
+    for i in free_old:
+        same[content(old[i])].append(i)
+    rest = []
+    for j in free_new:
+        text = content(new[j])
+        found = same.get(text)
+        if found and _has_words(text):
+            candidates.append((-1.0, j, found.popleft()))
+        else:
+            rest.append(j)
+    words_old = {i: _shingles(content(old[i])) for i in free_old}  # (more than the cache)
+    postings: dict[Any, list[int]] = defaultdict(list)
+    for i in free_old:
+        for shingle in words_old[i]:
+            postings[shingle].append(i)
+    for j in rest:
+        words_new = _shingles(content(new[j]))
+        if not words_new:
+            continue
+        rare = sorted(words_new, key=lambda g: (len(postings.get(g, ())), g))
+        shared: dict[int, int] = defaultdict(int)
+        budget = _POSTINGS
+        for shingle in rare[: len(rare) - math.ceil(_SIMILAR * len(rare)) + 1]:
+            found_in = postings.get(shingle, ())
+            budget -= len(found_in)
+            if budget < 0:
+                break
+            for i in found_in:
+                shared[i] += 1
+        for i in heapq.nsmallest(_COMPARED, shared, key=lambda i: (-shared[i], i)):
+            sa = words_old[i]
+            if min(len(sa), len(words_new)) < _SIMILAR * max(len(sa), len(words_new)):
+                continue
+            score = len(sa & words_new) / max(len(sa), len(words_new))
+            if score >= _SIMILAR:
+                candidates.append((-score, j, i))
+    return candidates
 
 
 def _pair_by_place(
@@ -172,16 +278,17 @@ def _pair_by_place(
 ) -> None:
     """One unmatched section on each side between the same matched neighbours: the same."""
     matched_old = {i: j for j, i in match.items()}
+    # The matched sections around each place (the lead is matched): of the new text as the
+    # old sections they are, of the old text as themselves.
+    before_new, after_new = _neighbours(len(new), match)
+    before_old, after_old = _neighbours(len(old), matched_old)
 
     def slot_new(j: int) -> tuple[int, int | None]:
-        before = max(k for k in range(j) if k in match)
-        after = next((k for k in range(j + 1, len(new)) if k in match), None)
-        return match[before], (match[after] if after is not None else None)
+        after = after_new[j]
+        return match[before_new[j]], (match[after] if after is not None else None)
 
     def slot_old(i: int) -> tuple[int, int | None]:
-        before = max(k for k in range(i) if k in matched_old)
-        after = next((k for k in range(i + 1, len(old)) if k in matched_old), None)
-        return before, after
+        return before_old[i], after_old[i]
 
     slots_old: dict[tuple[int, int | None], list[int]] = defaultdict(list)
     for i in free_old:
@@ -198,8 +305,26 @@ def _pair_by_place(
                 both_empty or _similarity(old[i], new[j]) >= _SAME_PLACE_SIMILAR
             ):
                 match[j] = i
-    free_old[:] = [i for i in free_old if i not in match.values()]
+    taken = set(match.values())
+    free_old[:] = [i for i in free_old if i not in taken]
     free_new[:] = [j for j in free_new if j not in match]
+
+
+def _neighbours(size: int, matched: Container[int]) -> tuple[list[int], list[int | None]]:
+    """For each index below `size`: the last matched one before it, the first after it."""
+    before: list[int] = [0] * size
+    after: list[int | None] = [None] * size
+    last = 0
+    for k in range(size):
+        before[k] = last
+        if k in matched:
+            last = k
+    upcoming: int | None = None
+    for k in range(size - 1, -1, -1):
+        after[k] = upcoming
+        if k in matched:
+            upcoming = k
+    return before, after
 
 
 _WORDS = re.compile(r"\w+")

@@ -34,17 +34,13 @@ from deepdiff import DeepDiff
 from deepdiff.model import TreeResult
 from mwparserfromhell.nodes import ExternalLink, Node, Tag, Template, Wikilink
 from mwparserfromhell.parser import tokens as tk
-from mwparserfromhell.parser.builder import Builder
 
 from tracker.sections import Edit, _common_prefix, _common_suffix
 from tracker.siteinfo import SiteInfo
+from tracker.wikiparse import STEP as _STEP
+from tracker.wikiparse import Budget, Unreadable, build, parse, tokenize
 
-try:
-    from mwparserfromhell.parser import CTokenizer as _Tokenizer
-except ImportError:  # no C extension: the pure Python tokenizer, same tokens
-    from mwparserfromhell.parser.tokenizer import Tokenizer as _Tokenizer  # type: ignore
-
-__all__ = ["PAGE_TYPES", "blocks", "extract", "page_changes", "semantic_changes"]
+__all__ = ["PAGE_TYPES", "blocks", "extract", "page_changes", "semantic_changes", "skipped"]
 
 Change = dict[str, Any]
 # What one construct contributes, in document order, as written (what it means on a wiki is
@@ -69,7 +65,9 @@ _NOT_WIKITEXT = re.compile(
 _DEFAULT_SITE = SiteInfo.default()
 
 
-def extract(text: str, site: SiteInfo | None = None) -> dict[str, Any]:
+def extract(
+    text: str, site: SiteInfo | None = None, budget: Budget | None = None
+) -> dict[str, Any]:
     """The semantic content of a piece of wikitext on a wiki, as plain data for DeepDiff.
 
     ``{"templates": {key: {param: value}}, "refs": {key: {"name", "title", "url", "text"}},
@@ -80,11 +78,14 @@ def extract(text: str, site: SiteInfo | None = None) -> dict[str, Any]:
     <ref>), keyed by name (``name#2`` for a second one); references are keyed by their name,
     else their URL, else their text. Titles are normalized as the wiki does (its namespace
     names, its case rules); a category's or file's name is without its namespace.
+
+    Raises tracker.wikiparse.Unreadable for text the parser cannot read in bounded time and
+    stack (markup nested too deep...), or when `budget` (None: one of its own) is spent.
     """
     site = site or _DEFAULT_SITE
     done = _cache(site).get(text)
     if done is None:
-        done = _remember(text, _tokenized(text, site), site)
+        done = _remember(text, _tokenized(text, site, budget), site)
     return done[0]
 
 
@@ -125,15 +126,35 @@ def _remember(text: str, done: tuple[dict[str, Any], _Shape | None], site: SiteI
     return done
 
 
-def _tokenized(text: str, site: SiteInfo | None = None) -> tuple[dict[str, Any], _Shape | None]:
+def _tokenized(
+    text: str, site: SiteInfo | None = None, budget: Budget | None = None
+) -> tuple[dict[str, Any], _Shape | None]:
     site = site or _DEFAULT_SITE
     if "{" not in text and "[" not in text and "<" not in text and "__" not in text:
         return _EMPTY, _PLAIN  # plain text: nothing to parse
+    refused = _UNREADABLE.get(text)
+    if refused is not None:
+        raise Unreadable(refused)
+    try:
+        return _read(text, site, budget or Budget())
+    except Unreadable as exc:
+        if exc.lasting:  # the text's own: refused again without reading
+            if len(_UNREADABLE) >= 256:
+                _UNREADABLE.clear()
+            _UNREADABLE[text] = exc.reason
+        raise
+
+
+# Texts refused for what they are (tracker.wikiparse.Unreadable's lasting reasons).
+_UNREADABLE: dict[str, str] = {}
+
+
+def _read(text: str, site: SiteInfo, budget: Budget) -> tuple[dict[str, Any], _Shape | None]:
     if "\n" in text and not any(map(text.__contains__, "{}<>")):
-        by_lines = _by_lines(text, site)
+        by_lines = _by_lines(text, site, budget)
         if by_lines is not None:
             return by_lines
-    tokens = _Tokenizer().tokenize(text, 0, True)  # as mwparserfromhell.parse(skip_style_tags)
+    tokens = tokenize(text, budget)  # as mwparserfromhell.parse(skip_style_tags), bounded
     types = list(map(type, tokens))
     items: list[Item] = []
     spans: list[list] = []  # [start, end, after a free link, before one] of top-level texts
@@ -146,7 +167,7 @@ def _tokenized(text: str, site: SiteInfo | None = None) -> tuple[dict[str, Any],
         if not depth:
             # Between top-level nodes there is only text (as the builder requires).
             if types[end:k].count(tk.Text) != k - end or (k < len(types) and _STEP[types[k]] < 0):
-                return _extract_parsed(text, site), None
+                return _extract_parsed(text, site, budget, tokens), None
             for token in tokens[end:k]:
                 spans.append([pos, pos + len(token["text"]), free, False])
                 pos += len(token["text"])
@@ -165,11 +186,11 @@ def _tokenized(text: str, site: SiteInfo | None = None) -> tuple[dict[str, Any],
             found = _CONSTRUCTS.get(key)
             if found is None:
                 quiet_run = _quiet_tokens(run)
-                code = Builder().build(run)  # (which empties `run`)
+                code = build(run)  # (which empties `run`)
                 if len(_CONSTRUCTS) >= 4096:
                     _CONSTRUCTS.clear()  # simpler than an LRU, and safe across threads
                 found = _CONSTRUCTS[key] = (
-                    [i for node in code.nodes for i in _items(node, set(key[0]))],
+                    [i for node in code.nodes for i in _items(node, set(key[0]), budget)],
                     len(str(code)),
                     quiet_run,
                 )
@@ -181,7 +202,7 @@ def _tokenized(text: str, site: SiteInfo | None = None) -> tuple[dict[str, Any],
             if free and spans and spans[-1][1] == pos - found[1]:
                 spans[-1][3] = True
     if depth:
-        return _extract_parsed(text, site), None
+        return _extract_parsed(text, site, budget, tokens), None
     shape = tuple(map(tuple, spans)), quiet, tuple(constructs)
     if "__" in text:
         items += _switch_items(text)
@@ -193,7 +214,9 @@ def _switch_items(text: str) -> list[Item]:
     return [("switch", word) for word in _SWITCH.findall(_NOT_WIKITEXT.sub(" ", text))]
 
 
-def _by_lines(text: str, site: SiteInfo | None = None) -> tuple[dict[str, Any], None] | None:
+def _by_lines(
+    text: str, site: SiteInfo | None = None, budget: Budget | None = None
+) -> tuple[dict[str, Any], None] | None:
     """The extraction of a paragraph of lines (a list) from its lines', if each line's
     tokenizer made every construct it tried: then none reads on into the next line (no
     template, tag or comment: no "{" or "<" at all). Each line is read once (cached): an
@@ -203,19 +226,13 @@ def _by_lines(text: str, site: SiteInfo | None = None) -> tuple[dict[str, Any], 
     cache = _cache(site)
     parts = []
     for line in text.split("\n"):
-        extraction, shape = cache.get(line) or _remember(line, _tokenized(line, site), site)
+        extraction, shape = cache.get(line) or _remember(line, _tokenized(line, site, budget), site)
         if shape is None or not shape[1]:
             return None
         parts.append(extraction)
     return _merge(parts), None
 
 
-# How a token moves the builder in or out of a node: the first token of a top-level node
-# steps in, its last steps out (other tokens: text, or inside a node).
-_STEP = dict.fromkeys((tk.TemplateOpen, tk.ArgumentOpen, tk.WikilinkOpen, tk.ExternalLinkOpen,
-    tk.HTMLEntityStart, tk.HeadingStart, tk.CommentStart, tk.TagOpenOpen), 1) | dict.fromkeys(
-    (tk.TemplateClose, tk.ArgumentClose, tk.WikilinkClose, tk.ExternalLinkClose, tk.HTMLEntityEnd,
-     tk.HeadingEnd, tk.CommentEnd, tk.TagCloseSelfclose, tk.TagCloseClose), -1)  # fmt: skip
 # A construct's tokens -> (its items, the length of its text, whether _quiet_tokens).
 _CONSTRUCTS: dict[tuple, tuple[list[Item], int, bool]] = {}
 
@@ -251,10 +268,16 @@ def _quiet_tokens(run: list) -> bool:
     return True
 
 
-def _extract_parsed(text: str, site: SiteInfo | None = None) -> dict[str, Any]:
-    """`extract` from a full parse: the reference the construct-by-construct way matches."""
-    code = mwparserfromhell.parse(text, skip_style_tags=True)
-    items = [item for node in code.nodes for item in _items(node)]
+def _extract_parsed(
+    text: str,
+    site: SiteInfo | None = None,
+    budget: Budget | None = None,
+    tokens: list[tk.Token] | None = None,
+) -> dict[str, Any]:
+    """`extract` from a full parse (of `text`'s `tokens`, if at hand): the reference the
+    construct-by-construct way matches."""
+    code = parse(text, budget) if tokens is None else build(tokens)
+    items = [item for node in code.nodes for item in _items(node, budget=budget)]
     if "__" in text:
         items += _switch_items(text)
     return _assemble(items, site or _DEFAULT_SITE)
@@ -265,14 +288,16 @@ class _Every:
         return True
 
 
-def _items(node: Node, present: Container[type] = _Every()) -> list[Item]:
+def _items(
+    node: Node, present: Container[type] = _Every(), budget: Budget | None = None
+) -> list[Item]:
     """What one top-level node contributes: templates and references, then links.
 
     `present`: the kinds of tokens it was built from, if known. No search for what is not
     there: mwparserfromhell's recursive filters are most of the time this takes.
     """
     items: list[Item] = []
-    _walk(node, items, present)
+    _walk(node, items, present, budget)
     if tk.WikilinkOpen not in present:
         return items
     for link in mwparserfromhell.wikicode.Wikicode([node]).filter_wikilinks(recursive=True):
@@ -281,7 +306,9 @@ def _items(node: Node, present: Container[type] = _Every()) -> list[Item]:
     return items
 
 
-def _walk(node: Node, items: list[Item], present: Container[type]) -> None:
+def _walk(
+    node: Node, items: list[Item], present: Container[type], budget: Budget | None = None
+) -> None:
     if isinstance(node, Template):
         name = str(node.name.strip_code(keep_template_params=False) or node.name).strip()
         if not name.strip(" _:"):
@@ -301,16 +328,16 @@ def _walk(node: Node, items: list[Item], present: Container[type]) -> None:
         if tag_name == "ref":
             _add_ref(node, items, present)
         elif tag_name == "gallery" and node.contents is not None:
-            _gallery(str(node.contents), items)
+            _gallery(str(node.contents), items, budget)
         elif node.contents is not None:
             for child in node.contents.nodes:
-                _walk(child, items, present)
+                _walk(child, items, present, budget)
     elif isinstance(node, Wikilink) and node.text is not None:
         for child in node.text.nodes:  # templates in an image caption
-            _walk(child, items, present)
+            _walk(child, items, present, budget)
 
 
-def _gallery(text: str, items: list[Item]) -> None:
+def _gallery(text: str, items: list[Item], budget: Budget | None = None) -> None:
     """A <gallery>'s files and what its captions hold (mwparserfromhell leaves its content
     unparsed): one file a line, ``File:Name.jpg|caption``, the namespace optional."""
     for line in text.split("\n"):
@@ -319,8 +346,8 @@ def _gallery(text: str, items: list[Item]) -> None:
             continue
         items.append(("gallery", name.strip()))
         if caption.strip():
-            code = mwparserfromhell.parse(caption, skip_style_tags=True)
-            items += [item for node in code.nodes for item in _items(node)]
+            code = parse(caption, budget)
+            items += [item for node in code.nodes for item in _items(node, budget=budget)]
 
 
 def _add_ref(tag: Tag, items: list[Item], present: Container[type]) -> None:
@@ -370,6 +397,7 @@ def _assemble(items: list[Item], site: SiteInfo) -> dict[str, Any]:
     defaultsort: dict[str, str] = {}
     switches: dict[str, bool] = {}
     seen: dict[str, int] = {}
+    numbered: dict[str, int] = {}  # the last number given to a reference key used again
     for item in items:
         kind = item[0]
         if kind == "wikilink":
@@ -401,10 +429,8 @@ def _assemble(items: list[Item], site: SiteInfo) -> dict[str, Any]:
             templates[key] = {"@name": name, **item[2]}
         elif kind == "ref":
             _kind, name, title, url, text = item
-            key = name or url or text
-            if key in refs:
-                key = f"{key}#{sum(1 for k in refs if k == key or k.startswith(key + '#')) + 1}"
-            refs[key] = {"name": name, "title": title, "url": url, "text": text}
+            refs[_free_key(refs, name or url or text, numbered)] = {
+                "name": name, "title": title, "url": url, "text": text}  # fmt: skip
         elif kind == "gallery":
             found = site.link_target(item[1])
             title = found.title if found.kind in ("file", "media") else None
@@ -421,6 +447,21 @@ def _assemble(items: list[Item], site: SiteInfo) -> dict[str, Any]:
         "interwiki": interwiki, "categories": categories, "interlanguage": interlanguage,
         "defaultsort": defaultsort, "switches": switches,
     }  # fmt: skip
+
+
+def _free_key(refs: dict[str, Any], key: str, numbered: dict[str, int]) -> str:
+    """`key`, or for a key used before, the next free "key#2", "key#3"... (`numbered`: the
+    last number given to each key, so that 16,000 identical references cost no more than
+    16,000 different ones)."""
+    if key not in refs:
+        return key
+    n = numbered.get(key, 1)
+    while True:
+        n += 1
+        numbered_key = f"{key}#{n}"
+        if numbered_key not in refs:
+            numbered[key] = n
+            return numbered_key
 
 
 def blocks(text: str) -> list[str]:
@@ -641,7 +682,9 @@ _END = operator.itemgetter(1)
 _NOT_PLAIN = re.compile(r"[{}\[\]<>|\-\n_]")
 
 
-def _quiet_change(old_text: str, new_text: str, edit: Edit, site: SiteInfo) -> bool:
+def _quiet_change(
+    old_text: str, new_text: str, edit: Edit, site: SiteInfo, budget: Budget | None = None
+) -> bool:
     """Whether `new_text`, `old_text` with `edit`, has plain words edited in one paragraph:
     then its extraction is the same, and so is every paragraph's (no change).
 
@@ -654,7 +697,7 @@ def _quiet_change(old_text: str, new_text: str, edit: Edit, site: SiteInfo) -> b
     if k < 0 or end > ends[k] or ends[k] - starts[k] != len(paragraphs[k]):
         return False  # not in one paragraph, or in one joined from several (not one line)
     block, at = paragraphs[k], starts[k]
-    done = _cache(site).get(block) or _remember(block, _tokenized(block, site), site)
+    done = _cache(site).get(block) or _remember(block, _tokenized(block, site, budget), site)
     shape = _plain_edit(block, done[1], p - at, end - at, added)
     found = None
     if shape is not None:
@@ -674,11 +717,13 @@ def _quiet_change(old_text: str, new_text: str, edit: Edit, site: SiteInfo) -> b
     return shape is not None
 
 
-def _derive(old_block: str, new_block: str, site: SiteInfo) -> None:
+def _derive(old_block: str, new_block: str, site: SiteInfo, budget: Budget | None = None) -> None:
     """Remember the extraction of `new_block` without reading it if `_plain_edit` or
     `_link_edit` says what the one edit between the two (their common start and end kept)
     makes of `old_block`'s."""
-    done = _cache(site).get(old_block) or _remember(old_block, _tokenized(old_block, site), site)
+    done = _cache(site).get(old_block) or _remember(
+        old_block, _tokenized(old_block, site, budget), site
+    )
     p = _common_prefix(old_block, new_block, 0)
     s = _common_suffix(old_block, new_block, min(len(old_block), len(new_block)) - p)
     added = new_block[p : len(new_block) - s]
@@ -700,6 +745,7 @@ def semantic_changes(
     edit: Edit | None = None,
     site: SiteInfo | None = None,
     page_facts: bool = True,
+    budget: Budget | None = None,
 ) -> list[Change]:
     """What changed in templates, references, links, files, interwiki links and (unless
     `page_facts` is false) categories, interlanguage links, DEFAULTSORT and behaviour
@@ -710,9 +756,41 @@ def semantic_changes(
     brings no change. `edit`, if known: `new_text` is `old_text` with old_text[start:end]
     replaced by `new` (see tracker.sections.edits); it can spare all parsing. A diff of
     sections leaves page facts to `page_changes` (``page_facts=False``).
+
+    If a changed paragraph cannot be read in bounded time and stack (markup nested too
+    deep, too long, too many constructs that never close: tracker.wikiparse) or reading
+    would spend more than is left of `budget` (None: a budget of its own; a diff shares
+    one among its sections), the changes are one record saying so, and why::
+
+        {"type": "semantics_skipped", "reason": str}
     """
     site = site or _DEFAULT_SITE
-    if old_text and new_text and edit is not None and _quiet_change(old_text, new_text, edit, site):
+    budget = budget or Budget()
+    try:
+        return _semantic_changes(old_text, new_text, edit, site, page_facts, budget)
+    except Unreadable as exc:
+        return [skipped(exc.reason)]
+
+
+def skipped(reason: str) -> Change:
+    """The record of changes not read (see `semantic_changes`)."""
+    return {"type": "semantics_skipped", "reason": reason}
+
+
+def _semantic_changes(
+    old_text: str | None,
+    new_text: str | None,
+    edit: Edit | None,
+    site: SiteInfo,
+    page_facts: bool,
+    budget: Budget,
+) -> list[Change]:
+    if (
+        old_text
+        and new_text
+        and edit is not None
+        and _quiet_change(old_text, new_text, edit, site, budget)
+    ):
         return []
     old_changed, new_changed = _changed(
         _blocks(old_text)[0] if old_text else (), _blocks(new_text)[0] if new_text else ()
@@ -723,9 +801,9 @@ def semantic_changes(
         cache = _cache(site)
         for old_block, new_block in zip(old_changed, new_changed, strict=True):
             if new_block not in cache:
-                _derive(old_block, new_block, site)
-    old = _merge([extract(block, site) for block in old_changed])
-    new = _merge([extract(block, site) for block in new_changed])
+                _derive(old_block, new_block, site, budget)
+    old = _merge([extract(block, site, budget) for block in old_changed])
+    new = _merge([extract(block, site, budget) for block in new_changed])
     if old == new:
         return []
     changes = _page_fact_changes(old, new, site) if page_facts else []
@@ -773,7 +851,7 @@ def semantic_changes(
             change["fields"].pop("text", None)  # the title or URL says it; the words show it
         changes.append(change)
     if ref_texts:
-        changes = _wrapped_templates(changes, ref_texts, site)
+        changes = _wrapped_templates(changes, ref_texts, site, budget)
     changes.sort(key=_order)
     return changes
 
@@ -811,6 +889,7 @@ def page_changes(
     new_parts: Sequence[str],
     site: SiteInfo | None = None,
     whole: Callable[[], tuple[Sequence[str], Sequence[str]]] | None = None,
+    budget: Budget | None = None,
 ) -> list[Change]:
     """What changed in a page's categories, interlanguage links, DEFAULTSORT and behaviour
     switches: facts of the whole page, wherever they are written. `old_parts`, `new_parts`:
@@ -820,8 +899,22 @@ def page_changes(
 
     Only the pieces and then the paragraphs that differ are read; the whole page only when
     those say that something may have changed (to be sure it is not written elsewhere too).
+    What cannot be read gives one ``semantics_skipped`` record, as in `semantic_changes`.
     """
     site = site or _DEFAULT_SITE
+    try:
+        return _page_changes(old_parts, new_parts, site, whole, budget or Budget())
+    except Unreadable as exc:
+        return [skipped(exc.reason)]
+
+
+def _page_changes(
+    old_parts: Sequence[str],
+    new_parts: Sequence[str],
+    site: SiteInfo,
+    whole: Callable[[], tuple[Sequence[str], Sequence[str]]] | None,
+    budget: Budget,
+) -> list[Change]:
     if len(old_parts) == len(new_parts) == 1:  # one section edited (the usual edit)
         if old_parts[0] == new_parts[0]:
             return []
@@ -837,14 +930,14 @@ def page_changes(
             tuple(b for part in old_pieces for b in _blocks(part)[0]),
             tuple(b for part in new_pieces for b in _blocks(part)[0]),
         )
-    old = _merge([extract(block, site) for block in old_blocks])
-    new = _merge([extract(block, site) for block in new_blocks])
+    old = _merge([extract(block, site, budget) for block in old_blocks])
+    new = _merge([extract(block, site, budget) for block in new_blocks])
     if all(old[kind] == new[kind] for kind in PAGE_KINDS):
         return []
     if whole is not None:
         old_parts, new_parts = whole()
-    old = _merge([extract(b, site) for part in old_parts for b in _blocks(part)[0]])
-    new = _merge([extract(b, site) for part in new_parts for b in _blocks(part)[0]])
+    old = _merge([extract(b, site, budget) for part in old_parts for b in _blocks(part)[0]])
+    new = _merge([extract(b, site, budget) for part in new_parts for b in _blocks(part)[0]])
     changes = _page_fact_changes(old, new, site)
     changes.sort(key=_order)
     return changes
@@ -858,34 +951,52 @@ def _pair_unnamed_refs(old: dict[str, Any], new: dict[str, Any]) -> None:
     came = [k for k, ref in new.items() if ref["name"] is None and k not in old]
     if not gone or not came:
         return
-    scores = sorted(
-        ((_similarity(old[a]["text"], new[b]["text"]), -i, -j, a, b)
-         for i, a in enumerate(gone) for j, b in enumerate(came)),
-        reverse=True,
-    )  # fmt: skip
-    pairs: dict[str, str] = {}
-    for score, _i, _j, a, b in scores:
-        if score < _REF_SIMILAR:
-            break
-        if a not in pairs and b not in pairs.values():
-            pairs[a] = b
-    rest_old = [a for a in gone if a not in pairs]
-    rest_new = [b for b in came if b not in pairs.values()]
+    words_old = [_words(old[a]["text"]) for a in gone]
+    words_new = [_words(new[b]["text"]) for b in came]
+    # Every pair, as long as they are few (the usual edit); thousands of references rewritten
+    # at once compare each with the 40 around its place only (the pairs are as many as the
+    # references, not their square).
+    band = None if len(gone) * len(came) <= _REF_PAIRS else _REF_BAND
+    scale = len(came) / len(gone)
+    scores = []
+    for i, x in enumerate(words_old):
+        js = range(len(came))
+        if band is not None:
+            middle = int(i * scale)
+            js = range(max(0, middle - band), min(len(came), middle + band + 1))
+        for j in js:
+            score = _similarity(x, words_new[j])
+            if score >= _REF_SIMILAR:
+                scores.append((score, -i, -j))
+    scores.sort(reverse=True)
+    pairs: dict[int, int] = {}
+    paired: set[int] = set()
+    for _score, minus_i, minus_j in scores:  # the best first; of equals, the first in order
+        if -minus_i not in pairs and -minus_j not in paired:
+            pairs[-minus_i] = -minus_j
+            paired.add(-minus_j)
+    rest_old = [i for i in range(len(gone)) if i not in pairs]
+    rest_new = [j for j in range(len(came)) if j not in paired]
     if len(rest_old) == len(rest_new):  # the same number left: in order, if alike at all
-        for a, b in zip(rest_old, rest_new, strict=True):
-            if _similarity(old[a]["text"], new[b]["text"]) >= _REF_ALIKE:
-                pairs[a] = b
-    for a, b in pairs.items():
-        new[a] = new.pop(b)
+        for i, j in zip(rest_old, rest_new, strict=True):
+            if _similarity(words_old[i], words_new[j]) >= _REF_ALIKE:
+                pairs[i] = j
+    for i, j in pairs.items():
+        new[gone[i]] = new.pop(came[j])
 
 
 _REF_SIMILAR = 0.5  # two unnamed references this alike are one, edited
 _REF_ALIKE = 0.25  # ...or this alike, in the same order among those left
+_REF_PAIRS = 10_000  # up to this many pairs of changed references, all are compared
+_REF_BAND = 20  # above: each with the 2 x 20 around its place in the other side's order
 
 
-def _similarity(a: str, b: str) -> float:
-    """Shared words over the words of the larger text."""
-    x, y = set(_WORDS.findall(a.lower())), set(_WORDS.findall(b.lower()))
+def _words(text: str) -> frozenset[str]:
+    return frozenset(_WORDS.findall(text.lower()))
+
+
+def _similarity(x: frozenset[str], y: frozenset[str]) -> float:
+    """Shared words over the words of the larger text (`_words`)."""
     if not x or not y:
         return 0.0
     return len(x & y) / max(len(x), len(y))
@@ -895,24 +1006,27 @@ _WORDS = re.compile(r"\w+")
 
 
 def _wrapped_templates(
-    changes: list[Change], ref_texts: list[tuple[Change, str]], site: SiteInfo
+    changes: list[Change],
+    ref_texts: list[tuple[Change, str]],
+    site: SiteInfo,
+    budget: Budget | None = None,
 ) -> list[Change]:
     """A template that went into a new reference ({{cite book}} -> <ref>{{cite book}}</ref>)
     is the reference added, not the template removed; and out of a removed one, the
     reference removed."""
-    inside: dict[str, list[str]] = {"ref_added": [], "ref_removed": []}
+    inside: dict[str, Counter[str]] = {"ref_added": Counter(), "ref_removed": Counter()}
     for change, text in ref_texts:
         if "{{" in text:
-            code = mwparserfromhell.parse(text, skip_style_tags=True)
+            code = parse(text, budget)
             for template in code.filter_templates(recursive=False):
                 name = str(template.name.strip_code(keep_template_params=False) or template.name)
-                inside[change["type"]].append(site.template_name(name.strip()))
+                inside[change["type"]][site.template_name(name.strip())] += 1
     wrapped = {"template_removed": inside["ref_added"], "template_added": inside["ref_removed"]}
     kept = []
     for change in changes:
         names = wrapped.get(change["type"])
-        if names and change["template"] in names:
-            names.remove(change["template"])
+        if names and names[change["template"]] > 0:
+            names[change["template"]] -= 1
             continue
         kept.append(change)
     return kept
@@ -966,15 +1080,16 @@ def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
         return parts[0]
     merged: dict[str, Any] = {kind: {} for kind in _EMPTY}
     seen: dict[str, int] = {}
+    numbered: dict[str, int] = {}
     for part in parts:
         for params in part["templates"].values():
             name = params["@name"]
             seen[name] = seen.get(name, 0) + 1
             merged["templates"][name if seen[name] == 1 else f"{name}#{seen[name]}"] = params
-        for key, ref in part["refs"].items():
-            while key in merged["refs"]:
-                key += "#"
-            merged["refs"][key] = ref
+        refs = merged["refs"]
+        for ref in part["refs"].values():
+            # Keyed as _assemble keys the references of all parts in order.
+            refs[_free_key(refs, ref["name"] or ref["url"] or ref["text"], numbered)] = ref
         for kind in ("links", "files", "interwiki", "categories", "switches"):
             if part[kind]:
                 merged[kind].update(part[kind])
@@ -991,7 +1106,7 @@ _TYPES = """template_added template_removed template_moved template_param ref_ad
     ref_removed ref_changed ref_moved category_added category_removed link_added link_removed
     link_moved file_added file_removed file_moved interwiki_added interwiki_removed
     interlanguage_added interlanguage_removed defaultsort_changed switch_added
-    switch_removed""".split()
+    switch_removed semantics_skipped""".split()
 # The change types of page facts (tracker.diff lists them for the page, not a section).
 PAGE_TYPES = frozenset(
     """category_added category_removed interlanguage_added interlanguage_removed

@@ -24,6 +24,7 @@ replacement, and lone insertions and deletions slide to line and word boundaries
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable, Iterable
 from difflib import SequenceMatcher
 from itertools import accumulate, compress, count
@@ -43,8 +44,10 @@ _FINE = re.compile(r"\w+|\s+|[^\w\s]")
 
 # Above these sizes a level does not look deeper: the run is one replacement.
 _MAX_PAIRS = 1_000_000  # tokens(old) * tokens(new) in a gap difflib may look at
+_MAX_WORK = 1 << 24  # ...and in all the gaps of one word_diff: then gaps are replaced whole
 _MAX_FINE = 60  # units on either side for the word/space/punctuation level
 _MIN_MOVE_WORDS = 3
+_MAX_SLIDE = 1024  # characters a lone insertion or deletion may slide, each way
 
 
 def count_words(text: str) -> int:
@@ -52,23 +55,38 @@ def count_words(text: str) -> int:
     return len(_WORD.findall(text))
 
 
-def word_diff(old: str, new: str, edit: tuple[int, int, str] | None = None) -> list[Op]:
+def word_diff(
+    old: str,
+    new: str,
+    edit: tuple[int, int, str] | None = None,
+    *,
+    coarse: list[str] | None = None,
+) -> list[Op]:
     """The operations that turn `old` into `new`, in the order `apply_word_diff` needs.
 
     `edit`, if known: `new` is `old` with old[start:end] replaced by `new` text. It only
-    saves time (the result is the same).
+    saves time (the result is the same). `coarse`: if given, the reason is appended to it
+    when the diff is coarser than usual because it would take too long otherwise: more
+    than `_MAX_WORK` token pairs for difflib (megabytes of text without anchors), the
+    stretches beyond are each one replacement.
     """
     if old == new:
         return []
     ops: list[Op] = []
+    work = _Work()
     line = _edited_line(old, edit) if edit is not None else None
     if line is None:
-        _diff(old, new, 0, 0, ops)
+        _diff(old, new, 0, 0, ops, work)
     else:
         # One line changed: what the line level would find; diff its sentences.
         start, end = line
         delta = len(edit[2]) - (edit[1] - edit[0])  # type: ignore[index]
-        _diff(old[start:end], new[start : end + delta], start, 1, ops)
+        _diff(old[start:end], new[start : end + delta], start, 1, ops, work)
+    if work.coarse and coarse is not None:
+        coarse.append(
+            f"more than {_MAX_WORK:,} pairs of words to compare: long stretches without "
+            "a word in common replaced whole"
+        )
     _slide(old, ops)
     ops = _find_moves(ops)
     for op in ops:
@@ -154,7 +172,20 @@ def _fine(text: str) -> list[str]:
 _LEVELS: list[Callable[[str], list[str]]] = [_lines, _sentences, _units, _fine]
 
 
-def _diff(old: str, new: str, base: int, level: int, ops: list[Op]) -> None:
+class _Work:
+    """What difflib may still compare in one word_diff, and whether a stretch was replaced
+    whole because it could not."""
+
+    __slots__ = ("pairs", "coarse")
+
+    def __init__(self) -> None:
+        self.pairs = _MAX_WORK
+        self.coarse = False
+
+
+def _diff(
+    old: str, new: str, base: int, level: int, ops: list[Op], work: _Work | None = None
+) -> None:
     """Append the operations turning `old` (at offset `base` of the whole old text) into `new`."""
     if not old:
         ops.append({"type": "insert", "at": base, "text": new})
@@ -179,7 +210,7 @@ def _diff(old: str, new: str, base: int, level: int, ops: list[Op]) -> None:
         # No token in common (as for one changed line): what _opcodes says, without difflib.
         opcodes = [("replace", 0, len(a_mid), 0, len(b_mid))]
     else:
-        opcodes = _opcodes(a_mid, b_mid)
+        opcodes = _opcodes(a_mid, b_mid, work)
     positions = list(accumulate(map(len, a_mid), initial=offset))
     if level > 0 and len(opcodes) > 2:
         opcodes = _absorb_small_equalities(opcodes, positions, b_mid)
@@ -190,7 +221,7 @@ def _diff(old: str, new: str, base: int, level: int, ops: list[Op]) -> None:
         new_part = "".join(b_mid[j1:j2])
         at = positions[i1]
         if tag == "replace" and _deeper(level, i2 - i1, j2 - j1):
-            _diff(old_part, new_part, at, level + 1, ops)
+            _diff(old_part, new_part, at, level + 1, ops, work)
         else:
             _emit_text(old_part, new_part, at, ops)
 
@@ -236,13 +267,16 @@ def _deeper(level: int, n_old: int, n_new: int) -> bool:
     return False
 
 
-def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
+def _opcodes(
+    a: list[str], b: list[str], work: _Work | None = None
+) -> list[tuple[str, int, int, int, int]]:
     """difflib-style opcodes from a patience diff, robust to any input.
 
     Tokens found exactly once on each side are anchors (their longest increasing run);
     the gaps between anchors are trimmed and, when small enough, matched by difflib;
     a gap with no anchor and too big for difflib is one replacement. Linear-logarithmic
-    on realistic text, never quadratic beyond `_MAX_PAIRS`.
+    on realistic text, never quadratic beyond `_MAX_PAIRS`; and with `work`, difflib looks
+    at `_MAX_WORK` pairs at most in all, the gaps beyond are replacements (`work.coarse`).
     """
     blocks: list[tuple[int, int, int]] = []
     todo = [(0, len(a), 0, len(b))]
@@ -261,7 +295,12 @@ def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]
             continue
         anchors = _anchors(a, alo, ahi, b, blo, bhi)
         if not anchors:
-            if (ahi - alo) * (bhi - blo) <= _MAX_PAIRS:
+            pairs = (ahi - alo) * (bhi - blo)
+            if work is not None and _MAX_PAIRS >= pairs > work.pairs:
+                work.coarse = True  # (too many in all: this one is a replacement)
+            elif pairs <= _MAX_PAIRS:
+                if work is not None:
+                    work.pairs -= pairs
                 # difflib's junk heuristic ignores tokens filling over 1% of a long gap.
                 matcher = SequenceMatcher(None, a[alo:ahi], b[blo:bhi], autojunk=bhi - blo >= 200)
                 for i, j, size in matcher.get_matching_blocks():
@@ -375,7 +414,8 @@ def _slide(old: str, ops: list[Op]) -> None:
 
     Inserting "]\n* [[Bar]" before the last "]" of "* [[Foo]]" gives the same text as
     inserting "\n* [[Bar]]" after it; a reader wants the second. Like git's diff heuristics,
-    prefer runs that begin and end at line, then word, boundaries.
+    prefer runs that begin and end at line, then word, boundaries. (Within `_MAX_SLIDE`
+    characters each way: in a run of thousands of "a b a b" any place is as natural.)
     """
     n = len(ops)
     for k, op in enumerate(ops):
@@ -392,15 +432,16 @@ def _slide(old: str, ops: list[Op]) -> None:
         upper = ops[k + 1]["at"] if k + 1 < n else len(old)
         if op["type"] == "insert":
             # Equivalent places: rotate the text through the equal characters around it.
+            reach = min(size * 4, _MAX_SLIDE)
             left = 0
             while at - left > lower and old[at - left - 1] == text[(size - 1 - left) % size]:
                 left += 1
-                if left >= size * 4:
+                if left >= reach:
                     break
             right = 0
             while at + right < upper and old[at + right] == text[right % size]:
                 right += 1
-                if right >= size * 4:
+                if right >= reach:
                     break
             if not left and not right:
                 continue
@@ -412,9 +453,13 @@ def _slide(old: str, ops: list[Op]) -> None:
             left = 0
             while at - left > lower and old[at - left - 1] == old[at + size - left - 1]:
                 left += 1
+                if left >= _MAX_SLIDE:
+                    break
             right = 0
             while at + size + right < upper and old[at + right] == old[at + size + right]:
                 right += 1
+                if right >= _MAX_SLIDE:
+                    break
             if not left and not right:
                 continue
             best = _best(old, at - left, at + right, size, old, 0)
@@ -469,12 +514,12 @@ def _find_moves(ops: list[Op]) -> list[Op]:
     """Pair a deleted and an inserted run with the same words (three or more) as a move."""
     if len(ops) < 2:
         return ops  # (the usual case: one insertion or deletion)
-    inserts: dict[str, list[int]] = {}
+    inserts: dict[str, deque[int]] = {}  # the inserts not used yet, by their words
     for k, op in enumerate(ops):
         if op["type"] == "insert":
             core = op["text"].strip()
             if count_words(core) >= _MIN_MOVE_WORDS:
-                inserts.setdefault(core, []).append(k)
+                inserts.setdefault(core, deque()).append(k)
     if not inserts:
         return ops
     result: list[tuple[int, int, Op]] = []  # (position, sequence, op) to sort stably
@@ -484,12 +529,15 @@ def _find_moves(ops: list[Op]) -> list[Op]:
         if op["type"] != "delete":
             continue
         core = op["text"].strip()
-        candidates = [
-            i for i in inserts.get(core, ()) if i not in used and ops[i]["at"] != op["at"]
-        ]
-        if not candidates:
+        waiting = inserts.get(core)
+        if not waiting:
             continue
-        i = candidates[0]
+        # The first not at the same place (a replacement's own insert: one at most).
+        n = next((n for n, i in enumerate(waiting) if ops[i]["at"] != op["at"]), -1)
+        if n < 0:
+            continue
+        i = waiting[n]
+        del waiting[n]
         used.add(i)
         used.add(k)
         lead = op["text"][: len(op["text"]) - len(op["text"].lstrip())]
