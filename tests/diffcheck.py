@@ -47,13 +47,15 @@ def assert_well_formed(old_text: str, new_text: str, old_ids: list[str], result:
 
 def clear_caches() -> None:
     """Forget every text the diff remembers (splits, extractions, headings, word pairs)."""
-    from tracker import headline, lineage, sections, semantic
+    from tracker import headline, lineage, sections
+    from tracker.semantic import paragraphs as semantic_paragraphs
+    from tracker.semantic import read as semantic_read
 
     sections._CACHE.clear()
-    for cache in (semantic._BLOCKS, semantic._CONSTRUCTS, semantic._UNREADABLE):
+    for cache in (semantic_paragraphs._BLOCKS, semantic_read._CONSTRUCTS, semantic_read._UNREADABLE):
         cache.clear()
-    for by_site in semantic._BY_SITE.values():
+    for by_site in semantic_read._BY_SITE.values():
         by_site.clear()
-    semantic._depth.cache_clear()
+    semantic_paragraphs._depth.cache_clear()
     headline.heading_text.cache_clear()
     lineage._shingles.cache_clear()

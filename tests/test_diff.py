@@ -16,10 +16,13 @@ from genhistory import generate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracker import diff, sections, semantic
+from tracker import diff, sections
 from tracker.diff import diff_texts, render_text
 from tracker.headings import scan
 from tracker.sections import split
+from tracker.semantic import compare as semantic_compare
+from tracker.semantic import paragraphs as semantic_paragraphs
+from tracker.semantic import read as semantic_read
 from tracker.siteinfo import SiteInfo
 
 DATA = Path(__file__).parent / "data"
@@ -281,7 +284,7 @@ def test_diff_lists_every_section_once_and_its_changes_rebuild_it(pair):
 
 def _clear_caches() -> None:
     sections._CACHE.clear()
-    for cache in (semantic._EXTRACTED, semantic._BLOCKS, semantic._CONSTRUCTS):
+    for cache in (semantic_read._EXTRACTED, semantic_paragraphs._BLOCKS, semantic_read._CONSTRUCTS):
         cache.clear()
 
 
@@ -298,7 +301,7 @@ def _slow_diffs(texts: list[str]) -> str:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sections, "_split_from", alone)
         patch.setattr(diff, "edits", lambda *args, **kwargs: {})
-        patch.setattr(semantic, "extract", semantic._extract_parsed)
+        patch.setattr(semantic_compare, "extract", semantic_read._extract_parsed)
         return _diffs(texts)
 
 

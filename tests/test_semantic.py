@@ -13,6 +13,8 @@ from mwparserfromhell.parser import tokens as tk
 
 from tracker import semantic
 from tracker.semantic import blocks, extract, semantic_changes
+from tracker.semantic import paragraphs as semantic_paragraphs
+from tracker.semantic import read as semantic_read
 
 INFOBOX = """{{Infobox bilateral relations
 | name = Pakistan–NATO relations
@@ -188,7 +190,7 @@ def test_extract_construct_by_construct_is_the_full_parse(seed):
     rng = random.Random(seed)
     for _ in range(1500):
         text = _paragraph(rng)
-        assert semantic._tokenized(text)[0] == semantic._extract_parsed(text), text
+        assert semantic_read._tokenized(text)[0] == semantic_read._extract_parsed(text), text
 
 
 _LINE_PIECES = [
@@ -209,16 +211,16 @@ def test_extract_line_by_line_is_the_full_parse(seed):
         text = "".join(pieces)
         if "\n" not in text or "[" not in text:
             continue
-        semantic._EXTRACTED.clear()
-        by_lines += semantic._by_lines(text) is not None
-        assert semantic._tokenized(text)[0] == semantic._extract_parsed(text), text
+        semantic_read._EXTRACTED.clear()
+        by_lines += semantic_read._by_lines(text) is not None
+        assert semantic_read._tokenized(text)[0] == semantic_read._extract_parsed(text), text
     assert by_lines > 200
 
 
 def test_extract_of_the_bundled_snapshot_is_the_full_parse():
     for text in _snapshot_texts():
         for block in blocks(text):
-            assert semantic._tokenized(block)[0] == semantic._extract_parsed(block)
+            assert semantic_read._tokenized(block)[0] == semantic_read._extract_parsed(block)
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -228,18 +230,18 @@ def test_plain_edit_changes_no_construct(seed):
     kept = 0
     for _ in range(2500):
         text = _paragraph(rng)
-        extraction, shape = semantic._tokenized(text)
+        extraction, shape = semantic_read._tokenized(text)
         for _ in range(4):
             at = rng.randint(0, len(text))
             end = min(len(text), at + rng.choice([0, 0, 1, 2, 4]))
             added = rng.choice(_PLAIN_WORDS) + rng.choice(_PLAIN_WORDS)
-            new_shape = semantic._plain_edit(text, shape, at, end, added)
+            new_shape = semantic_paragraphs._plain_edit(text, shape, at, end, added)
             if new_shape is None or text[at:end] == added:
                 continue
             new = text[:at] + added + text[end:]
             kept += 1
-            assert semantic._tokenized(new) == (extraction, new_shape), (text, new)
-            if shape is not semantic._PLAIN:
+            assert semantic_read._tokenized(new) == (extraction, new_shape), (text, new)
+            if shape is not semantic_read._PLAIN:
                 assert _constructs(new) == _constructs(text), (text, new)
     assert kept > 500  # the shortcut is taken, and checked
 
@@ -255,7 +257,7 @@ def test_link_edit_is_what_the_tokenizer_reads(seed):
     kept = 0
     for _ in range(3000):
         text = _paragraph(rng).replace("\n", " ")
-        done = semantic._tokenized(text)
+        done = semantic_read._tokenized(text)
         links = [m.span() for m in re.finditer(r"\[\[[^\]]*\]\]", text)]
         for _ in range(4):
             if links and rng.random() < 0.5:  # over a link, and maybe some text around it
@@ -265,21 +267,21 @@ def test_link_edit_is_what_the_tokenizer_reads(seed):
                 at = rng.randint(0, len(text))
                 end = min(len(text), at + rng.choice([0, 0, 1, 2, 4, 8]))
             added = "".join(rng.choice(_PLAIN_WORDS + _LINKS) for _ in range(rng.randint(0, 3)))
-            found = semantic._link_edit(text, done, at, end, added)
+            found = semantic_paragraphs._link_edit(text, done, at, end, added)
             if found is None or text[at:end] == added:
                 continue
             new = text[:at] + added + text[end:]
             kept += 1
-            assert semantic._tokenized(new) == found, (text, at, end, added)
+            assert semantic_read._tokenized(new) == found, (text, at, end, added)
     assert kept > 120  # the shortcut is taken, and checked
 
 
 def test_edits_that_start_a_line_with_markup_are_read():
     # Without its leading blanks the line starts with "*": a list item (no word changed).
     for text, at, end, added in [("  *<b>bold</b> ", 0, 2, ""), (" # [[a]] x", 0, 1, "")]:
-        done = semantic._tokenized(text)
-        assert semantic._plain_edit(text, done[1], at, end, added) is None
-        assert semantic._link_edit(text, done, at, end, added) is None
+        done = semantic_read._tokenized(text)
+        assert semantic_paragraphs._plain_edit(text, done[1], at, end, added) is None
+        assert semantic_paragraphs._link_edit(text, done, at, end, added) is None
 
 
 def _constructs(text: str) -> list:
@@ -299,7 +301,7 @@ def test_semantic_changes_with_the_edit_known_are_the_same(seed):
         if new == old:
             continue
         want = semantic_changes(old, new)
-        for cache in (semantic._EXTRACTED, semantic._BLOCKS):
+        for cache in (semantic_read._EXTRACTED, semantic_paragraphs._BLOCKS):
             cache.clear()
         assert semantic_changes(old, new, (at, end, new[at : end + len(new) - len(old)])) == want
 
