@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from genhistory import generate, write_history  # noqa: E402
 
-from tracker.diff import diff_texts  # noqa: E402
 from tracker.fetch.ingest import PageIngestor  # noqa: E402
 from tracker.store import Store  # noqa: E402
+from tracker.text.diff import diff_texts  # noqa: E402
 
 
 def time_pairs(texts: list[str]) -> list[float]:
@@ -121,7 +121,7 @@ _ONE_CASE = """
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
 from adversarial import CASES
-from tracker.diff import diff_texts
+from tracker.text.diff import diff_texts
 make, n = CASES[sys.argv[2]]
 old, new = make(n)
 diff_texts(None, old)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from tracker.diff import TextDiff, content
-from tracker.sections import split
-from tracker.worddiff import apply_word_diff
+from tracker.text.diff import TextDiff, content
+from tracker.text.sections import split
+from tracker.text.worddiff import apply_word_diff
 
 WORD_OPS = ("insert", "delete", "move")
 KINDS = {"added", "removed", "renamed", "moved", "edited"}
@@ -47,9 +47,9 @@ def assert_well_formed(old_text: str, new_text: str, old_ids: list[str], result:
 
 def clear_caches() -> None:
     """Forget every text the diff remembers (splits, extractions, headings, word pairs)."""
-    from tracker import headline, lineage, sections
-    from tracker.semantic import paragraphs as semantic_paragraphs
-    from tracker.semantic import read as semantic_read
+    from tracker.text import headline, lineage, sections
+    from tracker.text.semantic import paragraphs as semantic_paragraphs
+    from tracker.text.semantic import read as semantic_read
 
     sections._CACHE.clear()
     for cache in (semantic_paragraphs._BLOCKS, semantic_read._CONSTRUCTS, semantic_read._UNREADABLE):

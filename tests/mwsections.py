@@ -1,4 +1,4 @@
-"""MediaWiki's Parser::getSection and Parser::replaceSection, done with tracker.sections.split.
+"""MediaWiki's Parser::getSection and Parser::replaceSection, done with tracker.text.sections.split.
 
 What ``section=N`` (edit links, ``action=edit&section=N``, the API's ``rvsection``) gets:
 the section whose `number` is N with its subsections, right-trimmed as PHP's rtrim() does.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from tracker.sections import Section, split
+from tracker.text.sections import Section, split
 
 PHP_WHITESPACE = " \t\n\r\0\x0b"  # what PHP's trim() and rtrim() remove
 
@@ -35,7 +35,7 @@ def _extent(sections: list[Section], number: int) -> tuple[int, int] | None:
 
 
 def get_section(text: str, section_id: str, tags: frozenset[str] | None = None) -> str:
-    """Parser::getSection(text, section_id) with tracker.sections.split."""
+    """Parser::getSection(text, section_id) with tracker.text.sections.split."""
     number, _template = _section_index(section_id)
     if text == "":
         return ""
@@ -49,7 +49,7 @@ def get_section(text: str, section_id: str, tags: frozenset[str] | None = None) 
 def replace_section(
     text: str, section_id: str, new: str, tags: frozenset[str] | None = None
 ) -> str:
-    """Parser::replaceSection(text, section_id, new) with tracker.sections.split."""
+    """Parser::replaceSection(text, section_id, new) with tracker.text.sections.split."""
     number, _template = _section_index(section_id)
     if text == "":
         return new if number == 0 else text

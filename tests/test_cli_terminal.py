@@ -18,10 +18,10 @@ from test_deliver import hostile_model
 from trackerutil import tracker, write_config
 
 from tracker.digest.render import render_digest
-from tracker.display import one_line, terminal_text
 from tracker.fetch.ingest import PageIngestor
 from tracker.model import Revision, sha1_hex
 from tracker.store import Store
+from tracker.text.display import one_line, terminal_text
 
 TITLE = "Evil\x1b]0;owned\x07 page\u202e"
 USER = "Mallory\x1b[2J\x1b[H\u202eevil"

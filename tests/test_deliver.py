@@ -305,7 +305,7 @@ WORDS = ["NATO", "Pakistan", "the", "supply", "routes.", "Kabul", "\n", "[[Bruss
 @settings(max_examples=200, deadline=None)
 def test_word_segments_rebuild_both_texts(old_words: list[str], new_words: list[str]) -> None:
     from tracker.digest.render import _raw_segments
-    from tracker.worddiff import word_diff
+    from tracker.text.worddiff import word_diff
 
     old, new = " ".join(old_words), " ".join(new_words)
     ops = word_diff(old, new)

@@ -1,4 +1,4 @@
-"""tracker.diff: section lineage, kinds, changes, and the text rendering."""
+"""tracker.text.diff: section lineage, kinds, changes, and the text rendering."""
 
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ from genhistory import generate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracker import diff, sections
-from tracker.diff import diff_texts, render_text
-from tracker.headings import scan
-from tracker.sections import split
-from tracker.semantic import compare as semantic_compare
-from tracker.semantic import paragraphs as semantic_paragraphs
-from tracker.semantic import read as semantic_read
-from tracker.siteinfo import SiteInfo
+from tracker.text import diff, sections
+from tracker.text.diff import diff_texts, render_text
+from tracker.text.headings import scan
+from tracker.text.sections import split
+from tracker.text.semantic import compare as semantic_compare
+from tracker.text.semantic import paragraphs as semantic_paragraphs
+from tracker.text.semantic import read as semantic_read
+from tracker.text.siteinfo import SiteInfo
 
 DATA = Path(__file__).parent / "data"
 CASES = yaml.safe_load((DATA / "diff_cases.yaml").read_text("utf-8"))

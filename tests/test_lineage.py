@@ -7,10 +7,10 @@ from pathlib import Path
 
 from trackerutil import SEED_SNAPSHOT, SEED_TITLE
 
-from tracker.diff import diff_texts
 from tracker.fetch.archive import import_snapshot
-from tracker.revdiff import page_diff
+from tracker.history import page_diff
 from tracker.store import Store
+from tracker.text.diff import diff_texts
 
 PAGE_BLOCK = "\n[[Category:Languages]]\n[[Category:Greetings]]\n[[de:Hallo]]\n[[nl:Hallo]]\n"
 

@@ -1,4 +1,4 @@
-"""MediaWiki 1.39's own parser tests about sections and headings, run against tracker.sections.
+"""MediaWiki 1.39's own parser tests about sections and headings, run against tracker.text.sections.
 
 The cases come from MediaWiki's test files (tests/data/mediawiki-parsertests/, read by
 tests/parsertests.py); those MediaWiki's legacy parser runs (not disabled, with an
@@ -30,7 +30,7 @@ import yaml
 from mwsections import PHP_WHITESPACE, get_section, replace_section
 from parsertests import ParserTest, read
 
-from tracker.sections import split
+from tracker.text.sections import split
 
 DATA = Path(__file__).parent / "data"
 FILES = ("parserTests.txt", "mediaParserTests.txt")

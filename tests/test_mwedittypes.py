@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tracker.diff import diff_texts
+from tracker.text.diff import diff_texts
 
 DATA = yaml.safe_load(
     (Path(__file__).parent / "data" / "mwedittypes_cases.yaml").read_text("utf-8")

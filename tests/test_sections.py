@@ -1,4 +1,4 @@
-"""tracker.sections: where sections start, what their headings say, and that nothing is lost."""
+"""tracker.text.sections: where sections start, what their headings say, and that nothing is lost."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracker.diff import diff_texts, render_text
-from tracker.sections import Section, heading_text, split
+from tracker.text.diff import diff_texts, render_text
+from tracker.text.sections import Section, heading_text, split
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "sections_cases.yaml").read_text("utf-8"))
 
@@ -169,7 +169,7 @@ def test_template_heading_change_is_a_rename_not_the_lead(old, new, old_path, ne
 
 
 class _Site:
-    """A wiki where "de" is an interlanguage prefix (as tracker.siteinfo.SiteInfo tells)."""
+    """A wiki where "de" is an interlanguage prefix (as tracker.text.siteinfo.SiteInfo tells)."""
 
     def link_target(self, target: str) -> SimpleNamespace:
         prefix = target.partition(":")[0].strip().lower()

@@ -1,7 +1,7 @@
-"""tracker.sections: a text split from the text it was edited from is split exactly as alone.
+"""tracker.text.sections: a text split from the text it was edited from is split exactly as alone.
 
 `split(text, previous=old)` reuses the old split where the edit left the text alone and
-skips the heading scan of stretches edited in plain words (tracker.sections._quiet_edit).
+skips the heading scan of stretches edited in plain words (tracker.text.sections._quiet_edit).
 These tests compare it with a split from scratch, on generated histories and on random
 edits of tricky wikitext, and check the edits it reports.
 """
@@ -15,9 +15,9 @@ from genhistory import generate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracker import sections
-from tracker.headings import scan
-from tracker.sections import DEFAULT_TAGS, edits, split
+from tracker.text import sections
+from tracker.text.headings import scan
+from tracker.text.sections import DEFAULT_TAGS, edits, split
 
 
 def _alone(text: str) -> sections._Split:

@@ -28,7 +28,7 @@ import yaml
 from mediawiki import MEDIAWIKI_DIR, TestWiki
 from mwsections import PHP_WHITESPACE, get_section
 
-from tracker.sections import split
+from tracker.text.sections import split
 
 SNAPSHOT = Path(__file__).resolve().parent.parent / "snapshots" / "pakistan-nato-relations.xml"
 # The cases of sections_cases.yaml but those for a wiki with other extension tags.
@@ -107,7 +107,7 @@ FILES = {
     "X.jpg": "skins/MonoBook/resources/images/headbg.jpg",
     "X.png": "resources/assets/poweredby_mediawiki_88x31.png",
 }
-# The tracker's choices where a wiki's line differs (tracker/headline.py says why): a
+# The tracker's choices where a wiki's line differs (tracker/text/headline.py says why): a
 # template shows its wikitext, a bare [URL] its URL, not the page-dependent "[1]".
 _OWN_CHOICE = re.compile(r"\{\{|\[(?:[a-z]+:)?//[^\s\]]*\]", re.I)
 _FOOTNOTE = re.compile(r"<sup>&#91;\d+&#93;</sup>")  # Cite's marker: no part of the heading
@@ -247,7 +247,7 @@ def test_split_interlanguage_link_vanishes_from_headings(wiki, tags):
     languages = {i["prefix"] for i in reply["query"]["interwikimap"] if i.get("language")}
     assert "de" in languages
 
-    class Site:  # what tracker.siteinfo.SiteInfo tells of links (the part split uses)
+    class Site:  # what tracker.text.siteinfo.SiteInfo tells of links (the part split uses)
         def link_target(self, target: str) -> SimpleNamespace:
             prefix = target.partition(":")[0].strip().lower() if ":" in target else ""
             kinds = {"category": "category", "file": "file", "image": "file", "media": "media"}

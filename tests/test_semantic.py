@@ -1,4 +1,4 @@
-"""tracker.semantic: templates, references, categories and links, and what changed in them."""
+"""tracker.text.semantic: templates, references, categories and links, and what changed in them."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 from mwparserfromhell.parser import CTokenizer as _Tokenizer
 from mwparserfromhell.parser import tokens as tk
 
-from tracker import semantic
-from tracker.semantic import blocks, extract, semantic_changes
-from tracker.semantic import paragraphs as semantic_paragraphs
-from tracker.semantic import read as semantic_read
+from tracker.text import semantic
+from tracker.text.semantic import blocks, extract, semantic_changes
+from tracker.text.semantic import paragraphs as semantic_paragraphs
+from tracker.text.semantic import read as semantic_read
 
 INFOBOX = """{{Infobox bilateral relations
 | name = Pakistan–NATO relations
@@ -365,7 +365,7 @@ def test_semantic_changes_unnamed_references_edited_are_changed():
 
 
 def test_semantic_changes_on_a_case_sensitive_wiki():
-    from tracker.siteinfo import Namespace, SiteInfo
+    from tracker.text.siteinfo import Namespace, SiteInfo
 
     site = SiteInfo.from_parts(
         [Namespace(0, "", "", (), "case-sensitive"), Namespace(14, "Kategorie", "Category")]

@@ -1,4 +1,4 @@
-"""tracker.siteinfo: a wiki's namespaces, interwiki prefixes, tags and magic words."""
+"""tracker.text.siteinfo: a wiki's namespaces, interwiki prefixes, tags and magic words."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import io
 import mwxml
 import pytest
 
-from tracker.sections import DEFAULT_TAGS
-from tracker.siteinfo import SiteInfo
+from tracker.text.sections import DEFAULT_TAGS
+from tracker.text.siteinfo import SiteInfo
 
 # The `query` of action=query&meta=siteinfo&siprop=general|namespaces|namespacealiases|
 # interwikimap|extensiontags|magicwords&formatversion=2 on German Wiktionary, shortened.

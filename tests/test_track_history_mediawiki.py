@@ -15,7 +15,7 @@ from trackerutil import history_json, tracker, wiki_config
 
 from tracker.config import load_config
 from tracker.fetch.poll import LOG_INTERVAL, poll_wiki
-from tracker.revdiff import page_diff
+from tracker.history import page_diff
 from tracker.store import Store
 from tracker.web.search import index_new_blobs, phrase_query, search
 

@@ -22,10 +22,10 @@ from tracker.fetch.archive import import_snapshot
 from tracker.fetch.ingest import PageIngestor
 from tracker.model import Revision, sha1_hex
 from tracker.store import Store
+from tracker.text.worddiff import word_diff
 from tracker.web import create_app, search
 from tracker.web.diffrender import overlay
 from tracker.web.search import Indexer, index_new_blobs
-from tracker.worddiff import word_diff
 
 SEED_WIKI = "everybodywiki-snapshot"
 HOSTILE_TITLE = "<script>window.__pwned='title'</script> Evil & <b onmouseover=alert(1)>page</b>"

@@ -1,4 +1,4 @@
-"""tracker.worddiff: word-level operations that rebuild the new text exactly, fast on anything."""
+"""tracker.text.worddiff: word-level operations that rebuild the new text exactly, fast on anything."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracker.worddiff import apply_word_diff, count_words, word_diff
+from tracker.text.worddiff import apply_word_diff, count_words, word_diff
 
 
 def _texts(ops):

@@ -27,13 +27,13 @@ _PUBLIC = {
     # what crosses the stages
     "Revision": "tracker.model:Revision",
     # wikitext, pure
-    "split_sections": "tracker.sections:split",
-    "Section": "tracker.sections:Section",
-    "heading_text": "tracker.headline:heading_text",
-    "diff_texts": "tracker.diff:diff_texts",
-    "TextDiff": "tracker.diff:TextDiff",
-    "render_text": "tracker.diff:render_text",
-    "SiteInfo": "tracker.siteinfo:SiteInfo",
+    "split_sections": "tracker.text.sections:split",
+    "Section": "tracker.text.sections:Section",
+    "heading_text": "tracker.text.headline:heading_text",
+    "diff_texts": "tracker.text.diff:diff_texts",
+    "TextDiff": "tracker.text.diff:TextDiff",
+    "render_text": "tracker.text.diff:render_text",
+    "SiteInfo": "tracker.text.siteinfo:SiteInfo",
     # the store and what feeds it
     "Store": "tracker.store:Store",
     "poll_wiki": "tracker.fetch.poll:poll_wiki",
@@ -42,7 +42,7 @@ _PUBLIC = {
     "export_snapshot": "tracker.fetch.archive:export_snapshot",
     # reading the history back
     "page_history": "tracker.history:page_history",
-    "page_diff": "tracker.revdiff:page_diff",
+    "page_diff": "tracker.history:page_diff",
     # digests
     "run_digests": "tracker.digest.run:run_digests",
 }
@@ -65,17 +65,16 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers and editors see
-    from tracker.config import Config, load_config
-    from tracker.diff import TextDiff, diff_texts, render_text
-    from tracker.digest.run import run_digests
-    from tracker.errors import ConfigError, StoreError, TrackerError, WikiError
-    from tracker.fetch.archive import export_snapshot, import_snapshot
-    from tracker.fetch.poll import poll_all, poll_wiki
-    from tracker.headline import heading_text
-    from tracker.history import page_history
-    from tracker.model import Revision
-    from tracker.revdiff import page_diff
-    from tracker.sections import Section
-    from tracker.sections import split as split_sections
-    from tracker.siteinfo import SiteInfo
-    from tracker.store import Store
+    from tracker.config import Config, load_config  # noqa: F401
+    from tracker.digest.run import run_digests  # noqa: F401
+    from tracker.errors import ConfigError, StoreError, TrackerError, WikiError  # noqa: F401
+    from tracker.fetch.archive import export_snapshot, import_snapshot  # noqa: F401
+    from tracker.fetch.poll import poll_all, poll_wiki  # noqa: F401
+    from tracker.history import page_diff, page_history  # noqa: F401
+    from tracker.model import Revision  # noqa: F401
+    from tracker.store import Store  # noqa: F401
+    from tracker.text.diff import TextDiff, diff_texts, render_text  # noqa: F401
+    from tracker.text.headline import heading_text  # noqa: F401
+    from tracker.text.sections import Section  # noqa: F401
+    from tracker.text.sections import split as split_sections  # noqa: F401
+    from tracker.text.siteinfo import SiteInfo  # noqa: F401

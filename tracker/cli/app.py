@@ -16,9 +16,9 @@ import click
 
 from tracker import __version__
 from tracker.config import Config, load_config
-from tracker.display import one_line
 from tracker.errors import TrackerError
 from tracker.store import Store, store_error_message
+from tracker.text.display import one_line
 
 
 class TrackerGroup(click.Group):

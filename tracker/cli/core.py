@@ -11,8 +11,8 @@ import click
 
 from tracker.cli.app import App, pass_app
 from tracker.config import Config
-from tracker.display import for_terminal, one_line, terminal_text
 from tracker.errors import RunFailed
+from tracker.text.display import for_terminal, one_line, terminal_text
 
 
 @click.command()
@@ -174,8 +174,8 @@ def _snapshot_wiki_name(config: Config, file: Path) -> str:
 def diff(app: App, title: str, from_revid: int | None, to_revid: int | None, wiki: str | None,
          as_json: bool, color: bool | None) -> None:
     """What changed between two revisions, section by section."""
-    from tracker.diff import render_text
-    from tracker.revdiff import page_diff
+    from tracker.history import page_diff
+    from tracker.text.diff import render_text
 
     with app.store(readonly=True) as store:
         result = page_diff(store, title, from_revid, to_revid, wiki)

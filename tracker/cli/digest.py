@@ -12,8 +12,8 @@ import click
 
 from tracker.cli.app import App, pass_app
 from tracker.config import parse_since as config_parse_since
-from tracker.display import one_line
 from tracker.errors import DigestFailed, UsageError
+from tracker.text.display import one_line
 
 PRINT_FORMATS = ("text", "markdown", "html", "chat", "slack", "json")
 

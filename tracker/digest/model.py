@@ -6,7 +6,7 @@ revision id; ids are not in time order on real wikis). The page's
 part of a digest holds:
 
 - the net effect per section: the diff of the revision before the window against its last
-  one (revdiff.revision_pair_diff), so that a sentence added and removed again inside the
+  one (history.revision_pair_diff), so that a sentence added and removed again inside the
   window is not shown, with word-level highlights and semantic changes;
 - the revisions that made each section's change, from the stored consecutive diffs
   (``section_changes``);
@@ -34,13 +34,12 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from tracker.config import Config, Subscription, Wiki
-from tracker.diff import content
 from tracker.digest.render import semantic_lines, word_segments
-from tracker.history import revision_record, size_change
-from tracker.revdiff import revision_pair_diff
-from tracker.sections import split
+from tracker.history import revision_pair_diff, revision_record, size_change
 from tracker.store import Store
 from tracker.store import digests as ds
+from tracker.text.diff import content
+from tracker.text.sections import split
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from tracker.display import describe_change, one_line, printable, terminal_text
+from tracker.text.display import describe_change, one_line, printable, terminal_text
 
 FORMAT_TEMPLATES = {
     "text": "digest.txt.j2",
@@ -277,7 +277,7 @@ def entry_id(message_id: str) -> str:
 
 
 # --- diff changes -> what a digest shows -------------------------------------------------------
-# A section's `changes` in the diff JSON (tracker/diff.py) hold word-level operations, as
+# A section's `changes` in the diff JSON (tracker/text/diff.py) hold word-level operations, as
 # character offsets into the section's old content, and semantic changes. A digest shows
 # the first as highlighted text with a little unchanged context around each change, the
 # second as one line each.

@@ -45,10 +45,10 @@ from tracker.digest.model import (
     subscription_pages,
 )
 from tracker.digest.render import render_digest
-from tracker.display import one_line
-from tracker.revdiff import revision_pair_diff
+from tracker.history import revision_pair_diff
 from tracker.store import Store
 from tracker.store import digests as ds
+from tracker.text.display import one_line
 
 log = logging.getLogger(__name__)
 

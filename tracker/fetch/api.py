@@ -34,7 +34,7 @@ from tracker.config import DEFAULT_MAX_RETRY_AFTER, Wiki, format_size
 from tracker.errors import TooLarge, WikiError
 from tracker.fetch.transport import BoundedAdapter, Limits, ReplyTooLarge, RequestDeadline
 from tracker.model import Revision
-from tracker.siteinfo import SiteInfo
+from tracker.text.siteinfo import SiteInfo
 
 log = logging.getLogger(__name__)
 

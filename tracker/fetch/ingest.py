@@ -18,12 +18,12 @@ import logging
 from collections.abc import Iterable
 from dataclasses import replace
 
-from tracker.diff import TextDiff, diff_texts
 from tracker.model import Revision, sha1_hex
-from tracker.sections import split
-from tracker.siteinfo import SiteInfo
 from tracker.store import Store
 from tracker.text import reverts
+from tracker.text.diff import TextDiff, diff_texts
+from tracker.text.sections import split
+from tracker.text.siteinfo import SiteInfo
 
 log = logging.getLogger(__name__)
 

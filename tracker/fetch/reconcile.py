@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 from tracker.fetch.ingest import PageIngestor, position
 from tracker.model import Revision
-from tracker.sections import split
 from tracker.store import Store, utcnow
+from tracker.text.sections import split
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from tracker.errors import WikiError
 from tracker.fetch.api import PageStatus
 from tracker.fetch.exportguard import ExportGuard, cut_size
 from tracker.model import Revision, base36_to_hex, hex_to_base36
-from tracker.siteinfo import SiteInfo
+from tracker.text.siteinfo import SiteInfo
 
 EXPORT_NS = "http://www.mediawiki.org/xml/export-0.11/"
 BATCH_SIZE = 200

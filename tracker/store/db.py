@@ -26,8 +26,8 @@ import sqlite_utils
 
 from tracker.errors import StoreError
 from tracker.model import Revision
-from tracker.siteinfo import SiteInfo
 from tracker.text import reverts
+from tracker.text.siteinfo import SiteInfo
 
 BUSY_TIMEOUT_MS = 10_000
 

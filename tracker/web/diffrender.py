@@ -1,9 +1,9 @@
 """A section of the diff JSON -> what the diff template shows: word highlights for the inline
 and side-by-side modes, and semantic changes (infobox fields, references...) as such.
 
-The word operations of tracker/diff.py carry offsets into the section's *old* content, not
+The word operations of tracker/text/diff.py carry offsets into the section's *old* content, not
 the unchanged text around them; the view lays them over that content, which it reads from
-the store, the way tracker.worddiff.apply_word_diff rebuilds the new text. If they do not
+the store, the way tracker.text.worddiff.apply_word_diff rebuilds the new text. If they do not
 fit (the content is not there, or was split differently), each change is shown with the
 ``before`` context the operation carries.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracker.display import describe_change, where
+from tracker.text.display import describe_change, where
 from tracker.web.helpers import safe_url
 
 # Unchanged runs longer than this are cut to their ends: a one-word edit in a 5 KB section

@@ -1,6 +1,6 @@
 """The diff view (/diff/<page_id>?from=REVID&to=REVID): section by section.
 
-The diff itself is the library's (revdiff.revision_pair_diff: the stored diff for a
+The diff itself is the library's (history.revision_pair_diff: the stored diff for a
 consecutive pair, computed on demand for any other); this module only lays it out.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from tracker.diff import content
-from tracker.revdiff import revision_pair_diff
-from tracker.sections import split
+from tracker.history import revision_pair_diff
 from tracker.store import Store
+from tracker.text.diff import content
+from tracker.text.sections import split
 from tracker.web.diffrender import SectionView, section_view, semantic_line
 from tracker.web.helpers import choice_arg, int_arg, store
 from tracker.web.pages import load_page

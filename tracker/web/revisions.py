@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
 
-from tracker.sections import split
 from tracker.store import Store
+from tracker.text.sections import split
 from tracker.web.helpers import SQLITE_MAX_INT, int_arg, load_path, store
 from tracker.web.pages import load_page
 

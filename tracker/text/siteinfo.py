@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from typing import Any, NamedTuple
 
-from tracker.languages import LANGUAGE_CODES
+from tracker.text.languages import LANGUAGE_CODES
 
 __all__ = ["LinkTarget", "MagicWord", "Namespace", "SiteInfo"]
 
@@ -43,7 +43,7 @@ CORE_ALIASES = {"Image": 6, "Image talk": 7}
 ALWAYS_CAPITALIZED = frozenset({-1, 2, 3, 8, 9})
 
 # The extension tags whose content the preprocessor does not parse, as on Wikipedia; the
-# same list as tracker.sections.DEFAULT_TAGS (kept apart: sections must not import this).
+# same list as tracker.text.sections.DEFAULT_TAGS (kept apart: sections must not import this).
 _WIKIPEDIA_TAGS = """categorytree ce charinsert chem gallery graph hiero imagemap indicator
     inputbox langconvert mapframe maplink math nowiki poem pre ref references score section
     source syntaxhighlight templatedata templatestyles timeline""".split()

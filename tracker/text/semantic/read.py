@@ -19,9 +19,9 @@ import mwparserfromhell
 from mwparserfromhell.nodes import ExternalLink, Node, Tag, Template, Wikilink
 from mwparserfromhell.parser import tokens as tk
 
-from tracker.siteinfo import SiteInfo
-from tracker.wikiparse import STEP as _STEP
-from tracker.wikiparse import Budget, Unreadable, build, parse, tokenize
+from tracker.text.siteinfo import SiteInfo
+from tracker.text.wikiparse import STEP as _STEP
+from tracker.text.wikiparse import Budget, Unreadable, build, parse, tokenize
 
 Change = dict[str, Any]
 # What one construct contributes, in document order, as written (what it means on a wiki is
@@ -60,7 +60,7 @@ def extract(
     else their URL, else their text. Titles are normalized as the wiki does (its namespace
     names, its case rules); a category's or file's name is without its namespace.
 
-    Raises tracker.wikiparse.Unreadable for text the parser cannot read in bounded time and
+    Raises tracker.text.wikiparse.Unreadable for text the parser cannot read in bounded time and
     stack (markup nested too deep...), or when `budget` (None: one of its own) is spent.
     """
     site = site or _DEFAULT_SITE
@@ -126,7 +126,7 @@ def _tokenized(
         raise
 
 
-# Texts refused for what they are (tracker.wikiparse.Unreadable's lasting reasons).
+# Texts refused for what they are (tracker.text.wikiparse.Unreadable's lasting reasons).
 _UNREADABLE: dict[str, str] = {}
 
 

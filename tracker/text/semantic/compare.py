@@ -17,9 +17,9 @@ from typing import Any
 from deepdiff import DeepDiff
 from deepdiff.model import TreeResult
 
-from tracker.sections import Edit
-from tracker.semantic.paragraphs import _blocks, _changed, _derive, _quiet_change
-from tracker.semantic.read import (
+from tracker.text.sections import Edit
+from tracker.text.semantic.paragraphs import _blocks, _changed, _derive, _quiet_change
+from tracker.text.semantic.read import (
     _DEFAULT_SITE,
     PAGE_KINDS,
     SECTION_KINDS,
@@ -28,8 +28,8 @@ from tracker.semantic.read import (
     _merge,
     extract,
 )
-from tracker.siteinfo import SiteInfo
-from tracker.wikiparse import Budget, Unreadable, parse
+from tracker.text.siteinfo import SiteInfo
+from tracker.text.wikiparse import Budget, Unreadable, parse
 
 
 def semantic_changes(
@@ -47,11 +47,11 @@ def semantic_changes(
     Only the paragraphs that differ are compared (and parsed): a link added to a paragraph
     is reported even if the page is linked elsewhere too; a paragraph that only moved
     brings no change. `edit`, if known: `new_text` is `old_text` with old_text[start:end]
-    replaced by `new` (see tracker.sections.edits); it can spare all parsing. A diff of
+    replaced by `new` (see tracker.text.sections.edits); it can spare all parsing. A diff of
     sections leaves page facts to `page_changes` (``page_facts=False``).
 
     If a changed paragraph cannot be read in bounded time and stack (markup nested too
-    deep, too long, too many constructs that never close: tracker.wikiparse) or reading
+    deep, too long, too many constructs that never close: tracker.text.wikiparse) or reading
     would spend more than is left of `budget` (None: a budget of its own; a diff shares
     one among its sections), the changes are one record saying so, and why::
 
@@ -366,13 +366,13 @@ def _differing(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict, dict]:
 _MISSING = object()
 
 
-# Every change type of tracker.semantic and tracker.diff, in the order they are listed.
+# Every change type of tracker.text.semantic and tracker.text.diff, in the order they are listed.
 _TYPES = """template_added template_removed template_moved template_param ref_added
     ref_removed ref_changed ref_moved category_added category_removed link_added link_removed
     link_moved file_added file_removed file_moved interwiki_added interwiki_removed
     interlanguage_added interlanguage_removed defaultsort_changed switch_added
     switch_removed semantics_skipped""".split()
-# The change types of page facts (tracker.diff lists them for the page, not a section).
+# The change types of page facts (tracker.text.diff lists them for the page, not a section).
 PAGE_TYPES = frozenset(
     """category_added category_removed interlanguage_added interlanguage_removed
     defaultsort_changed switch_added switch_removed""".split()

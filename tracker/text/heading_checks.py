@@ -1,6 +1,6 @@
 """What MediaWiki's parser makes of the preprocessor's heading nodes (MediaWiki 1.39).
 
-tracker.headings finds heading nodes as Preprocessor_Hash does. Not every one becomes a
+tracker.text.headings finds heading nodes as Preprocessor_Hash does. Not every one becomes a
 heading on the page: Parser::handleHeadings wants the expanded line to be one line that
 ends with the equals signs (`renders`), and Parser::handleInternalLinks, which runs after,
 swallows a heading that is in a link's label (`in_link_label`). Such a node still has

@@ -20,7 +20,7 @@ does the same for what can be rendered without the wiki, following the parser's 
 
 A heading that renders empty (``== [[File:X.png]] ==``, ``== <ref>x</ref> ==``) is shown
 as its wikitext, so that no heading is empty and a change of it is a visible rename; and so
-is one too costly to render (tracker.wikiparse: markup nested deeper than 32 levels, or more
+is one too costly to render (tracker.text.wikiparse: markup nested deeper than 32 levels, or more
 work than 32 units a character): what a heading shows depends on its wikitext only.
 The wiki's own rendering, where a source gives it (``action=parse``), can take the place
 of this: it is what the API's ``line`` is, with its tags dropped and entities decoded.
@@ -44,9 +44,9 @@ from mwparserfromhell.nodes import (
     Wikilink,
 )
 
-from tracker.heading_checks import is_link_target
-from tracker.headings import DEFAULT_TAGS
-from tracker.wikiparse import Budget, Unreadable, parse
+from tracker.text.heading_checks import is_link_target
+from tracker.text.headings import DEFAULT_TAGS
+from tracker.text.wikiparse import Budget, Unreadable, parse
 
 __all__ = ["LinkKinds", "heading_text"]
 
@@ -55,7 +55,7 @@ _PLAIN = re.compile(r"[^\[\]{}<>'&_~]*")  # nothing to render: only trimmed
 
 
 class LinkKinds(Protocol):
-    """What a wiki makes of a link target (tracker.siteinfo.SiteInfo is one); hashable."""
+    """What a wiki makes of a link target (tracker.text.siteinfo.SiteInfo is one); hashable."""
 
     def link_target(self, target: str) -> Any:
         """An object whose ``kind`` is "category", "file", "media", "interlanguage",
@@ -88,7 +88,7 @@ def heading_text(
     return text if text.strip() else ""
 
 
-# What rendering a heading may cost (tracker.wikiparse.Budget), from its length alone: a
+# What rendering a heading may cost (tracker.text.wikiparse.Budget), from its length alone: a
 # heading of links, templates and tags takes a tenth of this.
 _UNITS = 32
 _MIN_UNITS = 2048

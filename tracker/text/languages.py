@@ -1,7 +1,7 @@
 """The language codes MediaWiki knows (its languages/data/Names.php, MediaWiki 1.39): on a
 Wikimedia wiki, an interwiki prefix that is one of these is an interlanguage link
 (``[[nl:Hallo]]``), not a link (Parser::handleInternalLinks2). Data, kept in one place;
-tracker.siteinfo uses it when a wiki does not say (XML exports carry no interwiki map).
+tracker.text.siteinfo uses it when a wiki does not say (XML exports carry no interwiki map).
 """
 
 from __future__ import annotations

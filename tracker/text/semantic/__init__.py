@@ -13,8 +13,8 @@ Wikipedia's).
   and say what changed, as the change records listed in tracker/text/diff.py.
 """
 
-from tracker.semantic.compare import PAGE_TYPES, page_changes, semantic_changes, skipped
-from tracker.semantic.paragraphs import blocks
-from tracker.semantic.read import extract
+from tracker.text.semantic.compare import PAGE_TYPES, page_changes, semantic_changes, skipped
+from tracker.text.semantic.paragraphs import blocks
+from tracker.text.semantic.read import extract
 
 __all__ = ["PAGE_TYPES", "blocks", "extract", "page_changes", "semantic_changes", "skipped"]

@@ -88,7 +88,7 @@ def where(path: list[str] | tuple[str, ...] | None) -> str:
 
 
 def describe_change(change: dict[str, Any]) -> str:
-    """A change record (tracker/diff.py's, but for word operations) as a reader would say
+    """A change record (tracker/text/diff.py's, but for word operations) as a reader would say
     it: "template added: Infobox country", "heading level 2 → 3"."""
     kind = str(change["type"])
     verb = kind.rsplit("_", 1)[-1]

@@ -1,8 +1,8 @@
 """mwparserfromhell, bounded: wikitext is read with it only where that takes bounded time and
 stack, whatever the text.
 
-The diff reads templates, references and links (tracker.semantic) and heading texts
-(tracker.headline) with mwparserfromhell. On hostile text that parser costs what no edit
+The diff reads templates, references and links (tracker.text.semantic) and heading texts
+(tracker.text.headline) with mwparserfromhell. On hostile text that parser costs what no edit
 should: its builder, its nodes' ``str()`` and its filters recurse a few frames per level of
 nesting (300 nested ``{{`` raise RecursionError), its C tokenizer recurses once per run of
 "=" on a line that starts with "=" (some 100,000 runs overflow the C stack: the process
@@ -24,8 +24,8 @@ any of that happens, raising `Unreadable` with the reason a reader is given:
 - and mwparserfromhell's own ParserError (none seen), said instead of raised.
 
 The callers fall back, and say so: a section whose changed paragraphs cannot be read gets
-its word diff and a ``semantics_skipped`` record (tracker.semantic); a heading shows its
-wikitext (tracker.headline).
+its word diff and a ``semantics_skipped`` record (tracker.text.semantic); a heading shows its
+wikitext (tracker.text.headline).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ MAX_TEXT = 1 << 21  # characters of one text (a paragraph, a heading)
 MAX_EXCESS = 1 << 22  # characters read again for constructs that cannot close, per text
 # What one diff may spend reading wikitext, in units of about a microsecond of this
 # project's 2-core test machine: a token costs TOKEN_COST (the tokenizer makes it, the
-# builder and tracker.semantic visit it), CHARS characters read (or read again) one.
+# builder and tracker.text.semantic visit it), CHARS characters read (or read again) one.
 DIFF_BUDGET = 8 << 20
 TOKEN_COST = 8
 CHARS = 2

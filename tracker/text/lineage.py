@@ -25,8 +25,8 @@ from collections.abc import Container, Sequence
 from functools import lru_cache
 from typing import Any
 
-from tracker.sections import Section
-from tracker.worddiff import _opcodes, count_words
+from tracker.text.sections import Section
+from tracker.text.worddiff import _opcodes, count_words
 
 __all__ = ["content", "match_sections", "moved_sections"]
 

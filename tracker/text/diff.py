@@ -1,6 +1,6 @@
 """Section-level diff of two revisions: which section became which, and what changed inside.
 
-`diff_texts(old, new)` splits both texts (tracker.sections), relates each new section to at
+`diff_texts(old, new)` splits both texts (tracker.text.sections), relates each new section to at
 most one old section (lineage), and describes every section of both revisions once, in the
 "sections" array of the diff JSON contract (README), and the page's own facts in its
 "page" array (`TextDiff.page_changes`). A section's ``kinds`` are:
@@ -16,7 +16,7 @@ most one old section (lineage), and describes every section of both revisions on
 
 Renamed, moved and edited combine; ``[]`` means unchanged.
 
-Lineage (tracker.lineage): the lead matches the lead, then sections pair by heading path,
+Lineage (tracker.text.lineage): the lead matches the lead, then sections pair by heading path,
 by heading, by content similarity (which finds renamed sections) and last by place in the
 outline. A section split in two keeps its id in the part that keeps the heading (or the most
 text), the other part is added; of two merged into one, the one matched keeps its id, the
@@ -25,7 +25,7 @@ other is removed.
 ``changes`` of a section, in this order:
 
 Word-level operations on the section's content (offsets into the old content, see
-tracker.worddiff); an added section has one insert of its whole content, a removed one
+tracker.text.worddiff); an added section has one insert of its whole content, a removed one
 delete of it::
 
     {"type": "insert", "at": int, "text": str, "before": str}
@@ -36,8 +36,8 @@ The heading's markup level, when it changed (with or without a move)::
 
     {"type": "heading_level", "old": int, "new": int}
 
-Wiki-semantic changes (tracker.semantic, read as the wiki reads them: `site`, a
-tracker.siteinfo.SiteInfo; not computed for a page's first revision)::
+Wiki-semantic changes (tracker.text.semantic, read as the wiki reads them: `site`, a
+tracker.text.siteinfo.SiteInfo; not computed for a page's first revision)::
 
     {"type": "template_added" | "template_removed", "template": str}
     {"type": "template_param", "template": str, "param": str, "old": str|None, "new": str|None}
@@ -50,8 +50,8 @@ tracker.siteinfo.SiteInfo; not computed for a page's first revision)::
 
 Text the diff does not read in bounded time and stack (markup nested deeper than 32 levels
 or more than 32 constructs open at once, a paragraph over 2 MiB, constructs that never close
-by the thousand: tracker.wikiparse), or more markup to read than one diff reads
-(tracker.wikiparse.Budget, shared by its sections):
+by the thousand: tracker.text.wikiparse), or more markup to read than one diff reads
+(tracker.text.wikiparse.Budget, shared by its sections):
 the section keeps its word-level operations and, instead of its wiki-semantic changes, has
 one record saying why (in ``page_changes`` too, when the page's facts could not be
 compared)::
@@ -90,13 +90,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracker.display import describe_change
-from tracker.lineage import content, match_sections, moved_sections
-from tracker.sections import Edit, Section, edits, split
-from tracker.semantic import page_changes, semantic_changes
-from tracker.siteinfo import SiteInfo
-from tracker.wikiparse import Budget
-from tracker.worddiff import count_words, word_diff
+from tracker.text.display import describe_change
+from tracker.text.lineage import content, match_sections, moved_sections
+from tracker.text.sections import Edit, Section, edits, split
+from tracker.text.semantic import page_changes, semantic_changes
+from tracker.text.siteinfo import SiteInfo
+from tracker.text.wikiparse import Budget
+from tracker.text.worddiff import count_words, word_diff
 
 __all__ = ["TextDiff", "content", "diff_texts", "match_sections", "render_text"]
 
@@ -182,7 +182,7 @@ def diff_texts(
         elif old[i] is section:
             entries.append(_unchanged(section, section, new_ids[j], j in moved))  # the most
         else:
-            # An edit tracker.sections saw, if it is of the old section this one is matched to.
+            # An edit tracker.text.sections saw, if it is of the old section this one is matched to.
             found = new_edits.get(j)
             edit = found[1] if found is not None and found[0] == i else None
             entries.append(_pair(old[i], section, new_ids[j], j in moved, edit, site, budget))
@@ -317,7 +317,7 @@ def _pair(
 
 
 def _unchanged(old: Section, new: Section, section_id: str, moved: bool) -> dict[str, Any]:
-    # Most sections are untouched (mostly the same object: tracker.sections keeps what an
+    # Most sections are untouched (mostly the same object: tracker.text.sections keeps what an
     # edit left alone): no change but maybe a move.
     return {
         "id": section_id,
@@ -333,7 +333,7 @@ def _unchanged(old: Section, new: Section, section_id: str, moved: bool) -> dict
 def _content_edit(
     old: Section, new: Section, edit: Edit | None, old_content: str, new_content: str
 ) -> Edit | None:
-    """The edit of a section's text (tracker.sections.edits) as one of its content, if it is
+    """The edit of a section's text (tracker.text.sections.edits) as one of its content, if it is
     strictly inside it (so the blank space stripped around the content is the same)."""
     if edit is None or old.body_start != new.body_start:
         return None

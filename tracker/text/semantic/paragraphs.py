@@ -14,8 +14,8 @@ from functools import lru_cache
 from itertools import chain
 from typing import Any
 
-from tracker.sections import Edit, _common_prefix, _common_suffix
-from tracker.semantic.read import (
+from tracker.text.sections import Edit, _common_prefix, _common_suffix
+from tracker.text.semantic.read import (
     _BLANK_LINES,
     _DEFAULT_SITE,
     _EMPTY,
@@ -28,8 +28,8 @@ from tracker.semantic.read import (
     _Shape,
     _tokenized,
 )
-from tracker.siteinfo import SiteInfo
-from tracker.wikiparse import Budget
+from tracker.text.siteinfo import SiteInfo
+from tracker.text.wikiparse import Budget
 
 
 def blocks(text: str) -> list[str]:

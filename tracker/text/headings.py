@@ -6,7 +6,7 @@ opaque), ``<includeonly>``, template braces (a heading inside a template's argum
 a section), ``[[...]]`` and ``-{...}-`` (a heading inside them is, unless they make a link
 whose label holds it), and brackets that never close (text again, their headings count).
 It numbers heading nodes as MediaWiki does, then makes the parser's checks on them
-(tracker.heading_checks): which are headings, which are swallowed by a link.
+(tracker.text.heading_checks): which are headings, which are swallowed by a link.
 
 Instead of visiting every character it jumps from one character that can change the state
 to the next with a regex chosen by the current state: about a millisecond for 60 KB, where
@@ -22,7 +22,7 @@ import re
 from collections.abc import Container
 from functools import lru_cache
 
-from tracker.heading_checks import LinkLabels, renders, valid_template_name
+from tracker.text.heading_checks import LinkLabels, renders, valid_template_name
 
 __all__ = ["DEFAULT_TAGS", "Heading", "find_headings"]
 
@@ -162,7 +162,7 @@ def scan_counted(
     brackets, heading, comment, tag) and no failed search for ">" or a closing tag yet. The
     headings before a cut depend on the text before it only, the scan from it on the text
     after it only: a text sharing `text[:cut + 1]` is scanned again from there (see
-    tracker.sections).
+    tracker.text.sections).
 
     MediaWiki numbers every heading node the preprocessor makes (Preprocessor_Hash's
     headingIndex), also those that make no section (in a template's arguments, in a link's

@@ -8,12 +8,12 @@ Where a heading is, is decided by MediaWiki's preprocessor (``Preprocessor_Hash`
 regex: ``==x==`` is not a section inside a comment, an extension tag (``<nowiki>``,
 ``<pre>``, ``<ref>``, ``<math>``, ``<syntaxhighlight>``...), ``<includeonly>`` or a
 template's braces; it is one inside a table, a multi-line ``[[link]]`` or ``-{ }-``, and
-inside brackets that never close. tracker.headings ports the preprocessor's heading logic
+inside brackets that never close. tracker.text.headings ports the preprocessor's heading logic
 and scans a 60 KB article in about a millisecond, where a full parse takes 20-90 ms;
 tests/test_sections_mediawiki.py checks it against a real MediaWiki's
 ``action=parse&prop=sections``, tests/test_mediawiki_parsertests.py against MediaWiki's
 own parser tests. A section's `number` is MediaWiki's (``section=N``), its `heading` the
-text a reader sees (tracker.headline: only heading texts are parsed, with mwparserfromhell).
+text a reader sees (tracker.text.headline: only heading texts are parsed, with mwparserfromhell).
 
 An edited revision is split from the one before it (``split(text, previous=old)``, the
 same result): the sections the edit left alone are the old ones (moved ones too), stretches
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
 
-from tracker.headings import _SIMPLE_LINK, DEFAULT_TAGS, Heading, scan_counted
-from tracker.headline import LinkKinds, heading_text
+from tracker.text.headings import _SIMPLE_LINK, DEFAULT_TAGS, Heading, scan_counted
+from tracker.text.headline import LinkKinds, heading_text
 
 __all__ = ["DEFAULT_TAGS", "Edit", "Section", "edits", "heading_text", "split"]
 
@@ -80,7 +80,7 @@ def split(
     """Split wikitext into the lead and its headed sections, in document order.
 
     `tags`: the wiki's extension tags (DEFAULT_TAGS: Wikipedia's); `site`: what its links
-    are, for headings (tracker.headline.heading_text). `previous`, a text this one was
+    are, for headings (tracker.text.headline.heading_text). `previous`, a text this one was
     edited from (an earlier revision), makes it faster without changing the result: the
     sections before and after the edit are taken from the previous text's split.
     """
@@ -88,7 +88,7 @@ def split(
 
 
 def _tags_key(tags: Iterable[str] | None, site: LinkKinds | None) -> frozenset[str]:
-    """The extension tags to split by: given, else the site's (a tracker.siteinfo.SiteInfo
+    """The extension tags to split by: given, else the site's (a tracker.text.siteinfo.SiteInfo
     has them), else Wikipedia's."""
     if tags is None:
         tags = getattr(site, "extension_tags", None)
@@ -99,11 +99,11 @@ class _Split(NamedTuple):
     sections: tuple[Section, ...]
     starts: list[int]  # where each section starts (0 for the lead)
     heads: list[_Head]  # each headed section's heading, from its start
-    cuts: list[int]  # where tracker.headings.scan may start again, in order
+    cuts: list[int]  # where tracker.text.headings.scan may start again, in order
     texts: tuple[str, ...]  # the sections' texts, at hand
     edits: dict[int, tuple[int, Edit]]  # see edits()
     previous: str | None  # the text this one was split from (its edits are from it)
-    counts: Sequence[int] = ()  # heading nodes (tracker.headings.scan_counted) before each cut
+    counts: Sequence[int] = ()  # heading nodes (tracker.text.headings.scan_counted) before each cut
     site: LinkKinds | None = None  # what the headings' links are (split's `site`)
 
 
@@ -128,7 +128,7 @@ def edits(
     the split found a section edited in one place in plain words (the others are unknown).
 
     An edit (start, end, new) says the section's text is the old section's with
-    old.text[start:end] replaced by `new` (tracker.semantic skips a parse with it).
+    old.text[start:end] replaced by `new` (tracker.text.semantic skips a parse with it).
     """
     done = _cached(text, _tags_key(tags, site), site)
     if done is None or done.previous is None:
@@ -192,7 +192,7 @@ def _ordered(starts: list[int]) -> bool:
 def _split_from(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> _Split:
     """Split `text` from the split of `old_text`, scanning again only where they differ.
 
-    Between two cuts (tracker.headings.scan) the headings depend on the text between them
+    Between two cuts (tracker.text.headings.scan) the headings depend on the text between them
     only: where `text` has the old text from one cut to another (and the "=" after it),
     the old headings and cuts are taken, moved (also when an old section was moved: found
     by its start); elsewhere `text` is scanned, cut to cut. Section numbers count the heading
