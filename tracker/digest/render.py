@@ -35,6 +35,7 @@ import jinja2
 from markupsafe import Markup
 
 from tracker.text.display import describe_change, one_line, printable, terminal_text
+from tracker.text.worddiff import overlay
 
 FORMAT_TEMPLATES = {
     "text": "digest.txt.j2",
@@ -287,48 +288,26 @@ SEGMENT_CHARS = 600  # an inserted or deleted run longer than this is shortened 
 WORD_OPS = ("insert", "delete", "move")
 
 
-def _events(changes: list[dict[str, Any]]) -> list[tuple[int, int, int, str, str]]:
-    """(position in old, 0 skip old text / 1 insert, order, kind, text). At one position a
-    deletion is shown before the insertion that replaces it ("~~old~~ **new**"); the
-    text is the same as worddiff.apply_word_diff's, which puts the insertion first."""
-    events = []
-    for index, op in enumerate(changes):
-        kind = op.get("type")
-        if kind == "insert":
-            events.append((op["at"], 1, index, "ins", op["text"]))
-        elif kind == "delete":
-            events.append((op["at"], 0, index, "del", op["text"]))
-        elif kind == "move":
-            # Shown where it went; where it came from it simply is not any more.
-            events.append((op["from"], 0, index, "gone", op["text"]))
-            events.append((op["at"], 1, index, "mov", op["text"]))
-    events.sort(key=lambda e: (e[0], e[1], e[2]))
-    return events
+# What the digest calls each piece of worddiff.overlay (where a move took its words from is
+# not shown: they simply are not there any more).
+_SEGMENT_KIND = {"equal": "eq", "insert": "ins", "delete": "del", "moved_insert": "mov"}
 
 
 def _raw_segments(changes: list[dict[str, Any]], old: str | None) -> list[tuple[str, str]]:
-    events = _events(changes)
+    ops = [change for change in changes if change.get("type") in WORD_OPS]
+    pieces = overlay(old, ops) if old is not None else None
+    if pieces is not None:
+        return [(_SEGMENT_KIND[kind], text) for kind, text in pieces if kind in _SEGMENT_KIND]
+    # Without the old text (or one they do not fit): each change with the context the diff
+    # keeps ("before").
     out: list[tuple[str, str]] = []
-    if old is None:
-        # Without the old text: each change with the context the diff keeps ("before").
-        for change in changes:
-            if change.get("type") in ("insert", "delete"):
-                if change.get("before"):
-                    out.append(("eq", "… " + change["before"]))
-                out.append(("ins" if change["type"] == "insert" else "del", change["text"]))
-            elif change.get("type") == "move":
-                out.append(("mov", change["text"]))
-        return out
-    cursor = 0
-    for pos, inserts, _, kind, text in events:
-        if pos > cursor:
-            out.append(("eq", old[cursor:pos]))
-            cursor = pos
-        if not inserts:
-            cursor = max(cursor, pos + len(text))
-        if kind != "gone":
-            out.append((kind, text))
-    out.append(("eq", old[cursor:]))
+    for change in ops:
+        if change["type"] in ("insert", "delete"):
+            if change.get("before"):
+                out.append(("eq", "… " + change["before"]))
+            out.append(("ins" if change["type"] == "insert" else "del", change["text"]))
+        else:
+            out.append(("mov", change["text"]))
     return out
 
 

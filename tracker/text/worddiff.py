@@ -31,7 +31,7 @@ from itertools import accumulate, compress, count
 from operator import ne
 from typing import Any
 
-__all__ = ["apply_word_diff", "count_words", "word_diff"]
+__all__ = ["apply_word_diff", "count_words", "overlay", "word_diff"]
 
 Op = dict[str, Any]
 
@@ -114,37 +114,54 @@ def _edited_line(old: str, edit: tuple[int, int, str]) -> tuple[int, int] | None
     return line_start, line_end
 
 
-def apply_word_diff(old: str, ops: Iterable[Op]) -> str:
-    """Apply `word_diff` operations to the old text; raises ValueError if they do not fit."""
-    events: list[tuple[int, int, int, str]] = []
+def overlay(old: str, ops: Iterable[Op]) -> list[tuple[str, str]] | None:
+    """The old text with `word_diff` operations laid over it, as (kind, text) pieces in
+    reading order, or None when they do not fit it (a deletion that is not there, an
+    operation past the end or overlapping another).
+
+    Kinds: "equal" (old text kept), "insert", "delete", "moved_delete" (where a move took
+    its words from), "moved_insert" (where it put them). At one position a deletion comes
+    before the insertion that replaces it (old words struck out, then the new ones): the
+    kept and inserted pieces, in order, are the new text (`apply_word_diff`). Every output
+    that shows word edits (terminal, digests, web) lays them over the text with this.
+    """
+    events: list[tuple[int, int, int, str, str]] = []
     for index, op in enumerate(ops):
-        kind = op["type"]
+        kind, text = op["type"], str(op.get("text", ""))
         if kind == "insert":
-            events.append((op["at"], 0, index, op["text"]))
+            events.append((int(op["at"]), 0, index, "insert", text))
         elif kind == "delete":
-            events.append((op["at"], 1, index, op["text"]))
+            events.append((int(op["at"]), 1, index, "delete", text))
         elif kind == "move":
-            events.append((op["from"], 1, index, op["text"]))
-            events.append((op["at"], 0, index, op["text"]))
+            events.append((int(op["from"]), 1, index, "moved_delete", text))
+            events.append((int(op["at"]), 0, index, "moved_insert", text))
         else:
             raise ValueError(f"unknown operation type {kind!r}")
-    # At one position the inserted text goes first, then the old text is skipped.
-    events.sort(key=lambda e: (e[0], e[1], e[2]))
-    out: list[str] = []
+    events.sort(key=lambda e: (e[0], -e[1], e[2]))
+    pieces: list[tuple[str, str]] = []
     cursor = 0
-    for pos, is_delete, _index, text in events:
-        if pos < cursor:
-            raise ValueError(f"operation at {pos} overlaps the text before {cursor}")
-        out.append(old[cursor:pos])
-        cursor = pos
+    deleted_at = -1  # where the last deletion started: an insertion there follows it
+    for pos, is_delete, _index, kind, text in events:
+        if pos > len(old) or (pos < cursor and (is_delete or pos != deleted_at)):
+            return None
+        if pos >= cursor:
+            pieces.append(("equal", old[cursor:pos]))
+            cursor = pos
         if is_delete:
             if old[pos : pos + len(text)] != text:
-                raise ValueError(f"deleted text does not match the old text at {pos}")
-            cursor = pos + len(text)
-        else:
-            out.append(text)
-    out.append(old[cursor:])
-    return "".join(out)
+                return None
+            cursor, deleted_at = pos + len(text), pos
+        pieces.append((kind, text))
+    pieces.append(("equal", old[cursor:]))
+    return [piece for piece in pieces if piece[1]]
+
+
+def apply_word_diff(old: str, ops: Iterable[Op]) -> str:
+    """Apply `word_diff` operations to the old text; raises ValueError if they do not fit."""
+    pieces = overlay(old, ops)
+    if pieces is None:
+        raise ValueError("the operations do not fit the old text")
+    return "".join(text for kind, text in pieces if kind in ("equal", "insert", "moved_insert"))
 
 
 # ---- the levels ------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracker.text.display import describe_change, where
+from tracker.text.worddiff import overlay as word_overlay
 from tracker.web.helpers import safe_url
 
 # Unchanged runs longer than this are cut to their ends: a one-word edit in a 5 KB section
@@ -75,33 +76,8 @@ def section_view(section: dict, old_content: str | None) -> SectionView:
 
 def overlay(old: str, ops: list[dict]) -> list[Piece] | None:
     """The old content with the operations laid over it, or None when they do not fit."""
-    events: list[tuple[int, int, int, str, str]] = []
-    for n, op in enumerate(ops):
-        kind, text = op["type"], str(op.get("text", ""))
-        if kind == "move":
-            events.append((int(op["from"]), 1, n, "moved_delete", text))
-            events.append((int(op["at"]), 0, n, "moved_insert", text))
-        else:
-            events.append((int(op["at"]), kind == "delete", n, kind, text))
-    # A replacement reads as the old words struck out, then the new ones: at one position
-    # the deletion first (apply_word_diff applies the insertion first; the text is the same).
-    events.sort(key=lambda e: (e[0], -e[1], e[2]))
-    pieces: list[Piece] = []
-    cursor = 0
-    deleted_at = -1  # where the last deletion started: an insertion there follows it
-    for pos, is_delete, _n, kind, text in events:
-        if pos > len(old) or (pos < cursor and (is_delete or pos != deleted_at)):
-            return None
-        if pos >= cursor:
-            pieces.append(("equal", old[cursor:pos]))
-            cursor = pos
-        if is_delete:
-            if old[pos:pos + len(text)] != text:
-                return None
-            cursor, deleted_at = pos + len(text), pos
-        pieces.append((kind, text))
-    pieces.append(("equal", old[cursor:]))
-    return _merge(pieces)
+    pieces = word_overlay(old, ops)
+    return None if pieces is None else _merge(pieces)
 
 
 def _with_context(ops: list[dict]) -> list[Piece]:
