@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import Any
 
 from tracker.text.sections import Section
+from tracker.text.sequences import longest_increasing
 from tracker.text.worddiff import _opcodes, count_words
 
 __all__ = ["content", "match_sections", "moved_sections"]
@@ -395,31 +396,6 @@ def moved_sections(
         else:
             siblings[parent_new].append((j, i))
     for group in siblings.values():
-        keep = _increasing([i for _j, i in group])
+        keep = set(longest_increasing([i for _j, i in group]))
         moved.update(j for k, (j, _i) in enumerate(group) if k not in keep)
     return moved
-
-
-def _increasing(values: list[int]) -> set[int]:
-    """Positions of a longest strictly increasing subsequence of `values`."""
-    tails: list[int] = []
-    back = [-1] * len(values)
-    for k, value in enumerate(values):
-        lo, hi = 0, len(tails)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if values[tails[mid]] < value:
-                lo = mid + 1
-            else:
-                hi = mid
-        back[k] = tails[lo - 1] if lo else -1
-        if lo == len(tails):
-            tails.append(k)
-        else:
-            tails[lo] = k
-    keep = set()
-    k = tails[-1] if tails else -1
-    while k >= 0:
-        keep.add(k)
-        k = back[k]
-    return keep

@@ -31,6 +31,8 @@ from itertools import accumulate, compress, count
 from operator import ne
 from typing import Any
 
+from tracker.text.sequences import longest_increasing
+
 __all__ = ["apply_word_diff", "count_words", "overlay", "word_diff"]
 
 Op = dict[str, Any]
@@ -378,29 +380,8 @@ def _anchors(
     if not pairs:
         return []
     pairs.sort()
-    # Longest increasing subsequence of j (patience sorting), i already increasing.
-    tails: list[int] = []  # index into pairs of the smallest tail of each length
-    back: list[int] = [-1] * len(pairs)
-    for n, (_i, j) in enumerate(pairs):
-        lo, hi = 0, len(tails)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if pairs[tails[mid]][1] < j:
-                lo = mid + 1
-            else:
-                hi = mid
-        back[n] = tails[lo - 1] if lo else -1
-        if lo == len(tails):
-            tails.append(n)
-        else:
-            tails[lo] = n
-    run = []
-    n = tails[-1]
-    while n >= 0:
-        run.append(pairs[n])
-        n = back[n]
-    run.reverse()
-    return run
+    # i already increasing: the longest run increasing in j too.
+    return [pairs[n] for n in longest_increasing([j for _i, j in pairs])]
 
 
 def _emit(a: list[str], b: list[str], at: int, ops: list[Op]) -> None:
