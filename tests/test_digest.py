@@ -66,7 +66,7 @@ def test_digest_second_window_is_the_net_effect_with_vandalism_collapsed(tmp_pat
     assert (page["from"]["revid"], page["to"]["revid"]) == (1844397, 1845803)
     sections = sections_of(digest)
     assert set(sections) == {
-        "Lead section", "Military relations and understanding › Stability in Afghanistan and "
+        "(lead)", "Military relations and understanding › Stability in Afghanistan and "
         "Central Asia", "References", "NATO supply routes"}
     assert sections["NATO supply routes"]["kinds"] == ["removed"]
     assert [r["user"] for r in sections["References"]["revisions"]] == ["Zainab.Qureshi"]
@@ -75,7 +75,7 @@ def test_digest_second_window_is_the_net_effect_with_vandalism_collapsed(tmp_pat
     assert [r["revid"] for r in stability["revisions"]] == [1845102, 1845517]
     # Semantic changes as such, word-level highlights with their context.
     assert any(c["type"] == "ref_added" and "Why Pakistan Can't Be Pulled Away From China"
-               in c["text"] for c in sections["Lead section"]["semantic"])
+               in c["text"] for c in sections["(lead)"]["semantic"])
     # A category is the page's, not a section's (README, "The diff JSON": "page").
     assert not any(c["type"].startswith("category_") for c in sections["References"]["semantic"])
     assert any(c["type"] == "ref_removed" and "Joint Intelligence Operations Centre opens in "
@@ -173,7 +173,7 @@ def test_digest_filters_skip_minor_edits_and_users(tmp_path: Path) -> None:
     digest = t.digests()[-1]
     sections = sections_of(digest)
     assert "References" not in sections  # only Zainab.Qureshi touched it
-    assert "NATO supply routes" in sections and "Lead section" in sections
+    assert "NATO supply routes" in sections and "(lead)" in sections
     page = digest["model"]["pages"][0]
     assert [r["revid"] for r in page["revisions"]] == [1844630, 1845102, 1845803]
     assert digest["model"]["counts"]["filtered"] == 2

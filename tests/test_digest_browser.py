@@ -76,7 +76,7 @@ def test_digest_html_renders_the_changed_sections(tmp_path: Path, browser, artif
         titles = [re.sub(r"\s*(added|removed|renamed|moved|edited)$", "", h.split("\n")[0])
                   for h in headings]
         assert {t.strip() for t in titles} == {
-            "Lead section", "Military relations and understanding › Stability in Afghanistan "
+            "(lead)", "Military relations and understanding › Stability in Afghanistan "
             "and Central Asia", "References", "NATO supply routes"}
         for section in page.locator(".section").all():
             assert section.is_visible()

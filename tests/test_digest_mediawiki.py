@@ -67,7 +67,7 @@ def test_digest_two_stages_through_a_real_wiki(tmp_path: Path, make_wiki) -> Non
     assert group["text"].startswith("1 edit by 203.0.113.9 reverted by ")
     assert group["text"].endswith(" 22 seconds later")
     assert {s["title"] for s in page["sections"]} == {
-        "Lead section", "Military relations and understanding › Stability in Afghanistan and "
+        "(lead)", "Military relations and understanding › Stability in Afghanistan and "
         "Central Asia", "References", "NATO supply routes"}
     # The link to the wiki's diff of the window works on the wiki itself.
     link = page["links"]["wiki_diff"]

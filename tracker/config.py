@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from tracker.errors import ConfigError
+from tracker.model import index_url
 
 DEFAULT_INTERVAL = 15 * 60
 DEFAULT_RECHECK = 7 * 86400
@@ -154,9 +155,7 @@ class Wiki:
         """index.php of the wiki, for links such as ?diff=NEW&oldid=OLD."""
         if self.index_url:
             return self.index_url
-        if self.api_url and self.api_url.endswith("api.php"):
-            return self.api_url[: -len("api.php")] + "index.php"
-        return None
+        return index_url(self.api_url)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,51 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+STAMP = "%Y-%m-%dT%H:%M:%SZ"  # MediaWiki's timestamps: ISO 8601, UTC, "Z"
+
+
+def utc_stamp(moment: datetime | float) -> str:
+    """A moment (a datetime, or seconds since the epoch) as MediaWiki writes it."""
+    if isinstance(moment, int | float):
+        moment = datetime.fromtimestamp(moment, UTC)
+    return moment.astimezone(UTC).strftime(STAMP)
+
+
+def now_stamp() -> str:
+    return utc_stamp(datetime.now(UTC))
+
+
+def parse_stamp(text: str) -> datetime:
+    """A MediaWiki timestamp ("2026-12-07T05:38:00Z", or with an offset) as an aware datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def index_url(api_url: str | None) -> str | None:
+    """The wiki's index.php beside its api.php (None when the URL does not end so)."""
+    if api_url and api_url.endswith("api.php"):
+        return api_url.removesuffix("api.php") + "index.php"
+    return None
+
+
+_BOT_WORD = re.compile(r"bot(?![^\W_])", re.IGNORECASE)  # a word of the name ends in "bot"
+
+
+def is_bot(user: str | None, tags: Iterable[str] = (), named: Container[str] = ()) -> bool:
+    """Whether an edit is a bot's: an edit tagged "bot", a user the config names
+    (`filters.bots`), or a user name with a word ending in "bot", the convention of
+    Wikimedia wikis ("ClueBot NG", "Cydebot", "AAlertBot"; imported users "imported>Name"
+    too). The API gives no bot flag for old revisions: names and tags are what is known."""
+    if "bot" in tags:
+        return True
+    if not user:
+        return False
+    name = user.split(">", 1)[-1]
+    return name in named or bool(_BOT_WORD.search(name))
 
 
 def sha1_hex(text: str) -> str:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import click
+
+from tracker.model import parse_stamp
 
 
 class TerminalProgress:
@@ -24,7 +25,7 @@ class TerminalProgress:
 
     def update(self, count: int, timestamp: str) -> None:
         try:
-            when = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            when = parse_stamp(timestamp)
         except ValueError:
             return
         stamp = when.timestamp()

@@ -39,6 +39,7 @@ from tracker.config import SCHEDULE_ON_CHANGE, Config, Subscription, Wiki, load_
 from tracker.errors import ConfigError, Stopping, TrackerError
 from tracker.fetch.api import ApiSource, Backoff, retry_after
 from tracker.fetch.poll import Source, make_source, poll_wiki
+from tracker.model import utc_stamp
 from tracker.store import Store
 from tracker.store import jobs as daemon_store
 
@@ -140,11 +141,7 @@ def backoff_delay(failures: int, interval: float, retry_after: float | None = No
 
 
 def _iso(moment: datetime | float | None) -> str | None:
-    if moment is None:
-        return None
-    if isinstance(moment, int | float):
-        moment = datetime.fromtimestamp(moment, UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if moment is None else utc_stamp(moment)
 
 
 class _WikiState:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -36,23 +36,16 @@ from zoneinfo import ZoneInfo
 from tracker.config import Config, Subscription, Wiki
 from tracker.digest.render import semantic_lines, word_segments
 from tracker.history import revision_pair_diff, revision_record, size_change
+from tracker.model import is_bot, parse_stamp, utc_stamp
 from tracker.store import Store
 from tracker.store import digests as ds
 from tracker.text.diff import content
+from tracker.text.display import LEAD, section_label
 from tracker.text.sections import split
 
 log = logging.getLogger(__name__)
 
-LEAD_TITLE = "Lead section"
 MAX_SEMANTIC = 12  # semantic changes listed per section before "and N more"
-
-
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def humanize(seconds: float) -> str:
@@ -65,24 +58,15 @@ def humanize(seconds: float) -> str:
     return f"{count} second{'s' if count != 1 else ''}"
 
 
-def is_bot(user: str | None, sub: Subscription) -> bool:
-    if not user:
-        return False
-    name = user.split(">", 1)[-1]  # imported users read "imported>Name"
-    low = name.lower()
-    return name in sub.filters.bots or low.endswith("bot") or " bot " in f" {low} " or \
-        any(part.endswith("bot") for part in low.replace("_", " ").split())
-
-
 def section_title(path: list[str] | None) -> str:
-    return " › ".join(path) if path else LEAD_TITLE
+    return section_label(path or [])
 
 
 def matches(patterns: tuple[str, ...], path: list[str] | tuple[str, ...]) -> bool:
     """A heading path against patterns "A / B" or globs; a pattern without "/" also
     matches a section by its own heading at any depth. Case-insensitive."""
     if not path:
-        return any(p.strip().lower() in ("", "lead", LEAD_TITLE.lower()) for p in patterns)
+        return any(p.strip().lower() in ("", "lead", "lead section", LEAD) for p in patterns)
     full = " / ".join(path).casefold()
     last = path[-1].casefold()
     for pattern in patterns:
@@ -134,7 +118,7 @@ class Clock:
     def local(self, value: str | datetime | None) -> str | None:
         if value is None:
             return None
-        moment = parse_time(value) if isinstance(value, str) else value
+        moment = parse_stamp(value) if isinstance(value, str) else value
         return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
@@ -223,7 +207,7 @@ def page_window(store: Store, ref: PageRef, cursor: ds.Cursor | None,
         start = _at_or_before(store, page_id, since)
     else:
         start = store.one("SELECT * FROM revisions WHERE page_id = ? AND timestamp < ? "
-                          "ORDER BY timestamp DESC, revid DESC LIMIT 1", [page_id, iso(since)])
+                          "ORDER BY timestamp DESC, revid DESC LIMIT 1", [page_id, utc_stamp(since)])
     rows = store.revisions_between(page_id, start)
     return Window(ref, start, rows, cursor, new_page=False)
 
@@ -241,7 +225,7 @@ def revision_model(row: dict, previous_size: int | None, sub: Subscription, cloc
         "user": rec["user"] if rec["user"] is not None else "(username hidden)",
         "comment": rec["comment"] if rec["comment"] is not None else "(summary hidden)",
         "minor": rec["minor"], "tags": rec["tags"], "size": rec["size"], "delta": delta,
-        "bot": is_bot(rec["user"], sub), "reverted": rec["reverted_by"] is not None,
+        "bot": is_bot(rec["user"], rec["tags"], sub.filters.bots), "reverted": rec["reverted_by"] is not None,
         "links": {"wiki_diff": links.wiki_diff(rec["parentid"], rec["revid"]),
                   "web_diff": links.web_diff(rec["parentid"], rec["revid"])},
     }
@@ -271,7 +255,7 @@ def revert_groups(store: Store, window: Window) -> list[tuple[dict, list[dict]]]
 
 def _group_model(revert: dict, reverted: list[dict]) -> dict[str, Any]:
     users = list(dict.fromkeys(r["user"] for r in reverted))
-    after = (parse_time(revert["timestamp"]) - parse_time(reverted[0]["timestamp"]))
+    after = (parse_stamp(revert["timestamp"]) - parse_stamp(reverted[0]["timestamp"]))
     count = len(reverted)
     text = (f"{count} edit{'s' if count != 1 else ''} by {', '.join(users)} reverted by "
             f"{revert['user']} {humanize(max(0.0, after.total_seconds()))} later")

@@ -36,16 +36,15 @@ from tracker.digest.model import (
     Window,
     changes_model,
     followed_sections,
-    iso,
     last_with_text,
     page_window,
-    parse_time,
     section_title,
     started_model,
     subscription_pages,
 )
 from tracker.digest.render import render_digest
 from tracker.history import revision_pair_diff
+from tracker.model import parse_stamp, utc_stamp
 from tracker.store import Store
 from tracker.store import digests as ds
 from tracker.text.display import one_line
@@ -112,7 +111,7 @@ def build(store: Store, config: Config, sub: Subscription, *, now: datetime,
     counts["pages"] = len(shown) if shown else len(windows) or len(
         subscription_pages(store, config, sub))
     model = {
-        "subscription": sub.name, "kind": kind, "generated_at": iso(now),
+        "subscription": sub.name, "kind": kind, "generated_at": utc_stamp(now),
         "generated_local": clock.local(now), "timezone": sub.timezone,
         "since": clock.local(min(starts)) if starts else None,
         "until": clock.local(max(ends)) if ends else None,
@@ -200,11 +199,11 @@ def record(store: Store, config: Config, sub: Subscription, built: Built,
     windows = [w.record() for w in built.windows]
     if built.model is None or built.kind is None:
         if windows:
-            ds.advance_cursors(store, sub.name, windows, iso(now))
+            ds.advance_cursors(store, sub.name, windows, utc_stamp(now))
         return None
     outputs = render_digest(built.model, formats_needed(sub), templates_of(config, sub))
     return ds.record_digest(
-        store, subscription=sub.name, kind=built.kind, created_at=iso(now),
+        store, subscription=sub.name, kind=built.kind, created_at=utc_stamp(now),
         subject=built.model["subject"], message_id=_message_id(sub), model=built.model,
         outputs=outputs, windows=windows,
         channels=[(key, chan.type) for key, chan in channel_keys(sub)])
@@ -221,7 +220,7 @@ def is_due(store: Store, sub: Subscription, now: datetime) -> bool:
     state = ds.subscription_run(store, sub.name)
     if schedule.kind == "on change" or state is None or not state["last_checked_at"]:
         return True
-    last = parse_time(state["last_checked_at"])
+    last = parse_stamp(state["last_checked_at"])
     if schedule.kind == "interval":
         slack = min(60.0, schedule.seconds * 0.1)
         return (now - last).total_seconds() + slack >= schedule.seconds
@@ -274,7 +273,7 @@ def run_digests(store: Store, config: Config, *, now: datetime | None = None,
             built = build(store, config, sub, now=now, since=since)
             digest_id = record(store, config, sub, built, now)
             with store.atomic():
-                ds.mark_checked(store, sub.name, iso(now))
+                ds.mark_checked(store, sub.name, utc_stamp(now))
         except ds.CursorMoved:
             log.info("%s: another process recorded this window first", sub.name)
             continue
@@ -300,13 +299,13 @@ def send_due(store: Store, config: Config, *, now: datetime, names: list[str] | 
     """Send each pending delivery whose next attempt has come, oldest digest first."""
     run = run or DigestRun()
     subs = {s.name: s for s in config.subscriptions}
-    for delivery in ds.due_deliveries(store, iso(now), names):
+    for delivery in ds.due_deliveries(store, utc_stamp(now), names):
         sub = subs.get(delivery["subscription"])
         chan = dict(channel_keys(sub)).get(delivery["channel"]) if sub else None
         if sub is None or chan is None or chan.type not in CHANNELS:
             continue  # its subscription or channel left the config: kept, shown by status
-        retry_at = iso(now + timedelta(seconds=ds.backoff(delivery["attempts"] + 1)))
-        if not ds.claim(store, delivery, iso(now), retry_at):
+        retry_at = utc_stamp(now + timedelta(seconds=ds.backoff(delivery["attempts"] + 1)))
+        if not ds.claim(store, delivery, utc_stamp(now), retry_at):
             continue  # another process is sending it
         row = ds.digest(store, delivery["digest_id"])
         assert row is not None
@@ -322,7 +321,7 @@ def send_due(store: Store, config: Config, *, now: datetime, names: list[str] | 
             run.fail(f"{where} failed (attempt {delivery['attempts'] + 1}, next at "
                      f"{retry_at}): {message}")
             continue
-        ds.mark_sent(store, delivery["id"], iso(now), detail)
+        ds.mark_sent(store, delivery["id"], utc_stamp(now), detail)
         run.done(f"{where}: {row['subject']} -> {detail}")
     return run
 

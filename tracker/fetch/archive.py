@@ -8,6 +8,7 @@ from typing import IO
 from tracker.fetch.ingest import PageIngestor, rederive_pending
 from tracker.fetch.snapshot import SnapshotSource, write_export
 from tracker.history import resolve_page
+from tracker.model import index_url
 from tracker.store import Store, utcnow
 
 
@@ -45,8 +46,6 @@ def export_snapshot(store: Store, title: str, out: IO[str], wiki: str | None = N
         for row in store.revisions(page["id"]):
             yield row, store.revision_text(row["id"])
 
-    base = ""
-    if wiki_row.get("api_url"):
-        base = wiki_row["api_url"].removesuffix("api.php") + "index.php"
+    base = index_url(wiki_row.get("api_url")) or ""
     return write_export(out, [(page, revisions())], sitename=wiki_row.get("name") or "", base=base,
                         site=store.site_info(page["wiki_id"]))

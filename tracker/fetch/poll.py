@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Protocol
 
 from tracker.config import Config, Watch, Wiki
@@ -22,7 +21,7 @@ from tracker.fetch.api import ApiSource, PageStatus
 from tracker.fetch.ingest import PageIngestor, rederive_pending
 from tracker.fetch.reconcile import log_names, reconcile
 from tracker.fetch.snapshot import SnapshotSource
-from tracker.model import Revision
+from tracker.model import Revision, parse_stamp, utc_stamp
 from tracker.store import Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -164,11 +163,11 @@ def _read_log(cycle: _Cycle) -> None:
     if last is not None and now - _epoch(last) < LOG_INTERVAL:
         return
     if last is not None:
-        since = _iso(_epoch(last) - LOG_OVERLAP)
+        since = utc_stamp(_epoch(last) - LOG_OVERLAP)
         cycle.log_titles, cycle.log_pageids = log_names(cycle.source.log_events(since))
     # The first time, nothing to read: every page is compared with the wiki when due.
     store.db.execute("UPDATE wikis SET log_checked_at = ? WHERE id = ?",
-                     [_iso(now), cycle.wiki_id])
+                     [utc_stamp(now), cycle.wiki_id])
 
 
 def _refresh_site_info(cycle: _Cycle) -> None:
@@ -183,15 +182,11 @@ def _refresh_site_info(cycle: _Cycle) -> None:
         store.set_site_info(cycle.wiki_id, site)
     else:
         store.db.execute("UPDATE wikis SET siteinfo_at = ? WHERE id = ?",
-                         [_iso(cycle.clock()), cycle.wiki_id])
+                         [utc_stamp(cycle.clock()), cycle.wiki_id])
 
 
 def _epoch(stamp: str) -> float:
-    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return parse_stamp(stamp).timestamp()
 
 
 def _page_error(exc: Exception, title: str) -> str:

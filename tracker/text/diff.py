@@ -90,7 +90,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracker.text.display import describe_change
+from tracker.text.display import describe_change, section_label
 from tracker.text.lineage import content, match_sections, moved_sections
 from tracker.text.sections import Edit, Section, edits, split
 from tracker.text.semantic import page_changes, semantic_changes
@@ -442,12 +442,12 @@ def render_text(diff_json: dict[str, Any], color: bool = False) -> str:
 
 
 def _header(entry: dict[str, Any], paint) -> str:
-    title = " › ".join(entry["path"]) or "(lead)"
+    title = section_label(entry["path"])
     labels = [k for k in KIND_ORDER if k in entry["kinds"]]
     out = paint(title, "bold") + "  " + " ".join(paint(f"[{k}]", "cyan") for k in labels)
     old_path = entry.get("old_path")
     if old_path is not None and old_path != entry["path"]:
-        out += "  " + paint("was: " + (" › ".join(old_path) or "(lead)"), "dim")
+        out += "  " + paint("was: " + section_label(old_path), "dim")
     counts = f"+{entry['words_added']} -{entry['words_removed']} words"
     return out + "  " + paint(counts, "dim")
 

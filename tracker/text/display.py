@@ -10,7 +10,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["describe_change", "for_terminal", "one_line", "printable", "terminal_text", "where"]
+__all__ = [
+    "LEAD", "describe_change", "for_terminal", "one_line", "printable", "section_label",
+    "terminal_text", "where",
+]
+
+# What every output calls the section before the first heading.
+LEAD = "(lead)"
+
+
+def section_label(path: list[str] | tuple[str, ...]) -> str:
+    """A section by its heading path ("History › Early years"), the lead as `LEAD`."""
+    return " › ".join(path) if path else LEAD
 
 
 # --- text from the wiki on a terminal ----------------------------------------------------------

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import quote, urlencode, urlparse
 
 from flask import abort, current_app, request
 
+from tracker.model import index_url, parse_stamp
+from tracker.model import is_bot as edit_is_bot
 from tracker.store import Store
+from tracker.text.display import section_label
 
 SQLITE_MAX_INT = 2**63 - 1
 # MediaWiki's section autocomment: "/* Heading */ rest of the summary".
 _AUTOCOMMENT = re.compile(r"/\*\s*(.*?)\s*\*/")
 # MediaWiki has no bot flag on revisions; a user name ending in "bot" is the convention
 # (Wikipedia's bot policy asks for it), and the tags list may carry one too.
-_BOT_NAME = re.compile(r"bot\b", re.IGNORECASE)
 
 
 def store() -> Store:
@@ -64,10 +66,8 @@ def wiki_script_url(page: dict) -> str | None:
     configured = current_app.extensions["tracker"].index_urls.get(page.get("wiki"))
     if configured:
         return safe_url(configured)
-    api = page.get("api_url") or ""
-    if api.endswith("api.php"):
-        return safe_url(api[: -len("api.php")] + "index.php")
-    return None
+    derived = index_url(page.get("api_url"))
+    return safe_url(derived) if derived else None
 
 
 def wiki_link(wiki: dict, **params: object) -> str | None:
@@ -92,7 +92,7 @@ def parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return parse_stamp(value)
     except ValueError:
         return None
 
@@ -129,8 +129,7 @@ def tags_of(row: dict) -> list[str]:
 
 
 def is_bot(row: dict) -> bool:
-    user = row.get("user") or ""
-    return bool(_BOT_NAME.search(user)) or "bot" in tags_of(row)
+    return edit_is_bot(row.get("user"), tags_of(row))
 
 
 def signed(value: int | None) -> str:
@@ -142,7 +141,7 @@ def signed(value: int | None) -> str:
 def path_label(path: list[str] | tuple[str, ...] | None) -> str:
     if path is None:
         return ""
-    return " › ".join(path) if path else "(lead)"
+    return section_label(path)
 
 
 def load_path(raw: str | None) -> list[str]:
