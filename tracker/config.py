@@ -385,7 +385,7 @@ class _Checker:
             if not isinstance(value, list):
                 self.fail(where, f"expected a list, got {_kind(value)}")
             return tuple(self.value(item, v, f"{where}[{i}]", key) for i, v in enumerate(value))
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             if hint is Channel:
                 return self.channel(value, where)
             return hint(**self.table(hint, value, where))

@@ -38,7 +38,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from tracker.config import SCHEDULE_ON_CHANGE, Config, Subscription, Wiki, load_config
 from tracker.errors import ConfigError, Stopping, TrackerError
 from tracker.fetch.api import ApiSource, Backoff, retry_after
-from tracker.fetch.poll import Source, make_source, poll_wiki
+from tracker.fetch.poll import make_source, poll_wiki
+from tracker.fetch.source import Source
 from tracker.model import utc_stamp
 from tracker.store import Store
 from tracker.store import jobs as daemon_store
@@ -385,8 +386,7 @@ class TrackerDaemon:
             due = self._due_watches(store, config, wiki_id, name, started, interval)
             if not due:
                 return
-            result = poll_wiki(store, config, wiki, source=state.source, watches=due,
-                               progress=False)
+            result = poll_wiki(store, config, wiki, source=state.source, watches=due)
             failures = int(store.scalar("SELECT error_count FROM wikis WHERE id = ?",
                                         [wiki_id]) or 0)
             if failures:

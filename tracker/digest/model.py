@@ -371,16 +371,19 @@ class _OldContents:
 
     def get(self, section_id: str) -> str | None:
         if self._by_id is None:
-            self._by_id = {}
-            text = self.store.revision_text(self.old["id"]) if self.old else None
-            if text is not None:
-                ids = self.store.section_ids(self.old["id"])
-                assert self.old is not None
-                sections = split(text, site=self.store.site_info(self.old["wiki_id"]))
-                if len(ids) == len(sections):
-                    self._by_id = {sid: content(s) for sid, s in zip(ids, sections,
-                                                                      strict=True)}
+            self._by_id = self._split()
         return self._by_id.get(section_id)
+
+    def _split(self) -> dict[str, str]:
+        old = self.old
+        text = self.store.revision_text(old["id"]) if old is not None else None
+        if old is None or text is None:
+            return {}
+        ids = self.store.section_ids(old["id"])
+        sections = split(text, site=self.store.site_info(old["wiki_id"]))
+        if len(ids) != len(sections):
+            return {}
+        return {sid: content(s) for sid, s in zip(ids, sections, strict=True)}
 
 
 def followed_sections(store: Store, sub: Subscription, window: Window,

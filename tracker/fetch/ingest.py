@@ -139,14 +139,15 @@ class PageIngestor:
         store = self.store
         layout = None
         diff = None
-        if rev.text is not None:
+        text = rev.text
+        if text is not None:
             if rev.sha1 is None or rev.sha1hidden:
-                rev = replace(rev, sha1=sha1_hex(rev.text))
+                rev = replace(rev, sha1=sha1_hex(text))
             if rev.content_model == "wikitext":
                 wikitext_before = self.prev_model == "wikitext"
                 try:
                     result: TextDiff | None = diff_texts(
-                        self.prev_text if wikitext_before else None, rev.text,
+                        self.prev_text if wikitext_before else None, text,
                         self.prev_ids if wikitext_before else None, f"{rev.revid}.", self.site)
                 except Exception:  # a bug must not cost the history: kept without its diff
                     log.exception("page %s: revision %s could not be diffed; stored without "

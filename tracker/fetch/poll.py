@@ -21,12 +21,12 @@ from tracker.fetch.api import ApiSource, PageStatus
 from tracker.fetch.ingest import PageIngestor, rederive_pending
 from tracker.fetch.reconcile import log_names, reconcile
 from tracker.fetch.snapshot import SnapshotSource
+from tracker.fetch.source import Source
 from tracker.model import Revision, parse_stamp, utc_stamp
 from tracker.store import Store, utcnow
 
 log = logging.getLogger(__name__)
 
-Source = ApiSource | SnapshotSource
 
 
 @dataclass
@@ -54,7 +54,7 @@ def make_source(config: Config, wiki: Wiki, **kwargs: object) -> Source:
     if wiki.snapshot is not None:
         return SnapshotSource(wiki.name, config.resolve(wiki.snapshot),
                               max_revision_size=wiki.max_revision_size)
-    return ApiSource(wiki, **kwargs)  # type: ignore[arg-type]
+    return ApiSource(wiki, **kwargs)  # type: ignore[arg-type]  # (the tests' hooks)
 
 
 # How often a wiki's log is read (one request for every page): imports, undeletions,
@@ -356,7 +356,7 @@ def _redirect_target(source: Source, title: str) -> str:
                 return str(item["to"])
         except WikiError:
             pass
-    else:
+    elif isinstance(source, SnapshotSource):
         for page in source.pages():
             if page.title == title and page.redirect:
                 return page.redirect

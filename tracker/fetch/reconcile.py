@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tracker.fetch.ingest import PageIngestor, position
+from tracker.fetch.source import Source
 from tracker.model import Revision
 from tracker.store import Store, utcnow
 from tracker.text.sections import split
@@ -44,7 +45,7 @@ class Reconciled:
         return bool(self.added or self.deleted or self.restored or self.hidden or self.unhidden)
 
 
-def reconcile(store: Store, source: object, ingestor: PageIngestor, pageid: int, *,
+def reconcile(store: Store, source: Source, ingestor: PageIngestor, pageid: int, *,
               whole_history: bool = True) -> Reconciled:
     """Make the stored revisions of a page equal to the wiki's list of them.
 

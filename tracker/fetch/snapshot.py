@@ -15,7 +15,7 @@ import lzma
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 from xml.sax.saxutils import escape, quoteattr
 
 import mwxml
@@ -45,7 +45,7 @@ class SnapshotPage:
 # Dumps come compressed: read them as they are, told by their first bytes.
 _COMPRESSED: dict[bytes, Callable[[Path], IO[bytes]]] = {
     b"BZh": lambda path: bz2.open(path, "rb"),
-    b"\x1f\x8b": lambda path: gzip.open(path, "rb"),
+    b"\x1f\x8b": lambda path: cast(IO[bytes], gzip.open(path, "rb")),
     b"\xfd7zXZ\x00": lambda path: lzma.open(path, "rb"),
 }
 
@@ -176,15 +176,16 @@ class SnapshotSource:
             by_id[page.pageid] = page
             by_title[page.title] = page
         out = []
-        for requested in [*wanted_ids, *wanted_titles]:
-            page = by_id.get(requested) if isinstance(requested, int) else by_title.get(
-                str(requested).replace("_", " "))
-            if page is None:
+        wanted: list[int | str] = [*wanted_ids, *wanted_titles]
+        for requested in wanted:
+            found = by_id.get(requested) if isinstance(requested, int) else by_title.get(
+                requested.replace("_", " "))
+            if found is None:
                 out.append(PageStatus(requested, None, None, missing=True))
             else:
-                out.append(PageStatus(requested, page.pageid, page.title, page.ns,
-                                      page.lastrevid, redirect=page.redirect is not None,
-                                      revisions=page.revisions))
+                out.append(PageStatus(requested, found.pageid, found.title, found.ns,
+                                      found.lastrevid, redirect=found.redirect is not None,
+                                      revisions=found.revisions))
         return out
 
     def fetch_revisions(self, pageid: int, *, since: str | None = None,

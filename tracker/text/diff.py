@@ -175,11 +175,11 @@ def diff_texts(
     gone: list[str] = []  # the contents that changed (for page facts)
     came: list[str] = []
     for j, section in enumerate(new):
-        i = match.get(j)
-        if i is None:
+        matched = match.get(j)
+        if matched is None:
             entries.append(_added(section, new_ids[j], True, site, budget))
             came.append(content(section))
-        elif old[i] is section:
+        elif old[i := matched] is section:
             entries.append(_unchanged(section, section, new_ids[j], j in moved))  # the most
         else:
             # An edit tracker.text.sections saw, if it is of the old section this one is matched to.

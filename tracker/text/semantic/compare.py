@@ -343,7 +343,7 @@ def _deepdiff(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str, 
 
 # DeepDiff 9 asks the OS for its CPU count on every call, for multiprocessing it does not do
 # here: saying how many workers not to start spares that (a fifth of a small diff's time).
-_QUICK = (
+_QUICK: dict[str, Any] = (
     {"multiprocessing_workers": 1}
     if "multiprocessing_workers" in inspect.signature(DeepDiff.__init__).parameters
     else {}

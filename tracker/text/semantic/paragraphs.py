@@ -272,7 +272,7 @@ def _quiet_change(
         found = done[0], shape
     elif "[[" in added or "[[" in block[p - at : end - at]:
         found = _link_edit(block, done, p - at, end - at, added, site)  # (a changed extraction)
-    if shape is None and found is None:
+    if found is None:  # (never when shape is not None)
         return False
     delta = len(new_text) - len(old_text)
     new_block = new_text[at : ends[k] + delta]
