@@ -171,284 +171,318 @@ def scan_counted(
     heading nodes come before each cut passed and before the stop (`number` - 1 come
     before `start`).
     """
-    cuts: list[int] = []
-    counts: list[int] = []
-    stop = start if start in stops else None
-    if stop is not None or (not text.startswith("=", start) and text.find("\n=", start) < 0):
+    if start in stops:
+        return [], [], start, [number - 1]
+    if not text.startswith("=", start) and text.find("\n=", start) < 0:
         # (No line starts with "=" after `start`: no heading node, no cut; a huge line of
         # templates and links is not read.)
-        return [], cuts, stop, [number - 1] if stop is not None else counts
-    n = len(text)
-    tag_re = _tag_regex(tags)
-    stack: list[_Piece] = []
-    root: list[Heading] = []
-    accum = root
-    find_pipe = find_equals = in_heading = False
-    no_more_gt = False
-    no_more_closing: set[str] = set()
-    fake_line_start = True
-    i = start
-    # Spans the parser sees as one opaque marker (True: extension tags; templates, kept only
-    # while a heading is open) or as nothing (False: comments, <includeonly>). Comments and
-    # tags are never nested: `opaque` is in text order.
-    opaque: list[tuple[int, int, bool]] = []
-    templates: list[tuple[int, int, bool]] = []
-    headings_open = 0
-    link_opens: list[int] = []  # where "[[" starts, outside comments and tags
-    run_char, run_start, run_end = "", 0, 0  # the last run of closing braces or brackets
+        return [], [], None, []
+    return _Scan(text, tags, start, stops, number).run()
 
-    def flags() -> None:
-        nonlocal accum, find_pipe, find_equals, in_heading
-        if not stack:
-            accum = root
-            find_pipe = find_equals = in_heading = False
-            return
-        top = stack[-1]
-        accum = top.parts[-1].heads
-        find_pipe = top.open != "\n" and top.open != "["
-        find_equals = find_pipe and len(top.parts) > 1 and not top.parts[-1].eq
-        in_heading = top.open == "\n"
 
-    while True:
-        if fake_line_start:
-            found = "line-start"
-            cur = ""
-        else:
-            close = stack[-1].close if stack else ""
-            m = _search_regex(tags, close, find_pipe, find_equals, in_heading).search(text, i)
-            if m is None:
-                if close != "\n":
+class _Scan:
+    """The state of one scan, as Preprocessor_Hash keeps it, and a method per kind of
+    character that can change it (`run` jumps from one to the next)."""
+
+    def __init__(
+        self, text: str, tags: frozenset[str], start: int, stops: Container[int], number: int
+    ) -> None:
+        self.text, self.tags, self.stops, self.number = text, tags, stops, number
+        self.n = len(text)
+        self.tag_re = _tag_regex(tags)
+        self.cuts: list[int] = []
+        self.counts: list[int] = []
+        self.stop: int | None = None
+        self.stack: list[_Piece] = []
+        self.root: list[Heading] = []
+        self.accum = self.root
+        self.find_pipe = self.find_equals = self.in_heading = False
+        self.no_more_gt = False
+        self.no_more_closing: set[str] = set()
+        self.fake_line_start = True
+        self.i = start
+        # Spans the parser sees as one opaque marker (True: extension tags; templates, kept
+        # only while a heading is open) or as nothing (False: comments, <includeonly>).
+        # Comments and tags are never nested: `opaque` is in text order.
+        self.opaque: list[tuple[int, int, bool]] = []
+        self.templates: list[tuple[int, int, bool]] = []
+        self.headings_open = 0
+        self.link_opens: list[int] = []  # where "[[" starts, outside comments and tags
+        # The last run of closing braces or brackets.
+        self.run_char, self.run_start, self.run_end = "", 0, 0
+        self.close = ""  # what closes the innermost construct open
+        self.search = _search_regex(tags, "", False, False, False).search
+
+    def run(self) -> tuple[list[Heading], list[int], int | None, list[int]]:
+        next_event, open_, close = self._next, self._open, self._close
+        while (event := next_event()) is not None:
+            found, cur = event
+            if found == "open":
+                open_(cur)
+            elif found == "close":
+                close(cur)
+            elif found == "line-start":
+                if self._line_start():
                     break
-                # A past-the-end run to finish off the heading.
-                i = n
-                found = "line-end"
-                cur = ""
-            else:
-                i = m.start()
-                cur = text[i]
-                two = text[i : i + 2]
-                if cur == "|":
-                    found = "pipe"
-                elif cur == "=":
-                    found = "equals"
-                elif cur == "<":
-                    found = "angle"
-                elif cur == "\n":
-                    found = "line-end" if in_heading else "line-start"
-                elif two == close:
-                    found = "close"
-                    cur = two
-                elif cur == close:
-                    found = "close"
-                elif two == "-{":
-                    found = "open"
-                    cur = two
-                else:
-                    found = "open"
+            elif found == "line-end":
+                self._line_end()
+            elif found == "angle":
+                self._angle()
+            elif found == "pipe":
+                self.stack[-1].parts.append(_Part())
+                self._flags()
+                self.i += 1
+            else:  # "equals"
+                self.stack[-1].parts[-1].eq = True
+                self._flags()  # (no more equals sign to look for in this part)
+                self.i += 1
+        root = self.root
+        for piece in self.stack:
+            # Unclosed constructs are text: their headings reach the top level.
+            root.extend(piece.broken())
+        if self.link_opens and root:
+            # A "[[" before `start` closed before it: no heading after it is in its label.
+            labels = LinkLabels(self.text, self.link_opens, self.opaque)
+            root = [h for h in root if h[0] not in labels]
+        return root, self.cuts, self.stop, self.counts
 
-        if found == "angle":
-            m = tag_re.match(text, i + 1)
-            assert m is not None  # the search regex only stops before these
-            if m.group(2):  # a comment
-                end = text.find("-->", i + 4)
-                if end < 0:
-                    opaque.append((i, n, False))
-                    i = n  # an unclosed comment runs to the end
-                    continue
-                ws_start = i - _run_before(text, i, " \t") if i else 0
-                ws_end = end + 2 + _run(text, end + 3, " \t")
-                while text.startswith("<!--", ws_end + 1):
-                    c = text.find("-->", ws_end + 4)
-                    if c < 0:
-                        break
-                    ws_end = c + 2 + _run(text, c + 3, " \t")
-                alone = text[ws_start - 1 : ws_start] == "\n" == text[ws_end + 1 : ws_end + 2]
-                if ws_start > 0 and alone:
-                    # Comments alone on their line eat it: look for a heading right after.
-                    end = ws_end + 1
-                    fake_line_start = True
-                    hidden = ws_start
-                else:
-                    end += 2
-                    hidden = i
-                if stack:
-                    part = stack[-1].parts[-1]
-                    if not (part.comment_end is not None and part.comment_end == ws_start - 1):
-                        part.visual_end = ws_start
-                    part.comment_end = end
-                opaque.append((hidden, end + 1, False))
-                i = end + 1
-                continue
-            name = m.group(1)
-            lower = name.lower()
-            attr_start = i + len(name) + 1
-            tag_end = -1 if no_more_gt else text.find(">", attr_start)
-            if tag_end < 0:
-                no_more_gt = True  # as MediaWiki: no O(n^2) backtracking
-                i += 1
-                continue
-            tag_start = i
-            if lower in _IGNORED_TAGS:
-                i = tag_end + 1
-            elif text[tag_end - 1] == "/":
-                i = tag_end + 1
-            else:
-                closing = None
-                if name not in no_more_closing:
-                    closing = _closing_regex(name).search(text, tag_end + 1)
-                if closing is not None:
-                    i = closing.end()
-                elif name in _MISSING_END_OK:
-                    i = n
-                else:
-                    # Not a tag after all: its text is parsed on.
-                    i = tag_end + 1
-                    no_more_closing.add(name)
-                    continue
-            visible = lower != "includeonly" and lower not in _IGNORED_TAGS
-            opaque.append((tag_start, i, visible))
-            continue
+    def _flags(self) -> None:
+        """What the innermost construct open makes of the characters to come."""
+        if not self.stack:
+            self.accum = self.root
+            self.find_pipe = self.find_equals = self.in_heading = False
+            self.close = ""
+        else:
+            top = self.stack[-1]
+            self.accum = top.parts[-1].heads
+            self.find_pipe = top.open != "\n" and top.open != "["
+            self.find_equals = self.find_pipe and len(top.parts) > 1 and not top.parts[-1].eq
+            self.in_heading = top.open == "\n"
+            self.close = top.close
+        self.search = _search_regex(
+            self.tags, self.close, self.find_pipe, self.find_equals, self.in_heading
+        ).search
 
-        if found == "line-start":
-            if fake_line_start:
-                fake_line_start = False
-            else:
-                i += 1
-                if not stack and not no_more_gt and not no_more_closing:
-                    counts.append(number - 1)
-                    if i in stops:
-                        stop = i
-                        break
-                    cuts.append(i)
-            count = _run(text, i, "=", 6)
-            if count == 1 and find_equals:
-                pass  # DWIM: a name=value separator, not a heading
-            elif count > 0:
-                stack.append(_Piece("\n", "\n", count, start=i))
-                headings_open += 1
-                flags()
-                i += count
-            continue
+    def _next(self) -> tuple[str, str] | None:
+        """The next character that can change the state: (what it is, the opener or
+        closer found), with `i` on it; None at the end."""
+        if self.fake_line_start:
+            return "line-start", ""
+        text, close = self.text, self.close
+        m = self.search(text, self.i)
+        if m is None:
+            if close != "\n":
+                return None
+            self.i = self.n  # a past-the-end run to finish off the heading
+            return "line-end", ""
+        i = self.i = m.start()
+        cur = text[i]
+        two = text[i : i + 2]
+        if cur == "|":
+            return "pipe", cur
+        if cur == "=":
+            return "equals", cur
+        if cur == "<":
+            return "angle", cur
+        if cur == "\n":
+            return ("line-end" if self.in_heading else "line-start"), cur
+        if two == close:
+            return "close", two
+        if cur == close:
+            return "close", cur
+        if two == "-{":
+            return "open", two
+        return "open", cur
 
-        if found == "line-end":
-            piece = stack[-1]
-            part = piece.parts[-1]
-            search_start = i - _run_before(text, i, " \t")
-            if part.comment_end is not None and search_start - 1 == part.comment_end:
-                # A comment at the line end: look for the equals signs before it.
-                search_start = part.visual_end or 0
-                search_start -= _run_before(text, search_start, " \t")
-            count = piece.count
-            equals = _run_before(text, search_start, "=")
-            element = accum
-            if equals > 0:
-                if search_start - equals == piece.start:
-                    # A line of equals signs only: as /={count}(.+)={count}/ would read it.
-                    count = 0 if equals < 3 else min(6, (equals - 1) // 2)
-                else:
-                    count = min(equals, count)
-                if count > 0:
-                    element = []  # a heading node, numbered, but maybe no section
-                    if renders(text, piece.start, i, count, opaque, templates):
-                        raw_end = search_start - count
-                        element = [(piece.start, i, count, piece.start + count, raw_end, number)]
-                    number += 1
-            stack.pop()
-            headings_open -= 1
-            if not headings_open:
-                templates.clear()
-            flags()
-            accum.extend(element)
-            # The newline is not consumed: it may open the next heading.
-            continue
+    def _angle(self) -> None:
+        m = self.tag_re.match(self.text, self.i + 1)
+        assert m is not None  # the search regex only stops before these
+        if m.group(2):
+            self._comment()
+        else:
+            self._tag(m.group(1))
 
-        if found == "open":
-            if cur == "[":
-                m = _SIMPLE_LINK.match(text, i)
-                if m is not None:
-                    # Most links: nothing inside can change the state; skip them whole.
-                    link_opens.append(i)
-                    i = m.end()
-                    continue
-            rule = _RULES[cur]
-            count = (_run(text, i + 1, "{") + 1) if cur == "-{" else _run(text, i, cur)
-            prefix = ""
-            if cur == "-{" and count > 2:
-                # -{{ is "-" then a template: the rightmost reading wins.
-                prefix = "-"
-                i += 1
-                cur = "{"
-                count -= 1
-                rule = _RULES[cur]
-            if cur == "[":
-                link_opens.append(i + count - 2)
-            if count >= rule[1]:
-                stack.append(_Piece(cur, rule[0], count, start=i, prefix=prefix))
-                flags()
-            i += count
-            continue
+    def _comment(self) -> None:
+        text, i = self.text, self.i
+        end = text.find("-->", i + 4)
+        if end < 0:
+            self.opaque.append((i, self.n, False))
+            self.i = self.n  # an unclosed comment runs to the end
+            return
+        ws_start = i - _run_before(text, i, " \t") if i else 0
+        ws_end = end + 2 + _run(text, end + 3, " \t")
+        while text.startswith("<!--", ws_end + 1):
+            c = text.find("-->", ws_end + 4)
+            if c < 0:
+                break
+            ws_end = c + 2 + _run(text, c + 3, " \t")
+        alone = text[ws_start - 1 : ws_start] == "\n" == text[ws_end + 1 : ws_end + 2]
+        if ws_start > 0 and alone:
+            # Comments alone on their line eat it: look for a heading right after.
+            end = ws_end + 1
+            self.fake_line_start = True
+            hidden = ws_start
+        else:
+            end += 2
+            hidden = i
+        if self.stack:
+            part = self.stack[-1].parts[-1]
+            if not (part.comment_end is not None and part.comment_end == ws_start - 1):
+                part.visual_end = ws_start
+            part.comment_end = end
+        self.opaque.append((hidden, end + 1, False))
+        self.i = end + 1
 
-        if found == "close":
-            piece = stack[-1]
-            _close, _min, max_count, names = _RULES[piece.open]
-            if len(cur) > 1:
-                count = len(cur)
+    def _tag(self, name: str) -> None:
+        text, i = self.text, self.i
+        lower = name.lower()
+        attr_start = i + len(name) + 1
+        tag_end = -1 if self.no_more_gt else text.find(">", attr_start)
+        if tag_end < 0:
+            self.no_more_gt = True  # as MediaWiki: no O(n^2) backtracking
+            self.i += 1
+            return
+        if lower in _IGNORED_TAGS or text[tag_end - 1] == "/":
+            end = tag_end + 1
+        else:
+            closing = None
+            if name not in self.no_more_closing:
+                closing = _closing_regex(name).search(text, tag_end + 1)
+            if closing is not None:
+                end = closing.end()
+            elif name in _MISSING_END_OK:
+                end = self.n
             else:
-                # (A run of 8,000 "}" closes 3 at a time: its end is found once.)
-                if not (run_char == cur and run_start <= i < run_end):
-                    run_char, run_start, run_end = cur, i, i + _run(text, i, cur)
-                count = min(run_end - i, piece.count)
-            if count > max_count:
-                matching = max_count
-            else:
-                matching = count
-                while matching > 0 and matching not in names:
-                    matching -= 1
-            if matching <= 0:
-                i += count
-                continue
-            # A template or argument hides its headings; [[...]] and -{...}- do not.
-            if names[matching] is None:
-                element = piece.broken()
-            else:
-                element = []
-                node_start = piece.start + piece.count - matching
-                if headings_open and valid_template_name(text, node_start + matching, i):
-                    # An invalid name (a newline, brackets) is shown as the text it is.
-                    templates.append((node_start, i + matching, True))
-            i += matching
-            stack.pop()
-            if matching < piece.count:
-                piece.parts = [_Part()]
-                piece.count -= matching
-                if piece.count >= _RULES[piece.open][1]:
-                    stack.append(piece)
-                elif piece.count == 1 and piece.open == "{" and piece.prefix == "-":
-                    piece.prefix = ""
-                    piece.open = "-{"
-                    piece.count = 2
-                    piece.close = "}-"
-                    stack.append(piece)
-            flags()
-            accum.extend(element)
-            continue
+                # Not a tag after all: its text is parsed on.
+                self.i = tag_end + 1
+                self.no_more_closing.add(name)
+                return
+        visible = lower != "includeonly" and lower not in _IGNORED_TAGS
+        self.opaque.append((i, end, visible))
+        self.i = end
 
-        if found == "pipe":
-            stack[-1].parts.append(_Part())
-            flags()
+    def _line_start(self) -> bool:
+        """A line starts (maybe a heading): True when it is the stop asked for."""
+        if self.fake_line_start:
+            self.fake_line_start = False
+        else:
+            self.i += 1
+            if not self.stack and not self.no_more_gt and not self.no_more_closing:
+                self.counts.append(self.number - 1)
+                if self.i in self.stops:
+                    self.stop = self.i
+                    return True
+                self.cuts.append(self.i)
+        count = _run(self.text, self.i, "=", 6)
+        if count == 1 and self.find_equals:
+            pass  # DWIM: a name=value separator, not a heading
+        elif count > 0:
+            self.stack.append(_Piece("\n", "\n", count, start=self.i))
+            self.headings_open += 1
+            self._flags()
+            self.i += count
+        return False
+
+    def _line_end(self) -> None:
+        text, i = self.text, self.i
+        piece = self.stack[-1]
+        part = piece.parts[-1]
+        search_start = i - _run_before(text, i, " \t")
+        if part.comment_end is not None and search_start - 1 == part.comment_end:
+            # A comment at the line end: look for the equals signs before it.
+            search_start = part.visual_end or 0
+            search_start -= _run_before(text, search_start, " \t")
+        count = piece.count
+        equals = _run_before(text, search_start, "=")
+        element = self.accum
+        if equals > 0:
+            if search_start - equals == piece.start:
+                # A line of equals signs only: as /={count}(.+)={count}/ would read it.
+                count = 0 if equals < 3 else min(6, (equals - 1) // 2)
+            else:
+                count = min(equals, count)
+            if count > 0:
+                element = []  # a heading node, numbered, but maybe no section
+                if renders(text, piece.start, i, count, self.opaque, self.templates):
+                    raw_end = search_start - count
+                    element = [(piece.start, i, count, piece.start + count, raw_end, self.number)]
+                self.number += 1
+        self.stack.pop()
+        self.headings_open -= 1
+        if not self.headings_open:
+            self.templates.clear()
+        self._flags()
+        self.accum.extend(element)
+        # The newline is not consumed: it may open the next heading.
+
+    def _open(self, cur: str) -> None:
+        text, i = self.text, self.i
+        if cur == "[":
+            m = _SIMPLE_LINK.match(text, i)
+            if m is not None:
+                # Most links: nothing inside can change the state; skip them whole.
+                self.link_opens.append(i)
+                self.i = m.end()
+                return
+        rule = _RULES[cur]
+        count = (_run(text, i + 1, "{") + 1) if cur == "-{" else _run(text, i, cur)
+        prefix = ""
+        if cur == "-{" and count > 2:
+            # -{{ is "-" then a template: the rightmost reading wins.
+            prefix = "-"
             i += 1
-            continue
+            cur = "{"
+            count -= 1
+            rule = _RULES[cur]
+        if cur == "[":
+            self.link_opens.append(i + count - 2)
+        if count >= rule[1]:
+            self.stack.append(_Piece(cur, rule[0], count, start=i, prefix=prefix))
+            self._flags()
+        self.i = i + count
 
-        # found == "equals"
-        stack[-1].parts[-1].eq = True
-        find_equals = False
-        i += 1
-
-    for piece in stack:
-        # Unclosed constructs are text: their headings reach the top level.
-        root.extend(piece.broken())
-    if link_opens and root:
-        # A "[[" before `start` closed before it: no heading after it is in its label.
-        labels = LinkLabels(text, link_opens, opaque)
-        root = [h for h in root if h[0] not in labels]
-    return root, cuts, stop, counts
+    def _close(self, cur: str) -> None:
+        i = self.i
+        piece = self.stack[-1]
+        _close, _min, max_count, names = _RULES[piece.open]
+        if len(cur) > 1:
+            count = len(cur)
+        else:
+            # (A run of 8,000 "}" closes 3 at a time: its end is found once.)
+            if not (self.run_char == cur and self.run_start <= i < self.run_end):
+                self.run_char, self.run_start = cur, i
+                self.run_end = i + _run(self.text, i, cur)
+            count = min(self.run_end - i, piece.count)
+        if count > max_count:
+            matching = max_count
+        else:
+            matching = count
+            while matching > 0 and matching not in names:
+                matching -= 1
+        if matching <= 0:
+            self.i += count
+            return
+        # A template or argument hides its headings; [[...]] and -{...}- do not.
+        if names[matching] is None:
+            element = piece.broken()
+        else:
+            element = []
+            node_start = piece.start + piece.count - matching
+            if self.headings_open and valid_template_name(self.text, node_start + matching, i):
+                # An invalid name (a newline, brackets) is shown as the text it is.
+                self.templates.append((node_start, i + matching, True))
+        self.i += matching
+        self.stack.pop()
+        if matching < piece.count:
+            piece.parts = [_Part()]
+            piece.count -= matching
+            if piece.count >= _RULES[piece.open][1]:
+                self.stack.append(piece)
+            elif piece.count == 1 and piece.open == "{" and piece.prefix == "-":
+                piece.prefix = ""
+                piece.open = "-{"
+                piece.count = 2
+                piece.close = "}-"
+                self.stack.append(piece)
+        self._flags()
+        self.accum.extend(element)
