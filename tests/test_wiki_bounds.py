@@ -26,8 +26,8 @@ from faultproxy import FaultProxy
 
 from tracker.config import MIB, Wiki, load_config, parse_size
 from tracker.errors import ConfigError, WikiError
-from tracker.fetch.api import ApiSource, Backoff, parse_retry_after
-from tracker.fetch.transport import BoundedAdapter, Limits
+from tracker.fetch.api import ApiSource
+from tracker.fetch.transport import Backoff, BoundedAdapter, Limits, parse_retry_after
 from tracker.model import sha1_hex
 
 SITEINFO = {"batchcomplete": True, "query": {

@@ -37,9 +37,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from tracker.config import SCHEDULE_ON_CHANGE, Config, Subscription, Wiki, load_config
 from tracker.errors import ConfigError, Stopping, TrackerError
-from tracker.fetch.api import ApiSource, Backoff, retry_after
+from tracker.fetch.api import ApiSource
 from tracker.fetch.poll import make_source, poll_wiki
 from tracker.fetch.source import Source
+from tracker.fetch.transport import Backoff, retry_after
 from tracker.model import utc_stamp
 from tracker.store import Store
 from tracker.store import jobs as daemon_store

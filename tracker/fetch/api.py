@@ -1,11 +1,9 @@
 """Sources of revisions: a live MediaWiki through its Action API (mwclient).
 
-The snapshot source in snapshot.py offers the same two calls, so the poller does not care
-where revisions come from:
-
-- ``page_status(pageids, titles)``: the latest revision id of many pages, no content,
-  one request per 50 pages;
-- ``fetch_revisions(pageid, ...)``: batches of revisions with content, oldest first.
+It offers what tracker.fetch.source.Source asks, as the snapshot source (snapshot.py) does,
+so the poller does not care where revisions come from: ``page_status`` (one request per 50
+pages, no content), ``fetch_revisions`` (batches with content, in history order),
+``revision_list``, ``log_events``, ``site_info``.
 
 Everything a wiki sends is bounded (the wiki's config says how far): the time and bytes of
 each request (transport.py), the waits it asks for (``Retry-After``), the continuations of
@@ -15,14 +13,11 @@ comes with its metadata and without its text (``Revision.toolarge``).
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
-import math
-import random
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from urllib.parse import urlparse
 
 import mwclient
@@ -30,9 +25,18 @@ import mwclient.errors
 import requests
 
 from tracker import NAME, __version__
-from tracker.config import DEFAULT_MAX_RETRY_AFTER, Wiki, format_size
+from tracker.config import Wiki, format_size
 from tracker.errors import TooLarge, WikiError
-from tracker.fetch.transport import BoundedAdapter, Limits, ReplyTooLarge, RequestDeadline
+from tracker.fetch.source import HISTORY_LOGS, LogEvent, PageStatus
+from tracker.fetch.transport import (
+    Backoff,
+    BoundedAdapter,
+    Limits,
+    ReplyTooLarge,
+    RequestDeadline,
+    retry_after,
+    wait_span,
+)
 from tracker.model import Revision
 from tracker.text.siteinfo import SiteInfo
 
@@ -47,109 +51,6 @@ REVPROPS = "ids|timestamp|flags|comment|user|userid|size|sha1|tags|contentmodel"
 
 def user_agent(contact: str) -> str:
     return f"{NAME}/{__version__} ({contact}) mwclient/{mwclient.__version__}"
-
-
-@dataclass(frozen=True)
-class PageStatus:
-    """What a cheap status query says about one page."""
-
-    requested: str | int  # the title or page id asked for
-    pageid: int | None
-    title: str | None
-    ns: int = 0
-    lastrevid: int | None = None
-    missing: bool = False
-    invalid: bool = False
-    redirect: bool = False
-    content_model: str | None = None
-    revisions: int | None = None  # how many revisions the page has, where a source knows
-
-
-@dataclass(frozen=True)
-class LogEvent:
-    """A log entry that may change a page's stored history (import, undeletion, revision
-    deletion, history merge): the page's revisions are then compared with the store."""
-
-    type: str
-    action: str
-    title: str
-    pageid: int | None
-    timestamp: str
-    titles: tuple[str, ...] = ()  # other pages it names (a merge's destination)
-
-
-# Log types that change which revisions a page has, or what of them is visible.
-HISTORY_LOGS = frozenset({"import", "delete", "merge", "suppress"})
-
-
-class Backoff:
-    """Exponential backoff with jitter, never shorter than what the server asked for, and
-    never longer than ``max_retry_after`` for what it asked (nor ``cap`` for its own part)."""
-
-    def __init__(self, base: float = 1.0, cap: float = 60.0, rng: random.Random | None = None,
-                 max_retry_after: float = DEFAULT_MAX_RETRY_AFTER):
-        self.base, self.cap = base, cap
-        self.max_retry_after = max_retry_after
-        self.rng = rng or random.Random()
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        wait = min(self.cap, self.base * 2.0 ** min(max(attempt, 0), 64))
-        wait = wait / 2 + self.rng.uniform(0, wait / 2)
-        if retry_after is not None and math.isfinite(retry_after) and retry_after > 0:
-            wait = max(wait, min(retry_after, self.max_retry_after))
-        return wait
-
-
-def parse_retry_after(value: str | None, date: str | None = None,
-                      now: Callable[[], float] = time.time) -> float | None:
-    """Seconds a ``Retry-After`` header asks to wait: delay-seconds, or an HTTP-date
-    (RFC 9110 10.2.3), counted from the reply's own ``Date`` when it has one (the server's
-    clock, not ours). None when absent or not a valid value (negative, NaN, garbage); inf
-    for an endless wait; 0 for a date in the past."""
-    if value is None:
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        if math.isnan(seconds) or seconds < 0:
-            return None
-        return seconds
-    try:
-        moment = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if moment is None or moment.tzinfo is None:
-        return None
-    base = now()
-    if date:
-        try:
-            sent = email.utils.parsedate_to_datetime(date)
-            if sent is not None and sent.tzinfo is not None:
-                base = sent.timestamp()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            pass
-    return max(0.0, moment.timestamp() - base)
-
-
-def retry_after(response: requests.Response | None) -> float | None:
-    """The wait a reply asks for (parse_retry_after of its headers), for callers that keep
-    a source's ``last_response``, such as the daemon between failed polls."""
-    if response is None:
-        return None
-    return parse_retry_after(response.headers.get("Retry-After"), response.headers.get("Date"))
-
-
-def _span(seconds: float) -> str:
-    """A wait for a message: "45 s", "15 min", "3 h", "1157 days", "forever"."""
-    if not math.isfinite(seconds):
-        return "forever"
-    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= 2 * size:
-            return f"{seconds / size:.0f} {unit}"
-    return f"{seconds:.0f} s"
 
 
 class _Continuation:
@@ -292,8 +193,8 @@ class ApiSource:
             asked = retry_after(self.last_response)
             if asked is not None and asked > self.wiki.max_retry_after:
                 raise WikiError(f"{self.name}: {self.wiki.api_url} not reachable now: {reason}, "
-                                f"and it asks to wait {_span(asked)} (Retry-After), more than "
-                                f"max_retry_after ({_span(self.wiki.max_retry_after)}); "
+                                f"and it asks to wait {wait_span(asked)} (Retry-After), more than "
+                                f"max_retry_after ({wait_span(self.wiki.max_retry_after)}); "
                                 "will retry on the next poll")
             if attempt >= self.max_retries:
                 raise WikiError(f"{self.name}: {self.wiki.api_url} not reachable: {reason} "

@@ -17,11 +17,11 @@ from typing import Protocol
 
 from tracker.config import Config, Watch, Wiki
 from tracker.errors import TrackerError, WikiError
-from tracker.fetch.api import ApiSource, PageStatus
+from tracker.fetch.api import ApiSource
 from tracker.fetch.ingest import PageIngestor, rederive_pending
 from tracker.fetch.reconcile import log_names, reconcile
 from tracker.fetch.snapshot import SnapshotSource
-from tracker.fetch.source import Source
+from tracker.fetch.source import PageStatus, Source
 from tracker.model import Revision, parse_stamp, utc_stamp
 from tracker.store import Store, utcnow
 

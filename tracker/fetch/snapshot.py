@@ -23,8 +23,8 @@ import mwxml
 from tracker import NAME, __version__
 from tracker.config import DEFAULT_MAX_REVISION_SIZE
 from tracker.errors import WikiError
-from tracker.fetch.api import PageStatus
 from tracker.fetch.exportguard import ExportGuard, cut_size
+from tracker.fetch.source import PageStatus
 from tracker.model import Revision, base36_to_hex, hex_to_base36
 from tracker.text.siteinfo import SiteInfo
 

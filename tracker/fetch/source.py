@@ -4,11 +4,44 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Protocol
 
-from tracker.fetch.api import LogEvent, PageStatus
 from tracker.model import Revision
 from tracker.text.siteinfo import SiteInfo
+
+
+@dataclass(frozen=True)
+class PageStatus:
+    """What a cheap status query says about one page."""
+
+    requested: str | int  # the title or page id asked for
+    pageid: int | None
+    title: str | None
+    ns: int = 0
+    lastrevid: int | None = None
+    missing: bool = False
+    invalid: bool = False
+    redirect: bool = False
+    content_model: str | None = None
+    revisions: int | None = None  # how many revisions the page has, where a source knows
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """A log entry that may change a page's stored history (import, undeletion, revision
+    deletion, history merge): the page's revisions are then compared with the store."""
+
+    type: str
+    action: str
+    title: str
+    pageid: int | None
+    timestamp: str
+    titles: tuple[str, ...] = ()  # other pages it names (a merge's destination)
+
+
+# Log types that change which revisions a page has, or what of them is visible.
+HISTORY_LOGS = frozenset({"import", "delete", "merge", "suppress"})
 
 
 class Source(Protocol):

@@ -21,6 +21,9 @@ same status, headers and decoded content.
 from __future__ import annotations
 
 import contextlib
+import email.utils
+import math
+import random
 import socket
 import threading
 import time
@@ -34,6 +37,8 @@ import urllib3.poolmanager
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from tracker.config import DEFAULT_MAX_RETRY_AFTER
 
 READ_SIZE = 64 * 1024  # raw bytes read from the socket at a time
 STEP_SIZE = 1024 * 1024  # decompressed bytes produced at a time
@@ -331,3 +336,76 @@ def _decoder(coding: str, url: str) -> _Identity:
     raise requests.exceptions.ContentDecodingError(
         f"{url} answered with Content-Encoding {coding!r}, which was not asked for "
         "(only gzip is); check the wiki's server or a proxy in between")
+
+
+# --- waiting as the server asks ---------------------------------------------------------
+
+
+class Backoff:
+    """Exponential backoff with jitter, never shorter than what the server asked for, and
+    never longer than ``max_retry_after`` for what it asked (nor ``cap`` for its own part)."""
+
+    def __init__(self, base: float = 1.0, cap: float = 60.0, rng: random.Random | None = None,
+                 max_retry_after: float = DEFAULT_MAX_RETRY_AFTER):
+        self.base, self.cap = base, cap
+        self.max_retry_after = max_retry_after
+        self.rng = rng or random.Random()
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        wait = min(self.cap, self.base * 2.0 ** min(max(attempt, 0), 64))
+        wait = wait / 2 + self.rng.uniform(0, wait / 2)
+        if retry_after is not None and math.isfinite(retry_after) and retry_after > 0:
+            wait = max(wait, min(retry_after, self.max_retry_after))
+        return wait
+
+
+def parse_retry_after(value: str | None, date: str | None = None,
+                      now: Callable[[], float] = time.time) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait: delay-seconds, or an HTTP-date
+    (RFC 9110 10.2.3), counted from the reply's own ``Date`` when it has one (the server's
+    clock, not ours). None when absent or not a valid value (negative, NaN, garbage); inf
+    for an endless wait; 0 for a date in the past."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        if math.isnan(seconds) or seconds < 0:
+            return None
+        return seconds
+    try:
+        moment = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if moment is None or moment.tzinfo is None:
+        return None
+    base = now()
+    if date:
+        try:
+            sent = email.utils.parsedate_to_datetime(date)
+            if sent is not None and sent.tzinfo is not None:
+                base = sent.timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            pass
+    return max(0.0, moment.timestamp() - base)
+
+
+def retry_after(response: requests.Response | None) -> float | None:
+    """The wait a reply asks for (parse_retry_after of its headers), for callers that keep
+    a source's ``last_response``, such as the daemon between failed polls."""
+    if response is None:
+        return None
+    return parse_retry_after(response.headers.get("Retry-After"), response.headers.get("Date"))
+
+
+def wait_span(seconds: float) -> str:
+    """A wait for a message: "45 s", "15 min", "3 h", "1157 days", "forever"."""
+    if not math.isfinite(seconds):
+        return "forever"
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
