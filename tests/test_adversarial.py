@@ -25,12 +25,13 @@ from diffcheck import assert_well_formed, clear_caches
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tracker.errors import Unreadable
 from tracker.text import lineage, worddiff
 from tracker.text.diff import diff_texts
 from tracker.text.headline import heading_text
 from tracker.text.sections import split
 from tracker.text.semantic import extract, semantic_changes
-from tracker.text.wikiparse import MAX_DEPTH, Budget, Unreadable, excess, tokenize
+from tracker.text.wikiparse import MAX_DEPTH, Budget, excess, tokenize
 
 GROWTH = 2.5  # the most doubling the input may multiply the work by
 FLOOR = 0.1  # seconds: below this at the double size, timings are noise

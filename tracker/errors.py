@@ -62,3 +62,20 @@ class Stopping(BaseException):
     failure and goes on with the next page, and delivery records it as a failed attempt,
     where a stop must end the job and record nothing.
     """
+
+
+# --- signals inside a stage, never shown as they are --------------------------------------
+
+
+class Unreadable(Exception):
+    """Wikitext not read with the parser (tracker.text.wikiparse); `reason` says why, for
+    a reader: the diff records it as ``semantics_skipped`` and goes on.
+
+    `lasting`: the reason is the text's own (the same text is refused again: worth
+    remembering), not a budget spent on other texts.
+    """
+
+    def __init__(self, reason: str, lasting: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.lasting = lasting

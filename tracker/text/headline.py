@@ -44,9 +44,10 @@ from mwparserfromhell.nodes import (
     Wikilink,
 )
 
+from tracker.errors import Unreadable
 from tracker.text.heading_checks import is_link_target
 from tracker.text.headings import DEFAULT_TAGS
-from tracker.text.wikiparse import Budget, Unreadable, parse
+from tracker.text.wikiparse import Budget, parse
 
 __all__ = ["LinkKinds", "heading_text"]
 

@@ -39,6 +39,8 @@ from mwparserfromhell.parser import tokens as tk
 from mwparserfromhell.parser.builder import Builder
 from mwparserfromhell.wikicode import Wikicode
 
+from tracker.errors import Unreadable
+
 try:
     from mwparserfromhell.parser import CTokenizer as _Tokenizer
 except ImportError:  # no C extension: the pure Python tokenizer, same tokens
@@ -74,19 +76,6 @@ STEP: dict[type, int] = dict.fromkeys((tk.TemplateOpen, tk.ArgumentOpen, tk.Wiki
     1) | dict.fromkeys((tk.TemplateClose, tk.ArgumentClose, tk.WikilinkClose,
     tk.ExternalLinkClose, tk.HTMLEntityEnd, tk.HeadingEnd, tk.CommentEnd, tk.TagCloseSelfclose,
     tk.TagCloseClose), -1)  # fmt: skip
-
-
-class Unreadable(Exception):
-    """Wikitext not read with the parser; `reason` says why, for a reader.
-
-    `lasting`: the reason is the text's own (the same text is refused again: worth
-    remembering), not a budget spent on other texts.
-    """
-
-    def __init__(self, reason: str, lasting: bool = True) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.lasting = lasting
 
 
 class Budget:

@@ -17,6 +17,7 @@ from typing import Any
 from deepdiff import DeepDiff
 from deepdiff.model import TreeResult
 
+from tracker.errors import Unreadable
 from tracker.text.sections import Edit
 from tracker.text.semantic.paragraphs import _blocks, _changed, _derive, _quiet_change
 from tracker.text.semantic.read import (
@@ -29,7 +30,7 @@ from tracker.text.semantic.read import (
     extract,
 )
 from tracker.text.siteinfo import SiteInfo
-from tracker.text.wikiparse import Budget, Unreadable, parse
+from tracker.text.wikiparse import Budget, parse
 
 
 def semantic_changes(

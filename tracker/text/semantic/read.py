@@ -19,9 +19,10 @@ import mwparserfromhell
 from mwparserfromhell.nodes import ExternalLink, Node, Tag, Template, Wikilink
 from mwparserfromhell.parser import tokens as tk
 
+from tracker.errors import Unreadable
 from tracker.text.siteinfo import SiteInfo
 from tracker.text.wikiparse import STEP as _STEP
-from tracker.text.wikiparse import Budget, Unreadable, build, parse, tokenize
+from tracker.text.wikiparse import Budget, build, parse, tokenize
 
 Change = dict[str, Any]
 # What one construct contributes, in document order, as written (what it means on a wiki is
