@@ -225,7 +225,8 @@ def revision_model(row: dict, previous_size: int | None, sub: Subscription, cloc
         "user": rec["user"] if rec["user"] is not None else "(username hidden)",
         "comment": rec["comment"] if rec["comment"] is not None else "(summary hidden)",
         "minor": rec["minor"], "tags": rec["tags"], "size": rec["size"], "delta": delta,
-        "bot": is_bot(rec["user"], rec["tags"], sub.filters.bots), "reverted": rec["reverted_by"] is not None,
+        "bot": is_bot(rec["user"], rec["tags"], sub.filters.bots),
+        "reverted": rec["reverted_by"] is not None,
         "links": {"wiki_diff": links.wiki_diff(rec["parentid"], rec["revid"]),
                   "web_diff": links.web_diff(rec["parentid"], rec["revid"])},
     }

@@ -30,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tracker.config import Channel, Config, Subscription, parse_since
-from tracker.digest.channels import CHANNELS, FeedEntry, Outgoing, channel_secrets, redact
+from tracker.digest.channels import CHANNELS, FeedEntry, Outgoing, channel_secrets
 from tracker.digest.model import (
     Clock,
     Window,
@@ -43,6 +43,7 @@ from tracker.digest.model import (
     subscription_pages,
 )
 from tracker.digest.render import render_digest
+from tracker.digest.secrets import redact
 from tracker.history import revision_pair_diff
 from tracker.model import parse_stamp, utc_stamp
 from tracker.store import Store
