@@ -26,8 +26,8 @@ from functools import lru_cache
 from typing import Any
 
 from tracker.text.sections import Section
-from tracker.text.sequences import longest_increasing
-from tracker.text.worddiff import _opcodes, count_words
+from tracker.text.sequences import longest_increasing, opcodes
+from tracker.text.worddiff import count_words
 
 __all__ = ["content", "match_sections", "moved_sections"]
 
@@ -150,7 +150,7 @@ def _align_many(
     alike enough, for a heading found elsewhere)."""
     pairs: list[tuple[int, int]] = []
     a, b = [content(old[i]) for i in is_], [content(new[j]) for j in js]
-    for tag, i1, i2, j1, j2 in _opcodes(a, b):
+    for tag, i1, i2, j1, j2 in opcodes(a, b):
         if tag == "equal":
             pairs += zip(js[j1:j2], is_[i1:i2], strict=True)
         elif tag == "replace":

@@ -26,12 +26,11 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable, Iterable
-from difflib import SequenceMatcher
 from itertools import accumulate, compress, count
 from operator import ne
 from typing import Any
 
-from tracker.text.sequences import longest_increasing
+from tracker.text.sequences import Work, opcodes
 
 __all__ = ["apply_word_diff", "count_words", "overlay", "word_diff"]
 
@@ -45,8 +44,7 @@ _UNIT = re.compile(r"\w+\s*|[^\w\s]\s*|\s+")
 _FINE = re.compile(r"\w+|\s+|[^\w\s]")
 
 # Above these sizes a level does not look deeper: the run is one replacement.
-_MAX_PAIRS = 1_000_000  # tokens(old) * tokens(new) in a gap difflib may look at
-_MAX_WORK = 1 << 24  # ...and in all the gaps of one word_diff: then gaps are replaced whole
+_MAX_WORK = 1 << 24  # token pairs difflib may look at in all the gaps of one word_diff: then gaps are replaced whole
 _MAX_FINE = 60  # units on either side for the word/space/punctuation level
 _MIN_MOVE_WORDS = 3
 _MAX_SLIDE = 1024  # characters a lone insertion or deletion may slide, each way
@@ -75,7 +73,7 @@ def word_diff(
     if old == new:
         return []
     ops: list[Op] = []
-    work = _Work()
+    work = Work(_MAX_WORK)
     line = _edited_line(old, edit) if edit is not None else None
     if line is None:
         _diff(old, new, 0, 0, ops, work)
@@ -191,19 +189,8 @@ def _fine(text: str) -> list[str]:
 _LEVELS: list[Callable[[str], list[str]]] = [_lines, _sentences, _units, _fine]
 
 
-class _Work:
-    """What difflib may still compare in one word_diff, and whether a stretch was replaced
-    whole because it could not."""
-
-    __slots__ = ("pairs", "coarse")
-
-    def __init__(self) -> None:
-        self.pairs = _MAX_WORK
-        self.coarse = False
-
-
 def _diff(
-    old: str, new: str, base: int, level: int, ops: list[Op], work: _Work | None = None
+    old: str, new: str, base: int, level: int, ops: list[Op], work: Work | None = None
 ) -> None:
     """Append the operations turning `old` (at offset `base` of the whole old text) into `new`."""
     if not old:
@@ -226,14 +213,14 @@ def _diff(
         _emit(a_mid, b_mid, offset, ops)
         return
     if len(a_mid) == 1 == len(b_mid) or set(a_mid).isdisjoint(b_mid):
-        # No token in common (as for one changed line): what _opcodes says, without difflib.
-        opcodes = [("replace", 0, len(a_mid), 0, len(b_mid))]
+        # No token in common (as for one changed line): what opcodes says, without difflib.
+        found = [("replace", 0, len(a_mid), 0, len(b_mid))]
     else:
-        opcodes = _opcodes(a_mid, b_mid, work)
+        found = opcodes(a_mid, b_mid, work)
     positions = list(accumulate(map(len, a_mid), initial=offset))
-    if level > 0 and len(opcodes) > 2:
-        opcodes = _absorb_small_equalities(opcodes, positions, b_mid)
-    for tag, i1, i2, j1, j2 in opcodes:
+    if level > 0 and len(found) > 2:
+        found = _absorb_small_equalities(found, positions, b_mid)
+    for tag, i1, i2, j1, j2 in found:
         if tag == "equal":
             continue
         old_part = "".join(a_mid[i1:i2])
@@ -284,104 +271,6 @@ def _deeper(level: int, n_old: int, n_new: int) -> bool:
     if level == 2:
         return n_old <= _MAX_FINE and n_new <= _MAX_FINE
     return False
-
-
-def _opcodes(
-    a: list[str], b: list[str], work: _Work | None = None
-) -> list[tuple[str, int, int, int, int]]:
-    """difflib-style opcodes from a patience diff, robust to any input.
-
-    Tokens found exactly once on each side are anchors (their longest increasing run);
-    the gaps between anchors are trimmed and, when small enough, matched by difflib;
-    a gap with no anchor and too big for difflib is one replacement. Linear-logarithmic
-    on realistic text, never quadratic beyond `_MAX_PAIRS`; and with `work`, difflib looks
-    at `_MAX_WORK` pairs at most in all, the gaps beyond are replacements (`work.coarse`).
-    """
-    blocks: list[tuple[int, int, int]] = []
-    todo = [(0, len(a), 0, len(b))]
-    while todo:
-        alo, ahi, blo, bhi = todo.pop()
-        # Trim the common head and tail of the gap.
-        while alo < ahi and blo < bhi and a[alo] == b[blo]:
-            blocks.append((alo, blo, 1))
-            alo += 1
-            blo += 1
-        while alo < ahi and blo < bhi and a[ahi - 1] == b[bhi - 1]:
-            ahi -= 1
-            bhi -= 1
-            blocks.append((ahi, bhi, 1))
-        if alo == ahi or blo == bhi:
-            continue
-        anchors = _anchors(a, alo, ahi, b, blo, bhi)
-        if not anchors:
-            pairs = (ahi - alo) * (bhi - blo)
-            if work is not None and _MAX_PAIRS >= pairs > work.pairs:
-                work.coarse = True  # (too many in all: this one is a replacement)
-            elif pairs <= _MAX_PAIRS:
-                if work is not None:
-                    work.pairs -= pairs
-                # difflib's junk heuristic ignores tokens filling over 1% of a long gap.
-                matcher = SequenceMatcher(None, a[alo:ahi], b[blo:bhi], autojunk=bhi - blo >= 200)
-                for i, j, size in matcher.get_matching_blocks():
-                    if size:
-                        blocks.append((alo + i, blo + j, size))
-            continue
-        prev_i, prev_j = alo, blo
-        for i, j in anchors:
-            todo.append((prev_i, i, prev_j, j))
-            blocks.append((i, j, 1))
-            prev_i, prev_j = i + 1, j + 1
-        todo.append((prev_i, ahi, prev_j, bhi))
-    blocks.sort()
-    runs: list[tuple[int, int, int]] = []
-    for bi, bj, size in blocks:
-        if runs and runs[-1][0] + runs[-1][2] == bi and runs[-1][1] + runs[-1][2] == bj:
-            runs[-1] = (runs[-1][0], runs[-1][1], runs[-1][2] + size)
-        else:
-            runs.append((bi, bj, size))
-    opcodes = []
-    i = j = 0
-    for bi, bj, size in runs + [(len(a), len(b), 0)]:
-        if i < bi and j < bj:
-            opcodes.append(("replace", i, bi, j, bj))
-        elif i < bi:
-            opcodes.append(("delete", i, bi, j, j))
-        elif j < bj:
-            opcodes.append(("insert", i, i, j, bj))
-        if size:
-            opcodes.append(("equal", bi, bi + size, bj, bj + size))
-        i, j = bi + size, bj + size
-    return opcodes
-
-
-def _anchors(
-    a: list[str], alo: int, ahi: int, b: list[str], blo: int, bhi: int
-) -> list[tuple[int, int]]:
-    """Pairs (i, j) of equal rare tokens, the longest run increasing in both i and j.
-
-    Tokens found once on each side first (patience diff); failing those, tokens found the
-    same small number of times on each side, paired in order (as histogram diff does).
-    """
-    where_a: dict[str, list[int]] = {}
-    for k in range(alo, ahi):
-        where_a.setdefault(a[k], []).append(k)
-    where_b: dict[str, list[int]] = {}
-    for k in range(blo, bhi):
-        if b[k] in where_a:
-            where_b.setdefault(b[k], []).append(k)
-    pairs: list[tuple[int, int]] = []
-    for rarity in (1, 2, 4, 8):
-        for token, js in where_b.items():
-            is_ = where_a[token]
-            if len(js) == len(is_) and len(js) <= rarity:
-                pairs.extend(zip(is_, js, strict=True))
-        if pairs:
-            break
-    if not pairs:
-        return []
-    pairs.sort()
-    # i already increasing: the longest run increasing in j too.
-    return [pairs[n] for n in longest_increasing([j for _i, j in pairs])]
 
 
 def _emit(a: list[str], b: list[str], at: int, ops: list[Op]) -> None:
