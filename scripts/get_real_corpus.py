@@ -54,7 +54,7 @@ def _scalar(text: str) -> str:
     return text
 
 
-def read_sources(manifest: Path = MANIFEST) -> dict[str, dict[str, str]]:
+def read_sources(manifest: Path | None = None) -> dict[str, dict[str, str]]:
     """{corpus name: its ``source`` mapping plus ``sha256``}, for every file of the manifest.
 
     Reads the block layout that scripts/corpus_manifest.py writes (yaml.safe_dump): file
@@ -64,7 +64,7 @@ def read_sources(manifest: Path = MANIFEST) -> dict[str, dict[str, str]]:
     files: dict[str, dict[str, str]] = {}
     name: str | None = None
     in_files = in_source = False
-    for line in manifest.read_text(encoding="utf-8").splitlines():
+    for line in (manifest or MANIFEST).read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         indent = len(line) - len(line.lstrip(" "))
@@ -88,7 +88,7 @@ def read_sources(manifest: Path = MANIFEST) -> dict[str, dict[str, str]]:
     return files
 
 
-def registry_files(manifest: Path = MANIFEST) -> dict[str, dict[str, str]]:
+def registry_files(manifest: Path | None = None) -> dict[str, dict[str, str]]:
     return {name: source for name, source in read_sources(manifest).items()
             if "registry" in source}
 
@@ -207,7 +207,7 @@ def sha256_of(path: Path) -> str | None:
     return digest.hexdigest()
 
 
-def get(dest: Path, manifest: Path = MANIFEST, log=print) -> dict[str, str]:
+def get(dest: Path, manifest: Path | None = None, log=print) -> dict[str, str]:
     """Make every registry file present in ``dest``; return {name: "present" | "written"}."""
     wanted = registry_files(manifest)
     dest.mkdir(parents=True, exist_ok=True)
