@@ -42,7 +42,7 @@ SOURCES: dict[str, dict] = {
                    "path": "wmf/dump/tests/sample/large.xml.lzma",
                    "commit": "ac616cc3dbb4257256267cc39a192f5dc279c1bb"},
         "original": "https://en.wikipedia.org/wiki/Anarchism (export of 2010)",
-        "derived": "recompressed from lzma to xz; bytes unchanged",
+        "derived": "recompressed from lzma to xz (preset 9); bytes unchanged",
     },
     "enwiki-Anarchism-2001-2003-first500.xml.xz": {
         "role": "test",
@@ -51,7 +51,8 @@ SOURCES: dict[str, dict] = {
                    "commit": "ac616cc3dbb4257256267cc39a192f5dc279c1bb"},
         "original": "https://en.wikipedia.org/wiki/Anarchism (export of 2010)",
         "derived": "the header and the first 500 <revision> elements of the page "
-                   "(2001-10-11 to 2003-12-31), each byte unchanged; closing tags kept",
+                   "(2001-10-11 to 2003-12-31), each byte unchanged, cut before the line of "
+                   "the 501st, then '  </page>\\n</mediawiki>\\n'; xz preset 9",
     },
     "aawiki-20260101-pages-with-5-or-more-revisions.xml.xz": {
         "role": "test",
