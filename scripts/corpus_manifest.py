@@ -5,6 +5,14 @@ The facts are counted with an independent reader (xml.etree iterparse, tests/rea
 never with the tracker's code, and reverts with mwreverts (radius 15). Provenance is kept
 here, next to the facts; tests/data/real/README.md says the same for people.
 
+A file's ``source`` is either a package of a registry (``registry``, ``package``,
+``version``, ``artifact`` with its ``artifact_sha256``, ``path`` inside it, ``convert``):
+scripts/get_real_corpus.py gets it, in CI too; or a GitHub repository (``repository``,
+``path``, ``commit``): opt-in, a developer brings it (tests/data/real/README.md). The
+registry files are needed here; a repository file that is not found keeps its entry of
+the current manifest (said on stderr), unless --strict.
+
+    python scripts/get_real_corpus.py            # the registry files, into the cache
     python scripts/corpus_manifest.py            # (re)write the manifest
     python scripts/corpus_manifest.py --check    # exit 1 if it is out of date
 """
@@ -34,7 +42,7 @@ SOURCES: dict[str, dict] = {
                    "path": "wmf/dump/tests/sample/large.xml.lzma",
                    "commit": "ac616cc3dbb4257256267cc39a192f5dc279c1bb"},
         "original": "https://en.wikipedia.org/wiki/Anarchism (export of 2010)",
-        "derived": "recompressed from lzma to xz; bytes unchanged",
+        "derived": "recompressed from lzma to xz (preset 9); bytes unchanged",
     },
     "enwiki-Anarchism-2001-2003-first500.xml.xz": {
         "role": "test",
@@ -43,7 +51,8 @@ SOURCES: dict[str, dict] = {
                    "commit": "ac616cc3dbb4257256267cc39a192f5dc279c1bb"},
         "original": "https://en.wikipedia.org/wiki/Anarchism (export of 2010)",
         "derived": "the header and the first 500 <revision> elements of the page "
-                   "(2001-10-11 to 2003-12-31), each byte unchanged; closing tags kept",
+                   "(2001-10-11 to 2003-12-31), each byte unchanged, cut before the line of "
+                   "the 501st, then '  </page>\\n</mediawiki>\\n'; xz preset 9",
     },
     "aawiki-20260101-pages-with-5-or-more-revisions.xml.xz": {
         "role": "test",
@@ -60,7 +69,7 @@ SOURCES: dict[str, dict] = {
         "source": {"repository": "wikimedia/analytics-refinery-source",
                    "path": "refinery-job/src/test/resources/mediawikidumper/"
                            "MediawikiDumperOutputTest.Commonswiki.Sample.xml",
-                   "commit": "3e9d0b2222c88fbd133156c814fa48a660d9256b"},
+                   "commit": "cb94caa678bb363fabbe48cd114853dc3acff16f"},
         "original": "https://commons.wikimedia.org/wiki/File:Goddess_Bhadrakali_Worshipped_by_"
                     "the_Gods-_from_a_tantric_Devi_series_-_Google_Art_Project.jpg",
         "derived": None,
@@ -159,6 +168,44 @@ for suffix, commit in (("", "bb850121bd7376c31ac91c6567252e3ad1205cc3"),
         "derived": None,
     }
 
+# From PyPI: gensim's test data (gensim/test/test_data), in its wheel. gensim's authors cut
+# the dumps to whole <page> elements; every text still has the sha1 MediaWiki wrote for it.
+GENSIM = {"registry": "pypi", "package": "gensim", "version": "4.4.0",
+          "artifact": "gensim-4.4.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
+          "artifact_sha256": "91a7fa5e814e7b1bad4b2dffa8d62c1e55410d5cbdf930714c1997ffb4404db8"}
+SOURCES.update({
+    "enwiki-2016-pages-articles-206-pages.xml.bz2": {
+        "role": "test",
+        "source": {**GENSIM, "path": "gensim/test/test_data/enwiki-latest-pages-articles1.xml-"
+                                     "p000000010p000030302-shortened.bz2",
+                   "convert": "none"},
+        "original": "https://dumps.wikimedia.org/enwiki/ (enwiki pages-articles1, "
+                    "MediaWiki 1.27.0-wmf.22, 2016): the first 206 pages, from "
+                    "AccessibleComputing to Algorithms (Anarchism, Autism, Albedo...)",
+        "derived": None,
+    },
+    "enwiki-2017-table-markup-5-pages.xml.bz2": {
+        "role": "test",
+        "source": {**GENSIM, "path": "gensim/test/test_data/enwiki-table-markup.xml.bz2",
+                   "convert": "none"},
+        "original": "https://en.wikipedia.org/ (2017 revisions of Constructive vote of no "
+                    "confidence, List of Prison Break characters, Academy Award for Best "
+                    "Production Design, Economy of Estonia, Brahui language); no <siteinfo>",
+        "derived": None,
+    },
+    "bgwiki-2017-pages-articles-3-pages.xml": {
+        "role": "test",
+        "source": {**GENSIM, "path": "gensim/test/test_data/"
+                                     "bgwiki-latest-pages-articles-shortened.xml.bz2",
+                   "convert": "bunzip2+utf16-to-utf8"},
+        "original": "https://dumps.wikimedia.org/bgwiki/ (bgwiki pages-articles, MediaWiki "
+                    "1.29.0-wmf.21, 2017): Григориански календар, Уикипедия:Редактиране на "
+                    "страници, Уикипедия:Разговори/Архив/2005/октомври-ноември-декември",
+        "derived": "decompressed and re-encoded from UTF-16 (as gensim ships it) to UTF-8, "
+                   "the encoding MediaWiki writes; every character unchanged",
+    },
+})
+
 ENGLISH_CATEGORY = "Category"
 EDIT_WAR_REVERTS = 10
 
@@ -208,12 +255,21 @@ def page_facts(info: realcorpus.Export, page: realcorpus.Page) -> dict:
     return facts
 
 
-def build() -> str:
+def build(strict: bool = False) -> str:
     files = {}
+    current = (realcorpus.load_manifest().get("files", {})
+               if realcorpus.MANIFEST.is_file() else {})
     for name, source in SOURCES.items():
         path = realcorpus.find_file(name)
+        registry = "registry" in source["source"]
+        if path is None and (strict or registry or name not in current):
+            hint = ("run python scripts/get_real_corpus.py" if registry
+                    else "see tests/data/real/README.md")
+            raise SystemExit(f"{name}: not found in {realcorpus.corpus_dirs()}; {hint}")
         if path is None:
-            raise SystemExit(f"{name}: not found in {realcorpus.corpus_dirs()}")
+            print(f"{name}: not found; its facts are kept as they are", file=sys.stderr)
+            files[name] = {**current[name], **source, "licence": WIKIMEDIA}
+            continue
         info, pages = realcorpus.read_export(path)
         page_list = [page_facts(info, page) for page in pages]
         files[name] = {
@@ -247,8 +303,10 @@ def build() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if out of date")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail on a missing file instead of keeping its entry")
     args = parser.parse_args()
-    text = build()
+    text = build(args.strict)
     if args.check:
         current = realcorpus.MANIFEST.read_text(encoding="utf-8")
         if current != text:

@@ -27,6 +27,7 @@ import yaml
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 MANIFEST = TESTS / "data" / "real" / "manifest.yaml"
+CACHE = MANIFEST.parent / "cache"  # where scripts/get_real_corpus.py puts the registry files
 REPRO = TESTS / "data" / "repro"
 RADIUS = 15  # MediaWiki's $wgManualRevertSearchRadius; mwreverts' default too
 XML_NS = "{http://www.w3.org/XML/1998/namespace}"
@@ -35,14 +36,14 @@ XML_NS = "{http://www.w3.org/XML/1998/namespace}"
 def corpus_dirs() -> list[Path]:
     """Where the corpus files may be, first match wins.
 
-    ``$TRACKER_REAL_CORPUS``; ``tests/data/real`` next to the manifest; ``shared/data/real``
-    in a parent folder of the checkout (the data are public Wikimedia content kept with the
-    project's shared data, see tests/data/real/README.md).
+    ``$TRACKER_REAL_CORPUS``; ``tests/data/real/cache`` (what scripts/get_real_corpus.py
+    writes by default); ``tests/data/real`` next to the manifest; ``shared/data/real`` in a
+    parent folder of the checkout (see tests/data/real/README.md, "Where the files are").
     """
     dirs = []
     if os.environ.get("TRACKER_REAL_CORPUS"):
         dirs.append(Path(os.environ["TRACKER_REAL_CORPUS"]))
-    dirs.append(MANIFEST.parent)
+    dirs += [CACHE, MANIFEST.parent]
     # A clone elsewhere (CI clones the checkout) looks beside the checkout it came from.
     for checkout in (REPO, _origin()):
         if checkout is not None:
@@ -70,6 +71,19 @@ def find_file(name: str) -> Path | None:
 
 def load_manifest() -> dict[str, Any]:
     return yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+
+
+def from_registry(entry: dict[str, Any]) -> bool:
+    """Whether a manifest entry's file comes from a package registry (CI gets it with
+    scripts/get_real_corpus.py), not only from a GitHub repository (opt-in)."""
+    return "registry" in (entry.get("source") or {})
+
+
+def available(manifest: dict[str, Any], role: str) -> list[str]:
+    """The files of ``role`` the tests run on: every registry file (missing: the test says
+    so), and each repository-only file that is present here (absent: no test at all)."""
+    return [name for name, entry in manifest["files"].items()
+            if entry["role"] == role and (from_registry(entry) or find_file(name) is not None)]
 
 
 def open_export(path: Path) -> IO[bytes]:
