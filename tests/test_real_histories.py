@@ -31,7 +31,6 @@ from click.testing import CliRunner
 from trackerutil import write_config
 
 from tracker.cli import main
-from tracker.errors import WikiError
 from tracker.fetch.archive import import_snapshot
 from tracker.fetch.snapshot import SnapshotSource
 from tracker.store import Store
@@ -42,15 +41,10 @@ COMPRESSED = realcorpus.available(MANIFEST, "compressed")  # opt-in: none comes 
 DIFF_TEXT_PAIRS = 25  # `tracker diff` text runs per file (pairs with template headings first)
 
 # Real files that show a bug of the tracker: each test on the file is expected to fail with
-# that error (strict: once the bug is fixed, the xfail fails and must be removed).
-KNOWN_BUGS = {
-    "enwiki-2017-table-markup-5-pages.xml.bz2": (
-        WikiError,
-        "the tracker refuses an export without <siteinfo> ('<siteinfo> tag not found', from "
-        "mwxml), but MediaWiki's export schema has siteinfo minOccurs=0 (export-0.10.xsd, "
-        "MediaWikiType) and importDump.php (WikiImporter) imports such a file; gensim ships "
-        "these 5 enwiki pages so"),
-}
+# that error (strict: once the bug is fixed, the xfail fails and must be removed). None now:
+# "enwiki-2017-table-markup-5-pages.xml.bz2" (no <siteinfo>, which mwxml requires and
+# MediaWiki's schema does not) was one.
+KNOWN_BUGS: dict[str, tuple[type[BaseException], str]] = {}
 
 
 def _cases(names: list[str]) -> list:

@@ -65,19 +65,54 @@ def _open(path: Path) -> IO[bytes]:
 
 def _open_dump(path: Path, max_text: int = DEFAULT_MAX_REVISION_SIZE
                ) -> tuple[ExportGuard, mwxml.Dump]:
-    try:
-        handle = ExportGuard(_open(path), max_text, str(path))
-    except OSError as exc:
-        raise WikiError(f"cannot read snapshot {path}: {exc.strerror}") from None
-    try:
-        return handle, mwxml.Dump.from_file(handle)
-    except WikiError:
-        handle.close()
-        raise
-    except Exception as exc:  # mwxml raises several kinds on a bad header
-        handle.close()
-        raise WikiError(f"{path} is not a MediaWiki XML export ({exc}); "
-                        "use a file from Special:Export or `tracker snapshot export`") from None
+    for siteinfo in (True, False):
+        try:
+            raw = _open(path)
+            handle = ExportGuard(raw if siteinfo else _SiteinfoAdded(raw), max_text, str(path))
+        except OSError as exc:
+            raise WikiError(f"cannot read snapshot {path}: {exc.strerror}") from None
+        try:
+            return handle, mwxml.Dump.from_file(handle)
+        except WikiError:
+            handle.close()
+            raise
+        except Exception as exc:  # mwxml raises several kinds on a bad header
+            handle.close()
+            if siteinfo and "<siteinfo>" in str(exc):
+                continue  # an export may lack it (export-0.10.xsd: minOccurs="0")
+            raise WikiError(f"{path} is not a MediaWiki XML export ({exc}); use a file from "
+                            "Special:Export or `tracker snapshot export`") from None
+    raise AssertionError("unreachable")
+
+
+class _SiteinfoAdded:
+    """An export without <siteinfo>, read with an empty one after its <mediawiki> start tag
+    (mwxml requires one; MediaWiki's schema and importDump.php do not): the wiki's
+    namespaces are then the defaults, as importDump.php assumes the importing wiki's."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        head = b""
+        while b">" not in head.partition(b"<mediawiki")[2]:
+            more = raw.read(65536)
+            if not more or len(head) > 1 << 20:
+                break
+            head += more
+        before, tag, after = head.partition(b"<mediawiki")
+        end = after.find(b">") + 1
+        if tag and end:
+            head = before + tag + after[:end] + b"<siteinfo></siteinfo>" + after[end:]
+        self.head = head
+
+    def read(self, size: int = -1) -> bytes:
+        if self.head:
+            data = self.head if size < 0 else self.head[:size]
+            self.head = self.head[len(data):]
+            return data
+        return self.raw.read(size)
+
+    def close(self) -> None:
+        self.raw.close()
 
 
 def revision_from_xml(rev: mwxml.Revision) -> Revision:
