@@ -27,8 +27,8 @@ from genhistory import generate  # noqa: E402
 
 from tracker.fetch.ingest import PageIngestor  # noqa: E402
 from tracker.store import Store  # noqa: E402
+from tracker.store.search import index_new_blobs  # noqa: E402
 from tracker.web import create_app  # noqa: E402
-from tracker.web.search import index_new_blobs  # noqa: E402
 
 TITLE = "Generated article"
 BATCH = 250

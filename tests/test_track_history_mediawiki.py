@@ -17,7 +17,8 @@ from tracker.config import load_config
 from tracker.fetch.poll import LOG_INTERVAL, poll_wiki
 from tracker.history import page_diff
 from tracker.store import Store
-from tracker.web.search import index_new_blobs, phrase_query, search
+from tracker.store.search import index_new_blobs
+from tracker.web.search import phrase_query, search
 
 
 def export_xml(title: str, revisions: list[tuple[str, str, str]]) -> str:

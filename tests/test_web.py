@@ -21,11 +21,11 @@ from trackerutil import SEED_SNAPSHOT, SEED_TITLE
 from tracker.fetch.archive import import_snapshot
 from tracker.fetch.ingest import PageIngestor
 from tracker.model import Revision, sha1_hex
-from tracker.store import Store
+from tracker.store import Store, schema
+from tracker.store.search import TOKENIZER, Indexer, index_new_blobs
 from tracker.text.worddiff import word_diff
 from tracker.web import create_app, search
 from tracker.web.diffrender import overlay
-from tracker.web.search import Indexer, index_new_blobs
 
 SEED_WIKI = "everybodywiki-snapshot"
 HOSTILE_TITLE = "<script>window.__pwned='title'</script> Evil & <b onmouseover=alert(1)>page</b>"
@@ -336,10 +336,10 @@ def test_index_new_blobs_indexes_each_blob_once(tmp_path: Path) -> None:
         first = index_new_blobs(store)
         again = index_new_blobs(store)
         blobs = store.scalar("SELECT count(*) FROM blobs")
-        indexed = store.scalar(f"SELECT count(*) FROM {search.FTS_TABLE}")
+        indexed = store.scalar(f"SELECT count(*) FROM {schema.FTS_TABLE}")
         # Contentless: the index keeps no copy of the texts, which stay in blobs only.
-        hits, texts = store.db.execute(f"SELECT count(*), count(text) FROM {search.FTS_TABLE} "
-                                       f"WHERE {search.FTS_TABLE} MATCH 'nato'").fetchone()
+        hits, texts = store.db.execute(f"SELECT count(*), count(text) FROM {schema.FTS_TABLE} "
+                                       f"WHERE {schema.FTS_TABLE} MATCH 'nato'").fetchone()
         assert hits > 0 and texts == 0
     assert first == blobs == indexed and again == 0
 
@@ -356,8 +356,8 @@ def test_search_migration_through_the_store(tmp_path: Path) -> None:
     paths = build_store(tmp_path)
     with Store(paths["path"]) as store:
         applied = [r["name"] for r in store.query("SELECT name FROM _migrations")]
-        assert search.MIGRATION_NAME in applied
-        assert search.FTS_TABLE in store.db.table_names()
+        assert "030_search_index" in applied
+        assert schema.FTS_TABLE in store.db.table_names()
         assert index_new_blobs(store) == store.scalar("SELECT count(*) FROM blobs")
     client = create_app(paths["path"]).test_client()
     assert "Appeared in #1843127" in text_of(client.get("/search?q=ground+lines+of+communication"))
@@ -365,7 +365,7 @@ def test_search_migration_through_the_store(tmp_path: Path) -> None:
 
 def _fts5(texts: list[str]) -> sqlite3.Connection:
     conn = sqlite3.connect(":memory:")
-    conn.execute(f"CREATE VIRTUAL TABLE t USING fts5(x, tokenize='{search.TOKENIZE}')")
+    conn.execute(f"CREATE VIRTUAL TABLE t USING fts5(x, tokenize='{schema.TOKENIZE}')")
     conn.execute("CREATE VIRTUAL TABLE terms USING fts5vocab(t, instance)")
     conn.executemany("INSERT INTO t (rowid, x) VALUES (?, ?)", enumerate(texts, 1))
     return conn
@@ -387,7 +387,7 @@ _TRICKY_TEXT = st.text(alphabet=st.one_of(st.sampled_from(_TRICKY),
 def test_tokenizer_is_the_index_tokenizer(text: str) -> None:
     conn = _fts5([text])
     fts = [t for (t,) in conn.execute("SELECT term FROM terms ORDER BY offset")]
-    assert [folded for _, _, folded in search.TOKENIZER.tokens(text)] == fts
+    assert [folded for _, _, folded in TOKENIZER.tokens(text)] == fts
 
 
 _SNIPPET_WORDS = st.sampled_from(["alpha", "Beta", "gamma.", "delta:", "[[epsilon]]", "Élan",
@@ -602,7 +602,6 @@ def _record_digest(path: Path, page_id: int, subject: str, html: str) -> int:
     from tracker.store.digests import PageWindow
 
     with Store(path) as store:
-        digest_store.ensure_schema(store)
         return digest_store.record_digest(
             store, subscription="everything", kind="changes", created_at="2024-03-02T08:00:00Z",
             subject=subject, message_id=f"<{len(subject)}@wiki-tracker.test>",

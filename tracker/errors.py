@@ -27,6 +27,31 @@ class StoreError(TrackerError):
     """The database cannot be read or written."""
 
 
+class NoDatabase(StoreError):
+    """A database opened to be read does not exist yet."""
+
+    def __init__(self, path: object):
+        self.path = path
+        super().__init__(f"no database at {path}: run `tracker run --once` first")
+
+
+class AmbiguousTitle(UsageError):
+    """A title names stored pages on several wikis."""
+
+    def __init__(self, title: str, wikis: list[str]):
+        self.title, self.wikis = title, wikis
+        super().__init__(f"{title!r} is tracked on several wikis ({', '.join(wikis)}): "
+                         "pick one with --wiki")
+
+
+class AmbiguousRevision(UsageError):
+    """A revision id is stored for several wikis."""
+
+    def __init__(self, revid: int):
+        self.revid = revid
+        super().__init__(f"revision {revid} exists on several wikis: pick one with --wiki")
+
+
 class DeliveryError(TrackerError):
     """A digest could not be delivered through a channel."""
 

@@ -119,6 +119,6 @@ def _stored_output(store: object, digest_id: int, fmt: str) -> str:
     row = ds.digest(store, digest_id)  # type: ignore[arg-type]
     assert row is not None
     if fmt == "json":
-        return json.dumps(json.loads(row["model"]), ensure_ascii=False, indent=1)
+        return json.dumps(row["model"], ensure_ascii=False, indent=1)
     stored = ds.outputs(store, digest_id)  # type: ignore[arg-type]
-    return stored.get(fmt) or render_digest(json.loads(row["model"]), [fmt])[fmt]
+    return stored.get(fmt) or render_digest(row["model"], [fmt])[fmt]

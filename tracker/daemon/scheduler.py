@@ -187,7 +187,6 @@ class TrackerDaemon:
         """Prepare the store, schedule every job (polls run at once) and start the scheduler."""
         # Before anything slow: a SIGHUP's default action would kill a daemon still starting.
         self._install_signals()
-        daemon_store.register()
         with self._store() as store:
             daemon_store.daemon_started(store, str(self.config.path))
         self._apply(self.plan)

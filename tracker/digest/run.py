@@ -263,7 +263,6 @@ def run_digests(store: Store, config: Config, *, now: datetime | None = None,
     """Record the due digests of the subscriptions (all, or ``names``), then send every
     pending delivery. ``force`` ignores schedules (`tracker digest`); one failing
     subscription or channel never stops the others."""
-    ds.ensure_schema(store)
     now = now or datetime.now(UTC)
     run = DigestRun()
     subs = [s for s in config.subscriptions if names is None or s.name in names]
@@ -329,15 +328,13 @@ def send_due(store: Store, config: Config, *, now: datetime, names: list[str] | 
 
 def outgoing(store: Store, config: Config, sub: Subscription, channel: str,
              row: dict) -> Outgoing:
-    """A recorded digest as a channel gets it."""
-    import json
-
-    model = json.loads(row["model"])
+    """A recorded digest as a channel gets it (``row``: as `digests.digest` reads it)."""
+    model = row["model"]
     outputs = ds.outputs(store, row["id"])
 
     def history(limit: int) -> list[FeedEntry]:
         return [FeedEntry(r["id"], r["subject"], r["created_at"], r["message_id"],
-                          r["html_body"], _entry_link(json.loads(r["model"]), r["id"]))
+                          r["html_body"], _entry_link(r["model"], r["id"]))
                 for r in ds.sent_entries(store, sub.name, channel, limit)]
 
     return Outgoing(row["id"], sub.name, row["kind"], row["subject"], row["created_at"],

@@ -1,4 +1,4 @@
-"""The digest and delivery tables: schema (one migration step) and their reads and writes.
+"""The digests and their deliveries: reads and writes (the tables: schema.py, 010_digests).
 
 Nothing lost, nothing twice, and how:
 
@@ -14,9 +14,6 @@ Nothing lost, nothing twice, and how:
   run sends: nothing is lost. A crash after a channel accepted a digest but before ``sent``
   was written sends that one digest again after its backoff: the only duplicate possible,
   and it carries the same Message-ID / digest id / file name so that receivers can drop it.
-
-This module imports nothing from store.py at import time, so that store.py can import the
-migration from here: ``MIGRATIONS.append(MIGRATION)``.
 """
 
 from __future__ import annotations
@@ -27,92 +24,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    import sqlite_utils
+    from tracker.store.db import Store
 
-    from tracker.store import Store
-
-MIGRATION_NAME = "010_digests"
 BACKOFF_BASE = 60.0  # seconds before the first retry; doubled each failure
 BACKOFF_CAP = 6 * 3600.0  # never wait longer than this between attempts
 
 
-def migrate_digests(db: sqlite_utils.Database) -> None:
-    """Migration step 010_digests: digests, their pages and outputs, deliveries, cursors."""
-    db.executescript(
-        """
-        CREATE TABLE digests (
-            id INTEGER PRIMARY KEY,
-            subscription TEXT NOT NULL,
-            kind TEXT NOT NULL,              -- changes | start | heartbeat
-            created_at TEXT NOT NULL,
-            subject TEXT NOT NULL,
-            message_id TEXT NOT NULL UNIQUE,
-            model TEXT NOT NULL              -- the render model, JSON
-        );
-        CREATE INDEX digests_subscription ON digests (subscription, id);
-        CREATE TABLE digest_pages (
-            digest_id INTEGER NOT NULL REFERENCES digests(id),
-            page_id INTEGER NOT NULL REFERENCES pages(id),
-            from_revid INTEGER,              -- the revision before the window; NULL: none
-            to_revid INTEGER NOT NULL,       -- the last revision of the window
-            revisions INTEGER NOT NULL,      -- revisions in the window
-            PRIMARY KEY (digest_id, page_id)
-        ) WITHOUT ROWID;
-        CREATE TABLE digest_outputs (
-            digest_id INTEGER NOT NULL REFERENCES digests(id),
-            format TEXT NOT NULL,
-            body TEXT NOT NULL,
-            PRIMARY KEY (digest_id, format)
-        ) WITHOUT ROWID;
-        CREATE TABLE deliveries (
-            id INTEGER PRIMARY KEY,
-            digest_id INTEGER NOT NULL REFERENCES digests(id),
-            subscription TEXT NOT NULL,
-            channel TEXT NOT NULL,           -- the channel's key within its subscription
-            channel_type TEXT NOT NULL,
-            status TEXT NOT NULL,            -- pending | sending | sent | failed
-            attempts INTEGER NOT NULL DEFAULT 0,
-            created_at TEXT NOT NULL,
-            next_attempt TEXT NOT NULL,
-            last_attempt_at TEXT,
-            sent_at TEXT,
-            last_error TEXT,
-            detail TEXT,
-            UNIQUE (digest_id, channel)
-        );
-        CREATE INDEX deliveries_due ON deliveries (status, next_attempt);
-        CREATE TABLE subscription_cursors (
-            subscription TEXT NOT NULL,
-            page_id INTEGER NOT NULL REFERENCES pages(id),
-            revid INTEGER NOT NULL,          -- the last revision covered by a digest
-            sections TEXT,                   -- JSON list of followed section ids, or NULL
-            updated_at TEXT NOT NULL,
-            PRIMARY KEY (subscription, page_id)
-        ) WITHOUT ROWID;
-        CREATE TABLE subscription_runs (
-            subscription TEXT PRIMARY KEY,
-            started_at TEXT NOT NULL,
-            last_checked_at TEXT             -- when its window was last looked at
-        );
-        """
-    )
-
-
-MIGRATION = (MIGRATION_NAME, migrate_digests)
-
-
-def ensure_schema(store: Store) -> None:
-    """Apply the migration if the store was opened without it (store.py not yet wired)."""
-    if "digests" in store.db.table_names():
-        return
-    from tracker.store import register_migration
-
-    register_migration(*MIGRATION)
-    store.migrate()
-
-
 def has_schema(store: Store) -> bool:
-    return "digests" in store.db.table_names()
+    """Whether the store has the digest tables (a read-only store of an older version may
+    not: its migrations have not run)."""
+    return store.has_table("digests")
 
 
 def backoff(attempts: int) -> float:
@@ -225,11 +146,19 @@ def record_digest(store: Store, *, subscription: str, kind: str, created_at: str
     return digest_id
 
 
+def _decoded(row: dict) -> dict:
+    row["model"] = json.loads(row["model"])
+    return row
+
+
 def digest(store: Store, digest_id: int) -> dict | None:
-    return store.one("SELECT * FROM digests WHERE id = ?", [digest_id])
+    """A recorded digest, its render model (``model``) as a dict."""
+    row = store.one("SELECT * FROM digests WHERE id = ?", [digest_id])
+    return _decoded(row) if row else None
 
 
 def outputs(store: Store, digest_id: int) -> dict[str, str]:
+    """Format -> body of what was rendered of a digest when it was recorded."""
     rows = store.query("SELECT format, body FROM digest_outputs WHERE digest_id = ?",
                        [digest_id])
     return {row["format"]: row["body"] for row in rows}
@@ -237,12 +166,12 @@ def outputs(store: Store, digest_id: int) -> dict[str, str]:
 
 def sent_entries(store: Store, subscription: str, channel: str, limit: int) -> list[dict]:
     """The newest digests already delivered to a channel, with their HTML body (Atom)."""
-    return store.query(
+    return [_decoded(row) for row in store.query(
         "SELECT d.id, d.subject, d.created_at, d.message_id, d.model, o.body AS html_body "
         "FROM deliveries v JOIN digests d ON d.id = v.digest_id "
         "JOIN digest_outputs o ON o.digest_id = d.id AND o.format = 'html_body' "
         "WHERE v.subscription = ? AND v.channel = ? AND v.status = 'sent' "
-        "ORDER BY d.id DESC LIMIT ?", [subscription, channel, limit])
+        "ORDER BY d.id DESC LIMIT ?", [subscription, channel, limit])]
 
 
 # --- deliveries ------------------------------------------------------------------------------
@@ -301,3 +230,72 @@ def channel_summary(store: Store, subscription: str, channel: str) -> dict[str, 
         "SELECT min(next_attempt) AS next, max(attempts) AS attempts FROM deliveries "
         "WHERE subscription = ? AND channel = ? AND status != 'sent'", [subscription, channel])
     return {"counts": counts, "last": last, "unsent": unsent}
+
+
+# --- the archive (the web UI) ------------------------------------------------------------------
+
+
+def digest_count(store: Store, subscription: str | None = None) -> int:
+    """How many digests are recorded (of one subscription, or of all)."""
+    where, params = ("WHERE subscription = ?", [subscription]) if subscription else ("", [])
+    return int(store.scalar(f"SELECT count(*) FROM digests {where}", params) or 0)
+
+
+def digest_list(store: Store, subscription: str | None, limit: int,
+                offset: int = 0) -> list[dict]:
+    """Recorded digests, newest first (of one subscription, or of all): id, subscription,
+    kind, created_at, subject, and ``statuses``, their deliveries counted by status."""
+    where, params = ("WHERE d.subscription = ?", [subscription]) if subscription else ("", [])
+    rows = store.query(
+        "SELECT d.id, d.subscription, d.kind, d.created_at, d.subject, "
+        "(SELECT group_concat(v.status) FROM deliveries v WHERE v.digest_id = d.id) "
+        f"AS statuses FROM digests d {where} ORDER BY d.id DESC LIMIT ? OFFSET ?",
+        [*params, limit, offset])
+    for row in rows:
+        counts: dict[str, int] = {}
+        for status in (row["statuses"] or "").split(","):
+            if status:
+                counts[status] = counts.get(status, 0) + 1
+        row["statuses"] = counts
+    return rows
+
+
+def subscription_names(store: Store) -> list[str]:
+    """The subscriptions that have recorded digests, by name."""
+    return [row[0] for row in store.db.execute(
+        "SELECT DISTINCT subscription FROM digests ORDER BY subscription")]
+
+
+def recent_digests(store: Store, subscription: str, limit: int) -> list[dict]:
+    """A subscription's newest recorded digests, newest first (``model`` as a dict)."""
+    return [_decoded(row) for row in store.query(
+        "SELECT * FROM digests WHERE subscription = ? ORDER BY id DESC LIMIT ?",
+        [subscription, limit])]
+
+
+def digest_windows(store: Store, digest_id: int) -> list[dict]:
+    """The pages a digest covered (``digest_pages`` with the page's ``title``), by title."""
+    return store.query(
+        "SELECT dp.*, p.title FROM digest_pages dp JOIN pages p ON p.id = dp.page_id "
+        "WHERE dp.digest_id = ? ORDER BY p.title", [digest_id])
+
+
+def digest_deliveries(store: Store, digest_id: int) -> list[dict]:
+    return store.query("SELECT * FROM deliveries WHERE digest_id = ? ORDER BY id", [digest_id])
+
+
+def html_output(store: Store, digest_id: int) -> str | None:
+    """The HTML a digest was delivered as: the whole document, else the feed's body."""
+    return store.scalar(
+        "SELECT body FROM digest_outputs WHERE digest_id = ? AND format IN "
+        "('html', 'html_body') ORDER BY format = 'html' DESC LIMIT 1", [digest_id])
+
+
+def outputs_in(store: Store, digest_ids: list[int], fmt: str) -> dict[int, str]:
+    """Digest id -> its stored rendering in one format, for those that have one."""
+    if not digest_ids:
+        return {}
+    marks = ",".join("?" * len(digest_ids))
+    return dict(store.db.execute(
+        f"SELECT digest_id, body FROM digest_outputs WHERE format = ? AND digest_id IN ({marks})",
+        [fmt, *digest_ids]).fetchall())

@@ -2,55 +2,19 @@
 
 ``tracker status`` reads these rows while the daemon writes them (WAL), so a user sees
 each job's last and next run, its last error and how many runs in a row failed, without
-asking the daemon anything.
+asking the daemon anything. The tables: schema.py, 020_daemon_jobs.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
+from tracker.store.encoding import utcnow
 
-from tracker.store import Store, register_migration, utcnow
-
-MIGRATION = "020_daemon_jobs"
-
-
-def _m020_daemon_jobs(db: sqlite_utils.Database) -> None:
-    db.executescript(
-        """
-        CREATE TABLE daemon_jobs (
-            id TEXT PRIMARY KEY,            -- "poll:<wiki>", "digest:<subscription>"
-            kind TEXT NOT NULL,             -- "poll" | "digest"
-            target TEXT NOT NULL,           -- the wiki or subscription name
-            schedule TEXT,                  -- "every 60s", a cron expression...
-            active INTEGER NOT NULL DEFAULT 1,
-            last_run TEXT,
-            last_ok TEXT,
-            next_run TEXT,
-            last_error TEXT,
-            last_error_at TEXT,
-            consecutive_failures INTEGER NOT NULL DEFAULT 0,
-            runs INTEGER NOT NULL DEFAULT 0,
-            last_summary TEXT
-        );
-        CREATE TABLE daemon_state (
-            id INTEGER PRIMARY KEY CHECK (id = 1),
-            pid INTEGER,
-            started_at TEXT,
-            stopped_at TEXT,
-            config TEXT,
-            reloaded_at TEXT
-        );
-        """
-    )
-
-
-def register() -> None:
-    """Add the daemon's tables to the store's migrations (called before opening the store)."""
-    register_migration(MIGRATION, _m020_daemon_jobs)
+if TYPE_CHECKING:  # pragma: no cover
+    from tracker.store.db import Store
 
 
 # --- writes (the daemon) -------------------------------------------------------------------

@@ -12,8 +12,7 @@ URL scheme (other components link to it; keep it stable):
     /feeds/page/<page_id>.atom          Atom feed of a page's revisions
     /feeds/subscription/<name>.atom     Atom feed of a subscription's digests
 
-This package module stays light: store.py can import the search migration
-(``tracker.web.search.MIGRATION``) without loading Flask.
+This package module stays light: Flask is loaded when an app is made.
 """
 
 from __future__ import annotations

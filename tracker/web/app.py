@@ -2,7 +2,7 @@
 
 Every page is read through a read-only SQLite connection per server thread, so the app runs
 beside a daemon that writes (WAL). The one thing it writes is the derived search index
-(see search.py), through a separate connection. Every response carries a
+(tracker.store.search.Indexer), through a separate connection. Every response carries a
 Content-Security-Policy without inline script; every wiki value goes through Jinja2's
 autoescaping; errors are pages, never tracebacks.
 """
@@ -25,8 +25,8 @@ from tracker.config import Config, load_config
 from tracker.digest.channels import channel_secrets
 from tracker.errors import StoreError, TrackerError
 from tracker.store import Store, store_error_message
+from tracker.store.search import Indexer
 from tracker.web import helpers
-from tracker.web.search import Indexer
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request
 
+from tracker.store.search import has_index, index_lag
 from tracker.web.helpers import choice_arg, int_arg, store
 from tracker.web.pages import load_page
-from tracker.web.search import MAX_QUERY_CHARS, has_search_index, index_lag, phrase_query, search
+from tracker.web.search import MAX_QUERY_CHARS, phrase_query, search
 
 bp = Blueprint("search", __name__)
 
@@ -23,13 +24,13 @@ def search_page() -> str:
     page = load_page(page_id) if page_id is not None else None
     db = store()
     # Cheap when nothing is new (two max(id) lookups); indexes what the daemon added since.
-    current_app.extensions["tracker"].indexer.catch_up(db.db)
+    current_app.extensions["tracker"].indexer.catch_up(db)
     results = None
     query = phrase_query(text, match == "words") if text.strip() else None
-    if text.strip() and has_search_index(db.db):
+    if text.strip() and has_index(db):
         results = search(db, query, page_id, snippets=MAX_PAGES) if query else []
     return render_template(
         "search.html", q=text, match=match, page=page, results=(results or [])[:MAX_PAGES],
         searched=results is not None, more=max(0, len(results or []) - MAX_PAGES),
-        no_words=bool(text.strip()) and query is None, lag=index_lag(db.db),
+        no_words=bool(text.strip()) and query is None, lag=index_lag(db),
         index_error=current_app.extensions["tracker"].indexer.error)

@@ -1,0 +1,288 @@
+"""The schema: every table of the store, as one ordered list of migration steps.
+
+Each step runs once, in this order, recorded by name in ``_migrations`` (the sqlite-migrate
+idea): a new database gets them all, an older one the steps it has not had yet, in place.
+Append new steps; never edit or rename an applied one (databases record these names).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+from tracker.store.revisions import HISTORY, redetect_reverts
+
+# The full-text index of section texts (tracker.store.search): contentless FTS5, rowid = blob id.
+FTS_TABLE = "search_blobs"
+# unicode61 folds case and, with remove_diacritics 2, accents: "Peşawar" finds "Pesawar".
+TOKENIZE = "unicode61 remove_diacritics 2"
+
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE wikis (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            api_url TEXT,
+            snapshot TEXT,
+            last_ok TEXT,
+            last_error TEXT,
+            last_error_at TEXT,
+            error_count INTEGER NOT NULL DEFAULT 0,
+            unreachable_since TEXT
+        );
+        CREATE TABLE pages (
+            id INTEGER PRIMARY KEY,
+            wiki_id INTEGER NOT NULL REFERENCES wikis(id),
+            pageid INTEGER NOT NULL,
+            ns INTEGER NOT NULL DEFAULT 0,
+            title TEXT NOT NULL,
+            content_model TEXT,
+            redirect_to TEXT,
+            deleted_at TEXT,
+            last_revid INTEGER,
+            created_at TEXT NOT NULL,
+            UNIQUE (wiki_id, pageid)
+        );
+        CREATE INDEX pages_title ON pages (wiki_id, title);
+        CREATE TABLE page_titles (
+            page_id INTEGER NOT NULL REFERENCES pages(id),
+            title TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            PRIMARY KEY (page_id, title)
+        ) WITHOUT ROWID;
+        CREATE TABLE watches (
+            id INTEGER PRIMARY KEY,
+            wiki_id INTEGER NOT NULL REFERENCES wikis(id),
+            title TEXT NOT NULL,
+            page_id INTEGER REFERENCES pages(id),
+            status TEXT NOT NULL DEFAULT 'new',
+            last_poll TEXT,
+            next_poll REAL,
+            last_change TEXT,
+            last_error TEXT,
+            last_error_at TEXT,
+            error_count INTEGER NOT NULL DEFAULT 0,
+            added_at TEXT NOT NULL,
+            UNIQUE (wiki_id, title)
+        );
+        CREATE TABLE blobs (
+            id INTEGER PRIMARY KEY,
+            hash BLOB NOT NULL UNIQUE,
+            data BLOB NOT NULL
+        );
+        CREATE TABLE revisions (
+            id INTEGER PRIMARY KEY,
+            wiki_id INTEGER NOT NULL REFERENCES wikis(id),
+            page_id INTEGER NOT NULL REFERENCES pages(id),
+            revid INTEGER NOT NULL,
+            parentid INTEGER NOT NULL DEFAULT 0,
+            timestamp TEXT NOT NULL,
+            user TEXT,
+            userid INTEGER,
+            comment TEXT,
+            minor INTEGER NOT NULL DEFAULT 0,
+            tags TEXT,
+            size INTEGER NOT NULL DEFAULT 0,
+            sha1 TEXT,
+            texthidden INTEGER NOT NULL DEFAULT 0,
+            userhidden INTEGER NOT NULL DEFAULT 0,
+            commenthidden INTEGER NOT NULL DEFAULT 0,
+            sha1hidden INTEGER NOT NULL DEFAULT 0,
+            content_model TEXT NOT NULL DEFAULT 'wikitext',
+            content_format TEXT,
+            has_text INTEGER NOT NULL DEFAULT 0,
+            revert_of INTEGER,
+            reverted_by INTEGER,
+            ingested_at TEXT NOT NULL,
+            UNIQUE (wiki_id, revid)
+        );
+        CREATE INDEX revisions_page ON revisions (page_id, revid);
+        CREATE INDEX revisions_sha1 ON revisions (page_id, sha1);
+        CREATE TABLE revision_sections (
+            rev_id INTEGER NOT NULL REFERENCES revisions(id),
+            idx INTEGER NOT NULL,
+            blob_id INTEGER NOT NULL REFERENCES blobs(id),
+            section_id TEXT NOT NULL,
+            PRIMARY KEY (rev_id, idx)
+        ) WITHOUT ROWID;
+        CREATE INDEX revision_sections_blob ON revision_sections (blob_id);
+        CREATE TABLE diffs (
+            to_rev INTEGER PRIMARY KEY REFERENCES revisions(id),
+            from_rev INTEGER REFERENCES revisions(id),
+            data BLOB NOT NULL
+        );
+        CREATE TABLE section_changes (
+            rev_id INTEGER NOT NULL REFERENCES revisions(id),
+            section_id TEXT NOT NULL,
+            kinds TEXT NOT NULL,
+            path TEXT NOT NULL,
+            words_added INTEGER NOT NULL,
+            words_removed INTEGER NOT NULL,
+            PRIMARY KEY (rev_id, section_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX section_changes_section ON section_changes (section_id);
+        CREATE TABLE poll_runs (
+            id INTEGER PRIMARY KEY,
+            wiki_id INTEGER NOT NULL REFERENCES wikis(id),
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            requests INTEGER NOT NULL DEFAULT 0,
+            pages_checked INTEGER NOT NULL DEFAULT 0,
+            revisions_added INTEGER NOT NULL DEFAULT 0,
+            errors TEXT
+        );
+        """
+    )
+
+
+def _m010_digests(db: sqlite_utils.Database) -> None:
+    """Digests, their pages and outputs, deliveries, subscription cursors (digests.py)."""
+    db.executescript(
+        """
+        CREATE TABLE digests (
+            id INTEGER PRIMARY KEY,
+            subscription TEXT NOT NULL,
+            kind TEXT NOT NULL,              -- changes | start | heartbeat
+            created_at TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            message_id TEXT NOT NULL UNIQUE,
+            model TEXT NOT NULL              -- the render model, JSON
+        );
+        CREATE INDEX digests_subscription ON digests (subscription, id);
+        CREATE TABLE digest_pages (
+            digest_id INTEGER NOT NULL REFERENCES digests(id),
+            page_id INTEGER NOT NULL REFERENCES pages(id),
+            from_revid INTEGER,              -- the revision before the window; NULL: none
+            to_revid INTEGER NOT NULL,       -- the last revision of the window
+            revisions INTEGER NOT NULL,      -- revisions in the window
+            PRIMARY KEY (digest_id, page_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE digest_outputs (
+            digest_id INTEGER NOT NULL REFERENCES digests(id),
+            format TEXT NOT NULL,
+            body TEXT NOT NULL,
+            PRIMARY KEY (digest_id, format)
+        ) WITHOUT ROWID;
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            digest_id INTEGER NOT NULL REFERENCES digests(id),
+            subscription TEXT NOT NULL,
+            channel TEXT NOT NULL,           -- the channel's key within its subscription
+            channel_type TEXT NOT NULL,
+            status TEXT NOT NULL,            -- pending | sending | sent | failed
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            next_attempt TEXT NOT NULL,
+            last_attempt_at TEXT,
+            sent_at TEXT,
+            last_error TEXT,
+            detail TEXT,
+            UNIQUE (digest_id, channel)
+        );
+        CREATE INDEX deliveries_due ON deliveries (status, next_attempt);
+        CREATE TABLE subscription_cursors (
+            subscription TEXT NOT NULL,
+            page_id INTEGER NOT NULL REFERENCES pages(id),
+            revid INTEGER NOT NULL,          -- the last revision covered by a digest
+            sections TEXT,                   -- JSON list of followed section ids, or NULL
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (subscription, page_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE subscription_runs (
+            subscription TEXT PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            last_checked_at TEXT             -- when its window was last looked at
+        );
+        """
+    )
+
+
+def _m020_daemon_jobs(db: sqlite_utils.Database) -> None:
+    """The daemon's jobs and its own row, read by `tracker status` (tracker.store.jobs)."""
+    db.executescript(
+        """
+        CREATE TABLE daemon_jobs (
+            id TEXT PRIMARY KEY,            -- "poll:<wiki>", "digest:<subscription>"
+            kind TEXT NOT NULL,             -- "poll" | "digest"
+            target TEXT NOT NULL,           -- the wiki or subscription name
+            schedule TEXT,                  -- "every 60s", a cron expression...
+            active INTEGER NOT NULL DEFAULT 1,
+            last_run TEXT,
+            last_ok TEXT,
+            next_run TEXT,
+            last_error TEXT,
+            last_error_at TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            runs INTEGER NOT NULL DEFAULT 0,
+            last_summary TEXT
+        );
+        CREATE TABLE daemon_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            pid INTEGER,
+            started_at TEXT,
+            stopped_at TEXT,
+            config TEXT,
+            reloaded_at TEXT
+        );
+        """
+    )
+
+
+def _m030_search_index(db: sqlite_utils.Database) -> None:
+    """The search index (tracker.store.search); filled on first use, not here."""
+    create_search_index(db)
+
+
+def create_search_index(db: sqlite_utils.Database) -> None:
+    """The contentless FTS5 index over section texts (idempotent)."""
+    db.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} "
+               f"USING fts5(text, content='', tokenize='{TOKENIZE}')")
+
+
+def _m040_history_order(db: sqlite_utils.Database) -> None:
+    """History order is MediaWiki's (timestamp, then revision id), not the revision id:
+    index it; sizes may be unknown (NULL, never the dumps' -1); revisions the wiki deleted
+    later are marked; each page can say where its derived data (section ids, stored diffs)
+    must be worked out again; each wiki keeps its siteinfo and how far its log was read.
+    Derived data that followed id order is re-derived (fetch.ingest.rederive_pending)."""
+    db.execute("CREATE INDEX IF NOT EXISTS revisions_history "
+               "ON revisions (page_id, timestamp, revid)")
+    db.table("revisions").transform(not_null={"size": False}, defaults={"size": None})
+    db.execute("UPDATE revisions SET size = NULL WHERE size < 0")
+    db.execute("ALTER TABLE revisions ADD COLUMN deleted_at TEXT")
+    # A revision over the wiki's max_revision_size: its metadata without its text.
+    db.execute("ALTER TABLE revisions ADD COLUMN toolarge INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE pages ADD COLUMN rederive_from INTEGER")
+    db.execute("ALTER TABLE pages ADD COLUMN checked_at TEXT")
+    # When the page's first backfill was complete; until then digests leave it out.
+    db.execute("ALTER TABLE pages ADD COLUMN backfilled_at TEXT")
+    db.execute("UPDATE pages SET backfilled_at = created_at")
+    db.execute("ALTER TABLE wikis ADD COLUMN siteinfo TEXT")
+    db.execute("ALTER TABLE wikis ADD COLUMN siteinfo_at TEXT")
+    db.execute("ALTER TABLE wikis ADD COLUMN log_checked_at TEXT")
+    for (page_id,) in db.execute("SELECT id FROM pages").fetchall():
+        by_id = [row[0] for row in db.execute(
+            "SELECT revid FROM revisions WHERE page_id = ? ORDER BY revid", [page_id])]
+        in_order = [row[0] for row in db.execute(
+            f"SELECT revid FROM revisions WHERE page_id = ? ORDER BY {HISTORY}", [page_id])]
+        first = next((b for a, b in zip(by_id, in_order, strict=True) if a != b), None)
+        if first is not None:
+            # Section ids and stored diffs followed id order from here: derive them again.
+            db.execute("UPDATE pages SET rederive_from = ? WHERE id = ?", [first, page_id])
+        if in_order:  # the latest in history order, no longer the highest id
+            db.execute("UPDATE pages SET last_revid = ? WHERE id = ?", [in_order[-1], page_id])
+        redetect_reverts(db, page_id)  # MediaWiki's radius, in history order
+
+
+Step = Callable[[sqlite_utils.Database], None]
+
+MIGRATIONS: list[tuple[str, Step]] = [
+    ("001_initial", _m001_initial),
+    ("010_digests", _m010_digests),
+    ("020_daemon_jobs", _m020_daemon_jobs),
+    ("030_search_index", _m030_search_index),
+    ("040_history_order", _m040_history_order),
+]

@@ -1,0 +1,352 @@
+"""The full-text index over every stored revision: a contentless SQLite FTS5 table.
+
+What is indexed: each *distinct section text* once (a row of ``blobs``), never whole
+revisions. A revision is a list of blob ids (``revision_sections``), so a hit on a blob is a
+hit on every revision that contains that section text; 10,000 revisions of an article whose
+lead never changed index the lead once.
+
+The table (schema.py, ``030_search_index``): ``search_blobs``, ``content=''``, rowid = the
+blob id. It holds the index only; the texts stay where they are, compressed, in ``blobs``
+(an FTS5 table with its own content, as ``Table.enable_fts`` makes, would keep a second,
+uncompressed copy of every text and triple the database). A contentless table forgets a
+row only when told its text again (`forget_texts`, when a hidden revision's texts go).
+
+Keeping it current: `index_new_blobs` indexes the blobs with an id above the highest indexed
+one (blob ids only grow). The web app calls it (through an `Indexer`, its one writable
+connection) when it starts and before each search; when nothing is new that costs two
+``max(id)`` lookups. If the database cannot be written, search still answers from what is
+indexed and `index_lag` says how far behind it is.
+
+Matching is FTS5's: case and diacritics are ignored and so is punctuation and markup between
+words. A phrase query over positions (``detail=full``) is exact for those rules: every blob
+it returns contains the words consecutively, so the hits need no second check against the
+text. `find` answers a query with plain data: per page, the stretches of revisions that
+contain it. `Tokenizer` is the index's tokenizer in Python, for whoever shows the hits.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import threading
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlite_utils
+
+from tracker.store.base import Connection
+from tracker.store.encoding import decode_text
+from tracker.store.pages import Pages
+from tracker.store.schema import FTS_TABLE, TOKENIZE, create_search_index
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+
+
+def has_index(store: Connection) -> bool:
+    return store.has_table(FTS_TABLE)
+
+
+def _indexed_top(conn: sqlite3.Connection) -> int:
+    """The highest blob id in the index: the end of its rowid b-tree, no scan."""
+    row = conn.execute(f"SELECT rowid FROM {FTS_TABLE} ORDER BY rowid DESC LIMIT 1").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _lag(db: sqlite_utils.Database) -> int:
+    if FTS_TABLE not in db.table_names():
+        return -1
+    top = db.execute("SELECT max(id) FROM blobs").fetchone()[0] or 0
+    done = _indexed_top(db.conn)
+    if top <= done:
+        return 0
+    return int(db.execute("SELECT count(*) FROM blobs WHERE id > ?", [done]).fetchone()[0])
+
+
+def index_lag(store: Connection) -> int:
+    """How many blobs are not indexed yet (0 when current); -1 when there is no index."""
+    return _lag(store.db)
+
+
+def forget_texts(store: Connection, blobs: list[tuple[int, str]]) -> None:
+    """Take section texts (blob id, text) out of the index: a contentless FTS5 table forgets
+    a row only when told its text again."""
+    db = store.db
+    if FTS_TABLE not in db.table_names() or not blobs:
+        return
+    top = _indexed_top(db.conn)
+    db.conn.executemany(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, text) "
+                        "VALUES ('delete', ?, ?)", [(b, text) for b, text in blobs if b <= top])
+
+
+def index_new_blobs(store: Connection, batch: int = BATCH) -> int:
+    """Index the blobs not indexed yet; return how many. ``store``: a writable Store."""
+    return _index_new(store.db, batch)
+
+
+def _index_new(db: sqlite_utils.Database, batch: int = BATCH) -> int:
+    """Each batch is one write transaction taken with BEGIN IMMEDIATE, and the highest indexed
+    id is read inside it, so two processes indexing at once never index a blob twice. A
+    database without the index gets it first (the migration's step)."""
+    if FTS_TABLE not in db.table_names():
+        with _immediate(db.conn):
+            create_search_index(db)
+    added = 0
+    while True:
+        with _immediate(db.conn) as conn:
+            done = _indexed_top(conn)
+            rows = conn.execute("SELECT id, data FROM blobs WHERE id > ? ORDER BY id LIMIT ?",
+                                [done, batch]).fetchall()
+            conn.executemany(f"INSERT INTO {FTS_TABLE} (rowid, text) VALUES (?, ?)",
+                             [(blob_id, decode_text(data)) for blob_id, data in rows])
+        added += len(rows)
+        if len(rows) < batch:
+            return added
+
+
+@contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction taken up front; inside a caller's open transaction, that one."""
+    if conn.in_transaction:
+        yield conn
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+class Indexer:
+    """The web app's writer of the search index: a short-lived writable connection of its
+    own (the views read through read-only ones), one indexing at a time per process."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.lock = threading.Lock()
+        self.error: str | None = None  # why the index cannot be written, once known
+
+    def connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(str(self.path), timeout=10, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        return conn
+
+    def catch_up(self, reader: Connection | None = None) -> int:
+        """Index new blobs; cheap when ``reader`` (a store of the same database, read-only
+        will do) shows nothing new. Never raises."""
+        if self.error is not None:
+            return 0
+        if reader is not None and index_lag(reader) == 0:
+            return 0
+        with self.lock:
+            try:
+                conn = self.connect()
+                try:
+                    count = _index_new(sqlite_utils.Database(conn))
+                finally:
+                    conn.close()
+            except (sqlite3.Error, zlib.error, UnicodeDecodeError) as exc:
+                # A read-only file, a damaged blob: search goes on with what is indexed. A
+                # lock held too long by the daemon is only this time's problem.
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    self.error = str(exc)
+                log.warning("search index not updated: %s", exc)
+                return 0
+        if count:
+            log.info("search index: %d new section texts indexed", count)
+        return count
+
+
+# --- the index's tokenizer, in Python ------------------------------------------------------
+
+
+class Tokenizer:
+    """FTS5's tokenizer (``TOKENIZE``) in Python, with each token's character offsets.
+
+    unicode61 decides codepoint by codepoint: a separator, or a token character folded to
+    lower case without accents (a combining accent folds to nothing). Its Unicode tables are
+    SQLite's, not Python's (they differ on thousands of characters), so each character's
+    class and folding is learnt from SQLite itself the first time it is seen: an in-memory
+    FTS5 table tokenizes "q<c>q" and fts5vocab tells whether that is one token or two.
+    Tokens folding to nothing (a lone accent) are no tokens, as in FTS5.
+    """
+
+    _RUN = re.compile("t+")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._probe: sqlite3.Connection | None = None
+        self.kinds: dict[int, str] = {}  # codepoint -> "t" (token character) or " "
+        self.folds: dict[int, str] = {}  # token character -> its folded form
+
+    def learn(self, text: str) -> None:
+        """Ask SQLite about the characters of ``text`` not seen yet."""
+        unseen = [c for c in set(text) if ord(c) not in self.kinds]
+        if not unseen:
+            return
+        with self._lock:
+            chars = sorted(c for c in unseen if ord(c) not in self.kinds)
+            if not chars:
+                return
+            if self._probe is None:
+                self._probe = sqlite3.connect(":memory:", check_same_thread=False)
+                self._probe.executescript(
+                    f"CREATE VIRTUAL TABLE probe USING fts5(x, tokenize='{TOKENIZE}');"
+                    "CREATE VIRTUAL TABLE probe_terms USING fts5vocab(probe, instance);")
+            probe = self._probe
+            probe.executemany("INSERT INTO probe (rowid, x) VALUES (?, ?)",
+                              [(i, f"q{c}q") for i, c in enumerate(chars, 1)])
+            terms: dict[int, list[str]] = {}
+            rows = probe.execute("SELECT term, doc FROM probe_terms ORDER BY doc, offset")
+            for term, doc in rows:
+                terms.setdefault(doc, []).append(term)
+            probe.execute("DELETE FROM probe")
+            probe.commit()
+            for i, c in enumerate(chars, 1):
+                found = terms.get(i, [])
+                if len(found) == 1:  # one token "q…q": a token character, folded to the "…"
+                    self.folds[ord(c)] = found[0][1:-1]
+                    self.kinds[ord(c)] = "t"
+                else:
+                    self.kinds[ord(c)] = " "
+
+    def tokens(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, folded text) of each token of ``text``; the index is its position."""
+        self.learn(text)
+        folds = self.folds
+        out = []
+        for m in self._RUN.finditer(text.translate(self.kinds)):
+            start, end = m.span()
+            folded = text[start:end].translate(folds)
+            if folded:
+                # An accent cannot start a token in FTS5: it is a separator there.
+                while folds.get(ord(text[start])) == "":
+                    start += 1
+                out.append((start, end, folded))
+        return out
+
+
+TOKENIZER = Tokenizer()
+
+
+# --- queries -------------------------------------------------------------------------------
+
+
+@dataclass
+class Presence:
+    """One stretch of consecutive revisions containing the phrase."""
+
+    first: dict  # the first revision containing it (who added it)
+    last: dict  # the last revision containing it
+    removed_by: dict | None  # the next revision, which no longer contains it; None: still there
+    count: int  # revisions in the stretch
+
+
+@dataclass
+class PageHits:
+    """A page whose stored revisions contain the query, and where."""
+
+    page: dict  # the page row, with its wiki's ``wiki`` (name) and ``api_url``
+    latest_blob: int  # the section text with a hit in the last revision that has one
+    revisions: int = 0  # revisions containing the phrase
+    total: int = 0  # revisions of the page with text
+    runs: list[Presence] = field(default_factory=list)  # the first max_runs stretches
+    stretches: int = 0  # how many stretches in all
+    latest_has_it: bool = False
+
+
+def find(store: Pages, query: str, page_id: int | None = None,
+         max_runs: int = 50) -> list[PageHits]:
+    """Every page (by id) whose stored revisions contain the FTS ``query``, with the
+    stretches of revisions containing it. No index: nothing found."""
+    db = store.db
+    if FTS_TABLE not in db.table_names():
+        return []
+    hit_blobs = [row[0] for row in db.execute(
+        f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?", [query]).fetchall()]
+    if not hit_blobs:
+        return []
+    rows = _revisions_with_blobs(db, hit_blobs, page_id)
+    hit_revs: dict[int, set[int]] = {}
+    last_blob: dict[int, tuple[tuple[str, int], int]] = {}
+    for rev_id, pid, timestamp, revid, blob_id in rows:
+        hit_revs.setdefault(pid, set()).add(rev_id)
+        if (timestamp, revid) >= last_blob.get(pid, (("", -1), 0))[0]:
+            last_blob[pid] = ((timestamp, revid), blob_id)
+    results: list[PageHits] = []
+    for pid in sorted(hit_revs):
+        page = store.page_with_wiki(pid)
+        if page is None:
+            continue
+        hits = PageHits(page, last_blob[pid][1])
+        _presence(db, hits, hit_revs[pid], max_runs)
+        results.append(hits)
+    return results
+
+
+def _revisions_with_blobs(db: sqlite_utils.Database, blob_ids: Iterable[int],
+                          page_id: int | None) -> list[tuple[int, int, str, int, int]]:
+    """(revision row id, page id, timestamp, revid, blob id) of each revision holding one of
+    the blobs."""
+    # Blob ids go in through a temp table: an IN list of thousands of parameters is slower
+    # and can pass SQLite's variable limit.
+    conn = db.conn
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS search_hits (blob_id INTEGER PRIMARY KEY)")
+    conn.execute("DELETE FROM temp.search_hits")
+    conn.executemany("INSERT OR IGNORE INTO temp.search_hits VALUES (?)",
+                     [(b,) for b in blob_ids])
+    where, params = "", []
+    if page_id is not None:
+        where, params = " WHERE r.page_id = ?", [page_id]
+    rows = conn.execute(
+        "SELECT rs.rev_id, r.page_id, r.timestamp, r.revid, rs.blob_id FROM temp.search_hits h "
+        "JOIN revision_sections rs ON rs.blob_id = h.blob_id "
+        f"JOIN revisions r ON r.id = rs.rev_id{where}", params).fetchall()
+    conn.execute("DELETE FROM temp.search_hits")
+    return rows
+
+
+def _presence(db: sqlite_utils.Database, hits: PageHits, rev_ids: set[int],
+              max_runs: int) -> None:
+    """Walk the page's revisions in history order and cut them into stretches with the phrase.
+
+    Revisions whose text is hidden say nothing either way and are skipped, so hiding one
+    revision does not split a stretch in two.
+    """
+    cursor = db.execute(
+        "SELECT id, revid, timestamp, user, userhidden FROM revisions "
+        "WHERE page_id = ? AND has_text = 1 ORDER BY timestamp, revid", [hits.page["id"]])
+    run: Presence | None = None
+    for rev_id, revid, timestamp, user, userhidden in cursor:
+        hits.total += 1
+        if rev_id in rev_ids:
+            rev = _rev(revid, timestamp, user, userhidden)
+            if run is None:
+                run = Presence(first=rev, last=rev, removed_by=None, count=0)
+            run.last = rev
+            run.count += 1
+        elif run is not None:
+            run.removed_by = _rev(revid, timestamp, user, userhidden)
+            _close(hits, run, max_runs)
+            run = None
+    if run is not None:
+        hits.latest_has_it = True
+        _close(hits, run, max_runs)
+
+
+def _close(hits: PageHits, run: Presence, max_runs: int) -> None:
+    hits.revisions += run.count
+    hits.stretches += 1
+    if len(hits.runs) < max_runs:
+        hits.runs.append(run)
+
+
+def _rev(revid: int, timestamp: str, user: str | None, userhidden: int) -> dict:
+    return {"revid": revid, "timestamp": timestamp, "user": user, "userhidden": userhidden}
