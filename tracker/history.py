@@ -4,11 +4,11 @@ demand)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tracker.errors import HiddenText, TrackerError, UsageError
 from tracker.store import Store
+from tracker.store.encoding import decode_tags
 from tracker.text.diff import diff_texts
 
 FLAGS = ("texthidden", "userhidden", "commenthidden", "sha1hidden")
@@ -26,7 +26,7 @@ def revision_record(row: dict) -> dict[str, Any]:
         "minor": bool(row["minor"]),
         "size": row["size"],  # None when unknown
         "sha1": None if row["sha1hidden"] else row["sha1"],
-        "tags": json.loads(row["tags"]) if row["tags"] else [],
+        "tags": list(decode_tags(row["tags"])),
         "content_model": row["content_model"],
         "revert_of": row["revert_of"],
         "reverted_by": row["reverted_by"],
@@ -70,10 +70,9 @@ def page_history(store: Store, title: str, wiki: str | None = None) -> tuple[dic
 def resolve_revision(store: Store, revid: int, wiki: str | None = None) -> dict:
     wiki_id = None
     if wiki:
-        row = store.one("SELECT id FROM wikis WHERE name = ?", [wiki])
-        if row is None:
+        wiki_id = store.find_wiki_id(wiki)
+        if wiki_id is None:
             raise UsageError(f"no wiki named {wiki!r} in the store")
-        wiki_id = row["id"]
     rev = store.revision(wiki_id, revid)
     if rev is None:
         raise UsageError(f"revision {revid} is not stored; see `tracker history TITLE`")

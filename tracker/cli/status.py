@@ -22,9 +22,7 @@ def watch_status(store: Store, config: Config) -> list[dict[str, Any]]:
     """One record per configured watch, whether or not it was polled yet."""
     out = []
     for watch in config.watches:
-        row = store.one(
-            "SELECT w.*, wk.unreachable_since FROM watches w JOIN wikis wk ON wk.id = w.wiki_id "
-            "WHERE wk.name = ? AND w.title = ?", [watch.wiki, watch.title])
+        row = store.watch_state(watch.wiki, watch.title)
         record = _empty_watch(watch)
         if row is not None:
             # A watch whose last polls failed is failing (a wiki down for a day must not
@@ -43,8 +41,7 @@ def watch_status(store: Store, config: Config) -> list[dict[str, Any]]:
                     record["last_revision"] = {"revid": last["revid"],
                                                "timestamp": last["timestamp"],
                                                "user": last["user"]}
-                record["revisions"] = store.scalar(
-                    "SELECT count(*) FROM revisions WHERE page_id = ?", [row["page_id"]])
+                record["revisions"] = store.revision_count(row["page_id"])
         out.append(record)
     return out
 

@@ -387,8 +387,7 @@ class TrackerDaemon:
             if not due:
                 return
             result = poll_wiki(store, config, wiki, source=state.source, watches=due)
-            failures = int(store.scalar("SELECT error_count FROM wikis WHERE id = ?",
-                                        [wiki_id]) or 0)
+            failures = store.wiki_failures(wiki_id)
             if failures:
                 delay = backoff_delay(failures, interval, _retry_after(state.source))
                 state.backoff_until = started + delay
@@ -397,13 +396,11 @@ class TrackerDaemon:
             else:
                 state.backoff_until = 0.0
             with store.atomic():
-                for watch in due:
-                    # From the start of this poll, so that a watch whose interval equals the
-                    # job's is due again at the job's next run, not one run later.
-                    next_poll = max(started + watch.interval, state.backoff_until)
-                    store.db.execute(
-                        "UPDATE watches SET next_poll = ? WHERE wiki_id = ? AND title = ?",
-                        [next_poll, wiki_id, watch.title])
+                # From the start of this poll, so that a watch whose interval equals the
+                # job's is due again at the job's next run, not one run later.
+                store.set_next_polls(wiki_id, {
+                    watch.title: max(started + watch.interval, state.backoff_until)
+                    for watch in due})
             next_run = _iso(state.backoff_until) if failures else self._next_run(job_id)
             daemon_store.record_run(store, job_id, summary=result.summary(), next_run=next_run,
                                     error=_first_error(result.errors))
@@ -412,12 +409,11 @@ class TrackerDaemon:
 
     def _due_watches(self, store: Store, config: Config, wiki_id: int, name: str, now: float,
                      interval: float) -> list:
-        next_polls = dict(store.db.execute(
-            "SELECT title, next_poll FROM watches WHERE wiki_id = ?", [wiki_id]).fetchall())
+        next_polls = store.next_polls(wiki_id)
         # A run that fires a little early (timer jitter) must not skip a whole interval.
         slack = min(1.0, interval * 0.1)
         return [w for w in config.watches_of(name)
-                if next_polls.get(w.title) is None or next_polls[w.title] <= now + slack]
+                if (due := next_polls.get(w.title)) is None or due <= now + slack]
 
     def nudge_on_change(self) -> None:
         """Run the on-change digests soon; a run already going repeats once for the nudge."""

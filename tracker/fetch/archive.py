@@ -31,8 +31,7 @@ def import_snapshot(store: Store, path: Path, wiki: str) -> dict[str, int]:
         for batch in batches:
             ingestor.add(batch)
         ingestor.finish()
-        store.db.execute("UPDATE pages SET backfilled_at = COALESCE(backfilled_at, ?) "
-                         "WHERE id = ?", [utcnow(), row["id"]])
+        store.mark_imported(row["id"], utcnow())
         counts[page.title] = counts.get(page.title, 0) + ingestor.added
     return counts
 
@@ -40,7 +39,7 @@ def import_snapshot(store: Store, path: Path, wiki: str) -> dict[str, int]:
 def export_snapshot(store: Store, title: str, out: IO[str], wiki: str | None = None) -> int:
     """Write the stored history of one page as an export importDump.php accepts."""
     page = resolve_page(store, title, wiki)
-    wiki_row = store.one("SELECT * FROM wikis WHERE id = ?", [page["wiki_id"]]) or {}
+    wiki_row = store.wiki(page["wiki_id"]) or {}
 
     def revisions():
         for row in store.revisions(page["id"]):

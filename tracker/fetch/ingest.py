@@ -13,13 +13,13 @@ a killed process finishes it on its next run.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
 
 from tracker.model import Revision, sha1_hex
 from tracker.store import Store
+from tracker.store.encoding import decode_tags
 from tracker.text import reverts
 from tracker.text.diff import TextDiff, diff_texts
 from tracker.text.sections import split
@@ -69,9 +69,7 @@ class PageIngestor:
         self.top: tuple[str, int] | None = position(recent[-1]) if recent else None
         self.detector = reverts.Detector(
             [reverts.Rev(r["revid"], r["sha1"], _tags(r)) for r in recent],
-            lookup=lambda sha1: self.store.scalar(
-                "SELECT revid FROM revisions WHERE page_id = ? AND sha1 = ? "
-                "ORDER BY timestamp DESC, revid DESC LIMIT 1", [self.page_id, sha1]))
+            lookup=lambda sha1: self.store.latest_with_sha1(self.page_id, sha1))
 
     @property
     def last_revid(self) -> int | None:
@@ -186,26 +184,11 @@ class PageIngestor:
         found = self.detector.process(reverts.Rev(rev.revid, rev.sha1, rev.tags))
         if found is None:
             return
-        db = self.store.db
-        db.execute("UPDATE revisions SET revert_of = ? WHERE id = ?", [found.restored, rev_id])
-        if found.reverted is not None:
-            marks = ",".join("?" * len(found.reverted))
-            db.execute(f"UPDATE revisions SET reverted_by = ? WHERE page_id = ? AND revid IN "
-                       f"({marks}) AND reverted_by IS NULL",
-                       [rev.revid, self.page_id, *found.reverted])
-            return
-        restored = self.store.one("SELECT timestamp, revid FROM revisions WHERE page_id = ? "
-                                  "AND revid = ?", [self.page_id, found.restored])
-        assert restored is not None
-        db.execute("UPDATE revisions SET reverted_by = ? WHERE page_id = ? AND "
-                   "(timestamp, revid) > (?, ?) AND (timestamp, revid) < (?, ?) AND "
-                   "reverted_by IS NULL",
-                   [rev.revid, self.page_id, restored["timestamp"], restored["revid"],
-                    rev.timestamp, rev.revid])
+        self.store.mark_revert(self.page_id, rev, rev_id, found.restored, found.reverted)
 
 
 def _tags(row: dict) -> tuple[str, ...]:
-    return tuple(json.loads(row["tags"])) if row["tags"] else ()
+    return decode_tags(row["tags"])
 
 
 def rederive(store: Store, page_id: int) -> int:
@@ -216,8 +199,7 @@ def rederive(store: Store, page_id: int) -> int:
     if page is None or page["rederive_from"] is None:
         return 0
     site = store.site_info(page["wiki_id"])
-    start = store.one("SELECT * FROM revisions WHERE page_id = ? AND revid = ?",
-                      [page_id, page["rederive_from"]])
+    start = store.page_revision(page_id, page["rederive_from"])
     done = 0
     if start is not None:
         after = store.revision_before(start)
@@ -250,13 +232,12 @@ def rederive(store: Store, page_id: int) -> int:
                     prev, prev_text, prev_model = row, text, row["content_model"]
                 after = rows[-1]
                 following = store.revision_after(after)
-                store.db.execute("UPDATE pages SET rederive_from = ? WHERE id = ?",
-                                 [following["revid"] if following else None, page_id])
+                store.set_rederive_from(page_id, following["revid"] if following else None)
             done += len(rows)
     with store.atomic():
         store.store_reverts(page_id)
         store.refresh_last_revid(page_id)
-        store.db.execute("UPDATE pages SET rederive_from = NULL WHERE id = ?", [page_id])
+        store.set_rederive_from(page_id, None)
     if done:
         log.info("page %s: re-derived %d revisions in history order", page_id, done)
     return done
@@ -274,11 +255,8 @@ def _relabel(store: Store, rev_id: int, text: str, ids: list[str], site: SiteInf
         return
     # The splitter changed since the revision was stored: store its sections anew.
     texts = [s.text for s in split(text, site=site)]
-    store.db.execute("DELETE FROM revision_sections WHERE rev_id = ?", [rev_id])
-    store.db.conn.executemany(
-        "INSERT INTO revision_sections (rev_id, idx, blob_id, section_id) VALUES (?, ?, ?, ?)",
-        [(rev_id, i, store.put_blob(t), sid) for i, (t, sid) in enumerate(zip(texts, ids,
-                                                                              strict=True))])
+    store.replace_sections(rev_id, [(sid, store.put_blob(t))
+                                    for t, sid in zip(texts, ids, strict=True)])
 
 
 def rederive_pending(store: Store, wiki_id: int | None = None) -> int:

@@ -107,8 +107,7 @@ def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None
     cycle = _Cycle(store, source, wiki, wiki_id,
                    progress or None, clock)
     by_title = {w.title: w for w in watches}
-    stored = {row["title"]: row for row in store.query(
-        "SELECT * FROM watches WHERE wiki_id = ?", [wiki_id])}
+    stored = {row["title"]: row for row in store.wiki_watches(wiki_id)}
     rows = {w.title: stored.get(w.title) or store.watch(wiki_id, w.title) for w in watches}
     try:
         rederive_pending(store, wiki_id)  # what a killed run left half done
@@ -145,10 +144,8 @@ def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None
                 result.pages_changed += 1
                 result.revisions_added += added
         if cycle.unchanged:
-            now = utcnow()
             with store.atomic():
-                store.db.conn.executemany("UPDATE watches SET last_poll = ? WHERE id = ?",
-                                          [(now, watch_id) for watch_id in cycle.unchanged])
+                store.mark_polled(cycle.unchanged, utcnow())
     result.requests = source.requests - start_requests
     store.finish_poll_run(run_id, requests=result.requests, pages_checked=result.pages_checked,
                           revisions_added=result.revisions_added, errors=result.errors)
@@ -159,15 +156,14 @@ def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None
 def _read_log(cycle: _Cycle) -> None:
     """The pages the wiki's log names since it was last read (at most every LOG_INTERVAL)."""
     store, now = cycle.store, cycle.clock()
-    last = store.scalar("SELECT log_checked_at FROM wikis WHERE id = ?", [cycle.wiki_id])
+    last = store.log_checked_at(cycle.wiki_id)
     if last is not None and now - _epoch(last) < LOG_INTERVAL:
         return
     if last is not None:
         since = utc_stamp(_epoch(last) - LOG_OVERLAP)
         cycle.log_titles, cycle.log_pageids = log_names(cycle.source.log_events(since))
     # The first time, nothing to read: every page is compared with the wiki when due.
-    store.db.execute("UPDATE wikis SET log_checked_at = ? WHERE id = ?",
-                     [utc_stamp(now), cycle.wiki_id])
+    store.set_log_checked_at(cycle.wiki_id, utc_stamp(now))
 
 
 def _refresh_site_info(cycle: _Cycle) -> None:
@@ -181,8 +177,7 @@ def _refresh_site_info(cycle: _Cycle) -> None:
     if stamp is None or site != store.site_info(cycle.wiki_id):
         store.set_site_info(cycle.wiki_id, site)
     else:
-        store.db.execute("UPDATE wikis SET siteinfo_at = ? WHERE id = ?",
-                         [utc_stamp(cycle.clock()), cycle.wiki_id])
+        store.site_info_checked(cycle.wiki_id, utc_stamp(cycle.clock()))
 
 
 def _epoch(stamp: str) -> float:
@@ -211,9 +206,7 @@ def _recheck_due(cycle: _Cycle, page: dict | None, status: PageStatus, watch: Wa
     if status.pageid in cycle.log_pageids or status.title in cycle.log_titles:
         return True
     if status.revisions is not None and watch.backfill.mode == "all":
-        stored = cycle.store.scalar("SELECT count(*) FROM revisions WHERE page_id = ? AND "
-                                    "deleted_at IS NULL", [page["id"]])
-        return bool(stored != status.revisions)
+        return cycle.store.revision_count(page["id"], live=True) != status.revisions
     checked = page["checked_at"]
     return checked is None or cycle.clock() - _epoch(checked) >= cycle.wiki.recheck
 
@@ -227,8 +220,7 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> No
         if row["page_id"]:
             page = store.page(row["page_id"])
             if page and not page["deleted_at"]:
-                store.db.execute("UPDATE pages SET deleted_at = ? WHERE id = ?",
-                                 [utcnow(), page["id"]])
+                store.mark_page_deleted(page["id"], utcnow())
             store.update_watch(row["id"], status="deleted", last_poll=utcnow())
             raise WikiError(f"{title!r} was deleted on {source.name}; its stored history is "
                             "kept; remove the watch or wait for it to be restored")
@@ -273,8 +265,7 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> No
         _ingest(cycle, ingestor, batches, page["title"])
         # The history is in: digests may now tell what comes after it (never an interrupted
         # backfill's older edits as new ones).
-        store.db.execute("UPDATE pages SET backfilled_at = ?, checked_at = ? WHERE id = ?",
-                         [utcnow(), utcnow() if whole else None, page["id"]])
+        store.mark_backfilled(page["id"], utcnow(), checked=whole)
     elif status.lastrevid is not None and status.lastrevid != page["last_revid"]:
         if store.has_revision(wiki_id, status.lastrevid):
             recheck = True  # the wiki's latest is one we have but not our latest: deletions

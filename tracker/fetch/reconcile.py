@@ -71,13 +71,11 @@ def reconcile(store: Store, source: Source, ingestor: PageIngestor, pageid: int,
             rev = listed.get(revid)
             if rev is None:
                 if not row["deleted_at"] and (horizon is None or position(row) >= horizon):
-                    store.db.execute("UPDATE revisions SET deleted_at = ? WHERE id = ?",
-                                     [now, row["id"]])
+                    store.set_revision_deleted(row["id"], now)
                     done.deleted.append(revid)
                 continue
             if row["deleted_at"]:
-                store.db.execute("UPDATE revisions SET deleted_at = NULL WHERE id = ?",
-                                 [row["id"]])
+                store.set_revision_deleted(row["id"], None)
                 done.restored.append(revid)
             if _hide(store, row, rev):
                 done.hidden.append(revid)
@@ -85,7 +83,7 @@ def reconcile(store: Store, source: Source, ingestor: PageIngestor, pageid: int,
                 refetch.append(revid)
             elif _show(store, row, rev):
                 done.unhidden.append(revid)
-        store.db.execute("UPDATE pages SET checked_at = ? WHERE id = ?", [now, page_id])
+        store.mark_checked(page_id, now)
         store.refresh_last_revid(page_id)
     if refetch:
         for batch in source.fetch_revisions(pageid, revids=refetch):
@@ -114,7 +112,7 @@ def _hide(store: Store, row: dict, rev: Revision) -> bool:
         if row["has_text"]:
             store.drop_text(row["id"])
             store.mark_rederive(row["page_id"], row["revid"])  # the diffs after it change
-    return _update(store, row, sets)
+    return store.update_revision(row["id"], **sets)
 
 
 def _show(store: Store, row: dict, rev: Revision) -> bool:
@@ -126,17 +124,7 @@ def _show(store: Store, row: dict, rev: Revision) -> bool:
         sets.update(commenthidden=0, comment=rev.comment)
     if row["sha1hidden"] and not rev.sha1hidden and rev.sha1:
         sets.update(sha1hidden=0, sha1=rev.sha1)
-    return _update(store, row, sets)
-
-
-def _update(store: Store, row: dict, sets: dict[str, object]) -> bool:
-    """Set these columns of a stored revision; whether there were any."""
-    if not sets:
-        return False
-    assignments = ", ".join(f"{key} = ?" for key in sets)
-    store.db.execute(f"UPDATE revisions SET {assignments} WHERE id = ?",
-                     [*sets.values(), row["id"]])
-    return True
+    return store.update_revision(row["id"], **sets)
 
 
 def _restore_text(store: Store, ingestor: PageIngestor, row: dict, rev: Revision) -> None:
@@ -146,14 +134,8 @@ def _restore_text(store: Store, ingestor: PageIngestor, row: dict, rev: Revision
     texts = [s.text for s in split(rev.text, site=site)] if rev.content_model == "wikitext" \
         else [rev.text]
     with store.atomic():
-        store.db.execute("DELETE FROM revision_sections WHERE rev_id = ?", [row["id"]])
-        store.db.conn.executemany(
-            "INSERT INTO revision_sections (rev_id, idx, blob_id, section_id) "
-            "VALUES (?, ?, ?, ?)",
-            [(row["id"], i, store.put_blob(text), f"{rev.revid}.{i}")
-             for i, text in enumerate(texts)])
-        store.db.execute("UPDATE revisions SET has_text = 1, texthidden = 0, sha1 = ?, "
-                         "sha1hidden = 0 WHERE id = ?", [rev.sha1, row["id"]])
+        store.restore_text(row["id"], [(f"{rev.revid}.{i}", store.put_blob(text))
+                                       for i, text in enumerate(texts)], rev.sha1)
         store.mark_rederive(row["page_id"], row["revid"])
 
 
