@@ -95,10 +95,7 @@ def subscription_pages(store: Store, config: Config, sub: Subscription) -> list[
     for watch in config.watches:
         if (sub.wiki and watch.wiki != sub.wiki) or (sub.pages and watch.title not in sub.pages):
             continue
-        row = store.one(
-            "SELECT w.page_id, w.last_error, k.unreachable_since FROM watches w "
-            "JOIN wikis k ON k.id = w.wiki_id WHERE k.name = ? AND w.title = ?",
-            [watch.wiki, watch.title])
+        row = store.watch_state(watch.wiki, watch.title)
         page = store.page(row["page_id"]) if row and row["page_id"] else None
         key = page["id"] if page else (watch.wiki, watch.title)
         error = row["last_error"] if row else None
@@ -181,14 +178,6 @@ class Window:
                              len(self.rows), self.sections)
 
 
-def _at_or_before(store: Store, page_id: int, revid: int) -> dict | None:
-    """The stored revision with this id; for an id not stored (a `since` given by hand), the
-    last one in history order among those with a lower id."""
-    row = store.one("SELECT * FROM revisions WHERE page_id = ? AND revid = ?", [page_id, revid])
-    return row or store.one("SELECT * FROM revisions WHERE page_id = ? AND revid <= ? "
-                            "ORDER BY timestamp DESC, revid DESC LIMIT 1", [page_id, revid])
-
-
 def page_window(store: Store, ref: PageRef, cursor: ds.Cursor | None,
                 since: int | datetime | None) -> Window | None:
     """The window of a page after its cursor, or after ``since`` (a revid or a time)."""
@@ -202,12 +191,11 @@ def page_window(store: Store, ref: PageRef, cursor: ds.Cursor | None,
         return Window(ref, None, rows, cursor, new_page=True)
     if since is None:
         assert cursor is not None
-        start = _at_or_before(store, page_id, cursor.revid)
+        start = store.revision_at_or_before(page_id, cursor.revid)
     elif isinstance(since, int):
-        start = _at_or_before(store, page_id, since)
+        start = store.revision_at_or_before(page_id, since)
     else:
-        start = store.one("SELECT * FROM revisions WHERE page_id = ? AND timestamp < ? "
-                          "ORDER BY timestamp DESC, revid DESC LIMIT 1", [page_id, utc_stamp(since)])
+        start = store.revision_before_time(page_id, utc_stamp(since))
     rows = store.revisions_between(page_id, start)
     return Window(ref, start, rows, cursor, new_page=False)
 
@@ -246,11 +234,9 @@ def revert_groups(store: Store, window: Window) -> list[tuple[dict, list[dict]]]
     for row in window.rows:
         if row["revert_of"] is None:
             continue
-        reverted = store.query("SELECT revid FROM revisions WHERE page_id = ? AND "
-                               "reverted_by = ? ORDER BY timestamp, revid",
-                               [row["page_id"], row["revid"]])
-        if reverted and all(r["revid"] in in_window for r in reverted):
-            groups.append((row, [in_window[r["revid"]] for r in reverted]))
+        reverted = store.reverted_revids(row["page_id"], row["revid"])
+        if reverted and all(revid in in_window for revid in reverted):
+            groups.append((row, [in_window[revid] for revid in reverted]))
     return groups
 
 
@@ -287,14 +273,8 @@ def changes_model(store: Store, config: Config, sub: Subscription, window: Windo
 
     # Which window revisions touched which section (stored consecutive diffs).
     touched: dict[str, list[int]] = {}
-    if window.rows:
-        marks = ",".join("?" * len(window.rows))
-        for change in store.query(
-                f"SELECT c.section_id, r.revid FROM section_changes c JOIN revisions r "
-                f"ON r.id = c.rev_id WHERE c.rev_id IN ({marks}) "
-                f"ORDER BY r.timestamp, r.revid",
-                [row["id"] for row in window.rows]):
-            touched.setdefault(change["section_id"], []).append(change["revid"])
+    for section_id, revid in store.touched_sections([row["id"] for row in window.rows]):
+        touched.setdefault(section_id, []).append(revid)
 
     net, old, page_facts = _net_diff(store, window)
     followed = followed_sections(store, sub, window, net)
@@ -453,10 +433,8 @@ def started_model(store: Store, config: Config, window: Window, clock: Clock,
     return {
         "title": page["title"], "watch_title": ref.title, "wiki": ref.wiki.name,
         "page_id": page["id"], "pageid": page["pageid"], "started": True, "error": ref.error,
-        "revision_count": store.scalar("SELECT count(*) FROM revisions WHERE page_id = ?",
-                                       [page["id"]]),
-        "first": _brief(store.one("SELECT * FROM revisions WHERE page_id = ? "
-                                  "ORDER BY timestamp, revid LIMIT 1", [page["id"]]), clock),
+        "revision_count": store.revision_count(page["id"]),
+        "first": _brief(store.first_revision(page["id"]), clock),
         "last": _brief(last, clock), "from": None, "to": None,
         "links": {"wiki_diff": None, "wiki_page": links.wiki_page(),
                   "web_page": links.web_page(), "web_diff": None},

@@ -47,7 +47,7 @@ def diff(page_id: int) -> str | Response:
     views = _views(db, result, old)
     changed = [v for v in views if v.kinds]
     unchanged = [v for v in views if not v.kinds]
-    between = _between(db, page_id, old, new)
+    between = db.span_counts(page_id, old, new)
     older_edit = neighbours(db, page_id, old["revid"])[0] if old else None
     newer_edit = neighbours(db, page_id, new["revid"])[1]
     page_changes = [semantic_line(c) for c in result.get("page") or ()]
@@ -68,12 +68,3 @@ def _views(db: Store, result: dict, old: dict | None) -> list[SectionView]:
         for section_id, section in zip(db.section_ids(old["id"]), sections, strict=False):
             contents[section_id] = content(section)
     return [section_view(s, contents.get(s["id"])) for s in result["sections"]]
-
-
-def _between(db: Store, page_id: int, old: dict | None, new: dict) -> dict:
-    """How many revisions (and editors) the diff spans: (old, new]."""
-    low = (old["timestamp"], old["revid"]) if old else ("", -1)
-    row = db.one("SELECT count(*) AS revisions, count(DISTINCT user) AS editors FROM revisions "
-                 "WHERE page_id = ? AND (timestamp, revid) > (?, ?) AND (timestamp, revid) <= "
-                 "(?, ?)", [page_id, *low, new["timestamp"], new["revid"]])
-    return row or {"revisions": 0, "editors": 0}

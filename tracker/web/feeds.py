@@ -1,6 +1,6 @@
 """The digest archive (/digests) and the Atom feeds (/feeds/...).
 
-Digests come from the digest store (tracker/digest_store.py): each one is shown as its
+Digests come from the digest store (tracker.store.digests): each one is shown as its
 channels rendered it; the stored HTML goes into a sandboxed frame served with a CSP of its
 own (no script at all), the text formats into <pre>. A database without the digest tables
 (digests never configured) shows an empty archive.
@@ -13,7 +13,6 @@ file and the URL without seeing entries twice.
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -21,8 +20,9 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 
 from tracker.digest.channels import redact
 from tracker.store import Store
+from tracker.store import digests as ds
 from tracker.web.app import DIGEST_FRAME_CSP
-from tracker.web.helpers import SQLITE_MAX_INT, int_arg, load_path, store
+from tracker.web.helpers import SQLITE_MAX_INT, int_arg, store
 from tracker.web.pages import load_page
 
 bp = Blueprint("feeds", __name__)
@@ -32,10 +32,6 @@ DIGESTS_PER_PAGE = 50
 ATOM = "application/atom+xml; charset=utf-8"
 # Formats shown as text, in this order; "html" is shown rendered, the rest are internal.
 TEXT_FORMATS = ("markdown", "text", "chat", "slack")
-
-
-def _has_digests(db: Store) -> bool:
-    return "digests" in db.db.table_names()
 
 
 def absolute(endpoint: str, **values: Any) -> str:
@@ -55,37 +51,22 @@ def digests() -> str:
     subscription = request.args.get("subscription") or None
     rows: list[dict] = []
     total, names = 0, []
-    if _has_digests(db):
-        where, params = ("WHERE d.subscription = ?", [subscription]) if subscription else ("", [])
-        total = db.scalar(f"SELECT count(*) FROM digests d {where}", params) or 0
-        rows = db.query(
-            "SELECT d.id, d.subscription, d.kind, d.created_at, d.subject, "
-            "(SELECT group_concat(v.status) FROM deliveries v WHERE v.digest_id = d.id) "
-            f"AS statuses FROM digests d {where} ORDER BY d.id DESC LIMIT ? OFFSET ?",
-            [*params, DIGESTS_PER_PAGE, (number - 1) * DIGESTS_PER_PAGE])
-        names = [r["subscription"] for r in db.query(
-            "SELECT DISTINCT subscription FROM digests ORDER BY subscription")]
+    if ds.has_schema(db):
+        total = ds.digest_count(db, subscription)
+        rows = ds.digest_list(db, subscription, DIGESTS_PER_PAGE,
+                              (number - 1) * DIGESTS_PER_PAGE)
+        names = ds.subscription_names(db)
     pages = max(1, -(-total // DIGESTS_PER_PAGE))
     if number > pages:
         abort(404, f"The archive has {pages} page(s); there is no page {number}.")
-    for row in rows:
-        row["statuses"] = _count_statuses(row["statuses"])
     return render_template("digests.html", digests=rows, subscription=subscription,
                            names=names, number=number, pages=pages, total=total)
 
 
-def _count_statuses(raw: str | None) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for status in (raw or "").split(","):
-        if status:
-            counts[status] = counts.get(status, 0) + 1
-    return counts
-
-
 def load_digest(db: Store, digest_id: int) -> dict:
     row = None
-    if _has_digests(db) and digest_id <= SQLITE_MAX_INT:
-        row = db.one("SELECT * FROM digests WHERE id = ?", [digest_id])
+    if ds.has_schema(db) and digest_id <= SQLITE_MAX_INT:
+        row = ds.digest(db, digest_id)
     if row is None:
         abort(404, f"There is no digest with id {digest_id}.")
     return row
@@ -95,13 +76,9 @@ def load_digest(db: Store, digest_id: int) -> dict:
 def digest(digest_id: int) -> str:
     db = store()
     row = load_digest(db, digest_id)
-    outputs = {r["format"]: r["body"] for r in db.query(
-        "SELECT format, body FROM digest_outputs WHERE digest_id = ?", [digest_id])}
-    windows = db.query(
-        "SELECT dp.*, p.title FROM digest_pages dp JOIN pages p ON p.id = dp.page_id "
-        "WHERE dp.digest_id = ? ORDER BY p.title", [digest_id])
-    deliveries = db.query("SELECT * FROM deliveries WHERE digest_id = ? ORDER BY id",
-                          [digest_id])
+    outputs = ds.outputs(db, digest_id)
+    windows = ds.digest_windows(db, digest_id)
+    deliveries = ds.digest_deliveries(db, digest_id)
     secrets = current_app.extensions["tracker"].secrets
     for delivery in deliveries:
         if delivery["last_error"]:
@@ -117,11 +94,10 @@ def digest_html(digest_id: int) -> Response:
     """The stored HTML of a digest, exactly as delivered, for the sandboxed frame."""
     db = store()
     load_digest(db, digest_id)
-    row = db.one("SELECT body FROM digest_outputs WHERE digest_id = ? AND format IN "
-                 "('html', 'html_body') ORDER BY format = 'html' DESC LIMIT 1", [digest_id])
-    if row is None:
+    body = ds.html_output(db, digest_id)
+    if body is None:
         abort(404, f"Digest {digest_id} has no HTML rendering stored.")
-    response = Response(row["body"], mimetype="text/html")
+    response = Response(body, mimetype="text/html")
     response.headers["Content-Security-Policy"] = DIGEST_FRAME_CSP
     return response
 
@@ -134,20 +110,10 @@ def page_feed(page_id: int) -> Response:
     """The newest revisions of a page, each with the sections it changed."""
     page = load_page(page_id)
     db = store()
-    revisions = db.query(
-        "SELECT id, revid, timestamp, user, userhidden, comment, commenthidden, minor, tags, "
-        "size, revert_of, reverted_by FROM revisions WHERE page_id = ? "
-        "ORDER BY timestamp DESC, revid DESC LIMIT ?", [page_id, FEED_ENTRIES])
+    revisions = db.newest_revisions(page_id, FEED_ENTRIES)
     changes: dict[int, list[dict]] = {}
-    if revisions:
-        marks = ",".join("?" * len(revisions))
-        for change in db.query(
-                "SELECT rev_id, section_id, kinds, path, words_added, words_removed FROM "
-                f"section_changes WHERE rev_id IN ({marks}) ORDER BY path",
-                [r["id"] for r in revisions]):
-            change["path"] = load_path(change["path"])
-            change["kinds"] = change["kinds"].split(",")
-            changes.setdefault(change["rev_id"], []).append(change)
+    for change in db.section_changes([r["id"] for r in revisions]):
+        changes.setdefault(change["rev_id"], []).append(change)
     entries = []
     for rev in revisions:
         # The entry's HTML is rendered (and escaped) on its own, then escaped once more as
@@ -177,18 +143,17 @@ def subscription_feed(name: str) -> Response:
 
     db = store()
     rows = []
-    if _has_digests(db):
-        rows = db.query("SELECT * FROM digests WHERE subscription = ? ORDER BY id DESC LIMIT ?",
-                        [name, FEED_ENTRIES])
+    if ds.has_schema(db):
+        rows = ds.recent_digests(db, name, FEED_ENTRIES)
     if not rows:
         abort(404, f"No digest of a subscription named {name!r} is stored.")
     entries = []
+    bodies = ds.outputs_in(db, [row["id"] for row in rows], "html_body")
     for row in rows:
-        body = db.scalar("SELECT body FROM digest_outputs WHERE digest_id = ? AND "
-                         "format = 'html_body'", [row["id"]])
+        body = bodies.get(row["id"])
         if body is None:
             # Not rendered for a feed when it was delivered: render it now from its model.
-            body = render_digest(json.loads(row["model"]), ["html_body"])["html_body"]
+            body = render_digest(row["model"], ["html_body"])["html_body"]
         entries.append(FeedEntry(row["id"], row["subject"], row["created_at"],
                                  row["message_id"], body,
                                  absolute("feeds.digest", digest_id=row["id"])))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from urllib.parse import quote, urlencode, urlparse
@@ -12,6 +11,7 @@ from flask import abort, current_app, request
 from tracker.model import index_url, parse_stamp
 from tracker.model import is_bot as edit_is_bot
 from tracker.store import Store
+from tracker.store.encoding import decode_tags
 from tracker.text.display import section_label
 
 SQLITE_MAX_INT = 2**63 - 1
@@ -122,10 +122,9 @@ def summary_pieces(comment: str | None) -> list[tuple[str, str]]:
 
 def tags_of(row: dict) -> list[str]:
     try:
-        tags = json.loads(row.get("tags") or "[]")
-    except ValueError:
+        return [str(t) for t in decode_tags(row.get("tags"))]
+    except ValueError:  # a damaged value shows no tags
         return []
-    return [str(t) for t in tags] if isinstance(tags, list) else []
 
 
 def is_bot(row: dict) -> bool:
@@ -143,10 +142,3 @@ def path_label(path: list[str] | tuple[str, ...] | None) -> str:
         return ""
     return section_label(path)
 
-
-def load_path(raw: str | None) -> list[str]:
-    try:
-        value = json.loads(raw or "[]")
-    except ValueError:
-        return []
-    return [str(v) for v in value] if isinstance(value, list) else []

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, current_app, render_template
 
 from tracker.history import size_change
 from tracker.store import Store
-from tracker.web.helpers import int_arg, load_path, parse_time, store
+from tracker.web.helpers import int_arg, parse_time, store
 
 bp = Blueprint("pages", __name__)
 
@@ -23,10 +23,7 @@ MAX_LABELS = 5
 def index() -> str:
     db = store()
     now = current_app.extensions["tracker"].clock()
-    rows = db.query(
-        "SELECT p.*, w.name AS wiki, w.api_url, wa.status AS watch_status, "
-        "wa.last_poll, wa.last_error FROM pages p JOIN wikis w ON w.id = p.wiki_id "
-        "LEFT JOIN watches wa ON wa.page_id = p.id GROUP BY p.id ORDER BY p.title, w.name")
+    rows = db.pages_with_watches()
     return render_template("index.html", pages=[page_summary(db, row, now) for row in rows],
                            now=now)
 
@@ -36,14 +33,9 @@ def page_summary(db: Store, page: dict, now: datetime) -> dict:
     pid = page["id"]
     iso = "%Y-%m-%dT%H:%M:%SZ"
     day7, day30 = ((now - timedelta(days=d)).strftime(iso) for d in (7, 30))
-    counts = db.one(
-        "SELECT count(*) AS revisions, count(DISTINCT user) AS editors, "
-        "sum(timestamp >= ?) AS edits7, sum(timestamp >= ?) AS edits30, "
-        "count(DISTINCT CASE WHEN timestamp >= ? THEN user END) AS editors30 "
-        "FROM revisions WHERE page_id = ?", [day7, day30, day30, pid]) or {}
+    counts = db.activity_counts(pid, day7, day30)
     last = db.latest_revision(pid)
-    return {"page": page, "last": last, **{k: v or 0 for k, v in counts.items()},
-            "chart": activity_chart(db, pid, now, last)}
+    return {"page": page, "last": last, **counts, "chart": activity_chart(db, pid, now, last)}
 
 
 def activity_chart(db: Store, page_id: int, now: datetime, last: dict | None) -> dict:
@@ -55,10 +47,8 @@ def activity_chart(db: Store, page_id: int, now: datetime, last: dict | None) ->
         end = last_time + timedelta(days=1)
     start = end - timedelta(weeks=CHART_WEEKS)
     weeks = [0] * CHART_WEEKS
-    for (stamp,) in db.db.execute(
-            "SELECT timestamp FROM revisions WHERE page_id = ? AND timestamp >= ? "
-            "AND timestamp <= ?", [page_id, start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                   end.strftime("%Y-%m-%dT%H:%M:%SZ")]):
+    for stamp in db.revision_times(page_id, start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                end.strftime("%Y-%m-%dT%H:%M:%SZ")):
         moment = parse_time(stamp)
         if moment is not None:
             weeks[min(CHART_WEEKS - 1, (moment - start).days // 7)] += 1
@@ -72,9 +62,7 @@ def activity_chart(db: Store, page_id: int, now: datetime, last: dict | None) ->
 
 def load_page(page_id: int) -> dict:
     """The page with its wiki, or the 404 page."""
-    row = store().one(
-        "SELECT p.*, w.name AS wiki, w.api_url FROM pages p JOIN wikis w ON w.id = p.wiki_id "
-        "WHERE p.id = ?", [page_id])
+    row = store().page_with_wiki(page_id)
     if row is None:
         abort(404, f"There is no stored page with id {page_id}.")
     return row
@@ -87,23 +75,19 @@ def history(page_id: int) -> str:
     number = int_arg("page", 1)
     assert per is not None and number is not None
     db = store()
-    total = db.scalar("SELECT count(*) FROM revisions WHERE page_id = ?", [page_id]) or 0
+    total = db.revision_count(page_id)
     pages = max(1, -(-total // per))
     if number > pages:
         abort(404, f"This history has {pages} page(s) of {per} revisions; there is no page "
               f"{number}.")
     # One row more than shown: the size change of the oldest row needs its predecessor.
-    rows = db.query(
-        "SELECT id, revid, parentid, timestamp, user, userhidden, comment, commenthidden, "
-        "minor, tags, size, has_text, texthidden, revert_of, reverted_by FROM revisions "
-        "WHERE page_id = ? ORDER BY timestamp DESC, revid DESC LIMIT ? OFFSET ?",
-        [page_id, per + 1, (number - 1) * per])
+    rows = db.newest_revisions(page_id, per + 1, (number - 1) * per)
     shown = rows[:per]
     for row, older in zip(shown, rows[1:] + [None], strict=False):
         row["delta"] = size_change(row["size"], older["size"] if older else 0)
         row["labels"] = []
-    first_id = db.scalar("SELECT id FROM revisions WHERE page_id = ? ORDER BY timestamp, revid "
-                         "LIMIT 1", [page_id])
+    first = db.first_revision(page_id)
+    first_id = first["id"] if first else None
     _attach_section_labels(db, shown, first_id)
     return render_template("history.html", page=page, revisions=shown, number=number,
                            pages=pages, per=per, total=total, first_id=first_id)
@@ -113,17 +97,13 @@ def _attach_section_labels(db: Store, rows: list[dict], first_id: int | None) ->
     by_id = {row["id"]: row for row in rows}
     if not by_id:
         return
-    marks = ",".join("?" * len(by_id))
-    changes = db.query(
-        f"SELECT rev_id, section_id, kinds, path FROM section_changes WHERE rev_id IN ({marks})"
-        " ORDER BY rev_id, path", list(by_id))
-    for change in changes:
+    for change in db.section_changes(list(by_id)):
         row = by_id[change["rev_id"]]
         if row["id"] == first_id:
             continue  # the first revision adds every section: "created" says it
-        path = load_path(change["path"])
+        path = change["path"]
         row["labels"].append({"id": change["section_id"], "name": path[-1] if path else "(lead)",
-                              "path": path, "kinds": change["kinds"].split(",")})
+                              "path": path, "kinds": change["kinds"]})
     for row in rows:
         labels = row["labels"]
         row["more_labels"] = max(0, len(labels) - MAX_LABELS)

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, render_template
 
 from tracker.store import Store
 from tracker.text.sections import split
-from tracker.web.helpers import SQLITE_MAX_INT, int_arg, load_path, store
+from tracker.web.helpers import SQLITE_MAX_INT, int_arg, store
 from tracker.web.pages import load_page
 
 bp = Blueprint("revisions", __name__)
@@ -18,8 +18,7 @@ def load_revision(page_id: int, revid: int) -> dict:
     """A stored revision of this page, or the 404 page."""
     row = None
     if revid <= SQLITE_MAX_INT:
-        row = store().one("SELECT * FROM revisions WHERE page_id = ? AND revid = ?",
-                          [page_id, revid])
+        row = store().page_revision(page_id, revid)
     if row is None:
         abort(404, f"Revision {revid} is not a stored revision of this page.")
     return row
@@ -27,8 +26,7 @@ def load_revision(page_id: int, revid: int) -> dict:
 
 def neighbours(db: Store, page_id: int, revid: int) -> tuple[int | None, int | None]:
     """The revids stored right before and right after ``revid`` in history order."""
-    row = db.one("SELECT page_id, timestamp, revid FROM revisions WHERE page_id = ? AND "
-                 "revid = ?", [page_id, revid])
+    row = db.page_revision(page_id, revid)
     if row is None:
         return None, None
     older, newer = db.revision_before(row), db.revision_after(row)
@@ -85,25 +83,16 @@ def section_history(page_id: int, section_id: str) -> str:
     number = int_arg("page", 1)
     assert number is not None
     db = store()
-    total = db.scalar(
-        "SELECT count(*) FROM section_changes sc JOIN revisions r ON r.id = sc.rev_id "
-        "WHERE sc.section_id = ? AND r.page_id = ?", [section_id, page_id]) or 0
-    if total == 0 and not _section_exists(db, page_id, section_id):
+    total = db.section_change_count(page_id, section_id)
+    # A section that never changed after it appeared has no changes of its own: it may still be.
+    if total == 0 and not db.section_exists(page_id, section_id):
         abort(404, f"This page has no section with id {section_id!r}.")
     pages = max(1, -(-total // SECTION_PER_PAGE))
     if number > pages:
         abort(404, f"This section history has {pages} page(s); there is no page {number}.")
     # One more row than shown: each row's former path is the path of the change before it.
-    rows = db.query(
-        "SELECT sc.kinds, sc.path, sc.words_added, sc.words_removed, r.id, r.revid, "
-        "r.timestamp, r.user, r.userhidden, r.comment, r.commenthidden, r.minor, r.tags, "
-        "r.revert_of, r.reverted_by FROM section_changes sc JOIN revisions r "
-        "ON r.id = sc.rev_id WHERE sc.section_id = ? AND r.page_id = ? "
-        "ORDER BY r.timestamp DESC, r.revid DESC LIMIT ? OFFSET ?",
-        [section_id, page_id, SECTION_PER_PAGE + 1, (number - 1) * SECTION_PER_PAGE])
-    for row in rows:
-        row["path"] = load_path(row["path"])
-        row["kinds"] = row["kinds"].split(",")
+    rows = db.section_history(page_id, section_id, SECTION_PER_PAGE + 1,
+                              (number - 1) * SECTION_PER_PAGE)
     for row, older in zip(rows, rows[1:] + [None], strict=False):
         row["old_path"] = older["path"] if older else None
     current = _current(db, page_id, section_id)
@@ -122,11 +111,3 @@ def _current(db: Store, page_id: int, section_id: str) -> dict | None:
         if section["id"] == section_id:
             return {**section, "revid": latest["revid"]}
     return None
-
-
-def _section_exists(db: Store, page_id: int, section_id: str) -> bool:
-    # Driven from the page's revisions (indexed), not from revision_sections.section_id,
-    # which has no index; only reached for a section that never changed after it appeared.
-    return db.scalar(
-        "SELECT 1 FROM revisions r JOIN revision_sections rs ON rs.rev_id = r.id "
-        "WHERE r.page_id = ? AND rs.section_id = ? LIMIT 1", [page_id, section_id]) is not None
