@@ -33,10 +33,6 @@ log = logging.getLogger(__name__)
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
        "form-action 'self'; frame-ancestors 'none'")
-# A delivered HTML digest is shown as its channel rendered it, with its inline CSS, in a
-# sandboxed frame: no script of any origin, no forms, nothing from the network.
-DIGEST_FRAME_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-                    "sandbox; base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
 
 
 class TrackerWeb:

@@ -21,7 +21,6 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from tracker.digest.channels import redact
 from tracker.store import Store
 from tracker.store import digests as ds
-from tracker.web.app import DIGEST_FRAME_CSP
 from tracker.web.helpers import SQLITE_MAX_INT, int_arg, store
 from tracker.web.pages import load_page
 
@@ -32,6 +31,10 @@ DIGESTS_PER_PAGE = 50
 ATOM = "application/atom+xml; charset=utf-8"
 # Formats shown as text, in this order; "html" is shown rendered, the rest are internal.
 TEXT_FORMATS = ("markdown", "text", "chat", "slack")
+# A delivered HTML digest is shown as its channel rendered it, with its inline CSS, in a
+# sandboxed frame: no script of any origin, no forms, nothing from the network.
+DIGEST_FRAME_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                    "sandbox; base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
 
 
 def absolute(endpoint: str, **values: Any) -> str:
