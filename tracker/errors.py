@@ -92,6 +92,11 @@ class Stopping(BaseException):
 # --- signals inside a stage, never shown as they are --------------------------------------
 
 
+class CursorMoved(Exception):
+    """Another process recorded a digest of this window first (tracker.store.digests); the
+    digest run drops its own."""
+
+
 class Unreadable(Exception):
     """Wikitext not read with the parser (tracker.text.wikiparse); `reason` says why, for
     a reader: the diff records it as ``semantics_skipped`` and goes on.

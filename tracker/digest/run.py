@@ -44,6 +44,7 @@ from tracker.digest.model import (
 )
 from tracker.digest.render import render_digest
 from tracker.digest.secrets import redact
+from tracker.errors import CursorMoved
 from tracker.history import revision_pair_diff
 from tracker.model import parse_stamp, utc_stamp
 from tracker.store import Store
@@ -274,7 +275,7 @@ def run_digests(store: Store, config: Config, *, now: datetime | None = None,
             digest_id = record(store, config, sub, built, now)
             with store.atomic():
                 ds.mark_checked(store, sub.name, utc_stamp(now))
-        except ds.CursorMoved:
+        except CursorMoved:
             log.info("%s: another process recorded this window first", sub.name)
             continue
         except Exception as exc:  # noqa: BLE001 - reported, and the other subscriptions go on

@@ -112,7 +112,11 @@ def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None
     try:
         rederive_pending(store, wiki_id)  # what a killed run left half done
         known = {row["page_id"]: title for title, row in rows.items() if row["page_id"]}
-        pageids = {store.page(pid)["pageid"]: title for pid, title in known.items()}
+        pageids = {}
+        for pid, title in known.items():
+            page = store.page(pid)
+            assert page is not None  # watches.page_id references pages(id)
+            pageids[page["pageid"]] = title
         titles = [title for title, row in rows.items() if not row["page_id"]]
         statuses = source.page_status(list(pageids), titles)
         _refresh_site_info(cycle)

@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tracker.errors import CursorMoved
+
 if TYPE_CHECKING:  # pragma: no cover
     from tracker.store.db import Store
 
@@ -39,10 +41,6 @@ def has_schema(store: Store) -> bool:
 def backoff(attempts: int) -> float:
     """Seconds to wait after the ``attempts``-th failed attempt: 1, 2, 4 ... minutes, capped."""
     return min(BACKOFF_BASE * 2 ** max(0, attempts - 1), BACKOFF_CAP)
-
-
-class CursorMoved(Exception):
-    """Another process recorded a digest of this window first; this one is dropped."""
 
 
 # --- cursors and runs ------------------------------------------------------------------------
