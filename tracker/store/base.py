@@ -28,14 +28,19 @@ def store_error_message(exc: sqlite3.DatabaseError, path: Path | str, batch: boo
     if "full" in message:
         return f"the disk holding {path} is full: free some space and run again{nothing}"
     if "locked" in message or "busy" in message:
-        return (f"{path} is locked by another process for more than "
-                f"{BUSY_TIMEOUT_MS // 1000} s; try again{nothing}")
+        return (
+            f"{path} is locked by another process for more than "
+            f"{BUSY_TIMEOUT_MS // 1000} s; try again{nothing}"
+        )
     if "readonly" in message or "read-only" in message:
-        return (f"{path} cannot be written (a read-only file or folder): fix its permissions"
-                f"{nothing}")
+        return (
+            f"{path} cannot be written (a read-only file or folder): fix its permissions{nothing}"
+        )
     if "malformed" in message or "not a database" in message or "corrupt" in message:
-        return (f"{path} is damaged ({message}): restore it from a backup, or check it with "
-                "`sqlite3 FILE 'PRAGMA integrity_check'`")
+        return (
+            f"{path} is damaged ({message}): restore it from a backup, or check it with "
+            "`sqlite3 FILE 'PRAGMA integrity_check'`"
+        )
     return f"database error in {path}: {message}{nothing}"
 
 
@@ -50,14 +55,23 @@ class Connection:
                 if not self.path.exists():
                     raise NoDatabase(self.path)
                 uri = f"file:{self.path}?mode=ro"
-                conn = sqlite3.connect(uri, uri=True, check_same_thread=False,
-                                       timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+                conn = sqlite3.connect(
+                    uri,
+                    uri=True,
+                    check_same_thread=False,
+                    timeout=BUSY_TIMEOUT_MS / 1000,
+                    isolation_level=None,
+                )
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 # Autocommit: transactions are only the explicit ones of atomic(), never one
                 # that the sqlite3 module opens by itself and leaves open.
-                conn = sqlite3.connect(str(self.path), check_same_thread=False,
-                                       timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+                conn = sqlite3.connect(
+                    str(self.path),
+                    check_same_thread=False,
+                    timeout=BUSY_TIMEOUT_MS / 1000,
+                    isolation_level=None,
+                )
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.db = sqlite_utils.Database(conn)
             if not readonly:
@@ -65,8 +79,9 @@ class Connection:
                 self.db.execute("PRAGMA synchronous = NORMAL")
                 self.db.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the database: {store_error_message(exc, self.path)}"
-                             ) from None
+            raise StoreError(
+                f"cannot open the database: {store_error_message(exc, self.path)}"
+            ) from None
         # Caches of the parts, per connection: section texts (texts.py) and what wikitext
         # means on each wiki (wikis.py).
         self._blob_cache: OrderedDict[int, str] = OrderedDict()

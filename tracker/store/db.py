@@ -55,13 +55,15 @@ class Store(Wikis, Pages, Watches, Revisions, Texts, Diffs):
         applied = []
         with self.atomic():
             self.db.execute(
-                "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+                "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
+            )
             done = {row[0] for row in self.db.execute("SELECT name FROM _migrations")}
             for name, step in MIGRATIONS:
                 if name in done:
                     continue
                 step(self.db)
                 self.db.execute(
-                    "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", [name, utcnow()])
+                    "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", [name, utcnow()]
+                )
                 applied.append(name)
         return applied

@@ -20,23 +20,35 @@ def _decoded(rows: list[dict]) -> list[dict]:
 
 
 class Diffs(Connection):
-    def put_diff(self, to_rev: int, from_rev: int | None, data: dict,
-                 replace: bool = False) -> None:
+    def put_diff(
+        self, to_rev: int, from_rev: int | None, data: dict, replace: bool = False
+    ) -> None:
         """Store the diff of a revision against the one before it with text; `replace`: it
         had one already (re-derived), whose section changes go."""
         if replace:
             self.db.execute("DELETE FROM section_changes WHERE rev_id = ?", [to_rev])
-        self.db.execute("INSERT OR REPLACE INTO diffs (to_rev, from_rev, data) VALUES (?, ?, ?)",
-                        [to_rev, from_rev, encode_diff(data)])
+        self.db.execute(
+            "INSERT OR REPLACE INTO diffs (to_rev, from_rev, data) VALUES (?, ?, ?)",
+            [to_rev, from_rev, encode_diff(data)],
+        )
         rows = [
-            (to_rev, s["id"], ",".join(s["kinds"]), encode_path(s["path"]),
-             s.get("words_added", 0), s.get("words_removed", 0))
-            for s in data.get("sections", []) if s.get("kinds")
+            (
+                to_rev,
+                s["id"],
+                ",".join(s["kinds"]),
+                encode_path(s["path"]),
+                s.get("words_added", 0),
+                s.get("words_removed", 0),
+            )
+            for s in data.get("sections", [])
+            if s.get("kinds")
         ]
         if rows:
             self.db.conn.executemany(
                 "INSERT OR REPLACE INTO section_changes (rev_id, section_id, kinds, path, "
-                "words_added, words_removed) VALUES (?, ?, ?, ?, ?, ?)", rows)
+                "words_added, words_removed) VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
 
     def delete_diff(self, to_rev: int) -> None:
         self.db.execute("DELETE FROM section_changes WHERE rev_id = ?", [to_rev])
@@ -44,8 +56,9 @@ class Diffs(Connection):
 
     def stored_diff(self, to_rev: int) -> tuple[int | None, dict] | None:
         """(the revision it is against, the diff) of a stored revision, if it has one."""
-        row = self.db.execute("SELECT from_rev, data FROM diffs WHERE to_rev = ?",
-                              [to_rev]).fetchone()
+        row = self.db.execute(
+            "SELECT from_rev, data FROM diffs WHERE to_rev = ?", [to_rev]
+        ).fetchone()
         if row is None:
             return None
         return row[0], decode_diff(row[1])
@@ -56,34 +69,51 @@ class Diffs(Connection):
         if not rev_ids:
             return []
         marks = ",".join("?" * len(rev_ids))
-        return _decoded(self.query(
-            "SELECT rev_id, section_id, kinds, path, words_added, words_removed FROM "
-            f"section_changes WHERE rev_id IN ({marks}) ORDER BY rev_id, path", list(rev_ids)))
+        return _decoded(
+            self.query(
+                "SELECT rev_id, section_id, kinds, path, words_added, words_removed FROM "
+                f"section_changes WHERE rev_id IN ({marks}) ORDER BY rev_id, path",
+                list(rev_ids),
+            )
+        )
 
     def touched_sections(self, rev_ids: Sequence[int]) -> list[tuple[str, int]]:
         """(section id, revid) of each section these revisions changed, in history order."""
         if not rev_ids:
             return []
         marks = ",".join("?" * len(rev_ids))
-        return [(row[0], row[1]) for row in self.db.execute(
-            f"SELECT c.section_id, r.revid FROM section_changes c JOIN revisions r "
-            f"ON r.id = c.rev_id WHERE c.rev_id IN ({marks}) ORDER BY r.timestamp, r.revid",
-            list(rev_ids))]
+        return [
+            (row[0], row[1])
+            for row in self.db.execute(
+                f"SELECT c.section_id, r.revid FROM section_changes c JOIN revisions r "
+                f"ON r.id = c.rev_id WHERE c.rev_id IN ({marks}) ORDER BY r.timestamp, r.revid",
+                list(rev_ids),
+            )
+        ]
 
     def section_change_count(self, page_id: int, section_id: str) -> int:
         """How many revisions of a page changed the section with this stable id."""
-        return int(self.scalar(
-            "SELECT count(*) FROM section_changes sc JOIN revisions r ON r.id = sc.rev_id "
-            "WHERE sc.section_id = ? AND r.page_id = ?", [section_id, page_id]) or 0)
+        return int(
+            self.scalar(
+                "SELECT count(*) FROM section_changes sc JOIN revisions r ON r.id = sc.rev_id "
+                "WHERE sc.section_id = ? AND r.page_id = ?",
+                [section_id, page_id],
+            )
+            or 0
+        )
 
-    def section_history(self, page_id: int, section_id: str, limit: int,
-                        offset: int = 0) -> list[dict]:
+    def section_history(
+        self, page_id: int, section_id: str, limit: int, offset: int = 0
+    ) -> list[dict]:
         """The revisions that changed a section, newest first: what each did to it (kinds,
         path, words) and the revision's own fields."""
-        return _decoded(self.query(
-            "SELECT sc.kinds, sc.path, sc.words_added, sc.words_removed, r.id, r.revid, "
-            "r.timestamp, r.user, r.userhidden, r.comment, r.commenthidden, r.minor, r.tags, "
-            "r.revert_of, r.reverted_by FROM section_changes sc JOIN revisions r "
-            "ON r.id = sc.rev_id WHERE sc.section_id = ? AND r.page_id = ? "
-            "ORDER BY r.timestamp DESC, r.revid DESC LIMIT ? OFFSET ?",
-            [section_id, page_id, limit, offset]))
+        return _decoded(
+            self.query(
+                "SELECT sc.kinds, sc.path, sc.words_added, sc.words_removed, r.id, r.revid, "
+                "r.timestamp, r.user, r.userhidden, r.comment, r.commenthidden, r.minor, r.tags, "
+                "r.revert_of, r.reverted_by FROM section_changes sc JOIN revisions r "
+                "ON r.id = sc.rev_id WHERE sc.section_id = ? AND r.page_id = ? "
+                "ORDER BY r.timestamp DESC, r.revid DESC LIMIT ? OFFSET ?",
+                [section_id, page_id, limit, offset],
+            )
+        )

@@ -67,10 +67,17 @@ def cursors(store: Store, subscription: str) -> dict[int, Cursor]:
     """Page id -> cursor of a subscription (none in a store without digests yet)."""
     if not has_schema(store):
         return {}
-    rows = store.query("SELECT page_id, revid, sections FROM subscription_cursors "
-                       "WHERE subscription = ?", [subscription])
-    return {row["page_id"]: Cursor(row["revid"], tuple(json.loads(row["sections"]))
-                                   if row["sections"] is not None else None) for row in rows}
+    rows = store.query(
+        "SELECT page_id, revid, sections FROM subscription_cursors WHERE subscription = ?",
+        [subscription],
+    )
+    return {
+        row["page_id"]: Cursor(
+            row["revid"],
+            tuple(json.loads(row["sections"])) if row["sections"] is not None else None,
+        )
+        for row in rows
+    }
 
 
 def subscription_run(store: Store, subscription: str) -> dict | None:
@@ -81,7 +88,8 @@ def mark_checked(store: Store, subscription: str, now: str) -> None:
     store.db.execute(
         "INSERT INTO subscription_runs (subscription, started_at, last_checked_at) "
         "VALUES (?, ?, ?) ON CONFLICT (subscription) DO UPDATE SET last_checked_at = ?",
-        [subscription, now, now, now])
+        [subscription, now, now, now],
+    )
 
 
 def _move_cursor(store: Store, subscription: str, window: PageWindow, now: str) -> None:
@@ -90,18 +98,21 @@ def _move_cursor(store: Store, subscription: str, window: PageWindow, now: str) 
         cursor = store.db.execute(
             "INSERT OR IGNORE INTO subscription_cursors (subscription, page_id, revid, sections,"
             " updated_at) VALUES (?, ?, ?, ?, ?)",
-            [subscription, window.page_id, window.to_revid, sections, now])
+            [subscription, window.page_id, window.to_revid, sections, now],
+        )
     else:
         cursor = store.db.execute(
             "UPDATE subscription_cursors SET revid = ?, sections = ?, updated_at = ? "
             "WHERE subscription = ? AND page_id = ? AND revid = ?",
-            [window.to_revid, sections, now, subscription, window.page_id, window.from_revid])
+            [window.to_revid, sections, now, subscription, window.page_id, window.from_revid],
+        )
     if cursor.rowcount != 1:
         raise CursorMoved(f"{subscription}: page {window.page_id} was digested meanwhile")
 
 
-def advance_cursors(store: Store, subscription: str, windows: Iterable[PageWindow],
-                    now: str) -> None:
+def advance_cursors(
+    store: Store, subscription: str, windows: Iterable[PageWindow], now: str
+) -> None:
     """Move cursors past windows that need no digest (all filtered out, or nothing to say)."""
     with store.atomic():
         for window in windows:
@@ -111,10 +122,19 @@ def advance_cursors(store: Store, subscription: str, windows: Iterable[PageWindo
 # --- digests -----------------------------------------------------------------------------------
 
 
-def record_digest(store: Store, *, subscription: str, kind: str, created_at: str,
-                  subject: str, message_id: str, model: dict[str, Any],
-                  outputs: dict[str, str], windows: Iterable[PageWindow],
-                  channels: Iterable[tuple[str, str]]) -> int:
+def record_digest(
+    store: Store,
+    *,
+    subscription: str,
+    kind: str,
+    created_at: str,
+    subject: str,
+    message_id: str,
+    model: dict[str, Any],
+    outputs: dict[str, str],
+    windows: Iterable[PageWindow],
+    channels: Iterable[tuple[str, str]],
+) -> int:
     """Record a digest, move its cursors and queue one delivery per (key, type) channel,
     all in one transaction, BEFORE anything is sent. Raises CursorMoved if another process
     got there first (nothing is written then)."""
@@ -125,22 +145,34 @@ def record_digest(store: Store, *, subscription: str, kind: str, created_at: str
         cursor = store.db.execute(
             "INSERT INTO digests (subscription, kind, created_at, subject, message_id, model) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            [subscription, kind, created_at, subject, message_id,
-             json.dumps(model, ensure_ascii=False, separators=(",", ":"))])
+            [
+                subscription,
+                kind,
+                created_at,
+                subject,
+                message_id,
+                json.dumps(model, ensure_ascii=False, separators=(",", ":")),
+            ],
+        )
         assert cursor.lastrowid is not None
         digest_id = cursor.lastrowid
         store.db.conn.executemany(
             "INSERT INTO digest_pages (digest_id, page_id, from_revid, to_revid, revisions) "
             "VALUES (?, ?, ?, ?, ?)",
-            [(digest_id, w.page_id, w.from_revid, w.to_revid, w.revisions) for w in windows])
+            [(digest_id, w.page_id, w.from_revid, w.to_revid, w.revisions) for w in windows],
+        )
         store.db.conn.executemany(
             "INSERT INTO digest_outputs (digest_id, format, body) VALUES (?, ?, ?)",
-            [(digest_id, fmt, body) for fmt, body in outputs.items()])
+            [(digest_id, fmt, body) for fmt, body in outputs.items()],
+        )
         store.db.conn.executemany(
             "INSERT INTO deliveries (digest_id, subscription, channel, channel_type, status, "
             "created_at, next_attempt) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-            [(digest_id, subscription, key, kind_, created_at, created_at)
-             for key, kind_ in channels])
+            [
+                (digest_id, subscription, key, kind_, created_at, created_at)
+                for key, kind_ in channels
+            ],
+        )
     return digest_id
 
 
@@ -157,30 +189,37 @@ def digest(store: Store, digest_id: int) -> dict | None:
 
 def outputs(store: Store, digest_id: int) -> dict[str, str]:
     """Format -> body of what was rendered of a digest when it was recorded."""
-    rows = store.query("SELECT format, body FROM digest_outputs WHERE digest_id = ?",
-                       [digest_id])
+    rows = store.query("SELECT format, body FROM digest_outputs WHERE digest_id = ?", [digest_id])
     return {row["format"]: row["body"] for row in rows}
 
 
 def sent_entries(store: Store, subscription: str, channel: str, limit: int) -> list[dict]:
     """The newest digests already delivered to a channel, with their HTML body (Atom)."""
-    return [_decoded(row) for row in store.query(
-        "SELECT d.id, d.subject, d.created_at, d.message_id, d.model, o.body AS html_body "
-        "FROM deliveries v JOIN digests d ON d.id = v.digest_id "
-        "JOIN digest_outputs o ON o.digest_id = d.id AND o.format = 'html_body' "
-        "WHERE v.subscription = ? AND v.channel = ? AND v.status = 'sent' "
-        "ORDER BY d.id DESC LIMIT ?", [subscription, channel, limit])]
+    return [
+        _decoded(row)
+        for row in store.query(
+            "SELECT d.id, d.subject, d.created_at, d.message_id, d.model, o.body AS html_body "
+            "FROM deliveries v JOIN digests d ON d.id = v.digest_id "
+            "JOIN digest_outputs o ON o.digest_id = d.id AND o.format = 'html_body' "
+            "WHERE v.subscription = ? AND v.channel = ? AND v.status = 'sent' "
+            "ORDER BY d.id DESC LIMIT ?",
+            [subscription, channel, limit],
+        )
+    ]
 
 
 # --- deliveries ------------------------------------------------------------------------------
 
 
-def due_deliveries(store: Store, now: str, subscriptions: Iterable[str] | None = None
-                   ) -> list[dict]:
+def due_deliveries(
+    store: Store, now: str, subscriptions: Iterable[str] | None = None
+) -> list[dict]:
     """Deliveries not sent whose next attempt has come, oldest digest first."""
     rows = store.query(
         "SELECT * FROM deliveries WHERE status != 'sent' AND next_attempt <= ? "
-        "ORDER BY digest_id, id", [now])
+        "ORDER BY digest_id, id",
+        [now],
+    )
     if subscriptions is not None:
         wanted = set(subscriptions)
         rows = [row for row in rows if row["subscription"] in wanted]
@@ -198,7 +237,8 @@ def claim(store: Store, delivery: dict, now: str, retry_at: str) -> bool:
             "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, "
             "last_attempt_at = ?, next_attempt = ? WHERE id = ? AND status != 'sent' "
             "AND next_attempt <= ? AND attempts = ?",
-            [now, retry_at, delivery["id"], now, delivery["attempts"]])
+            [now, retry_at, delivery["id"], now, delivery["attempts"]],
+        )
     return cursor.rowcount == 1
 
 
@@ -206,27 +246,39 @@ def mark_sent(store: Store, delivery_id: int, now: str, detail: str) -> None:
     with store.atomic():
         store.db.execute(
             "UPDATE deliveries SET status = 'sent', sent_at = ?, detail = ?, last_error = NULL "
-            "WHERE id = ?", [now, detail, delivery_id])
+            "WHERE id = ?",
+            [now, detail, delivery_id],
+        )
 
 
 def mark_failed(store: Store, delivery_id: int, error: str) -> None:
     with store.atomic():
-        store.db.execute("UPDATE deliveries SET status = 'failed', last_error = ? WHERE id = ?",
-                         [error, delivery_id])
+        store.db.execute(
+            "UPDATE deliveries SET status = 'failed', last_error = ? WHERE id = ?",
+            [error, delivery_id],
+        )
 
 
 def channel_summary(store: Store, subscription: str, channel: str) -> dict[str, Any]:
     """Counts by status and the latest attempt of one channel (for `tracker status`)."""
-    counts = {row["status"]: row["n"] for row in store.query(
-        "SELECT status, count(*) AS n FROM deliveries WHERE subscription = ? AND channel = ? "
-        "GROUP BY status", [subscription, channel])}
+    counts = {
+        row["status"]: row["n"]
+        for row in store.query(
+            "SELECT status, count(*) AS n FROM deliveries WHERE subscription = ? AND channel = ? "
+            "GROUP BY status",
+            [subscription, channel],
+        )
+    }
     last = store.one(
         "SELECT * FROM deliveries WHERE subscription = ? AND channel = ? "
         "ORDER BY COALESCE(last_attempt_at, created_at) DESC, id DESC LIMIT 1",
-        [subscription, channel])
+        [subscription, channel],
+    )
     unsent = store.one(
         "SELECT min(next_attempt) AS next, max(attempts) AS attempts FROM deliveries "
-        "WHERE subscription = ? AND channel = ? AND status != 'sent'", [subscription, channel])
+        "WHERE subscription = ? AND channel = ? AND status != 'sent'",
+        [subscription, channel],
+    )
     return {"counts": counts, "last": last, "unsent": unsent}
 
 
@@ -239,8 +291,7 @@ def digest_count(store: Store, subscription: str | None = None) -> int:
     return int(store.scalar(f"SELECT count(*) FROM digests {where}", params) or 0)
 
 
-def digest_list(store: Store, subscription: str | None, limit: int,
-                offset: int = 0) -> list[dict]:
+def digest_list(store: Store, subscription: str | None, limit: int, offset: int = 0) -> list[dict]:
     """Recorded digests, newest first (of one subscription, or of all): id, subscription,
     kind, created_at, subject, and ``statuses``, their deliveries counted by status."""
     where, params = ("WHERE d.subscription = ?", [subscription]) if subscription else ("", [])
@@ -248,7 +299,8 @@ def digest_list(store: Store, subscription: str | None, limit: int,
         "SELECT d.id, d.subscription, d.kind, d.created_at, d.subject, "
         "(SELECT group_concat(v.status) FROM deliveries v WHERE v.digest_id = d.id) "
         f"AS statuses FROM digests d {where} ORDER BY d.id DESC LIMIT ? OFFSET ?",
-        [*params, limit, offset])
+        [*params, limit, offset],
+    )
     for row in rows:
         counts: dict[str, int] = {}
         for status in (row["statuses"] or "").split(","):
@@ -260,22 +312,32 @@ def digest_list(store: Store, subscription: str | None, limit: int,
 
 def subscription_names(store: Store) -> list[str]:
     """The subscriptions that have recorded digests, by name."""
-    return [row[0] for row in store.db.execute(
-        "SELECT DISTINCT subscription FROM digests ORDER BY subscription")]
+    return [
+        row[0]
+        for row in store.db.execute(
+            "SELECT DISTINCT subscription FROM digests ORDER BY subscription"
+        )
+    ]
 
 
 def recent_digests(store: Store, subscription: str, limit: int) -> list[dict]:
     """A subscription's newest recorded digests, newest first (``model`` as a dict)."""
-    return [_decoded(row) for row in store.query(
-        "SELECT * FROM digests WHERE subscription = ? ORDER BY id DESC LIMIT ?",
-        [subscription, limit])]
+    return [
+        _decoded(row)
+        for row in store.query(
+            "SELECT * FROM digests WHERE subscription = ? ORDER BY id DESC LIMIT ?",
+            [subscription, limit],
+        )
+    ]
 
 
 def digest_windows(store: Store, digest_id: int) -> list[dict]:
     """The pages a digest covered (``digest_pages`` with the page's ``title``), by title."""
     return store.query(
         "SELECT dp.*, p.title FROM digest_pages dp JOIN pages p ON p.id = dp.page_id "
-        "WHERE dp.digest_id = ? ORDER BY p.title", [digest_id])
+        "WHERE dp.digest_id = ? ORDER BY p.title",
+        [digest_id],
+    )
 
 
 def digest_deliveries(store: Store, digest_id: int) -> list[dict]:
@@ -286,7 +348,9 @@ def html_output(store: Store, digest_id: int) -> str | None:
     """The HTML a digest was delivered as: the whole document, else the feed's body."""
     return store.scalar(
         "SELECT body FROM digest_outputs WHERE digest_id = ? AND format IN "
-        "('html', 'html_body') ORDER BY format = 'html' DESC LIMIT 1", [digest_id])
+        "('html', 'html_body') ORDER BY format = 'html' DESC LIMIT 1",
+        [digest_id],
+    )
 
 
 def outputs_in(store: Store, digest_ids: list[int], fmt: str) -> dict[int, str]:
@@ -294,6 +358,10 @@ def outputs_in(store: Store, digest_ids: list[int], fmt: str) -> dict[int, str]:
     if not digest_ids:
         return {}
     marks = ",".join("?" * len(digest_ids))
-    return dict(store.db.execute(
-        f"SELECT digest_id, body FROM digest_outputs WHERE format = ? AND digest_id IN ({marks})",
-        [fmt, *digest_ids]).fetchall())
+    return dict(
+        store.db.execute(
+            "SELECT digest_id, body FROM digest_outputs "
+            f"WHERE format = ? AND digest_id IN ({marks})",
+            [fmt, *digest_ids],
+        ).fetchall()
+    )

@@ -34,8 +34,9 @@ def sync_jobs(store: Store, jobs: dict[str, tuple[str, str, str]]) -> None:
             )
 
 
-def record_run(store: Store, job_id: str, *, error: str | None, summary: str | None,
-               next_run: str | None) -> int:
+def record_run(
+    store: Store, job_id: str, *, error: str | None, summary: str | None, next_run: str | None
+) -> int:
     """Record one finished run; return the job's consecutive failures after it."""
     now = utcnow()
     with store.atomic():
@@ -43,15 +44,18 @@ def record_run(store: Store, job_id: str, *, error: str | None, summary: str | N
             store.db.execute(
                 "UPDATE daemon_jobs SET last_run = ?, last_ok = ?, next_run = ?, runs = runs + 1,"
                 " consecutive_failures = 0, last_summary = ? WHERE id = ?",
-                [now, now, next_run, summary, job_id])
+                [now, now, next_run, summary, job_id],
+            )
         else:
             store.db.execute(
                 "UPDATE daemon_jobs SET last_run = ?, next_run = ?, runs = runs + 1, "
                 "last_error = ?, last_error_at = ?, "
                 "consecutive_failures = consecutive_failures + 1, last_summary = ? WHERE id = ?",
-                [now, next_run, error, now, summary, job_id])
-    return int(store.scalar(
-        "SELECT consecutive_failures FROM daemon_jobs WHERE id = ?", [job_id]) or 0)
+                [now, next_run, error, now, summary, job_id],
+            )
+    return int(
+        store.scalar("SELECT consecutive_failures FROM daemon_jobs WHERE id = ?", [job_id]) or 0
+    )
 
 
 def daemon_started(store: Store, config_path: str) -> None:
@@ -61,7 +65,8 @@ def daemon_started(store: Store, config_path: str) -> None:
         "VALUES (1, ?, ?, NULL, ?) ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, "
         "started_at = excluded.started_at, stopped_at = NULL, config = excluded.config, "
         "reloaded_at = NULL",
-        [os.getpid(), utcnow(), config_path])
+        [os.getpid(), utcnow(), config_path],
+    )
 
 
 def daemon_reloaded(store: Store) -> None:
@@ -88,7 +93,8 @@ def job_status(store: Store) -> list[dict[str, Any]]:
         rows = store.query(
             "SELECT id, kind, target, schedule, last_run, last_ok, next_run, last_error, "
             "last_error_at, consecutive_failures, runs, last_summary FROM daemon_jobs "
-            "WHERE active = 1 ORDER BY kind DESC, target")
+            "WHERE active = 1 ORDER BY kind DESC, target"
+        )
     except sqlite3.OperationalError:
         return []
     return rows
@@ -97,14 +103,24 @@ def job_status(store: Store) -> list[dict[str, Any]]:
 def daemon_status(store: Store, running_pid: int | None) -> dict[str, Any]:
     """The daemon's pid and start time; ``running_pid`` comes from lock.holder()."""
     try:
-        row = store.one("SELECT pid, started_at, stopped_at, config, reloaded_at "
-                        "FROM daemon_state WHERE id = 1")
+        row = store.one(
+            "SELECT pid, started_at, stopped_at, config, reloaded_at FROM daemon_state WHERE id = 1"
+        )
     except sqlite3.OperationalError:
         row = None
-    record: dict[str, Any] = {"running": running_pid is not None, "pid": running_pid,
-                              "started_at": None, "stopped_at": None, "reloaded_at": None,
-                              "config": None}
+    record: dict[str, Any] = {
+        "running": running_pid is not None,
+        "pid": running_pid,
+        "started_at": None,
+        "stopped_at": None,
+        "reloaded_at": None,
+        "config": None,
+    }
     if row:
-        record.update(started_at=row["started_at"], stopped_at=row["stopped_at"],
-                      reloaded_at=row["reloaded_at"], config=row["config"])
+        record.update(
+            started_at=row["started_at"],
+            stopped_at=row["stopped_at"],
+            reloaded_at=row["reloaded_at"],
+            config=row["config"],
+        )
     return record

@@ -16,8 +16,7 @@ class Pages(Connection):
 
     def page_by_pageid(self, wiki_id: int, pageid: int) -> dict | None:
         """A stored page by the wiki's own page id."""
-        return self.one("SELECT * FROM pages WHERE wiki_id = ? AND pageid = ?",
-                        [wiki_id, pageid])
+        return self.one("SELECT * FROM pages WHERE wiki_id = ? AND pageid = ?", [wiki_id, pageid])
 
     def page_with_wiki(self, page_id: int) -> dict | None:
         """A stored page with its wiki's ``wiki`` (name) and ``api_url``."""
@@ -29,7 +28,8 @@ class Pages(Connection):
         return self.query(
             "SELECT p.*, w.name AS wiki, w.api_url, wa.status AS watch_status, "
             "wa.last_poll, wa.last_error FROM pages p JOIN wikis w ON w.id = p.wiki_id "
-            "LEFT JOIN watches wa ON wa.page_id = p.id GROUP BY p.id ORDER BY p.title, w.name")
+            "LEFT JOIN watches wa ON wa.page_id = p.id GROUP BY p.id ORDER BY p.title, w.name"
+        )
 
     def find_page(self, title: str, wiki: str | None = None) -> dict | None:
         """A stored page by its current title, or by any former title, with its wiki's name
@@ -39,35 +39,43 @@ class Pages(Connection):
             where, params = " AND w.name = ?", [title, wiki]
         rows = self.query(
             "SELECT p.*, w.name AS wiki FROM pages p JOIN wikis w ON w.id = p.wiki_id "
-            f"WHERE p.title = ?{where} ORDER BY p.id", params)
+            f"WHERE p.title = ?{where} ORDER BY p.id",
+            params,
+        )
         if not rows:
             rows = self.query(
                 "SELECT p.*, w.name AS wiki FROM page_titles t JOIN pages p ON p.id = t.page_id "
                 f"JOIN wikis w ON w.id = p.wiki_id WHERE t.title = ?{where} ORDER BY p.id",
-                params)
+                params,
+            )
         wikis = sorted({row["wiki"] for row in rows})
         if len(wikis) > 1:
             raise AmbiguousTitle(title, wikis)
         return rows[0] if rows else None
 
-    def upsert_page(self, wiki_id: int, pageid: int, title: str, ns: int = 0,
-                    content_model: str | None = None) -> dict:
+    def upsert_page(
+        self, wiki_id: int, pageid: int, title: str, ns: int = 0, content_model: str | None = None
+    ) -> dict:
         """The page with this wiki page id; a new title is recorded in its title history."""
         now = utcnow()
         page = self.page_by_pageid(wiki_id, pageid)
         if page is None:
             cursor = self.db.execute(
                 "INSERT INTO pages (wiki_id, pageid, ns, title, content_model, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)", [wiki_id, pageid, ns, title, content_model, now])
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [wiki_id, pageid, ns, title, content_model, now],
+            )
             page_id = int(cursor.lastrowid or 0)
         else:
             page_id = page["id"]
             if page["title"] != title or page["deleted_at"]:
-                self.db.execute("UPDATE pages SET title = ?, deleted_at = NULL WHERE id = ?",
-                                [title, page_id])
+                self.db.execute(
+                    "UPDATE pages SET title = ?, deleted_at = NULL WHERE id = ?", [title, page_id]
+                )
         self.db.execute(
             "INSERT OR IGNORE INTO page_titles (page_id, title, first_seen) VALUES (?, ?, ?)",
-            [page_id, title, now])
+            [page_id, title, now],
+        )
         result = self.page(page_id)
         assert result is not None
         return result
@@ -79,13 +87,17 @@ class Pages(Connection):
     def mark_backfilled(self, page_id: int, when: str, *, checked: bool) -> None:
         """The page's first backfill is complete (``checked``: it was its whole history, so
         its revision list is the wiki's as of now)."""
-        self.db.execute("UPDATE pages SET backfilled_at = ?, checked_at = ? WHERE id = ?",
-                        [when, when if checked else None, page_id])
+        self.db.execute(
+            "UPDATE pages SET backfilled_at = ?, checked_at = ? WHERE id = ?",
+            [when, when if checked else None, page_id],
+        )
 
     def mark_imported(self, page_id: int, when: str) -> None:
         """An export brought the page's history in: backfilled, if it was not already."""
-        self.db.execute("UPDATE pages SET backfilled_at = COALESCE(backfilled_at, ?) "
-                        "WHERE id = ?", [when, page_id])
+        self.db.execute(
+            "UPDATE pages SET backfilled_at = COALESCE(backfilled_at, ?) WHERE id = ?",
+            [when, page_id],
+        )
 
     def mark_checked(self, page_id: int, when: str) -> None:
         """The page's whole revision list was compared with the wiki's at ``when``."""

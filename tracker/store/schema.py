@@ -238,8 +238,10 @@ def _m030_search_index(db: sqlite_utils.Database) -> None:
 
 def create_search_index(db: sqlite_utils.Database) -> None:
     """The contentless FTS5 index over section texts (idempotent)."""
-    db.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} "
-               f"USING fts5(text, content='', tokenize='{TOKENIZE}')")
+    db.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} "
+        f"USING fts5(text, content='', tokenize='{TOKENIZE}')"
+    )
 
 
 def _m040_history_order(db: sqlite_utils.Database) -> None:
@@ -248,8 +250,9 @@ def _m040_history_order(db: sqlite_utils.Database) -> None:
     later are marked; each page can say where its derived data (section ids, stored diffs)
     must be worked out again; each wiki keeps its siteinfo and how far its log was read.
     Derived data that followed id order is re-derived (fetch.ingest.rederive_pending)."""
-    db.execute("CREATE INDEX IF NOT EXISTS revisions_history "
-               "ON revisions (page_id, timestamp, revid)")
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS revisions_history ON revisions (page_id, timestamp, revid)"
+    )
     db.table("revisions").transform(not_null={"size": False}, defaults={"size": None})
     db.execute("UPDATE revisions SET size = NULL WHERE size < 0")
     db.execute("ALTER TABLE revisions ADD COLUMN deleted_at TEXT")
@@ -264,10 +267,18 @@ def _m040_history_order(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE wikis ADD COLUMN siteinfo_at TEXT")
     db.execute("ALTER TABLE wikis ADD COLUMN log_checked_at TEXT")
     for (page_id,) in db.execute("SELECT id FROM pages").fetchall():
-        by_id = [row[0] for row in db.execute(
-            "SELECT revid FROM revisions WHERE page_id = ? ORDER BY revid", [page_id])]
-        in_order = [row[0] for row in db.execute(
-            f"SELECT revid FROM revisions WHERE page_id = ? ORDER BY {HISTORY}", [page_id])]
+        by_id = [
+            row[0]
+            for row in db.execute(
+                "SELECT revid FROM revisions WHERE page_id = ? ORDER BY revid", [page_id]
+            )
+        ]
+        in_order = [
+            row[0]
+            for row in db.execute(
+                f"SELECT revid FROM revisions WHERE page_id = ? ORDER BY {HISTORY}", [page_id]
+            )
+        ]
         first = next((b for a, b in zip(by_id, in_order, strict=True) if a != b), None)
         if first is not None:
             # Section ids and stored diffs followed id order from here: derive them again.

@@ -80,8 +80,10 @@ def forget_texts(store: Connection, blobs: list[tuple[int, str]]) -> None:
     if FTS_TABLE not in db.table_names() or not blobs:
         return
     top = _indexed_top(db.conn)
-    db.conn.executemany(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, text) "
-                        "VALUES ('delete', ?, ?)", [(b, text) for b, text in blobs if b <= top])
+    db.conn.executemany(
+        f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, text) VALUES ('delete', ?, ?)",
+        [(b, text) for b, text in blobs if b <= top],
+    )
 
 
 def index_new_blobs(store: Connection, batch: int = BATCH) -> int:
@@ -100,10 +102,13 @@ def _index_new(db: sqlite_utils.Database, batch: int = BATCH) -> int:
     while True:
         with _immediate(db.conn) as conn:
             done = _indexed_top(conn)
-            rows = conn.execute("SELECT id, data FROM blobs WHERE id > ? ORDER BY id LIMIT ?",
-                                [done, batch]).fetchall()
-            conn.executemany(f"INSERT INTO {FTS_TABLE} (rowid, text) VALUES (?, ?)",
-                             [(blob_id, decode_text(data)) for blob_id, data in rows])
+            rows = conn.execute(
+                "SELECT id, data FROM blobs WHERE id > ? ORDER BY id LIMIT ?", [done, batch]
+            ).fetchall()
+            conn.executemany(
+                f"INSERT INTO {FTS_TABLE} (rowid, text) VALUES (?, ?)",
+                [(blob_id, decode_text(data)) for blob_id, data in rows],
+            )
         added += len(rows)
         if len(rows) < batch:
             return added
@@ -199,10 +204,13 @@ class Tokenizer:
                 self._probe = sqlite3.connect(":memory:", check_same_thread=False)
                 self._probe.executescript(
                     f"CREATE VIRTUAL TABLE probe USING fts5(x, tokenize='{TOKENIZE}');"
-                    "CREATE VIRTUAL TABLE probe_terms USING fts5vocab(probe, instance);")
+                    "CREATE VIRTUAL TABLE probe_terms USING fts5vocab(probe, instance);"
+                )
             probe = self._probe
-            probe.executemany("INSERT INTO probe (rowid, x) VALUES (?, ?)",
-                              [(i, f"q{c}q") for i, c in enumerate(chars, 1)])
+            probe.executemany(
+                "INSERT INTO probe (rowid, x) VALUES (?, ?)",
+                [(i, f"q{c}q") for i, c in enumerate(chars, 1)],
+            )
             terms: dict[int, list[str]] = {}
             rows = probe.execute("SELECT term, doc FROM probe_terms ORDER BY doc, offset")
             for term, doc in rows:
@@ -262,15 +270,20 @@ class PageHits:
     latest_has_it: bool = False
 
 
-def find(store: Pages, query: str, page_id: int | None = None,
-         max_runs: int = 50) -> list[PageHits]:
+def find(
+    store: Pages, query: str, page_id: int | None = None, max_runs: int = 50
+) -> list[PageHits]:
     """Every page (by id) whose stored revisions contain the FTS ``query``, with the
     stretches of revisions containing it. No index: nothing found."""
     db = store.db
     if FTS_TABLE not in db.table_names():
         return []
-    hit_blobs = [row[0] for row in db.execute(
-        f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?", [query]).fetchall()]
+    hit_blobs = [
+        row[0]
+        for row in db.execute(
+            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?", [query]
+        ).fetchall()
+    ]
     if not hit_blobs:
         return []
     rows = _revisions_with_blobs(db, hit_blobs, page_id)
@@ -291,8 +304,9 @@ def find(store: Pages, query: str, page_id: int | None = None,
     return results
 
 
-def _revisions_with_blobs(db: sqlite_utils.Database, blob_ids: Iterable[int],
-                          page_id: int | None) -> list[tuple[int, int, str, int, int]]:
+def _revisions_with_blobs(
+    db: sqlite_utils.Database, blob_ids: Iterable[int], page_id: int | None
+) -> list[tuple[int, int, str, int, int]]:
     """(revision row id, page id, timestamp, revid, blob id) of each revision holding one of
     the blobs."""
     # Blob ids go in through a temp table: an IN list of thousands of parameters is slower
@@ -300,21 +314,21 @@ def _revisions_with_blobs(db: sqlite_utils.Database, blob_ids: Iterable[int],
     conn = db.conn
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS search_hits (blob_id INTEGER PRIMARY KEY)")
     conn.execute("DELETE FROM temp.search_hits")
-    conn.executemany("INSERT OR IGNORE INTO temp.search_hits VALUES (?)",
-                     [(b,) for b in blob_ids])
+    conn.executemany("INSERT OR IGNORE INTO temp.search_hits VALUES (?)", [(b,) for b in blob_ids])
     where, params = "", []
     if page_id is not None:
         where, params = " WHERE r.page_id = ?", [page_id]
     rows = conn.execute(
         "SELECT rs.rev_id, r.page_id, r.timestamp, r.revid, rs.blob_id FROM temp.search_hits h "
         "JOIN revision_sections rs ON rs.blob_id = h.blob_id "
-        f"JOIN revisions r ON r.id = rs.rev_id{where}", params).fetchall()
+        f"JOIN revisions r ON r.id = rs.rev_id{where}",
+        params,
+    ).fetchall()
     conn.execute("DELETE FROM temp.search_hits")
     return rows
 
 
-def _presence(db: sqlite_utils.Database, hits: PageHits, rev_ids: set[int],
-              max_runs: int) -> None:
+def _presence(db: sqlite_utils.Database, hits: PageHits, rev_ids: set[int], max_runs: int) -> None:
     """Walk the page's revisions in history order and cut them into stretches with the phrase.
 
     Revisions whose text is hidden say nothing either way and are skipped, so hiding one
@@ -322,7 +336,9 @@ def _presence(db: sqlite_utils.Database, hits: PageHits, rev_ids: set[int],
     """
     cursor = db.execute(
         "SELECT id, revid, timestamp, user, userhidden FROM revisions "
-        "WHERE page_id = ? AND has_text = 1 ORDER BY timestamp, revid", [hits.page["id"]])
+        "WHERE page_id = ? AND has_text = 1 ORDER BY timestamp, revid",
+        [hits.page["id"]],
+    )
     run: Presence | None = None
     for rev_id, revid, timestamp, user, userhidden in cursor:
         hits.total += 1

@@ -22,8 +22,9 @@ class Texts(Connection):
         row = self.db.execute("SELECT id FROM blobs WHERE hash = ?", [key]).fetchone()
         if row:
             return int(row[0])
-        cursor = self.db.execute("INSERT INTO blobs (hash, data) VALUES (?, ?)",
-                                 [key, encode_text(text)])
+        cursor = self.db.execute(
+            "INSERT INTO blobs (hash, data) VALUES (?, ?)", [key, encode_text(text)]
+        )
         return int(cursor.lastrowid or 0)
 
     def blob(self, blob_id: int) -> str:
@@ -46,7 +47,8 @@ class Texts(Connection):
         """(section id, blob id) of each section of a stored revision, in order."""
         rows = self.db.execute(
             "SELECT section_id, blob_id FROM revision_sections WHERE rev_id = ? ORDER BY idx",
-            [rev_id]).fetchall()
+            [rev_id],
+        ).fetchall()
         return [(row[0], row[1]) for row in rows]
 
     def revision_text(self, rev_id: int) -> str | None:
@@ -64,42 +66,59 @@ class Texts(Connection):
         """Whether any stored revision of the page has a section with this stable id."""
         # Driven from the page's revisions (indexed), not from revision_sections.section_id,
         # which has no index.
-        return self.scalar(
-            "SELECT 1 FROM revisions r JOIN revision_sections rs ON rs.rev_id = r.id "
-            "WHERE r.page_id = ? AND rs.section_id = ? LIMIT 1",
-            [page_id, section_id]) is not None
+        return (
+            self.scalar(
+                "SELECT 1 FROM revisions r JOIN revision_sections rs ON rs.rev_id = r.id "
+                "WHERE r.page_id = ? AND rs.section_id = ? LIMIT 1",
+                [page_id, section_id],
+            )
+            is not None
+        )
 
     def relabel_sections(self, rev_id: int, section_ids: list[str]) -> None:
         """Give a stored revision's sections other stable ids (same texts, same order)."""
         self.db.conn.executemany(
             "UPDATE revision_sections SET section_id = ? WHERE rev_id = ? AND idx = ?",
-            [(sid, rev_id, idx) for idx, sid in enumerate(section_ids)])
+            [(sid, rev_id, idx) for idx, sid in enumerate(section_ids)],
+        )
 
     def replace_sections(self, rev_id: int, layout: list[tuple[str, int]]) -> None:
         """Store a revision's sections anew (layout: section id, blob id, in order)."""
         self.db.execute("DELETE FROM revision_sections WHERE rev_id = ?", [rev_id])
         self.db.conn.executemany(
-            "INSERT INTO revision_sections (rev_id, idx, blob_id, section_id) "
-            "VALUES (?, ?, ?, ?)",
-            [(rev_id, i, blob_id, sid) for i, (sid, blob_id) in enumerate(layout)])
+            "INSERT INTO revision_sections (rev_id, idx, blob_id, section_id) VALUES (?, ?, ?, ?)",
+            [(rev_id, i, blob_id, sid) for i, (sid, blob_id) in enumerate(layout)],
+        )
 
-    def restore_text(self, rev_id: int, layout: list[tuple[str, int]],
-                     sha1: str | None) -> None:
+    def restore_text(self, rev_id: int, layout: list[tuple[str, int]], sha1: str | None) -> None:
         """A text the wiki shows again: the revision's sections, its content hash, its
         flags."""
         self.replace_sections(rev_id, layout)
-        self.db.execute("UPDATE revisions SET has_text = 1, texthidden = 0, sha1 = ?, "
-                        "sha1hidden = 0 WHERE id = ?", [sha1, rev_id])
+        self.db.execute(
+            "UPDATE revisions SET has_text = 1, texthidden = 0, sha1 = ?, "
+            "sha1hidden = 0 WHERE id = ?",
+            [sha1, rev_id],
+        )
 
     def drop_text(self, rev_id: int) -> None:
         """Forget a revision's text (the wiki hid it): its sections, its stored diff, and
         the section texts no other revision has (from the search index too)."""
         db = self.db
-        blob_ids = {row[0] for row in db.execute(
-            "SELECT blob_id FROM revision_sections WHERE rev_id = ?", [rev_id]).fetchall()}
+        blob_ids = {
+            row[0]
+            for row in db.execute(
+                "SELECT blob_id FROM revision_sections WHERE rev_id = ?", [rev_id]
+            ).fetchall()
+        }
         db.execute("DELETE FROM revision_sections WHERE rev_id = ?", [rev_id])
-        orphans = [b for b in sorted(blob_ids) if db.execute(
-            "SELECT 1 FROM revision_sections WHERE blob_id = ? LIMIT 1", [b]).fetchone() is None]
+        orphans = [
+            b
+            for b in sorted(blob_ids)
+            if db.execute(
+                "SELECT 1 FROM revision_sections WHERE blob_id = ? LIMIT 1", [b]
+            ).fetchone()
+            is None
+        ]
         if orphans:
             forget_texts(self, [(b, self.blob(b)) for b in orphans])
             marks = ",".join("?" * len(orphans))

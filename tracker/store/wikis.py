@@ -11,19 +11,22 @@ from tracker.text.siteinfo import SiteInfo
 
 
 class Wikis(Connection):
-    def wiki_id(self, name: str, api_url: str | None = None,
-                snapshot: str | None = None) -> int:
+    def wiki_id(self, name: str, api_url: str | None = None, snapshot: str | None = None) -> int:
         """The id of the wiki with this name, added if new; a given api_url or snapshot is
         recorded."""
         row = self.one("SELECT id FROM wikis WHERE name = ?", [name])
         if row:
             if api_url is not None or snapshot is not None:
-                self.db.execute("UPDATE wikis SET api_url = ?, snapshot = ? WHERE id = ?",
-                                [api_url, snapshot, row["id"]])
+                self.db.execute(
+                    "UPDATE wikis SET api_url = ?, snapshot = ? WHERE id = ?",
+                    [api_url, snapshot, row["id"]],
+                )
             return int(row["id"])
         with self.atomic():  # (another process may have added it since: then it is used)
-            self.db.execute("INSERT OR IGNORE INTO wikis (name, api_url, snapshot) "
-                            "VALUES (?, ?, ?)", [name, api_url, snapshot])
+            self.db.execute(
+                "INSERT OR IGNORE INTO wikis (name, api_url, snapshot) VALUES (?, ?, ?)",
+                [name, api_url, snapshot],
+            )
         return int(self.scalar("SELECT id FROM wikis WHERE name = ?", [name]))
 
     def find_wiki_id(self, name: str) -> int | None:
@@ -51,8 +54,10 @@ class Wikis(Connection):
         return str(value) if value is not None else None
 
     def set_site_info(self, wiki_id: int, site: SiteInfo) -> None:
-        self.db.execute("UPDATE wikis SET siteinfo = ?, siteinfo_at = ? WHERE id = ?",
-                        [site.to_json(), utcnow(), wiki_id])
+        self.db.execute(
+            "UPDATE wikis SET siteinfo = ?, siteinfo_at = ? WHERE id = ?",
+            [site.to_json(), utcnow(), wiki_id],
+        )
         self._sites[wiki_id] = site
 
     def site_info_checked(self, wiki_id: int, when: str) -> None:
@@ -77,24 +82,43 @@ class Wikis(Connection):
         if error is None:
             self.db.execute(
                 "UPDATE wikis SET last_ok = ?, error_count = 0, unreachable_since = NULL "
-                "WHERE id = ?", [now, wiki_id])
+                "WHERE id = ?",
+                [now, wiki_id],
+            )
         else:
             self.db.execute(
                 "UPDATE wikis SET last_error = ?, last_error_at = ?, "
                 "error_count = error_count + 1, unreachable_since = COALESCE(unreachable_since, ?)"
-                " WHERE id = ?", [error, now, now, wiki_id])
+                " WHERE id = ?",
+                [error, now, now, wiki_id],
+            )
 
     # --- poll runs ---------------------------------------------------------------------------
 
     def start_poll_run(self, wiki_id: int) -> int:
         cursor = self.db.execute(
-            "INSERT INTO poll_runs (wiki_id, started_at) VALUES (?, ?)", [wiki_id, utcnow()])
+            "INSERT INTO poll_runs (wiki_id, started_at) VALUES (?, ?)", [wiki_id, utcnow()]
+        )
         return int(cursor.lastrowid or 0)
 
-    def finish_poll_run(self, run_id: int, *, requests: int, pages_checked: int,
-                        revisions_added: int, errors: list[str]) -> None:
+    def finish_poll_run(
+        self,
+        run_id: int,
+        *,
+        requests: int,
+        pages_checked: int,
+        revisions_added: int,
+        errors: list[str],
+    ) -> None:
         self.db.execute(
             "UPDATE poll_runs SET finished_at = ?, requests = ?, pages_checked = ?, "
             "revisions_added = ?, errors = ? WHERE id = ?",
-            [utcnow(), requests, pages_checked, revisions_added,
-             json.dumps(errors) if errors else None, run_id])
+            [
+                utcnow(),
+                requests,
+                pages_checked,
+                revisions_added,
+                json.dumps(errors) if errors else None,
+                run_id,
+            ],
+        )
