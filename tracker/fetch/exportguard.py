@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Generator, Iterator
-from typing import IO
+from typing import Protocol
 
 from tracker.config import format_size
 from tracker.errors import WikiError
@@ -74,10 +74,18 @@ def _whole_characters(data: bytearray, end: int) -> int:
     return end if end - start >= length else start
 
 
+class Readable(Protocol):
+    """What the guard reads from: a file opened in binary mode, or a stream like one."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
 class ExportGuard:
     """A binary file-like object: the export's bytes, with over-large texts cut."""
 
-    def __init__(self, raw: IO[bytes], max_text: int, name: str):
+    def __init__(self, raw: Readable, max_text: int, name: str):
         self.raw = raw
         self.max_text = max_text
         self.name = name
