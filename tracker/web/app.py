@@ -26,6 +26,7 @@ from tracker.digest.channels import channel_secrets
 from tracker.errors import StoreError, TrackerError
 from tracker.store import Store, store_error_message
 from tracker.store.search import Indexer
+from tracker.text.display import LEAD
 from tracker.web import helpers
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ def _register_template_helpers(app: Flask) -> None:
         summary=helpers.summary_pieces, safe_url=helpers.safe_url)
     app.jinja_env.globals.update(
         user_link=helpers.user_link, wiki_link=helpers.wiki_link, page_link=helpers.page_link,
-        is_bot=helpers.is_bot, tags_of=helpers.tags_of)
+        is_bot=helpers.is_bot, tags_of=helpers.tags_of, LEAD=LEAD)
 
 
 def _register_errors(app: Flask) -> None:

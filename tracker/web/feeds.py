@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 
-from tracker.digest.channels import redact
+from tracker.digest.secrets import redact
 from tracker.store import Store
 from tracker.store import digests as ds
 from tracker.web.helpers import SQLITE_MAX_INT, int_arg, store

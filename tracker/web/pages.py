@@ -7,7 +7,9 @@ from datetime import datetime, timedelta
 from flask import Blueprint, abort, current_app, render_template
 
 from tracker.history import size_change
+from tracker.model import utc_stamp
 from tracker.store import Store
+from tracker.text.display import LEAD
 from tracker.web.helpers import int_arg, parse_time, store
 
 bp = Blueprint("pages", __name__)
@@ -31,8 +33,7 @@ def index() -> str:
 def page_summary(db: Store, page: dict, now: datetime) -> dict:
     """Last change, editors, recent edit counts and a weekly activity chart of one page."""
     pid = page["id"]
-    iso = "%Y-%m-%dT%H:%M:%SZ"
-    day7, day30 = ((now - timedelta(days=d)).strftime(iso) for d in (7, 30))
+    day7, day30 = (utc_stamp(now - timedelta(days=d)) for d in (7, 30))
     counts = db.activity_counts(pid, day7, day30)
     last = db.latest_revision(pid)
     return {"page": page, "last": last, **counts, "chart": activity_chart(db, pid, now, last)}
@@ -47,8 +48,7 @@ def activity_chart(db: Store, page_id: int, now: datetime, last: dict | None) ->
         end = last_time + timedelta(days=1)
     start = end - timedelta(weeks=CHART_WEEKS)
     weeks = [0] * CHART_WEEKS
-    for stamp in db.revision_times(page_id, start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                end.strftime("%Y-%m-%dT%H:%M:%SZ")):
+    for stamp in db.revision_times(page_id, utc_stamp(start), utc_stamp(end)):
         moment = parse_time(stamp)
         if moment is not None:
             weeks[min(CHART_WEEKS - 1, (moment - start).days // 7)] += 1
@@ -102,7 +102,7 @@ def _attach_section_labels(db: Store, rows: list[dict], first_id: int | None) ->
         if row["id"] == first_id:
             continue  # the first revision adds every section: "created" says it
         path = change["path"]
-        row["labels"].append({"id": change["section_id"], "name": path[-1] if path else "(lead)",
+        row["labels"].append({"id": change["section_id"], "name": path[-1] if path else LEAD,
                               "path": path, "kinds": change["kinds"]})
     for row in rows:
         labels = row["labels"]
