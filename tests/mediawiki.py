@@ -36,6 +36,7 @@ from typing import Any
 
 import mwclient
 import requests
+from loopback import free_port
 
 MEDIAWIKI_DIR = Path("/usr/share/mediawiki")
 DEBIAN_PACKAGES = ("mediawiki", "php-sqlite3", "php-cli", "php-intl", "php-mbstring", "php-xml")
@@ -135,13 +136,6 @@ def ensure_mediawiki_installed() -> None:
         check=True,
         env=env,
     )
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _listening(port: int) -> bool:

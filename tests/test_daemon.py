@@ -12,19 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from daemon_helpers import (
-    DaemonProcess,
-    SmtpSink,
-    query,
-    run_tracker,
-    stored_history,
-    stored_revids,
-    wait_until,
-    wiki_history,
-    wiki_table,
-    write_config,
-)
 from faultproxy import FaultProxy
+from processes import DaemonProcess, query, stored_history, stored_revids, wiki_history
+from trackerutil import run_tracker, wiki_table, write_config
+from waits import wait_until
 
 from tracker.config import load_config
 from tracker.daemon.lock import DaemonLock, holder
@@ -38,7 +29,7 @@ from tracker.store import jobs as daemon_store
 
 def test_plan_polls_each_wiki_at_its_shortest_interval_and_schedules_digests(tmp_path):
     config = load_config(write_config(
-        tmp_path / "config.toml",
+        tmp_path,
         wikis=[wiki_table("a", "http://127.0.0.1:9/api.php"),
                wiki_table("b", "http://127.0.0.1:9/api.php"),
                wiki_table("idle", "http://127.0.0.1:9/api.php")],
@@ -90,20 +81,14 @@ def test_job_status_is_empty_before_any_daemon_ran(tmp_path):
 # ---- the daemon as a process ------------------------------------------------------------
 
 
-@pytest.fixture
-def smtp():
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
-
-
 def _config(tmp_path: Path, api_url: str, titles: list[str], **kwargs) -> Path:
-    return write_config(tmp_path / "config.toml", wikis=[wiki_table("local", api_url)],
+    return write_config(tmp_path, wikis=[wiki_table("local", api_url)],
                         watches=[{"wiki": "local", "title": t, "interval": 1} for t in titles],
                         **kwargs)
 
 
-def test_daemon_edit_is_stored_and_its_digest_arrives(mediawiki, tmp_path, smtp):
+def test_daemon_edit_is_stored_and_its_digest_arrives(mediawiki, tmp_path, smtp_server):
+    smtp = smtp_server
     title = "Daemon digest page"
     first = mediawiki.edit(title, "== Intro ==\nThe first text.\n", "created")
     config = _config(tmp_path, mediawiki.api_url, [title], subscriptions=[{
@@ -229,7 +214,7 @@ def test_daemon_sigterm_mid_poll_exits_within_seconds(make_wiki, tmp_path, where
         wiki.edit(title, f"text of {title}", "created")
     with FaultProxy(wiki.host) as proxy:
         config = write_config(
-            tmp_path / "config.toml",
+            tmp_path,
             wikis=[wiki_table("local", proxy.api_url, timeout=30.0, max_retries=5)],
             watches=[{"wiki": "local", "title": t, "interval": 1} for t in titles])
         db = tmp_path / "tracker.db"
@@ -254,7 +239,7 @@ def test_daemon_sigterm_mid_poll_exits_within_seconds(make_wiki, tmp_path, where
         for title in titles:
             stored = stored_history(db, title)
             assert stored == wiki_history(wiki, title)[:len(stored)]
-        config = write_config(tmp_path / "config.toml", wikis=[wiki_table("local", wiki.api_url)],
+        config = write_config(tmp_path, wikis=[wiki_table("local", wiki.api_url)],
                               watches=[{"wiki": "local", "title": t, "interval": 1}
                                        for t in titles])
         with DaemonProcess(config) as daemon:

@@ -6,21 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from daemon_helpers import (
-    DaemonProcess,
-    SmtpSink,
-    query,
-    run_tracker,
-    stored_history,
-    stored_revids,
-    wait_until,
-    wiki_history,
-    wiki_table,
-    write_config,
-)
 from faultproxy import FaultProxy
 from genhistory import write_history
+from processes import DaemonProcess, query, stored_history, stored_revids, wiki_history
+from trackerutil import run_tracker, wiki_table, write_config
+from waits import wait_until
 
 # Everything a stored revision is, in a form two databases can be compared by.
 HISTORY_SQL = """
@@ -43,7 +33,7 @@ def test_daemon_rides_out_faults_and_stores_what_a_clean_run_stores(make_wiki, t
     for title in titles:
         wiki.edit(title, f"== Start ==\n{title} begins.\n", "created")
     with FaultProxy(wiki.host, seed=7) as proxy:
-        config = write_config(tmp_path / "faulty" / "config.toml",
+        config = write_config(tmp_path / "faulty",
                               wikis=[wiki_table("local", proxy.api_url, max_retries=2)],
                               watches=_watches(titles))
         db = config.parent / "tracker.db"
@@ -77,7 +67,7 @@ def test_daemon_rides_out_faults_and_stores_what_a_clean_run_stores(make_wiki, t
             assert sum(proxy.injected.values()) >= 5, proxy.injected
             daemon.stop()
 
-    clean = write_config(tmp_path / "clean" / "config.toml",
+    clean = write_config(tmp_path / "clean",
                          wikis=[wiki_table("local", wiki.api_url)], watches=_watches(titles))
     result = run_tracker(clean, "run", "--once")
     assert result.returncode == 0, result.stderr
@@ -90,7 +80,7 @@ def test_a_hanging_wiki_never_delays_another(make_wiki, tmp_path):
     bad.edit("Bad page", "one", "created")
     with FaultProxy(bad.host) as proxy:
         config = write_config(
-            tmp_path / "config.toml",
+            tmp_path,
             wikis=[wiki_table("good", good.api_url),
                    wiki_table("bad", proxy.api_url, timeout=30.0)],
             watches=[{"wiki": "good", "title": "Good page", "interval": 1},
@@ -120,8 +110,7 @@ def test_daemon_kill9_mid_backfill_then_restart_loses_and_duplicates_nothing(mak
     expected = wiki_history(wiki, title)
     assert len(expected) == 260
     with FaultProxy(wiki.host) as proxy:
-        config = write_config(tmp_path / "config.toml",
-                              wikis=[wiki_table("local", proxy.api_url)],
+        config = write_config(tmp_path, wikis=[wiki_table("local", proxy.api_url)],
                               watches=_watches([title]))
         db = tmp_path / "tracker.db"
         proxy.mode("delay", seconds=0.4)  # a slow wiki: the backfill takes a few seconds
@@ -142,18 +131,12 @@ def test_daemon_kill9_mid_backfill_then_restart_loses_and_duplicates_nothing(mak
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
 
 
-@pytest.fixture
-def smtp():
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
-
-
-def test_daemon_kill9_mid_digest_then_restart_delivers_once(mediawiki, tmp_path, smtp):
+def test_daemon_kill9_mid_digest_then_restart_delivers_once(mediawiki, tmp_path, smtp_server):
+    smtp = smtp_server
     title = "Digest kill page"
     mediawiki.edit(title, "== Intro ==\nFirst.\n", "created")
     config = write_config(
-        tmp_path / "config.toml", wikis=[wiki_table("local", mediawiki.api_url)],
+        tmp_path, wikis=[wiki_table("local", mediawiki.api_url)],
         watches=_watches([title]),
         subscriptions=[{"name": "kill", "formats": ["markdown"],
                         "channels": [{"type": "file", "path": "digests"},
