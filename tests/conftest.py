@@ -20,8 +20,9 @@ module imports another):
   tracker and a wiki; ``genhistory``: generated histories; ``realcorpus``: the corpus of
   real histories; ``mwsections``/``parsertests``: MediaWiki's own rules and parser tests.
 
-Environment: ``TRACKER_ARTIFACTS`` keeps screenshots there instead of in the test's
-tmp_path.
+Environment: ``TRACKER_REQUIRE_BROWSER`` (set by .ci/run) makes a missing Chromium or
+Playwright a failure instead of a skip, as ``TRACKER_REQUIRE_REAL_CORPUS`` does for the
+corpus; ``TRACKER_ARTIFACTS`` keeps screenshots there instead of in the test's tmp_path.
 """
 
 from __future__ import annotations
@@ -154,11 +155,18 @@ def browser_missing() -> str | None:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium (Debian's, driven by Playwright), one per test module; without
-    it the tests using it skip, saying why."""
+    """Headless Chromium (Debian's, driven by Playwright), one per test module.
+
+    Without it the tests using it skip, saying why; with TRACKER_REQUIRE_BROWSER set (CI
+    sets it) they fail instead, so that a CI run cannot pass without them.
+    """
     missing = browser_missing()
     if missing:
-        pytest.skip(f"browser tests skipped: {missing} (scripts/test.sh installs it)")
+        if os.environ.get("TRACKER_REQUIRE_BROWSER"):
+            pytest.fail(f"{missing}; TRACKER_REQUIRE_BROWSER is set, so the browser tests "
+                        "must run (scripts/test.sh installs both)", pytrace=False)
+        pytest.skip(f"browser tests skipped: {missing} (scripts/test.sh installs it; "
+                    "TRACKER_REQUIRE_BROWSER=1 makes this a failure)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -23,7 +23,8 @@ from seedstages import Tracker, seed_config
 
 from tracker.digest.render import render_digest
 
-# The browser and artifacts fixtures are conftest.py's: without Chromium these tests skip.
+# The browser and artifacts fixtures are conftest.py's: without Chromium these tests skip,
+# or fail when TRACKER_REQUIRE_BROWSER is set (CI).
 
 
 def open_digest(browser, path: Path, width: int = 800):  # noqa: ANN001, ANN201

@@ -17,7 +17,8 @@ from webstore import HOSTILE_TITLE, HOSTILE_USER, build_store
 
 from tracker.web import create_app
 
-# The browser and artifacts fixtures are conftest.py's: without Chromium these tests skip.
+# The browser and artifacts fixtures are conftest.py's: without Chromium these tests skip,
+# or fail when TRACKER_REQUIRE_BROWSER is set (CI).
 
 
 @pytest.fixture(scope="module")
