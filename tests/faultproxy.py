@@ -29,7 +29,8 @@ streamed from a generator, never allocated):
 Faults come from a queue of one-off faults (``proxy.queue("drop", "maxlag")``), from a mode
 that applies to every other request (``proxy.mode("cut")``), or at random
 (``proxy.chaos(0.3)``), in that order of precedence. Requests are counted by kind
-(``status``: prop=info, ``content``: prop=revisions, ``other``) for the benchmark and tests.
+(``status``: prop=info, ``content``: prop=revisions, ``other``) for the benchmark and tests;
+``hanging`` counts the requests a "hang" holds right now.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class FaultProxy:
         self._chaos: tuple[float, tuple[Fault, ...]] | None = None
         self.counts: Counter[str] = Counter()  # status / content / other requests forwarded
         self.injected: Counter[str] = Counter()  # faults by kind
+        self.hanging = 0  # requests a "hang" holds right now
         self._unhang = threading.Event()  # ends the requests a "hang" holds: heal() or stop()
         self._stopped = threading.Event()  # ends the replies that drip
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -283,7 +285,11 @@ class _Handler(BaseHTTPRequestHandler):
             _reset(self.connection)
             return None
         if fault.kind == "hang":
+            with proxy._lock:
+                proxy.hanging += 1
             proxy._unhang.wait(fault.seconds)
+            with proxy._lock:
+                proxy.hanging -= 1
             self.close_connection = True
             _reset(self.connection)
             return None

@@ -17,7 +17,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,7 @@ class DaemonProcess:
     def tail(self, lines: int = 40) -> str:
         return "daemon log:\n" + "\n".join(self.log().splitlines()[-lines:])
 
-    def wait_for_log(self, text: str, timeout: float = 20.0, count: int = 1) -> None:
+    def wait_for_log(self, text: str, timeout: float = 60.0, count: int = 1) -> None:
         wait_until(lambda: self.log().count(text) >= count or self._died(), timeout,
                    f"{text!r} in the daemon's log", diagnose=self.tail)
         assert self.log().count(text) >= count, f"the daemon exited\n{self.tail()}"
@@ -65,13 +64,11 @@ class DaemonProcess:
     def signal(self, signum: int) -> None:
         os.kill(self.pid, signum)
 
-    def stop(self, timeout: float = 10.0) -> float:
-        """SIGTERM; return the seconds it took to exit."""
-        start = time.monotonic()
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, wait for the exit (TimeoutExpired after ``timeout`` s); the exit code."""
         if self.alive:
             self.signal(signal.SIGTERM)
-        self.process.wait(timeout)
-        return time.monotonic() - start
+        return self.process.wait(timeout)
 
     def kill9(self) -> None:
         self.process.kill()

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from trackerutil import SEED_TITLE, write_config
+from waits import wait_until
 from webstore import HOSTILE_TITLE, HOSTILE_USER, build_store, revision
 
 from tracker.fetch.ingest import PageIngestor
@@ -616,7 +617,6 @@ def test_serve_runs_waitress_on_loopback_until_sigterm(tmp_path: Path, stored: d
     import signal
     import subprocess
     import sys
-    import time
     import urllib.request
 
     config = write_config(tmp_path, database=str(stored["path"]))
@@ -628,17 +628,19 @@ def test_serve_runs_waitress_on_loopback_until_sigterm(tmp_path: Path, stored: d
         line = process.stderr.readline()
         match = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
         assert match, line
-        deadline = time.monotonic() + 20
-        while True:
+
+        def home() -> tuple | None:
             try:
                 with urllib.request.urlopen(match.group(1), timeout=5) as response:
-                    assert response.status == 200
-                    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
-                    assert SEED_TITLE in response.read().decode()
-                break
+                    return (response.status, response.headers["Content-Security-Policy"],
+                            response.read().decode())
             except OSError:
-                assert time.monotonic() < deadline, "the server did not answer"
-                time.sleep(0.1)
+                return None  # not listening yet
+
+        status, csp, body = wait_until(home, 60, "the server answering")
+        assert status == 200
+        assert "default-src 'self'" in csp
+        assert SEED_TITLE in body
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
     finally:
