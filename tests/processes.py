@@ -114,6 +114,12 @@ def stored_revids(db: Path, title: str) -> list[int]:
     return [row[0] for row in stored_history(db, title)]
 
 
+def revision_count(db: Path) -> int:
+    """Revisions committed so far (0 before the database exists)."""
+    rows = query(db, "SELECT count(*) FROM revisions")
+    return int(rows[0][0]) if rows else 0
+
+
 def wiki_history(wiki: Any, title: str) -> list[tuple]:
     """The same tuples from the wiki's own API (as the admin: no hidden fields)."""
     result = wiki.api("query", prop="revisions", titles=title, rvlimit="max", rvdir="newer",

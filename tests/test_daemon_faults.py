@@ -116,16 +116,21 @@ def test_daemon_kill9_mid_backfill_then_restart_loses_and_duplicates_nothing(mak
         config = write_config(tmp_path, wikis=[wiki_table("local", proxy.api_url)],
                               watches=_watches([title]))
         db = tmp_path / "tracker.db"
-        proxy.mode("delay", seconds=0.4)  # a slow wiki: the backfill takes a few seconds
+        # Batches of 50: the third reply waits at the proxy's gate until two are stored,
+        # then goes on and the kill lands while it is stored (or right after); the fourth
+        # is held, so the backfill cannot have ended.
+        proxy.hold("content", after=2)
         with DaemonProcess(config) as daemon:
-            wait_until(lambda: 0 < len(stored_revids(db, title)), 20, "part of the backfill",
-                       diagnose=daemon.tail)
+            wait_until(lambda: len(stored_revids(db, title)) == 100 and proxy.held == 1, 60,
+                       "two batches of the backfill stored", diagnose=daemon.tail)
+            proxy.release(1)
+            wait_until(lambda: proxy.answered["content"] == 3, 60, "the third batch sent")
             daemon.kill9()
         partial = len(stored_revids(db, title))
-        assert 0 < partial < 260
+        assert partial in (100, 150), partial
         proxy.heal()
         with DaemonProcess(config) as daemon:
-            wait_until(lambda: len(stored_revids(db, title)) >= 260, 30, "the rest",
+            wait_until(lambda: len(stored_revids(db, title)) >= 260, 60, "the rest",
                        diagnose=daemon.tail)
             daemon.stop()
     stored = stored_history(db, title)
