@@ -34,8 +34,9 @@ import tempfile
 
 # Hypothesis keeps its example database in the working directory by default; tests never
 # write into the source tree.
-os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY",
-                      os.path.join(tempfile.gettempdir(), "wiki-tracker-hypothesis"))
+os.environ.setdefault(
+    "HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "wiki-tracker-hypothesis")
+)
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -138,8 +139,14 @@ def http_receiver() -> Iterator[Callable[..., HttpReceiver]]:
 # ---- a real browser -----------------------------------------------------------------------
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's chromium package
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def browser_missing() -> str | None:
@@ -163,10 +170,15 @@ def browser() -> Iterator[Any]:
     missing = browser_missing()
     if missing:
         if os.environ.get("TRACKER_REQUIRE_BROWSER"):
-            pytest.fail(f"{missing}; TRACKER_REQUIRE_BROWSER is set, so the browser tests "
-                        "must run (scripts/test.sh installs both)", pytrace=False)
-        pytest.skip(f"browser tests skipped: {missing} (scripts/test.sh installs it; "
-                    "TRACKER_REQUIRE_BROWSER=1 makes this a failure)")
+            pytest.fail(
+                f"{missing}; TRACKER_REQUIRE_BROWSER is set, so the browser tests "
+                "must run (scripts/test.sh installs both)",
+                pytrace=False,
+            )
+        pytest.skip(
+            f"browser tests skipped: {missing} (scripts/test.sh installs it; "
+            "TRACKER_REQUIRE_BROWSER=1 makes this a failure)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -179,8 +191,9 @@ def browser() -> Iterator[Any]:
 def artifacts(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     """Where a browser test keeps its screenshots: $TRACKER_ARTIFACTS/<web|digest>/<test>
     (the test's tmp_path without TRACKER_ARTIFACTS)."""
-    base = Path(os.environ["TRACKER_ARTIFACTS"]) if os.environ.get("TRACKER_ARTIFACTS") \
-        else tmp_path
+    base = (
+        Path(os.environ["TRACKER_ARTIFACTS"]) if os.environ.get("TRACKER_ARTIFACTS") else tmp_path
+    )
     area = request.module.__name__.removeprefix("test_").removesuffix("_browser")
     directory = base / area / re.sub(r"[^\w.-]+", "-", request.node.name).strip("-")
     directory.mkdir(parents=True, exist_ok=True)

@@ -32,37 +32,101 @@ HOSTILE = '<script>alert("x")</script> [click](javascript:alert(1)) **b** & `c` 
 def hostile_model(value: str = HOSTILE) -> dict:
     """A changes digest's render model with ``value`` in every field that comes from the
     wiki (titles, headings, users, summaries, tags, changed text, errors)."""
-    rev = {"revid": 2, "parentid": 1, "timestamp": "2024-01-01T00:00:00Z", "time": value,
-           "user": value, "comment": value + "\x1b[31mred", "minor": False,
-           "tags": [value], "size": 10, "delta": 5, "bot": False, "reverted": False,
-           "links": {"wiki_diff": "https://w.example/index.php?diff=2&oldid=1",
-                     "web_diff": None}}
-    section = {"id": "1.1", "path": [value], "old_path": [value + "old"],
-               "title": value, "old_title": value + "old", "kinds": ["edited"],
-               "words_added": 1, "words_removed": 1,
-               "words": [{"op": "eq", "text": value}, {"op": "ins", "text": value},
-                         {"op": "del", "text": value}], "more_words": 0,
-               "semantic": [{"type": "ref_added", "text": value}], "semantic_more": 0,
-               "revisions": [rev]}
-    counts = {"edits": 1, "editors": 1, "bytes_added": 5, "bytes_removed": 0, "sections": 1,
-              "reverted": 1, "filtered": 0, "pages": 1}
-    page = {"title": value, "watch_title": value, "wiki": value, "page_id": 1,
-            "pageid": 1, "started": False, "error": value,
-            "from": {"revid": 1, "timestamp": "x", "time": "x", "user": value},
-            "to": {"revid": 2, "timestamp": "x", "time": "x", "user": value},
-            "links": {"wiki_diff": "https://w.example/index.php?diff=2&oldid=1",
-                      "wiki_page": "https://w.example/index.php?title=A_(b)", "web_page": None,
-                      "web_diff": None},
-            "counts": counts, "sections": [section], "revisions": [rev],
-            "page_semantic": [{"type": "category_added", "text": value}],
-            "page_semantic_more": 0,
-            "reverted": [{"count": 1, "users": [value], "reverter": value,
-                          "text": value, "after_seconds": 1, "revisions": []}],
-            "followed": None, "revision_count": None, "last": None}
-    return {"subscription": "s", "kind": "changes", "subject": value, "generated_at": "x",
-            "generated_local": "x", "timezone": "UTC", "since": None, "until": None,
-            "counts": counts, "pages": [page], "errors": [value], "sections_filter": [],
-            "links": {"web": None}, "link": None}
+    rev = {
+        "revid": 2,
+        "parentid": 1,
+        "timestamp": "2024-01-01T00:00:00Z",
+        "time": value,
+        "user": value,
+        "comment": value + "\x1b[31mred",
+        "minor": False,
+        "tags": [value],
+        "size": 10,
+        "delta": 5,
+        "bot": False,
+        "reverted": False,
+        "links": {"wiki_diff": "https://w.example/index.php?diff=2&oldid=1", "web_diff": None},
+    }
+    section = {
+        "id": "1.1",
+        "path": [value],
+        "old_path": [value + "old"],
+        "title": value,
+        "old_title": value + "old",
+        "kinds": ["edited"],
+        "words_added": 1,
+        "words_removed": 1,
+        "words": [
+            {"op": "eq", "text": value},
+            {"op": "ins", "text": value},
+            {"op": "del", "text": value},
+        ],
+        "more_words": 0,
+        "semantic": [{"type": "ref_added", "text": value}],
+        "semantic_more": 0,
+        "revisions": [rev],
+    }
+    counts = {
+        "edits": 1,
+        "editors": 1,
+        "bytes_added": 5,
+        "bytes_removed": 0,
+        "sections": 1,
+        "reverted": 1,
+        "filtered": 0,
+        "pages": 1,
+    }
+    page = {
+        "title": value,
+        "watch_title": value,
+        "wiki": value,
+        "page_id": 1,
+        "pageid": 1,
+        "started": False,
+        "error": value,
+        "from": {"revid": 1, "timestamp": "x", "time": "x", "user": value},
+        "to": {"revid": 2, "timestamp": "x", "time": "x", "user": value},
+        "links": {
+            "wiki_diff": "https://w.example/index.php?diff=2&oldid=1",
+            "wiki_page": "https://w.example/index.php?title=A_(b)",
+            "web_page": None,
+            "web_diff": None,
+        },
+        "counts": counts,
+        "sections": [section],
+        "revisions": [rev],
+        "page_semantic": [{"type": "category_added", "text": value}],
+        "page_semantic_more": 0,
+        "reverted": [
+            {
+                "count": 1,
+                "users": [value],
+                "reverter": value,
+                "text": value,
+                "after_seconds": 1,
+                "revisions": [],
+            }
+        ],
+        "followed": None,
+        "revision_count": None,
+        "last": None,
+    }
+    return {
+        "subscription": "s",
+        "kind": "changes",
+        "subject": value,
+        "generated_at": "x",
+        "generated_local": "x",
+        "timezone": "UTC",
+        "since": None,
+        "until": None,
+        "counts": counts,
+        "pages": [page],
+        "errors": [value],
+        "sections_filter": [],
+        "links": {"web": None},
+        "link": None,
+    }
 
 
 # --- against Markdown renderers -----------------------------------------------------------
@@ -73,7 +137,7 @@ def hostile_model(value: str = HOSTILE) -> dict:
 HOSTILE_VALUES = [
     "<img src=x onerror=alert(1)>",
     "<img src=x onerror=\"alert('quoted')\">",
-    "<img src=x onerror=\"document.body.dataset.pwned=1\">",
+    '<img src=x onerror="document.body.dataset.pwned=1">',
     "<script>alert(1)</script>",
     "<IMG SRC=x ONERROR=alert(1)>",
     "<img\nsrc=x\nonerror=alert(1)>",
@@ -136,9 +200,14 @@ HOSTILE_VALUES = [
 
 def python_markdown_apprise(text: str) -> str:
     """Python-Markdown as Apprise runs it for HTML e-mail (apprise/conversion/format.py)."""
-    return markdown.markdown(text, extensions=["markdown.extensions.fenced_code",
-                                               "markdown.extensions.nl2br",
-                                               "markdown.extensions.tables"])
+    return markdown.markdown(
+        text,
+        extensions=[
+            "markdown.extensions.fenced_code",
+            "markdown.extensions.nl2br",
+            "markdown.extensions.tables",
+        ],
+    )
 
 
 # --- the real pipeline: an export with hostile values, polled and digested ------------------
@@ -146,11 +215,14 @@ def python_markdown_apprise(text: str) -> str:
 # MediaWiki titles cannot hold < > [ ] { } | #: a title uses what they can.
 EXPORT_TITLE = "Evil *title* _x_ @channel `t` &lt;img src=x onerror=alert(1)&gt; !x \\"
 EXPORT_USER = "<img src=x onerror=\"window.__pwned='user'\">Mallory @everyone <@&1>"
-EXPORT_SUMMARY = ("<script>window.__pwned='summary'</script> [x](javascript:alert(1)) "
-                  "![i](http://evil.example/i.png) </details><img src=x onerror=alert(1)> "
-                  "<!-- c --> &#60;b&#62; \\<img src=x onerror=alert(1)> @here <!channel>")
-EXPORT_HEADING = ("<img src=x onerror=\"window.__pwned='heading'\"> [h](javascript:alert(1)) "
-                  "@all <@&1> <!here>")
+EXPORT_SUMMARY = (
+    "<script>window.__pwned='summary'</script> [x](javascript:alert(1)) "
+    "![i](http://evil.example/i.png) </details><img src=x onerror=alert(1)> "
+    "<!-- c --> &#60;b&#62; \\<img src=x onerror=alert(1)> @here <!channel>"
+)
+EXPORT_HEADING = (
+    "<img src=x onerror=\"window.__pwned='heading'\"> [h](javascript:alert(1)) @all <@&1> <!here>"
+)
 
 
 def hostile_export(path: Path, count: int) -> Path:
@@ -167,12 +239,22 @@ def hostile_export(path: Path, count: int) -> Path:
     ]
     rows = []
     for k, text in enumerate(texts[:count], start=1):
-        rows.append(({"revid": 100 + k, "parentid": 100 + k - 1 if k > 1 else 0,
-                      "timestamp": f"2024-03-01T0{k}:00:00Z",
-                      "user": EXPORT_USER if k > 1 else "Alice", "userid": k,
-                      "comment": EXPORT_SUMMARY if k > 1 else "create", "minor": False,
-                      "size": len(text.encode()),
-                      "sha1": hashlib.sha1(text.encode()).hexdigest()}, text))
+        rows.append(
+            (
+                {
+                    "revid": 100 + k,
+                    "parentid": 100 + k - 1 if k > 1 else 0,
+                    "timestamp": f"2024-03-01T0{k}:00:00Z",
+                    "user": EXPORT_USER if k > 1 else "Alice",
+                    "userid": k,
+                    "comment": EXPORT_SUMMARY if k > 1 else "create",
+                    "minor": False,
+                    "size": len(text.encode()),
+                    "sha1": hashlib.sha1(text.encode()).hexdigest(),
+                },
+                text,
+            )
+        )
     with path.open("w", encoding="utf-8") as out:
         write_export(out, [({"title": EXPORT_TITLE, "ns": 0, "pageid": 7}, rows)])
     return path
@@ -183,10 +265,13 @@ def hostile_tracker(tmp_path: Path, channels: list[dict]) -> Path:
     subscription sending Markdown and text to ``channels``."""
     hostile_export(tmp_path / "evil.xml", 1)
     return write_config(
-        tmp_path, wikis=[{"name": "evil", "snapshot": "evil.xml",
-                          "index_url": "https://w.example/index.php"}],
+        tmp_path,
+        wikis=[
+            {"name": "evil", "snapshot": "evil.xml", "index_url": "https://w.example/index.php"}
+        ],
         watches=[{"wiki": "evil", "title": EXPORT_TITLE}],
-        subscriptions=[{"name": "evil", "formats": ["markdown", "text"], "channels": channels}])
+        subscriptions=[{"name": "evil", "formats": ["markdown", "text"], "channels": channels}],
+    )
 
 
 def poll_and_deliver(config_path: Path, minutes: int) -> list[str]:
@@ -209,8 +294,10 @@ def apprise_email_html(tmp_path: Path, smtp, value: str | None = None) -> str:  
     """Deliver the hostile history (or a model with ``value``) through Apprise's mailto://
     to the SMTP server; the HTML part of the e-mail it sent."""
     pytest.importorskip("apprise")
-    url = (f"mailto://{smtp.host}:{smtp.port}?from=tracker@example.org&to=me@example.org"
-           "&mode=insecure&format=html")
+    url = (
+        f"mailto://{smtp.host}:{smtp.port}?from=tracker@example.org&to=me@example.org"
+        "&mode=insecure&format=html"
+    )
     if value is None:
         config = hostile_tracker(tmp_path, [{"type": "apprise", "urls": [url]}])
         poll_and_deliver(config, 1)
@@ -222,8 +309,17 @@ def apprise_email_html(tmp_path: Path, smtp, value: str | None = None) -> str:  
         from tracker.digest.channels import Outgoing, send_apprise
 
         markdown_text = render_digest(hostile_model(value), ["markdown"])["markdown"]
-        out = Outgoing(1, "s", "changes", "subject", "2024-03-01T06:00:00Z", "<1@x>",
-                       {"markdown": markdown_text}, {}, tmp_path)
+        out = Outgoing(
+            1,
+            "s",
+            "changes",
+            "subject",
+            "2024-03-01T06:00:00Z",
+            "<1@x>",
+            {"markdown": markdown_text},
+            {},
+            tmp_path,
+        )
         send_apprise(out, {"urls": [url], "urls_env": None})
         message = smtp.wait(1)[-1]
     raw = message_from_bytes(message.as_bytes(), policy=policy.default)

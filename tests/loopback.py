@@ -61,9 +61,15 @@ class SmtpServer:
 
     def channel(self, **extra: Any) -> dict:
         """An e-mail channel of a subscription, sending here."""
-        return {"type": "email", "host": self.host, "port": self.port,
-                "from": "tracker@example.org", "to": "reader@example.org", "security": "none",
-                **extra}
+        return {
+            "type": "email",
+            "host": self.host,
+            "port": self.port,
+            "from": "tracker@example.org",
+            "to": "reader@example.org",
+            "security": "none",
+            **extra,
+        }
 
     async def handle_DATA(self, smtp: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         if self.hold.is_set():
@@ -71,8 +77,7 @@ class SmtpServer:
             await asyncio.get_running_loop().run_in_executor(None, self.release.wait)
             return "451 held by the test, try again later"
         self.envelopes.append(envelope)
-        self.messages.append(
-            message_from_bytes(envelope.original_content, policy=policy.default))  # type: ignore[arg-type]
+        self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))  # type: ignore[arg-type]
         return "250 OK"
 
 
@@ -80,15 +85,38 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 (openssl), returned as (cert, key)."""
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True)
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
-def start_smtp(directory: Path, *, tls: str | None = None, login: tuple[str, str] | None = None,
-               refusal: str | None = None, port: int | None = None) -> tuple[SmtpServer, Any]:
+def start_smtp(
+    directory: Path,
+    *,
+    tls: str | None = None,
+    login: tuple[str, str] | None = None,
+    refusal: str | None = None,
+    port: int | None = None,
+) -> tuple[SmtpServer, Any]:
     """Start aiosmtpd on 127.0.0.1; return the server and its controller (to stop it).
 
     ``tls``: None, "starttls" or "ssl" (a certificate made in ``directory``); ``login``:
@@ -110,24 +138,37 @@ def start_smtp(directory: Path, *, tls: str | None = None, login: tuple[str, str
     if tls == "starttls":
         kwargs.update(tls_context=context, require_starttls=True)
     if login:
-        def authenticate(smtp: Any, session: Any, envelope: Any, mechanism: str,
-                         auth_data: Any) -> AuthResult:
-            ok = isinstance(auth_data, LoginPassword) and \
-                (auth_data.login.decode(), auth_data.password.decode()) == login
+
+        def authenticate(
+            smtp: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+        ) -> AuthResult:
+            ok = (
+                isinstance(auth_data, LoginPassword)
+                and (auth_data.login.decode(), auth_data.password.decode()) == login
+            )
             if ok:
                 server.logins.append(login)
             if not ok and refusal and isinstance(auth_data, LoginPassword):
-                return AuthResult(success=False, handled=False, message=refusal.format(
-                    password=auth_data.password.decode()))
+                return AuthResult(
+                    success=False,
+                    handled=False,
+                    message=refusal.format(password=auth_data.password.decode()),
+                )
             return AuthResult(success=ok)
 
         # With implicit TLS aiosmtpd does not see the session as TLS (it only tracks
         # STARTTLS), so it must not insist on TLS before AUTH there.
-        kwargs.update(authenticator=authenticate, auth_required=True,
-                      auth_require_tls=tls == "starttls")
-    controller = Controller(server, hostname=server.host, port=server.port,
-                            ssl_context=context if tls == "ssl" else None,
-                            server_hostname="127.0.0.1", **kwargs)
+        kwargs.update(
+            authenticator=authenticate, auth_required=True, auth_require_tls=tls == "starttls"
+        )
+    controller = Controller(
+        server,
+        hostname=server.host,
+        port=server.port,
+        ssl_context=context if tls == "ssl" else None,
+        server_hostname="127.0.0.1",
+        **kwargs,
+    )
     controller.start()
     return server, controller
 
@@ -160,15 +201,17 @@ class HttpReceiver:
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
                 request = Request(self.path, dict(self.headers), self.rfile.read(length))
-                status = receiver.statuses.pop(0) if len(receiver.statuses) > 1 \
-                    else receiver.statuses[0]
+                status = (
+                    receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
+                )
                 receiver.requests.append(request)
                 if 200 <= status < 300:
                     receiver.accepted.append(request)
                 body = b'{"ok": true}' if status < 300 else b"receiver failing on purpose"
                 if echo and status >= 300:
-                    body += (f" {self.requestline} Authorization: "
-                             f"{self.headers.get('Authorization')}").encode()
+                    body += (
+                        f" {self.requestline} Authorization: {self.headers.get('Authorization')}"
+                    ).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -180,8 +223,7 @@ class HttpReceiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def close(self) -> None:

@@ -35,10 +35,23 @@ class DaemonProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "tracker", "--config", str(config), "daemon",
-                 "--log-level", "DEBUG", *args],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                cwd=config.parent)
+                [
+                    sys.executable,
+                    "-m",
+                    "tracker",
+                    "--config",
+                    str(config),
+                    "daemon",
+                    "--log-level",
+                    "DEBUG",
+                    *args,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=config.parent,
+            )
         self.pid = self.process.pid
 
     def log(self) -> str:
@@ -50,8 +63,12 @@ class DaemonProcess:
         return "daemon log:\n" + "\n".join(self.log().splitlines()[-lines:])
 
     def wait_for_log(self, text: str, timeout: float = 60.0, count: int = 1) -> None:
-        wait_until(lambda: self.log().count(text) >= count or self._died(), timeout,
-                   f"{text!r} in the daemon's log", diagnose=self.tail)
+        wait_until(
+            lambda: self.log().count(text) >= count or self._died(),
+            timeout,
+            f"{text!r} in the daemon's log",
+            diagnose=self.tail,
+        )
         assert self.log().count(text) >= count, f"the daemon exited\n{self.tail()}"
 
     def _died(self) -> bool:
@@ -105,9 +122,12 @@ def query(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
 
 def stored_history(db: Path, title: str) -> list[tuple]:
     """(revid, parentid, sha1, user, comment) of a page's stored revisions, by revid."""
-    return query(db, "SELECT r.revid, r.parentid, r.sha1, r.user, r.comment FROM revisions r "
-                     "JOIN pages p ON p.id = r.page_id WHERE p.title = ? ORDER BY r.revid",
-                 (title,))
+    return query(
+        db,
+        "SELECT r.revid, r.parentid, r.sha1, r.user, r.comment FROM revisions r "
+        "JOIN pages p ON p.id = r.page_id WHERE p.title = ? ORDER BY r.revid",
+        (title,),
+    )
 
 
 def stored_revids(db: Path, title: str) -> list[int]:
@@ -122,8 +142,17 @@ def revision_count(db: Path) -> int:
 
 def wiki_history(wiki: Any, title: str) -> list[tuple]:
     """The same tuples from the wiki's own API (as the admin: no hidden fields)."""
-    result = wiki.api("query", prop="revisions", titles=title, rvlimit="max", rvdir="newer",
-                      rvprop="ids|sha1|user|comment", formatversion=2)
+    result = wiki.api(
+        "query",
+        prop="revisions",
+        titles=title,
+        rvlimit="max",
+        rvdir="newer",
+        rvprop="ids|sha1|user|comment",
+        formatversion=2,
+    )
     page = result["query"]["pages"][0]
-    return [(r["revid"], r["parentid"], r["sha1"], r["user"], r["comment"])
-            for r in page.get("revisions", [])]
+    return [
+        (r["revid"], r["parentid"], r["sha1"], r["user"], r["comment"])
+        for r in page.get("revisions", [])
+    ]

@@ -40,16 +40,25 @@ def cut_snapshot(target: Path, count: int | None) -> Path:
     return target
 
 
-def seed_config(directory: Path, *subscriptions: dict[str, Any], revisions: int | None = None,
-                web: str | None = None, index_url: str | None = "https://wiki.example/index.php"
-                ) -> Path:
+def seed_config(
+    directory: Path,
+    *subscriptions: dict[str, Any],
+    revisions: int | None = None,
+    web: str | None = None,
+    index_url: str | None = "https://wiki.example/index.php",
+) -> Path:
     """A config.toml in ``directory`` watching the seed article from a cut snapshot."""
     cut_snapshot(directory / "seed.xml", revisions)
     wiki = {"name": "seed", "snapshot": "seed.xml"}
     if index_url:
         wiki["index_url"] = index_url
-    return write_config(directory, wikis=[wiki], watches=[{"wiki": "seed", "title": SEED_TITLE}],
-                        web={"base_url": web} if web else None, subscriptions=subscriptions)
+    return write_config(
+        directory,
+        wikis=[wiki],
+        watches=[{"wiki": "seed", "title": SEED_TITLE}],
+        web={"base_url": web} if web else None,
+        subscriptions=subscriptions,
+    )
 
 
 @dataclass
@@ -89,8 +98,9 @@ class Tracker:
 
         with Store(self.config.database_path) as store:
             where = " WHERE subscription = ?" if subscription else ""
-            rows = store.query(f"SELECT * FROM digests{where} ORDER BY id",
-                               [subscription] if subscription else [])
+            rows = store.query(
+                f"SELECT * FROM digests{where} ORDER BY id", [subscription] if subscription else []
+            )
         for row in rows:
             row["model"] = json.loads(row["model"])
         return rows

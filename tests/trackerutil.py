@@ -35,8 +35,9 @@ def toml_value(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}"
-                                for k, v in value.items()) + " }"
+        return (
+            "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+        )
     raise TypeError(value)
 
 
@@ -44,18 +45,24 @@ def _table(header: str, values: dict) -> list[str]:
     return [header, *(f"{k} = {toml_value(v)}" for k, v in values.items()), ""]
 
 
-def write_config(directory: Path, *, wikis: Iterable[dict] = (), watches: Iterable[dict] = (),
-                 subscriptions: Iterable[dict] = (), daemon: dict | None = None,
-                 web: dict | None = None, database: str = "tracker.db", extra: str = ""
-                 ) -> Path:
+def write_config(
+    directory: Path,
+    *,
+    wikis: Iterable[dict] = (),
+    watches: Iterable[dict] = (),
+    subscriptions: Iterable[dict] = (),
+    daemon: dict | None = None,
+    web: dict | None = None,
+    database: str = "tracker.db",
+    extra: str = "",
+) -> Path:
     """``directory``/config.toml (the directory made if need be; the database next to it
     unless ``database`` says otherwise); ``extra``: TOML text added as it is."""
     lines = _table("[storage]", {"database": database})
     for name, table in (("daemon", daemon), ("web", web)):
         if table:
             lines += _table(f"[{name}]", table)
-    for name, rows in (("wikis", wikis), ("watches", watches),
-                       ("subscriptions", subscriptions)):
+    for name, rows in (("wikis", wikis), ("watches", watches), ("subscriptions", subscriptions)):
         for row in rows:
             lines += _table(f"[[{name}]]", row)
     directory.mkdir(parents=True, exist_ok=True)
@@ -68,8 +75,15 @@ def wiki_config(directory: Path, api_url: str, titles: list[str], **wiki: Any) -
     """A config watching ``titles`` on one wiki named "test"."""
     return write_config(
         directory,
-        wikis=[{"name": "test", "api_url": api_url, "contact": "tests@example.org",
-                "max_retries": 1, **wiki}],
+        wikis=[
+            {
+                "name": "test",
+                "api_url": api_url,
+                "contact": "tests@example.org",
+                "max_retries": 1,
+                **wiki,
+            }
+        ],
         watches=[{"wiki": "test", "title": t} for t in titles],
     )
 
@@ -94,4 +108,8 @@ def run_tracker(config: Path, *args: str, timeout: float = 60) -> subprocess.Com
     """A `tracker` command as its own process."""
     return subprocess.run(
         [sys.executable, "-m", "tracker", "--config", str(config), *args],
-        capture_output=True, text=True, timeout=timeout, cwd=config.parent)
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=config.parent,
+    )

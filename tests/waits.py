@@ -16,8 +16,14 @@ class TimedOut(AssertionError):
     """The condition did not come true before the deadline."""
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "the condition",
-               *, every: float = 0.02, diagnose: Callable[[], str] | None = None) -> Any:
+def wait_until(
+    predicate: Callable[[], Any],
+    timeout: float = 10.0,
+    what: str = "the condition",
+    *,
+    every: float = 0.02,
+    diagnose: Callable[[], str] | None = None,
+) -> Any:
     """Poll ``predicate`` until it returns something truthy and return that; raise TimedOut
     after ``timeout`` seconds, with ``what`` and ``diagnose()`` (e.g. a log's tail)."""
     deadline = time.monotonic() + timeout

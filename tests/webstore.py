@@ -17,34 +17,64 @@ from tracker.store import Store
 SEED_WIKI = "everybodywiki-snapshot"
 HOSTILE_TITLE = "<script>window.__pwned='title'</script> Evil & <b onmouseover=alert(1)>page</b>"
 HOSTILE_USER = "<img src=x onerror=\"window.__pwned='user'\">Mallory<script>alert(1)</script>"
-HOSTILE_SUMMARY = ("/* <svg onload=\"window.__pwned='autocomment'\"> */ "
-                   "<script>window.__pwned='summary'</script> "
-                   "<a href=\"javascript:window.__pwned='link'\">click</a>")
+HOSTILE_SUMMARY = (
+    "/* <svg onload=\"window.__pwned='autocomment'\"> */ "
+    "<script>window.__pwned='summary'</script> "
+    "<a href=\"javascript:window.__pwned='link'\">click</a>"
+)
 HOSTILE_HEADING = "<script>window.__pwned='heading'</script> Bad <i onclick=alert(1)>heading</i>"
 HOSTILE_BODY = (
     "Some text <script>window.__pwned='body'</script> and "
     "[javascript:window.__pwned='extlink' a javascript link] and "
     "<a href=\"javascript:window.__pwned='a'\">an anchor</a> "
     "<img src=x onerror=\"window.__pwned='img'\"> "
-    "\"><iframe src=\"javascript:alert(1)\"></iframe> marker phrase here.\n")
+    '"><iframe src="javascript:alert(1)"></iframe> marker phrase here.\n'
+)
 
 
-def revision(revid: int, parent: int, text: str, *, user: str = "Alice",
-             comment: str = "edit", minutes: int = 0, **extra: object) -> Revision:
+def revision(
+    revid: int,
+    parent: int,
+    text: str,
+    *,
+    user: str = "Alice",
+    comment: str = "edit",
+    minutes: int = 0,
+    **extra: object,
+) -> Revision:
     """A revision of ``text`` as the wiki would send it (sha1 and size from the text)."""
-    return Revision(revid=revid, parentid=parent, timestamp=f"2024-03-01T10:{minutes:02d}:00Z",
-                    user=user, userid=1, comment=comment, minor=False, size=len(text.encode()),
-                    sha1=sha1_hex(text), text=text, **extra)  # type: ignore[arg-type]
+    return Revision(
+        revid=revid,
+        parentid=parent,
+        timestamp=f"2024-03-01T10:{minutes:02d}:00Z",
+        user=user,
+        userid=1,
+        comment=comment,
+        minor=False,
+        size=len(text.encode()),
+        sha1=sha1_hex(text),
+        text=text,
+        **extra,
+    )  # type: ignore[arg-type]
 
 
 def hostile_revisions() -> list[Revision]:
     first = f"Intro.\n\n== {HOSTILE_HEADING} ==\nPlain body.\n\n== Safe ==\nNothing.\n"
-    second = (f"Intro <script>window.__pwned='lead'</script>.\n\n== {HOSTILE_HEADING} ==\n"
-              f"{HOSTILE_BODY}\n== Safe ==\nNothing at all.\n")
+    second = (
+        f"Intro <script>window.__pwned='lead'</script>.\n\n== {HOSTILE_HEADING} ==\n"
+        f"{HOSTILE_BODY}\n== Safe ==\nNothing at all.\n"
+    )
     return [
         revision(9001, 0, first, comment="create", minutes=1),
-        revision(9002, 9001, second, user=HOSTILE_USER, comment=HOSTILE_SUMMARY, minutes=2,
-                  tags=("<script>alert('tag')</script>",)),
+        revision(
+            9002,
+            9001,
+            second,
+            user=HOSTILE_USER,
+            comment=HOSTILE_SUMMARY,
+            minutes=2,
+            tags=("<script>alert('tag')</script>",),
+        ),
     ]
 
 
