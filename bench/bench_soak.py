@@ -31,9 +31,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from daemon_helpers import query, wait_until, wiki_table, write_config  # noqa: E402
 from faultproxy import FaultProxy  # noqa: E402
 from mediawiki import TestWiki  # noqa: E402
+from processes import query  # noqa: E402
+from trackerutil import wiki_table, write_config  # noqa: E402
+from waits import wait_until  # noqa: E402
 
 from tracker.fetch.snapshot import write_export  # noqa: E402
 
@@ -116,7 +118,7 @@ def main() -> None:
         wiki.import_xml(work / "pages.xml")
         proxy = FaultProxy(wiki.host).start()
         config = write_config(
-            work / "run" / "config.toml", wikis=[wiki_table("local", proxy.api_url)],
+            work / "run", wikis=[wiki_table("local", proxy.api_url)],
             watches=[{"wiki": "local", "title": t, "interval": args.interval} for t in titles],
             subscriptions=[{"name": "soak", "formats": ["markdown"],
                             "channels": [{"type": "file", "path": "digests"}]}])

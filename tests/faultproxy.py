@@ -29,7 +29,14 @@ streamed from a generator, never allocated):
 Faults come from a queue of one-off faults (``proxy.queue("drop", "maxlag")``), from a mode
 that applies to every other request (``proxy.mode("cut")``), or at random
 (``proxy.chaos(0.3)``), in that order of precedence. Requests are counted by kind
-(``status``: prop=info, ``content``: prop=revisions, ``other``) for the benchmark and tests.
+(``status``: prop=info, ``content``: prop=revisions, ``other``) for the benchmark and tests:
+``counts`` as they are forwarded, ``answered`` once the wiki's reply has been passed on.
+
+A gate holds requests where a test wants the tracker to be: ``proxy.hold("content",
+after=2)`` lets the first two content requests through and holds the next ones (not
+forwarded, ``held`` counts them) until ``release(n)`` lets ``n`` of them go on, or
+``release()`` (or ``heal()``) opens the gate. ``hanging`` counts the requests a "hang"
+holds right now.
 """
 
 from __future__ import annotations
@@ -85,7 +92,12 @@ class FaultProxy:
         self._queue: deque[Fault] = deque()
         self._chaos: tuple[float, tuple[Fault, ...]] | None = None
         self.counts: Counter[str] = Counter()  # status / content / other requests forwarded
+        self.answered: Counter[str] = Counter()  # ... whose reply was passed on
         self.injected: Counter[str] = Counter()  # faults by kind
+        self.hanging = 0  # requests a "hang" holds right now
+        self.held = 0  # requests the gate holds right now
+        self._hold: tuple[str, int] | None = None  # the gate: (kind, requests let through)
+        self._gate = threading.Semaphore(0)  # one permit per request released
         self._unhang = threading.Event()  # ends the requests a "hang" holds: heal() or stop()
         self._stopped = threading.Event()  # ends the replies that drip
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -104,6 +116,7 @@ class FaultProxy:
         return self
 
     def stop(self) -> None:
+        self.release()
         self._unhang.set()
         self._stopped.set()
         self._server.shutdown()
@@ -140,11 +153,40 @@ class FaultProxy:
                 self._unhang.clear()
 
     def heal(self) -> None:
-        """No more faults."""
+        """No more faults, and the gate open."""
         with self._lock:
             self._mode, self._chaos = None, None
             self._queue.clear()
             self._unhang.set()
+        self.release()
+
+    # -- the gate ----------------------------------------------------------------------------
+
+    def hold(self, kind: str = "content", after: int = 0) -> None:
+        """Hold the requests of ``kind`` (status, content, other) after the first ``after``
+        from now; they wait, not forwarded, until released."""
+        with self._lock:
+            self._hold = (kind, -after)
+
+    def release(self, count: int | None = None) -> None:
+        """Let ``count`` held requests (or those yet to come) go on; None: open the gate."""
+        with self._lock:
+            if count is None:
+                self._hold = None
+                count = self.held
+            self.held -= count
+        for _ in range(count):
+            self._gate.release()
+
+    def _wait_at_gate(self, kind: str) -> None:
+        with self._lock:
+            if self._hold is None or self._hold[0] != kind:
+                return
+            self._hold = (kind, self._hold[1] + 1)
+            if self._hold[1] <= 0:
+                return  # one of the first ``after``
+            self.held += 1
+        self._gate.acquire()
 
     @contextlib.contextmanager
     def cut_off(self) -> Iterator[None]:
@@ -176,17 +218,21 @@ class FaultProxy:
                 return True
             return False
 
-    def count(self, query: str) -> None:
-        params = parse_qs(query)
-        prop = params.get("prop", [""])[0]
-        kind = {"info": "status", "revisions": "content"}.get(prop, "other")
+    def count(self, query: str, counter: Counter[str] | None = None) -> None:
         with self._lock:
-            self.counts[kind] += 1
+            (self.counts if counter is None else counter)[_kind(query)] += 1
 
     def reset_counts(self) -> None:
         with self._lock:
             self.counts.clear()
+            self.answered.clear()
             self.injected.clear()
+
+
+def _kind(query: str) -> str:
+    """status (prop=info), content (prop=revisions) or other."""
+    prop = parse_qs(query).get("prop", [""])[0]
+    return {"info": "status", "revisions": "content"}.get(prop, "other")
 
 
 def _fault(kind: str, params: dict[str, object]) -> Fault:
@@ -275,6 +321,7 @@ class _Handler(BaseHTTPRequestHandler):
         proxy = self.server.proxy
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        proxy._wait_at_gate(_kind(self._query(body)))
         fault = proxy._next_fault()
         if fault is None:
             return self._forward(body)
@@ -283,7 +330,11 @@ class _Handler(BaseHTTPRequestHandler):
             _reset(self.connection)
             return None
         if fault.kind == "hang":
+            with proxy._lock:
+                proxy.hanging += 1
             proxy._unhang.wait(fault.seconds)
+            with proxy._lock:
+                proxy.hanging -= 1
             self.close_connection = True
             _reset(self.connection)
             return None
@@ -380,7 +431,7 @@ class _Handler(BaseHTTPRequestHandler):
                ) -> tuple[int, list[tuple[str, str]], bytes]:
         """The wiki's own reply to this request: status, headers, body."""
         proxy = self.server.proxy
-        proxy.count(urlsplit(self.path).query + "&" + body.decode("latin-1"))
+        proxy.count(self._query(body))
         upstream = http.client.HTTPConnection(*proxy.upstream, timeout=60)
         try:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
@@ -392,6 +443,10 @@ class _Handler(BaseHTTPRequestHandler):
             return response.status, response.getheaders(), response.read()
         finally:
             upstream.close()
+
+    def _query(self, body: bytes) -> str:
+        """The request's parameters, from its URL and its (form) body."""
+        return urlsplit(self.path).query + "&" + body.decode("latin-1")
 
     def _forward(self, body: bytes) -> None:
         try:
@@ -407,3 +462,5 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+        self.wfile.flush()
+        self.server.proxy.count(self._query(body), self.server.proxy.answered)

@@ -29,13 +29,14 @@ import socket
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import mwclient
 import requests
+from loopback import free_port
+from waits import TimedOut, wait_until
 
 MEDIAWIKI_DIR = Path("/usr/share/mediawiki")
 DEBIAN_PACKAGES = ("mediawiki", "php-sqlite3", "php-cli", "php-intl", "php-mbstring", "php-xml")
@@ -135,13 +136,6 @@ def ensure_mediawiki_installed() -> None:
         check=True,
         env=env,
     )
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _listening(port: int) -> bool:
@@ -340,24 +334,25 @@ class TestWiki:
         self._wait_until_ready()
 
     def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
         params = {"action": "query", "meta": "siteinfo", "format": "json"}
-        while True:
+
+        def answers() -> bool:
             self._check_alive()
             try:
                 response = requests.get(self.api_url, params=params, timeout=5)
-                if response.ok and "query" in response.json():
-                    # Not some other server that took the port while ours failed to bind.
-                    self._check_alive()
-                    return
+                return response.ok and "query" in response.json()
             except (requests.RequestException, ValueError):
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise MediaWikiError(
-                    f"{self.api_url} did not answer within {START_TIMEOUT} s:\n" + self.server_log()
-                )
-            time.sleep(0.02)
+                return False
+
+        try:
+            wait_until(answers, START_TIMEOUT, f"{self.api_url} to answer")
+        except TimedOut:
+            self.stop()
+            raise MediaWikiError(
+                f"{self.api_url} did not answer within {START_TIMEOUT} s:\n" + self.server_log()
+            ) from None
+        # Not some other server that took the port while ours failed to bind.
+        self._check_alive()
 
     def _check_alive(self) -> None:
         process = self._process
@@ -389,11 +384,10 @@ class TestWiki:
         self._wait_until_port_free()
 
     def _wait_until_port_free(self) -> None:
-        deadline = time.monotonic() + STOP_TIMEOUT
-        while _listening(self.port):
-            if time.monotonic() > deadline:
-                raise MediaWikiError(f"something still listens on {self.host} after stop()")
-            time.sleep(0.02)
+        try:
+            wait_until(lambda: not _listening(self.port), STOP_TIMEOUT, f"{self.host} free")
+        except TimedOut:
+            raise MediaWikiError(f"something still listens on {self.host} after stop()") from None
 
     def restart(self) -> None:
         """Stop and serve again on the same port."""

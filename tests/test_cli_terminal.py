@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from test_deliver import hostile_model
+from hostile import hostile_model
 from trackerutil import tracker, write_config
 
 from tracker.digest.render import render_digest

@@ -6,21 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from daemon_helpers import (
-    DaemonProcess,
-    SmtpSink,
-    query,
-    run_tracker,
-    stored_history,
-    stored_revids,
-    wait_until,
-    wiki_history,
-    wiki_table,
-    write_config,
-)
 from faultproxy import FaultProxy
 from genhistory import write_history
+from processes import DaemonProcess, query, stored_history, stored_revids, wiki_history
+from trackerutil import run_tracker, wiki_table, write_config
+from waits import wait_until
 
 # Everything a stored revision is, in a form two databases can be compared by.
 HISTORY_SQL = """
@@ -43,12 +33,12 @@ def test_daemon_rides_out_faults_and_stores_what_a_clean_run_stores(make_wiki, t
     for title in titles:
         wiki.edit(title, f"== Start ==\n{title} begins.\n", "created")
     with FaultProxy(wiki.host, seed=7) as proxy:
-        config = write_config(tmp_path / "faulty" / "config.toml",
+        config = write_config(tmp_path / "faulty",
                               wikis=[wiki_table("local", proxy.api_url, max_retries=2)],
                               watches=_watches(titles))
         db = config.parent / "tracker.db"
         with DaemonProcess(config) as daemon:
-            wait_until(lambda: all(stored_revids(db, t) for t in titles), 20, "the backfill",
+            wait_until(lambda: all(stored_revids(db, t) for t in titles), 60, "the backfill",
                        diagnose=daemon.tail)
             # A flaky network: dropped connections, slow answers, 503s, maxlag refusals.
             proxy.chaos(0.4, seconds=0.5)
@@ -57,18 +47,18 @@ def test_daemon_rides_out_faults_and_stores_what_a_clean_run_stores(make_wiki, t
                 wiki.edit(title, f"== Start ==\n{title} begins.\n\n== Edit {n} ==\nMore.\n",
                           f"edit {n} under chaos")
                 seen = proxy.counts["status"]
-                wait_until(lambda s=seen: proxy.counts["status"] >= s + 1, 20, "polls going on",
+                wait_until(lambda s=seen: proxy.counts["status"] >= s + 1, 60, "polls going on",
                            diagnose=daemon.tail)
             proxy.heal()
             # The wiki cut off: polls fail, the daemon backs off, then the wiki returns.
             with proxy.cut_off():
                 wiki.edit(titles[0], "== Start ==\nWritten while the wiki was cut off.\n",
                           "edit while cut off")
-                wait_until(lambda: query(db, "SELECT unreachable_since FROM wikis")[0][0], 20,
+                wait_until(lambda: query(db, "SELECT unreachable_since FROM wikis")[0][0], 60,
                            "the wiki marked unreachable", diagnose=daemon.tail)
-                daemon.wait_for_log("failed polls in a row", count=2, timeout=20)
+                daemon.wait_for_log("failed polls in a row", count=2, timeout=60)
             wait_until(lambda: all(stored_history(db, t) == wiki_history(wiki, t)
-                                   for t in titles), 40, "recovery", diagnose=daemon.tail)
+                                   for t in titles), 60, "recovery", diagnose=daemon.tail)
             assert query(db, "SELECT error_count, unreachable_since FROM wikis") == [(0, None)]
             assert daemon.alive
             log = daemon.log()
@@ -77,7 +67,7 @@ def test_daemon_rides_out_faults_and_stores_what_a_clean_run_stores(make_wiki, t
             assert sum(proxy.injected.values()) >= 5, proxy.injected
             daemon.stop()
 
-    clean = write_config(tmp_path / "clean" / "config.toml",
+    clean = write_config(tmp_path / "clean",
                          wikis=[wiki_table("local", wiki.api_url)], watches=_watches(titles))
     result = run_tracker(clean, "run", "--once")
     assert result.returncode == 0, result.stderr
@@ -90,22 +80,25 @@ def test_a_hanging_wiki_never_delays_another(make_wiki, tmp_path):
     bad.edit("Bad page", "one", "created")
     with FaultProxy(bad.host) as proxy:
         config = write_config(
-            tmp_path / "config.toml",
+            tmp_path,
             wikis=[wiki_table("good", good.api_url),
-                   wiki_table("bad", proxy.api_url, timeout=30.0)],
+                   wiki_table("bad", proxy.api_url, timeout=300.0, request_deadline="10m")],
             watches=[{"wiki": "good", "title": "Good page", "interval": 1},
                      {"wiki": "bad", "title": "Bad page", "interval": 1}])
         db = tmp_path / "tracker.db"
         with DaemonProcess(config) as daemon:
             wait_until(lambda: stored_revids(db, "Good page") and stored_revids(db, "Bad page"),
                        15, "both backfilled", diagnose=daemon.tail)
-            proxy.mode("hang", seconds=60)  # every request to "bad" waits for its timeout
-            wait_until(lambda: proxy.injected["hang"], 10, "a hanging request")
+            # Every request to "bad" hangs until heal(): its timeouts are far longer than
+            # the test.
+            proxy.mode("hang", seconds=900)
+            wait_until(lambda: proxy.injected["hang"], 60, "a hanging request")
             for n in range(3):
                 rev = good.edit("Good page", f"edit {n}", f"good edit {n}")
-                wait_until(lambda r=rev: r in stored_revids(db, "Good page"), 4,
-                           f"good edit {n} stored while the other wiki hangs",
-                           diagnose=daemon.tail)
+                wait_until(lambda r=rev: r in stored_revids(db, "Good page"), 60,
+                           f"good edit {n} stored", diagnose=daemon.tail)
+            # ...all of them while bad's request still hung: good never waited for it.
+            assert proxy.hanging == 1
             assert proxy.injected["hang"] == 1  # never two polls of one wiki at once
             proxy.heal()
             daemon.stop()
@@ -120,20 +113,24 @@ def test_daemon_kill9_mid_backfill_then_restart_loses_and_duplicates_nothing(mak
     expected = wiki_history(wiki, title)
     assert len(expected) == 260
     with FaultProxy(wiki.host) as proxy:
-        config = write_config(tmp_path / "config.toml",
-                              wikis=[wiki_table("local", proxy.api_url)],
+        config = write_config(tmp_path, wikis=[wiki_table("local", proxy.api_url)],
                               watches=_watches([title]))
         db = tmp_path / "tracker.db"
-        proxy.mode("delay", seconds=0.4)  # a slow wiki: the backfill takes a few seconds
+        # Batches of 50: the third reply waits at the proxy's gate until two are stored,
+        # then goes on and the kill lands while it is stored (or right after); the fourth
+        # is held, so the backfill cannot have ended.
+        proxy.hold("content", after=2)
         with DaemonProcess(config) as daemon:
-            wait_until(lambda: 0 < len(stored_revids(db, title)), 20, "part of the backfill",
-                       diagnose=daemon.tail)
+            wait_until(lambda: len(stored_revids(db, title)) == 100 and proxy.held == 1, 60,
+                       "two batches of the backfill stored", diagnose=daemon.tail)
+            proxy.release(1)
+            wait_until(lambda: proxy.answered["content"] == 3, 60, "the third batch sent")
             daemon.kill9()
         partial = len(stored_revids(db, title))
-        assert 0 < partial < 260
+        assert partial in (100, 150), partial
         proxy.heal()
         with DaemonProcess(config) as daemon:
-            wait_until(lambda: len(stored_revids(db, title)) >= 260, 30, "the rest",
+            wait_until(lambda: len(stored_revids(db, title)) >= 260, 60, "the rest",
                        diagnose=daemon.tail)
             daemon.stop()
     stored = stored_history(db, title)
@@ -142,18 +139,12 @@ def test_daemon_kill9_mid_backfill_then_restart_loses_and_duplicates_nothing(mak
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
 
 
-@pytest.fixture
-def smtp():
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
-
-
-def test_daemon_kill9_mid_digest_then_restart_delivers_once(mediawiki, tmp_path, smtp):
+def test_daemon_kill9_mid_digest_then_restart_delivers_once(mediawiki, tmp_path, smtp_server):
+    smtp = smtp_server
     title = "Digest kill page"
     mediawiki.edit(title, "== Intro ==\nFirst.\n", "created")
     config = write_config(
-        tmp_path / "config.toml", wikis=[wiki_table("local", mediawiki.api_url)],
+        tmp_path, wikis=[wiki_table("local", mediawiki.api_url)],
         watches=_watches([title]),
         subscriptions=[{"name": "kill", "formats": ["markdown"],
                         "channels": [{"type": "file", "path": "digests"},
@@ -164,10 +155,10 @@ def test_daemon_kill9_mid_digest_then_restart_delivers_once(mediawiki, tmp_path,
         return [m for m in smtp.messages if text in m.as_string()]
 
     with DaemonProcess(config) as daemon:
-        wait_until(lambda: smtp.messages, 20, "the first digest", diagnose=daemon.tail)
+        wait_until(lambda: smtp.messages, 60, "the first digest", diagnose=daemon.tail)
         smtp.hold.set()  # the next e-mail hangs in DATA: the daemon is mid-digest
         rev = mediawiki.edit(title, "== Intro ==\nSecond.\n", "edit before the kill")
-        wait_until(smtp.holding.is_set, 15, "the digest being sent", diagnose=daemon.tail)
+        wait_until(smtp.holding.is_set, 60, "the digest being sent", diagnose=daemon.tail)
         daemon.kill9()
     smtp.hold.clear()
     smtp.release.set()
@@ -178,10 +169,10 @@ def test_daemon_kill9_mid_digest_then_restart_delivers_once(mediawiki, tmp_path,
     query_rw(db, "UPDATE deliveries SET next_attempt = '2000-01-01T00:00:00Z' "
                  "WHERE status != 'sent'")
     with DaemonProcess(config) as daemon:
-        wait_until(lambda: mails("edit before the kill"), 15, "the digest after the restart",
+        wait_until(lambda: mails("edit before the kill"), 60, "the digest after the restart",
                    diagnose=daemon.tail)
         barrier = mediawiki.edit(title, "== Intro ==\nThird.\n", "edit after the restart")
-        wait_until(lambda: mails("edit after the restart"), 15, "the next digest",
+        wait_until(lambda: mails("edit after the restart"), 60, "the next digest",
                    diagnose=daemon.tail)
         daemon.stop()
     assert barrier in stored_revids(db, title)

@@ -10,15 +10,11 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from digest_fixtures import (  # noqa: F401
-    Tracker,
-    copy_templates,
-    free_port,
-    http_receiver,
-    seed_config,
-)
+from hostile import HOSTILE, hostile_model
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from loopback import free_port
+from seedstages import Tracker, copy_templates, seed_config
 
 from tracker.digest.render import md_escape, render_digest, word_segments
 from tracker.digest.run import delivery_status, status_lines
@@ -36,7 +32,7 @@ def staged(tmp_path: Path, *subs: dict, first: int = 9, **kw: object) -> Tracker
     return t
 
 
-def test_webhook_json_payload_carries_the_digest(tmp_path: Path, http_receiver) -> None:  # noqa: F811
+def test_webhook_json_payload_carries_the_digest(tmp_path: Path, http_receiver) -> None:
     receiver = http_receiver()
     hook = {"type": "webhook", "url": receiver.url + "/hook", "headers": {"X-Token": "t0k"}}
     t = staged(tmp_path, {"name": "hooked", "channels": [hook]})
@@ -52,7 +48,7 @@ def test_webhook_json_payload_carries_the_digest(tmp_path: Path, http_receiver) 
 
 
 def test_webhook_failing_twice_then_succeeding_gets_the_digest_once(
-        tmp_path: Path, http_receiver, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+        tmp_path: Path, http_receiver, monkeypatch: pytest.MonkeyPatch) -> None:
     receiver = http_receiver([200, 500, 503, 200])
     monkeypatch.setenv("DIGEST_HOOK_URL", receiver.url + "/secret")
     t = staged(tmp_path, {"name": "flaky", "channels": [{"type": "webhook",
@@ -78,7 +74,7 @@ def test_webhook_failing_twice_then_succeeding_gets_the_digest_once(
 
 
 @pytest.mark.parametrize("payload", ["slack", "mattermost", "discord"])
-def test_webhook_chat_payloads(tmp_path: Path, http_receiver, payload: str) -> None:  # noqa: F811
+def test_webhook_chat_payloads(tmp_path: Path, http_receiver, payload: str) -> None:
     receiver = http_receiver()
     t = staged(tmp_path, {"name": "chat", "channels": [
         {"type": "webhook", "url": receiver.url, "payload": payload}]})
@@ -103,7 +99,7 @@ MENTIONS = ["@channel", "@all", "@here", "@everyone", "<!channel>", "<!here>", "
 
 @pytest.mark.parametrize("payload", ["slack", "mattermost", "discord"])
 @pytest.mark.parametrize("mention", MENTIONS)
-def test_webhook_chat_payloads_notify_nobody(tmp_path: Path, http_receiver,  # noqa: F811
+def test_webhook_chat_payloads_notify_nobody(tmp_path: Path, http_receiver,
                                              payload: str, mention: str) -> None:
     from tracker.digest.channels import CHANNELS, Outgoing, send_webhook
     from tracker.digest.render import MENTION_BREAK
@@ -172,7 +168,7 @@ def test_atom_escapes_hostile_titles(tmp_path: Path) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # apprise imports imghdr
-def test_apprise_channel_posts_through_apprise(tmp_path: Path, http_receiver) -> None:  # noqa: F811
+def test_apprise_channel_posts_through_apprise(tmp_path: Path, http_receiver) -> None:
     pytest.importorskip("apprise")
     receiver = http_receiver()
     host = receiver.url.removeprefix("http://")
@@ -197,7 +193,7 @@ def test_file_channel_names_and_retries_without_duplicates(tmp_path: Path) -> No
     assert {d["channel"] for d in t.deliveries()} == {"file-1", "file-2"}
 
 
-def test_failing_channel_does_not_stop_the_others(tmp_path: Path, http_receiver) -> None:  # noqa: F811
+def test_failing_channel_does_not_stop_the_others(tmp_path: Path, http_receiver) -> None:
     receiver = http_receiver()
     t = staged(tmp_path, {"name": "mixed", "channels": [
         {"type": "webhook", "url": f"http://127.0.0.1:{free_port()}/nothing", "timeout": 5},
@@ -210,45 +206,7 @@ def test_failing_channel_does_not_stop_the_others(tmp_path: Path, http_receiver)
     assert statuses == {"webhook": "failing", "good": "ok"}
 
 
-# --- escaping and templates --------------------------------------------------------------------
-
-HOSTILE = '<script>alert("x")</script> [click](javascript:alert(1)) **b** & `c` # h'
-
-
-def hostile_model(value: str = HOSTILE) -> dict:
-    """A changes digest's render model with ``value`` in every field that comes from the
-    wiki (titles, headings, users, summaries, tags, changed text, errors)."""
-    rev = {"revid": 2, "parentid": 1, "timestamp": "2024-01-01T00:00:00Z", "time": value,
-           "user": value, "comment": value + "\x1b[31mred", "minor": False,
-           "tags": [value], "size": 10, "delta": 5, "bot": False, "reverted": False,
-           "links": {"wiki_diff": "https://w.example/index.php?diff=2&oldid=1",
-                     "web_diff": None}}
-    section = {"id": "1.1", "path": [value], "old_path": [value + "old"],
-               "title": value, "old_title": value + "old", "kinds": ["edited"],
-               "words_added": 1, "words_removed": 1,
-               "words": [{"op": "eq", "text": value}, {"op": "ins", "text": value},
-                         {"op": "del", "text": value}], "more_words": 0,
-               "semantic": [{"type": "ref_added", "text": value}], "semantic_more": 0,
-               "revisions": [rev]}
-    counts = {"edits": 1, "editors": 1, "bytes_added": 5, "bytes_removed": 0, "sections": 1,
-              "reverted": 1, "filtered": 0, "pages": 1}
-    page = {"title": value, "watch_title": value, "wiki": value, "page_id": 1,
-            "pageid": 1, "started": False, "error": value,
-            "from": {"revid": 1, "timestamp": "x", "time": "x", "user": value},
-            "to": {"revid": 2, "timestamp": "x", "time": "x", "user": value},
-            "links": {"wiki_diff": "https://w.example/index.php?diff=2&oldid=1",
-                      "wiki_page": "https://w.example/index.php?title=A_(b)", "web_page": None,
-                      "web_diff": None},
-            "counts": counts, "sections": [section], "revisions": [rev],
-            "page_semantic": [{"type": "category_added", "text": value}],
-            "page_semantic_more": 0,
-            "reverted": [{"count": 1, "users": [value], "reverter": value,
-                          "text": value, "after_seconds": 1, "revisions": []}],
-            "followed": None, "revision_count": None, "last": None}
-    return {"subscription": "s", "kind": "changes", "subject": value, "generated_at": "x",
-            "generated_local": "x", "timezone": "UTC", "since": None, "until": None,
-            "counts": counts, "pages": [page], "errors": [value], "sections_filter": [],
-            "links": {"web": None}, "link": None}
+# --- escaping and templates (hostile values: tests/hostile.py) --------------------------------
 
 
 def test_render_escapes_wiki_values_in_every_format() -> None:

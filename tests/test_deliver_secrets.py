@@ -19,12 +19,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from digest_fixtures import (  # noqa: F401
-    free_port,
-    http_receiver,
-    seed_config,
-    smtp_server_factory,
-)
+from loopback import free_port
+from seedstages import seed_config
 
 from tracker.cli import main
 from tracker.config import load_config
@@ -127,7 +123,7 @@ def silent_server() -> Iterator[SilentServer]:
 
 
 def test_webhook_failures_on_loopback_keep_the_url_secret(
-        tmp_path: Path, caplog, monkeypatch: pytest.MonkeyPatch, http_receiver,  # noqa: F811
+        tmp_path: Path, caplog, monkeypatch: pytest.MonkeyPatch, http_receiver,
         silent_server: SilentServer) -> None:
     failing = http_receiver([500], echo=True)  # its error page repeats the request
     working = http_receiver([200])
@@ -168,7 +164,7 @@ def test_webhook_failures_on_loopback_keep_the_url_secret(
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_smtp_password_never_shown_even_when_the_server_repeats_it(
         tmp_path: Path, caplog, monkeypatch: pytest.MonkeyPatch,
-        smtp_server_factory) -> None:  # noqa: F811
+        smtp_server_factory) -> None:
     server = smtp_server_factory(login=("tracker", "right-password"),
                                  refusal="535 5.7.8 password {password} is not right")
     monkeypatch.setenv("SMTP_PASSWORD", f"{SECRET}-smtp")
@@ -186,7 +182,7 @@ def test_smtp_password_never_shown_even_when_the_server_repeats_it(
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # apprise imports imghdr
 def test_apprise_urls_from_the_environment_stay_secret(
-        tmp_path: Path, caplog, monkeypatch: pytest.MonkeyPatch, http_receiver) -> None:  # noqa: F811
+        tmp_path: Path, caplog, monkeypatch: pytest.MonkeyPatch, http_receiver) -> None:
     pytest.importorskip("apprise")
     failing = http_receiver([500], echo=True)
     host = failing.url.removeprefix("http://")

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from digest_fixtures import SEED_TITLE, Tracker, http_receiver, seed_config  # noqa: F401
+from seedstages import Tracker, seed_config
+from trackerutil import REPO, SEED_SNAPSHOT, SEED_TITLE, tracker, write_config
 
 from tracker.config import load_config
 from tracker.errors import ConfigError
@@ -330,7 +331,7 @@ def _run_killed(t: Tracker, when: str) -> None:
 
 @pytest.mark.parametrize("when", ["before-send", "after-send"])
 def test_digest_killed_between_recording_and_sending(
-        tmp_path: Path, http_receiver, when: str) -> None:  # noqa: F811
+        tmp_path: Path, http_receiver, when: str) -> None:
     receiver = http_receiver()
     sub = dict(EVERYTHING, channels=[{"type": "webhook", "url": receiver.url + "/hook"}, FILE])
     t = tracker_at(tmp_path, sub, revisions=9)
@@ -383,8 +384,6 @@ def test_digest_since_makes_the_first_digest_show_changes(tmp_path: Path) -> Non
 
 
 def test_digest_shipped_config_leaves_a_digest_to_read(tmp_path: Path) -> None:
-    from digest_fixtures import REPO
-
     from tracker.digest.run import deliver_due
     from tracker.fetch.poll import poll_all
     from tracker.store import Store
@@ -411,20 +410,13 @@ def test_digest_shipped_config_leaves_a_digest_to_read(tmp_path: Path) -> None:
 
 def test_digest_tells_which_wiki_is_not_reachable(tmp_path: Path) -> None:
     """A wiki that fails its polls shows up in the next digest, with since when."""
-    from trackerutil import SEED_SNAPSHOT, tracker, write_config
-
     config = write_config(
         tmp_path,
         wikis=[{"name": "seed", "snapshot": str(SEED_SNAPSHOT)},
                {"name": "gone", "api_url": "http://127.0.0.1:9/api.php", "max_retries": 0}],
         watches=[{"wiki": "seed", "title": SEED_TITLE}, {"wiki": "gone", "title": "Elsewhere"}],
-        extra=textwrap.dedent("""
-            [[subscriptions]]
-            name = "all"
-            formats = ["markdown"]
-            since = "2023-08-01"
-            channels = [{ type = "file", path = "digests" }]
-        """))
+        subscriptions=[{"name": "all", "formats": ["markdown"], "since": "2023-08-01",
+                        "channels": [FILE]}])
     result = tracker(config, "run", "--once")
     assert result.exit_code == 1 and "not reachable" in result.output
     (digest,) = (tmp_path / "digests").glob("*.md")

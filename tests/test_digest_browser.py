@@ -8,40 +8,23 @@ are printed (pytest -s, or in the report of a failure).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from digest_fixtures import Tracker, seed_config, smtp_server, smtp_server_factory  # noqa: F401
+from hostile import (
+    HOSTILE,
+    HOSTILE_VALUES,
+    apprise_email_html,
+    hostile_model,
+    python_markdown_apprise,
+)
+from seedstages import Tracker, seed_config
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+from tracker.digest.render import render_digest
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists(),
-                                reason="Debian's chromium package is not installed")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def artifacts(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
-    base = Path(os.environ["TRACKER_ARTIFACTS"]) if os.environ.get("TRACKER_ARTIFACTS") \
-        else tmp_path
-    directory = base / "digest" / re.sub(r"[^\w.-]+", "-", request.node.name).strip("-")
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
+# The browser and artifacts fixtures are conftest.py's: without Chromium these tests skip,
+# or fail when TRACKER_REQUIRE_BROWSER is set (CI).
 
 
 def open_digest(browser, path: Path, width: int = 800):  # noqa: ANN001, ANN201
@@ -99,10 +82,6 @@ def test_digest_html_renders_the_changed_sections(tmp_path: Path, browser, artif
 
 def test_digest_html_runs_nothing_from_hostile_values(tmp_path: Path, browser, artifacts: Path
                                                       ) -> None:
-    from test_deliver import HOSTILE, hostile_model
-
-    from tracker.digest.render import render_digest
-
     path = tmp_path / "hostile.html"
     model = hostile_model()
     model["pages"][0]["title"] = HOSTILE + '<img src=x onerror="alert(1)">'
@@ -128,15 +107,10 @@ def load_and_watch(browser, path: Path):  # noqa: ANN001, ANN201
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # apprise imports imghdr
 def test_markdown_digest_as_html_email_runs_nothing(tmp_path: Path, browser, artifacts: Path,
-                                                    smtp_server) -> None:  # noqa: F811
+                                                    smtp_server) -> None:
     """The Markdown digest of hostile values, made HTML by Python-Markdown (Apprise's
     settings) and by Apprise itself on its way to a real SMTP server: Chromium runs
     nothing of it and shows the values as text."""
-    from test_deliver import hostile_model
-    from test_digest_markdown import HOSTILE_VALUES, apprise_email_html, python_markdown_apprise
-
-    from tracker.digest.render import render_digest
-
     armed = [v.replace("alert(1)", "window.__pwned=1") for v in HOSTILE_VALUES]
     bodies = [python_markdown_apprise(render_digest(hostile_model(v), ["markdown"])["markdown"])
               for v in armed]

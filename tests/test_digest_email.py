@@ -9,13 +9,9 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from digest_fixtures import (  # noqa: F401
-    SEED_TITLE,
-    Tracker,
-    seed_config,
-    smtp_server,
-    smtp_server_factory,
-)
+from loopback import free_port
+from seedstages import Tracker, seed_config
+from trackerutil import SEED_TITLE, write_config
 
 from tracker.fetch.snapshot import write_export
 from tracker.store import Store
@@ -39,7 +35,7 @@ def parts(msg: EmailMessage) -> tuple[str, str]:
     return plain.get_content(), html.get_content()
 
 
-def test_email_digest_is_multipart_with_stable_headers(tmp_path: Path, smtp_server) -> None:  # noqa: F811
+def test_email_digest_is_multipart_with_stable_headers(tmp_path: Path, smtp_server) -> None:
     t = Tracker(seed_config(tmp_path, {"name": "mail", "channels": [email_channel(smtp_server)]},
                             revisions=9))
     t.stage(9)
@@ -67,9 +63,7 @@ def test_email_digest_is_multipart_with_stable_headers(tmp_path: Path, smtp_serv
     assert "ali was here" not in text + html
 
 
-def test_email_retry_keeps_the_message_id(tmp_path: Path, smtp_server_factory) -> None:  # noqa: F811
-    from digest_fixtures import free_port
-
+def test_email_retry_keeps_the_message_id(tmp_path: Path, smtp_server_factory) -> None:
     port = free_port()  # nothing listens there yet
     channel = {"type": "email", "to": "r@example.org", "from": "t@example.org",
                "host": "127.0.0.1", "port": port, "security": "none", "timeout": 5}
@@ -78,24 +72,16 @@ def test_email_retry_keeps_the_message_id(tmp_path: Path, smtp_server_factory) -
     lines = t.deliver()
     assert lines[0].startswith("error: late: digest 1 via email failed (attempt 1")
     assert f"cannot reach 127.0.0.1:{port}" in lines[0]
-    from aiosmtpd.controller import Controller
-    from digest_fixtures import SmtpServer, _Handler
-
-    server = SmtpServer("127.0.0.1", port)
-    controller = Controller(_Handler(server), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        assert "sent to r@example.org" in t.deliver(minutes=2)[0]
-        (msg,) = server.wait(1)
-        assert msg["Message-ID"] == t.digests()[0]["message_id"]
-    finally:
-        controller.stop()
+    server = smtp_server_factory(port=port)  # the server is up now, on that port
+    assert "sent to r@example.org" in t.deliver(minutes=2)[0]
+    (msg,) = server.wait(1)
+    assert msg["Message-ID"] == t.digests()[0]["message_id"]
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 @pytest.mark.parametrize("security", ["starttls", "ssl"])
 def test_email_over_tls_with_login_from_the_environment(
-        tmp_path: Path, smtp_server_factory, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+        tmp_path: Path, smtp_server_factory, monkeypatch: pytest.MonkeyPatch,
         security: str) -> None:
     server = smtp_server_factory(tls=security, login=("digest-bot", "s3cret"))
     monkeypatch.setenv("TRACKER_SMTP_USER", "digest-bot")
@@ -111,7 +97,7 @@ def test_email_over_tls_with_login_from_the_environment(
 
 
 def test_email_login_without_its_password_variable_fails_clearly(
-        tmp_path: Path, smtp_server, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+        tmp_path: Path, smtp_server, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NO_SUCH_PASSWORD", raising=False)
     channel = email_channel(smtp_server, username="u", password_env="NO_SUCH_PASSWORD")
     t = Tracker(seed_config(tmp_path, {"name": "nopw", "channels": [channel]}))
@@ -145,16 +131,13 @@ def hostile_export(path: Path) -> Path:
     return full
 
 
-def test_email_html_part_escapes_hostile_wiki_values(tmp_path: Path, smtp_server) -> None:  # noqa: F811
+def test_email_html_part_escapes_hostile_wiki_values(tmp_path: Path, smtp_server) -> None:
     snapshot = tmp_path / "hostile.xml"
     full = hostile_export(snapshot)
-    config = tmp_path / "config.toml"
-    config.write_text(
-        '[storage]\ndatabase = "t.db"\n\n[[wikis]]\nname = "h"\nsnapshot = "hostile.xml"\n\n'
-        '[[watches]]\nwiki = "h"\ntitle = "Hostile page"\n\n[[subscriptions]]\nname = "h"\n'
-        f'channels = [{{ type = "email", to = "r@example.org", from = "t@example.org", '
-        f'host = "127.0.0.1", port = {smtp_server.port}, security = "none" }}]\n',
-        encoding="utf-8")
+    config = write_config(
+        tmp_path, database="t.db", wikis=[{"name": "h", "snapshot": "hostile.xml"}],
+        watches=[{"wiki": "h", "title": "Hostile page"}],
+        subscriptions=[{"name": "h", "channels": [smtp_server.channel()]}])
     t = Tracker(config)
     from tracker.fetch.poll import poll_all
 

@@ -15,87 +15,23 @@ from __future__ import annotations
 
 import html
 import re
-from email import message_from_bytes, policy
 from html.parser import HTMLParser
 from pathlib import Path
 
 import markdown
 import pytest
-from digest_fixtures import (  # noqa: F401
-    http_receiver,
-    smtp_server,
-    smtp_server_factory,
+from hostile import (
+    HOSTILE_VALUES,
+    apprise_email_html,
+    hostile_export,
+    hostile_model,
+    hostile_tracker,
+    poll_and_deliver,
+    python_markdown_apprise,
 )
 from markdown_it import MarkdownIt
-from test_deliver import hostile_model
 
 from tracker.digest.render import MENTION_BREAK, md_escape, render_digest
-
-# What wiki text tries: raw HTML, links and images of its own, autolinks, entities that
-# would decode into tags, backslashes that would undo our escapes, comments, breaking out
-# of a raw HTML block, Markdown block syntax, mentions.
-HOSTILE_VALUES = [
-    "<img src=x onerror=alert(1)>",
-    "<img src=x onerror=\"alert('quoted')\">",
-    "<img src=x onerror=\"document.body.dataset.pwned=1\">",
-    "<script>alert(1)</script>",
-    "<IMG SRC=x ONERROR=alert(1)>",
-    "<img\nsrc=x\nonerror=alert(1)>",
-    "<img/src=x/onerror=alert(1)>",
-    "<svg onload=alert(1)>",
-    "<iframe src=javascript:alert(1)></iframe>",
-    "<b onmouseover=alert(1)>bold</b>",
-    "<style>body{display:none}</style>",
-    "<form action=http://evil.example/><button>go</button></form>",
-    '"><img src=x onerror=alert(1)>',
-    "'><img src=x onerror=alert(1)>",
-    "[x](javascript:alert(1))",
-    "[x](<javascript:alert(1)>)",
-    "[x](javascript&#58;alert(1))",
-    "*[x](javascript:alert(1))*",
-    '<a href="javascript:alert(1)">a</a>',
-    "<a href=javascript:alert(1)>a</a>",
-    "![x](http://evil.example/x.png)",
-    "![x](javascript:alert(1))",
-    "[x]: javascript:alert(1)",
-    "[x][y]\n\n[y]: javascript:alert(1)",
-    "[x]\n\n[x]: http://evil.example/",
-    "<http://evil.example/>",
-    "<javascript:alert(1)>",
-    "<mallory@evil.example>",
-    "http://evil.example/bare",
-    "&lt;img src=x onerror=alert(1)&gt;",
-    "&#60;script&#62;alert(1)&#60;/script&#62;",
-    "&#x3C;img src=x onerror=alert(1)&#x3E;",
-    "&lt;img src=x onerror=alert(1)&gt",
-    "&amp;lt;script&amp;gt;",
-    "\\<img src=x onerror=alert(1)>",
-    "\\\\<img src=x onerror=alert(1)>",
-    "\\[x](javascript:alert(1))",
-    "\\&lt;img src=x onerror=alert(1)>",
-    "trailing backslash \\",
-    "<!-- hidden --><img src=x onerror=alert(1)>",
-    "<!--",
-    "--> <img src=x onerror=alert(1)>",
-    "</details><img src=x onerror=alert(1)><details>",
-    "<details open><summary>x</summary><img src=x onerror=alert(1)>",
-    "</summary></details>\n\n<img src=x onerror=alert(1)>",
-    "<![CDATA[<img src=x onerror=alert(1)>]]>",
-    "<?php echo 1; ?>",
-    "`<img src=x onerror=alert(1)>`",
-    "```\n<img src=x onerror=alert(1)>\n```",
-    "    <img src=x onerror=alert(1)>",
-    "> <img src=x onerror=alert(1)>",
-    "1. <img src=x onerror=alert(1)>",
-    "# heading <img src=x onerror=alert(1)>",
-    "line\n\n<img src=x onerror=alert(1)>\n\nline",
-    "line\r\n<script>alert(1)</script>\u2028<img src=x onerror=alert(1)>",
-    "| a | <img src=x onerror=alert(1)> |\n|---|---|",
-    "a\n===\nb\n---",
-    "**bold** _it_ ~~gone~~ `code`",
-    "Q&A: research & development",
-    "@channel @here @all @everyone <!channel> <!here> <@U123> <@&1> <@!2> <#C1>",
-]
 
 # The only elements and attributes the templates themselves make.
 OWN_TAGS = {"h1", "h2", "h3", "h4", "p", "a", "em", "strong", "ul", "li", "blockquote", "hr",
@@ -106,13 +42,6 @@ OWN_LINKS = {"https://w.example/index.php?diff=2&oldid=1",
 
 def python_markdown(text: str) -> str:
     return markdown.markdown(text)
-
-
-def python_markdown_apprise(text: str) -> str:
-    """Python-Markdown as Apprise runs it for HTML e-mail (apprise/conversion/format.py)."""
-    return markdown.markdown(text, extensions=["markdown.extensions.fenced_code",
-                                               "markdown.extensions.nl2br",
-                                               "markdown.extensions.tables"])
 
 
 def markdown_it(text: str) -> str:
@@ -237,76 +166,9 @@ def test_mentions_are_muted_in_markdown() -> None:
 
 # --- the real pipeline: an export with hostile values, polled and digested ------------------
 
-# MediaWiki titles cannot hold < > [ ] { } | #: a title uses what they can.
-HOSTILE_TITLE = "Evil *title* _x_ @channel `t` &lt;img src=x onerror=alert(1)&gt; !x \\"
-HOSTILE_USER = "<img src=x onerror=\"window.__pwned='user'\">Mallory @everyone <@&1>"
-HOSTILE_SUMMARY = ("<script>window.__pwned='summary'</script> [x](javascript:alert(1)) "
-                   "![i](http://evil.example/i.png) </details><img src=x onerror=alert(1)> "
-                   "<!-- c --> &#60;b&#62; \\<img src=x onerror=alert(1)> @here <!channel>")
-HOSTILE_HEADING = ("<img src=x onerror=\"window.__pwned='heading'\"> [h](javascript:alert(1)) "
-                   "@all <@&1> <!here>")
-
-
-def hostile_export(path: Path, count: int) -> Path:
-    """An XML export of a page whose title, users, summaries and headings are hostile;
-    the first ``count`` of its three revisions."""
-    from tracker.fetch.snapshot import write_export
-
-    texts = [
-        "Intro.\n\n== Safe ==\nNothing.\n",
-        f"Intro.\n\n== {HOSTILE_HEADING} ==\nNew <img src=x onerror=alert(1)> text.\n\n"
-        "== Safe ==\nNothing.\n",
-        f"Intro [x](javascript:alert(1)).\n\n== {HOSTILE_HEADING} ==\nNew text, more.\n\n"
-        "== Safe ==\nNothing at all.\n",
-    ]
-    import hashlib
-
-    rows = []
-    for k, text in enumerate(texts[:count], start=1):
-        rows.append(({"revid": 100 + k, "parentid": 100 + k - 1 if k > 1 else 0,
-                      "timestamp": f"2024-03-01T0{k}:00:00Z",
-                      "user": HOSTILE_USER if k > 1 else "Alice", "userid": k,
-                      "comment": HOSTILE_SUMMARY if k > 1 else "create", "minor": False,
-                      "size": len(text.encode()),
-                      "sha1": hashlib.sha1(text.encode()).hexdigest()}, text))
-    with path.open("w", encoding="utf-8") as out:
-        write_export(out, [({"title": HOSTILE_TITLE, "ns": 0, "pageid": 7}, rows)])
-    return path
-
-
-def hostile_tracker(tmp_path: Path, channels: list[dict]) -> Path:
-    from digest_fixtures import subscription_toml
-    from trackerutil import toml_value as toml
-
-    hostile_export(tmp_path / "evil.xml", 1)
-    config = tmp_path / "config.toml"
-    config.write_text(
-        '[storage]\ndatabase = "tracker.db"\n\n[[wikis]]\nname = "evil"\n'
-        'snapshot = "evil.xml"\nindex_url = "https://w.example/index.php"\n\n'
-        f'[[watches]]\nwiki = "evil"\ntitle = {toml(HOSTILE_TITLE)}\n\n'
-        + subscription_toml(name="evil", formats=["markdown", "text"], channels=channels),
-        encoding="utf-8")
-    return config
-
-
-def poll_and_deliver(config_path: Path, minutes: int) -> list[str]:
-    from datetime import timedelta
-
-    from digest_fixtures import T0
-
-    from tracker.config import load_config
-    from tracker.digest.run import deliver_due
-    from tracker.fetch.poll import poll_all
-    from tracker.store import Store
-
-    config = load_config(config_path)
-    with Store(config.database_path) as store:
-        assert all(r.ok for r in poll_all(store, config, progress=False))
-        return deliver_due(store, config, now=T0 + timedelta(minutes=minutes))
-
 
 def test_hostile_history_digests_make_no_html_and_notify_nobody(tmp_path: Path,
-                                                              http_receiver  # noqa: F811
+                                                              http_receiver
                                                               ) -> None:
     receiver = http_receiver()
     chats = [{"type": "webhook", "url": receiver.url + f"/{p}", "payload": p, "name": p}
@@ -349,36 +211,9 @@ def test_hostile_history_digests_make_no_html_and_notify_nobody(tmp_path: Path,
 # --- through Apprise to a real SMTP server: the HTML e-mail it makes of the Markdown ---------
 
 
-def apprise_email_html(tmp_path: Path, smtp, value: str | None = None) -> str:  # noqa: ANN001
-    """Deliver the hostile history (or a model with ``value``) through Apprise's mailto://
-    to the SMTP server; the HTML part of the e-mail it sent."""
-    pytest.importorskip("apprise")
-    url = (f"mailto://{smtp.host}:{smtp.port}?from=tracker@example.org&to=me@example.org"
-           "&mode=insecure&format=html")
-    if value is None:
-        config = hostile_tracker(tmp_path, [{"type": "apprise", "urls": [url]}])
-        poll_and_deliver(config, 1)
-        hostile_export(tmp_path / "evil.xml", 3)
-        lines = poll_and_deliver(config, 2)
-        assert any("notified 1 service" in line for line in lines), lines
-        message = smtp.wait(2)[-1]
-    else:
-        from tracker.digest.channels import Outgoing, send_apprise
-
-        markdown_text = render_digest(hostile_model(value), ["markdown"])["markdown"]
-        out = Outgoing(1, "s", "changes", "subject", "2024-03-01T06:00:00Z", "<1@x>",
-                       {"markdown": markdown_text}, {}, tmp_path)
-        send_apprise(out, {"urls": [url], "urls_env": None})
-        message = smtp.wait(1)[-1]
-    raw = message_from_bytes(message.as_bytes(), policy=policy.default)
-    part = raw.get_body(("html",))
-    assert part is not None, raw
-    return part.get_content()
-
-
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # apprise imports imghdr
 def test_apprise_html_email_of_a_hostile_history_has_no_html_of_wiki_text(
-        tmp_path: Path, smtp_server) -> None:  # noqa: F811
+        tmp_path: Path, smtp_server) -> None:
     document = apprise_email_html(tmp_path, smtp_server)
     parsed = parse(document)
     assert not [tag for tag, _ in parsed.elements if tag in ("script", "img", "details")]

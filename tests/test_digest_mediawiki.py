@@ -8,7 +8,8 @@ from pathlib import Path
 
 import requests
 import yaml
-from digest_fixtures import REPO, SEED_TITLE, Tracker, cut_snapshot, subscription_toml
+from seedstages import Tracker, cut_snapshot
+from trackerutil import REPO, SEED_TITLE, write_config
 
 FIRST = 9  # revisions in the first stage: up to 1844397 (the infobox change)
 
@@ -17,14 +18,12 @@ def test_digest_two_stages_through_a_real_wiki(tmp_path: Path, make_wiki) -> Non
     wiki = make_wiki()
     part = cut_snapshot(tmp_path / "part.xml", FIRST)
     wiki.import_xml(part)
-    config = tmp_path / "config.toml"
-    config.write_text(
-        '[storage]\ndatabase = "tracker.db"\n\n[[wikis]]\nname = "test"\n'
-        f'api_url = "{wiki.api_url}"\ncontact = "tests@example.org"\nmax_retries = 1\n\n'
-        f'[[watches]]\nwiki = "test"\ntitle = "{SEED_TITLE}"\n\n'
-        + subscription_toml(name="staged", formats=["markdown", "html"],
-                            channels=[{"type": "file", "path": "digests"}]),
-        encoding="utf-8")
+    config = write_config(
+        tmp_path, wikis=[{"name": "test", "api_url": wiki.api_url, "contact": "tests@example.org",
+                          "max_retries": 1}],
+        watches=[{"wiki": "test", "title": SEED_TITLE}],
+        subscriptions=[{"name": "staged", "formats": ["markdown", "html"],
+                        "channels": [{"type": "file", "path": "digests"}]}])
     t = Tracker(config)
 
     def poll() -> None:

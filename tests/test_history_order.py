@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from genhistory import generate
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from trackerutil import write_config
 
 from tracker.cli import main
 from tracker.fetch import ingest
@@ -139,10 +140,10 @@ def test_reverts_agree_with_mwreverts(checksums: list[str]) -> None:
 
 
 def test_history_out_of_order_ids_repro(tmp_path: Path) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text(f'[storage]\ndatabase = "t.db"\n[[wikis]]\nname = "repro"\n'
-                      f'snapshot = "{REPRO / "out-of-order-ids.xml"}"\n'
-                      '[[watches]]\nwiki = "repro"\ntitle = "P"\n', encoding="utf-8")
+    snapshot = REPRO / "out-of-order-ids.xml"
+    config = write_config(tmp_path, database="t.db",
+                          wikis=[{"name": "repro", "snapshot": str(snapshot)}],
+                          watches=[{"wiki": "repro", "title": "P"}])
     runner = CliRunner()
     first = runner.invoke(main, ["--config", str(config), "run", "--once"])
     assert first.exit_code == 0, first.output
@@ -262,8 +263,7 @@ def test_cli_history_piped_into_head_stops_quietly(tmp_path: Path) -> None:
 
     export = tmp_path / "long.xml"
     write_history(export, "Long", 1500, size=2000)
-    config = tmp_path / "config.toml"
-    config.write_text('[storage]\ndatabase = "t.db"\n', encoding="utf-8")
+    config = write_config(tmp_path, database="t.db")
     with Store(tmp_path / "t.db") as store:
         import_snapshot(store, export, "long")
     command = [sys.executable, "-m", "tracker", "--config", str(config), "history", "Long"]
@@ -278,8 +278,7 @@ def test_cli_history_piped_into_head_stops_quietly(tmp_path: Path) -> None:
 
 
 def test_cli_hidden_text_diff_exits_1_and_sizes_are_unknown(tmp_path: Path) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text('[storage]\ndatabase = "t.db"\n', encoding="utf-8")
+    config = write_config(tmp_path, database="t.db")
     with Store(tmp_path / "t.db") as store:
         import_snapshot(store, DATA / "migration" / "hidden.xml", "w")
     runner = CliRunner()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -77,17 +76,16 @@ def test_heading_text(raw, text):
     assert heading_text(raw) == text
 
 
-def test_split_is_fast_on_a_long_article():
+def test_split_a_long_article():
+    # How long this takes is bench/bench_diff.py's business ("split" row), not a test's.
     paragraph = "Word [[link|label]] text.<ref>{{cite web |url=https://x.org |title=T}}</ref> " * 8
     text = "".join(
         f"\n== Section {n} ==\n{paragraph}\n\n=== Sub {n} ===\n{paragraph}\n" for n in range(300)
     )
     assert len(text) > 250_000
-    start = time.perf_counter()
     sections = split(text + "<!-- uncached -->")
-    # About 5 ms on a laptop; the bound only catches a quadratic blow-up.
-    assert time.perf_counter() - start < 1.0
     assert len(sections) == 601
+    assert "".join(s.text for s in sections) == text + "<!-- uncached -->"
 
 
 # ---- properties --------------------------------------------------------------------------

@@ -6,32 +6,24 @@ from __future__ import annotations
 
 import http.server
 import json
-import signal
-import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import mwclient
 import pytest
+from faultproxy import FaultProxy
 from genhistory import write_history
+from processes import revision_count
 from trackerutil import SEED_SNAPSHOT, SEED_TITLE, history_json, tracker, wiki_config
+from waits import wait_until
 
 from tracker import __version__
 from tracker.config import Wiki
 from tracker.errors import WikiError
 from tracker.fetch.api import ApiSource
-
-
-def _count(db_path: Path) -> int:
-    try:
-        with sqlite3.connect(db_path, timeout=5) as db:
-            return db.execute("SELECT count(*) FROM revisions").fetchone()[0]
-    except sqlite3.OperationalError:  # not created yet
-        return 0
 
 
 def test_track_kill_during_backfill_then_resume(make_wiki, tmp_path: Path) -> None:
@@ -49,24 +41,33 @@ def test_track_kill_during_backfill_then_resume(make_wiki, tmp_path: Path) -> No
     assert len(expected) == total
 
     (tmp_path / "killed").mkdir()
-    config = wiki_config(tmp_path / "killed", wiki.api_url, [title])
     db_path = tmp_path / "killed" / "tracker.db"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tracker", "--config", str(config), "run", "--once"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while _count(db_path) == 0:
-        assert process.poll() is None, "the backfill ended before it could be killed"
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    stored = _count(db_path)
-    # Anonymous clients get 50 revisions per request, and each reply is one transaction.
-    assert 0 < stored < total and stored % 50 == 0
+    with FaultProxy(wiki.host) as proxy:
+        # Anonymous clients get 50 revisions per request, and each reply is one transaction.
+        # The third reply waits at the proxy's gate until two batches are committed; then
+        # it goes on, and the kill lands while it arrives, is split and stored, or right
+        # after it is, never after the backfill ended (the fourth reply is held).
+        proxy.hold("content", after=2)
+        config = wiki_config(tmp_path / "killed", proxy.api_url, [title])
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tracker", "--config", str(config), "run", "--once"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_until(lambda: (revision_count(db_path) == 100 and proxy.held == 1)
+                       or process.poll() is not None, 60, "two batches stored, the third held")
+            assert process.poll() is None, process.communicate()[1]
+            proxy.release(1)
+            wait_until(lambda: proxy.answered["content"] == 3, 60, "the third batch sent")
+        finally:
+            process.kill()
+            process.wait()
+            process.stderr.close()
+        stored = revision_count(db_path)
+        assert stored in (100, 150), stored  # whole batches only
 
-    result = tracker(config, "run", "--once")
-    assert result.exit_code == 0, result.output
+        proxy.release()  # the gate open: the resumed run gets every reply
+        result = tracker(config, "run", "--once")
+        assert result.exit_code == 0, result.output
     resumed = history_json(config, title)
     assert resumed == expected
     chain = [(r["revid"], r["parentid"]) for r in resumed]

@@ -16,66 +16,17 @@ import feedparser
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from trackerutil import SEED_SNAPSHOT, SEED_TITLE
+from trackerutil import SEED_TITLE, write_config
+from waits import wait_until
+from webstore import HOSTILE_TITLE, HOSTILE_USER, build_store, revision
 
-from tracker.fetch.archive import import_snapshot
 from tracker.fetch.ingest import PageIngestor
-from tracker.model import Revision, sha1_hex
+from tracker.model import Revision
 from tracker.store import Store, schema
 from tracker.store.search import TOKENIZER, Indexer, index_new_blobs
 from tracker.text.worddiff import word_diff
 from tracker.web import create_app, search
 from tracker.web.diffrender import overlay
-
-SEED_WIKI = "everybodywiki-snapshot"
-HOSTILE_TITLE = "<script>window.__pwned='title'</script> Evil & <b onmouseover=alert(1)>page</b>"
-HOSTILE_USER = "<img src=x onerror=\"window.__pwned='user'\">Mallory<script>alert(1)</script>"
-HOSTILE_SUMMARY = ("/* <svg onload=\"window.__pwned='autocomment'\"> */ "
-                   "<script>window.__pwned='summary'</script> "
-                   "<a href=\"javascript:window.__pwned='link'\">click</a>")
-HOSTILE_HEADING = "<script>window.__pwned='heading'</script> Bad <i onclick=alert(1)>heading</i>"
-HOSTILE_BODY = (
-    "Some text <script>window.__pwned='body'</script> and "
-    "[javascript:window.__pwned='extlink' a javascript link] and "
-    "<a href=\"javascript:window.__pwned='a'\">an anchor</a> "
-    "<img src=x onerror=\"window.__pwned='img'\"> "
-    "\"><iframe src=\"javascript:alert(1)\"></iframe> marker phrase here.\n")
-
-
-def _revision(revid: int, parent: int, text: str, *, user: str = "Alice",
-              comment: str = "edit", minutes: int = 0, **extra: object) -> Revision:
-    return Revision(revid=revid, parentid=parent, timestamp=f"2024-03-01T10:{minutes:02d}:00Z",
-                    user=user, userid=1, comment=comment, minor=False, size=len(text.encode()),
-                    sha1=sha1_hex(text), text=text, **extra)  # type: ignore[arg-type]
-
-
-def hostile_revisions() -> list[Revision]:
-    first = f"Intro.\n\n== {HOSTILE_HEADING} ==\nPlain body.\n\n== Safe ==\nNothing.\n"
-    second = (f"Intro <script>window.__pwned='lead'</script>.\n\n== {HOSTILE_HEADING} ==\n"
-              f"{HOSTILE_BODY}\n== Safe ==\nNothing at all.\n")
-    return [
-        _revision(9001, 0, first, comment="create", minutes=1),
-        _revision(9002, 9001, second, user=HOSTILE_USER, comment=HOSTILE_SUMMARY, minutes=2,
-                  tags=("<script>alert('tag')</script>",)),
-    ]
-
-
-def build_store(directory: Path) -> dict:
-    """The seed history, the hostile page, and a page on a wiki with a javascript: URL."""
-    path = directory / "tracker.db"
-    with Store(path) as store:
-        import_snapshot(store, SEED_SNAPSHOT, SEED_WIKI)
-        seed = store.find_page(SEED_TITLE)
-        evil_wiki = store.wiki_id("evil", api_url="https://evil.example/w/api.php")
-        with store.atomic():
-            evil = store.upsert_page(evil_wiki, 666, HOSTILE_TITLE)
-        PageIngestor(store, evil_wiki, evil["id"]).add(hostile_revisions())
-        bad_wiki = store.wiki_id("badurl", api_url="javascript:alert(1)//x/api.php")
-        with store.atomic():
-            bad = store.upsert_page(bad_wiki, 777, "Bad URL page")
-        PageIngestor(store, bad_wiki, bad["id"]).add([_revision(9101, 0, "Hello.\n")])
-    assert seed is not None
-    return {"path": path, "seed": seed["id"], "evil": evil["id"], "bad": bad["id"]}
 
 
 @pytest.fixture(scope="module")
@@ -310,7 +261,7 @@ def test_search_index_keeps_up_with_new_revisions(tmp_path: Path) -> None:
         page = store.page(paths["bad"])
         assert page is not None
         PageIngestor(store, page["wiki_id"], page["id"]).add(
-            [_revision(9102, 9101, "Hello.\n\n== New ==\nA zanzibar quokka.\n", minutes=5)])
+            [revision(9102, 9101, "Hello.\n\n== New ==\nA zanzibar quokka.\n", minutes=5)])
     text = text_of(client.get("/search?q=zanzibar+quokka"))
     assert "Appeared in #9102" in text and "still there" in text
 
@@ -487,7 +438,7 @@ def test_a_hidden_text_cannot_be_diffed_but_says_why(tmp_path: Path) -> None:
         hidden = Revision(revid=2, parentid=1, timestamp="2024-03-01T10:01:00Z", user="B",
                           userid=2, comment="x", minor=False, size=3, sha1=None, text=None,
                           texthidden=True)
-        PageIngestor(store, wiki, page["id"]).add([_revision(1, 0, "One.\n"), hidden])
+        PageIngestor(store, wiki, page["id"]).add([revision(1, 0, "One.\n"), hidden])
     client = create_app(path).test_client()
     response = client.get(f"/diff/{page['id']}?from=1&to=2")
     assert response.status_code == 409
@@ -649,8 +600,7 @@ def test_serve_command_reports_a_taken_port_in_one_line(tmp_path: Path, stored: 
 
     from tracker.cli import main
 
-    config = tmp_path / "config.toml"
-    config.write_text(f'[storage]\ndatabase = "{stored["path"]}"\n', encoding="utf-8")
+    config = write_config(tmp_path, database=str(stored["path"]))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -666,11 +616,9 @@ def test_serve_runs_waitress_on_loopback_until_sigterm(tmp_path: Path, stored: d
     import signal
     import subprocess
     import sys
-    import time
     import urllib.request
 
-    config = tmp_path / "config.toml"
-    config.write_text(f'[storage]\ndatabase = "{stored["path"]}"\n', encoding="utf-8")
+    config = write_config(tmp_path, database=str(stored["path"]))
     process = subprocess.Popen(
         [sys.executable, "-m", "tracker", "--config", str(config), "serve", "--port", "0"],
         stderr=subprocess.PIPE, text=True)
@@ -679,17 +627,19 @@ def test_serve_runs_waitress_on_loopback_until_sigterm(tmp_path: Path, stored: d
         line = process.stderr.readline()
         match = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
         assert match, line
-        deadline = time.monotonic() + 20
-        while True:
+
+        def home() -> tuple | None:
             try:
                 with urllib.request.urlopen(match.group(1), timeout=5) as response:
-                    assert response.status == 200
-                    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
-                    assert SEED_TITLE in response.read().decode()
-                break
+                    return (response.status, response.headers["Content-Security-Policy"],
+                            response.read().decode())
             except OSError:
-                assert time.monotonic() < deadline, "the server did not answer"
-                time.sleep(0.1)
+                return None  # not listening yet
+
+        status, csp, body = wait_until(home, 60, "the server answering")
+        assert status == 200
+        assert "default-src 'self'" in csp
+        assert SEED_TITLE in body
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
     finally:

@@ -6,26 +6,19 @@ Screenshots of every step are kept under $TRACKER_ARTIFACTS/web (or the test's t
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_web import HOSTILE_TITLE, HOSTILE_USER, build_store
 from trackerutil import SEED_TITLE
+from webstore import HOSTILE_TITLE, HOSTILE_USER, build_store
 
 from tracker.web import create_app
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-playwright_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists(),
-                                reason="Debian's chromium package is not installed")
+# The browser and artifacts fixtures are conftest.py's: without Chromium these tests skip,
+# or fail when TRACKER_REQUIRE_BROWSER is set (CI).
 
 
 @pytest.fixture(scope="module")
@@ -40,23 +33,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     yield {**stored, "url": f"http://127.0.0.1:{server.effective_port}"}
     server.close()
     thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def artifacts(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
-    base = Path(os.environ["TRACKER_ARTIFACTS"]) if os.environ.get("TRACKER_ARTIFACTS") \
-        else tmp_path
-    directory = base / "web" / re.sub(r"[^\w.-]+", "-", request.node.name).strip("-")
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
 
 
 class Watch:

@@ -5,13 +5,13 @@ continue without end stopped, what came before kept, the rest fetched by the nex
 from __future__ import annotations
 
 import sqlite3
-import time
 import urllib.request
 from pathlib import Path
 
 from faultproxy import FaultProxy
 from genhistory import write_history
 from trackerutil import history_json, tracker, wiki_config
+from waits import wait_until
 
 from tracker.config import MIB
 from tracker.fetch.snapshot import SnapshotSource
@@ -26,11 +26,9 @@ def large_history(wiki, settings: str = "") -> list[dict]:
         conf.write("\n$wgMaxArticleSize = 4096; // KiB: room for a 3 MB revision\n" + settings)
     # PHP's built-in server caches compiled scripts (OPcache, checked every 2 s): wait until
     # the wiki reads the new settings, which siteinfo shows.
-    ends = time.monotonic() + 30
-    while wiki.anon_site().api("query", "GET", meta="siteinfo")["query"]["general"][
-            "maxarticlesize"] != 4096 * 1024:
-        assert time.monotonic() < ends, "the wiki never read its new settings"
-        time.sleep(0.1)
+    wait_until(lambda: wiki.anon_site().api("query", "GET", meta="siteinfo")["query"][
+        "general"]["maxarticlesize"] == 4096 * 1024, 30, "the wiki reading its new settings",
+        every=0.1)
     wiki.edit(TITLE, "== Data ==\nnone yet\n", "start")
     wiki.edit(TITLE, HUGE, "the whole table")
     wiki.edit(TITLE, "== Data ==\nmoved to [[Elsewhere]]\n", "cut")

@@ -1,8 +1,17 @@
-"""Helpers shared by the tracker's own tests: config files and CLI runs on real files."""
+"""The tracker on real files: config files, and commands run on them.
+
+- ``write_config``: the one writer of ``config.toml`` in the tests (``toml_value`` turns a
+  Python value into TOML); ``wiki_config`` and ``wiki_table`` for the common cases.
+- ``tracker``: a command run in-process with click's CliRunner; ``history_json`` its
+  ``history --json``; ``run_tracker``: a command as a process of its own.
+"""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -26,23 +35,37 @@ def toml_value(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}"
-                                for k, v in value.items()) + " }"
+        return (
+            "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+        )
     raise TypeError(value)
 
 
-def write_config(directory: Path, *, wikis: list[dict], watches: list[dict],
-                 extra: str = "", database: str = "tracker.db") -> Path:
-    """A config.toml in ``directory`` (database next to it)."""
-    lines = ["[storage]", f"database = {toml_value(database)}", ""]
-    for wiki in wikis:
-        lines.append("[[wikis]]")
-        lines += [f"{k} = {toml_value(v)}" for k, v in wiki.items()]
-        lines.append("")
-    for watch in watches:
-        lines.append("[[watches]]")
-        lines += [f"{k} = {toml_value(v)}" for k, v in watch.items()]
-        lines.append("")
+def _table(header: str, values: dict) -> list[str]:
+    return [header, *(f"{k} = {toml_value(v)}" for k, v in values.items()), ""]
+
+
+def write_config(
+    directory: Path,
+    *,
+    wikis: Iterable[dict] = (),
+    watches: Iterable[dict] = (),
+    subscriptions: Iterable[dict] = (),
+    daemon: dict | None = None,
+    web: dict | None = None,
+    database: str = "tracker.db",
+    extra: str = "",
+) -> Path:
+    """``directory``/config.toml (the directory made if need be; the database next to it
+    unless ``database`` says otherwise); ``extra``: TOML text added as it is."""
+    lines = _table("[storage]", {"database": database})
+    for name, table in (("daemon", daemon), ("web", web)):
+        if table:
+            lines += _table(f"[{name}]", table)
+    for name, rows in (("wikis", wikis), ("watches", watches), ("subscriptions", subscriptions)):
+        for row in rows:
+            lines += _table(f"[[{name}]]", row)
+    directory.mkdir(parents=True, exist_ok=True)
     path = directory / "config.toml"
     path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
     return path
@@ -52,10 +75,22 @@ def wiki_config(directory: Path, api_url: str, titles: list[str], **wiki: Any) -
     """A config watching ``titles`` on one wiki named "test"."""
     return write_config(
         directory,
-        wikis=[{"name": "test", "api_url": api_url, "contact": "tests@example.org",
-                "max_retries": 1, **wiki}],
+        wikis=[
+            {
+                "name": "test",
+                "api_url": api_url,
+                "contact": "tests@example.org",
+                "max_retries": 1,
+                **wiki,
+            }
+        ],
         watches=[{"wiki": "test", "title": t} for t in titles],
     )
+
+
+def wiki_table(name: str, api_url: str, **extra: Any) -> dict:
+    """A [[wikis]] table for a loopback wiki: fail fast (few retries, short timeout)."""
+    return {"name": name, "api_url": api_url, "timeout": 3.0, "max_retries": 1, **extra}
 
 
 def tracker(config: Path, *args: str) -> Result:
@@ -67,3 +102,14 @@ def history_json(config: Path, title: str, *extra: str) -> list[dict]:
     result = tracker(config, "history", title, "--json", *extra)
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
+
+
+def run_tracker(config: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """A `tracker` command as its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "tracker", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=config.parent,
+    )
