@@ -16,14 +16,20 @@ import mwclient
 def main() -> None:
     api_url, title = sys.argv[1], sys.argv[2]
     url = urlparse(api_url)
-    site = mwclient.Site(url.netloc, path=url.path.removesuffix("api.php"), scheme=url.scheme,
-                         do_init=False)
+    site = mwclient.Site(
+        url.netloc, path=url.path.removesuffix("api.php"), scheme=url.scheme, do_init=False
+    )
     if len(sys.argv) > 4:
         site.login(sys.argv[3], sys.argv[4])
-    params = {"prop": "revisions", "titles": title, "rvslots": "main", "rvlimit": "max",
-              "rvdir": "newer", "formatversion": 2,
-              "rvprop": "ids|timestamp|flags|comment|user|userid|size|sha1|tags|contentmodel|"
-                        "content"}
+    params = {
+        "prop": "revisions",
+        "titles": title,
+        "rvslots": "main",
+        "rvlimit": "max",
+        "rvdir": "newer",
+        "formatversion": 2,
+        "rvprop": "ids|timestamp|flags|comment|user|userid|size|sha1|tags|contentmodel|content",
+    }
     requests = revisions = size = 0
     cont: dict = {}
     while True:

@@ -51,8 +51,7 @@ def time_difflib(texts: list[str]) -> list[float]:
     out = []
     for i in range(1, len(texts)):
         start = time.perf_counter()
-        list(difflib.unified_diff(texts[i - 1].splitlines(), texts[i].splitlines(),
-                                  lineterm=""))
+        list(difflib.unified_diff(texts[i - 1].splitlines(), texts[i].splitlines(), lineterm=""))
         out.append(time.perf_counter() - start)
     return out
 
@@ -69,8 +68,17 @@ def time_compare(titles_xml: Path, title: str, count: int, pairs: int) -> list[f
             revids: list[int] = []
             cont: dict = {}
             while True:
-                result = site.api("query", "GET", prop="revisions", titles=title, rvlimit="max",
-                                  rvdir="newer", rvprop="ids", formatversion=2, **cont)
+                result = site.api(
+                    "query",
+                    "GET",
+                    prop="revisions",
+                    titles=title,
+                    rvlimit="max",
+                    rvdir="newer",
+                    rvprop="ids",
+                    formatversion=2,
+                    **cont,
+                )
                 revids += [r["revid"] for r in result["query"]["pages"][0]["revisions"]]
                 if "continue" not in result:
                     break
@@ -81,8 +89,7 @@ def time_compare(titles_xml: Path, title: str, count: int, pairs: int) -> list[f
             out = []
             for i in chosen:
                 start = time.perf_counter()
-                site.api("compare", "GET", fromrev=revids[i - 1], torev=revids[i],
-                         formatversion=2)
+                site.api("compare", "GET", fromrev=revids[i - 1], torev=revids[i], formatversion=2)
                 out.append(time.perf_counter() - start)
             return out
         finally:
@@ -103,18 +110,22 @@ def pathological(size: int) -> list[tuple[str, str, str]]:
     huge_line = " ".join(rng.choice("abcdefgh") for _ in range(60_000))
     items = "".join(f"* item {i}\n" for i in range(20_000))
     alternating = "".join(f"* {'entry' if i % 2 else 'item'} {i}\n" for i in range(20_000))
-    unrelated = ["\n".join(" ".join(rng.choice("xyzw") for _ in range(40)) for _ in range(3000))
-                 for _ in range(2)]
+    unrelated = [
+        "\n".join(" ".join(rng.choice("xyzw") for _ in range(40)) for _ in range(3000))
+        for _ in range(2)
+    ]
     tokens = [" ".join(rng.choice(["a", "b"]) for _ in range(100_000)) for _ in range(2)]
-    return [("all words rewritten", base, rewritten),
-            ("paragraphs shuffled", base, "\n\n".join(shuffled)),
-            ("headings all removed", base, flat),
-            ("empty to full", "", base),
-            ("full to empty", base, ""),
-            ("one huge line, both ends edited", huge_line, "start " + huge_line[5:-5] + " end"),
-            ("alternating list lines changed", items, alternating),
-            ("two unrelated texts", unrelated[0], unrelated[1]),
-            ("two tokens shuffled", tokens[0], tokens[1])]
+    return [
+        ("all words rewritten", base, rewritten),
+        ("paragraphs shuffled", base, "\n\n".join(shuffled)),
+        ("headings all removed", base, flat),
+        ("empty to full", "", base),
+        ("full to empty", base, ""),
+        ("one huge line, both ends edited", huge_line, "start " + huge_line[5:-5] + " end"),
+        ("alternating list lines changed", items, alternating),
+        ("two unrelated texts", unrelated[0], unrelated[1]),
+        ("two tokens shuffled", tokens[0], tokens[1]),
+    ]
 
 
 # One hostile case, in a process of its own: its first revision, then the edit, timed.
@@ -149,7 +160,10 @@ def adversarial(timeout: float) -> list[tuple[str, str]]:
         try:
             done = subprocess.run(
                 [sys.executable, "-c", _ONE_CASE, str(ROOT / "tests"), name],
-                capture_output=True, text=True, timeout=timeout, check=False,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             rows.append((f"{name} ({n:,})", f"not done in {timeout:.0f} s"))
@@ -175,8 +189,9 @@ def long_article() -> str:
     """250 KB of 600 short sections, links and references in every paragraph (what
     tests/test_sections.py splits to check the result)."""
     paragraph = "Word [[link|label]] text.<ref>{{cite web |url=https://x.org |title=T}}</ref> " * 8
-    return "".join(f"\n== Section {n} ==\n{paragraph}\n\n=== Sub {n} ===\n{paragraph}\n"
-                   for n in range(300))
+    return "".join(
+        f"\n== Section {n} ==\n{paragraph}\n\n=== Sub {n} ===\n{paragraph}\n" for n in range(300)
+    )
 
 
 def time_split(text: str, runs: int = 5) -> float:
@@ -199,10 +214,17 @@ def main() -> None:
     parser.add_argument("--revisions", type=int, default=2000)
     parser.add_argument("--compare", type=int, default=300, help="pairs sent to action=compare")
     parser.add_argument("--big", type=int, default=200, help="revisions of the 250 KB article")
-    parser.add_argument("--adversarial-only", action="store_true",
-                        help="only the hostile texts of issue 15 (no wiki needed)")
-    parser.add_argument("--timeout", type=float, default=600,
-                        help="seconds a hostile text may take before it is told as not done")
+    parser.add_argument(
+        "--adversarial-only",
+        action="store_true",
+        help="only the hostile texts of issue 15 (no wiki needed)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=600,
+        help="seconds a hostile text may take before it is told as not done",
+    )
     args = parser.parse_args()
     if args.adversarial_only:
         print("| hostile text (size) | one edit of it |")
@@ -224,7 +246,7 @@ def main() -> None:
             page = store.upsert_page(wiki_id, 1, "Generated article")
             ingestor = PageIngestor(store, wiki_id, page["id"])
             for i in range(0, len(revisions), 500):
-                ingestor.add(revisions[i:i + 500])
+                ingestor.add(revisions[i : i + 500])
             store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             diffs = store.scalar("SELECT sum(length(data)) FROM diffs")
         db_size = (Path(tmp) / "t.db").stat().st_size
@@ -240,29 +262,41 @@ def main() -> None:
     split_seconds = time_split(long_article())
 
     median = statistics.median(ours)
-    print(f"\n{args.revisions} consecutive pairs of a ~60 KB article (median "
-          f"{statistics.median(len(t) for t in texts) / 1000:.0f} KB), "
-          f"{args.big} of a ~{statistics.median(len(t) for t in big_texts) / 1000:.0f} KB one\n")
+    print(
+        f"\n{args.revisions} consecutive pairs of a ~60 KB article (median "
+        f"{statistics.median(len(t) for t in texts) / 1000:.0f} KB), "
+        f"{args.big} of a ~{statistics.median(len(t) for t in big_texts) / 1000:.0f} KB one\n"
+    )
     print("| measure | wiki tracker | baseline | ratio | target |")
     print("|---|---|---|---|---|")
-    print(f"| median ms per pair, 60 KB (split, sections, words, semantics) | {ms(ours)} | "
-          f"MediaWiki action=compare {ms(compare)} ({len(compare)} pairs) | "
-          f"{statistics.median(compare) / median:.0f}x faster | <= 5 ms, >= 10x |")
-    print(f"| same, against difflib line diff of the full texts | {ms(ours)} | "
-          f"difflib {ms(lines)} | {statistics.median(lines) / median:.1f}x faster | faster |")
-    print(f"| p95 / max ms per pair, 60 KB | {sorted(ours)[int(len(ours) * .95)] * 1000:.1f} / "
-          f"{max(ours) * 1000:.1f} | | | |")
+    print(
+        f"| median ms per pair, 60 KB (split, sections, words, semantics) | {ms(ours)} | "
+        f"MediaWiki action=compare {ms(compare)} ({len(compare)} pairs) | "
+        f"{statistics.median(compare) / median:.0f}x faster | <= 5 ms, >= 10x |"
+    )
+    print(
+        f"| same, against difflib line diff of the full texts | {ms(ours)} | "
+        f"difflib {ms(lines)} | {statistics.median(lines) / median:.1f}x faster | faster |"
+    )
+    print(
+        f"| p95 / max ms per pair, 60 KB | {sorted(ours)[int(len(ours) * 0.95)] * 1000:.1f} / "
+        f"{max(ours) * 1000:.1f} | | | |"
+    )
     print(f"| median ms per pair, 250 KB | {ms(big)} | | | <= 20 ms |")
     print(f"| max ms per pair, 250 KB | {max(big) * 1000:.1f} | | | < 1000 |")
     for name, seconds in worst:
         print(f"| worst case: {name} | {seconds * 1000:.0f} ms | | | < 1000 ms |")
-    print(f"| split a 250 KB article of 600 sections | {split_seconds * 1000:.1f} ms | | | "
-          "< 1000 ms |")
+    print(
+        f"| split a 250 KB article of 600 sections | {split_seconds * 1000:.1f} ms | | | "
+        "< 1000 ms |"
+    )
     for name, cost in hostile:
         print(f"| worst case (issue 15): {name} | {cost} | | | seconds, not minutes |")
-    print(f"| database size with stored diffs | {db_size / 1e6:.1f} MB "
-          f"(diffs {diffs / 1e6:.1f} MB) | raw wikitext {raw / 1e6:.0f} MB | "
-          f"{100 * db_size / raw:.1f} % | <= 10 % |")
+    print(
+        f"| database size with stored diffs | {db_size / 1e6:.1f} MB "
+        f"(diffs {diffs / 1e6:.1f} MB) | raw wikitext {raw / 1e6:.0f} MB | "
+        f"{100 * db_size / raw:.1f} % | <= 10 % |"
+    )
 
 
 if __name__ == "__main__":

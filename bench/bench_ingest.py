@@ -33,8 +33,13 @@ PASSWORD_ENV = "BENCH_BOT_PASSWORD"
 def timed_child(args: list[str], env: dict | None = None) -> tuple[float, float, str]:
     """Run a child process; return wall seconds, peak RSS in MB, stdout."""
     start = time.perf_counter()
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env={**os.environ, **(env or {})}, text=True)
+    process = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+        text=True,
+    )
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
     out, err = process.stdout.read(), process.stderr.read()
@@ -45,13 +50,19 @@ def timed_child(args: list[str], env: dict | None = None) -> tuple[float, float,
 
 def write_config(directory: Path, wiki: TestWiki, titles: list[str], login: bool) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    login_line = (f'login = {{ username = "{wiki.bot_user}", password_env = "{PASSWORD_ENV}" }}\n'
-                  if login else "")
+    login_line = (
+        f'login = {{ username = "{wiki.bot_user}", password_env = "{PASSWORD_ENV}" }}\n'
+        if login
+        else ""
+    )
     watches = "".join(f'[[watches]]\nwiki = "bench"\ntitle = {json.dumps(t)}\n' for t in titles)
     path = directory / "config.toml"
-    path.write_text(f'[storage]\ndatabase = "tracker.db"\n\n[[wikis]]\nname = "bench"\n'
-                    f'api_url = "{wiki.api_url}"\ncontact = "bench@example.org"\n{login_line}\n'
-                    f"{watches}", encoding="utf-8")
+    path.write_text(
+        f'[storage]\ndatabase = "tracker.db"\n\n[[wikis]]\nname = "bench"\n'
+        f'api_url = "{wiki.api_url}"\ncontact = "bench@example.org"\n{login_line}\n'
+        f"{watches}",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -59,20 +70,35 @@ def ingest(directory: Path, wiki: TestWiki, title: str) -> dict:
     config = write_config(directory, wiki, [title], login=True)
     wall, rss, _ = timed_child(
         [sys.executable, "-m", "tracker.cli.main", "--config", str(config), "run", "--once"],
-        env={PASSWORD_ENV: wiki.bot_password})
+        env={PASSWORD_ENV: wiki.bot_password},
+    )
     db_path = directory / "tracker.db"
     with sqlite3.connect(db_path) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         requests = db.execute("SELECT sum(requests) FROM poll_runs").fetchone()[0]
         revisions = db.execute("SELECT count(*) FROM revisions").fetchone()[0]
         raw = db.execute("SELECT sum(size) FROM revisions").fetchone()[0]
-    return {"wall": wall, "rss": rss, "requests": requests, "revisions": revisions,
-            "db": db_path.stat().st_size, "raw": raw}
+    return {
+        "wall": wall,
+        "rss": rss,
+        "requests": requests,
+        "revisions": revisions,
+        "db": db_path.stat().st_size,
+        "raw": raw,
+    }
 
 
 def bare(wiki: TestWiki, title: str) -> dict:
-    wall, rss, out = timed_child([sys.executable, str(ROOT / "bench" / "bare_fetch.py"),
-                                  wiki.api_url, title, wiki.bot_user, wiki.bot_password])
+    wall, rss, out = timed_child(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "bare_fetch.py"),
+            wiki.api_url,
+            title,
+            wiki.bot_user,
+            wiki.bot_password,
+        ]
+    )
     return {"wall": wall, "rss": rss, **json.loads(out)}
 
 
@@ -81,9 +107,17 @@ def many_pages(path: Path, count: int) -> list[str]:
     pages = []
     for i, title in enumerate(titles):
         text = f"Page {i}.\n== Section ==\nSome text of page {i}.\n"
-        rev = {"revid": 10_000 + i, "parentid": 0, "timestamp": "2024-01-01T00:00:00Z",
-               "user": "Bench", "userid": 0, "comment": "create", "minor": False,
-               "size": len(text), "sha1": __import__("hashlib").sha1(text.encode()).hexdigest()}
+        rev = {
+            "revid": 10_000 + i,
+            "parentid": 0,
+            "timestamp": "2024-01-01T00:00:00Z",
+            "user": "Bench",
+            "userid": 0,
+            "comment": "create",
+            "minor": False,
+            "size": len(text),
+            "sha1": __import__("hashlib").sha1(text.encode()).hexdigest(),
+        }
         pages.append(({"title": title, "ns": 0, "pageid": 5000 + i}, [(rev, text)]))
     with path.open("w", encoding="utf-8") as out:
         write_export(out, pages)
@@ -106,8 +140,15 @@ def main() -> None:
             big, small = "Generated article", "Generated article (small)"
             t0 = time.perf_counter()
             write_history(work / "big.xml", big, args.revisions, size=args.size, pageid=1)
-            write_history(work / "small.xml", small, args.small, size=args.size, pageid=2,
-                          seed=2, first_revid=900_000)
+            write_history(
+                work / "small.xml",
+                small,
+                args.small,
+                size=args.size,
+                pageid=2,
+                seed=2,
+                first_revid=900_000,
+            )
             wiki.import_xml(work / "big.xml")
             wiki.import_xml(work / "small.xml")
             titles = many_pages(work / "pages.xml", args.pages)
@@ -118,18 +159,43 @@ def main() -> None:
             for i in range(args.repeat):  # interleaved, so both see the same machine state
                 bares.append(bare(wiki, big))
                 ingests.append(ingest(work / f"ingest-{i}", wiki, big))
-                print(f"run {i}: bare {bares[-1]['wall']:.2f} s, "
-                      f"ingest {ingests[-1]['wall']:.2f} s", file=sys.stderr)
+                print(
+                    f"run {i}: bare {bares[-1]['wall']:.2f} s, ingest {ingests[-1]['wall']:.2f} s",
+                    file=sys.stderr,
+                )
             small_run = ingest(work / "ingest-small", wiki, small)
 
             config = write_config(work / "pages", wiki, titles, login=False)
-            subprocess.run([sys.executable, "-m", "tracker.cli.main", "--config", str(config),
-                            "run", "--once"], check=True, capture_output=True)
-            subprocess.run([sys.executable, "-m", "tracker.cli.main", "--config", str(config),
-                            "run", "--once"], check=True, capture_output=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "tracker.cli.main",
+                    "--config",
+                    str(config),
+                    "run",
+                    "--once",
+                ],
+                check=True,
+                capture_output=True,
+            )
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "tracker.cli.main",
+                    "--config",
+                    str(config),
+                    "run",
+                    "--once",
+                ],
+                check=True,
+                capture_output=True,
+            )
             with sqlite3.connect(work / "pages" / "tracker.db") as db:
-                nochange = db.execute("SELECT requests, revisions_added FROM poll_runs "
-                                      "ORDER BY id DESC LIMIT 1").fetchone()
+                nochange = db.execute(
+                    "SELECT requests, revisions_added FROM poll_runs ORDER BY id DESC LIMIT 1"
+                ).fetchone()
         finally:
             wiki.stop()
 
@@ -139,23 +205,53 @@ def main() -> None:
     floor = bares[0]["requests"]
     limit = math.ceil(args.revisions / floor)
     rows = [
-        (f"ingest wall time (median of {args.repeat})", f"{ingest_wall:.2f} s",
-         f"bare mwclient fetch {bare_wall:.2f} s", f"{ingest_wall / bare_wall:.2f}", "<= 1.3"),
-        ("API requests", str(run["requests"]),
-         f"minimum {floor} (~{limit} revisions per 8 MiB reply) + 2",
-         f"{run['requests'] - floor:+d}", "minimum + small constant"),
-        ("database size", f"{run['db'] / 1e6:.1f} MB", f"raw wikitext {run['raw'] / 1e6:.1f} MB",
-         f"{100 * run['db'] / run['raw']:.1f} %", "<= 10 %"),
-        (f"peak RSS, {args.revisions} revisions", f"{run['rss']:.0f} MB",
-         f"bare fetch {statistics.median(b['rss'] for b in bares):.0f} MB", "", "<= 150 MB"),
-        (f"peak RSS, {args.small} revisions", f"{small_run['rss']:.0f} MB", "",
-         f"{run['rss'] / small_run['rss']:.2f}x", "about the same"),
-        (f"no-change poll of {args.pages} pages", f"{nochange[0]} requests",
-         f"ceil({args.pages}/50) = {math.ceil(args.pages / 50)}", f"{nochange[1]} revisions",
-         "<= 21 requests"),
+        (
+            f"ingest wall time (median of {args.repeat})",
+            f"{ingest_wall:.2f} s",
+            f"bare mwclient fetch {bare_wall:.2f} s",
+            f"{ingest_wall / bare_wall:.2f}",
+            "<= 1.3",
+        ),
+        (
+            "API requests",
+            str(run["requests"]),
+            f"minimum {floor} (~{limit} revisions per 8 MiB reply) + 2",
+            f"{run['requests'] - floor:+d}",
+            "minimum + small constant",
+        ),
+        (
+            "database size",
+            f"{run['db'] / 1e6:.1f} MB",
+            f"raw wikitext {run['raw'] / 1e6:.1f} MB",
+            f"{100 * run['db'] / run['raw']:.1f} %",
+            "<= 10 %",
+        ),
+        (
+            f"peak RSS, {args.revisions} revisions",
+            f"{run['rss']:.0f} MB",
+            f"bare fetch {statistics.median(b['rss'] for b in bares):.0f} MB",
+            "",
+            "<= 150 MB",
+        ),
+        (
+            f"peak RSS, {args.small} revisions",
+            f"{small_run['rss']:.0f} MB",
+            "",
+            f"{run['rss'] / small_run['rss']:.2f}x",
+            "about the same",
+        ),
+        (
+            f"no-change poll of {args.pages} pages",
+            f"{nochange[0]} requests",
+            f"ceil({args.pages}/50) = {math.ceil(args.pages / 50)}",
+            f"{nochange[1]} revisions",
+            "<= 21 requests",
+        ),
     ]
-    print(f"\n{args.revisions} revisions of a ~{args.size // 1000} KB article "
-          f"({run['raw'] / 1e6:.0f} MB of wikitext), local MediaWiki, bot login\n")
+    print(
+        f"\n{args.revisions} revisions of a ~{args.size // 1000} KB article "
+        f"({run['raw'] / 1e6:.0f} MB of wikitext), local MediaWiki, bot login\n"
+    )
     print("| measure | wiki tracker | baseline | ratio | target |")
     print("|---|---|---|---|---|")
     for row in rows:

@@ -63,8 +63,9 @@ def main() -> None:
     args = parser.parse_args()
     source = realcorpus.find_file(args.file)
     if source is None:
-        raise SystemExit(f"{args.file} not found in {realcorpus.corpus_dirs()}; "
-                         "see tests/data/real/README.md")
+        raise SystemExit(
+            f"{args.file} not found in {realcorpus.corpus_dirs()}; see tests/data/real/README.md"
+        )
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -76,18 +77,30 @@ def main() -> None:
         raw = sum(r.size or 0 for r in history)
 
         floor_wall, floor_rss, floor_out, floor_code = timed_child(
-            [sys.executable, "-c", FLOOR, str(plain)])
+            [sys.executable, "-c", FLOOR, str(plain)]
+        )
         if floor_code:
             raise SystemExit(f"floor failed: {floor_out[-2000:]}")
 
         config = work / "config.toml"
-        config.write_text(f'[storage]\ndatabase = "tracker.db"\n\n[[wikis]]\nname = "bench"\n'
-                          f"snapshot = {json.dumps(str(plain))}\n\n[[watches]]\n"
-                          f'wiki = "bench"\ntitle = {json.dumps(args.title)}\n',
-                          encoding="utf-8")
+        config.write_text(
+            f'[storage]\ndatabase = "tracker.db"\n\n[[wikis]]\nname = "bench"\n'
+            f"snapshot = {json.dumps(str(plain))}\n\n[[watches]]\n"
+            f'wiki = "bench"\ntitle = {json.dumps(args.title)}\n',
+            encoding="utf-8",
+        )
         wall, rss, out, code = timed_child(
-            [sys.executable, "-m", "tracker.cli.main", "--config", str(config), "run", "--once",
-             "--no-progress"])
+            [
+                sys.executable,
+                "-m",
+                "tracker.cli.main",
+                "--config",
+                str(config),
+                "run",
+                "--once",
+                "--no-progress",
+            ]
+        )
         db_path = work / "tracker.db"
         with sqlite3.connect(db_path) as db:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -103,26 +116,37 @@ def main() -> None:
 
     n = len(history)
     status = "exit 0" if code == 0 else f"exit {code}: {out.strip().splitlines()[-1][:80]}"
-    print(f"### Real history (`bench/bench_real.py`)\n\n{args.title!r} from {args.file}: "
-          f"{n:,} revisions, {raw / 1e6:,.1f} MB of wikitext, export format "
-          f"{info.version or '?'} (decompressed once before "
-          f"timing). Floor: streaming the export with mwxml and hashing every text.\n")
+    print(
+        f"### Real history (`bench/bench_real.py`)\n\n{args.title!r} from {args.file}: "
+        f"{n:,} revisions, {raw / 1e6:,.1f} MB of wikitext, export format "
+        f"{info.version or '?'} (decompressed once before "
+        f"timing). Floor: streaming the export with mwxml and hashing every text.\n"
+    )
     print("| measure | wiki tracker | reference | ratio | target |")
     print("|---|---|---|---|---|")
-    print(f"| ingest wall time, `tracker run --once` ({status}) | {wall:.1f} s | "
-          f"floor {floor_wall:.1f} s | {wall / floor_wall:.1f}x | |")
-    print(f"| revisions stored | {len(rows):,} | in the file {n:,} | "
-          f"{len(rows) / n:.1%} | 100 % |")
+    print(
+        f"| ingest wall time, `tracker run --once` ({status}) | {wall:.1f} s | "
+        f"floor {floor_wall:.1f} s | {wall / floor_wall:.1f}x | |"
+    )
+    print(f"| revisions stored | {len(rows):,} | in the file {n:,} | {len(rows) / n:.1%} | 100 % |")
     reverting = agreement(ours_reverting, reference.reverting_ids)
     reverted = agreement(ours_reverted, reference.reverted)
-    print(f"| reverting revisions | {len(ours_reverting):,} | "
-          f"mwreverts {len(reference.reverting):,} | agreement {reverting} | >= 98 % |")
-    print(f"| reverted revisions | {len(ours_reverted):,} | "
-          f"mwreverts {len(reference.reverted):,} | agreement {reverted} | >= 98 % |")
-    print(f"| reverted share of the history | {100 * len(ours_reverted) / n:.1f} % | "
-          f"mwreverts {100 * len(reference.reverted) / n:.1f} % | | within 1 point |")
-    print(f"| database size | {db_size / 1e6:.1f} MB | raw wikitext {raw / 1e6:,.1f} MB | "
-          f"{db_size / raw:.1%} | <= 10 % |")
+    print(
+        f"| reverting revisions | {len(ours_reverting):,} | "
+        f"mwreverts {len(reference.reverting):,} | agreement {reverting} | >= 98 % |"
+    )
+    print(
+        f"| reverted revisions | {len(ours_reverted):,} | "
+        f"mwreverts {len(reference.reverted):,} | agreement {reverted} | >= 98 % |"
+    )
+    print(
+        f"| reverted share of the history | {100 * len(ours_reverted) / n:.1f} % | "
+        f"mwreverts {100 * len(reference.reverted) / n:.1f} % | | within 1 point |"
+    )
+    print(
+        f"| database size | {db_size / 1e6:.1f} MB | raw wikitext {raw / 1e6:,.1f} MB | "
+        f"{db_size / raw:.1%} | <= 10 % |"
+    )
     print(f"| peak RSS | {rss:.0f} MB | floor {floor_rss:.0f} MB | {rss / floor_rss:.2f}x | |")
 
 

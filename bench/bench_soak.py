@@ -39,8 +39,10 @@ from waits import wait_until  # noqa: E402
 
 from tracker.fetch.snapshot import write_export  # noqa: E402
 
-POLL_LINE = re.compile(r"^(\S+ \S+) INFO tracker\.poll: poll local: (\d+) pages checked, "
-                       r"(\d+) changed, (\d+) revisions stored, (\d+) requests")
+POLL_LINE = re.compile(
+    r"^(\S+ \S+) INFO tracker\.poll: poll local: (\d+) pages checked, "
+    r"(\d+) changed, (\d+) revisions stored, (\d+) requests"
+)
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -52,9 +54,17 @@ def make_pages(path: Path, count: int) -> list[str]:
     pages = []
     for i, title in enumerate(titles):
         text = f"Page {i}.\n\n== History ==\nThe text of page {i}.\n\n== Notes ==\nNone yet.\n"
-        rev = {"revid": 20_000 + i, "parentid": 0, "timestamp": "2024-01-01T00:00:00Z",
-               "user": "Bench", "userid": 0, "comment": "create", "minor": False,
-               "size": len(text.encode()), "sha1": hashlib.sha1(text.encode()).hexdigest()}
+        rev = {
+            "revid": 20_000 + i,
+            "parentid": 0,
+            "timestamp": "2024-01-01T00:00:00Z",
+            "user": "Bench",
+            "userid": 0,
+            "comment": "create",
+            "minor": False,
+            "size": len(text.encode()),
+            "sha1": hashlib.sha1(text.encode()).hexdigest(),
+        }
         pages.append(({"title": title, "ns": 0, "pageid": 9000 + i}, [(rev, text)]))
     with path.open("w", encoding="utf-8") as out:
         write_export(out, pages)
@@ -96,8 +106,12 @@ class Editor(threading.Thread):
         while not self.stop.wait(self.rng.uniform(0, 2 * self.every)):
             title = self.rng.choice(self.titles)
             n = self.edits
-            self.wiki.edit(title, f"Page {title}.\n\n== History ==\nEdit {n}: "
-                           f"{self.rng.random():.6f}.\n\n== Notes ==\nNone yet.\n", f"soak {n}")
+            self.wiki.edit(
+                title,
+                f"Page {title}.\n\n== History ==\nEdit {n}: "
+                f"{self.rng.random():.6f}.\n\n== Notes ==\nNone yet.\n",
+                f"soak {n}",
+            )
             self.edits += 1
 
 
@@ -118,20 +132,42 @@ def main() -> None:
         wiki.import_xml(work / "pages.xml")
         proxy = FaultProxy(wiki.host).start()
         config = write_config(
-            work / "run", wikis=[wiki_table("local", proxy.api_url)],
+            work / "run",
+            wikis=[wiki_table("local", proxy.api_url)],
             watches=[{"wiki": "local", "title": t, "interval": args.interval} for t in titles],
-            subscriptions=[{"name": "soak", "formats": ["markdown"],
-                            "channels": [{"type": "file", "path": "digests"}]}])
+            subscriptions=[
+                {
+                    "name": "soak",
+                    "formats": ["markdown"],
+                    "channels": [{"type": "file", "path": "digests"}],
+                }
+            ],
+        )
         db, log = config.parent / "tracker.db", config.parent / "daemon.log"
         with open(log, "wb") as handle:
             daemon = subprocess.Popen(
-                [sys.executable, "-m", "tracker.cli.daemon", "--config", str(config), "daemon",
-                 "--log-level", "INFO"], stdout=handle, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                [
+                    sys.executable,
+                    "-m",
+                    "tracker.cli.daemon",
+                    "--config",
+                    str(config),
+                    "daemon",
+                    "--log-level",
+                    "INFO",
+                ],
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
         try:
             started = time.monotonic()
-            wait_until(lambda: (query(db, "SELECT count(*) FROM revisions") or [(0,)])[0][0]
-                       >= args.pages, 300, "the backfill")
+            wait_until(
+                lambda: (query(db, "SELECT count(*) FROM revisions") or [(0,)])[0][0] >= args.pages,
+                300,
+                "the backfill",
+            )
             backfill = time.monotonic() - started
             # Warm up: a few idle cycles, so that caches and pools have their steady size.
             warm = len(poll_lines(log)) + 10
@@ -171,24 +207,34 @@ def main() -> None:
     changed = sum(c for _, _, c, _, _ in busy)
     requests = sum(r for *_, r in busy)
     floor = len(busy) * floor_status + changed
-    print(f"Soak: {args.pages} pages, interval {args.interval:g} s, {args.minutes:g} min of "
-          f"edits ({editor.edits} edits), {args.idle:g} s idle; backfill {backfill:.1f} s\n")
+    print(
+        f"Soak: {args.pages} pages, interval {args.interval:g} s, {args.minutes:g} min of "
+        f"edits ({editor.edits} edits), {args.idle:g} s idle; backfill {backfill:.1f} s\n"
+    )
     print("| measure | value | target |")
     print("| --- | --- | --- |")
     print(f"| poll cycles during edits | {len(busy)} | |")
-    print(f"| API requests, total (floor: {floor_status}/cycle + 1 per changed page) | "
-          f"{requests} (floor {floor}) | <= floor |")
-    print(f"| requests per cycle, mean / max | {requests / max(1, len(busy)):.2f} / "
-          f"{max((r for *_, r in busy), default=0)} | {floor_status} + changed pages |")
+    print(
+        f"| API requests, total (floor: {floor_status}/cycle + 1 per changed page) | "
+        f"{requests} (floor {floor}) | <= floor |"
+    )
+    print(
+        f"| requests per cycle, mean / max | {requests / max(1, len(busy)):.2f} / "
+        f"{max((r for *_, r in busy), default=0)} | {floor_status} + changed pages |"
+    )
     print(f"| cycles above the floor | {sum(1 for o in over if o > 0)} of {len(busy)} | 0 |")
-    print(f"| proxy: status / content requests | {counts.get('status', 0)} / "
-          f"{counts.get('content', 0)} (other {counts.get('other', 0)}) | "
-          f"{len(busy) * floor_status} / {changed} |")
+    print(
+        f"| proxy: status / content requests | {counts.get('status', 0)} / "
+        f"{counts.get('content', 0)} (other {counts.get('other', 0)}) | "
+        f"{len(busy) * floor_status} / {changed} |"
+    )
     print(f"| idle cycles measured | {len(idle)} in {idle_wall:.0f} s | |")
     print(f"| CPU per idle cycle | {cpu_idle * 1000:.1f} ms | |")
     growth = (rss_end - rss_start) / rss_start * 100
-    print(f"| RSS after warm-up / at the end | {rss_start:.1f} MB / {rss_end:.1f} MB "
-          f"({growth:+.1f} %) | growth < 10 % |")
+    print(
+        f"| RSS after warm-up / at the end | {rss_start:.1f} MB / {rss_end:.1f} MB "
+        f"({growth:+.1f} %) | growth < 10 % |"
+    )
     print(f"| RSS min / max while editing | {min(samples):.1f} / {max(samples):.1f} MB | |")
 
 

@@ -48,8 +48,12 @@ def build(path: Path, revisions: int, size: int) -> None:
             if len(batch) == BATCH or n == revisions:
                 ingestor.add(batch)
                 batch = []
-                print(f"\r  ingested {n:,}/{revisions:,} revisions "
-                      f"({time.perf_counter() - start:.0f} s)", end="", file=sys.stderr)
+                print(
+                    f"\r  ingested {n:,}/{revisions:,} revisions "
+                    f"({time.perf_counter() - start:.0f} s)",
+                    end="",
+                    file=sys.stderr,
+                )
     print(file=sys.stderr)
 
 
@@ -65,9 +69,12 @@ def timings(client, url: str, repeat: int) -> dict:
         client.get(url)
         runs.append(time.perf_counter() - start)
     runs.sort()
-    return {"cold": cold * 1000, "median": statistics.median(runs) * 1000,
-            "p90": runs[int(len(runs) * 0.9) - 1] * 1000 if runs else 0.0,
-            "bytes": len(response.data)}
+    return {
+        "cold": cold * 1000,
+        "median": statistics.median(runs) * 1000,
+        "p90": runs[int(len(runs) * 0.9) - 1] * 1000 if runs else 0.0,
+        "bytes": len(response.data),
+    }
 
 
 def search_index_bytes(path: Path) -> int | None:
@@ -83,13 +90,15 @@ def phrases(store: Store, page_id: int) -> tuple[str, str]:
     """A phrase from a section text of mid-history (present for a while), and one that
     every revision contains (the References section: the heaviest case to map to revisions)."""
     count = store.scalar("SELECT count(*) FROM revisions WHERE page_id = ?", [page_id])
-    middle = store.one("SELECT id FROM revisions WHERE page_id = ? ORDER BY revid "
-                       "LIMIT 1 OFFSET ?", [page_id, count // 2])
+    middle = store.one(
+        "SELECT id FROM revisions WHERE page_id = ? ORDER BY revid LIMIT 1 OFFSET ?",
+        [page_id, count // 2],
+    )
     assert middle is not None
     layout = store.revision_layout(middle["id"])
     text = store.blob(layout[len(layout) // 2][1])
     words = [w for w in text.replace("[", " ").replace("]", " ").split() if w.isalpha()]
-    rare = " ".join(words[len(words) // 2: len(words) // 2 + 5])
+    rare = " ".join(words[len(words) // 2 : len(words) // 2 + 5])
     return rare, "References Reflist Category Generated"
 
 
@@ -104,8 +113,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = args.db or Path(tmp) / "bench.db"
         if not path.exists():
-            print(f"Generating {args.revisions:,} revisions of a ~{args.size:,}-byte article "
-                  f"into {path} ...", file=sys.stderr)
+            print(
+                f"Generating {args.revisions:,} revisions of a ~{args.size:,}-byte article "
+                f"into {path} ...",
+                file=sys.stderr,
+            )
             build(path, args.revisions, args.size)
         before = path.stat().st_size
         start = time.perf_counter()
@@ -121,31 +133,49 @@ def main() -> None:
             page = store.one("SELECT id FROM pages WHERE title = ?", [TITLE])
             assert page is not None
             pid = page["id"]
-            revids = [r[0] for r in store.db.execute(
-                "SELECT revid FROM revisions WHERE page_id = ? ORDER BY revid", [pid])]
+            revids = [
+                r[0]
+                for r in store.db.execute(
+                    "SELECT revid FROM revisions WHERE page_id = ? ORDER BY revid", [pid]
+                )
+            ]
             rare, common = phrases(store, pid)
             raw = store.scalar("SELECT sum(size) FROM revisions")
         far_from = revids[len(revids) // 100]
         cases = [
             ("history page (newest 50)", f"/page/{pid}", 50),
-            ("history page, deep (middle of the history)",
-             f"/page/{pid}?page={len(revids) // 100 + 1}", 50),
-            (f"diff, far-apart pair ({len(revids) - len(revids) // 100 - 1:,} edits)",
-             f"/diff/{pid}?from={far_from}&to={revids[-1]}", 150),
-            ("diff, far-apart pair, side by side",
-             f"/diff/{pid}?from={far_from}&to={revids[-1]}&mode=side", 150),
+            (
+                "history page, deep (middle of the history)",
+                f"/page/{pid}?page={len(revids) // 100 + 1}",
+                50,
+            ),
+            (
+                f"diff, far-apart pair ({len(revids) - len(revids) // 100 - 1:,} edits)",
+                f"/diff/{pid}?from={far_from}&to={revids[-1]}",
+                150,
+            ),
+            (
+                "diff, far-apart pair, side by side",
+                f"/diff/{pid}?from={far_from}&to={revids[-1]}&mode=side",
+                150,
+            ),
             ("diff, consecutive pair (stored)", f"/diff/{pid}?to={revids[-1]}", 150),
-            (f"phrase search, rare: \"{rare}\"", f"/search?q={rare.replace(' ', '+')}", 100),
-            (f"phrase search, in every revision: \"{common}\"",
-             f"/search?q={common.replace(' ', '+')}", 100),
+            (f'phrase search, rare: "{rare}"', f"/search?q={rare.replace(' ', '+')}", 100),
+            (
+                f'phrase search, in every revision: "{common}"',
+                f"/search?q={common.replace(' ', '+')}",
+                100,
+            ),
             ("pages list", "/", None),
             ("revision view (latest)", f"/rev/{pid}/{revids[-1]}", None),
         ]
-        print(f"\n{len(revids):,} revisions, {raw / 1e6:,.0f} MB of raw wikitext; store "
-              f"{before / 1e6:,.1f} MB, {after / 1e6:,.1f} MB with the search index "
-              f"({indexed:,} section texts indexed in {index_time:.1f} s"
-              f"{f'; the index tables hold {index_bytes / 1e6:,.1f} MB' if index_bytes else ''}). "
-              f"Median of {args.repeat} requests after one cold request, in-process WSGI.\n")
+        print(
+            f"\n{len(revids):,} revisions, {raw / 1e6:,.0f} MB of raw wikitext; store "
+            f"{before / 1e6:,.1f} MB, {after / 1e6:,.1f} MB with the search index "
+            f"({indexed:,} section texts indexed in {index_time:.1f} s"
+            f"{f'; the index tables hold {index_bytes / 1e6:,.1f} MB' if index_bytes else ''}). "
+            f"Median of {args.repeat} requests after one cold request, in-process WSGI.\n"
+        )
         print("| request | target | cold ms | median ms | p90 ms | result |")
         print("|---|---:|---:|---:|---:|---|")
         failed = False
@@ -153,8 +183,10 @@ def main() -> None:
             t = timings(client, url, args.repeat)
             verdict = "—" if target is None else ("ok" if t["median"] <= target else "SLOW")
             failed |= verdict == "SLOW"
-            print(f"| {label} | {f'<= {target}' if target else ''} | {t['cold']:.1f} | "
-                  f"{t['median']:.1f} | {t['p90']:.1f} | {verdict} |")
+            print(
+                f"| {label} | {f'<= {target}' if target else ''} | {t['cold']:.1f} | "
+                f"{t['median']:.1f} | {t['p90']:.1f} | {verdict} |"
+            )
         sys.exit(1 if failed else 0)
 
 

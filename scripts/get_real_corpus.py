@@ -89,8 +89,7 @@ def read_sources(manifest: Path | None = None) -> dict[str, dict[str, str]]:
 
 
 def registry_files(manifest: Path | None = None) -> dict[str, dict[str, str]]:
-    return {name: source for name, source in read_sources(manifest).items()
-            if "registry" in source}
+    return {name: source for name, source in read_sources(manifest).items() if "registry" in source}
 
 
 # ---- downloading -----------------------------------------------------------------------
@@ -98,22 +97,25 @@ def registry_files(manifest: Path | None = None) -> dict[str, dict[str, str]]:
 
 def _pip(workdir: Path) -> list[str]:
     """A pip to run: this Python's, or one in a throwaway virtualenv."""
-    probe = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True,
-                           check=False)
+    probe = subprocess.run(
+        [sys.executable, "-m", "pip", "--version"], capture_output=True, check=False
+    )
     if probe.returncode == 0:
         return [sys.executable, "-m", "pip"]
     env_dir = workdir / "pip-venv"
     try:
         venv.create(env_dir, with_pip=True)
     except Exception as exc:  # noqa: BLE001 - any reason is reported the same way
-        raise Failure(f"no pip for {sys.executable} and no virtualenv with pip could be made "
-                      f"({exc}); install python3-venv or pip") from exc
+        raise Failure(
+            f"no pip for {sys.executable} and no virtualenv with pip could be made "
+            f"({exc}); install python3-venv or pip"
+        ) from exc
     return [str(env_dir / "bin" / "python"), "-m", "pip"]
 
 
 def _wheel_tags(artifact: str) -> tuple[str, str, str]:
     """(python tag, abi tag, one platform tag) of a wheel's file name."""
-    parts = artifact[:-len(".whl")].split("-")
+    parts = artifact[: -len(".whl")].split("-")
     if len(parts) < 5:
         raise Failure(f"{artifact}: not a wheel file name")
     python, abi, platforms = parts[-3], parts[-2], parts[-1]
@@ -124,32 +126,55 @@ def download_pypi(source: dict[str, str], workdir: Path) -> Path:
     """The pinned artifact of a PyPI package, downloaded with pip and checked by its hash."""
     package, version, artifact = source["package"], source["version"], source["artifact"]
     if not artifact.endswith(".whl"):
-        raise Failure(f"{package} {version}: only wheels are fetched (sdists would be built "
-                      f"by pip to read their metadata); the manifest names {artifact}")
+        raise Failure(
+            f"{package} {version}: only wheels are fetched (sdists would be built "
+            f"by pip to read their metadata); the manifest names {artifact}"
+        )
     requirement = workdir / "requirement.txt"
-    requirement.write_text(f"{package}=={version} --hash=sha256:{source['artifact_sha256']}\n",
-                           encoding="utf-8")
+    requirement.write_text(
+        f"{package}=={version} --hash=sha256:{source['artifact_sha256']}\n", encoding="utf-8"
+    )
     python, abi, platform = _wheel_tags(artifact)
     target = workdir / "download"
-    command = [*_pip(workdir), "download", "--no-deps", "--only-binary", ":all:",
-               "--require-hashes", "--disable-pip-version-check", "--quiet",
-               "--platform", platform, "--implementation", python[:2],
-               "--python-version", python[2:3] + "." + python[3:], "--abi", abi,
-               "--dest", str(target), "-r", str(requirement)]
+    command = [
+        *_pip(workdir),
+        "download",
+        "--no-deps",
+        "--only-binary",
+        ":all:",
+        "--require-hashes",
+        "--disable-pip-version-check",
+        "--quiet",
+        "--platform",
+        platform,
+        "--implementation",
+        python[:2],
+        "--python-version",
+        python[2:3] + "." + python[3:],
+        "--abi",
+        abi,
+        "--dest",
+        str(target),
+        "-r",
+        str(requirement),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     path = target / artifact
     if result.returncode != 0 or not path.is_file():
         reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise Failure(f"pip could not download {artifact} ({package}=={version} from PyPI): "
-                      f"{reason}")
+        raise Failure(
+            f"pip could not download {artifact} ({package}=={version} from PyPI): {reason}"
+        )
     return path
 
 
 def download(source: dict[str, str], workdir: Path) -> Path:
     registry = source["registry"]
     if registry not in SUPPORTED:
-        raise Failure(f"registry {registry!r} ({source.get('package')}): this script knows "
-                      f"only {', '.join(SUPPORTED)}")
+        raise Failure(
+            f"registry {registry!r} ({source.get('package')}): this script knows "
+            f"only {', '.join(SUPPORTED)}"
+        )
     return download_pypi(source, workdir)
 
 
@@ -212,8 +237,11 @@ def get(dest: Path, manifest: Path | None = None, log=print) -> dict[str, str]:
     wanted = registry_files(manifest)
     dest.mkdir(parents=True, exist_ok=True)
     done: dict[str, str] = {}
-    missing = {name: source for name, source in wanted.items()
-               if sha256_of(dest / name) != source["sha256"]}
+    missing = {
+        name: source
+        for name, source in wanted.items()
+        if sha256_of(dest / name) != source["sha256"]
+    }
     for name in wanted.keys() - missing.keys():
         done[name] = "present"
     with tempfile.TemporaryDirectory(prefix="real-corpus-") as tmp:
@@ -227,15 +255,19 @@ def get(dest: Path, manifest: Path | None = None, log=print) -> dict[str, str]:
             data = convert(extract(artifacts[key], source["path"]), source.get("convert", ""))
             got = hashlib.sha256(data).hexdigest()
             if got != source["sha256"]:
-                raise Failure(f"{name}: sha256 {got} of {source['path']} in {source['artifact']}"
-                              f" is not the manifest's {source['sha256']}")
+                raise Failure(
+                    f"{name}: sha256 {got} of {source['path']} in {source['artifact']}"
+                    f" is not the manifest's {source['sha256']}"
+                )
             part = dest / (name + ".part")
             part.write_bytes(data)
             part.replace(dest / name)
             done[name] = "written"
     for name in wanted:
-        log(f"{name}: {done[name]} ({wanted[name]['registry']} {wanted[name]['package']} "
-            f"{wanted[name]['version']})")
+        log(
+            f"{name}: {done[name]} ({wanted[name]['registry']} {wanted[name]['package']} "
+            f"{wanted[name]['version']})"
+        )
     return done
 
 

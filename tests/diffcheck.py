@@ -52,7 +52,11 @@ def clear_caches() -> None:
     from tracker.text.semantic import read as semantic_read
 
     sections._CACHE.clear()
-    for cache in (semantic_paragraphs._BLOCKS, semantic_read._CONSTRUCTS, semantic_read._UNREADABLE):
+    for cache in (
+        semantic_paragraphs._BLOCKS,
+        semantic_read._CONSTRUCTS,
+        semantic_read._UNREADABLE,
+    ):
         cache.clear()
     for by_site in semantic_read._BY_SITE.values():
         by_site.clear()

@@ -60,10 +60,32 @@ from dataclasses import dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te",
-              "upgrade", "trailer", "content-length", "server", "date"}
-FAULTS = ("drop", "delay", "status", "maxlag", "hang", "cut", "drip", "huge", "gzip", "reply",
-          "rewrite", "raw")
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "proxy-connection",
+    "te",
+    "upgrade",
+    "trailer",
+    "content-length",
+    "server",
+    "date",
+}
+FAULTS = (
+    "drop",
+    "delay",
+    "status",
+    "maxlag",
+    "hang",
+    "cut",
+    "drip",
+    "huge",
+    "gzip",
+    "reply",
+    "rewrite",
+    "raw",
+)
 
 
 @dataclass(frozen=True)
@@ -105,9 +127,12 @@ class FaultProxy:
         self.port = self._server.server_address[1]
         self.host = f"127.0.0.1:{self.port}"
         self.api_url = f"http://{self.host}/api.php"
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True,
-                                        name=f"faultproxy-{self.port}")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+            name=f"faultproxy-{self.port}",
+        )
 
     # -- life ------------------------------------------------------------------------------
 
@@ -144,8 +169,12 @@ class FaultProxy:
             if "hang" in kinds:
                 self._unhang.clear()
 
-    def chaos(self, rate: float, kinds: tuple[str, ...] = ("drop", "delay", "status", "maxlag"),
-              **params: object) -> None:
+    def chaos(
+        self,
+        rate: float,
+        kinds: tuple[str, ...] = ("drop", "delay", "status", "maxlag"),
+        **params: object,
+    ) -> None:
         """Each request meets one of ``kinds`` with probability ``rate`` (0 turns it off)."""
         with self._lock:
             self._chaos = (rate, tuple(_fault(k, params) for k in kinds)) if rate else None
@@ -342,9 +371,11 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(fault.seconds)
             return self._forward(body)
         if fault.kind == "status":
-            return self._reply(fault.status, b"Service Unavailable (faultproxy)\n",
-                               {"Retry-After": _retry_after(fault),
-                                "Content-Type": "text/plain"})
+            return self._reply(
+                fault.status,
+                b"Service Unavailable (faultproxy)\n",
+                {"Retry-After": _retry_after(fault), "Content-Type": "text/plain"},
+            )
         if fault.kind == "drip":
             return self._drip(fault)
         if fault.kind == "huge":
@@ -352,33 +383,56 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind == "raw":
             return self._reply(fault.status, fault.body, fault.headers)
         if fault.kind == "gzip":
-            return self._reply(200, gzip_bomb(fault.size), {
-                "Content-Type": "application/json", "Content-Encoding": "gzip"})
+            return self._reply(
+                200,
+                gzip_bomb(fault.size),
+                {"Content-Type": "application/json", "Content-Encoding": "gzip"},
+            )
         if fault.kind in ("reply", "rewrite"):
             assert fault.reply is not None
-            params = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query + "&"
-                                                   + body.decode("latin-1")).items()}
+            params = {
+                k: v[0]
+                for k, v in parse_qs(
+                    urlsplit(self.path).query + "&" + body.decode("latin-1")
+                ).items()
+            }
             if fault.kind == "reply":
                 result = fault.reply(params)
             else:
                 result = fault.reply(params, json.loads(self._fetch(body)[2]))
-            return self._reply(200, json.dumps(result).encode(),
-                               {"Content-Type": "application/json"})
+            return self._reply(
+                200, json.dumps(result).encode(), {"Content-Type": "application/json"}
+            )
         # maxlag, as MediaWiki's ApiMain answers a request whose maxlag is exceeded.
         lag = _seconds(fault.seconds)
-        error = {"error": {"code": "maxlag", "info": f"Waiting for a database server: "
-                           f"{lag} seconds lagged.", "host": "faultproxy", "lag": int(lag),
-                           "type": "db"}}
-        return self._reply(200, json.dumps(error).encode(), {
-            "Retry-After": _retry_after(fault), "X-Database-Lag": lag,
-            "MediaWiki-API-Error": "maxlag", "Content-Type": "application/json"})
+        error = {
+            "error": {
+                "code": "maxlag",
+                "info": f"Waiting for a database server: {lag} seconds lagged.",
+                "host": "faultproxy",
+                "lag": int(lag),
+                "type": "db",
+            }
+        }
+        return self._reply(
+            200,
+            json.dumps(error).encode(),
+            {
+                "Retry-After": _retry_after(fault),
+                "X-Database-Lag": lag,
+                "MediaWiki-API-Error": "maxlag",
+                "Content-Type": "application/json",
+            },
+        )
 
     def _drip(self, fault: Fault) -> None:
         """One byte every ``fault.seconds`` until done, the client gone or the proxy stopped."""
         self.close_connection = True
         stopped = self.server.proxy._stopped
-        head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {fault.size}\r\n\r\n").encode()
+        head = (
+            f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {fault.size}\r\n\r\n"
+        ).encode()
         body = b" " * fault.size
         if fault.where == "headers":
             first, dripping = head[:17], head[17:] + body
@@ -390,7 +444,7 @@ class _Handler(BaseHTTPRequestHandler):
             for at in range(len(dripping)):
                 if stopped.wait(fault.seconds):
                     return
-                self.wfile.write(dripping[at:at + 1])
+                self.wfile.write(dripping[at : at + 1])
                 self.wfile.flush()
         except OSError:
             return  # the client gave up: the point of the fault
@@ -427,8 +481,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _fetch(self, body: bytes, encoding: str = "identity"
-               ) -> tuple[int, list[tuple[str, str]], bytes]:
+    def _fetch(
+        self, body: bytes, encoding: str = "identity"
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         """The wiki's own reply to this request: status, headers, body."""
         proxy = self.server.proxy
         proxy.count(self._query(body))
@@ -436,8 +491,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
             headers["Host"] = f"{proxy.upstream[0]}:{proxy.upstream[1]}"
-            headers["Accept-Encoding"] = encoding if encoding != "keep" else \
-                self.headers.get("Accept-Encoding", "identity")
+            headers["Accept-Encoding"] = (
+                encoding if encoding != "keep" else self.headers.get("Accept-Encoding", "identity")
+            )
             upstream.request(self.command, self.path, body=body or None, headers=headers)
             response = upstream.getresponse()
             return response.status, response.getheaders(), response.read()

@@ -55,15 +55,15 @@ class Article:
 
     def __init__(self, rng: random.Random, target_size: int):
         self.rng = rng
-        self.infobox = {f"field{i}": f"{rng.choice(WORDS)} {rng.choice(WORDS)}"
-                        for i in range(1, 16)}
+        self.infobox = {
+            f"field{i}": f"{rng.choice(WORDS)} {rng.choice(WORDS)}" for i in range(1, 16)
+        }
         self.lead = [_paragraph(rng, 400)]
         self.sections: list[list] = []  # [heading, level, blocks]; a block: str or list[str]
         n = max(3, target_size // 2500)
         for i in range(n):
             level = 2 if i == 0 or rng.random() < 0.6 else 3
-            self.sections.append([f"Section {i + 1} {rng.choice(WORDS)}", level,
-                                  self._blocks(rng)])
+            self.sections.append([f"Section {i + 1} {rng.choice(WORDS)}", level, self._blocks(rng)])
         self.counter = n
 
     @staticmethod
@@ -72,8 +72,12 @@ class Article:
         if rng.random() < 0.3:
             blocks.append([_sentence(rng) for _ in range(rng.randint(3, 8))])
         if rng.random() < 0.1:
-            blocks.append([f"| {rng.choice(WORDS)} || {rng.randint(1, 999)} || "
-                           f"{rng.choice(WORDS)}" for _ in range(rng.randint(3, 6))])
+            blocks.append(
+                [
+                    f"| {rng.choice(WORDS)} || {rng.randint(1, 999)} || {rng.choice(WORDS)}"
+                    for _ in range(rng.randint(3, 6))
+                ]
+            )
         return blocks
 
     def text(self) -> str:
@@ -81,8 +85,11 @@ class Article:
         parts = ["{{Infobox thing\n" + box + "}}\n", "\n\n".join(self.lead) + "\n"]
         for heading, level, blocks in self.sections:
             marks = "=" * level
-            parts.append(f"\n{marks} {heading} {marks}\n" + "\n\n".join(
-                _render_block(b) for b in blocks) + "\n")
+            parts.append(
+                f"\n{marks} {heading} {marks}\n"
+                + "\n\n".join(_render_block(b) for b in blocks)
+                + "\n"
+            )
         parts.append("\n== References ==\n{{Reflist}}\n\n[[Category:Generated]]\n")
         return "".join(parts)
 
@@ -148,8 +155,9 @@ def _edit_paragraph(rng: random.Random, paragraph: str) -> str:
     return ". ".join(sentences)
 
 
-def generate(count: int, *, size: int = 60_000, seed: int = 1, first_revid: int = 1000,
-             pageid: int = 42) -> Iterator[Revision]:
+def generate(
+    count: int, *, size: int = 60_000, seed: int = 1, first_revid: int = 1000, pageid: int = 42
+) -> Iterator[Revision]:
     """``count`` revisions of one article of about ``size`` bytes, oldest first."""
     rng = random.Random(seed)
     article = Article(rng, size)
@@ -165,9 +173,17 @@ def generate(count: int, *, size: int = 60_000, seed: int = 1, first_revid: int 
         texts = (texts + [text])[-2:]
         user = rng.choice(USERS)
         yield Revision(
-            revid=revid, parentid=parent, timestamp=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            user=user, userid=0, comment=summary, minor=rng.random() < 0.1,
-            size=len(text.encode()), sha1=hashlib.sha1(text.encode()).hexdigest(), text=text)
+            revid=revid,
+            parentid=parent,
+            timestamp=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            user=user,
+            userid=0,
+            comment=summary,
+            minor=rng.random() < 0.1,
+            size=len(text.encode()),
+            sha1=hashlib.sha1(text.encode()).hexdigest(),
+            text=text,
+        )
         parent = revid
         revid += rng.randint(1, 5)
         when += timedelta(minutes=rng.randint(1, 600))
@@ -177,9 +193,23 @@ def write_history(path: Path, title: str, count: int, **kwargs: object) -> list[
     """Write a generated history as an XML export; return its revisions."""
     revisions = list(generate(count, **kwargs))  # type: ignore[arg-type]
     page = {"title": title, "ns": 0, "pageid": kwargs.get("pageid", 42)}
-    rows = [({"revid": r.revid, "parentid": r.parentid, "timestamp": r.timestamp,
-              "user": r.user, "userid": 0, "comment": r.comment, "minor": r.minor,
-              "size": r.size, "sha1": r.sha1}, r.text) for r in revisions]
+    rows = [
+        (
+            {
+                "revid": r.revid,
+                "parentid": r.parentid,
+                "timestamp": r.timestamp,
+                "user": r.user,
+                "userid": 0,
+                "comment": r.comment,
+                "minor": r.minor,
+                "size": r.size,
+                "sha1": r.sha1,
+            },
+            r.text,
+        )
+        for r in revisions
+    ]
     with path.open("w", encoding="utf-8") as out:
         write_export(out, [(page, rows)])
     return revisions

@@ -54,8 +54,12 @@ def corpus_dirs() -> list[Path]:
 def _origin() -> Path | None:
     """The checkout this one was cloned from, when that is a folder on this machine."""
     try:
-        url = subprocess.run(["git", "-C", str(REPO), "config", "--get", "remote.origin.url"],
-                             capture_output=True, text=True, check=False).stdout.strip()
+        url = subprocess.run(
+            ["git", "-C", str(REPO), "config", "--get", "remote.origin.url"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
     except OSError:
         return None
     path = Path(url.removeprefix("file://"))
@@ -82,8 +86,11 @@ def from_registry(entry: dict[str, Any]) -> bool:
 def available(manifest: dict[str, Any], role: str) -> list[str]:
     """The files of ``role`` the tests run on: every registry file (missing: the test says
     so), and each repository-only file that is present here (absent: no test at all)."""
-    return [name for name, entry in manifest["files"].items()
-            if entry["role"] == role and (from_registry(entry) or find_file(name) is not None)]
+    return [
+        name
+        for name, entry in manifest["files"].items()
+        if entry["role"] == role and (from_registry(entry) or find_file(name) is not None)
+    ]
 
 
 def open_export(path: Path) -> IO[bytes]:

@@ -25,8 +25,10 @@ from tracker.text.display import one_line, terminal_text
 
 TITLE = "Evil\x1b]0;owned\x07 page\u202e"
 USER = "Mallory\x1b[2J\x1b[H\u202eevil"
-SUMMARY = ("fix\r\n1845803  2023-09-07T13:59:23Z  Admin  spoofed line\rover\x1b[31m"
-           "red\x9b31m\u2028next \u2066isolate\u2069 \u200fmark")
+SUMMARY = (
+    "fix\r\n1845803  2023-09-07T13:59:23Z  Admin  spoofed line\rover\x1b[31m"
+    "red\x9b31m\u2028next \u2066isolate\u2069 \u200fmark"
+)
 HEADING = "Bad\x1b[5m heading\u202d"
 BODY_LINE = "Text with \x1b[41mred\x1b[0m and \u202eesrever\u202c\ttab.\r\n"
 
@@ -35,11 +37,19 @@ BODY_LINE = "Text with \x1b[41mred\x1b[0m and \u202eesrever\u202c\ttab.\r\n"
 OBEYED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def _revision(revid: int, parent: int, text: str, user: str, comment: str,
-              minute: int) -> Revision:
-    return Revision(revid=revid, parentid=parent, timestamp=f"2024-03-01T10:{minute:02d}:00Z",
-                    user=user, userid=1, comment=comment, minor=False,
-                    size=len(text.encode()), sha1=sha1_hex(text), text=text)
+def _revision(revid: int, parent: int, text: str, user: str, comment: str, minute: int) -> Revision:
+    return Revision(
+        revid=revid,
+        parentid=parent,
+        timestamp=f"2024-03-01T10:{minute:02d}:00Z",
+        user=user,
+        userid=1,
+        comment=comment,
+        minor=False,
+        size=len(text.encode()),
+        sha1=sha1_hex(text),
+        text=text,
+    )
 
 
 @pytest.fixture
@@ -48,23 +58,40 @@ def config(tmp_path: Path) -> Path:
         wiki = store.wiki_id("evil", api_url="http://127.0.0.1:9/api.php")
         with store.atomic():
             page = store.upsert_page(wiki, 66, TITLE)
-        PageIngestor(store, wiki, page["id"]).add([
-            _revision(1, 0, "Intro.\n\n== Safe ==\nText.\n", "Alice", "create", 1),
-            _revision(2, 1, f"Intro.\n\n== {HEADING} ==\n{BODY_LINE}\n== Safe ==\nText.\n",
-                      USER, SUMMARY, 2),
-        ])
+        PageIngestor(store, wiki, page["id"]).add(
+            [
+                _revision(1, 0, "Intro.\n\n== Safe ==\nText.\n", "Alice", "create", 1),
+                _revision(
+                    2,
+                    1,
+                    f"Intro.\n\n== {HEADING} ==\n{BODY_LINE}\n== Safe ==\nText.\n",
+                    USER,
+                    SUMMARY,
+                    2,
+                ),
+            ]
+        )
         watch = store.watch(wiki, TITLE)
         with store.atomic():  # as a poll leaves it, with an error the wiki wrote
-            store.update_watch(watch["id"], page_id=page["id"], status="error", error_count=1,
-                               last_error=f"the wiki said: {SUMMARY}")
+            store.update_watch(
+                watch["id"],
+                page_id=page["id"],
+                status="error",
+                error_count=1,
+                last_error=f"the wiki said: {SUMMARY}",
+            )
             if "backfilled_at" in store.db["pages"].columns_dict:
                 # Where the store knows it: the page's whole history is in, as after a poll.
-                store.db.execute("UPDATE pages SET backfilled_at = created_at WHERE id = ?",
-                                 [page["id"]])
-    return write_config(tmp_path, wikis=[{"name": "evil", "api_url": "http://127.0.0.1:9/api.php"}],
-                        watches=[{"wiki": "evil", "title": TITLE}],
-                        extra='[[subscriptions]]\nname = "evil"\nformats = ["text"]\n'
-                              'channels = [{ type = "file", path = "digests" }]\n')
+                store.db.execute(
+                    "UPDATE pages SET backfilled_at = created_at WHERE id = ?", [page["id"]]
+                )
+    return write_config(
+        tmp_path,
+        wikis=[{"name": "evil", "api_url": "http://127.0.0.1:9/api.php"}],
+        watches=[{"wiki": "evil", "title": TITLE}],
+        extra='[[subscriptions]]\nname = "evil"\nformats = ["text"]\n'
+        'channels = [{ type = "file", path = "digests" }]\n',
+    )
 
 
 def run(config: Path, *args: str) -> str:
@@ -80,8 +107,10 @@ def test_history_shows_controls_and_keeps_one_line_per_revision(config: Path) ->
     assert len(lines) == 3  # the title line and two revisions: no line of the summary's
     assert lines[0].startswith("Evil␛]0;owned␇ page\\u202e (evil, page id 66)")
     assert "Mallory␛[2J␛[H\\u202eevil"[:24] in lines[2]
-    assert "fix⏎1845803  2023-09-07T13:59:23Z  Admin  spoofed line⏎over␛[31mred\\x9b31m⏎" \
-           "next \\u2066isolate\\u2069 mark" in lines[2]
+    assert (
+        "fix⏎1845803  2023-09-07T13:59:23Z  Admin  spoofed line⏎over␛[31mred\\x9b31m⏎"
+        "next \\u2066isolate\\u2069 mark" in lines[2]
+    )
 
 
 def test_history_json_keeps_the_values_as_stored(config: Path) -> None:
@@ -98,8 +127,9 @@ def test_show_metadata_one_line_each_and_text_with_its_lines(config: Path) -> No
     assert fields["user"].strip() == one_line(USER)
     assert fields["comment"].strip() == one_line(SUMMARY)
     # The wikitext keeps its lines and tabs; what would drive the terminal is shown.
-    assert ("== Bad␛[5m heading\\u202d ==\n"
-            "Text with ␛[41mred␛[0m and \\u202eesrever\\u202c\ttab.\n") in body
+    assert (
+        "== Bad␛[5m heading\\u202d ==\nText with ␛[41mred␛[0m and \\u202eesrever\\u202c\ttab.\n"
+    ) in body
 
 
 def test_show_json_keeps_the_text_as_stored(config: Path) -> None:
@@ -127,8 +157,10 @@ def test_status_shows_controls(config: Path) -> None:
     out = run(config, "status")
     assert not OBEYED.search(out), repr(out)
     assert f"last error:    the wiki said: {one_line(SUMMARY)} (1 in a row)" in out
-    assert json.loads(run(config, "status", "--json"))["watches"][0]["last_error"] == \
-        f"the wiki said: {SUMMARY}"
+    assert (
+        json.loads(run(config, "status", "--json"))["watches"][0]["last_error"]
+        == f"the wiki said: {SUMMARY}"
+    )
 
 
 def test_text_digest_of_the_page_shows_controls(config: Path) -> None:
@@ -149,8 +181,10 @@ def test_text_digest_fields_on_one_line_changed_text_with_its_lines() -> None:
 def test_terminal_helpers() -> None:
     assert one_line("a\r\nb\rc\nd\u2028e\u2029f\x85g\x0bh\x0ci") == "a⏎b⏎c⏎d⏎e⏎f⏎g⏎h⏎i"
     assert one_line("tab\there \x00\x07\x1b\x7f\x9b") == "tab here ␀␇␛␡\\x9b"
-    assert one_line("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069") == \
-        "\\u202a\\u202b\\u202c\\u202d\\u202e\\u2066\\u2067\\u2068\\u2069"
+    assert (
+        one_line("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+        == "\\u202a\\u202b\\u202c\\u202d\\u202e\\u2066\\u2067\\u2068\\u2069"
+    )
     assert one_line("اسم\u200f\u200e\u061c") == "اسم"  # marks dropped: no direction set
     assert one_line("Pakistan–NATO relations › History") == "Pakistan–NATO relations › History"
     assert terminal_text("a\r\nb\rc\n\td\x1b") == "a\nb␍c\n\td␛"

@@ -140,9 +140,7 @@ def test_sql_only_in_the_store() -> None:
         for module, tree in _modules().items()
         if not module.startswith("tracker.store")
         for node in ast.walk(tree)
-        if isinstance(node, ast.Constant)
-        and isinstance(node.value, str)
-        and SQL.search(node.value)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value)
     )
     assert found == []
 

@@ -29,17 +29,26 @@ from tracker.store import jobs as daemon_store
 
 
 def test_plan_polls_each_wiki_at_its_shortest_interval_and_schedules_digests(tmp_path):
-    config = load_config(write_config(
-        tmp_path,
-        wikis=[wiki_table("a", "http://127.0.0.1:9/api.php"),
-               wiki_table("b", "http://127.0.0.1:9/api.php"),
-               wiki_table("idle", "http://127.0.0.1:9/api.php")],
-        watches=[{"wiki": "a", "title": "X", "interval": "15m"},
-                 {"wiki": "a", "title": "Y", "interval": "90s"},
-                 {"wiki": "b", "title": "Z", "interval": "6h"}],
-        subscriptions=[{"name": "now"},
-                       {"name": "morning", "schedule": "0 7 * * *", "timezone": "Asia/Karachi"},
-                       {"name": "often", "schedule": "6h"}]))
+    config = load_config(
+        write_config(
+            tmp_path,
+            wikis=[
+                wiki_table("a", "http://127.0.0.1:9/api.php"),
+                wiki_table("b", "http://127.0.0.1:9/api.php"),
+                wiki_table("idle", "http://127.0.0.1:9/api.php"),
+            ],
+            watches=[
+                {"wiki": "a", "title": "X", "interval": "15m"},
+                {"wiki": "a", "title": "Y", "interval": "90s"},
+                {"wiki": "b", "title": "Z", "interval": "6h"},
+            ],
+            subscriptions=[
+                {"name": "now"},
+                {"name": "morning", "schedule": "0 7 * * *", "timezone": "Asia/Karachi"},
+                {"name": "often", "schedule": "6h"},
+            ],
+        )
+    )
     plan = Plan.of(config)
     assert plan.polls == {"a": 90.0, "b": 21600.0}  # a wiki without watches has no job
     assert plan.on_change == ("now",)
@@ -47,8 +56,13 @@ def test_plan_polls_each_wiki_at_its_shortest_interval_and_schedules_digests(tmp
     fire = morning.get_next_fire_time(None, datetime(2026, 3, 1, 0, 0, tzinfo=UTC))
     assert fire.astimezone(UTC) == datetime(2026, 3, 1, 2, 0, tzinfo=UTC)  # 07:00 at UTC+5
     assert plan.digests["often"].interval.total_seconds() == 6 * 3600
-    assert set(plan.job_rows()) == {"poll:a", "poll:b", "digest:morning", "digest:often",
-                                    "digest:on-change"}
+    assert set(plan.job_rows()) == {
+        "poll:a",
+        "poll:b",
+        "digest:morning",
+        "digest:often",
+        "digest:on-change",
+    }
 
 
 def test_backoff_delay_grows_with_jitter_and_is_capped():
@@ -83,9 +97,12 @@ def test_job_status_is_empty_before_any_daemon_ran(tmp_path):
 
 
 def _config(tmp_path: Path, api_url: str, titles: list[str], **kwargs) -> Path:
-    return write_config(tmp_path, wikis=[wiki_table("local", api_url)],
-                        watches=[{"wiki": "local", "title": t, "interval": 1} for t in titles],
-                        **kwargs)
+    return write_config(
+        tmp_path,
+        wikis=[wiki_table("local", api_url)],
+        watches=[{"wiki": "local", "title": t, "interval": 1} for t in titles],
+        **kwargs,
+    )
 
 
 def _last_poll_run(db: Path) -> int:
@@ -95,52 +112,83 @@ def _last_poll_run(db: Path) -> int:
 
 def _polls_that_stored(db: Path) -> list[int]:
     """The poll runs that stored something, finished ones only."""
-    return [row[0] for row in query(db, "SELECT id FROM poll_runs WHERE revisions_added > 0 "
-                                        "AND finished_at IS NOT NULL ORDER BY id")]
+    return [
+        row[0]
+        for row in query(
+            db,
+            "SELECT id FROM poll_runs WHERE revisions_added > 0 "
+            "AND finished_at IS NOT NULL ORDER BY id",
+        )
+    ]
 
 
 def test_daemon_edit_is_stored_and_its_digest_arrives(mediawiki, tmp_path, smtp_server):
     smtp = smtp_server
     title = "Daemon digest page"
     first = mediawiki.edit(title, "== Intro ==\nThe first text.\n", "created")
-    config = _config(tmp_path, mediawiki.api_url, [title], subscriptions=[{
-        "name": "live", "formats": ["markdown", "html"],
-        "channels": [{"type": "file", "path": "digests"}, smtp.channel()]}])
+    config = _config(
+        tmp_path,
+        mediawiki.api_url,
+        [title],
+        subscriptions=[
+            {
+                "name": "live",
+                "formats": ["markdown", "html"],
+                "channels": [{"type": "file", "path": "digests"}, smtp.channel()],
+            }
+        ],
+    )
     db = tmp_path / "tracker.db"
     with DaemonProcess(config) as daemon:
-        wait_until(lambda: stored_revids(db, title) == [first], 60, "the backfill",
-                   diagnose=daemon.tail)
+        wait_until(
+            lambda: stored_revids(db, title) == [first], 60, "the backfill", diagnose=daemon.tail
+        )
         # The subscription's first digest says what it started tracking; wait for it so that
         # the next one is the edit's.
         wait_until(lambda: smtp.messages, 60, "the first digest by e-mail", diagnose=daemon.tail)
-        second = mediawiki.edit(title, "== Intro ==\nThe second text, edited live.\n",
-                                "daemon test edit")
+        second = mediawiki.edit(
+            title, "== Intro ==\nThe second text, edited live.\n", "daemon test edit"
+        )
         # Poll runs numbered after this one started after the edit was saved on the wiki.
         started_before_edit = _last_poll_run(db)
-        wait_until(lambda: second in stored_revids(db, title), 60, "the edit stored",
-                   diagnose=daemon.tail)
+        wait_until(
+            lambda: second in stored_revids(db, title), 60, "the edit stored", diagnose=daemon.tail
+        )
 
         def mail_with_edit():
             return [m for m in smtp.messages if "daemon test edit" in m.as_string()]
 
         wait_until(mail_with_edit, 60, "the edit's digest by e-mail", diagnose=daemon.tail)
-        wait_until(lambda: any("daemon test edit" in p.read_text()
-                               for p in (tmp_path / "digests").glob("live-*.md")),
-                   30, "the edit's digest in digests/", diagnose=daemon.tail)
+        wait_until(
+            lambda: any(
+                "daemon test edit" in p.read_text()
+                for p in (tmp_path / "digests").glob("live-*.md")
+            ),
+            30,
+            "the edit's digest in digests/",
+            diagnose=daemon.tail,
+        )
         # Poll runs are numbered as they start, and a run asks the wiki after its number is
         # committed: the first run numbered after the edit stored it, or one already going
         # did. No poll went by without the edit, whatever the machine's speed.
-        stored_by = wait_until(lambda: _polls_that_stored(db)[1:], 60,
-                               "the poll run that stored the edit")
-        assert len(stored_by) == 1 and stored_by[0] <= started_before_edit + 1, \
-            (stored_by, started_before_edit)
+        stored_by = wait_until(
+            lambda: _polls_that_stored(db)[1:], 60, "the poll run that stored the edit"
+        )
+        assert len(stored_by) == 1 and stored_by[0] <= started_before_edit + 1, (
+            stored_by,
+            started_before_edit,
+        )
         # The digest after the start digest is the edit's, and covers that edit alone.
-        assert query(db, "SELECT kind FROM digests WHERE subscription = 'live' ORDER BY id") \
-            == [("start",), ("changes",)]
-        assert query(db, "SELECT p.from_revid, p.to_revid, p.revisions FROM digests d "
-                         "JOIN digest_pages p ON p.digest_id = d.id "
-                         "WHERE d.subscription = 'live' AND d.kind = 'changes'") == \
-            [(first, second, 1)]
+        assert query(db, "SELECT kind FROM digests WHERE subscription = 'live' ORDER BY id") == [
+            ("start",),
+            ("changes",),
+        ]
+        assert query(
+            db,
+            "SELECT p.from_revid, p.to_revid, p.revisions FROM digests d "
+            "JOIN digest_pages p ON p.digest_id = d.id "
+            "WHERE d.subscription = 'live' AND d.kind = 'changes'",
+        ) == [(first, second, 1)]
         assert len(mail_with_edit()) == 1
         assert "poll local: 1 pages checked" in daemon.log()  # one line per poll, with counts
 
@@ -171,17 +219,22 @@ def test_daemon_sighup_reloads_watches_and_refuses_an_invalid_config(mediawiki, 
 
         _config(tmp_path, mediawiki.api_url, [a, b])  # B added
         daemon.signal(signal.SIGHUP)
-        wait_until(lambda: stored_revids(db, b) == [b1], 60, "B tracked after SIGHUP",
-                   diagnose=daemon.tail)
+        wait_until(
+            lambda: stored_revids(db, b) == [b1], 60, "B tracked after SIGHUP", diagnose=daemon.tail
+        )
 
         good = config.read_text()
-        config.write_text(good + "\n[daemon]\nlog_levle = \"INFO\"\n")  # a typo
+        config.write_text(good + '\n[daemon]\nlog_levle = "INFO"\n')  # a typo
         daemon.signal(signal.SIGHUP)
         daemon.wait_for_log("config reload refused")
         assert "log_levle" in daemon.log() and daemon.alive
         a2 = mediawiki.edit(a, "A two", "a2")
-        wait_until(lambda: a2 in stored_revids(db, a), 60, "polling on with the old config",
-                   diagnose=daemon.tail)
+        wait_until(
+            lambda: a2 in stored_revids(db, a),
+            60,
+            "polling on with the old config",
+            diagnose=daemon.tail,
+        )
 
         _config(tmp_path, mediawiki.api_url, [a])  # B removed
         daemon.signal(signal.SIGHUP)
@@ -214,8 +267,7 @@ def test_daemon_detach_writes_pid_file_and_stops_on_sigterm(mediawiki, tmp_path)
     rev = mediawiki.edit(title, "text", "created")
     config = _config(tmp_path, mediawiki.api_url, [title])
     db, pid_file = tmp_path / "tracker.db", tmp_path / "run" / "tracker.pid"
-    started = run_tracker(config, "daemon", "--detach", "--pid-file", str(pid_file),
-                          timeout=60)
+    started = run_tracker(config, "daemon", "--detach", "--pid-file", str(pid_file), timeout=60)
     assert started.returncode == 0, started.stderr
     pid = int(pid_file.read_text())
     assert f"pid {pid}" in started.stdout
@@ -230,8 +282,7 @@ def test_daemon_detach_writes_pid_file_and_stops_on_sigterm(mediawiki, tmp_path)
 
 
 @pytest.mark.parametrize("where", ["in a request", "in a retry wait"])
-def test_daemon_sigterm_mid_poll_exits_without_waiting_for_the_wiki(make_wiki, tmp_path,
-                                                                     where):
+def test_daemon_sigterm_mid_poll_exits_without_waiting_for_the_wiki(make_wiki, tmp_path, where):
     wiki = make_wiki()
     titles = [f"Stop page {i}" for i in range(3)]
     for title in titles:
@@ -241,13 +292,21 @@ def test_daemon_sigterm_mid_poll_exits_without_waiting_for_the_wiki(make_wiki, t
         # request's timeouts and the wiki's Retry-After are far longer.
         config = write_config(
             tmp_path,
-            wikis=[wiki_table("local", proxy.api_url, timeout=300.0, request_deadline="10m",
-                              max_retries=5)],
-            watches=[{"wiki": "local", "title": t, "interval": 1} for t in titles])
+            wikis=[
+                wiki_table(
+                    "local", proxy.api_url, timeout=300.0, request_deadline="10m", max_retries=5
+                )
+            ],
+            watches=[{"wiki": "local", "title": t, "interval": 1} for t in titles],
+        )
         db = tmp_path / "tracker.db"
         with DaemonProcess(config) as daemon:
-            wait_until(lambda: all(stored_revids(db, t) for t in titles), 60, "the backfill",
-                       diagnose=daemon.tail)
+            wait_until(
+                lambda: all(stored_revids(db, t) for t in titles),
+                60,
+                "the backfill",
+                diagnose=daemon.tail,
+            )
             for title in titles:
                 wiki.edit(title, f"new text of {title}", "edited")
             if where == "in a request":
@@ -273,12 +332,17 @@ def test_daemon_sigterm_mid_poll_exits_without_waiting_for_the_wiki(make_wiki, t
         # Whatever was stored is a consistent prefix; a restart completes it.
         for title in titles:
             stored = stored_history(db, title)
-            assert stored == wiki_history(wiki, title)[:len(stored)]
-        config = write_config(tmp_path, wikis=[wiki_table("local", wiki.api_url)],
-                              watches=[{"wiki": "local", "title": t, "interval": 1}
-                                       for t in titles])
+            assert stored == wiki_history(wiki, title)[: len(stored)]
+        config = write_config(
+            tmp_path,
+            wikis=[wiki_table("local", wiki.api_url)],
+            watches=[{"wiki": "local", "title": t, "interval": 1} for t in titles],
+        )
         with DaemonProcess(config) as daemon:
-            wait_until(lambda: all(stored_history(db, t) == wiki_history(wiki, t)
-                                   for t in titles), 60, "the restart catching up",
-                       diagnose=daemon.tail)
+            wait_until(
+                lambda: all(stored_history(db, t) == wiki_history(wiki, t) for t in titles),
+                60,
+                "the restart catching up",
+                diagnose=daemon.tail,
+            )
             assert daemon.stop() == 0

@@ -48,11 +48,13 @@ def test_webhook_json_payload_carries_the_digest(tmp_path: Path, http_receiver) 
 
 
 def test_webhook_failing_twice_then_succeeding_gets_the_digest_once(
-        tmp_path: Path, http_receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, http_receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
     receiver = http_receiver([200, 500, 503, 200])
     monkeypatch.setenv("DIGEST_HOOK_URL", receiver.url + "/secret")
-    t = staged(tmp_path, {"name": "flaky", "channels": [{"type": "webhook",
-                                                         "url_env": "DIGEST_HOOK_URL"}]})
+    t = staged(
+        tmp_path, {"name": "flaky", "channels": [{"type": "webhook", "url_env": "DIGEST_HOOK_URL"}]}
+    )
     first = t.deliver()
     assert first[0].startswith("error: flaky: digest 2 via webhook failed (attempt 1")
     assert "HTTP 500" in first[0]
@@ -76,8 +78,13 @@ def test_webhook_failing_twice_then_succeeding_gets_the_digest_once(
 @pytest.mark.parametrize("payload", ["slack", "mattermost", "discord"])
 def test_webhook_chat_payloads(tmp_path: Path, http_receiver, payload: str) -> None:
     receiver = http_receiver()
-    t = staged(tmp_path, {"name": "chat", "channels": [
-        {"type": "webhook", "url": receiver.url, "payload": payload}]})
+    t = staged(
+        tmp_path,
+        {
+            "name": "chat",
+            "channels": [{"type": "webhook", "url": receiver.url, "payload": payload}],
+        },
+    )
     t.deliver()
     body = receiver.accepted[-1].json()
     text = body["content"] if payload == "discord" else body["text"]
@@ -92,35 +99,68 @@ def test_webhook_chat_payloads(tmp_path: Path, http_receiver, payload: str) -> N
 
 
 # Mentions as each chat app writes them: none may notify anyone when the wiki's text says it.
-MENTIONS = ["@channel", "@all", "@here", "@everyone", "<!channel>", "<!here>", "<!everyone>",
-            "<@U123ABC>", "<@&123456>", "<@123456>", "<@!123456>", "<#C123>",
-            "<!subteam^S123>", "@someone"]
+MENTIONS = [
+    "@channel",
+    "@all",
+    "@here",
+    "@everyone",
+    "<!channel>",
+    "<!here>",
+    "<!everyone>",
+    "<@U123ABC>",
+    "<@&123456>",
+    "<@123456>",
+    "<@!123456>",
+    "<#C123>",
+    "<!subteam^S123>",
+    "@someone",
+]
 
 
 @pytest.mark.parametrize("payload", ["slack", "mattermost", "discord"])
 @pytest.mark.parametrize("mention", MENTIONS)
-def test_webhook_chat_payloads_notify_nobody(tmp_path: Path, http_receiver,
-                                             payload: str, mention: str) -> None:
+def test_webhook_chat_payloads_notify_nobody(
+    tmp_path: Path, http_receiver, payload: str, mention: str
+) -> None:
     from tracker.digest.channels import CHANNELS, Outgoing, send_webhook
     from tracker.digest.render import MENTION_BREAK
 
     receiver = http_receiver()
     model = hostile_model(f"{mention} look")  # in titles, headings, users, summaries
     outputs = render_digest(model, ["chat", "slack", "text"])
-    out = Outgoing(2, "s", "changes", model["subject"], "2024-03-01T06:00:00Z", "<2@x>",
-                   outputs, model, tmp_path)
+    out = Outgoing(
+        2,
+        "s",
+        "changes",
+        model["subject"],
+        "2024-03-01T06:00:00Z",
+        "<2@x>",
+        outputs,
+        model,
+        tmp_path,
+    )
     send_webhook(out, CHANNELS["webhook"].options({"url": receiver.url, "payload": payload}))
     body = receiver.accepted[-1].json()
     text = body["content"] if payload == "discord" else body["text"]
     assert not re.search(r"@(channel|all|here|everyone|someone)\b", text), text
     assert not re.search(r"(?<!\\)<(@[&!]?[\dA-Z]|![a-z]|#[\dA-Z])", text), text
     # Still there to read, with the zero-width joiner after "@" and the app's own escapes.
-    shown = {"slack": mention.replace("<", "&lt;").replace(">", "&gt;").replace("&", "&amp;")
-             .replace("&amp;lt;", "&lt;").replace("&amp;gt;", "&gt;"),
-             "mattermost": mention.replace("&", "&amp;").replace("<", "&lt;")
-             .replace(">", "&gt;").replace("!", "\\!").replace("#", "\\#"),
-             "discord": mention.replace("<", "\\<").replace(">", "\\>").replace("!", "\\!")
-             .replace("#", "\\#")}[payload].replace("@", "@" + MENTION_BREAK)
+    shown = {
+        "slack": mention.replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("&", "&amp;")
+        .replace("&amp;lt;", "&lt;")
+        .replace("&amp;gt;", "&gt;"),
+        "mattermost": mention.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("!", "\\!")
+        .replace("#", "\\#"),
+        "discord": mention.replace("<", "\\<")
+        .replace(">", "\\>")
+        .replace("!", "\\!")
+        .replace("#", "\\#"),
+    }[payload].replace("@", "@" + MENTION_BREAK)
     if payload == "mattermost" and "&" in mention:
         shown = shown.replace("&amp;", "&")  # "&1" starts no entity: left as it is
     assert shown in text, (shown, text)
@@ -132,8 +172,14 @@ def test_webhook_chat_payloads_notify_nobody(tmp_path: Path, http_receiver,
 
 def test_atom_feed_is_valid_and_keeps_the_last_entries(tmp_path: Path) -> None:
     atom = {"type": "atom", "path": "feeds/everything.atom", "entries": 2}
-    t = Tracker(seed_config(tmp_path, {"name": "everything", "channels": [atom]}, revisions=9,
-                            web="http://tracker.example"))
+    t = Tracker(
+        seed_config(
+            tmp_path,
+            {"name": "everything", "channels": [atom]},
+            revisions=9,
+            web="http://tracker.example",
+        )
+    )
     feed_path = tmp_path / "feeds" / "everything.atom"
     for stage in (9, 12, 14, None):
         t.stage(stage)
@@ -158,9 +204,20 @@ def test_atom_escapes_hostile_titles(tmp_path: Path) -> None:
     from tracker.digest.render import render_feed
 
     hostile = '<script>alert("x")</script> & ]]>'
-    xml = render_feed([FeedEntry(1, hostile + "\x1b[31m\x00\x0b", "2024-03-01T06:00:00Z",
-                                 "<a@b>", f"<p>{hostile}</p>", "http://x/?a=1&b=2")],
-                      title=hostile, subscription="s")
+    xml = render_feed(
+        [
+            FeedEntry(
+                1,
+                hostile + "\x1b[31m\x00\x0b",
+                "2024-03-01T06:00:00Z",
+                "<a@b>",
+                f"<p>{hostile}</p>",
+                "http://x/?a=1&b=2",
+            )
+        ],
+        title=hostile,
+        subscription="s",
+    )
     feed = feedparser.parse(xml.encode())
     assert feed.bozo == 0  # XML forbids those controls: they are shown as symbols
     assert feed.feed.title == hostile and feed.entries[0].title == hostile + "␛[31m␀␋"
@@ -172,8 +229,10 @@ def test_apprise_channel_posts_through_apprise(tmp_path: Path, http_receiver) ->
     pytest.importorskip("apprise")
     receiver = http_receiver()
     host = receiver.url.removeprefix("http://")
-    t = staged(tmp_path, {"name": "many", "channels": [
-        {"type": "apprise", "urls": [f"json://{host}/apprise"]}]})
+    t = staged(
+        tmp_path,
+        {"name": "many", "channels": [{"type": "apprise", "urls": [f"json://{host}/apprise"]}]},
+    )
     lines = t.deliver()
     assert "notified 1 service" in lines[0]
     body = receiver.accepted[-1].json()
@@ -182,27 +241,44 @@ def test_apprise_channel_posts_through_apprise(tmp_path: Path, http_receiver) ->
 
 
 def test_file_channel_names_and_retries_without_duplicates(tmp_path: Path) -> None:
-    t = staged(tmp_path, {"name": "files", "formats": ["markdown", "html"],
-                          "channels": [FILE, {"type": "file", "path": "text-only",
-                                              "formats": ["text"]}]})
+    t = staged(
+        tmp_path,
+        {
+            "name": "files",
+            "formats": ["markdown", "html"],
+            "channels": [FILE, {"type": "file", "path": "text-only", "formats": ["text"]}],
+        },
+    )
     t.deliver()
     names = sorted(p.name for p in (tmp_path / "digests").iterdir())
-    assert names == ["files-2024-03-01T060100Z-1.html", "files-2024-03-01T060100Z-1.md",
-                     "files-2024-03-01T060200Z-2.html", "files-2024-03-01T060200Z-2.md"]
+    assert names == [
+        "files-2024-03-01T060100Z-1.html",
+        "files-2024-03-01T060100Z-1.md",
+        "files-2024-03-01T060200Z-2.html",
+        "files-2024-03-01T060200Z-2.md",
+    ]
     assert sorted(p.suffix for p in (tmp_path / "text-only").iterdir()) == [".txt", ".txt"]
     assert {d["channel"] for d in t.deliveries()} == {"file-1", "file-2"}
 
 
 def test_failing_channel_does_not_stop_the_others(tmp_path: Path, http_receiver) -> None:
     receiver = http_receiver()
-    t = staged(tmp_path, {"name": "mixed", "channels": [
-        {"type": "webhook", "url": f"http://127.0.0.1:{free_port()}/nothing", "timeout": 5},
-        {"type": "webhook", "url": receiver.url, "name": "good"}]})
+    t = staged(
+        tmp_path,
+        {
+            "name": "mixed",
+            "channels": [
+                {"type": "webhook", "url": f"http://127.0.0.1:{free_port()}/nothing", "timeout": 5},
+                {"type": "webhook", "url": receiver.url, "name": "good"},
+            ],
+        },
+    )
     lines = t.deliver()
     assert any(line.startswith("error: mixed: digest 2 via webhook failed") for line in lines)
     assert any("via good" in line and "HTTP 200" in line for line in lines)
-    statuses = {s["channel"]: s["status"] for s in
-                delivery_status(Store(t.config.database_path), t.config)}
+    statuses = {
+        s["channel"]: s["status"] for s in delivery_status(Store(t.config.database_path), t.config)
+    }
     assert statuses == {"webhook": "failing", "good": "ok"}
 
 
@@ -213,7 +289,7 @@ def test_render_escapes_wiki_values_in_every_format() -> None:
     out = render_digest(hostile_model(), ["text", "markdown", "html", "chat", "slack"])
     for fmt in ("html",):
         assert "<script>" not in out[fmt] and "&lt;script&gt;" in out[fmt]
-        assert 'alert(&#34;x&#34;)' in out[fmt] or "alert(&quot;x&quot;)" in out[fmt]
+        assert "alert(&#34;x&#34;)" in out[fmt] or "alert(&quot;x&quot;)" in out[fmt]
     for fmt in ("markdown", "chat"):
         assert "<script>" not in out[fmt] and "[click](javascript:" not in out[fmt]
         assert "&lt;script&gt;" in out[fmt] and "\\*\\*b\\*\\*" in out[fmt]
@@ -234,13 +310,19 @@ def test_md_escape_keeps_text_readable() -> None:
 def test_user_templates_override_the_bundled_ones(tmp_path: Path) -> None:
     mine = copy_templates(tmp_path / "mine")
     (mine / "digest.md.j2").write_text("CUSTOM {{ digest.subject }} {{ digest.pages[0].title }}\n")
-    sub = {"name": "custom", "formats": ["markdown", "text"], "templates": "mine",
-           "channels": [FILE]}
+    sub = {
+        "name": "custom",
+        "formats": ["markdown", "text"],
+        "templates": "mine",
+        "channels": [FILE],
+    }
     t = staged(tmp_path, sub)
     t.deliver()
     md = next((tmp_path / "digests").glob("*-2.md")).read_text()
-    assert md == "CUSTOM custom: Pakistan–NATO relations: 5 edits, 4 sections changed " \
-                 "Pakistan–NATO relations\n"
+    assert (
+        md == "CUSTOM custom: Pakistan–NATO relations: 5 edits, 4 sections changed "
+        "Pakistan–NATO relations\n"
+    )
     assert "5 edits by 4 editors" in next((tmp_path / "digests").glob("*-2.txt")).read_text()
 
 
@@ -248,8 +330,10 @@ def test_render_model_is_json_and_stored(tmp_path: Path) -> None:
     t = staged(tmp_path, {"name": "j", "formats": ["text"], "channels": [FILE]})
     t.deliver()
     with Store(t.config.database_path) as store:
-        formats = {r["format"] for r in store.query(
-            "SELECT format FROM digest_outputs WHERE digest_id = 2")}
+        formats = {
+            r["format"]
+            for r in store.query("SELECT format FROM digest_outputs WHERE digest_id = 2")
+        }
         model = json.loads(store.scalar("SELECT model FROM digests WHERE id = 2"))
     assert formats == {"text"}
     assert model["pages"][0]["sections"][0]["words"]
@@ -258,8 +342,7 @@ def test_render_model_is_json_and_stored(tmp_path: Path) -> None:
 WORDS = ["NATO", "Pakistan", "the", "supply", "routes.", "Kabul", "\n", "[[Brussels]]", ","]
 
 
-@given(st.lists(st.sampled_from(WORDS), max_size=40), st.lists(st.sampled_from(WORDS),
-                                                                 max_size=40))
+@given(st.lists(st.sampled_from(WORDS), max_size=40), st.lists(st.sampled_from(WORDS), max_size=40))
 @settings(max_examples=200, deadline=None)
 def test_word_segments_rebuild_both_texts(old_words: list[str], new_words: list[str]) -> None:
     from tracker.digest.render import _raw_segments
@@ -273,16 +356,25 @@ def test_word_segments_rebuild_both_texts(old_words: list[str], new_words: list[
         assert "".join(t for k, t in segments if k in ("eq", "del")) == old
     shown, more = word_segments(ops, 1000, old)
     assert more == 0
-    assert [s["text"] for s in shown if s["op"] != "eq"] == \
-        [t.strip() for k, t in segments if k != "eq" and t.strip()]
+    assert [s["text"] for s in shown if s["op"] != "eq"] == [
+        t.strip() for k, t in segments if k != "eq" and t.strip()
+    ]
 
 
 def test_webhook_payload_is_checked_when_the_config_loads(tmp_path: Path) -> None:
     from tracker.config import load_config
     from tracker.errors import ConfigError
 
-    config = seed_config(tmp_path, {"name": "s", "channels": [
-        {"type": "webhook", "url": "https://hooks.example/x", "payload": "slak"}]})
-    with pytest.raises(ConfigError, match=r"subscriptions\[0\]\.channels\[0\]\.payload: use "
-                                          r"one of json, slack, mattermost, discord$"):
+    config = seed_config(
+        tmp_path,
+        {
+            "name": "s",
+            "channels": [{"type": "webhook", "url": "https://hooks.example/x", "payload": "slak"}],
+        },
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"subscriptions\[0\]\.channels\[0\]\.payload: use "
+        r"one of json, slack, mattermost, discord$",
+    ):
         load_config(config)

@@ -46,25 +46,38 @@ def run_and_collect(config: Path, caplog: pytest.LogCaptureFixture) -> dict[str,
     pages = [client.get(f"/digests/{n}") for n in digest_ids]
     assert all(page.status_code == 200 for page in pages)
     return {
-        "run stdout": run.stdout, "run stderr": run.stderr,
-        "status": status.stdout, "status --json": status_json.stdout,
+        "run stdout": run.stdout,
+        "run stderr": run.stderr,
+        "status": status.stdout,
+        "status --json": status_json.stdout,
         "deliveries": json.dumps(deliveries),
         "/digests/N": "\n".join(page.get_data(as_text=True) for page in pages),
         # Everything logged in this process but by the test's own SMTP server (aiosmtpd).
-        "logs": "\n".join(f"{r.name}: {r.getMessage()} {r.exc_text or ''}"
-                          for r in caplog.records if not r.name.startswith("mail.log")),
+        "logs": "\n".join(
+            f"{r.name}: {r.getMessage()} {r.exc_text or ''}"
+            for r in caplog.records
+            if not r.name.startswith("mail.log")
+        ),
     }
 
 
 def leaks(surfaces: dict[str, str], *secrets: str) -> list[str]:
-    return [f"{secret!r} in {name}" for name, text in surfaces.items() for secret in secrets
-            if secret in text]
+    return [
+        f"{secret!r} in {name}"
+        for name, text in surfaces.items()
+        for secret in secrets
+        if secret in text
+    ]
 
 
 def errors_by_subscription(config: Path) -> dict[str, str]:
     with Store(load_config(config).database_path, readonly=True) as store:
-        return {row["subscription"]: row["last_error"] for row in store.query(
-            "SELECT subscription, last_error FROM deliveries WHERE status = 'failed'")}
+        return {
+            row["subscription"]: row["last_error"]
+            for row in store.query(
+                "SELECT subscription, last_error FROM deliveries WHERE status = 'failed'"
+            )
+        }
 
 
 def webhook_sub(name: str, variable: str, **options: object) -> dict:
@@ -84,8 +97,9 @@ MALFORMED = {
 }
 
 
-def test_malformed_webhook_urls_are_named_never_shown(tmp_path: Path, caplog,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_malformed_webhook_urls_are_named_never_shown(
+    tmp_path: Path, caplog, monkeypatch: pytest.MonkeyPatch
+) -> None:
     subs = []
     for k, (name, (value, _)) in enumerate(MALFORMED.items()):
         monkeypatch.setenv(f"HOOK_URL_{k}", value)
@@ -96,8 +110,12 @@ def test_malformed_webhook_urls_are_named_never_shown(tmp_path: Path, caplog,
     errors = errors_by_subscription(config)
     for k, (name, (_, problem)) in enumerate(MALFORMED.items()):
         assert errors[name] == f"webhook: the URL in $HOOK_URL_{k} {problem}" + (
-            " (it must start with https:// or http://)" if "scheme" in problem else
-            " (check the host and the port)" if "valid" in problem else ""), name
+            " (it must start with https:// or http://)"
+            if "scheme" in problem
+            else " (check the host and the port)"
+            if "valid" in problem
+            else ""
+        ), name
         assert f"the URL in $HOOK_URL_{k} {problem}" in surfaces["status"]
     assert "Error: " in surfaces["run stderr"] and "$HOOK_URL_0" in surfaces["run stderr"]
 
@@ -123,39 +141,44 @@ def silent_server() -> Iterator[SilentServer]:
 
 
 def test_webhook_failures_on_loopback_keep_the_url_secret(
-        tmp_path: Path, caplog, monkeypatch: pytest.MonkeyPatch, http_receiver,
-        silent_server: SilentServer) -> None:
+    tmp_path: Path,
+    caplog,
+    monkeypatch: pytest.MonkeyPatch,
+    http_receiver,
+    silent_server: SilentServer,
+) -> None:
     failing = http_receiver([500], echo=True)  # its error page repeats the request
     working = http_receiver([200])
     closed = free_port()
     hooks = {
         "echo": f"http://bot:{SECRET}1@127.0.0.1:{failing.server.server_address[1]}/"
-                f"services/{SECRET}2?token={SECRET}3",
+        f"services/{SECRET}2?token={SECRET}3",
         "refused": f"http://bot:{SECRET}4@127.0.0.1:{closed}/{SECRET}5",
         "silent": f"http://127.0.0.1:{silent_server.port}/{SECRET}6",
         "working": f"{working.url}/{SECRET}7",
     }
     for name, url in hooks.items():
         monkeypatch.setenv(f"HOOK_{name.upper()}", url)
-    config = seed_config(tmp_path, *(webhook_sub(name, f"HOOK_{name.upper()}", timeout=0.5)
-                                     for name in hooks))
+    config = seed_config(
+        tmp_path, *(webhook_sub(name, f"HOOK_{name.upper()}", timeout=0.5) for name in hooks)
+    )
     surfaces = run_and_collect(config, caplog)
     assert leaks(surfaces, *(f"{SECRET}{n}" for n in range(1, 8))) == []
     assert leaks(surfaces, "Ym90OlNFQ1JFVHNlY3JldDE=") == []  # base64 of bot:SECRETsecret1
 
     # The requests were made, the secrets sent where they belong.
-    assert failing.requests and failing.requests[0].path == \
-        f"/services/{SECRET}2?token={SECRET}3"
+    assert failing.requests and failing.requests[0].path == f"/services/{SECRET}2?token={SECRET}3"
     assert working.accepted[0].path == f"/{SECRET}7"
     errors = errors_by_subscription(config)
     port = failing.server.server_address[1]
-    assert errors["echo"].startswith(f"webhook 127.0.0.1:{port} answered HTTP 500: "
-                                     "receiver failing on purpose POST *** HTTP/1.1")
+    assert errors["echo"].startswith(
+        f"webhook 127.0.0.1:{port} answered HTTP 500: receiver failing on purpose POST *** HTTP/1.1"
+    )
     assert errors["echo"].endswith("HTTP/1.1 Authorization: Basic ***")
-    assert errors["refused"] == f"webhook: cannot connect to 127.0.0.1:{closed} " \
-                                "(Connection refused)"
-    assert errors["silent"] == f"webhook: no answer from 127.0.0.1:{silent_server.port} " \
-                               "within 0.5s"
+    assert (
+        errors["refused"] == f"webhook: cannot connect to 127.0.0.1:{closed} (Connection refused)"
+    )
+    assert errors["silent"] == f"webhook: no answer from 127.0.0.1:{silent_server.port} within 0.5s"
     assert "working" not in errors
     # urllib3 logs every request's path at DEBUG: there it is, hidden.
     assert '"POST *** HTTP/1.1" 200' in surfaces["logs"]
@@ -163,15 +186,31 @@ def test_webhook_failures_on_loopback_keep_the_url_secret(
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_smtp_password_never_shown_even_when_the_server_repeats_it(
-        tmp_path: Path, caplog, monkeypatch: pytest.MonkeyPatch,
-        smtp_server_factory) -> None:
-    server = smtp_server_factory(login=("tracker", "right-password"),
-                                 refusal="535 5.7.8 password {password} is not right")
+    tmp_path: Path, caplog, monkeypatch: pytest.MonkeyPatch, smtp_server_factory
+) -> None:
+    server = smtp_server_factory(
+        login=("tracker", "right-password"), refusal="535 5.7.8 password {password} is not right"
+    )
     monkeypatch.setenv("SMTP_PASSWORD", f"{SECRET}-smtp")
-    config = seed_config(tmp_path, {"name": "mail", "channels": [{
-        "type": "email", "to": "me@example.org", "from": "tracker@example.org",
-        "host": server.host, "port": server.port, "security": "none",
-        "username": "tracker", "password_env": "SMTP_PASSWORD", "timeout": 5}]})
+    config = seed_config(
+        tmp_path,
+        {
+            "name": "mail",
+            "channels": [
+                {
+                    "type": "email",
+                    "to": "me@example.org",
+                    "from": "tracker@example.org",
+                    "host": server.host,
+                    "port": server.port,
+                    "security": "none",
+                    "username": "tracker",
+                    "password_env": "SMTP_PASSWORD",
+                    "timeout": 5,
+                }
+            ],
+        },
+    )
     surfaces = run_and_collect(config, caplog)
     assert leaks(surfaces, SECRET) == []
     error = errors_by_subscription(config)["mail"]
@@ -182,40 +221,52 @@ def test_smtp_password_never_shown_even_when_the_server_repeats_it(
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # apprise imports imghdr
 def test_apprise_urls_from_the_environment_stay_secret(
-        tmp_path: Path, caplog, monkeypatch: pytest.MonkeyPatch, http_receiver) -> None:
+    tmp_path: Path, caplog, monkeypatch: pytest.MonkeyPatch, http_receiver
+) -> None:
     pytest.importorskip("apprise")
     failing = http_receiver([500], echo=True)
     host = failing.url.removeprefix("http://")
     monkeypatch.setenv("APPRISE_BAD", f"{SECRET}1/token/{SECRET}2")
-    monkeypatch.setenv("APPRISE_FAILING",
-                       f"json://bot:{SECRET}3@{host}/{SECRET}4, json://{host}/{SECRET}5")
-    config = seed_config(tmp_path, {"name": "bad", "channels": [
-        {"type": "apprise", "urls_env": "APPRISE_BAD"}]}, {"name": "failing", "channels": [
-            {"type": "apprise", "urls_env": "APPRISE_FAILING"}]})
+    monkeypatch.setenv(
+        "APPRISE_FAILING", f"json://bot:{SECRET}3@{host}/{SECRET}4, json://{host}/{SECRET}5"
+    )
+    config = seed_config(
+        tmp_path,
+        {"name": "bad", "channels": [{"type": "apprise", "urls_env": "APPRISE_BAD"}]},
+        {"name": "failing", "channels": [{"type": "apprise", "urls_env": "APPRISE_FAILING"}]},
+    )
     surfaces = run_and_collect(config, caplog)
     assert leaks(surfaces, *(f"{SECRET}{n}" for n in range(1, 6))) == []
     errors = errors_by_subscription(config)
-    assert errors["bad"] == "apprise: URL 1 in $APPRISE_BAD is not a URL Apprise " \
-                            "understands (a URL without a scheme)"
-    assert errors["failing"] == "apprise: at least one service did not accept the " \
-                                "notification"
+    assert (
+        errors["bad"] == "apprise: URL 1 in $APPRISE_BAD is not a URL Apprise "
+        "understands (a URL without a scheme)"
+    )
+    assert errors["failing"] == "apprise: at least one service did not accept the notification"
     assert {r.path for r in failing.requests} == {f"/{SECRET}4", f"/{SECRET}5"}
 
 
-def test_webhook_url_in_the_config_is_checked_at_load_without_quoting_it(
-        tmp_path: Path) -> None:
-    config = seed_config(tmp_path, {"name": "s", "channels": [
-        {"type": "webhook", "url": f"hooks.example.org/services/{SECRET}"}]})
+def test_webhook_url_in_the_config_is_checked_at_load_without_quoting_it(tmp_path: Path) -> None:
+    config = seed_config(
+        tmp_path,
+        {
+            "name": "s",
+            "channels": [{"type": "webhook", "url": f"hooks.example.org/services/{SECRET}"}],
+        },
+    )
     with pytest.raises(ConfigError) as caught:
         load_config(config)
     message = str(caught.value)
-    assert message.endswith("subscriptions[0].channels[0].url: the webhook url has no "
-                            "http(s) scheme (it must start with https:// or http://)")
+    assert message.endswith(
+        "subscriptions[0].channels[0].url: the webhook url has no "
+        "http(s) scheme (it must start with https:// or http://)"
+    )
     assert SECRET not in message and "\n" not in message
 
 
 def test_an_error_an_older_version_stored_is_shown_without_the_secret(
-        tmp_path: Path, caplog, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, caplog, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Errors stored before this version may quote the URL (requests' "Invalid URL
     '...': No scheme supplied"): status and the web UI hide what the environment holds."""
     value = f"hooks.example.org/services/{SECRET}"
@@ -223,9 +274,13 @@ def test_an_error_an_older_version_stored_is_shown_without_the_secret(
     config = seed_config(tmp_path, webhook_sub("old", "OLD_HOOK"))
     run_and_collect(config, caplog)
     with Store(load_config(config).database_path) as store:
-        store.db.execute("UPDATE deliveries SET last_error = ?",
-                         [f"webhook: Invalid URL '{value}': No scheme supplied. Perhaps you "
-                          f"meant https://{value}?"])
+        store.db.execute(
+            "UPDATE deliveries SET last_error = ?",
+            [
+                f"webhook: Invalid URL '{value}': No scheme supplied. Perhaps you "
+                f"meant https://{value}?"
+            ],
+        )
         store.db.conn.commit()
     runner = CliRunner()
     status = runner.invoke(main, ["--config", str(config), "status"]).stdout

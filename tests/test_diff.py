@@ -200,10 +200,15 @@ def test_render_text_every_change_type_is_a_readable_line():
     )
     result = diff_texts(old, new)
     text = render_text({"sections": result.sections, "page": result.page_changes})
-    assert "{'type'" not in text and "{\"type\"" not in text
-    for line in ("heading level 3 → 2", "link moved from A: Brussels", "file added: F.png",
-                 "category removed: X", "language link added: nl:X",
-                 "behaviour switch added: __NOTOC__"):
+    assert "{'type'" not in text and '{"type"' not in text
+    for line in (
+        "heading level 3 → 2",
+        "link moved from A: Brussels",
+        "file added: F.png",
+        "category removed: X",
+        "language link added: nl:X",
+        "behaviour switch added: __NOTOC__",
+    ):
         assert line in text, (line, text)
     assert text.index("page  [categories") < text.index("(lead)")
 

@@ -25,8 +25,7 @@ EVERYTHING = {"name": "everything", "formats": ["markdown", "html", "text"], "ch
 VANDAL_TEXT = "ali was here"
 
 
-def tracker_at(tmp_path: Path, *subs: dict, revisions: int | None = None, **kw: object
-               ) -> Tracker:
+def tracker_at(tmp_path: Path, *subs: dict, revisions: int | None = None, **kw: object) -> Tracker:
     t = Tracker(seed_config(tmp_path, *subs, revisions=revisions, **kw))  # type: ignore[arg-type]
     t.stage(revisions)
     return t
@@ -67,37 +66,52 @@ def test_digest_second_window_is_the_net_effect_with_vandalism_collapsed(tmp_pat
     assert (page["from"]["revid"], page["to"]["revid"]) == (1844397, 1845803)
     sections = sections_of(digest)
     assert set(sections) == {
-        "(lead)", "Military relations and understanding › Stability in Afghanistan and "
-        "Central Asia", "References", "NATO supply routes"}
+        "(lead)",
+        "Military relations and understanding › Stability in Afghanistan and Central Asia",
+        "References",
+        "NATO supply routes",
+    }
     assert sections["NATO supply routes"]["kinds"] == ["removed"]
     assert [r["user"] for r in sections["References"]["revisions"]] == ["Zainab.Qureshi"]
-    stability = sections["Military relations and understanding › Stability in Afghanistan "
-                         "and Central Asia"]
+    stability = sections[
+        "Military relations and understanding › Stability in Afghanistan and Central Asia"
+    ]
     assert [r["revid"] for r in stability["revisions"]] == [1845102, 1845517]
     # Semantic changes as such, word-level highlights with their context.
-    assert any(c["type"] == "ref_added" and "Why Pakistan Can't Be Pulled Away From China"
-               in c["text"] for c in sections["(lead)"]["semantic"])
+    assert any(
+        c["type"] == "ref_added" and "Why Pakistan Can't Be Pulled Away From China" in c["text"]
+        for c in sections["(lead)"]["semantic"]
+    )
     # A category is the page's, not a section's (README, "The diff JSON": "page").
     assert not any(c["type"].startswith("category_") for c in sections["References"]["semantic"])
-    assert any(c["type"] == "ref_removed" and "Joint Intelligence Operations Centre opens in "
-               "Kabul" in c["text"] for c in stability["semantic"])
+    assert any(
+        c["type"] == "ref_removed"
+        and "Joint Intelligence Operations Centre opens in Kabul" in c["text"]
+        for c in stability["semantic"]
+    )
     ops = [(w["op"], w["text"]) for w in stability["words"]]
     typo = ops.index(("del", "Brussles"))
     assert ops[typo + 1] == ("ins", "Brussels") and ops[typo - 1][0] == "eq"
     # The vandal edit and its revert are one line, not two edits, and their text is nowhere.
     (group,) = page["reverted"]
     assert group["text"] == "1 edit by 203.0.113.9 reverted by RevertBot 22 seconds later"
-    assert [r["revid"] for r in page["revisions"]] == [1844630, 1845102, 1845340, 1845517,
-                                                       1845803]
+    assert [r["revid"] for r in page["revisions"]] == [1844630, 1845102, 1845340, 1845517, 1845803]
     counts = model["counts"]
-    assert counts == {"edits": 5, "editors": 4, "bytes_added": 289, "bytes_removed": 1672,
-                      "sections": 4, "reverted": 1, "filtered": 0, "pages": 1}
+    assert counts == {
+        "edits": 5,
+        "editors": 4,
+        "bytes_added": 289,
+        "bytes_removed": 1672,
+        "sections": 4,
+        "reverted": 1,
+        "filtered": 0,
+        "pages": 1,
+    }
     for path in (tmp_path / "digests").glob("*-2.*"):
         text = path.read_text()
         assert VANDAL_TEXT not in text and "203.0.113.9 reverted by RevertBot" in text
     # Links to the wiki's diff of the whole window.
-    assert page["links"]["wiki_diff"] == \
-        "https://wiki.example/index.php?diff=1845803&oldid=1844397"
+    assert page["links"]["wiki_diff"] == "https://wiki.example/index.php?diff=1845803&oldid=1844397"
 
 
 def test_digest_tells_page_facts_for_the_page(tmp_path: Path) -> None:
@@ -106,8 +120,10 @@ def test_digest_tells_page_facts_for_the_page(tmp_path: Path) -> None:
     t.stage(None)
     t.deliver()
     (page,) = t.digests()[-1]["model"]["pages"]
-    assert {"type": "category_added", "text": "category added: Military history of Pakistan"} \
-        in page["page_semantic"]
+    assert {
+        "type": "category_added",
+        "text": "category added: Military history of Pakistan",
+    } in page["page_semantic"]
     for path in (tmp_path / "digests").glob("*-2.*"):
         assert "category added: Military history of Pakistan" in path.read_text()
 
@@ -120,16 +136,18 @@ def test_digest_links_to_the_history_browser_when_configured(tmp_path: Path) -> 
     page = t.digests()[-1]["model"]["pages"][0]
     pid = page["page_id"]
     assert page["links"]["web_page"] == f"http://tracker.example/page/{pid}"
-    assert page["links"]["web_diff"] == \
-        f"http://tracker.example/diff/{pid}?from=1844874&to=1845803"
+    assert page["links"]["web_diff"] == f"http://tracker.example/diff/{pid}?from=1844874&to=1845803"
     html = next((tmp_path / "digests").glob("*-2.html")).read_text()
     assert f'href="http://tracker.example/diff/{pid}?from=1844874&amp;to=1845803"' in html
 
 
-def test_digest_section_subscription_follows_a_renamed_then_moved_section(tmp_path: Path
-                                                                          ) -> None:
-    sub = {"name": "afghanistan", "sections": ["Afghanistan"], "formats": ["markdown"],
-           "channels": [FILE]}
+def test_digest_section_subscription_follows_a_renamed_then_moved_section(tmp_path: Path) -> None:
+    sub = {
+        "name": "afghanistan",
+        "sections": ["Afghanistan"],
+        "formats": ["markdown"],
+        "channels": [FILE],
+    }
     t = tracker_at(tmp_path, sub, revisions=6)
     t.deliver()
     start = t.digests()[-1]
@@ -141,14 +159,18 @@ def test_digest_section_subscription_follows_a_renamed_then_moved_section(tmp_pa
     (renamed,) = sections_of(t.digests()[-1]).values()
     assert renamed["kinds"] == ["renamed"]
     assert (renamed["old_title"], renamed["title"]) == (
-        "Afghanistan", "Stability in Afghanistan and Central Asia")
+        "Afghanistan",
+        "Stability in Afghanistan and Central Asia",
+    )
 
     t.stage(8)  # 1844188: moved under "Military relations and understanding"
     t.deliver()
     (moved,) = sections_of(t.digests()[-1]).values()
     assert moved["kinds"] == ["moved"] and moved["id"] == renamed["id"]
-    assert moved["path"] == ["Military relations and understanding",
-                             "Stability in Afghanistan and Central Asia"]
+    assert moved["path"] == [
+        "Military relations and understanding",
+        "Stability in Afghanistan and Central Asia",
+    ]
 
     t.stage(10)  # infobox and a reference in the lead: not this subscription's section
     assert t.deliver() == []
@@ -208,8 +230,9 @@ def test_digest_empty_window_sends_nothing_unless_heartbeat(tmp_path: Path) -> N
 def test_digest_interval_and_cron_schedules(tmp_path: Path) -> None:
     every = dict(EVERYTHING, name="every6h", schedule="6h", formats=["text"])
     # 07:00 in Karachi is 02:00 UTC.
-    daily = dict(EVERYTHING, name="daily", schedule="0 7 * * *", timezone="Asia/Karachi",
-                 formats=["text"])
+    daily = dict(
+        EVERYTHING, name="daily", schedule="0 7 * * *", timezone="Asia/Karachi", formats=["text"]
+    )
     t = tracker_at(tmp_path, every, daily, revisions=9)
     t.now = datetime(2024, 3, 1, 6, 0, tzinfo=UTC)
     assert len(t.deliver(minutes=0)) == 2  # a new subscription starts at once
@@ -231,8 +254,11 @@ def test_digest_config_errors_name_the_key(tmp_path: Path) -> None:
         ({"channels": [{"type": "file", "pth": "x"}]}, "channels[0].pth", "'path'"),
         ({"channels": [{"type": "email", "to": "a@b.c"}]}, "channels[0].from", "missing"),
         ({"channels": [{"type": "webhook"}]}, "channels[0]", "exactly one of url, url_env"),
-        ({"channels": [{"type": "atom", "path": "f", "entries": "x"}]}, "channels[0].entries",
-         "integer"),
+        (
+            {"channels": [{"type": "atom", "path": "f", "entries": "x"}]},
+            "channels[0].entries",
+            "integer",
+        ),
         ({"formats": ["markdwn"]}, "formats[0]", "'markdown'"),
         ({"schedule": "every day"}, "schedule", "cron"),
         ({"schedule": "61 * * * *"}, "schedule", "cron expression"),
@@ -250,12 +276,15 @@ def test_digest_config_errors_name_the_key(tmp_path: Path) -> None:
 
 def test_digest_issue_example_config_works_as_written(tmp_path: Path) -> None:
     path = seed_config(tmp_path)
-    path.write_text(path.read_text() + textwrap.dedent("""
+    path.write_text(
+        path.read_text()
+        + textwrap.dedent("""
         [[subscriptions]]
         name = "everything"
         formats = ["markdown", "html"]
         channels = [{ type = "file", path = "digests" }]
-        """))
+        """)
+    )
     sub = load_config(path).subscriptions[0]
     assert sub.formats == ("markdown", "html") and sub.channels[0].options == {"path": "digests"}
 
@@ -324,14 +353,20 @@ with Store(config.database_path) as store:
 
 def _run_killed(t: Tracker, when: str) -> None:
     t.now += timedelta(minutes=1)
-    proc = subprocess.run([sys.executable, "-c", KILLER, str(t.path), when, t.now.isoformat()],
-                          capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLER, str(t.path), when, t.now.isoformat()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
+    )
     assert proc.returncode == -9, proc.stderr
 
 
 @pytest.mark.parametrize("when", ["before-send", "after-send"])
 def test_digest_killed_between_recording_and_sending(
-        tmp_path: Path, http_receiver, when: str) -> None:
+    tmp_path: Path, http_receiver, when: str
+) -> None:
     receiver = http_receiver()
     sub = dict(EVERYTHING, channels=[{"type": "webhook", "url": receiver.url + "/hook"}, FILE])
     t = tracker_at(tmp_path, sub, revisions=9)
@@ -342,8 +377,9 @@ def test_digest_killed_between_recording_and_sending(
     digests = t.digests()
     assert len(digests) == 2, "the digest was recorded before the process died"
     crashed = digests[-1]["id"]
-    assert [d["status"] for d in t.deliveries() if d["digest_id"] == crashed] == \
-        (["pending", "pending"] if when == "before-send" else ["sending", "pending"])
+    assert [d["status"] for d in t.deliveries() if d["digest_id"] == crashed] == (
+        ["pending", "pending"] if when == "before-send" else ["sending", "pending"]
+    )
     assert len(receiver.accepted) == (1 if when == "before-send" else 2)
 
     t.deliver(minutes=0)  # the next run: the pending deliveries go out
@@ -412,11 +448,15 @@ def test_digest_tells_which_wiki_is_not_reachable(tmp_path: Path) -> None:
     """A wiki that fails its polls shows up in the next digest, with since when."""
     config = write_config(
         tmp_path,
-        wikis=[{"name": "seed", "snapshot": str(SEED_SNAPSHOT)},
-               {"name": "gone", "api_url": "http://127.0.0.1:9/api.php", "max_retries": 0}],
+        wikis=[
+            {"name": "seed", "snapshot": str(SEED_SNAPSHOT)},
+            {"name": "gone", "api_url": "http://127.0.0.1:9/api.php", "max_retries": 0},
+        ],
         watches=[{"wiki": "seed", "title": SEED_TITLE}, {"wiki": "gone", "title": "Elsewhere"}],
-        subscriptions=[{"name": "all", "formats": ["markdown"], "since": "2023-08-01",
-                        "channels": [FILE]}])
+        subscriptions=[
+            {"name": "all", "formats": ["markdown"], "since": "2023-08-01", "channels": [FILE]}
+        ],
+    )
     result = tracker(config, "run", "--once")
     assert result.exit_code == 1 and "not reachable" in result.output
     (digest,) = (tmp_path / "digests").glob("*.md")

@@ -36,10 +36,19 @@ def open_digest(browser, path: Path, width: int = 800):  # noqa: ANN001, ANN201
     return page, dialogs
 
 
-def test_digest_html_renders_the_changed_sections(tmp_path: Path, browser, artifacts: Path
-                                                  ) -> None:
-    t = Tracker(seed_config(tmp_path, {"name": "browser", "formats": ["html"], "channels": [
-        {"type": "file", "path": "digests"}]}, revisions=9, web="http://tracker.example"))
+def test_digest_html_renders_the_changed_sections(tmp_path: Path, browser, artifacts: Path) -> None:
+    t = Tracker(
+        seed_config(
+            tmp_path,
+            {
+                "name": "browser",
+                "formats": ["html"],
+                "channels": [{"type": "file", "path": "digests"}],
+            },
+            revisions=9,
+            web="http://tracker.example",
+        )
+    )
     t.stage(9)
     t.deliver()
     t.stage(None)
@@ -56,11 +65,16 @@ def test_digest_html_renders_the_changed_sections(tmp_path: Path, browser, artif
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
 
         headings = [h.strip() for h in page.locator(".section h3").all_inner_texts()]
-        titles = [re.sub(r"\s*(added|removed|renamed|moved|edited)$", "", h.split("\n")[0])
-                  for h in headings]
+        titles = [
+            re.sub(r"\s*(added|removed|renamed|moved|edited)$", "", h.split("\n")[0])
+            for h in headings
+        ]
         assert {t.strip() for t in titles} == {
-            "(lead)", "Military relations and understanding › Stability in Afghanistan "
-            "and Central Asia", "References", "NATO supply routes"}
+            "(lead)",
+            "Military relations and understanding › Stability in Afghanistan and Central Asia",
+            "References",
+            "NATO supply routes",
+        }
         for section in page.locator(".section").all():
             assert section.is_visible()
         body = page.inner_text("body")
@@ -80,8 +94,9 @@ def test_digest_html_renders_the_changed_sections(tmp_path: Path, browser, artif
         page.close()
 
 
-def test_digest_html_runs_nothing_from_hostile_values(tmp_path: Path, browser, artifacts: Path
-                                                      ) -> None:
+def test_digest_html_runs_nothing_from_hostile_values(
+    tmp_path: Path, browser, artifacts: Path
+) -> None:
     path = tmp_path / "hostile.html"
     model = hostile_model()
     model["pages"][0]["title"] = HOSTILE + '<img src=x onerror="alert(1)">'
@@ -106,18 +121,22 @@ def load_and_watch(browser, path: Path):  # noqa: ANN001, ANN201
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # apprise imports imghdr
-def test_markdown_digest_as_html_email_runs_nothing(tmp_path: Path, browser, artifacts: Path,
-                                                    smtp_server) -> None:
+def test_markdown_digest_as_html_email_runs_nothing(
+    tmp_path: Path, browser, artifacts: Path, smtp_server
+) -> None:
     """The Markdown digest of hostile values, made HTML by Python-Markdown (Apprise's
     settings) and by Apprise itself on its way to a real SMTP server: Chromium runs
     nothing of it and shows the values as text."""
     armed = [v.replace("alert(1)", "window.__pwned=1") for v in HOSTILE_VALUES]
-    bodies = [python_markdown_apprise(render_digest(hostile_model(v), ["markdown"])["markdown"])
-              for v in armed]
+    bodies = [
+        python_markdown_apprise(render_digest(hostile_model(v), ["markdown"])["markdown"])
+        for v in armed
+    ]
     bodies.append(apprise_email_html(tmp_path, smtp_server))
     path = tmp_path / "markdown-digests.html"
-    path.write_text("<!DOCTYPE html><meta charset=utf-8><body>" + "<hr>".join(bodies),
-                    encoding="utf-8")
+    path.write_text(
+        "<!DOCTYPE html><meta charset=utf-8><body>" + "<hr>".join(bodies), encoding="utf-8"
+    )
     page, dialogs = load_and_watch(browser, path)
     try:
         page.screenshot(path=str(artifacts / "markdown-digests.png"), full_page=True)

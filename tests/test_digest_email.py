@@ -22,9 +22,15 @@ HOSTILE_HEADING = "<b onmouseover=alert(2)>Bold</b> & co"
 
 
 def email_channel(server, **extra: object) -> dict:
-    return {"type": "email", "to": ["Reader <reader@example.org>", "second@example.org"],
-            "from": "wiki tracker <tracker@example.org>", "host": server.host,
-            "port": server.port, "security": "none", **extra}
+    return {
+        "type": "email",
+        "to": ["Reader <reader@example.org>", "second@example.org"],
+        "from": "wiki tracker <tracker@example.org>",
+        "host": server.host,
+        "port": server.port,
+        "security": "none",
+        **extra,
+    }
 
 
 def parts(msg: EmailMessage) -> tuple[str, str]:
@@ -36,8 +42,11 @@ def parts(msg: EmailMessage) -> tuple[str, str]:
 
 
 def test_email_digest_is_multipart_with_stable_headers(tmp_path: Path, smtp_server) -> None:
-    t = Tracker(seed_config(tmp_path, {"name": "mail", "channels": [email_channel(smtp_server)]},
-                            revisions=9))
+    t = Tracker(
+        seed_config(
+            tmp_path, {"name": "mail", "channels": [email_channel(smtp_server)]}, revisions=9
+        )
+    )
     t.stage(9)
     t.deliver()
     t.stage(None)
@@ -45,8 +54,7 @@ def test_email_digest_is_multipart_with_stable_headers(tmp_path: Path, smtp_serv
     assert "sent to reader@example.org, second@example.org" in lines[0]
     start, changes = smtp_server.wait(2)
     assert start["Subject"] == f"[wiki tracker] mail: now tracking {SEED_TITLE} (9 revisions)"
-    assert changes["Subject"] == \
-        f"[wiki tracker] mail: {SEED_TITLE}: 5 edits, 4 sections changed"
+    assert changes["Subject"] == f"[wiki tracker] mail: {SEED_TITLE}: 5 edits, 4 sections changed"
     assert changes["From"] == "wiki tracker <tracker@example.org>"
     assert changes["To"] == "Reader <reader@example.org>, second@example.org"
     assert changes["Auto-Submitted"] == "auto-generated"
@@ -65,8 +73,15 @@ def test_email_digest_is_multipart_with_stable_headers(tmp_path: Path, smtp_serv
 
 def test_email_retry_keeps_the_message_id(tmp_path: Path, smtp_server_factory) -> None:
     port = free_port()  # nothing listens there yet
-    channel = {"type": "email", "to": "r@example.org", "from": "t@example.org",
-               "host": "127.0.0.1", "port": port, "security": "none", "timeout": 5}
+    channel = {
+        "type": "email",
+        "to": "r@example.org",
+        "from": "t@example.org",
+        "host": "127.0.0.1",
+        "port": port,
+        "security": "none",
+        "timeout": 5,
+    }
     t = Tracker(seed_config(tmp_path, {"name": "late", "channels": [channel]}))
     t.stage(None)
     lines = t.deliver()
@@ -81,13 +96,18 @@ def test_email_retry_keeps_the_message_id(tmp_path: Path, smtp_server_factory) -
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 @pytest.mark.parametrize("security", ["starttls", "ssl"])
 def test_email_over_tls_with_login_from_the_environment(
-        tmp_path: Path, smtp_server_factory, monkeypatch: pytest.MonkeyPatch,
-        security: str) -> None:
+    tmp_path: Path, smtp_server_factory, monkeypatch: pytest.MonkeyPatch, security: str
+) -> None:
     server = smtp_server_factory(tls=security, login=("digest-bot", "s3cret"))
     monkeypatch.setenv("TRACKER_SMTP_USER", "digest-bot")
     monkeypatch.setenv("TRACKER_SMTP_PASSWORD", "s3cret")
-    channel = email_channel(server, security=security, username_env="TRACKER_SMTP_USER",
-                            password_env="TRACKER_SMTP_PASSWORD", ca_file=str(server.cert))
+    channel = email_channel(
+        server,
+        security=security,
+        username_env="TRACKER_SMTP_USER",
+        password_env="TRACKER_SMTP_PASSWORD",
+        ca_file=str(server.cert),
+    )
     t = Tracker(seed_config(tmp_path, {"name": "tls", "channels": [channel]}))
     t.stage(None)
     lines = t.deliver()
@@ -97,7 +117,8 @@ def test_email_over_tls_with_login_from_the_environment(
 
 
 def test_email_login_without_its_password_variable_fails_clearly(
-        tmp_path: Path, smtp_server, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, smtp_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("NO_SUCH_PASSWORD", raising=False)
     channel = email_channel(smtp_server, username="u", password_env="NO_SUCH_PASSWORD")
     t = Tracker(seed_config(tmp_path, {"name": "nopw", "channels": [channel]}))
@@ -119,10 +140,20 @@ def hostile_export(path: Path) -> Path:
     comments = ["start", HOSTILE_SUMMARY, HOSTILE_SUMMARY + " again"]
     revisions = []
     for i, (text, user, comment) in enumerate(zip(texts, users, comments, strict=True)):
-        revisions.append(({"revid": 100 + i, "parentid": 99 + i if i else 0,
-                           "timestamp": f"2024-01-0{i + 1}T10:00:00Z", "user": user,
-                           "userid": 7, "comment": comment,
-                           "sha1": hashlib.sha1(text.encode()).hexdigest()}, text))
+        revisions.append(
+            (
+                {
+                    "revid": 100 + i,
+                    "parentid": 99 + i if i else 0,
+                    "timestamp": f"2024-01-0{i + 1}T10:00:00Z",
+                    "user": user,
+                    "userid": 7,
+                    "comment": comment,
+                    "sha1": hashlib.sha1(text.encode()).hexdigest(),
+                },
+                text,
+            )
+        )
     with path.open("w", encoding="utf-8") as out:
         write_export(out, [({"title": "Hostile page", "pageid": 42}, revisions[:1])])
     full = path.with_name("full.xml")
@@ -135,9 +166,12 @@ def test_email_html_part_escapes_hostile_wiki_values(tmp_path: Path, smtp_server
     snapshot = tmp_path / "hostile.xml"
     full = hostile_export(snapshot)
     config = write_config(
-        tmp_path, database="t.db", wikis=[{"name": "h", "snapshot": "hostile.xml"}],
+        tmp_path,
+        database="t.db",
+        wikis=[{"name": "h", "snapshot": "hostile.xml"}],
         watches=[{"wiki": "h", "title": "Hostile page"}],
-        subscriptions=[{"name": "h", "channels": [smtp_server.channel()]}])
+        subscriptions=[{"name": "h", "channels": [smtp_server.channel()]}],
+    )
     t = Tracker(config)
     from tracker.fetch.poll import poll_all
 
@@ -155,10 +189,10 @@ def test_email_html_part_escapes_hostile_wiki_values(tmp_path: Path, smtp_server
     # The plain-text part shows the values as they are...
     assert HOSTILE_USER in text and HOSTILE_SUMMARY in text
     # ...the HTML part as text, never as markup.
-    for raw in ("<script>", "<img src=x", "<b onmouseover", "javascript:alert(1)\">"):
+    for raw in ("<script>", "<img src=x", "<b onmouseover", 'javascript:alert(1)">'):
         assert raw not in html, raw
     assert "Eve&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in html
     assert "&lt;script&gt;alert(&#34;summary&#34;)&lt;/script&gt; &amp; [click]" in html
     # Headings are shown as a reader sees them: the tags are gone, the text is escaped.
-    assert ">Bold &amp; co\r\n<span class=\"kind\"" in html
+    assert '>Bold &amp; co\r\n<span class="kind"' in html
     assert "&lt;b&gt;bold&lt;/b&gt;" in html  # a word-level change with markup in it

@@ -34,10 +34,33 @@ from markdown_it import MarkdownIt
 from tracker.digest.render import MENTION_BREAK, md_escape, render_digest
 
 # The only elements and attributes the templates themselves make.
-OWN_TAGS = {"h1", "h2", "h3", "h4", "p", "a", "em", "strong", "ul", "li", "blockquote", "hr",
-            "table", "thead", "tbody", "tr", "th", "td", "br", "del", "s"}
-OWN_LINKS = {"https://w.example/index.php?diff=2&oldid=1",
-             "https://w.example/index.php?title=A_%28b%29"}
+OWN_TAGS = {
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "p",
+    "a",
+    "em",
+    "strong",
+    "ul",
+    "li",
+    "blockquote",
+    "hr",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "br",
+    "del",
+    "s",
+}
+OWN_LINKS = {
+    "https://w.example/index.php?diff=2&oldid=1",
+    "https://w.example/index.php?title=A_%28b%29",
+}
 
 
 def python_markdown(text: str) -> str:
@@ -52,9 +75,12 @@ def markdown_it_gfm(text: str) -> str:
     return MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(text)
 
 
-RENDERERS = {"python-markdown": python_markdown, "python-markdown-apprise":
-             python_markdown_apprise, "markdown-it": markdown_it,
-             "markdown-it-tables": markdown_it_gfm}
+RENDERERS = {
+    "python-markdown": python_markdown,
+    "python-markdown-apprise": python_markdown_apprise,
+    "markdown-it": markdown_it,
+    "markdown-it-tables": markdown_it_gfm,
+}
 
 
 class Elements(HTMLParser):
@@ -154,25 +180,26 @@ def test_markdown_digest_has_no_raw_html_block() -> None:
     text = render_digest(hostile_model(), ["markdown"])["markdown"]
     assert not re.search(r"^\s*<", text, re.M)
     table = python_markdown_apprise(text)
-    assert "<table>" in table and "<td>&lt;script&gt;alert(\"x\")&lt;/script&gt;" in table
+    assert "<table>" in table and '<td>&lt;script&gt;alert("x")&lt;/script&gt;' in table
 
 
 def test_mentions_are_muted_in_markdown() -> None:
     escaped = md_escape("@channel ping <@U123> <@&1> @here")
     assert not re.search(r"@(channel|here|U123|&)", escaped)
-    assert escaped.replace(MENTION_BREAK, "") == \
-        "@channel ping &lt;@U123&gt; &lt;@&1&gt; @here"
+    assert escaped.replace(MENTION_BREAK, "") == "@channel ping &lt;@U123&gt; &lt;@&1&gt; @here"
 
 
 # --- the real pipeline: an export with hostile values, polled and digested ------------------
 
 
-def test_hostile_history_digests_make_no_html_and_notify_nobody(tmp_path: Path,
-                                                              http_receiver
-                                                              ) -> None:
+def test_hostile_history_digests_make_no_html_and_notify_nobody(
+    tmp_path: Path, http_receiver
+) -> None:
     receiver = http_receiver()
-    chats = [{"type": "webhook", "url": receiver.url + f"/{p}", "payload": p, "name": p}
-             for p in ("mattermost", "discord", "slack")]
+    chats = [
+        {"type": "webhook", "url": receiver.url + f"/{p}", "payload": p, "name": p}
+        for p in ("mattermost", "discord", "slack")
+    ]
     config = hostile_tracker(tmp_path, [{"type": "file", "path": "digests"}, *chats])
     poll_and_deliver(config, 1)
     hostile_export(tmp_path / "evil.xml", 3)
@@ -191,8 +218,11 @@ def test_hostile_history_digests_make_no_html_and_notify_nobody(tmp_path: Path,
         assert "<img src=x onerror=\"window.__pwned='heading'\"" in shown
 
     posted = {r.path.strip("/"): r.json() for r in receiver.accepted[-3:]}
-    mattermost, discord, slack = (posted["mattermost"]["text"], posted["discord"]["content"],
-                                  posted["slack"]["text"])
+    mattermost, discord, slack = (
+        posted["mattermost"]["text"],
+        posted["discord"]["content"],
+        posted["slack"]["text"],
+    )
     for chat in (mattermost, discord, slack):
         assert "Mallory" in chat or "Evil" in chat
         assert not re.search(r"@(channel|here|all|everyone)\b", chat), chat
@@ -201,7 +231,7 @@ def test_hostile_history_digests_make_no_html_and_notify_nobody(tmp_path: Path,
     assert f"@{MENTION_BREAK}channel" in mattermost  # in the title: shown, not a mention
     assert posted["discord"]["allowed_mentions"] == {"parse": []}
     # Discord decodes no entities: "<" is escaped its way; the title's own "&lt;" stays.
-    assert "\\<img src=x onerror=\"window" in discord and "&amp;" not in discord
+    assert '\\<img src=x onerror="window' in discord and "&amp;" not in discord
     assert "`t` &lt;img src=x onerror=alert(1)&gt; " in discord.replace("\\", "")
     assert "&lt;!here&gt;" in slack and "&lt;@\u200d&amp;1&gt;" in slack
     for chat in (mattermost,):
@@ -213,13 +243,14 @@ def test_hostile_history_digests_make_no_html_and_notify_nobody(tmp_path: Path,
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # apprise imports imghdr
 def test_apprise_html_email_of_a_hostile_history_has_no_html_of_wiki_text(
-        tmp_path: Path, smtp_server) -> None:
+    tmp_path: Path, smtp_server
+) -> None:
     document = apprise_email_html(tmp_path, smtp_server)
     parsed = parse(document)
     assert not [tag for tag, _ in parsed.elements if tag in ("script", "img", "details")]
-    assert not [name for _, attrs in parsed.elements for name in attrs
-                if name.startswith("on")]
-    assert not [v for _, attrs in parsed.elements for v in attrs.values()
-                if v and "javascript" in v.lower()]
+    assert not [name for _, attrs in parsed.elements for name in attrs if name.startswith("on")]
+    assert not [
+        v for _, attrs in parsed.elements for v in attrs.values() if v and "javascript" in v.lower()
+    ]
     shown = html.unescape(visible_text(document))
     assert "<script>window.__pwned='summary'</script>" in shown

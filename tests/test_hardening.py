@@ -37,26 +37,38 @@ def two_page_export(tmp_path: Path) -> Path:
     write_history(second, "Beta", 30, size=3000, pageid=43, first_revid=5000, seed=2)
     head, _, tail = first.read_text(encoding="utf-8").partition("  <page>")
     other = second.read_text(encoding="utf-8")
-    page_b = other[other.index("  <page>"):other.index("</mediawiki>")]
+    page_b = other[other.index("  <page>") : other.index("</mediawiki>")]
     both = tmp_path / "both.xml"
-    both.write_text(head + "  <page>" + tail.replace("</mediawiki>", page_b + "</mediawiki>"),
-                    encoding="utf-8")
+    both.write_text(
+        head + "  <page>" + tail.replace("</mediawiki>", page_b + "</mediawiki>"), encoding="utf-8"
+    )
     return both
 
 
 def config_for(tmp_path: Path, export: Path, titles: list[str], extra: str = "") -> Path:
-    return write_config(tmp_path, wikis=[{"name": "w", "snapshot": str(export)}],
-                        watches=[{"wiki": "w", "title": t} for t in titles], extra=extra)
+    return write_config(
+        tmp_path,
+        wikis=[{"name": "w", "snapshot": str(export)}],
+        watches=[{"wiki": "w", "title": t} for t in titles],
+        extra=extra,
+    )
 
 
 # ---- one page never stops the others -----------------------------------------------------
 
 
-def test_poll_failure_of_one_page_is_its_own(tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    config = config_for(tmp_path, two_page_export(tmp_path), ["Alpha", "Beta"], extra=(
-        '[[subscriptions]]\nname = "all"\nformats = ["text"]\n'
-        'channels = [{ type = "file", path = "digests" }]\n'))
+def test_poll_failure_of_one_page_is_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = config_for(
+        tmp_path,
+        two_page_export(tmp_path),
+        ["Alpha", "Beta"],
+        extra=(
+            '[[subscriptions]]\nname = "all"\nformats = ["text"]\n'
+            'channels = [{ type = "file", path = "digests" }]\n'
+        ),
+    )
     real = PageIngestor.add
 
     def add(self: PageIngestor, revisions) -> int:  # a bug that strikes one page only
@@ -66,23 +78,24 @@ def test_poll_failure_of_one_page_is_its_own(tmp_path: Path,
         return real(self, revisions)
 
     monkeypatch.setattr(PageIngestor, "add", add)
-    result = CliRunner().invoke(main, ["--config", str(config), "run", "--once",
-                                       "--no-progress"])
+    result = CliRunner().invoke(main, ["--config", str(config), "run", "--once", "--no-progress"])
     assert result.exit_code == 1
     assert "'Alpha' could not be processed: RecursionError" in result.output
     assert "Traceback" not in result.output
     assert "30 revisions stored" in result.output  # Beta went on
     assert "digest 1 via file" in result.output  # and the digests went out
-    status = json.loads(CliRunner().invoke(main, ["--config", str(config), "status",
-                                                  "--json"]).output)
+    status = json.loads(
+        CliRunner().invoke(main, ["--config", str(config), "status", "--json"]).output
+    )
     alpha = next(w for w in status["watches"] if w["title"] == "Alpha")
     assert alpha["status"] == "failing" and "RecursionError" in alpha["last_error"]
     lines = CliRunner().invoke(main, ["--config", str(config), "status"]).output
     assert "status:        failing" in lines
 
 
-def test_ingest_keeps_a_revision_whose_diff_fails(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ingest_keeps_a_revision_whose_diff_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = ingest.diff_texts
 
     def diff_texts(old, new, *args, **kwargs):
@@ -92,9 +105,21 @@ def test_ingest_keeps_a_revision_whose_diff_fails(tmp_path: Path,
 
     monkeypatch.setattr(ingest, "diff_texts", diff_texts)
     texts = ["== A ==\nOne.\n", "== A ==\nOne. BOOM\n", "== A ==\nOne. Two.\n"]
-    revisions = [Revision(revid=k + 1, parentid=k, timestamp=f"2024-01-0{k + 1}T00:00:00Z",
-                          user="U", userid=1, comment="", minor=False, size=len(t),
-                          sha1=None, text=t) for k, t in enumerate(texts)]
+    revisions = [
+        Revision(
+            revid=k + 1,
+            parentid=k,
+            timestamp=f"2024-01-0{k + 1}T00:00:00Z",
+            user="U",
+            userid=1,
+            comment="",
+            minor=False,
+            size=len(t),
+            sha1=None,
+            text=t,
+        )
+        for k, t in enumerate(texts)
+    ]
     with Store(tmp_path / "t.db") as store:
         wiki = store.wiki_id("w")
         with store.atomic():
@@ -114,10 +139,20 @@ def test_two_runs_at_once_both_succeed(tmp_path: Path) -> None:
     export = tmp_path / "h.xml"
     write_history(export, "History", 300, size=6000)
     config = config_for(tmp_path, export, ["History"])
-    command = [sys.executable, "-m", "tracker", "--config", str(config), "run", "--once",
-               "--no-progress"]
-    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True) for _ in range(2)]
+    command = [
+        sys.executable,
+        "-m",
+        "tracker",
+        "--config",
+        str(config),
+        "run",
+        "--once",
+        "--no-progress",
+    ]
+    runs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(2)
+    ]
     outputs = [run.communicate(timeout=300)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     with Store(tmp_path / "tracker.db") as store:
@@ -178,9 +213,15 @@ class _Interrupted(SnapshotSource):
 def test_digest_never_tells_an_interrupted_backfill_as_news(tmp_path: Path) -> None:
     export = tmp_path / "h.xml"
     write_history(export, "History", 450, size=3000)
-    config_path = config_for(tmp_path, export, ["History"], extra=(
-        '[[subscriptions]]\nname = "all"\nformats = ["text"]\n'
-        'channels = [{ type = "file", path = "digests" }]\n'))
+    config_path = config_for(
+        tmp_path,
+        export,
+        ["History"],
+        extra=(
+            '[[subscriptions]]\nname = "all"\nformats = ["text"]\n'
+            'channels = [{ type = "file", path = "digests" }]\n'
+        ),
+    )
     config = load_config(config_path)
     from tracker.digest.run import run_digests
 
@@ -190,8 +231,10 @@ def test_digest_never_tells_an_interrupted_backfill_as_news(tmp_path: Path) -> N
         assert not result.ok and result.revisions_added == 200  # one whole batch, counted
         assert run_digests(store, config).lines == []  # nothing told of half a history
         source.fail = False
-        assert poll_wiki(store, config, config.wikis[0], source=source,
-                         progress=False).revisions_added == 250
+        assert (
+            poll_wiki(store, config, config.wikis[0], source=source, progress=False).revisions_added
+            == 250
+        )
         started = run_digests(store, config).lines
         assert len(started) == 1
         again = run_digests(store, config).lines
@@ -213,8 +256,11 @@ def test_damaged_database_is_one_line(tmp_path: Path) -> None:
         db.execute("DROP TABLE revision_sections")  # a table gone: what damage looks like
     result = runner.invoke(main, ["--config", str(config), "show", "1000"])
     assert result.exit_code == 1
-    assert result.output.startswith("Error: database error in ") and "Traceback" not in \
-        result.output and len(result.output.strip().splitlines()) == 1
+    assert (
+        result.output.startswith("Error: database error in ")
+        and "Traceback" not in result.output
+        and len(result.output.strip().splitlines()) == 1
+    )
     (tmp_path / "tracker.db").write_bytes(b"this is not a database" * 100)
     result = runner.invoke(main, ["--config", str(config), "history", "History"])
     assert result.exit_code == 1 and "is damaged" in result.output
@@ -232,8 +278,12 @@ def test_web_answers_503_and_404_not_500(tmp_path: Path) -> None:
         import_snapshot(store, export, "w")
         page_id = store.find_page("History")["id"]
     client = create_app(tmp_path / "t.db").test_client()
-    for url in (f"/page/{10**30}", f"/rev/{page_id}/{10**30}", f"/diff/{10**25}",
-                f"/digests/{2**64}"):
+    for url in (
+        f"/page/{10**30}",
+        f"/rev/{page_id}/{10**30}",
+        f"/diff/{10**25}",
+        f"/digests/{2**64}",
+    ):
         assert client.get(url).status_code == 404, url
     with sqlite3.connect(tmp_path / "t.db") as db:
         db.execute("DROP TABLE section_changes")
@@ -242,15 +292,20 @@ def test_web_answers_503_and_404_not_500(tmp_path: Path) -> None:
     assert b"section_changes" in response.data and b"Traceback" not in response.data
 
 
-@pytest.mark.parametrize(("key", "value", "says"), [
-    ("timeout", 0, "must be more than 0"),
-    ("timeout", -5, "must be more than 0"),
-    ("max_retries", -1, "must be 0 or more"),
-])
-def test_config_refuses_impossible_numbers(tmp_path: Path, key: str, value: int,
-                                           says: str) -> None:
-    path = write_config(tmp_path, wikis=[{"name": "w", "api_url": "https://w.example/api.php",
-                                          key: value}], watches=[])
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [
+        ("timeout", 0, "must be more than 0"),
+        ("timeout", -5, "must be more than 0"),
+        ("max_retries", -1, "must be 0 or more"),
+    ],
+)
+def test_config_refuses_impossible_numbers(tmp_path: Path, key: str, value: int, says: str) -> None:
+    path = write_config(
+        tmp_path,
+        wikis=[{"name": "w", "api_url": "https://w.example/api.php", key: value}],
+        watches=[],
+    )
     with pytest.raises(ConfigError, match=f"wikis\\[0\\].{key}: {says}"):
         load_config(path)
 
@@ -272,9 +327,11 @@ def test_serve_answers_beside_many_slow_clients(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "tracker", "--config", str(config),
-                               "serve", "--port", str(port)],
-                              stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tracker", "--config", str(config), "serve", "--port", str(port)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     slow: list[socket.socket] = []
     try:
         assert server.stderr is not None
@@ -302,14 +359,15 @@ def test_old_result_format_is_one_line(tmp_path: Path) -> None:
         if params.get("meta") == "siteinfo":
             return {"batchcomplete": "", "query": {"general": {"generator": "MediaWiki 1.19"}}}
         # What MediaWiki before 1.25 answers: pages keyed by id, whatever formatversion says.
-        return {"query": {"pages": {"7": {"pageid": 7, "ns": 0, "title": "Old",
-                                          "lastrevid": 1}}}}
+        return {"query": {"pages": {"7": {"pageid": 7, "ns": 0, "title": "Old", "lastrevid": 1}}}}
 
     with FaultProxy("127.0.0.1:9") as old_wiki:  # nothing behind it
         old_wiki.mode("reply", reply=reply)
-        config = write_config(tmp_path, wikis=[{"name": "old", "api_url": old_wiki.api_url,
-                                                "max_retries": 0}],
-                              watches=[{"wiki": "old", "title": "Old"}])
+        config = write_config(
+            tmp_path,
+            wikis=[{"name": "old", "api_url": old_wiki.api_url, "max_retries": 0}],
+            watches=[{"wiki": "old", "title": "Old"}],
+        )
         result = CliRunner().invoke(main, ["--config", str(config), "run", "--once"])
     assert result.exit_code == 1
     assert "old result format (formatversion=1)" in result.output

@@ -36,9 +36,19 @@ REPRO = DATA / "repro"
 
 
 def rev(revid: int, text: str, ts: str, **kw: object) -> Revision:
-    return Revision(revid=revid, parentid=0, timestamp=ts, user="U", userid=1,
-                    comment=f"r{revid}", minor=False, size=len(text.encode()),
-                    sha1=sha1_hex(text), text=text, **kw)  # type: ignore[arg-type]
+    return Revision(
+        revid=revid,
+        parentid=0,
+        timestamp=ts,
+        user="U",
+        userid=1,
+        comment=f"r{revid}",
+        minor=False,
+        size=len(text.encode()),
+        sha1=sha1_hex(text),
+        text=text,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def new_page(store: Store, pageid: int = 7) -> PageIngestor:
@@ -57,12 +67,23 @@ def derived_state(store: Store, page_id: int) -> list[tuple]:
         from_revid = None
         if stored and stored[0] is not None:
             from_revid = store.one("SELECT revid FROM revisions WHERE id = ?", [stored[0]])["revid"]
-        changes = store.query("SELECT section_id, kinds, path FROM section_changes "
-                              "WHERE rev_id = ? ORDER BY section_id", [row["id"]])
-        out.append((row["revid"], row["timestamp"], tuple(store.section_ids(row["id"])),
-                    from_revid, json.dumps(stored[1] if stored else None, sort_keys=True),
-                    tuple((c["section_id"], c["kinds"], c["path"]) for c in changes),
-                    row["revert_of"], row["reverted_by"]))
+        changes = store.query(
+            "SELECT section_id, kinds, path FROM section_changes "
+            "WHERE rev_id = ? ORDER BY section_id",
+            [row["id"]],
+        )
+        out.append(
+            (
+                row["revid"],
+                row["timestamp"],
+                tuple(store.section_ids(row["id"])),
+                from_revid,
+                json.dumps(stored[1] if stored else None, sort_keys=True),
+                tuple((c["section_id"], c["kinds"], c["path"]) for c in changes),
+                row["revert_of"],
+                row["reverted_by"],
+            )
+        )
     return out
 
 
@@ -96,7 +117,8 @@ def test_reverts_radius_boundary() -> None:
 
 def test_reverts_null_edit_is_not_a_revert() -> None:
     revert_of, reverted_by = reverts.detect(
-        [reverts.Rev(1, "A"), reverts.Rev(2, "B"), reverts.Rev(3, "B")])
+        [reverts.Rev(1, "A"), reverts.Rev(2, "B"), reverts.Rev(3, "B")]
+    )
     assert revert_of == {} and reverted_by == {}
 
 
@@ -112,8 +134,11 @@ def test_reverts_tagged_rollback_beyond_the_radius() -> None:
 
 
 def test_reverts_mw_reverted_tag_counts() -> None:
-    history = [reverts.Rev(1, "a"), reverts.Rev(2, "b", ("mw-reverted",)),
-               reverts.Rev(3, "c", ("mw-undo",))]  # an undo that restores no earlier text
+    history = [
+        reverts.Rev(1, "a"),
+        reverts.Rev(2, "b", ("mw-reverted",)),
+        reverts.Rev(3, "c", ("mw-undo",)),
+    ]  # an undo that restores no earlier text
     revert_of, reverted_by = reverts.detect(history)
     assert revert_of == {} and reverted_by == {2: 3}
 
@@ -141,9 +166,12 @@ def test_reverts_agree_with_mwreverts(checksums: list[str]) -> None:
 
 def test_history_out_of_order_ids_repro(tmp_path: Path) -> None:
     snapshot = REPRO / "out-of-order-ids.xml"
-    config = write_config(tmp_path, database="t.db",
-                          wikis=[{"name": "repro", "snapshot": str(snapshot)}],
-                          watches=[{"wiki": "repro", "title": "P"}])
+    config = write_config(
+        tmp_path,
+        database="t.db",
+        wikis=[{"name": "repro", "snapshot": str(snapshot)}],
+        watches=[{"wiki": "repro", "title": "P"}],
+    )
     runner = CliRunner()
     first = runner.invoke(main, ["--config", str(config), "run", "--once"])
     assert first.exit_code == 0, first.output
@@ -168,8 +196,9 @@ def test_history_any_arrival_order_equals_history_order(tmp_path: Path) -> None:
     revisions = list(generate(60, size=6000, seed=3))
     # Ids out of time order, as on real wikis: some old edits carry new, high ids.
     rng = random.Random(5)
-    revisions = [replace(r, revid=90_000 + k) if rng.random() < 0.15 else r
-                 for k, r in enumerate(revisions)]
+    revisions = [
+        replace(r, revid=90_000 + k) if rng.random() < 0.15 else r for k, r in enumerate(revisions)
+    ]
     with Store(tmp_path / "a.db") as store:
         expected = derived_state(store, _ingest_in_order(store, revisions, 1))
     shuffled = revisions[:]
@@ -177,7 +206,7 @@ def test_history_any_arrival_order_equals_history_order(tmp_path: Path) -> None:
     with Store(tmp_path / "b.db") as store:
         ingestor = new_page(store, 1)
         for start in range(0, len(shuffled), 7):  # batches in any order, some in the past
-            ingestor.add(shuffled[start:start + 7])
+            ingestor.add(shuffled[start : start + 7])
         ingestor.finish()
         assert store.page(ingestor.page_id)["rederive_from"] is None
         assert derived_state(store, ingestor.page_id) == expected
@@ -189,8 +218,9 @@ def test_history_any_arrival_order_equals_history_order(tmp_path: Path) -> None:
         assert derived_state(store, later.page_id) == expected
 
 
-def test_history_rederive_resumes_after_a_crash(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_history_rederive_resumes_after_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     revisions = list(generate(40, size=5000, seed=8))
     late = replace(revisions[0], revid=500_000)  # the oldest edit, imported later
     with Store(tmp_path / "a.db") as store:
@@ -282,13 +312,15 @@ def test_cli_hidden_text_diff_exits_1_and_sizes_are_unknown(tmp_path: Path) -> N
     with Store(tmp_path / "t.db") as store:
         import_snapshot(store, DATA / "migration" / "hidden.xml", "w")
     runner = CliRunner()
-    result = runner.invoke(main, ["--config", str(config), "diff", "H", "--from", "70",
-                                  "--to", "71"])
+    result = runner.invoke(
+        main, ["--config", str(config), "diff", "H", "--from", "70", "--to", "71"]
+    )
     assert result.exit_code == 1  # a fact of the wiki, not a usage error (2)
     assert "hidden" in result.output and "Traceback" not in result.output
     listing = runner.invoke(main, ["--config", str(config), "history", "H"])
     lines = listing.output.splitlines()[1:]
     assert "      ?" in lines[1] and "-" not in lines[1].split()[2]  # no "-1" or "-14"
-    records = json.loads(runner.invoke(main, ["--config", str(config), "history", "H",
-                                              "--json"]).output)
+    records = json.loads(
+        runner.invoke(main, ["--config", str(config), "history", "H", "--json"]).output
+    )
     assert [r["size"] for r in records] == [14, None, 19]

@@ -48,9 +48,20 @@ KNOWN_BUGS: dict[str, tuple[type[BaseException], str]] = {}
 
 
 def _cases(names: list[str]) -> list:
-    return [pytest.param(name, id=name, marks=[pytest.mark.xfail(
-                strict=True, raises=KNOWN_BUGS[name][0], reason=KNOWN_BUGS[name][1])]
-                if name in KNOWN_BUGS else []) for name in names]
+    return [
+        pytest.param(
+            name,
+            id=name,
+            marks=[
+                pytest.mark.xfail(
+                    strict=True, raises=KNOWN_BUGS[name][0], reason=KNOWN_BUGS[name][1]
+                )
+            ]
+            if name in KNOWN_BUGS
+            else [],
+        )
+        for name in names
+    ]
 
 
 TEST_FILES = _cases(realcorpus.available(MANIFEST, "test"))
@@ -65,8 +76,10 @@ def corpus_file(name: str) -> Path:
     path = realcorpus.find_file(name)
     if path is None:
         where = [str(d) for d in realcorpus.corpus_dirs()]
-        message = (f"corpus file {name} is not in {where}; run python scripts/get_real_corpus.py"
-                   f" (tests/data/real/README.md)")
+        message = (
+            f"corpus file {name} is not in {where}; run python scripts/get_real_corpus.py"
+            f" (tests/data/real/README.md)"
+        )
         if os.environ.get("TRACKER_REQUIRE_REAL_CORPUS"):
             pytest.fail(message)  # CI: a missing corpus is a failure, never a skip
         pytest.skip(message)
@@ -87,8 +100,9 @@ class Imported:
     second_counts: dict[str, int]
 
     def cli(self, *args: str) -> str:
-        result = CliRunner().invoke(main, ["--config", str(self.config), *args],
-                                    catch_exceptions=False)
+        result = CliRunner().invoke(
+            main, ["--config", str(self.config), *args], catch_exceptions=False
+        )
         assert result.exit_code == 0, f"tracker {' '.join(args)}: {result.output}"
         return result.output
 
@@ -96,7 +110,8 @@ class Imported:
         """Stored revision rows per page id of the wiki (the file's page ids)."""
         with Store(self.db) as store:
             rows = store.query(
-                "SELECT p.pageid, r.* FROM revisions r JOIN pages p ON p.id = r.page_id")
+                "SELECT p.pageid, r.* FROM revisions r JOIN pages p ON p.id = r.page_id"
+            )
         out: dict[int, list[dict]] = {}
         for row in rows:
             out.setdefault(row["pageid"], []).append(row)
@@ -117,8 +132,12 @@ def imported(tmp_path_factory: pytest.TempPathFactory):
             with Store(db) as store:
                 first = import_snapshot(store, plain, WIKI)
                 second = import_snapshot(store, plain, WIKI)
-            config = write_config(directory, wikis=[{"name": WIKI, "snapshot": str(plain)}],
-                                  watches=[], database=str(db))
+            config = write_config(
+                directory,
+                wikis=[{"name": WIKI, "snapshot": str(plain)}],
+                watches=[],
+                database=str(db),
+            )
             cache[name] = Imported(name, plain, db, config, info, pages, first, second)
         return cache[name]
 
@@ -138,8 +157,10 @@ def test_import_snapshot_stores_every_revision(imported, name: str) -> None:
         revids = {row["revid"] for row in stored.get(page.pageid, [])}
         assert len(page.revisions) == expected[page.pageid]
         missing = sorted({r.revid for r in page.revisions} - revids)
-        assert not missing, (f"{page.title}: {len(missing)} of {len(page.revisions)} revisions "
-                             f"not stored, e.g. {missing[:5]}")
+        assert not missing, (
+            f"{page.title}: {len(missing)} of {len(page.revisions)} revisions "
+            f"not stored, e.g. {missing[:5]}"
+        )
         assert len(revids) == expected[page.pageid], page.title
 
 
@@ -159,15 +180,18 @@ def test_history_json_mediawiki_order(imported, name: str) -> None:
         records = json.loads(corpus.cli("history", page.title, "--wiki", WIKI, "--json"))
         expected = [r.revid for r in page.history()]
         got = [r["revid"] for r in records]
-        assert got == expected, (f"{page.title}: history order differs at position "
-                                 f"{_first_difference(got, expected)} of {len(expected)}")
+        assert got == expected, (
+            f"{page.title}: history order differs at position "
+            f"{_first_difference(got, expected)} of {len(expected)}"
+        )
         stamps = [(r["timestamp"], r["revid"]) for r in records]
         assert stamps == sorted(stamps), page.title
 
 
 def _first_difference(a: list, b: list) -> int:
-    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y),
-                min(len(a), len(b)))
+    return next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
 
 
 # ---- reverts as MediaWiki defines them --------------------------------------------------
@@ -209,16 +233,19 @@ def test_reverts_match_mwreverts(imported, name: str) -> None:
             if row["reverted_by"] is not None:
                 ours_reverted.add((page.pageid, row["revid"]))
         total += len(page.revisions)
-    details = (f"reverting: ours {len(ours_reverting)}, mwreverts {len(ref_reverting)}, "
-               f"only ours {sorted(ours_reverting - ref_reverting)[:5]}, "
-               f"only mwreverts {sorted(ref_reverting - ours_reverting)[:5]}; "
-               f"reverted: ours {len(ours_reverted)}, mwreverts {len(ref_reverted)}")
+    details = (
+        f"reverting: ours {len(ours_reverting)}, mwreverts {len(ref_reverting)}, "
+        f"only ours {sorted(ours_reverting - ref_reverting)[:5]}, "
+        f"only mwreverts {sorted(ref_reverting - ours_reverting)[:5]}; "
+        f"reverted: ours {len(ours_reverted)}, mwreverts {len(ref_reverted)}"
+    )
     assert agreement(ours_reverting, ref_reverting) >= 0.98, details
     assert agreement(ours_reverted, ref_reverted) >= 0.98, details
     share_ours = 100 * len(ours_reverted) / total
     share_ref = 100 * len(ref_reverted) / total
     assert abs(share_ours - share_ref) <= 1.0, (
-        f"reverted share {share_ours:.1f} % against mwreverts' {share_ref:.1f} %; {details}")
+        f"reverted share {share_ours:.1f} % against mwreverts' {share_ref:.1f} %; {details}"
+    )
 
 
 # ---- headings ---------------------------------------------------------------------------
@@ -234,8 +261,9 @@ def test_stored_diffs_no_empty_heading(imported, name: str) -> None:
     corpus = imported(name)
     bad: list[tuple[int, list[str]]] = []
     with Store(corpus.db) as store:
-        for row in store.query("SELECT r.revid, c.path FROM section_changes c "
-                               "JOIN revisions r ON r.id = c.rev_id"):
+        for row in store.query(
+            "SELECT r.revid, c.path FROM section_changes c JOIN revisions r ON r.id = c.rev_id"
+        ):
             if _blank(json.loads(row["path"])):
                 bad.append((row["revid"], json.loads(row["path"])))
         for row in store.query("SELECT r.revid, r.id FROM revisions r"):
@@ -267,17 +295,29 @@ def test_diff_text_lead_label_only_for_lead(imported, name: str) -> None:
             pairs.append((bool(new.template_headings or old.template_headings), page, old, new))
     pairs.sort(key=lambda item: not item[0])  # pairs with template headings first, stable
     for _, page, old, new in pairs[:DIFF_TEXT_PAIRS]:
-        args = ("diff", page.title, "--wiki", WIKI, "--from", str(old.revid),
-                "--to", str(new.revid))
+        args = (
+            "diff",
+            page.title,
+            "--wiki",
+            WIKI,
+            "--from",
+            str(old.revid),
+            "--to",
+            str(new.revid),
+        )
         text = corpus.cli(*args, "--no-color")
         data = json.loads(corpus.cli(*args, "--json"))
-        labels = sum(line.startswith("(lead)") or "was: (lead)" in line
-                     for line in text.splitlines())
-        allowed = sum(bool(s["kinds"]) * ((s["path"] == []) + (s.get("old_path") == []
-                                                              and s["path"] != []))
-                      for s in data["sections"])
-        assert labels <= allowed, (f"{page.title} r{old.revid}→r{new.revid}: {labels} "
-                                   f"'(lead)' labels for {allowed} lead sections:\n{text}")
+        labels = sum(
+            line.startswith("(lead)") or "was: (lead)" in line for line in text.splitlines()
+        )
+        allowed = sum(
+            bool(s["kinds"]) * ((s["path"] == []) + (s.get("old_path") == [] and s["path"] != []))
+            for s in data["sections"]
+        )
+        assert labels <= allowed, (
+            f"{page.title} r{old.revid}→r{new.revid}: {labels} "
+            f"'(lead)' labels for {allowed} lead sections:\n{text}"
+        )
 
 
 # ---- hidden revisions, sizes ------------------------------------------------------------
@@ -294,9 +334,11 @@ def test_hidden_revisions_flags_and_size(imported, name: str) -> None:
             row = rows.get(rev.revid)
             if row is None:
                 continue  # counted by test_import_snapshot_stores_every_revision
-            assert (bool(row["texthidden"]), bool(row["userhidden"]),
-                    bool(row["commenthidden"])) == (rev.texthidden, rev.userhidden,
-                                                    rev.commenthidden), f"r{rev.revid}"
+            assert (
+                bool(row["texthidden"]),
+                bool(row["userhidden"]),
+                bool(row["commenthidden"]),
+            ) == (rev.texthidden, rev.userhidden, rev.commenthidden), f"r{rev.revid}"
             if rev.userhidden:
                 assert row["user"] is None, f"r{rev.revid}"
             if rev.commenthidden:
@@ -353,8 +395,10 @@ def test_import_snapshot_compressed(tmp_path: Path, name: str, recompress: str |
 
 # Non-English exports with localised namespaces: Bulgarian Wikipedia (registry), German
 # Wiktionary with 135 revisions of "Hallo" (opt-in).
-CLI_IMPORT_FILES = ["bgwiki-2017-pages-articles-3-pages.xml",
-                    *_present("dewiktionary-Hallo.xml.xz")]
+CLI_IMPORT_FILES = [
+    "bgwiki-2017-pages-articles-3-pages.xml",
+    *_present("dewiktionary-Hallo.xml.xz"),
+]
 
 
 @pytest.mark.parametrize("name", CLI_IMPORT_FILES)
@@ -367,15 +411,16 @@ def test_cli_snapshot_import(tmp_path: Path, name: str) -> None:
     runner = CliRunner()
     first = runner.invoke(main, ["--config", str(config), "snapshot", "import", str(plain)])
     assert first.exit_code == 0, first.output
-    assert first.output == "".join(f"{wiki}: {page['title']}: {page['revisions']} revisions "
-                                   f"added\n" for page in pages)
+    assert first.output == "".join(
+        f"{wiki}: {page['title']}: {page['revisions']} revisions added\n" for page in pages
+    )
     second = runner.invoke(main, ["--config", str(config), "snapshot", "import", str(plain)])
     assert second.exit_code == 0, second.output
-    assert second.output == "".join(f"{wiki}: {page['title']}: 0 revisions added\n"
-                                    for page in pages)
+    assert second.output == "".join(
+        f"{wiki}: {page['title']}: 0 revisions added\n" for page in pages
+    )
     for page in pages:
-        history = runner.invoke(main, ["--config", str(config), "history", page["title"],
-                                       "--json"])
+        history = runner.invoke(main, ["--config", str(config), "history", page["title"], "--json"])
         assert history.exit_code == 0, history.output
         records = json.loads(history.output)
         assert len(records) == page["revisions"], page["title"]
@@ -385,10 +430,15 @@ def test_cli_snapshot_import(tmp_path: Path, name: str) -> None:
 # (registry; one revision each, the file holds 206 pages); the 500 revisions of Anarchism
 # 2001-2003 (opt-in).
 RUN_ONCE_CASES = [
-    pytest.param("enwiki-2016-pages-articles-206-pages.xml.bz2", ("Anarchism", "Autism", "Acid"),
-                 id="enwiki-2016-pages-articles-206-pages"),
-] + [pytest.param(name, ("Anarchism",), id=name)
-     for name in _present("enwiki-Anarchism-2001-2003-first500.xml.xz")]
+    pytest.param(
+        "enwiki-2016-pages-articles-206-pages.xml.bz2",
+        ("Anarchism", "Autism", "Acid"),
+        id="enwiki-2016-pages-articles-206-pages",
+    ),
+] + [
+    pytest.param(name, ("Anarchism",), id=name)
+    for name in _present("enwiki-Anarchism-2001-2003-first500.xml.xz")
+]
 
 
 @pytest.mark.parametrize(("name", "titles"), RUN_ONCE_CASES)
@@ -396,16 +446,17 @@ def test_run_once_snapshot_wiki(tmp_path: Path, name: str, titles: tuple[str, ..
     """A `snapshot = ...` wiki under `tracker run --once`: the watched pages' whole histories,
     in MediaWiki's order, and nothing more on a second run."""
     plain = realcorpus.decompressed(corpus_file(name), tmp_path)
-    config = write_config(tmp_path, wikis=[{"name": "enwiki", "snapshot": str(plain)}],
-                          watches=[{"wiki": "enwiki", "title": title} for title in titles])
-    result = CliRunner().invoke(main, ["--config", str(config), "run", "--once",
-                                       "--no-progress"])
+    config = write_config(
+        tmp_path,
+        wikis=[{"name": "enwiki", "snapshot": str(plain)}],
+        watches=[{"wiki": "enwiki", "title": title} for title in titles],
+    )
+    result = CliRunner().invoke(main, ["--config", str(config), "run", "--once", "--no-progress"])
     assert result.exit_code == 0, result.output
     _, pages = realcorpus.read_pages(plain)
     by_title = {page.title: page for page in pages}
     for title in titles:
-        history = CliRunner().invoke(main, ["--config", str(config), "history", title,
-                                            "--json"])
+        history = CliRunner().invoke(main, ["--config", str(config), "history", title, "--json"])
         assert history.exit_code == 0, history.output
         records = json.loads(history.output)
         assert [r["revid"] for r in records] == [r.revid for r in by_title[title].history()]
@@ -424,10 +475,15 @@ def _repro(tmp_path: Path, name: str) -> tuple[list[dict], list[realcorpus.Rev]]
     with Store(tmp_path / "t.db") as store:
         import_snapshot(store, path, WIKI)
     _, pages = realcorpus.read_pages(path)
-    config = write_config(tmp_path, wikis=[{"name": WIKI, "snapshot": str(path)}], watches=[],
-                          database=str(tmp_path / "t.db"))
-    result = CliRunner().invoke(main, ["--config", str(config), "history", pages[0].title,
-                                       "--json"])
+    config = write_config(
+        tmp_path,
+        wikis=[{"name": WIKI, "snapshot": str(path)}],
+        watches=[],
+        database=str(tmp_path / "t.db"),
+    )
+    result = CliRunner().invoke(
+        main, ["--config", str(config), "history", pages[0].title, "--json"]
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.output), pages[0].history()
 

@@ -1,4 +1,5 @@
-"""tracker.text.sections: where sections start, what their headings say, and that nothing is lost."""
+"""tracker.text.sections: where sections start, what their headings say, and that nothing
+is lost."""
 
 from __future__ import annotations
 

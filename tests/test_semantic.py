@@ -357,8 +357,10 @@ def test_semantic_changes_unnamed_references_edited_are_changed():
     new = "A.<ref>Smith, J. (2001). Cats. Oxford UP.</ref> B.<ref>Jones, K. Dogs, wolves.</ref>"
     changes = semantic_changes(old, new)
     assert [c["type"] for c in changes] == ["ref_changed", "ref_changed"]
-    assert {c["title"] for c in changes} == {"Smith, J. (2001). Cats. Oxford UP.",
-                                             "Jones, K. Dogs, wolves."}
+    assert {c["title"] for c in changes} == {
+        "Smith, J. (2001). Cats. Oxford UP.",
+        "Jones, K. Dogs, wolves.",
+    }
     # An unrelated reference is still one removed and one added.
     other = "A.<ref>Smith, J. (2001). Cats. Oxford.</ref> B.<ref>Völlig anderer Text.</ref>"
     assert [c["type"] for c in semantic_changes(old, other)] == ["ref_added", "ref_removed"]

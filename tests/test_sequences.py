@@ -13,7 +13,7 @@ from tracker.text.sequences import longest_increasing
 def _longest_by_brute_force(values: list[int]) -> int:
     for size in range(len(values), 0, -1):
         for picked in combinations(range(len(values)), size):
-            if all(values[a] < values[b] for a, b in zip(picked, picked[1:])):
+            if all(values[a] < values[b] for a, b in zip(picked, picked[1:], strict=False)):
                 return size
     return 0
 
@@ -22,7 +22,7 @@ def _longest_by_brute_force(values: list[int]) -> int:
 def test_longest_increasing_is_increasing_and_longest(values: list[int]) -> None:
     run = longest_increasing(values)
     assert run == sorted(set(run))
-    assert all(values[a] < values[b] for a, b in zip(run, run[1:]))
+    assert all(values[a] < values[b] for a, b in zip(run, run[1:], strict=False))
     assert len(run) == _longest_by_brute_force(values)
 
 

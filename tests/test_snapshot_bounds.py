@@ -30,11 +30,22 @@ TRICKY = 'a <ref name="x">b & c</ref> é € 😀 &amp;\n'
 def export(path: Path, texts: Iterable[str | None]) -> list[dict]:
     rows = []
     for i, text in enumerate(texts):
-        rows.append(({"revid": 10 + i, "parentid": 9 + i if i else 0,
-                      "timestamp": f"2024-02-01T00:00:{i:02d}Z", "user": "Editor",
-                      "userid": 3, "comment": f"edit {i}", "minor": False,
-                      "size": len(text.encode()) if text is not None else 5,
-                      "sha1": sha1_hex(text) if text is not None else None}, text))
+        rows.append(
+            (
+                {
+                    "revid": 10 + i,
+                    "parentid": 9 + i if i else 0,
+                    "timestamp": f"2024-02-01T00:00:{i:02d}Z",
+                    "user": "Editor",
+                    "userid": 3,
+                    "comment": f"edit {i}",
+                    "minor": False,
+                    "size": len(text.encode()) if text is not None else 5,
+                    "sha1": sha1_hex(text) if text is not None else None,
+                },
+                text,
+            )
+        )
     with path.open("w", encoding="utf-8") as out:
         write_export(out, [({"title": TITLE, "ns": 0, "pageid": 5}, rows)])
     return [row for row, _ in rows]
@@ -46,8 +57,9 @@ def read(path: Path, cap: int = 8 * MIB) -> list:
 
 
 @pytest.mark.parametrize("block", [7, 61, 4096, exportguard.BLOCK])
-def test_export_guard_leaves_normal_texts_as_they_are(tmp_path: Path, monkeypatch,
-                                                      block: int) -> None:
+def test_export_guard_leaves_normal_texts_as_they_are(
+    tmp_path: Path, monkeypatch, block: int
+) -> None:
     monkeypatch.setattr(exportguard, "BLOCK", block)  # entities split at every place
     texts = [TRICKY * n for n in (1, 2, 3, 17, 100)] + ["", "&#13;\n<>", "x" * 3000]
     path = tmp_path / "normal.xml"
@@ -58,8 +70,7 @@ def test_export_guard_leaves_normal_texts_as_they_are(tmp_path: Path, monkeypatc
 
 
 @pytest.mark.parametrize("block", [7, 61, exportguard.BLOCK])
-def test_export_text_over_the_cap_comes_without_it(tmp_path: Path, monkeypatch,
-                                                   block: int) -> None:
+def test_export_text_over_the_cap_comes_without_it(tmp_path: Path, monkeypatch, block: int) -> None:
     monkeypatch.setattr(exportguard, "BLOCK", block)
     cap = len((TRICKY * 40).encode())
     texts = ["start", TRICKY * 40, TRICKY * 40 + "x", "€" * 2000, None, "end"]
@@ -69,8 +80,11 @@ def test_export_text_over_the_cap_comes_without_it(tmp_path: Path, monkeypatch,
     assert [rev.revid for rev in revisions] == [row["revid"] for row in rows]
     assert [rev.toolarge for rev in revisions] == [False, False, True, True, False, False]
     for rev, row, text in zip(revisions, rows, texts, strict=True):
-        assert (rev.timestamp, rev.user, rev.comment) == (row["timestamp"], "Editor",
-                                                          row["comment"])
+        assert (rev.timestamp, rev.user, rev.comment) == (
+            row["timestamp"],
+            "Editor",
+            row["comment"],
+        )
         if rev.toolarge:
             assert rev.text is None and not rev.texthidden and not rev.sha1hidden
             assert rev.size == len(text.encode())  # counted while skipped: exact
@@ -81,30 +95,65 @@ def test_export_text_over_the_cap_comes_without_it(tmp_path: Path, monkeypatch,
 
 
 def test_export_utf8_size_counts_what_the_characters_are() -> None:
-    for text in ["", "plain", TRICKY, "&lt;&gt;&amp;&quot;&apos;", "&#233;&#x20AC;&#128512;",
-                 "\r\n\r\n"]:
-        parsed = text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"') \
-            .replace("&apos;", "'").replace("&#233;", "é").replace("&#x20AC;", "€") \
-            .replace("&#128512;", "😀").replace("&amp;", "&").replace("\r\n", "\n")
+    for text in [
+        "",
+        "plain",
+        TRICKY,
+        "&lt;&gt;&amp;&quot;&apos;",
+        "&#233;&#x20AC;&#128512;",
+        "\r\n\r\n",
+    ]:
+        parsed = (
+            text.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", '"')
+            .replace("&apos;", "'")
+            .replace("&#233;", "é")
+            .replace("&#x20AC;", "€")
+            .replace("&#128512;", "😀")
+            .replace("&amp;", "&")
+            .replace("\r\n", "\n")
+        )
         assert utf8_size(text.encode()) == len(parsed.encode()), text
 
 
 def _huge_export(path: Path, size: int) -> None:
     """An export with one small revision and one of ``size`` bytes, written in pieces."""
     with path.open("w", encoding="utf-8") as out:
-        write_export(out, [({"title": TITLE, "ns": 0, "pageid": 5}, [
-            ({"revid": 1, "parentid": 0, "timestamp": "2024-01-01T00:00:00Z", "user": "A",
-              "userid": 1, "comment": "", "minor": False, "sha1": sha1_hex("small")},
-             "small")])])
+        write_export(
+            out,
+            [
+                (
+                    {"title": TITLE, "ns": 0, "pageid": 5},
+                    [
+                        (
+                            {
+                                "revid": 1,
+                                "parentid": 0,
+                                "timestamp": "2024-01-01T00:00:00Z",
+                                "user": "A",
+                                "userid": 1,
+                                "comment": "",
+                                "minor": False,
+                                "sha1": sha1_hex("small"),
+                            },
+                            "small",
+                        )
+                    ],
+                )
+            ],
+        )
     body = path.read_text(encoding="utf-8")
     head, tail = body.split("  </page>\n")
     with path.open("w", encoding="utf-8") as out:
         out.write(head)
-        out.write('    <revision>\n      <id>2</id>\n      <parentid>1</parentid>\n'
-                  '      <timestamp>2024-01-01T00:00:01Z</timestamp>\n'
-                  '      <contributor><username>B</username><id>2</id></contributor>\n'
-                  '      <model>wikitext</model>\n      <format>text/x-wiki</format>\n'
-                  f'      <text bytes="{size}" xml:space="preserve">')
+        out.write(
+            "    <revision>\n      <id>2</id>\n      <parentid>1</parentid>\n"
+            "      <timestamp>2024-01-01T00:00:01Z</timestamp>\n"
+            "      <contributor><username>B</username><id>2</id></contributor>\n"
+            "      <model>wikitext</model>\n      <format>text/x-wiki</format>\n"
+            f'      <text bytes="{size}" xml:space="preserve">'
+        )
         piece = "&lt;ref&gt;" + "x" * (64 * 1024 - 5)  # stands for 64 KiB
         for _ in range(size // (64 * 1024)):
             out.write(piece)
@@ -119,7 +168,8 @@ def test_export_huge_text_is_never_held(tmp_path: Path) -> None:
     size = 200 * MIB
     _huge_export(path, size)
     script = tmp_path / "read.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import resource
         from pathlib import Path
         from tracker.fetch.snapshot import SnapshotSource
@@ -129,9 +179,11 @@ def test_export_huge_text_is_never_held(tmp_path: Path) -> None:
         after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         big = revisions[1]
         print(len(revisions), big.toolarge, big.size, big.text is None, before, after)
-    """))
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=600)
+    """)
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr
     count, toolarge, found, no_text, before, after = done.stdout.split()
     assert (count, toolarge, int(found), no_text) == ("2", "True", size, "True")
@@ -139,10 +191,11 @@ def test_export_huge_text_is_never_held(tmp_path: Path) -> None:
 
 
 ABSURD = {
-    "a summary of 2 MiB": (
-        "<comment>" + "c" * (2 * MIB) + "</comment>", "of text in <comment>"),
+    "a summary of 2 MiB": ("<comment>" + "c" * (2 * MIB) + "</comment>", "of text in <comment>"),
     "a tag of 2 MiB": (
-        '<comment note="' + "n" * (2 * MIB) + '">x</comment>', "a piece of markup longer"),
+        '<comment note="' + "n" * (2 * MIB) + '">x</comment>',
+        "a piece of markup longer",
+    ),
     "a comment of 2 MiB": ("<!--" + "-" * 0 + "c" * (2 * MIB) + "-->", "a piece of markup"),
     "markup inside a text": ("", "markup inside a <text> element"),
 }
@@ -193,8 +246,11 @@ def test_export_too_large_revision_is_stored_with_its_metadata(tmp_path: Path) -
     export(path, texts)
     for way in ("import", "run"):
         (tmp_path / way).mkdir()
-        config = write_config(tmp_path / way, wikis=[{"name": "snap", "snapshot": str(path)}],
-                              watches=[{"wiki": "snap", "title": TITLE}])
+        config = write_config(
+            tmp_path / way,
+            wikis=[{"name": "snap", "snapshot": str(path)}],
+            watches=[{"wiki": "snap", "title": TITLE}],
+        )
         if way == "import":
             result = tracker(config, "snapshot", "import", str(path), "--wiki", "snap")
         else:
@@ -203,16 +259,18 @@ def test_export_too_large_revision_is_stored_with_its_metadata(tmp_path: Path) -
         history = history_json(config, TITLE)
         assert [r["revid"] for r in history] == [10, 11, 12]
         assert [r["size"] for r in history] == [len(t.encode()) for t in texts]
-        assert [r["sha1"] for r in history] == [hashlib.sha1(t.encode()).hexdigest()
-                                                for t in texts]
+        assert [r["sha1"] for r in history] == [hashlib.sha1(t.encode()).hexdigest() for t in texts]
         assert not any(r["texthidden"] for r in history)
         assert [r["toolarge"] for r in history] == [False, True, False]
         shown = tracker(config, "show", "11")
         assert shown.exit_code == 0
-        assert f"was too large to keep ({len(texts[1].encode()):,} bytes, over the wiki's " \
+        assert (
+            f"was too large to keep ({len(texts[1].encode()):,} bytes, over the wiki's "
             "max_revision_size)" in shown.output
+        )
         with sqlite3.connect(tmp_path / way / "tracker.db") as db:
-            assert db.execute("SELECT revid, has_text, texthidden FROM revisions ORDER BY "
-                              "revid").fetchall() == [(10, 1, 0), (11, 0, 0), (12, 1, 0)]
+            assert db.execute(
+                "SELECT revid, has_text, texthidden FROM revisions ORDER BY revid"
+            ).fetchall() == [(10, 1, 0), (11, 0, 0), (12, 1, 0)]
         diff = tracker(config, "diff", TITLE, "--from", "10", "--to", "12", "--json")
         assert diff.exit_code == 0 and "end" in diff.output

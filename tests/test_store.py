@@ -16,10 +16,19 @@ from tracker.store import MIGRATIONS, Store
 
 
 def rev(revid: int, text: str, parent: int = 0, **kw: object) -> Revision:
-    return Revision(revid=revid, parentid=parent, timestamp=f"2024-01-01T00:00:{revid % 60:02d}Z",
-                    user="U", userid=1, comment=f"edit {revid}", minor=False,
-                    size=len(text.encode()), sha1=hashlib.sha1(text.encode()).hexdigest(),
-                    text=text, **kw)  # type: ignore[arg-type]
+    return Revision(
+        revid=revid,
+        parentid=parent,
+        timestamp=f"2024-01-01T00:00:{revid % 60:02d}Z",
+        user="U",
+        userid=1,
+        comment=f"edit {revid}",
+        minor=False,
+        size=len(text.encode()),
+        sha1=hashlib.sha1(text.encode()).hexdigest(),
+        text=text,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -36,8 +45,13 @@ def page(store: Store) -> PageIngestor:
 
 
 def test_store_text_round_trips_byte_for_byte(store: Store) -> None:
-    texts = ["", "no headings at all\n", "lead\n== A ==\nbody\n=== B ===\nmore\n== C ==",
-             "== first line heading ==\r\nx\r\n", "ünïcödé — ✓\n== Ω ==\n\n"]
+    texts = [
+        "",
+        "no headings at all\n",
+        "lead\n== A ==\nbody\n=== B ===\nmore\n== C ==",
+        "== first line heading ==\r\nx\r\n",
+        "ünïcödé — ✓\n== Ω ==\n\n",
+    ]
     ingestor = page(store)
     ingestor.add([rev(i + 1, t, i) for i, t in enumerate(texts)])
     for row, text in zip(store.revisions(ingestor.page_id), texts, strict=True):

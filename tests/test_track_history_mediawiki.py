@@ -23,17 +23,21 @@ from tracker.web.search import phrase_query, search
 
 def export_xml(title: str, revisions: list[tuple[str, str, str]]) -> str:
     """A Special:Export file of one page: (timestamp, user, text) per revision."""
-    parts = ['<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.11/" version="0.11" '
-             'xml:lang="en"><siteinfo><sitename>X</sitename><dbname>x</dbname>'
-             '<base>http://x/</base><generator>MediaWiki 1.39</generator>'
-             '<case>first-letter</case><namespaces><namespace key="0" case="first-letter" />'
-             f'</namespaces></siteinfo><page><title>{escape(title)}</title><ns>0</ns>'
-             '<id>1</id>']
+    parts = [
+        '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.11/" version="0.11" '
+        'xml:lang="en"><siteinfo><sitename>X</sitename><dbname>x</dbname>'
+        "<base>http://x/</base><generator>MediaWiki 1.39</generator>"
+        '<case>first-letter</case><namespaces><namespace key="0" case="first-letter" />'
+        f"</namespaces></siteinfo><page><title>{escape(title)}</title><ns>0</ns>"
+        "<id>1</id>"
+    ]
     for k, (timestamp, user, text) in enumerate(revisions, start=1):
-        parts.append(f"<revision><id>{k}</id><timestamp>{timestamp}</timestamp><contributor>"
-                     f"<username>{user}</username><id>0</id></contributor><comment>edit {k}"
-                     "</comment><model>wikitext</model><format>text/x-wiki</format>"
-                     f'<text xml:space="preserve">{escape(text)}</text></revision>')
+        parts.append(
+            f"<revision><id>{k}</id><timestamp>{timestamp}</timestamp><contributor>"
+            f"<username>{user}</username><id>0</id></contributor><comment>edit {k}"
+            "</comment><model>wikitext</model><format>text/x-wiki</format>"
+            f'<text xml:space="preserve">{escape(text)}</text></revision>'
+        )
     parts.append("</page></mediawiki>\n")
     return "".join(parts)
 
@@ -42,23 +46,31 @@ def poll_later(config: Path, seconds: float) -> None:
     """One poll cycle as if `seconds` had passed (the log and recheck intervals are due)."""
     settings = load_config(config)
     with Store(settings.database_path) as store:
-        result = poll_wiki(store, settings, settings.wikis[0], progress=False,
-                           clock=lambda: time.time() + seconds)
+        result = poll_wiki(
+            store, settings, settings.wikis[0], progress=False, clock=lambda: time.time() + seconds
+        )
     assert result.ok, result.errors
 
 
-def test_track_import_with_old_timestamps_is_found_by_the_recheck(make_wiki,
-                                                                  tmp_path: Path) -> None:
+def test_track_import_with_old_timestamps_is_found_by_the_recheck(
+    make_wiki, tmp_path: Path
+) -> None:
     wiki: TestWiki = make_wiki()
     title = "Article with imported history"
     first = wiki.edit(title, "== History ==\nToday's text.\n", "create")
     config = wiki_config(tmp_path, wiki.api_url, [title])
     assert tracker(config, "run", "--once").exit_code == 0
     source = tmp_path / "old.xml"
-    source.write_text(export_xml(title, [
-        ("2015-03-01T10:00:00Z", "Pioneer", "== History ==\nThe first words.\n"),
-        ("2015-04-01T10:00:00Z", "Second", "== History ==\nThe first words, improved.\n"),
-    ]), encoding="utf-8")
+    source.write_text(
+        export_xml(
+            title,
+            [
+                ("2015-03-01T10:00:00Z", "Pioneer", "== History ==\nThe first words.\n"),
+                ("2015-04-01T10:00:00Z", "Second", "== History ==\nThe first words, improved.\n"),
+            ],
+        ),
+        encoding="utf-8",
+    )
     wiki.import_xml(source)  # importDump.php: no log entry, the page's latest stays
     # Within the recheck interval nothing says the history changed.
     poll_later(config, LOG_INTERVAL + 60)
@@ -76,20 +88,32 @@ def test_track_import_with_old_timestamps_is_found_by_the_recheck(make_wiki,
     assert any("Today" in w for w in words)
 
 
-def test_track_undeleted_revision_with_an_old_id_is_put_in_its_place(make_wiki,
-                                                                     tmp_path: Path) -> None:
+def test_track_undeleted_revision_with_an_old_id_is_put_in_its_place(
+    make_wiki, tmp_path: Path
+) -> None:
     wiki: TestWiki = make_wiki()
     title = "Article restored in parts"
     texts = ["One.\n", "One. Two.\n", "One. Two. Three.\n"]
     stamps = ["2020-01-01T00:00:00Z", "2020-02-01T00:00:00Z", "2020-03-01T00:00:00Z"]
     source = tmp_path / "parts.xml"
-    source.write_text(export_xml(title, [(s, "Writer", t) for s, t in zip(stamps, texts,
-                                                                         strict=True)]),
-                      encoding="utf-8")
+    source.write_text(
+        export_xml(title, [(s, "Writer", t) for s, t in zip(stamps, texts, strict=True)]),
+        encoding="utf-8",
+    )
     wiki.import_xml(source)
-    ids = [r["revid"] for r in wiki.site().api(
-        "query", "GET", prop="revisions", titles=title, rvlimit="max", rvdir="newer",
-        rvprop="ids", formatversion=2)["query"]["pages"][0]["revisions"]]
+    ids = [
+        r["revid"]
+        for r in wiki.site().api(
+            "query",
+            "GET",
+            prop="revisions",
+            titles=title,
+            rvlimit="max",
+            rvdir="newer",
+            rvprop="ids",
+            formatversion=2,
+        )["query"]["pages"][0]["revisions"]
+    ]
     wiki.delete(title, "test")
     wiki._write("undelete", title=title, timestamps=f"{stamps[0]}|{stamps[2]}")
     config = wiki_config(tmp_path, wiki.api_url, [title])
@@ -150,11 +174,11 @@ def test_track_reads_wikitext_as_the_wiki_does(make_wiki, tmp_path: Path) -> Non
     with Store(tmp_path / "tracker.db") as store:
         diff = page_diff(store, title)
     # The wiki's own reading of the same text.
-    parsed = wiki.site().api("parse", "GET", oldid=revid, prop="links|langlinks|categories",
-                             formatversion=2)["parse"]
+    parsed = wiki.site().api(
+        "parse", "GET", oldid=revid, prop="links|langlinks|categories", formatversion=2
+    )["parse"]
     assert [c["category"] for c in parsed["categories"]] == ["Greetings"]
-    assert parsed["langlinks"] == [] and [link["title"] for link in parsed["links"]] == \
-        ["De:Hallo"]
+    assert parsed["langlinks"] == [] and [link["title"] for link in parsed["links"]] == ["De:Hallo"]
     assert diff["page"] == [{"type": "category_added", "category": "Greetings"}]
     links = [c for s in diff["sections"] for c in s["changes"] if c["type"] == "link_added"]
     assert [link["target"] for link in links] == ["De:Hallo"]
@@ -165,8 +189,10 @@ def test_track_newest_revision_deleted_then_quiet(make_wiki, tmp_path: Path) -> 
     title = "Article whose last edit was deleted"
     stamps = ["2021-01-01T00:00:00Z", "2021-02-01T00:00:00Z", "2021-03-01T00:00:00Z"]
     source = tmp_path / "three.xml"
-    source.write_text(export_xml(title, [(s, "Writer", f"Text {k}.\n")
-                                         for k, s in enumerate(stamps)]), encoding="utf-8")
+    source.write_text(
+        export_xml(title, [(s, "Writer", f"Text {k}.\n") for k, s in enumerate(stamps)]),
+        encoding="utf-8",
+    )
     wiki.import_xml(source)
     config = wiki_config(tmp_path, wiki.api_url, [title])
     assert tracker(config, "run", "--once").exit_code == 0

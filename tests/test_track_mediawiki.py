@@ -24,8 +24,15 @@ CONTRACT_FIELDS = {"revid", "parentid", "timestamp", "user", "comment", "minor",
 def api_revisions(wiki: TestWiki, title: str) -> list[dict]:
     """The wiki's own account of a page's history, oldest first."""
     result = wiki.site().api(
-        "query", "GET", prop="revisions", titles=title, rvlimit="max", rvdir="newer",
-        rvprop="ids|timestamp|user|userid|comment|flags|size|sha1", formatversion=2)
+        "query",
+        "GET",
+        prop="revisions",
+        titles=title,
+        rvlimit="max",
+        rvdir="newer",
+        rvprop="ids|timestamp|user|userid|comment|flags|size|sha1",
+        formatversion=2,
+    )
     return result["query"]["pages"][0]["revisions"]
 
 
@@ -63,10 +70,14 @@ def test_track_backfill_matches_the_snapshot(seeded: tuple[TestWiki, Path]) -> N
     _, config = seeded
     with SEED_SNAPSHOT.open("rb") as handle:
         page = next(iter(mwxml.Dump.from_file(handle)))
-        expected = [(base36_to_hex(r.sha1), r.comment or "", r.minor,
-                     r.timestamp.long_format()) for r in page]
-    stored = [(r["sha1"], r["comment"], r["minor"], r["timestamp"])
-              for r in history_json(config, SEED_TITLE)]
+        expected = [
+            (base36_to_hex(r.sha1), r.comment or "", r.minor, r.timestamp.long_format())
+            for r in page
+        ]
+    stored = [
+        (r["sha1"], r["comment"], r["minor"], r["timestamp"])
+        for r in history_json(config, SEED_TITLE)
+    ]
     assert stored == expected
 
 
@@ -79,8 +90,7 @@ def test_track_stored_text_equals_the_wikis(seeded: tuple[TestWiki, Path]) -> No
     assert shown["title"] == SEED_TITLE
 
 
-def test_track_two_edits_between_polls_are_both_stored(mediawiki: TestWiki,
-                                                       tmp_path: Path) -> None:
+def test_track_two_edits_between_polls_are_both_stored(mediawiki: TestWiki, tmp_path: Path) -> None:
     title = "Incremental polling"
     first = mediawiki.edit(title, "== A ==\nOne.\n", "create")
     config = wiki_config(tmp_path, mediawiki.api_url, [title])
@@ -95,8 +105,7 @@ def test_track_two_edits_between_polls_are_both_stored(mediawiki: TestWiki,
     assert history[2]["minor"] is True and history[1]["minor"] is False
 
 
-def test_track_poll_without_change_fetches_no_content(mediawiki: TestWiki,
-                                                     tmp_path: Path) -> None:
+def test_track_poll_without_change_fetches_no_content(mediawiki: TestWiki, tmp_path: Path) -> None:
     titles = [f"Quiet page {i}" for i in range(3)]
     for title in titles:
         mediawiki.edit(title, f"Text of {title}.", "create")
@@ -107,14 +116,16 @@ def test_track_poll_without_change_fetches_no_content(mediawiki: TestWiki,
     result = tracker(config, "run", "--once")
     assert result.exit_code == 0
     # The site check (siteinfo) and one status request for the three pages: no content.
-    requests = db.execute("SELECT requests, revisions_added FROM poll_runs "
-                          "ORDER BY id DESC LIMIT 1").fetchone()
+    requests = db.execute(
+        "SELECT requests, revisions_added FROM poll_runs ORDER BY id DESC LIMIT 1"
+    ).fetchone()
     assert requests == (2, 0)
     assert db.execute("SELECT count(*) FROM revisions").fetchone()[0] == before
 
 
-def test_track_moved_page_keeps_history_and_records_new_title(mediawiki: TestWiki,
-                                                              tmp_path: Path) -> None:
+def test_track_moved_page_keeps_history_and_records_new_title(
+    mediawiki: TestWiki, tmp_path: Path
+) -> None:
     old, new = "Page before the move", "Page after the move"
     created = mediawiki.edit(old, "Some text.", "create")
     config = wiki_config(tmp_path, mediawiki.api_url, [old])
@@ -131,8 +142,7 @@ def test_track_moved_page_keeps_history_and_records_new_title(mediawiki: TestWik
     assert status["current_title"] == new and status["status"] == "moved"
 
 
-def test_track_deleted_page_is_marked_and_history_kept(mediawiki: TestWiki,
-                                                       tmp_path: Path) -> None:
+def test_track_deleted_page_is_marked_and_history_kept(mediawiki: TestWiki, tmp_path: Path) -> None:
     title = "Page to be deleted"
     mediawiki.edit(title, "Short-lived.", "create")
     mediawiki.edit(title, "Short-lived, edited.", "edit")
@@ -151,7 +161,11 @@ def test_track_deleted_page_is_marked_and_history_kept(mediawiki: TestWiki,
 def test_track_hidden_revision_is_stored_as_hidden(mediawiki: TestWiki, tmp_path: Path) -> None:
     title = "Page with a hidden revision"
     mediawiki.edit(title, "Clean text.", "create")
-    bad = mediawiki.edit(title, "Clean text. Libel!", "libel", )
+    bad = mediawiki.edit(
+        title,
+        "Clean text. Libel!",
+        "libel",
+    )
     mediawiki.edit(title, "Clean text.", "remove libel")
     mediawiki.hide_revision(bad, text=True, user=True, comment=True)
     config = wiki_config(tmp_path, mediawiki.api_url, [title])
@@ -232,12 +246,17 @@ def test_track_url_that_is_not_a_mediawiki(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
-def test_track_non_wikitext_page_is_stored_and_flagged(mediawiki: TestWiki,
-                                                       tmp_path: Path) -> None:
+def test_track_non_wikitext_page_is_stored_and_flagged(mediawiki: TestWiki, tmp_path: Path) -> None:
     title = "Tracker test data"
     data = '{"== not a heading ==": [1, 2, 3]}'
-    mediawiki.api("edit", title=title, text=data, summary="data", contentmodel="json",
-                  token=mediawiki.site().get_token("csrf"))
+    mediawiki.api(
+        "edit",
+        title=title,
+        text=data,
+        summary="data",
+        contentmodel="json",
+        token=mediawiki.site().get_token("csrf"),
+    )
     config = wiki_config(tmp_path, mediawiki.api_url, [title])
     result = tracker(config, "run", "--once")
     assert result.exit_code == 0, result.output
@@ -247,13 +266,15 @@ def test_track_non_wikitext_page_is_stored_and_flagged(mediawiki: TestWiki,
     assert json.loads(shown["text"]) == json.loads(data)
 
 
-def test_track_revert_is_recognised_with_mediawikis_tags(mediawiki: TestWiki,
-                                                         tmp_path: Path) -> None:
+def test_track_revert_is_recognised_with_mediawikis_tags(
+    mediawiki: TestWiki, tmp_path: Path
+) -> None:
     title = "Page with an undone edit"
     good = mediawiki.edit(title, "== A ==\nGood text.\n", "create")
     bad = mediawiki.edit(title, "== A ==\nGood text. Spam spam spam.\n", "spam")
-    mediawiki.api("edit", title=title, undo=bad, summary="undo spam",
-                  token=mediawiki.site().get_token("csrf"))
+    mediawiki.api(
+        "edit", title=title, undo=bad, summary="undo spam", token=mediawiki.site().get_token("csrf")
+    )
     config = wiki_config(tmp_path, mediawiki.api_url, [title])
     assert tracker(config, "run", "--once").exit_code == 0
     first, spam, undo = history_json(config, title)

@@ -51,10 +51,18 @@ def test_track_kill_during_backfill_then_resume(make_wiki, tmp_path: Path) -> No
         config = wiki_config(tmp_path / "killed", proxy.api_url, [title])
         process = subprocess.Popen(
             [sys.executable, "-m", "tracker", "--config", str(config), "run", "--once"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         try:
-            wait_until(lambda: (revision_count(db_path) == 100 and proxy.held == 1)
-                       or process.poll() is not None, 60, "two batches stored, the third held")
+            wait_until(
+                lambda: (
+                    (revision_count(db_path) == 100 and proxy.held == 1)
+                    or process.poll() is not None
+                ),
+                60,
+                "two batches stored, the third held",
+            )
             assert process.poll() is None, process.communicate()[1]
             proxy.release(1)
             wait_until(lambda: proxy.answered["content"] == 3, 60, "the third batch sent")
@@ -88,15 +96,26 @@ def test_snapshot_export_is_accepted_by_importdump(make_wiki, tmp_path: Path) ->
     wiki = make_wiki()
     wiki.import_xml(out)
     result = wiki.site().api(
-        "query", "GET", prop="revisions", titles=SEED_TITLE, rvlimit="max", rvdir="newer",
-        rvprop="timestamp|user|comment|flags|size|sha1|content", rvslots="main",
-        formatversion=2)
+        "query",
+        "GET",
+        prop="revisions",
+        titles=SEED_TITLE,
+        rvlimit="max",
+        rvdir="newer",
+        rvprop="timestamp|user|comment|flags|size|sha1|content",
+        rvslots="main",
+        formatversion=2,
+    )
     revisions = result["query"]["pages"][0]["revisions"]
     assert len(revisions) == len(stored)
     for mine, theirs in zip(stored, revisions, strict=True):
-        assert (mine["sha1"], mine["timestamp"], mine["comment"], mine["minor"], mine["size"]) \
-            == (theirs["sha1"], theirs["timestamp"], theirs["comment"], theirs["minor"],
-                theirs["size"])
+        assert (mine["sha1"], mine["timestamp"], mine["comment"], mine["minor"], mine["size"]) == (
+            theirs["sha1"],
+            theirs["timestamp"],
+            theirs["comment"],
+            theirs["minor"],
+            theirs["size"],
+        )
         assert theirs["user"].removeprefix("imported>") == mine["user"]
 
 
@@ -114,9 +133,15 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        body = json.dumps({"batchcomplete": True, "query": {
-            "general": {"generator": "MediaWiki 1.39.0", "sitename": "Fake"},
-            "userinfo": {"id": 0, "name": "127.0.0.1", "anon": True}}}).encode()
+        body = json.dumps(
+            {
+                "batchcomplete": True,
+                "query": {
+                    "general": {"generator": "MediaWiki 1.39.0", "sitename": "Fake"},
+                    "userinfo": {"id": 0, "name": "127.0.0.1", "anon": True},
+                },
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -133,8 +158,11 @@ def test_wiki_requests_are_polite() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     slept: list[float] = []
     try:
-        wiki = Wiki(name="fake", api_url=f"http://127.0.0.1:{server.server_port}/w/api.php",
-                    contact="ops@example.org")
+        wiki = Wiki(
+            name="fake",
+            api_url=f"http://127.0.0.1:{server.server_port}/w/api.php",
+            contact="ops@example.org",
+        )
         source = ApiSource(wiki, sleep=slept.append)
         source.check()
     finally:
@@ -144,7 +172,8 @@ def test_wiki_requests_are_polite() -> None:
     assert path.startswith("/w/api.php?")
     assert query["maxlag"] == "5" and query["format"] == "json"
     assert headers["User-Agent"] == (
-        f"wiki-tracker/{__version__} (ops@example.org) mwclient/{mwclient.__version__}")
+        f"wiki-tracker/{__version__} (ops@example.org) mwclient/{mwclient.__version__}"
+    )
     assert "gzip" in headers["Accept-Encoding"]
     assert source.requests == 2
 
@@ -168,8 +197,9 @@ def test_track_maxlag_error_is_retried(make_wiki, tmp_path: Path) -> None:
     wiki.edit("Lagged page", "Text.", "create")
     for i in range(8):  # each edit queues jobs: the job queue size becomes "lag"
         wiki.edit(f"Lag maker {i}", f"[[Lagged page]] {i}", "queue jobs")
-    source = ApiSource(Wiki(name="lagged", api_url=wiki.api_url, max_retries=1),
-                       sleep=lambda s: slept.append(s))
+    source = ApiSource(
+        Wiki(name="lagged", api_url=wiki.api_url, max_retries=1), sleep=lambda s: slept.append(s)
+    )
     slept: list[float] = []
     with pytest.raises(WikiError, match="not reachable: API error maxlag|the server is lagged"):
         source.call("query", meta="siteinfo", maxlag=0)

@@ -128,8 +128,9 @@ def test_history_paginates(client, stored: dict) -> None:
     assert client.get(f"/page/{stored['seed']}?per=10&page=3").status_code == 404
 
 
-@pytest.mark.parametrize("query", ["page=0", "page=x", "page=-1", "per=5", "per=abc",
-                                   "page=99999999999999999999999"])
+@pytest.mark.parametrize(
+    "query", ["page=0", "page=x", "page=-1", "per=5", "per=abc", "page=99999999999999999999999"]
+)
 def test_history_bad_params_are_400(client, stored: dict, query: str) -> None:
     response = client.get(f"/page/{stored['seed']}?{query}")
     assert response.status_code == 400
@@ -180,11 +181,18 @@ def test_diff_reversed_pair_redirects_to_the_right_order(client, stored: dict) -
     assert "mode=side" in response.headers["Location"]
 
 
-@pytest.mark.parametrize("query,code", [
-    ("from=abc&to=1845803", 400), ("to=1.5", 400), ("mode=sideways", 400), ("to=", 200),
-    ("from=1&to=1845803", 404), ("to=9001", 404),  # 9001 is a revision of another page
-    ("page_id=5&junk=%3Cscript%3E", 200),  # unknown parameters are ignored
-])
+@pytest.mark.parametrize(
+    "query,code",
+    [
+        ("from=abc&to=1845803", 400),
+        ("to=1.5", 400),
+        ("mode=sideways", 400),
+        ("to=", 200),
+        ("from=1&to=1845803", 404),
+        ("to=9001", 404),  # 9001 is a revision of another page
+        ("page_id=5&junk=%3Cscript%3E", 200),  # unknown parameters are ignored
+    ],
+)
 def test_diff_bad_params(client, stored: dict, query: str, code: int) -> None:
     response = client.get(f"/diff/{stored['seed']}?{query}")
     assert response.status_code == code
@@ -204,9 +212,11 @@ def test_revision_view_shows_section_tree_and_text(client, stored: dict) -> None
 def test_section_history_follows_renames_and_moves(client, stored: dict) -> None:
     # The section that starts as "Afghanistan", is renamed, then moved under another.
     with Store(stored["path"], readonly=True) as store:
-        row = store.one("SELECT section_id FROM section_changes sc JOIN revisions r "
-                        "ON r.id = sc.rev_id WHERE r.revid = 1844188 AND sc.kinds LIKE "
-                        "'%moved%'")
+        row = store.one(
+            "SELECT section_id FROM section_changes sc JOIN revisions r "
+            "ON r.id = sc.rev_id WHERE r.revid = 1844188 AND sc.kinds LIKE "
+            "'%moved%'"
+        )
     assert row is not None
     response = client.get(f"/section/{stored['seed']}/{row['section_id']}")
     assert response.status_code == 200
@@ -230,8 +240,9 @@ def test_search_finds_when_a_sentence_came_and_went(client, stored: dict) -> Non
 
 def test_search_phrase_is_not_all_words(client) -> None:
     phrase = text_of(client.get("/search", query_string={"q": "routes supply NATO"}))
-    words = text_of(client.get("/search", query_string={"q": "routes supply NATO",
-                                                        "match": "words"}))
+    words = text_of(
+        client.get("/search", query_string={"q": "routes supply NATO", "match": "words"})
+    )
     assert "No stored revision contains" in phrase
     assert SEED_TITLE in words
 
@@ -242,10 +253,17 @@ def test_search_query_syntax_is_text(client, q: str) -> None:
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("query,code", [
-    ("q=" + "x" * 501, 400), ("q=a&match=regex", 400), ("q=a&page_id=abc", 400),
-    ("q=a&page_id=424242", 404), ("q=%21%21%21", 200), ("", 200),
-])
+@pytest.mark.parametrize(
+    "query,code",
+    [
+        ("q=" + "x" * 501, 400),
+        ("q=a&match=regex", 400),
+        ("q=a&page_id=abc", 400),
+        ("q=a&page_id=424242", 404),
+        ("q=%21%21%21", 200),
+        ("", 200),
+    ],
+)
 def test_search_bad_params(client, query: str, code: int) -> None:
     response = client.get(f"/search?{query}")
     assert response.status_code == code
@@ -261,13 +279,15 @@ def test_search_index_keeps_up_with_new_revisions(tmp_path: Path) -> None:
         page = store.page(paths["bad"])
         assert page is not None
         PageIngestor(store, page["wiki_id"], page["id"]).add(
-            [revision(9102, 9101, "Hello.\n\n== New ==\nA zanzibar quokka.\n", minutes=5)])
+            [revision(9102, 9101, "Hello.\n\n== New ==\nA zanzibar quokka.\n", minutes=5)]
+        )
     text = text_of(client.get("/search?q=zanzibar+quokka"))
     assert "Appeared in #9102" in text and "still there" in text
 
 
 def test_search_works_when_the_database_cannot_be_written(tmp_path: Path, monkeypatch) -> None:
     paths = build_store(tmp_path)
+
     def read_only(indexer: Indexer) -> sqlite3.Connection:
         return sqlite3.connect(f"file:{indexer.path}?mode=ro", uri=True, isolation_level=None)
 
@@ -289,8 +309,10 @@ def test_index_new_blobs_indexes_each_blob_once(tmp_path: Path) -> None:
         blobs = store.scalar("SELECT count(*) FROM blobs")
         indexed = store.scalar(f"SELECT count(*) FROM {schema.FTS_TABLE}")
         # Contentless: the index keeps no copy of the texts, which stay in blobs only.
-        hits, texts = store.db.execute(f"SELECT count(*), count(text) FROM {schema.FTS_TABLE} "
-                                       f"WHERE {schema.FTS_TABLE} MATCH 'nato'").fetchone()
+        hits, texts = store.db.execute(
+            f"SELECT count(*), count(text) FROM {schema.FTS_TABLE} "
+            f"WHERE {schema.FTS_TABLE} MATCH 'nato'"
+        ).fetchone()
         assert hits > 0 and texts == 0
     assert first == blobs == indexed and again == 0
 
@@ -325,12 +347,20 @@ def _fts5(texts: list[str]) -> sqlite3.Connection:
 # Characters where SQLite's Unicode tables and Python's disagree, or FTS5 is unusual: accents
 # (precomposed, combining, a combining one alone), ß, dotted İ, long s, ligatures, digits of
 # other scripts, private use, Devanagari signs, Arabic hamza, markup and sentence ends.
-_TRICKY = [*"aZq7 .:;,-[]{}|='_éÉøØßİſµǠﬁ½²٣Σςिक्षآاı", "\u2013", "\n", "\t", "\ue000",
-           "\U000f0000", "\u0301"]
+_TRICKY = [
+    *"aZq7 .:;,-[]{}|='_éÉøØßİſµǠﬁ½²٣Σςिक्षآاı",
+    "\u2013",
+    "\n",
+    "\t",
+    "\ue000",
+    "\U000f0000",
+    "\u0301",
+]
 # Lone surrogates (Cs) cannot come from a wiki: its text arrives as UTF-8.
-_TRICKY_TEXT = st.text(alphabet=st.one_of(st.sampled_from(_TRICKY),
-                                          st.characters(exclude_categories=("Cs",))),
-                       max_size=60)
+_TRICKY_TEXT = st.text(
+    alphabet=st.one_of(st.sampled_from(_TRICKY), st.characters(exclude_categories=("Cs",))),
+    max_size=60,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -341,22 +371,50 @@ def test_tokenizer_is_the_index_tokenizer(text: str) -> None:
     assert [folded for _, _, folded in TOKENIZER.tokens(text)] == fts
 
 
-_SNIPPET_WORDS = st.sampled_from(["alpha", "Beta", "gamma.", "delta:", "[[epsilon]]", "Élan",
-                                  "elan", "zeta,", "\n", "==", "eta", "theta", "alpha"])
+_SNIPPET_WORDS = st.sampled_from(
+    [
+        "alpha",
+        "Beta",
+        "gamma.",
+        "delta:",
+        "[[epsilon]]",
+        "Élan",
+        "elan",
+        "zeta,",
+        "\n",
+        "==",
+        "eta",
+        "theta",
+        "alpha",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(_SNIPPET_WORDS, min_size=1, max_size=80).map(" ".join),
-       st.lists(st.sampled_from(["alpha", "beta", "elan", "gamma delta", "eta theta",
-                                 "zeta alpha"]), min_size=1, max_size=3),
-       st.booleans(), st.sampled_from([4, 8, 32]))
-def test_snippet_is_the_fts5_snippet(text: str, words: list[str], all_words: bool,
-                                     tokens: int) -> None:
+@given(
+    st.lists(_SNIPPET_WORDS, min_size=1, max_size=80).map(" ".join),
+    st.lists(
+        st.sampled_from(["alpha", "beta", "elan", "gamma delta", "eta theta", "zeta alpha"]),
+        min_size=1,
+        max_size=3,
+    ),
+    st.booleans(),
+    st.sampled_from([4, 8, 32]),
+)
+def test_snippet_is_the_fts5_snippet(
+    text: str, words: list[str], all_words: bool, tokens: int
+) -> None:
     """What the contentful index's snippet() gave, the contentless one gives from Python."""
     query = search.phrase_query(" ".join(words), all_words)
     assert query is not None
-    row = _fts5([text]).execute("SELECT snippet(t, 0, '\ue000', '\ue001', '…', ?) FROM t "
-                                "WHERE t MATCH ?", [tokens, query]).fetchone()
+    row = (
+        _fts5([text])
+        .execute(
+            "SELECT snippet(t, 0, '\ue000', '\ue001', '…', ?) FROM t WHERE t MATCH ?",
+            [tokens, query],
+        )
+        .fetchone()
+    )
     pieces = search.snippet(text, search.query_phrases(query), tokens)
     ours = "".join(f"\ue000{t}\ue001" if hit else t for t, hit in pieces)
     assert ours == (row[0] if row else ours)
@@ -386,12 +444,24 @@ def test_overlay_refuses_operations_that_do_not_fit() -> None:
 # --- not found, bad input, never a traceback ---------------------------------------------
 
 
-@pytest.mark.parametrize("url", [
-    "/page/424242", "/page/abc", "/rev/424242/1", "/rev/{seed}/1",
-    "/rev/{seed}/99999999999999999999999", "/section/{seed}/no-such-section",
-    "/section/424242/x", "/diff/424242", "/feeds/page/424242.atom", "/digests/424242",
-    "/feeds/subscription/nobody.atom", "/no/such/url", "/static/nothing.css",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/page/424242",
+        "/page/abc",
+        "/rev/424242/1",
+        "/rev/{seed}/1",
+        "/rev/{seed}/99999999999999999999999",
+        "/section/{seed}/no-such-section",
+        "/section/424242/x",
+        "/diff/424242",
+        "/feeds/page/424242.atom",
+        "/digests/424242",
+        "/feeds/subscription/nobody.atom",
+        "/no/such/url",
+        "/static/nothing.css",
+    ],
+)
 def test_unknown_ids_are_a_404_page(client, stored: dict, url: str) -> None:
     response = client.get(url.format(seed=stored["seed"]))
     assert response.status_code == 404
@@ -400,15 +470,36 @@ def test_unknown_ids_are_a_404_page(client, stored: dict, url: str) -> None:
     assert response.headers["Content-Security-Policy"]
 
 
-JUNK = ["page=%00", "page=1e3", "from=-1", "to=%ff%fe", "per=", "q=%00%01", "mode=",
-        "match=", "page_id=0", "subscription=%3Cscript%3E", "page=1&page=2", "to=1&to=x",
-        "from=" + "9" * 40, "q=" + "%F0%9F%92%A5" * 100]
+JUNK = [
+    "page=%00",
+    "page=1e3",
+    "from=-1",
+    "to=%ff%fe",
+    "per=",
+    "q=%00%01",
+    "mode=",
+    "match=",
+    "page_id=0",
+    "subscription=%3Cscript%3E",
+    "page=1&page=2",
+    "to=1&to=x",
+    "from=" + "9" * 40,
+    "q=" + "%F0%9F%92%A5" * 100,
+]
 
 
 def test_no_query_string_gives_a_server_error(client, stored: dict) -> None:
     seed = stored["seed"]
-    for url in ("/", f"/page/{seed}", f"/diff/{seed}", f"/rev/{seed}/1845803",
-                f"/section/{seed}/1843012.0", "/search", "/digests", f"/feeds/page/{seed}.atom"):
+    for url in (
+        "/",
+        f"/page/{seed}",
+        f"/diff/{seed}",
+        f"/rev/{seed}/1845803",
+        f"/section/{seed}/1843012.0",
+        "/search",
+        "/digests",
+        f"/feeds/page/{seed}.atom",
+    ):
         for junk in JUNK:
             response = client.get(f"{url}?{junk}")
             assert response.status_code in (200, 302, 400, 404), (url, junk)
@@ -435,9 +526,19 @@ def test_a_hidden_text_cannot_be_diffed_but_says_why(tmp_path: Path) -> None:
         wiki = store.wiki_id("w", api_url="https://w.example/api.php")
         with store.atomic():
             page = store.upsert_page(wiki, 1, "Hidden")
-        hidden = Revision(revid=2, parentid=1, timestamp="2024-03-01T10:01:00Z", user="B",
-                          userid=2, comment="x", minor=False, size=3, sha1=None, text=None,
-                          texthidden=True)
+        hidden = Revision(
+            revid=2,
+            parentid=1,
+            timestamp="2024-03-01T10:01:00Z",
+            user="B",
+            userid=2,
+            comment="x",
+            minor=False,
+            size=3,
+            sha1=None,
+            text=None,
+            texthidden=True,
+        )
         PageIngestor(store, wiki, page["id"]).add([revision(1, 0, "One.\n"), hidden])
     client = create_app(path).test_client()
     response = client.get(f"/diff/{page['id']}?from=1&to=2")
@@ -452,11 +553,24 @@ def test_a_hidden_text_cannot_be_diffed_but_says_why(tmp_path: Path) -> None:
 def _all_urls(stored: dict) -> list[str]:
     seed, evil, bad = stored["seed"], stored["evil"], stored["bad"]
     return [
-        "/", f"/page/{seed}", f"/page/{evil}", f"/page/{bad}", f"/diff/{evil}",
-        f"/diff/{evil}?mode=side", f"/rev/{evil}/9002", f"/rev/{evil}/9001", f"/diff/{seed}",
-        "/search?q=marker+phrase", "/search?q=Mallory", f"/search?q=x&page_id={evil}",
-        "/digests", f"/feeds/page/{evil}.atom", "/page/424242", "/page/1?page=x",
-        "/static/style.css", "/static/app.js",
+        "/",
+        f"/page/{seed}",
+        f"/page/{evil}",
+        f"/page/{bad}",
+        f"/diff/{evil}",
+        f"/diff/{evil}?mode=side",
+        f"/rev/{evil}/9002",
+        f"/rev/{evil}/9001",
+        f"/diff/{seed}",
+        "/search?q=marker+phrase",
+        "/search?q=Mallory",
+        f"/search?q=x&page_id={evil}",
+        "/digests",
+        f"/feeds/page/{evil}.atom",
+        "/page/424242",
+        "/page/1?page=x",
+        "/static/style.css",
+        "/static/app.js",
     ] + [f"/section/{evil}/{sid}" for sid in _section_ids(stored)]
 
 
@@ -486,8 +600,10 @@ def test_hostile_content_is_escaped_everywhere(client, stored: dict) -> None:
         assert [s.get("src") for s in found.scripts] == ["/static/app.js"], url
         assert found.styles == [], url
         for link in found.urls:
-            assert not link.strip().lower().startswith(("javascript:", "data:", "vbscript:")), \
-                (url, link)
+            assert not link.strip().lower().startswith(("javascript:", "data:", "vbscript:")), (
+                url,
+                link,
+            )
         html = response.get_data(as_text=True)
         assert "<script>window" not in html and "<img src=x" not in html, url
 
@@ -516,8 +632,7 @@ def test_works_while_a_writer_holds_the_database(client, stored: dict) -> None:
     try:
         writer.execute("BEGIN IMMEDIATE")
         writer.execute("UPDATE watches SET status = status")
-        for url in ("/", f"/page/{stored['seed']}", f"/diff/{stored['seed']}",
-                    "/search?q=NATO"):
+        for url in ("/", f"/page/{stored['seed']}", f"/diff/{stored['seed']}", "/search?q=NATO"):
             assert client.get(url).status_code == 200, url
     finally:
         writer.execute("ROLLBACK")
@@ -554,11 +669,17 @@ def _record_digest(path: Path, page_id: int, subject: str, html: str) -> int:
 
     with Store(path) as store:
         return digest_store.record_digest(
-            store, subscription="everything", kind="changes", created_at="2024-03-02T08:00:00Z",
-            subject=subject, message_id=f"<{len(subject)}@wiki-tracker.test>",
+            store,
+            subscription="everything",
+            kind="changes",
+            created_at="2024-03-02T08:00:00Z",
+            subject=subject,
+            message_id=f"<{len(subject)}@wiki-tracker.test>",
             model={"subscription": "everything"},
             outputs={"html": html, "html_body": html, "markdown": "**changes** <script>x"},
-            windows=[PageWindow(page_id, None, 1845803, 16)], channels=[("file", "file")])
+            windows=[PageWindow(page_id, None, 1845803, 16)],
+            channels=[("file", "file")],
+        )
 
 
 def test_digest_archive_shows_delivered_digests(tmp_path: Path) -> None:
@@ -605,8 +726,7 @@ def test_serve_command_reports_a_taken_port_in_one_line(tmp_path: Path, stored: 
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = CliRunner().invoke(main, ["--config", str(config), "serve", "--port",
-                                            str(port)])
+        result = CliRunner().invoke(main, ["--config", str(config), "serve", "--port", str(port)])
     assert result.exit_code == 1, result.output
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
     assert "Traceback" not in result.output
@@ -621,7 +741,9 @@ def test_serve_runs_waitress_on_loopback_until_sigterm(tmp_path: Path, stored: d
     config = write_config(tmp_path, database=str(stored["path"]))
     process = subprocess.Popen(
         [sys.executable, "-m", "tracker", "--config", str(config), "serve", "--port", "0"],
-        stderr=subprocess.PIPE, text=True)
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stderr is not None
         line = process.stderr.readline()
@@ -631,8 +753,11 @@ def test_serve_runs_waitress_on_loopback_until_sigterm(tmp_path: Path, stored: d
         def home() -> tuple | None:
             try:
                 with urllib.request.urlopen(match.group(1), timeout=5) as response:
-                    return (response.status, response.headers["Content-Security-Policy"],
-                            response.read().decode())
+                    return (
+                        response.status,
+                        response.headers["Content-Security-Policy"],
+                        response.read().decode(),
+                    )
             except OSError:
                 return None  # not listening yet
 
@@ -670,14 +795,23 @@ def test_diff_shows_page_facts_and_new_change_types_escaped(stored: dict, monkey
         return result
 
     monkeypatch.setattr(diffview, "revision_pair_diff", with_page)
-    response = create_app(stored["path"]).test_client().get(
-        f"/diff/{stored['seed']}?from=1844188&to=1844397")
+    response = (
+        create_app(stored["path"])
+        .test_client()
+        .get(f"/diff/{stored['seed']}?from=1844188&to=1844397")
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "<script>x" not in html and "<b>Cat" not in html and "<img src=x>" not in html
     text = text_of(response)
-    for shown in ("The page", "category added <b>Cat</b>", "language link added nl:<script>x",
-                  "default sort key", "behaviour switch added __NOTOC__",
-                  "heading level 2 → 3", "link moved from A <i>X</i>",
-                  "file added <img src=x>.jpg"):
+    for shown in (
+        "The page",
+        "category added <b>Cat</b>",
+        "language link added nl:<script>x",
+        "default sort key",
+        "behaviour switch added __NOTOC__",
+        "heading level 2 → 3",
+        "link moved from A <i>X</i>",
+        "file added <img src=x>.jpg",
+    ):
         assert shown in " ".join(text.split()), shown

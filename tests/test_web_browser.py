@@ -130,14 +130,24 @@ def test_keyboard_only_navigation(site: dict, page) -> None:
     page.wait_for_url(re.compile(r"/page/"))
     outline = page.evaluate(
         "(() => { const b = document.querySelector('button[type=submit]'); b.focus();"
-        " return getComputedStyle(b).outlineStyle; })()")
+        " return getComputedStyle(b).outlineStyle; })()"
+    )
     assert outline != "none"  # focus is visible
 
 
-@pytest.mark.parametrize("path", ["/", "/page/{seed}", "/diff/{seed}?from=1843012&to=1845803",
-                                  "/rev/{seed}/1845803", "/search?q=NATO"])
-def test_phone_width_has_no_sideways_scroll(site: dict, browser, path: str,
-                                            artifacts: Path) -> None:
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/page/{seed}",
+        "/diff/{seed}?from=1843012&to=1845803",
+        "/rev/{seed}/1845803",
+        "/search?q=NATO",
+    ],
+)
+def test_phone_width_has_no_sideways_scroll(
+    site: dict, browser, path: str, artifacts: Path
+) -> None:
     context = browser.new_context(viewport={"width": 375, "height": 800}, is_mobile=True)
     try:
         tab = context.new_page()
@@ -153,8 +163,15 @@ def test_phone_width_has_no_sideways_scroll(site: dict, browser, path: str,
 def test_hostile_content_never_runs(site: dict, page, artifacts: Path) -> None:
     watch = Watch(page)
     evil = site["evil"]
-    urls = [f"/page/{evil}", f"/diff/{evil}", f"/diff/{evil}?mode=side", f"/rev/{evil}/9002",
-            "/search?q=marker+phrase", "/", f"/feeds/page/{evil}.atom"]
+    urls = [
+        f"/page/{evil}",
+        f"/diff/{evil}",
+        f"/diff/{evil}?mode=side",
+        f"/rev/{evil}/9002",
+        "/search?q=marker+phrase",
+        "/",
+        f"/feeds/page/{evil}.atom",
+    ]
     page.goto(f"{site['url']}/rev/{evil}/9002")
     urls += [page.locator(".wsection-head a").nth(1).get_attribute("href")]
     for n, url in enumerate(urls):

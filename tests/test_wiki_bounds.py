@@ -30,9 +30,13 @@ from tracker.fetch.api import ApiSource
 from tracker.fetch.transport import Backoff, BoundedAdapter, Limits, parse_retry_after
 from tracker.model import sha1_hex
 
-SITEINFO = {"batchcomplete": True, "query": {
-    "general": {"generator": "MediaWiki 1.39.0", "sitename": "Fake"},
-    "userinfo": {"id": 0, "name": "127.0.0.1", "anon": True}}}
+SITEINFO = {
+    "batchcomplete": True,
+    "query": {
+        "general": {"generator": "MediaWiki 1.39.0", "sitename": "Fake"},
+        "userinfo": {"id": 0, "name": "127.0.0.1", "anon": True},
+    },
+}
 
 
 def siteinfo(params: dict) -> dict:
@@ -48,8 +52,10 @@ def proxy() -> Iterator[FaultProxy]:
 
 def api(proxy: FaultProxy, slept: list[float] | None = None, **wiki: object) -> ApiSource:
     settings: dict = {"contact": "tests@example.org", "max_retries": 1, **wiki}
-    return ApiSource(Wiki(name="fake", api_url=proxy.api_url, **settings),
-                     sleep=slept.append if slept is not None else _never)
+    return ApiSource(
+        Wiki(name="fake", api_url=proxy.api_url, **settings),
+        sleep=slept.append if slept is not None else _never,
+    )
 
 
 def _never(seconds: float) -> None:
@@ -76,37 +82,57 @@ def test_config_bounds_have_safe_defaults_and_load(tmp_path: Path) -> None:
     path.write_text(WIKI)
     wiki = load_config(path).wikis[0]
     assert (wiki.timeout, wiki.request_deadline, wiki.max_retry_after) == (30, 120, 900)
-    assert (wiki.max_continuations, wiki.max_reply_size, wiki.max_revision_size) == \
-        (1000, 32 * MIB, 8 * MIB)
-    path.write_text(WIKI + 'request_deadline = "30s"\nmax_retry_after = 60\n'
-                    'max_continuations = 5\nmax_reply_size = "64MiB"\n'
-                    'max_revision_size = 2_000_000\n')
+    assert (wiki.max_continuations, wiki.max_reply_size, wiki.max_revision_size) == (
+        1000,
+        32 * MIB,
+        8 * MIB,
+    )
+    path.write_text(
+        WIKI + 'request_deadline = "30s"\nmax_retry_after = 60\n'
+        'max_continuations = 5\nmax_reply_size = "64MiB"\n'
+        "max_revision_size = 2_000_000\n"
+    )
     wiki = load_config(path).wikis[0]
     assert (wiki.request_deadline, wiki.max_retry_after, wiki.max_continuations) == (30, 60, 5)
     assert (wiki.max_reply_size, wiki.max_revision_size) == (64 * MIB, 2_000_000)
 
 
-@pytest.mark.parametrize(("value", "size"), [
-    (1024, 1024), ("512", 512), ("512B", 512), ("8MiB", 8 * MIB), ("8 mib", 8 * MIB),
-    ("1.5KiB", 1536), ("10MB", 10_000_000), ("1GiB", 1 << 30), ("2kb", 2000),
-])
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [
+        (1024, 1024),
+        ("512", 512),
+        ("512B", 512),
+        ("8MiB", 8 * MIB),
+        ("8 mib", 8 * MIB),
+        ("1.5KiB", 1536),
+        ("10MB", 10_000_000),
+        ("1GiB", 1 << 30),
+        ("2kb", 2000),
+    ],
+)
 def test_config_size_forms(value: object, size: int) -> None:
     assert parse_size(value) == size
 
 
-@pytest.mark.parametrize(("line", "expected"), [
-    ("timeout = 0", "wikis[0].timeout: must be more than 0"),
-    ("timeout = -3", "wikis[0].timeout: must be more than 0"),
-    ("max_retries = -1", "wikis[0].max_retries: must be 0 or more"),
-    ("max_continuations = 0", "wikis[0].max_continuations: must be 1 or more"),
-    ('request_deadline = "soon"', "wikis[0].request_deadline: 'soon' is not an interval"),
-    ("max_retry_after = -1", "wikis[0].max_retry_after: an interval must be positive"),
-    ('max_reply_size = "8 parsecs"', "wikis[0].max_reply_size: '8 parsecs' is not a size"),
-    ("max_revision_size = 0", "wikis[0].max_revision_size: a size must be positive"),
-    ("max_revision_size = true", "wikis[0].max_revision_size: expected bytes"),
-    ('max_reply_size = "4MiB"\nmax_revision_size = "8MiB"',
-     "wikis[0].max_reply_size: 4 MiB is not more than max_revision_size (8 MiB)"),
-])
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("timeout = 0", "wikis[0].timeout: must be more than 0"),
+        ("timeout = -3", "wikis[0].timeout: must be more than 0"),
+        ("max_retries = -1", "wikis[0].max_retries: must be 0 or more"),
+        ("max_continuations = 0", "wikis[0].max_continuations: must be 1 or more"),
+        ('request_deadline = "soon"', "wikis[0].request_deadline: 'soon' is not an interval"),
+        ("max_retry_after = -1", "wikis[0].max_retry_after: an interval must be positive"),
+        ('max_reply_size = "8 parsecs"', "wikis[0].max_reply_size: '8 parsecs' is not a size"),
+        ("max_revision_size = 0", "wikis[0].max_revision_size: a size must be positive"),
+        ("max_revision_size = true", "wikis[0].max_revision_size: expected bytes"),
+        (
+            'max_reply_size = "4MiB"\nmax_revision_size = "8MiB"',
+            "wikis[0].max_reply_size: 4 MiB is not more than max_revision_size (8 MiB)",
+        ),
+    ],
+)
 def test_config_bounds_refuse_what_cannot_work(tmp_path: Path, line: str, expected: str) -> None:
     path = tmp_path / "config.toml"
     path.write_text(WIKI + line + "\n")
@@ -120,8 +146,9 @@ def test_config_bounds_refuse_what_cannot_work(tmp_path: Path, line: str, expect
 
 @pytest.mark.parametrize("kind", ["status", "maxlag"])
 @pytest.mark.parametrize("value", ["99999999", "inf", "Infinity", "1e400", "date+99999"])
-def test_wiki_retry_after_beyond_the_cap_is_not_slept(proxy: FaultProxy, kind: str,
-                                                      value: str) -> None:
+def test_wiki_retry_after_beyond_the_cap_is_not_slept(
+    proxy: FaultProxy, kind: str, value: str
+) -> None:
     slept: list[float] = []
     proxy.queue(kind, retry_after=value)
     with pytest.raises(WikiError) as error:
@@ -135,8 +162,9 @@ def test_wiki_retry_after_beyond_the_cap_is_not_slept(proxy: FaultProxy, kind: s
 
 @pytest.mark.parametrize("kind", ["status", "maxlag"])
 @pytest.mark.parametrize("value", ["NaN", "-5", "soon", "", "12 parsecs"])
-def test_wiki_retry_after_not_a_wait_falls_back_to_backoff(proxy: FaultProxy, kind: str,
-                                                           value: str) -> None:
+def test_wiki_retry_after_not_a_wait_falls_back_to_backoff(
+    proxy: FaultProxy, kind: str, value: str
+) -> None:
     slept: list[float] = []
     proxy.queue(kind, retry_after=value)
     assert api(proxy, slept).call(meta="siteinfo") == SITEINFO
@@ -216,8 +244,7 @@ def test_wiki_deadline_leaves_normal_replies_alone(proxy: FaultProxy) -> None:
         assert source.call(meta="siteinfo") == SITEINFO
     assert source.requests == 20
     # Each request's timer ends with it: no thread is left waiting for a deadline.
-    wait_until(lambda: threading.active_count() <= before + 2, 10,
-               "the deadline timers to exit")
+    wait_until(lambda: threading.active_count() <= before + 2, 10, "the deadline timers to exit")
 
 
 # --- continuations ---------------------------------------------------------------------------
@@ -226,8 +253,10 @@ def test_wiki_deadline_leaves_normal_replies_alone(proxy: FaultProxy) -> None:
 def test_wiki_endless_continuation_stops_at_the_cap(proxy: FaultProxy) -> None:
     def endless(params: dict) -> dict:
         n = int(params.get("lecontinue", "0"))
-        return {"continue": {"lecontinue": str(n + 1), "continue": "-||"},
-                "query": {"logevents": [{"logid": n}]}}
+        return {
+            "continue": {"lecontinue": str(n + 1), "continue": "-||"},
+            "query": {"logevents": [{"logid": n}]},
+        }
 
     proxy.mode("reply", reply=endless)
     source = api(proxy, max_continuations=20)
@@ -243,8 +272,10 @@ def test_wiki_endless_continuation_stops_at_the_cap(proxy: FaultProxy) -> None:
 def test_wiki_continuation_that_repeats_itself_stops(proxy: FaultProxy, cycle: int) -> None:
     def looping(params: dict) -> dict:
         n = int(params.get("rvcontinue", "0"))
-        return {"continue": {"rvcontinue": str((n + 1) % cycle), "continue": "||"},
-                "query": {"pages": []}}
+        return {
+            "continue": {"rvcontinue": str((n + 1) % cycle), "continue": "||"},
+            "query": {"pages": []},
+        }
 
     proxy.mode("reply", reply=looping)
     with pytest.raises(WikiError) as error:
@@ -288,8 +319,7 @@ def test_wiki_huge_body_is_cut_while_it_streams(proxy: FaultProxy) -> None:
 def test_wiki_huge_body_announced_is_refused_unread(proxy: FaultProxy) -> None:
     proxy.queue("huge", size=200_000_000, length=True)
     source = api(proxy)
-    assert _peak_during(lambda: pytest.raises(WikiError, source.call, meta="siteinfo")) \
-        < 4 * MIB
+    assert _peak_during(lambda: pytest.raises(WikiError, source.call, meta="siteinfo")) < 4 * MIB
     assert source.call(meta="siteinfo") == SITEINFO
 
 
@@ -313,7 +343,8 @@ def test_wiki_reply_bounds_in_a_process_of_their_own(proxy: FaultProxy, tmp_path
     proxy.queue("gzip", size=1 << 30)
     proxy.queue("huge", size=200_000_000)
     script = tmp_path / "bounded.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import resource, sys
         from tracker.config import Wiki
         from tracker.errors import WikiError
@@ -328,9 +359,11 @@ def test_wiki_reply_bounds_in_a_process_of_their_own(proxy: FaultProxy, tmp_path
                 print(exc, file=sys.stderr)
         after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(before, after)
-    """))
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=300)
+    """)
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     before, after = map(int, done.stdout.split())
     assert done.stderr.count("larger than max_reply_size") == 2, done.stderr
@@ -347,16 +380,24 @@ def test_transport_gives_normal_replies_as_requests_does(proxy: FaultProxy) -> N
 
     def gzip_members(count: int) -> bytes:
         part = len(data) // count + 1
-        return b"".join(zlib.compress(data[i:i + part], wbits=31)
-                        for i in range(0, len(data), part))
+        return b"".join(
+            zlib.compress(data[i : i + part], wbits=31) for i in range(0, len(data), part)
+        )
 
     bounded = requests.Session()
     bounded.mount("http://", BoundedAdapter(Limits(deadline=10, max_bytes=1 * MIB)))
-    for encoding, body in [("gzip", gzip_members(1)), ("gzip", gzip_members(3)),
-                           ("x-gzip", gzip_members(1)), ("deflate", deflate(False)),
-                           ("deflate", deflate(True)), ("identity", data), ("", data)]:
-        proxy.queue("raw", status=200, body=body,
-                    headers={"Content-Encoding": encoding} if encoding else {})
+    for encoding, body in [
+        ("gzip", gzip_members(1)),
+        ("gzip", gzip_members(3)),
+        ("x-gzip", gzip_members(1)),
+        ("deflate", deflate(False)),
+        ("deflate", deflate(True)),
+        ("identity", data),
+        ("", data),
+    ]:
+        proxy.queue(
+            "raw", status=200, body=body, headers={"Content-Encoding": encoding} if encoding else {}
+        )
         assert bounded.get(proxy.api_url).content == data, encoding
         assert bounded.get(proxy.api_url).json() == SITEINFO  # the connection is reusable
 
@@ -377,11 +418,21 @@ class FakeHistory:
     not fit ends the reply, with a continuation at itself, even when it is the first."""
 
     def __init__(self, texts: list[str], result_cap: int | None = None):
-        self.revs = [{"revid": 100 + i, "parentid": 99 + i if i else 0,
-                      "timestamp": f"2024-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
-                      "user": "Editor", "userid": 7, "comment": f"edit {i}",
-                      "size": len(text.encode()), "sha1": sha1_hex(text),
-                      "contentmodel": "wikitext", "text": text} for i, text in enumerate(texts)]
+        self.revs = [
+            {
+                "revid": 100 + i,
+                "parentid": 99 + i if i else 0,
+                "timestamp": f"2024-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
+                "user": "Editor",
+                "userid": 7,
+                "comment": f"edit {i}",
+                "size": len(text.encode()),
+                "sha1": sha1_hex(text),
+                "contentmodel": "wikitext",
+                "text": text,
+            }
+            for i, text in enumerate(texts)
+        ]
         self.result_cap = result_cap
         self.asked: list[dict] = []
 
@@ -399,7 +450,7 @@ class FakeHistory:
             limit = 50 if params.get("rvlimit", "max") == "max" else int(params["rvlimit"])
         if "rvcontinue" in params:
             revid = int(params["rvcontinue"].split("|")[-1])
-            rows = rows[[r["revid"] for r in rows].index(revid):]
+            rows = rows[[r["revid"] for r in rows].index(revid) :]
         out, used, cont = [], 0, None
         for i, row in enumerate(rows):
             if i == limit:
@@ -411,15 +462,22 @@ class FakeHistory:
                     cont = row
                     break
                 used += row["size"]
-                item["slots"] = {"main": {"contentmodel": "wikitext",
-                                          "contentformat": "text/x-wiki",
-                                          "content": row["text"]}}
+                item["slots"] = {
+                    "main": {
+                        "contentmodel": "wikitext",
+                        "contentformat": "text/x-wiki",
+                        "content": row["text"],
+                    }
+                }
             out.append(item)
-        result: dict = {"query": {"pages": [{"pageid": 1, "ns": 0, "title": "Page",
-                                             "revisions": out}]}}
+        result: dict = {
+            "query": {"pages": [{"pageid": 1, "ns": 0, "title": "Page", "revisions": out}]}
+        }
         if cont is not None:
-            result["continue"] = {"rvcontinue": f"{cont['timestamp']}|{cont['revid']}",
-                                  "continue": "||"}
+            result["continue"] = {
+                "rvcontinue": f"{cont['timestamp']}|{cont['revid']}",
+                "continue": "||",
+            }
         return result
 
 
@@ -431,8 +489,12 @@ def check_history(revisions: list, history: FakeHistory, large: set[int]) -> Non
     """Every revision once, in order, with its metadata; the large ones without text."""
     assert [r.revid for r in revisions] == [r["revid"] for r in history.revs]
     for rev, row in zip(revisions, history.revs, strict=True):
-        assert (rev.size, rev.sha1, rev.timestamp, rev.comment) == \
-            (row["size"], row["sha1"], row["timestamp"], row["comment"])
+        assert (rev.size, rev.sha1, rev.timestamp, rev.comment) == (
+            row["size"],
+            row["sha1"],
+            row["timestamp"],
+            row["comment"],
+        )
         if rev.revid in large:
             assert rev.toolarge and rev.text is None and not rev.texthidden
         else:
@@ -448,8 +510,7 @@ def test_wiki_revision_over_max_revision_size_comes_without_text(proxy: FaultPro
     assert len(history.asked) == 1
 
 
-def test_wiki_revision_too_large_for_a_reply_comes_alone_without_text(
-        proxy: FaultProxy) -> None:
+def test_wiki_revision_too_large_for_a_reply_comes_alone_without_text(proxy: FaultProxy) -> None:
     texts = [f"revision {i} " * 80 for i in range(30)]
     texts[7] = "y" * 100_000  # over the 64 KiB reply cap on its own
     history = FakeHistory(texts)
@@ -472,15 +533,17 @@ def test_wiki_revision_over_the_wikis_own_result_cap(proxy: FaultProxy) -> None:
 
 
 @pytest.mark.parametrize("result_cap", [None, 20_000])
-def test_wiki_revisions_by_id_split_around_a_large_one(proxy: FaultProxy,
-                                                       result_cap: int | None) -> None:
+def test_wiki_revisions_by_id_split_around_a_large_one(
+    proxy: FaultProxy, result_cap: int | None
+) -> None:
     texts = [f"revision {i} " * 80 for i in range(60)]
     texts[33] = "w" * 100_000
     history = FakeHistory(texts, result_cap=result_cap)
     proxy.mode("reply", reply=history)
     source = api(proxy, max_reply_size=64 * 1024, max_revision_size=32 * 1024)
-    revisions = sorted(fetched(source, revids=[r["revid"] for r in history.revs]),
-                       key=lambda r: r.revid)
+    revisions = sorted(
+        fetched(source, revids=[r["revid"] for r in history.revs]), key=lambda r: r.revid
+    )
     check_history(revisions, history, large={133})
     assert len(history.asked) <= 20
 

@@ -26,9 +26,17 @@ def large_history(wiki, settings: str = "") -> list[dict]:
         conf.write("\n$wgMaxArticleSize = 4096; // KiB: room for a 3 MB revision\n" + settings)
     # PHP's built-in server caches compiled scripts (OPcache, checked every 2 s): wait until
     # the wiki reads the new settings, which siteinfo shows.
-    wait_until(lambda: wiki.anon_site().api("query", "GET", meta="siteinfo")["query"][
-        "general"]["maxarticlesize"] == 4096 * 1024, 30, "the wiki reading its new settings",
-        every=0.1)
+    wait_until(
+        lambda: (
+            wiki.anon_site().api("query", "GET", meta="siteinfo")["query"]["general"][
+                "maxarticlesize"
+            ]
+            == 4096 * 1024
+        ),
+        30,
+        "the wiki reading its new settings",
+        every=0.1,
+    )
     wiki.edit(TITLE, "== Data ==\nnone yet\n", "start")
     wiki.edit(TITLE, HUGE, "the whole table")
     wiki.edit(TITLE, "== Data ==\nmoved to [[Elsewhere]]\n", "cut")
@@ -36,21 +44,30 @@ def large_history(wiki, settings: str = "") -> list[dict]:
 
 
 def wiki_revisions(wiki) -> list[dict]:
-    result = wiki.site().api("query", "GET", prop="revisions", titles=TITLE, rvlimit="max",
-                             rvdir="newer", rvprop="ids|timestamp|size|sha1|comment",
-                             formatversion=2)
+    result = wiki.site().api(
+        "query",
+        "GET",
+        prop="revisions",
+        titles=TITLE,
+        rvlimit="max",
+        rvdir="newer",
+        rvprop="ids|timestamp|size|sha1|comment",
+        formatversion=2,
+    )
     return result["query"]["pages"][0]["revisions"]
 
 
 def check_stored(config: Path, theirs: list[dict]) -> None:
     """Every revision stored with the wiki's metadata; the large one without its text."""
     mine = history_json(config, TITLE)
-    assert [(r["revid"], r["size"], r["sha1"], r["comment"]) for r in mine] == \
-        [(r["revid"], r["size"], r["sha1"], r["comment"]) for r in theirs]
+    assert [(r["revid"], r["size"], r["sha1"], r["comment"]) for r in mine] == [
+        (r["revid"], r["size"], r["sha1"], r["comment"]) for r in theirs
+    ]
     assert not any(r["texthidden"] for r in mine)
     with sqlite3.connect(config.parent / "tracker.db") as db:
-        assert [row[0] for row in db.execute(
-            "SELECT has_text FROM revisions ORDER BY timestamp, revid")] == [1, 0, 1]
+        assert [
+            row[0] for row in db.execute("SELECT has_text FROM revisions ORDER BY timestamp, revid")
+        ] == [1, 0, 1]
     first, last = theirs[0]["revid"], theirs[-1]["revid"]
     diff = tracker(config, "diff", TITLE, "--from", str(first), "--to", str(last), "--json")
     assert diff.exit_code == 0 and "Elsewhere" in diff.output, diff.output
@@ -66,16 +83,19 @@ def test_track_revision_over_max_revision_size(make_wiki, tmp_path: Path) -> Non
     check_stored(config, theirs)
 
     # The wiki's own export of the page, read with the same bound: the same revisions.
-    url = (f"{wiki.index_url}?title=Special:Export&pages={TITLE.replace(' ', '_')}"
-           "&history=1&action=submit")
+    url = (
+        f"{wiki.index_url}?title=Special:Export&pages={TITLE.replace(' ', '_')}"
+        "&history=1&action=submit"
+    )
     exported = tmp_path / "export.xml"
     with urllib.request.urlopen(url, timeout=60) as reply:  # noqa: S310 - loopback
         exported.write_bytes(reply.read())
     source = SnapshotSource("export", exported, max_revision_size=MIB)
     status = source.page_status(titles=[TITLE])[0]
     revisions = [rev for batch in source.fetch_revisions(status.pageid) for rev in batch]
-    assert [(r.revid, r.size, r.sha1, r.toolarge) for r in revisions] == \
-        [(r["revid"], r["size"], r["sha1"], i == 1) for i, r in enumerate(theirs)]
+    assert [(r.revid, r.size, r.sha1, r.toolarge) for r in revisions] == [
+        (r["revid"], r["size"], r["sha1"], i == 1) for i, r in enumerate(theirs)
+    ]
     assert revisions[1].text is None and revisions[2].text.endswith("[[Elsewhere]]")
 
 
@@ -106,8 +126,16 @@ def test_track_continuations_capped_then_resumed(make_wiki, tmp_path: Path) -> N
     second = tracker(config, "run", "--once")  # from the last stored revision on
     assert second.exit_code == 0, second.output
     revids = [r["revid"] for r in history_json(config, title)]
-    result = wiki.site().api("query", "GET", prop="revisions", titles=title, rvlimit="max",
-                             rvdir="newer", rvprop="ids", formatversion=2)
+    result = wiki.site().api(
+        "query",
+        "GET",
+        prop="revisions",
+        titles=title,
+        rvlimit="max",
+        rvdir="newer",
+        rvprop="ids",
+        formatversion=2,
+    )
     assert revids == [r["revid"] for r in result["query"]["pages"][0]["revisions"]]
 
 

@@ -1,4 +1,5 @@
-"""tracker.text.worddiff: word-level operations that rebuild the new text exactly, fast on anything."""
+"""tracker.text.worddiff: word-level operations that rebuild the new text exactly, fast on
+anything."""
 
 from __future__ import annotations
 

@@ -42,33 +42,41 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 def parse_interval(value: Any) -> float:
     """Seconds from 90, "90s", "15m", "6h", "1d"."""
     if isinstance(value, bool):
-        raise ValueError("expected seconds or a string like \"90s\", \"15m\", \"6h\"")
+        raise ValueError('expected seconds or a string like "90s", "15m", "6h"')
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str) and (match := _INTERVAL_RE.match(value)):
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
     else:
-        raise ValueError(f"{value!r} is not an interval: use seconds or \"90s\", \"15m\", \"6h\"")
+        raise ValueError(f'{value!r} is not an interval: use seconds or "90s", "15m", "6h"')
     if seconds <= 0:
         raise ValueError("an interval must be positive")
     return seconds
 
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
-               "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+}
 
 
 def parse_size(value: Any) -> int:
     """Bytes from 1048576, "512KiB", "8MiB", "8 MB", "1GiB"."""
     if isinstance(value, bool):
-        raise ValueError("expected bytes or a string like \"8MiB\", \"512KiB\"")
+        raise ValueError('expected bytes or a string like "8MiB", "512KiB"')
     if isinstance(value, int):
         size = value
     elif isinstance(value, str) and (match := _SIZE_RE.match(value)):
         size = int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()])
     else:
-        raise ValueError(f"{value!r} is not a size: use bytes or \"512KiB\", \"8MiB\", \"1GiB\"")
+        raise ValueError(f'{value!r} is not a size: use bytes or "512KiB", "8MiB", "1GiB"')
     if size <= 0:
         raise ValueError("a size must be positive")
     return size
@@ -100,7 +108,7 @@ class Backfill:
         if isinstance(value, str) and (m := re.fullmatch(r"last\s*(\d+)", value.strip())):
             return cls("last", int(m.group(1)))
         raise ValueError(
-            f"{value!r} is not a backfill policy: use \"all\", \"none\" (from now), "
+            f'{value!r} is not a backfill policy: use "all", "none" (from now), '
             "or a number of most recent revisions such as 50"
         )
 
@@ -231,8 +239,8 @@ class Schedule:
             return cls("interval", seconds=parse_interval(text))
         except ValueError:
             raise ValueError(
-                f"{value!r} is not a schedule: use \"on change\", an interval such as \"6h\", "
-                "or a cron expression such as \"0 7 * * *\" (minute hour day month weekday)"
+                f'{value!r} is not a schedule: use "on change", an interval such as "6h", '
+                'or a cron expression such as "0 7 * * *" (minute hour day month weekday)'
             ) from None
 
 
@@ -245,8 +253,9 @@ def parse_since(value: str, timezone: str = "UTC") -> int | datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"{value!r} is neither a revision id nor a date such as 2023-09-01 "
-                         "or 2023-09-01T12:00Z") from None
+        raise ValueError(
+            f"{value!r} is neither a revision id nor a date such as 2023-09-01 or 2023-09-01T12:00Z"
+        ) from None
     if moment.tzinfo is None:
         from zoneinfo import ZoneInfo
 
@@ -335,9 +344,15 @@ class Config:
 
 # --- loading -------------------------------------------------------------------------------
 
-_CUSTOM = {"interval": parse_interval, "recheck": parse_interval, "backfill": Backfill.parse,
-           "request_deadline": parse_interval, "max_retry_after": parse_interval,
-           "max_reply_size": parse_size, "max_revision_size": parse_size}
+_CUSTOM = {
+    "interval": parse_interval,
+    "recheck": parse_interval,
+    "backfill": Backfill.parse,
+    "request_deadline": parse_interval,
+    "max_retry_after": parse_interval,
+    "max_reply_size": parse_size,
+    "max_revision_size": parse_size,
+}
 
 
 class _Checker:
@@ -413,19 +428,26 @@ class _Checker:
 
     def channel(self, value: Any, where: str) -> Channel:
         if not isinstance(value, dict):
-            self.fail(where, f"expected a table such as {{ type = \"file\", path = \"digests\" }}, "
-                      f"got {_kind(value)}")
+            self.fail(
+                where,
+                f'expected a table such as {{ type = "file", path = "digests" }}, '
+                f"got {_kind(value)}",
+            )
         options = dict(value)
         kind = options.pop("type", None)
         if not isinstance(kind, str):
-            self.fail(f"{where}.type", "missing; name the channel type, e.g. type = \"file\"")
+            self.fail(f"{where}.type", 'missing; name the channel type, e.g. type = "file"')
         return Channel(kind, options)
 
 
 def _kind(value: Any) -> str:
     return {
-        bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-        list: "a list", dict: "a table",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
     }.get(type(value), type(value).__name__)
 
 
@@ -463,16 +485,22 @@ def _check_references(config: Config, check: _Checker) -> None:
         names.add(wiki.name)
         _check_wiki_bounds(wiki, where, check)
         if (wiki.api_url is None) == (wiki.snapshot is None):
-            check.fail(where, "give exactly one of api_url (the wiki's api.php) "
-                       "or snapshot (a file)")
+            check.fail(
+                where, "give exactly one of api_url (the wiki's api.php) or snapshot (a file)"
+            )
         if wiki.api_url is not None:
             url = urlparse(wiki.api_url)
             if url.scheme not in ("http", "https") or not url.netloc:
-                check.fail(f"{where}.api_url", f"{wiki.api_url!r} is not an http(s) URL; give "
-                           "the full api.php URL, e.g. https://en.wikipedia.org/w/api.php")
+                check.fail(
+                    f"{where}.api_url",
+                    f"{wiki.api_url!r} is not an http(s) URL; give "
+                    "the full api.php URL, e.g. https://en.wikipedia.org/w/api.php",
+                )
         if wiki.snapshot is not None and not config.resolve(wiki.snapshot).is_file():
-            check.fail(f"{where}.snapshot", f"file {wiki.snapshot!r} not found "
-                       f"(relative to {config.base_dir})")
+            check.fail(
+                f"{where}.snapshot",
+                f"file {wiki.snapshot!r} not found (relative to {config.base_dir})",
+            )
         if not wiki.timeout > 0:
             check.fail(f"{where}.timeout", "must be more than 0 (seconds per request)")
         if wiki.max_retries < 0:
@@ -517,19 +545,25 @@ def _check_wiki_bounds(wiki: Wiki, where: str, check: _Checker) -> None:
     if wiki.max_continuations < 1:
         check.fail(f"{where}.max_continuations", "must be 1 or more")
     if wiki.api_url is not None and wiki.max_reply_size <= wiki.max_revision_size:
-        check.fail(f"{where}.max_reply_size",
-                   f"{format_size(wiki.max_reply_size)} is not more than max_revision_size "
-                   f"({format_size(wiki.max_revision_size)}): a reply carries a revision's "
-                   "text and more; raise max_reply_size")
+        check.fail(
+            f"{where}.max_reply_size",
+            f"{format_size(wiki.max_reply_size)} is not more than max_revision_size "
+            f"({format_size(wiki.max_revision_size)}): a reply carries a revision's "
+            "text and more; raise max_reply_size",
+        )
 
 
-def _check_subscription(config: Config, sub: Subscription, where: str, wikis: set[str],
-                        check: _Checker) -> None:
+def _check_subscription(
+    config: Config, sub: Subscription, where: str, wikis: set[str], check: _Checker
+) -> None:
     bad = _CONTROL_IN_NAME.search(sub.name)
     if bad is not None:
         # The name goes into file names, e-mail headers, subjects and terminal lines.
-        check.fail(f"{where}.name", f"contains the control character U+{ord(bad.group()):04X}; "
-                   "give a name of visible characters")
+        check.fail(
+            f"{where}.name",
+            f"contains the control character U+{ord(bad.group()):04X}; "
+            "give a name of visible characters",
+        )
     if not sub.name.strip() or "/" in sub.name or "\\" in sub.name:
         check.fail(f"{where}.name", "give a name without slashes; it names digest files")
     if sub.wiki is not None and sub.wiki not in wikis:
@@ -559,11 +593,15 @@ def _check_subscription(config: Config, sub: Subscription, where: str, wikis: se
 
         ZoneInfo(sub.timezone)
     except (ValueError, KeyError, OSError):
-        check.fail(f"{where}.timezone", f"unknown time zone {sub.timezone!r}; use an IANA name "
-                   "such as \"UTC\" or \"Asia/Karachi\"")
+        check.fail(
+            f"{where}.timezone",
+            f'unknown time zone {sub.timezone!r}; use an IANA name such as "UTC" or "Asia/Karachi"',
+        )
     if sub.templates is not None and not config.resolve(sub.templates).is_dir():
-        check.fail(f"{where}.templates", f"directory {sub.templates!r} not found "
-                   f"(relative to {config.base_dir})")
+        check.fail(
+            f"{where}.templates",
+            f"directory {sub.templates!r} not found (relative to {config.base_dir})",
+        )
     if sub.since is not None:
         try:
             parse_since(sub.since)

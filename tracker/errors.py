@@ -40,8 +40,9 @@ class AmbiguousTitle(UsageError):
 
     def __init__(self, title: str, wikis: list[str]):
         self.title, self.wikis = title, wikis
-        super().__init__(f"{title!r} is tracked on several wikis ({', '.join(wikis)}): "
-                         "pick one with --wiki")
+        super().__init__(
+            f"{title!r} is tracked on several wikis ({', '.join(wikis)}): pick one with --wiki"
+        )
 
 
 class AmbiguousRevision(UsageError):

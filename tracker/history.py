@@ -57,8 +57,10 @@ def resolve_page(store: Store, title: str, wiki: str | None = None) -> dict:
     page = store.find_page(title, wiki)
     if page is None:
         where = f" on {wiki}" if wiki else ""
-        raise UsageError(f"no stored page titled {title!r}{where}; "
-                         "check the title or run `tracker run --once` first")
+        raise UsageError(
+            f"no stored page titled {title!r}{where}; "
+            "check the title or run `tracker run --once` first"
+        )
     return page
 
 
@@ -81,19 +83,32 @@ def resolve_revision(store: Store, revid: int, wiki: str | None = None) -> dict:
 
 def _meta(row: dict) -> dict[str, Any]:
     record = revision_record(row)
-    return {key: record[key] for key in ("revid", "parentid", "timestamp", "user", "comment",
-                                         "minor", "size", "sha1", "tags")}
+    return {
+        key: record[key]
+        for key in (
+            "revid",
+            "parentid",
+            "timestamp",
+            "user",
+            "comment",
+            "minor",
+            "size",
+            "sha1",
+            "tags",
+        )
+    }
 
 
 def revision_pair_diff(store: Store, old: dict | None, new: dict) -> dict[str, Any]:
     """The diff JSON of two stored revision rows of one page (``old`` None: the first)."""
     for row in (old, new):
         if row is not None and not row["has_text"]:
-            raise HiddenText(f"the text of revision {row['revid']} {text_missing(row)}; "
-                             "compare revisions around it (see `tracker history`)")
+            raise HiddenText(
+                f"the text of revision {row['revid']} {text_missing(row)}; "
+                "compare revisions around it (see `tracker history`)"
+            )
     stored = store.stored_diff(new["id"])
-    if stored is not None and stored[0] == (old["id"] if old else None) \
-            and "page" in stored[1]:
+    if stored is not None and stored[0] == (old["id"] if old else None) and "page" in stored[1]:
         sections, page = stored[1]["sections"], stored[1]["page"]
     else:
         new_text = store.revision_text(new["id"]) or ""
@@ -105,8 +120,7 @@ def revision_pair_diff(store: Store, old: dict | None, new: dict) -> dict[str, A
             try:
                 # The stored lineage decides first: a section with the same stable id at
                 # both ends is the same section, whatever happened in between.
-                result = diff_texts(old_text, new_text, old_ids, "\0", site,
-                                    new_ids=stored_ids)
+                result = diff_texts(old_text, new_text, old_ids, "\0", site, new_ids=stored_ids)
             except ValueError:
                 # Stored by a splitter that cut the old text otherwise: no lineage to follow.
                 result = diff_texts(old_text, new_text, None, "\0", site)
@@ -114,7 +128,8 @@ def revision_pair_diff(store: Store, old: dict | None, new: dict) -> dict[str, A
             raise TrackerError(
                 f"revisions {old['revid'] if old else '(none)'} and {new['revid']} could not be "
                 f"compared: {exc.__class__.__name__} (a bug in wiki tracker: please report "
-                "it)") from exc
+                "it)"
+            ) from exc
         # Sections new since `old` keep the stable id they got when they were stored.
         fresh = {f"\0{j}": sid for j, sid in enumerate(stored_ids)}
         sections = [dict(s, id=fresh.get(s["id"], s["id"])) for s in result.sections]
@@ -129,8 +144,13 @@ def revision_pair_diff(store: Store, old: dict | None, new: dict) -> dict[str, A
     }
 
 
-def page_diff(store: Store, title: str, from_revid: int | None = None,
-              to_revid: int | None = None, wiki: str | None = None) -> dict[str, Any]:
+def page_diff(
+    store: Store,
+    title: str,
+    from_revid: int | None = None,
+    to_revid: int | None = None,
+    wiki: str | None = None,
+) -> dict[str, Any]:
     """`tracker diff`: by default the latest revision against the one before it with text."""
     page = resolve_page(store, title, wiki)
     rows = {row["revid"]: row for row in store.revisions(page["id"])}
@@ -138,8 +158,10 @@ def page_diff(store: Store, title: str, from_revid: int | None = None,
         raise UsageError(f"no revisions of {title!r} are stored yet")
     for revid in (from_revid, to_revid):
         if revid is not None and revid not in rows:
-            raise UsageError(f"revision {revid} is not a stored revision of {page['title']!r}; "
-                             "see `tracker history`")
+            raise UsageError(
+                f"revision {revid} is not a stored revision of {page['title']!r}; "
+                "see `tracker history`"
+            )
     to_row = rows[to_revid] if to_revid is not None else store.latest_revision(page["id"])
     assert to_row is not None
     if from_revid is not None:
@@ -147,8 +169,9 @@ def page_diff(store: Store, title: str, from_revid: int | None = None,
     else:
         from_row = store.revision_before(to_row, with_text=True)
     if from_row is not None and position(from_row) > position(to_row):
-        raise UsageError(f"--from {from_row['revid']} is newer than --to {to_row['revid']}: "
-                         "swap them")
+        raise UsageError(
+            f"--from {from_row['revid']} is newer than --to {to_row['revid']}: swap them"
+        )
     for row in (from_row, to_row):
         if row is not None:
             row["title"] = page["title"]

@@ -55,9 +55,12 @@ class TrackerGroup(click.Group):
             if getattr(ctx.obj, "debug", False):
                 raise
             where = traceback.extract_tb(exc.__traceback__)[-1]
-            click.echo(f"Error: internal error: {exc.__class__.__name__}: {one_line(exc)} "
-                       f"(at {Path(where.filename).name}:{where.lineno}; "
-                       "run with --debug for the traceback)", err=True)
+            click.echo(
+                f"Error: internal error: {exc.__class__.__name__}: {one_line(exc)} "
+                f"(at {Path(where.filename).name}:{where.lineno}; "
+                "run with --debug for the traceback)",
+                err=True,
+            )
             ctx.exit(1)
 
 
@@ -90,18 +93,26 @@ pass_app = click.make_pass_decorator(App)
 
 
 @click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              default="config.toml", show_default=True, envvar="TRACKER_CONFIG",
-              help="The configuration file.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default="config.toml",
+    show_default=True,
+    envvar="TRACKER_CONFIG",
+    help="The configuration file.",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
 @click.version_option(__version__, prog_name="tracker")
 @click.pass_context
 def main(ctx: click.Context, config_path: Path, debug: bool) -> None:
     """Watch MediaWiki articles, keep every revision, and say what changed, section by section."""
     ctx.obj = App(config_path, debug)
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
 
 
 def _set_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
@@ -117,7 +128,13 @@ def accept_config_everywhere(group: click.Group) -> None:
         if isinstance(command, click.Group):
             accept_config_everywhere(command)
         if not any(p.name == "config_override" for p in command.params):
-            command.params.append(click.Option(
-                ["--config", "config_override"], type=click.Path(path_type=Path),
-                callback=_set_config, expose_value=False, is_eager=True,
-                help="The configuration file (as the option before the command)."))
+            command.params.append(
+                click.Option(
+                    ["--config", "config_override"],
+                    type=click.Path(path_type=Path),
+                    callback=_set_config,
+                    expose_value=False,
+                    is_eager=True,
+                    help="The configuration file (as the option before the command).",
+                )
+            )

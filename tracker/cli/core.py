@@ -16,10 +16,17 @@ from tracker.text.display import for_terminal, one_line, terminal_text
 
 
 @click.command()
-@click.option("--once", is_flag=True, required=True,
-              help="One poll cycle of every watch, then the digests that are due.")
-@click.option("--progress/--no-progress", default=None,
-              help="Show a progress bar (default: when stderr is a terminal).")
+@click.option(
+    "--once",
+    is_flag=True,
+    required=True,
+    help="One poll cycle of every watch, then the digests that are due.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress bar (default: when stderr is a terminal).",
+)
 @pass_app
 def run(app: App, once: bool, progress: bool | None) -> None:
     """Poll every watch once, store what is new, deliver due digests."""
@@ -52,19 +59,26 @@ def history(app: App, title: str, wiki: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(records, ensure_ascii=False, indent=1))
         return
-    click.echo(f"{one_line(page['title'])} ({one_line(page['wiki'])}, page id "
-               f"{page['pageid']}): {len(records)} revisions")
+    click.echo(
+        f"{one_line(page['title'])} ({one_line(page['wiki'])}, page id "
+        f"{page['pageid']}): {len(records)} revisions"
+    )
     previous: int | None = 0
     for rec in records:
         delta = size_change(rec["size"], previous)
         previous = rec["size"]
-        marks = ("m" if rec["minor"] else " ") + ("R" if rec["revert_of"] else " ") + \
-            ("x" if rec["reverted_by"] else " ") + ("d" if rec["deleted"] else " ")
+        marks = (
+            ("m" if rec["minor"] else " ")
+            + ("R" if rec["revert_of"] else " ")
+            + ("x" if rec["reverted_by"] else " ")
+            + ("d" if rec["deleted"] else " ")
+        )
         user = one_line(rec["user"]) if rec["user"] is not None else "(hidden)"
         comment = one_line(rec["comment"]) if rec["comment"] is not None else "(hidden)"
         change = f"{delta:+7d}" if delta is not None else f"{'?':>7}"
-        click.echo(f"{rec['revid']:>10}  {rec['timestamp']}  {marks} {change}  "
-                   f"{user[:24]:<24}  {comment}")
+        click.echo(
+            f"{rec['revid']:>10}  {rec['timestamp']}  {marks} {change}  {user[:24]:<24}  {comment}"
+        )
 
 
 @click.command()
@@ -88,16 +102,34 @@ def show(app: App, revid: int, wiki: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({**record, "text": text}, ensure_ascii=False, indent=1))
         return
-    for key in ("title", "wiki", "revid", "parentid", "timestamp", "user", "comment", "minor",
-                "size", "sha1", "tags", "content_model", "revert_of", "reverted_by"):
+    for key in (
+        "title",
+        "wiki",
+        "revid",
+        "parentid",
+        "timestamp",
+        "user",
+        "comment",
+        "minor",
+        "size",
+        "sha1",
+        "tags",
+        "content_model",
+        "revert_of",
+        "reverted_by",
+    ):
         click.echo(f"{key + ':':<14}{one_line(record[key])}")
-    hidden = [flag for flag in ("texthidden", "userhidden", "commenthidden", "sha1hidden")
-              if record[flag]]
+    hidden = [
+        flag for flag in ("texthidden", "userhidden", "commenthidden", "sha1hidden") if record[flag]
+    ]
     if hidden:
         click.echo(f"{'hidden:':<14}{', '.join(hidden)}")
     click.echo()
-    click.echo(terminal_text(text) if text is not None
-               else f"(the text of this revision {text_missing(row)})")
+    click.echo(
+        terminal_text(text)
+        if text is not None
+        else f"(the text of this revision {text_missing(row)})"
+    )
 
 
 @click.command()
@@ -122,8 +154,13 @@ def snapshot() -> None:
 
 @snapshot.command("export")
 @click.argument("title")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="The XML file to write ('-' for stdout).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The XML file to write ('-' for stdout).",
+)
 @click.option("--wiki", help="The wiki, when the title is tracked on several.")
 @pass_app
 def snapshot_export(app: App, title: str, output: Path, wiki: str | None) -> None:
@@ -171,8 +208,15 @@ def _snapshot_wiki_name(config: Config, file: Path) -> str:
 @click.option("--json", "as_json", is_flag=True, help="The diff JSON contract.")
 @click.option("--color/--no-color", default=None, help="Colour (default: on a terminal).")
 @pass_app
-def diff(app: App, title: str, from_revid: int | None, to_revid: int | None, wiki: str | None,
-         as_json: bool, color: bool | None) -> None:
+def diff(
+    app: App,
+    title: str,
+    from_revid: int | None,
+    to_revid: int | None,
+    wiki: str | None,
+    as_json: bool,
+    color: bool | None,
+) -> None:
     """What changed between two revisions, section by section."""
     from tracker.history import page_diff
     from tracker.text.diff import render_text

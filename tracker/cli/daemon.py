@@ -26,15 +26,25 @@ DETACHED_LOG = "tracker.log"  # where --detach logs when daemon.log_file is not 
 
 
 @click.command("daemon")
-@click.option("--detach", is_flag=True,
-              help="Run in the background; the command returns once the daemon has started.")
-@click.option("--pid-file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the daemon's pid here (default with --detach: daemon.pid_file).")
-@click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False),
-              help="DEBUG, INFO, WARNING or ERROR (default: daemon.log_level).")
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="Run in the background; the command returns once the daemon has started.",
+)
+@click.option(
+    "--pid-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the daemon's pid here (default with --detach: daemon.pid_file).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(LEVELS, case_sensitive=False),
+    help="DEBUG, INFO, WARNING or ERROR (default: daemon.log_level).",
+)
 @click.pass_context
-def daemon_command(ctx: click.Context, detach: bool, pid_file: Path | None,
-                   log_level: str | None) -> None:
+def daemon_command(
+    ctx: click.Context, detach: bool, pid_file: Path | None, log_level: str | None
+) -> None:
     """Poll every watch at its interval and deliver digests until SIGTERM or SIGINT.
 
     SIGHUP reloads the config file. One daemon per database: a second one refuses to start.
@@ -51,8 +61,9 @@ def register(main: click.Group) -> None:
         main.add_command(daemon_command)
 
 
-def serve(config: Config, *, detach: bool = False, pid_file: Path | None = None,
-          level: str = "INFO") -> int:
+def serve(
+    config: Config, *, detach: bool = False, pid_file: Path | None = None, level: str = "INFO"
+) -> int:
     """Run the daemon in this process (or a detached child) until it is stopped."""
     from tracker.daemon.scheduler import TrackerDaemon
 
@@ -150,8 +161,9 @@ def _detach(log_file: Path) -> Callable[[str], None]:
             click.echo(f"tracker daemon started (pid {message[3:]}); logging to {log_file}")
             sys.stdout.flush()
             os._exit(0)
-        click.echo(f"Error: {message or 'the daemon exited while starting'} (see {log_file})",
-                   err=True)
+        click.echo(
+            f"Error: {message or 'the daemon exited while starting'} (see {log_file})", err=True
+        )
         sys.stderr.flush()
         os._exit(1)
     os.close(read_fd)
@@ -187,4 +199,3 @@ def _remove_pid_file(path: Path) -> None:
     with contextlib.suppress(OSError, ValueError):
         if int(path.read_text().strip()) == os.getpid():
             path.unlink()
-

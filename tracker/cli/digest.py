@@ -30,19 +30,30 @@ def parse_since(value: str | None, timezone: str = "UTC") -> int | datetime | No
 
 def register(main: click.Group) -> None:
     """Add the `digest` command to the `tracker` group."""
+
     @main.command("digest")
     @click.argument("subscription", required=False)
-    @click.option("--since", "since_text", metavar="DATE|REVID",
-                  help="Start the window after this revision id, or at this date/time "
-                       "(ISO 8601; without a zone, the subscription's), instead of after "
-                       "the last digest.")
-    @click.option("--format", "fmt", type=click.Choice(PRINT_FORMATS),
-                  help="Print the digest in this format (default with --dry-run: text).")
-    @click.option("--dry-run", is_flag=True,
-                  help="Only print the digest: record nothing, deliver nothing.")
+    @click.option(
+        "--since",
+        "since_text",
+        metavar="DATE|REVID",
+        help="Start the window after this revision id, or at this date/time "
+        "(ISO 8601; without a zone, the subscription's), instead of after "
+        "the last digest.",
+    )
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(PRINT_FORMATS),
+        help="Print the digest in this format (default with --dry-run: text).",
+    )
+    @click.option(
+        "--dry-run", is_flag=True, help="Only print the digest: record nothing, deliver nothing."
+    )
     @pass_app
-    def digest_command(app: App, subscription: str | None, since_text: str | None,
-                       fmt: str | None, dry_run: bool) -> None:
+    def digest_command(
+        app: App, subscription: str | None, since_text: str | None, fmt: str | None, dry_run: bool
+    ) -> None:
         """Print a subscription's digest (--dry-run), or record and deliver it now.
 
         Without SUBSCRIPTION, every subscription. Without --since, the window is what
@@ -69,15 +80,22 @@ def register(main: click.Group) -> None:
                     for digest_id in run.recorded:
                         click.echo(_stored_output(store, digest_id, fmt))
                 if run.errors:
-                    raise DigestFailed(run.errors[0] + (
-                        f" (and {len(run.errors) - 1} more; see `tracker status`)"
-                        if len(run.errors) > 1 else ""))
+                    raise DigestFailed(
+                        run.errors[0]
+                        + (
+                            f" (and {len(run.errors) - 1} more; see `tracker status`)"
+                            if len(run.errors) > 1
+                            else ""
+                        )
+                    )
 
 
 def _pick(subscriptions: tuple, name: str | None, path: object) -> list:
     if not subscriptions:
-        raise UsageError(f"{path}: no [[subscriptions]] are configured; add one, e.g. "
-                         "name = \"everything\", formats = [\"markdown\"]")
+        raise UsageError(
+            f"{path}: no [[subscriptions]] are configured; add one, e.g. "
+            'name = "everything", formats = ["markdown"]'
+        )
     if name is None:
         return list(subscriptions)
     for sub in subscriptions:
@@ -97,8 +115,7 @@ def _dry_run(app: object, subs: list, since_text: str | None, fmt: str) -> None:
 
     config = app.config  # type: ignore[attr-defined]
     if not config.database_path.exists():
-        raise UsageError(f"no database at {config.database_path}: run `tracker run --once` "
-                         "first")
+        raise UsageError(f"no database at {config.database_path}: run `tracker run --once` first")
     with app.store(readonly=True) as store:  # type: ignore[attr-defined]
         for sub in subs:
             since = parse_since(since_text, sub.timezone)

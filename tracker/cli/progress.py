@@ -18,8 +18,9 @@ class TerminalProgress:
     def __init__(self, title: str, clock: Callable[[], float] = time.time):
         self.clock = clock
         self.first: float | None = None
-        self.bar = click.progressbar(length=1000, label=f"{title[:40]}", file=sys.stderr,
-                                     show_pos=False, show_percent=True)
+        self.bar = click.progressbar(
+            length=1000, label=f"{title[:40]}", file=sys.stderr, show_pos=False, show_percent=True
+        )
         self.bar.__enter__()
         self.done = 0
 

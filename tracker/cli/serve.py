@@ -31,16 +31,28 @@ def register(main: click.Group) -> None:
 
     @main.command()
     @click.option("--host", help="Address to listen on (default: web.host, 127.0.0.1).")
-    @click.option("--port", type=click.IntRange(0, 65535),
-                  help="Port to listen on (default: web.port, 8080; 0 picks a free one).")
-    @click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True,
-                  help="Worker threads answering requests.")
+    @click.option(
+        "--port",
+        type=click.IntRange(0, 65535),
+        help="Port to listen on (default: web.port, 8080; 0 picks a free one).",
+    )
+    @click.option(
+        "--threads",
+        type=click.IntRange(1, 64),
+        default=4,
+        show_default=True,
+        help="Worker threads answering requests.",
+    )
     @click.pass_obj
     def serve(app: object, host: str | None, port: int | None, threads: int) -> None:
         """Browse and search the stored history in a web browser (read-only)."""
         config = app.config  # type: ignore[attr-defined]
-        serve_app(config, host or config.web.host, config.web.port if port is None else port,
-                  threads=threads)
+        serve_app(
+            config,
+            host or config.web.host,
+            config.web.port if port is None else port,
+            threads=threads,
+        )
 
 
 def serve_app(config: object, host: str, port: int, *, threads: int = 4) -> None:
@@ -51,17 +63,28 @@ def serve_app(config: object, host: str, port: int, *, threads: int = 4) -> None
 
     app = create_app(config)  # type: ignore[arg-type]
     try:
-        server = create_server(app, host=host, port=port, threads=threads,
-                               ident="wiki-tracker", connection_limit=CONNECTION_LIMIT,
-                               channel_timeout=CHANNEL_TIMEOUT, cleanup_interval=5)
+        server = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="wiki-tracker",
+            connection_limit=CONNECTION_LIMIT,
+            channel_timeout=CHANNEL_TIMEOUT,
+            cleanup_interval=5,
+        )
     except OSError as exc:
-        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
-                         "pick another with --port") from None
+        raise ServeError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another with --port"
+        ) from None
     where = f"http://{_url_host(host)}:{server.effective_port}/"  # type: ignore[union-attr]
     click.echo(f"Serving the history browser at {where} (Ctrl+C to stop)", err=True)
     if not _is_loopback(host):
-        click.echo("Warning: it is reachable from other machines and has no login; "
-                   "it shows everything in the store.", err=True)
+        click.echo(
+            "Warning: it is reachable from other machines and has no login; "
+            "it shows everything in the store.",
+            err=True,
+        )
     if threading.current_thread() is threading.main_thread():
         # SIGTERM (systemd, docker stop) ends it as cleanly as Ctrl+C does.
         signal.signal(signal.SIGTERM, _stop)

@@ -11,9 +11,16 @@ from tracker.store import Store
 
 def _empty_watch(watch: Any) -> dict[str, Any]:
     return {
-        "wiki": watch.wiki, "title": watch.title, "interval": watch.interval,
-        "status": "not polled yet", "current_title": None, "last_poll": None,
-        "last_revision": None, "revisions": 0, "last_error": None, "error_count": 0,
+        "wiki": watch.wiki,
+        "title": watch.title,
+        "interval": watch.interval,
+        "status": "not polled yet",
+        "current_title": None,
+        "last_poll": None,
+        "last_revision": None,
+        "revisions": 0,
+        "last_error": None,
+        "error_count": 0,
         "unreachable_since": None,
     }
 
@@ -30,17 +37,23 @@ def watch_status(store: Store, config: Config) -> list[dict[str, Any]]:
             status = row["status"]
             if row["error_count"] and status in ("new", "ok", "moved"):
                 status = "failing"
-            record.update(status=status, last_poll=row["last_poll"],
-                          last_error=row["last_error"], error_count=row["error_count"],
-                          unreachable_since=row["unreachable_since"])
+            record.update(
+                status=status,
+                last_poll=row["last_poll"],
+                last_error=row["last_error"],
+                error_count=row["error_count"],
+                unreachable_since=row["unreachable_since"],
+            )
             if row["page_id"]:
                 page = store.page(row["page_id"])
                 record["current_title"] = page["title"] if page else None
                 last = store.latest_revision(row["page_id"])
                 if last:
-                    record["last_revision"] = {"revid": last["revid"],
-                                               "timestamp": last["timestamp"],
-                                               "user": last["user"]}
+                    record["last_revision"] = {
+                        "revid": last["revid"],
+                        "timestamp": last["timestamp"],
+                        "user": last["user"],
+                    }
                 record["revisions"] = store.revision_count(row["page_id"])
         out.append(record)
     return out
@@ -53,9 +66,13 @@ def full_status(config: Config) -> dict[str, Any]:
     from tracker.store import jobs as daemon_store
 
     if not config.database_path.exists():
-        return {"database": str(config.database_path),
-                "watches": [_empty_watch(w) for w in config.watches],
-                "digests": [], "daemon": {"running": False, "pid": None}, "jobs": []}
+        return {
+            "database": str(config.database_path),
+            "watches": [_empty_watch(w) for w in config.watches],
+            "digests": [],
+            "daemon": {"running": False, "pid": None},
+            "jobs": [],
+        }
     with Store(config.database_path, readonly=True) as store:
         return {
             "database": str(config.database_path),
@@ -78,8 +95,10 @@ def status_lines(report: dict[str, Any]) -> list[str]:
             lines.append(f"  moved to:      {rec['current_title']}")
         lines.append(f"  status:        {rec['status']}")
         lines.append(f"  last poll:     {rec['last_poll'] or 'never'}")
-        lines.append("  last revision: " + (
-            f"{last['revid']} at {last['timestamp']} by {last['user']}" if last else "none"))
+        lines.append(
+            "  last revision: "
+            + (f"{last['revid']} at {last['timestamp']} by {last['user']}" if last else "none")
+        )
         lines.append(f"  revisions:     {rec['revisions']}")
         if rec["unreachable_since"]:
             lines.append(f"  wiki not reachable since {rec['unreachable_since']}")
@@ -95,8 +114,10 @@ def status_lines(report: dict[str, Any]) -> list[str]:
     else:
         lines.append("daemon: not running")
     for job in report["jobs"]:
-        line = (f"  job {job['id']}: last run {job['last_run'] or 'never'}, "
-                f"next run {job['next_run'] or '-'}")
+        line = (
+            f"  job {job['id']}: last run {job['last_run'] or 'never'}, "
+            f"next run {job['next_run'] or '-'}"
+        )
         if job["consecutive_failures"]:
             line += f", {job['consecutive_failures']} failures in a row: {job['last_error']}"
         lines.append(line)

@@ -97,8 +97,9 @@ def subscription_trigger(sub: Subscription) -> BaseTrigger:
     try:
         zone = ZoneInfo(sub.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"subscription {sub.name!r}: unknown time zone {sub.timezone!r}") \
-            from None
+        raise ConfigError(
+            f"subscription {sub.name!r}: unknown time zone {sub.timezone!r}"
+        ) from None
     if schedule.kind == "interval":
         return IntervalTrigger(seconds=schedule.seconds, timezone=zone)
     return CronTrigger.from_crontab(schedule.cron, timezone=zone)
@@ -120,15 +121,18 @@ class Plan:
             watches = config.watches_of(wiki.name)
             if watches:
                 polls[wiki.name] = min(w.interval for w in watches)
-        digests = {s.name: subscription_trigger(s) for s in config.subscriptions
-                   if not is_on_change(s)}
+        digests = {
+            s.name: subscription_trigger(s) for s in config.subscriptions if not is_on_change(s)
+        }
         on_change = tuple(s.name for s in config.subscriptions if is_on_change(s))
         return cls(polls, digests, on_change)
 
     def job_rows(self) -> dict[str, tuple[str, str, str]]:
         """Job id -> (kind, target, schedule), as the daemon_jobs table lists them."""
-        rows = {f"poll:{name}": ("poll", name, f"every {interval:g}s")
-                for name, interval in self.polls.items()}
+        rows = {
+            f"poll:{name}": ("poll", name, f"every {interval:g}s")
+            for name, interval in self.polls.items()
+        }
         for name, trigger in self.digests.items():
             rows[f"digest:{name}"] = ("digest", name, str(trigger))
         if self.on_change:
@@ -175,10 +179,14 @@ class TrackerDaemon:
         self._on_change_pending = threading.Event()
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
-            executors={"digest": ThreadPoolExecutor(1, pool_kwargs={"thread_name_prefix":
-                                                                     "digest"})},
-            job_defaults={"coalesce": True, "max_instances": 1,
-                          "misfire_grace_time": config.daemon.misfire_grace_time},
+            executors={
+                "digest": ThreadPoolExecutor(1, pool_kwargs={"thread_name_prefix": "digest"})
+            },
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": config.daemon.misfire_grace_time,
+            },
         )
 
     # -- life --------------------------------------------------------------------------------
@@ -191,9 +199,14 @@ class TrackerDaemon:
             daemon_store.daemon_started(store, str(self.config.path))
         self._apply(self.plan)
         self.scheduler.start()
-        log.info("daemon started (pid %d): %d wikis, %d watches, %d subscriptions; database %s",
-                 os.getpid(), len(self.plan.polls), len(self.config.watches),
-                 len(self.config.subscriptions), self.config.database_path)
+        log.info(
+            "daemon started (pid %d): %d wikis, %d watches, %d subscriptions; database %s",
+            os.getpid(),
+            len(self.plan.polls),
+            len(self.config.watches),
+            len(self.config.subscriptions),
+            self.config.database_path,
+        )
 
     def run(self) -> bool:
         """Serve until SIGTERM/SIGINT; SIGHUP reloads. False when a job had to be left behind."""
@@ -244,8 +257,11 @@ class TrackerDaemon:
         if left:
             # A thread blocked in a socket read cannot be interrupted; the process exiting
             # rolls its open transaction back, which SQLite guarantees, so leave it behind.
-            log.warning("stopped with %d job(s) still waiting on a wiki; their unfinished "
-                        "batches are rolled back", left)
+            log.warning(
+                "stopped with %d job(s) still waiting on a wiki; their unfinished "
+                "batches are rolled back",
+                left,
+            )
             return False
         with self._store() as store:
             daemon_store.daemon_stopped(store)
@@ -261,8 +277,9 @@ class TrackerDaemon:
             config = load_config(path)
             plan = Plan.of(config)
             if config.database_path != self.config.database_path:
-                raise ConfigError(f"{path}: storage.database changed; restart the daemon to "
-                                  "switch databases")
+                raise ConfigError(
+                    f"{path}: storage.database changed; restart the daemon to switch databases"
+                )
         except TrackerError as exc:
             log.error("config reload refused, keeping the running configuration: %s", exc)
             return False
@@ -270,8 +287,12 @@ class TrackerDaemon:
         self._apply(plan)
         with self._store() as store:
             daemon_store.daemon_reloaded(store)
-        log.info("config reloaded: %d wikis, %d watches, %d subscriptions",
-                 len(plan.polls), len(config.watches), len(config.subscriptions))
+        log.info(
+            "config reloaded: %d wikis, %d watches, %d subscriptions",
+            len(plan.polls),
+            len(config.watches),
+            len(config.subscriptions),
+        )
         return True
 
     def _apply(self, plan: Plan) -> None:
@@ -284,15 +305,23 @@ class TrackerDaemon:
             alias = f"wiki:{name}"
             if alias not in self._executors:
                 self.scheduler.add_executor(
-                    ThreadPoolExecutor(1, pool_kwargs={"thread_name_prefix": alias}), alias)
+                    ThreadPoolExecutor(1, pool_kwargs={"thread_name_prefix": alias}), alias
+                )
                 self._executors.add(alias)
             self.wikis.setdefault(name, _WikiState())
             trigger = IntervalTrigger(seconds=interval, timezone=UTC)
             job = self.scheduler.get_job(job_id)
             if job is None:
                 # A new wiki polls at once; its first due watches decide what that costs.
-                self.scheduler.add_job(self._poll_job, trigger, args=[name], id=job_id,
-                                       name=job_id, executor=alias, next_run_time=now)
+                self.scheduler.add_job(
+                    self._poll_job,
+                    trigger,
+                    args=[name],
+                    id=job_id,
+                    name=job_id,
+                    executor=alias,
+                    next_run_time=now,
+                )
             elif job.trigger.interval.total_seconds() != interval:
                 self.scheduler.reschedule_job(job_id, trigger=trigger)
         for name, trigger in plan.digests.items():
@@ -300,18 +329,29 @@ class TrackerDaemon:
             wanted.add(job_id)
             job = self.scheduler.get_job(job_id)
             if job is None or str(job.trigger) != str(trigger):
-                self.scheduler.add_job(self._digest_job, trigger, args=[job_id, [name]],
-                                       id=job_id, name=job_id, executor="digest",
-                                       replace_existing=True)
+                self.scheduler.add_job(
+                    self._digest_job,
+                    trigger,
+                    args=[job_id, [name]],
+                    id=job_id,
+                    name=job_id,
+                    executor="digest",
+                    replace_existing=True,
+                )
         if plan.on_change:
             wanted.add(ON_CHANGE)
             # Nudged after each poll; the interval is a safety net that also retries
             # failed deliveries when nothing new arrives.
             every = min(plan.polls.values(), default=60.0)
             if self.scheduler.get_job(ON_CHANGE) is None:
-                self.scheduler.add_job(self._on_change_job, IntervalTrigger(seconds=every),
-                                       id=ON_CHANGE, name=ON_CHANGE, executor="digest",
-                                       next_run_time=now)
+                self.scheduler.add_job(
+                    self._on_change_job,
+                    IntervalTrigger(seconds=every),
+                    id=ON_CHANGE,
+                    name=ON_CHANGE,
+                    executor="digest",
+                    next_run_time=now,
+                )
             else:
                 self.scheduler.reschedule_job(ON_CHANGE, trigger=IntervalTrigger(seconds=every))
         for job in self.scheduler.get_jobs():
@@ -348,8 +388,9 @@ class TrackerDaemon:
             log.error("%s failed: %s", job_id, exc, exc_info=log.isEnabledFor(logging.DEBUG))
             try:
                 with self._store() as store:
-                    daemon_store.record_run(store, job_id, error=str(exc), summary=None,
-                                            next_run=self._next_run(job_id))
+                    daemon_store.record_run(
+                        store, job_id, error=str(exc), summary=None, next_run=self._next_run(job_id)
+                    )
             except Exception:  # noqa: BLE001
                 log.exception("could not record the failure of %s", job_id)
         finally:
@@ -379,8 +420,9 @@ class TrackerDaemon:
         wiki = config.wiki(name)
         if state.wiki != wiki or state.source is None:
             state.wiki = wiki
-            state.source = (DaemonSource(wiki, self.stopper) if wiki.api_url
-                            else make_source(config, wiki))
+            state.source = (
+                DaemonSource(wiki, self.stopper) if wiki.api_url else make_source(config, wiki)
+            )
         with self._store() as store:
             wiki_id = store.wiki_id(wiki.name, wiki.api_url, wiki.snapshot)
             due = self._due_watches(store, config, wiki_id, name, started, interval)
@@ -391,29 +433,46 @@ class TrackerDaemon:
             if failures:
                 delay = backoff_delay(failures, interval, _retry_after(state.source))
                 state.backoff_until = started + delay
-                log.warning("%s: not reachable (%d failed polls in a row); next try in %.1f s",
-                            name, failures, delay)
+                log.warning(
+                    "%s: not reachable (%d failed polls in a row); next try in %.1f s",
+                    name,
+                    failures,
+                    delay,
+                )
             else:
                 state.backoff_until = 0.0
             with store.atomic():
                 # From the start of this poll, so that a watch whose interval equals the
                 # job's is due again at the job's next run, not one run later.
-                store.set_next_polls(wiki_id, {
-                    watch.title: max(started + watch.interval, state.backoff_until)
-                    for watch in due})
+                store.set_next_polls(
+                    wiki_id,
+                    {
+                        watch.title: max(started + watch.interval, state.backoff_until)
+                        for watch in due
+                    },
+                )
             next_run = _iso(state.backoff_until) if failures else self._next_run(job_id)
-            daemon_store.record_run(store, job_id, summary=result.summary(), next_run=next_run,
-                                    error=_first_error(result.errors))
+            daemon_store.record_run(
+                store,
+                job_id,
+                summary=result.summary(),
+                next_run=next_run,
+                error=_first_error(result.errors),
+            )
         if result.revisions_added:
             self.nudge_on_change()
 
-    def _due_watches(self, store: Store, config: Config, wiki_id: int, name: str, now: float,
-                     interval: float) -> list:
+    def _due_watches(
+        self, store: Store, config: Config, wiki_id: int, name: str, now: float, interval: float
+    ) -> list:
         next_polls = store.next_polls(wiki_id)
         # A run that fires a little early (timer jitter) must not skip a whole interval.
         slack = min(1.0, interval * 0.1)
-        return [w for w in config.watches_of(name)
-                if (due := next_polls.get(w.title)) is None or due <= now + slack]
+        return [
+            w
+            for w in config.watches_of(name)
+            if (due := next_polls.get(w.title)) is None or due <= now + slack
+        ]
 
     def nudge_on_change(self) -> None:
         """Run the on-change digests soon; a run already going repeats once for the nudge."""
@@ -449,9 +508,12 @@ class TrackerDaemon:
                     # A failed delivery is retried by the digest stage with its own backoff.
                     log.warning("digest error: %s", error)
                 daemon_store.record_run(
-                    store, job_id, error="; ".join(run.errors) or None,
+                    store,
+                    job_id,
+                    error="; ".join(run.errors) or None,
                     next_run=self._next_run(job_id),
-                    summary=f"{len(run.delivered)} delivered, {len(run.errors)} failed")
+                    summary=f"{len(run.delivered)} delivered, {len(run.errors)} failed",
+                )
 
 
 def _first_error(errors: list[str]) -> str | None:

@@ -69,20 +69,30 @@ CHANNELS: dict[str, ChannelSpec] = {}
 COMMON_KEYS: dict[str, tuple[Any, tuple[type, ...]]] = {"name": (None, (str,))}
 
 
-def channel(name: str, *, required: dict[str, tuple[type, ...]] | None = None,
-            optional: dict[str, tuple[Any, tuple[type, ...]]] | None = None,
-            one_of: tuple[tuple[str, ...], ...] = (),
-            needs: Callable[[dict[str, Any], tuple[str, ...]], set[str]],
-            check: Callable[[dict[str, Any]], tuple[str, str] | None] | None = None
-            ) -> Callable[[Sender], Sender]:
+def channel(
+    name: str,
+    *,
+    required: dict[str, tuple[type, ...]] | None = None,
+    optional: dict[str, tuple[Any, tuple[type, ...]]] | None = None,
+    one_of: tuple[tuple[str, ...], ...] = (),
+    needs: Callable[[dict[str, Any], tuple[str, ...]], set[str]],
+    check: Callable[[dict[str, Any]], tuple[str, str] | None] | None = None,
+) -> Callable[[Sender], Sender]:
     """Register a channel type; ``needs(options, subscription formats)`` names the rendered
     formats it sends, so that they are rendered and stored before sending; ``check``
     tells what is wrong with option values, at config load."""
 
     def register(func: Sender) -> Sender:
         CHANNELS[name] = ChannelSpec(
-            name, func, dict(required or {}), {**COMMON_KEYS, **(optional or {})}, one_of,
-            needs, inspect.getdoc(func) or "", check)
+            name,
+            func,
+            dict(required or {}),
+            {**COMMON_KEYS, **(optional or {})},
+            one_of,
+            needs,
+            inspect.getdoc(func) or "",
+            check,
+        )
         return func
 
     return register
@@ -112,13 +122,21 @@ def check_channel(kind: str, options: dict[str, Any]) -> tuple[str, str] | None:
         if sum(key in options for key in group) != 1:
             return "", f"a {kind} channel needs exactly one of {', '.join(group)}"
     if kind == "apprise" and importlib.util.find_spec("apprise") is None:
-        return ".type", "the apprise channel needs the optional extra: " \
-                        "pip install 'wiki-tracker[apprise]'"
+        return (
+            ".type",
+            "the apprise channel needs the optional extra: pip install 'wiki-tracker[apprise]'",
+        )
     return spec.check(options) if spec.check else None
 
 
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-               list: "a list", dict: "a table"}
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    list: "a list",
+    dict: "a table",
+}
 
 
 def describe_channels() -> str:
@@ -134,8 +152,11 @@ def describe_channels() -> str:
 def channel_secrets(kind: str, options: dict[str, Any]) -> list[str]:
     """The secret values a channel's options point at, as this process's environment holds
     them now (for hiding them from errors an older version stored)."""
-    found = [os.environ.get(str(options[key]), "") for key in ("url_env", "password_env",
-                                                                "urls_env") if options.get(key)]
+    found = [
+        os.environ.get(str(options[key]), "")
+        for key in ("url_env", "password_env", "urls_env")
+        if options.get(key)
+    ]
     if kind == "apprise" and options.get("urls"):
         found += _as_list(options["urls"])
     return [value for value in found if value]
@@ -195,8 +216,9 @@ def _env(name: str, what: str) -> str:
 def _write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent,
-                                         prefix=f".{path.name}.", delete=False)
+    handle = tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+    )
     try:
         with handle:
             handle.write(text)
@@ -219,8 +241,12 @@ def digest_file_name(out: Outgoing, fmt: str) -> str:
     return f"{out.subscription}-{stamp}-{out.digest_id}.{EXTENSIONS[fmt]}"
 
 
-@channel("file", required={"path": (str,)}, optional={"formats": (None, (list,))},
-         needs=lambda opts, formats: set(opts.get("formats") or formats))
+@channel(
+    "file",
+    required={"path": (str,)},
+    optional={"formats": (None, (list,))},
+    needs=lambda opts, formats: set(opts.get("formats") or formats),
+)
 def send_file(out: Outgoing, opts: dict[str, Any]) -> str:
     """One file per digest and format in the directory `path` (made when missing), named
     by subscription, time and digest id; `formats` defaults to the subscription's."""
@@ -240,13 +266,22 @@ def send_file(out: Outgoing, opts: dict[str, Any]) -> str:
 SECURITY_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
 
 
-@channel("email", required={"to": (str, list), "from": (str,)},
-         optional={"host": ("localhost", (str,)), "port": (None, (int,)),
-                   "security": ("starttls", (str,)), "username": (None, (str,)),
-                   "username_env": (None, (str,)), "password_env": (None, (str,)),
-                   "ca_file": (None, (str,)), "timeout": (30, (int, float)),
-                   "subject_prefix": ("[wiki tracker] ", (str,))},
-         needs=lambda opts, formats: {"text", "html"})
+@channel(
+    "email",
+    required={"to": (str, list), "from": (str,)},
+    optional={
+        "host": ("localhost", (str,)),
+        "port": (None, (int,)),
+        "security": ("starttls", (str,)),
+        "username": (None, (str,)),
+        "username_env": (None, (str,)),
+        "password_env": (None, (str,)),
+        "ca_file": (None, (str,)),
+        "timeout": (30, (int, float)),
+        "subject_prefix": ("[wiki tracker] ", (str,)),
+    },
+    needs=lambda opts, formats: {"text", "html"},
+)
 def send_email(out: Outgoing, opts: dict[str, Any]) -> str:
     """An e-mail over SMTP: multipart/alternative with a plain-text and an HTML part.
     `security` is "starttls" (default, port 587), "ssl" (465) or "none" (25). With
@@ -262,23 +297,27 @@ def send_email(out: Outgoing, opts: dict[str, Any]) -> str:
     context = ssl.create_default_context(cafile=opts["ca_file"])
     try:
         if security == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=opts["timeout"],
-                                                  context=context)
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                host, port, timeout=opts["timeout"], context=context
+            )
         else:
             smtp = smtplib.SMTP(host, port, timeout=opts["timeout"])
         with smtp:
             if security == "starttls":
                 smtp.starttls(context=context)
             if opts["password_env"]:
-                user = opts["username"] or (_env(opts["username_env"], "SMTP user name")
-                                            if opts["username_env"] else None)
+                user = opts["username"] or (
+                    _env(opts["username_env"], "SMTP user name") if opts["username_env"] else None
+                )
                 if not user:
-                    raise DeliveryError("email: password_env is set but neither username nor "
-                                        "username_env")
+                    raise DeliveryError(
+                        "email: password_env is set but neither username nor username_env"
+                    )
                 password = remember_secret(_env(opts["password_env"], "SMTP password"))
                 smtp.login(user, password)
-            refused = smtp.send_message(msg, from_addr=getaddresses([opts["from"]])[0][1],
-                                        to_addrs=recipients)
+            refused = smtp.send_message(
+                msg, from_addr=getaddresses([opts["from"]])[0][1], to_addrs=recipients
+            )
     except smtplib.SMTPException as exc:
         # The server's answer: what it said about the login or a recipient, never our
         # password (redacted should a server echo it).
@@ -339,10 +378,19 @@ def _check_webhook(opts: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-@channel("webhook", optional={"url": (None, (str,)), "url_env": (None, (str,)),
-                              "payload": ("json", (str,)), "headers": ({}, (dict,)),
-                              "timeout": (30, (int, float))},
-         one_of=(("url", "url_env"),), needs=_webhook_needs, check=_check_webhook)
+@channel(
+    "webhook",
+    optional={
+        "url": (None, (str,)),
+        "url_env": (None, (str,)),
+        "payload": ("json", (str,)),
+        "headers": ({}, (dict,)),
+        "timeout": (30, (int, float)),
+    },
+    one_of=(("url", "url_env"),),
+    needs=_webhook_needs,
+    check=_check_webhook,
+)
 def send_webhook(out: Outgoing, opts: dict[str, Any]) -> str:
     """A JSON POST to `url` (or to the URL in the environment variable `url_env`, for
     secret hook URLs). `payload` "json" (default) posts the digest's whole model with its
@@ -365,24 +413,35 @@ def send_webhook(out: Outgoing, opts: dict[str, Any]) -> str:
     try:
         response = requests.post(url, json=body, headers=headers, timeout=opts["timeout"])
     except requests.Timeout:
-        raise DeliveryError(f"webhook: no answer from {host} within {opts['timeout']}s") \
-            from None
+        raise DeliveryError(f"webhook: no answer from {host} within {opts['timeout']}s") from None
     except requests.ConnectionError as exc:
         raise DeliveryError(f"webhook: cannot connect to {host} ({_cause(exc)})") from None
     except requests.RequestException as exc:
-        raise DeliveryError(f"webhook: the request to {host} could not be made "
-                            f"({exc.__class__.__name__})") from None
+        raise DeliveryError(
+            f"webhook: the request to {host} could not be made ({exc.__class__.__name__})"
+        ) from None
     if not 200 <= response.status_code < 300:
-        raise DeliveryError(redact(f"webhook {host} answered HTTP {response.status_code}: "
-                                   f"{_one_line(Exception(response.text[:200]))}"))
+        raise DeliveryError(
+            redact(
+                f"webhook {host} answered HTTP {response.status_code}: "
+                f"{_one_line(Exception(response.text[:200]))}"
+            )
+        )
     return f"HTTP {response.status_code}"
 
 
 def webhook_payload(out: Outgoing, payload: str) -> dict[str, Any]:
     if payload == "json":
-        return {"digest_id": out.digest_id, "message_id": out.message_id,
-                "subscription": out.subscription, "kind": out.kind, "subject": out.subject,
-                "created_at": out.created_at, "text": out.output("text"), "digest": out.model}
+        return {
+            "digest_id": out.digest_id,
+            "message_id": out.message_id,
+            "subscription": out.subscription,
+            "kind": out.kind,
+            "subject": out.subject,
+            "created_at": out.created_at,
+            "text": out.output("text"),
+            "digest": out.model,
+        }
     if payload == "slack":
         return {"text": out.output("slack"), "unfurl_links": False}
     if payload == "mattermost":
@@ -400,9 +459,12 @@ def webhook_payload(out: Outgoing, payload: str) -> dict[str, Any]:
 # --- Atom feed ---------------------------------------------------------------------------------
 
 
-@channel("atom", required={"path": (str,)},
-         optional={"entries": (20, (int,)), "title": (None, (str,))},
-         needs=lambda opts, formats: {"html_body"})
+@channel(
+    "atom",
+    required={"path": (str,)},
+    optional={"entries": (20, (int,)), "title": (None, (str,))},
+    needs=lambda opts, formats: {"html_body"},
+)
 def send_atom(out: Outgoing, opts: dict[str, Any]) -> str:
     """An Atom feed file at `path` for the subscription, keeping the last `entries`
     digests (default 20), rebuilt from the store on every delivery so that it is always
@@ -410,15 +472,25 @@ def send_atom(out: Outgoing, opts: dict[str, Any]) -> str:
     from tracker.digest.render import render_feed
 
     keep = max(1, opts["entries"])
-    current = FeedEntry(out.digest_id, out.subject, out.created_at, out.message_id,
-                        out.output("html_body"), out.model.get("link"))
+    current = FeedEntry(
+        out.digest_id,
+        out.subject,
+        out.created_at,
+        out.message_id,
+        out.output("html_body"),
+        out.model.get("link"),
+    )
     entries = [current] + [e for e in out.history(keep) if e.digest_id != out.digest_id]
     # Newest first, by digest: a retried older digest takes its place, not the top.
     entries.sort(key=lambda e: e.digest_id, reverse=True)
     target = out.path(opts["path"])
     title = opts["title"] or f"wiki tracker: {out.subscription}"
-    _write_atomic(target, render_feed(entries[:keep], title=title,
-                                      subscription=out.subscription, templates=out.templates))
+    _write_atomic(
+        target,
+        render_feed(
+            entries[:keep], title=title, subscription=out.subscription, templates=out.templates
+        ),
+    )
     return f"{target} ({min(len(entries), keep)} entries)"
 
 
@@ -428,8 +500,12 @@ def send_atom(out: Outgoing, opts: dict[str, Any]) -> str:
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]{0,31})://")
 
 
-@channel("apprise", optional={"urls": (None, (str, list)), "urls_env": (None, (str,))},
-         one_of=(("urls", "urls_env"),), needs=lambda opts, formats: {"markdown"})
+@channel(
+    "apprise",
+    optional={"urls": (None, (str, list)), "urls_env": (None, (str,))},
+    one_of=(("urls", "urls_env"),),
+    needs=lambda opts, formats: {"markdown"},
+)
 def send_apprise(out: Outgoing, opts: dict[str, Any]) -> str:
     """Any service Apprise knows (ntfy, Matrix, Telegram, Teams, e-mail...), given as
     Apprise URLs in `urls`, or in the environment variable `urls_env` (several separated
@@ -439,12 +515,15 @@ def send_apprise(out: Outgoing, opts: dict[str, Any]) -> str:
     try:
         import apprise
     except ImportError:
-        raise DeliveryError("the apprise channel needs the optional extra: "
-                            "pip install 'wiki-tracker[apprise]'") from None
+        raise DeliveryError(
+            "the apprise channel needs the optional extra: pip install 'wiki-tracker[apprise]'"
+        ) from None
     if opts["urls_env"]:
         value = remember_secret(_env(opts["urls_env"], "Apprise URLs"))
-        urls = [(f"URL {i} in ${opts['urls_env']}", url)
-                for i, url in enumerate(re.split(r"[\s,]+", value.strip()), 1)]
+        urls = [
+            (f"URL {i} in ${opts['urls_env']}", url)
+            for i, url in enumerate(re.split(r"[\s,]+", value.strip()), 1)
+        ]
     else:
         urls = [(f"URL {i} of urls", url) for i, url in enumerate(_as_list(opts["urls"]), 1)]
     hub = apprise.Apprise()
@@ -454,8 +533,9 @@ def send_apprise(out: Outgoing, opts: dict[str, Any]) -> str:
             scheme = _SCHEME.match(url)
             kind = f"a {scheme.group(1)}:// URL" if scheme else "a URL without a scheme"
             raise DeliveryError(f"apprise: {where} is not a URL Apprise understands ({kind})")
-    ok = hub.notify(body=out.output("markdown"), title=out.subject,
-                    body_format=apprise.NotifyFormat.MARKDOWN)
+    ok = hub.notify(
+        body=out.output("markdown"), title=out.subject, body_format=apprise.NotifyFormat.MARKDOWN
+    )
     if not ok:
         raise DeliveryError("apprise: at least one service did not accept the notification")
     return f"notified {len(hub)} service(s)"

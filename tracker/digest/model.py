@@ -71,8 +71,9 @@ def matches(patterns: tuple[str, ...], path: list[str] | tuple[str, ...]) -> boo
     last = path[-1].casefold()
     for pattern in patterns:
         norm = " / ".join(part.strip() for part in pattern.split("/")).casefold()
-        if fnmatch.fnmatchcase(full, norm) or ("/" not in pattern and
-                                               fnmatch.fnmatchcase(last, norm)):
+        if fnmatch.fnmatchcase(full, norm) or (
+            "/" not in pattern and fnmatch.fnmatchcase(last, norm)
+        ):
             return True
     return False
 
@@ -133,8 +134,7 @@ class Links:
 
     def wiki_page(self) -> str | None:
         script = self.wiki.script_url
-        return f"{script}?title={quote(self.page['title'].replace(' ', '_'))}" if script \
-            else None
+        return f"{script}?title={quote(self.page['title'].replace(' ', '_'))}" if script else None
 
     @property
     def base(self) -> str | None:
@@ -173,13 +173,18 @@ class Window:
         return self.rows[-1]["revid"] if self.rows else (self.start or {}).get("revid", 0)
 
     def record(self) -> ds.PageWindow:
-        return ds.PageWindow(self.ref.page["id"] if self.ref.page else 0,
-                             self.cursor.revid if self.cursor else None, self.last_revid,
-                             len(self.rows), self.sections)
+        return ds.PageWindow(
+            self.ref.page["id"] if self.ref.page else 0,
+            self.cursor.revid if self.cursor else None,
+            self.last_revid,
+            len(self.rows),
+            self.sections,
+        )
 
 
-def page_window(store: Store, ref: PageRef, cursor: ds.Cursor | None,
-                since: int | datetime | None) -> Window | None:
+def page_window(
+    store: Store, ref: PageRef, cursor: ds.Cursor | None, since: int | datetime | None
+) -> Window | None:
     """The window of a page after its cursor, or after ``since`` (a revid or a time)."""
     if ref.page is None or not ref.page.get("backfilled_at"):
         return None  # the history is still coming in: its older edits are no news
@@ -203,27 +208,38 @@ def page_window(store: Store, ref: PageRef, cursor: ds.Cursor | None,
 # --- the render model of one page --------------------------------------------------------------
 
 
-def revision_model(row: dict, previous_size: int | None, sub: Subscription, clock: Clock,
-                   links: Links) -> dict[str, Any]:
+def revision_model(
+    row: dict, previous_size: int | None, sub: Subscription, clock: Clock, links: Links
+) -> dict[str, Any]:
     rec = revision_record(row)
     delta = size_change(rec["size"], previous_size)
     return {
-        "revid": rec["revid"], "parentid": rec["parentid"], "timestamp": rec["timestamp"],
+        "revid": rec["revid"],
+        "parentid": rec["parentid"],
+        "timestamp": rec["timestamp"],
         "time": clock.local(rec["timestamp"]),
         "user": rec["user"] if rec["user"] is not None else "(username hidden)",
         "comment": rec["comment"] if rec["comment"] is not None else "(summary hidden)",
-        "minor": rec["minor"], "tags": rec["tags"], "size": rec["size"], "delta": delta,
+        "minor": rec["minor"],
+        "tags": rec["tags"],
+        "size": rec["size"],
+        "delta": delta,
         "bot": is_bot(rec["user"], rec["tags"], sub.filters.bots),
         "reverted": rec["reverted_by"] is not None,
-        "links": {"wiki_diff": links.wiki_diff(rec["parentid"], rec["revid"]),
-                  "web_diff": links.web_diff(rec["parentid"], rec["revid"])},
+        "links": {
+            "wiki_diff": links.wiki_diff(rec["parentid"], rec["revid"]),
+            "web_diff": links.web_diff(rec["parentid"], rec["revid"]),
+        },
     }
 
 
 def _filtered(rev: dict, sub: Subscription) -> bool:
     f = sub.filters
-    return (f.skip_minor and rev["minor"]) or (f.skip_bots and rev["bot"]) or \
-        rev["user"] in f.skip_users
+    return (
+        (f.skip_minor and rev["minor"])
+        or (f.skip_bots and rev["bot"])
+        or rev["user"] in f.skip_users
+    )
 
 
 def revert_groups(store: Store, window: Window) -> list[tuple[dict, list[dict]]]:
@@ -242,22 +258,34 @@ def revert_groups(store: Store, window: Window) -> list[tuple[dict, list[dict]]]
 
 def _group_model(revert: dict, reverted: list[dict]) -> dict[str, Any]:
     users = list(dict.fromkeys(r["user"] for r in reverted))
-    after = (parse_stamp(revert["timestamp"]) - parse_stamp(reverted[0]["timestamp"]))
+    after = parse_stamp(revert["timestamp"]) - parse_stamp(reverted[0]["timestamp"])
     count = len(reverted)
-    text = (f"{count} edit{'s' if count != 1 else ''} by {', '.join(users)} reverted by "
-            f"{revert['user']} {humanize(max(0.0, after.total_seconds()))} later")
-    return {"count": count, "users": users, "reverter": revert["user"], "text": text,
-            "after_seconds": after.total_seconds(), "revisions": [*reverted, revert]}
+    text = (
+        f"{count} edit{'s' if count != 1 else ''} by {', '.join(users)} reverted by "
+        f"{revert['user']} {humanize(max(0.0, after.total_seconds()))} later"
+    )
+    return {
+        "count": count,
+        "users": users,
+        "reverter": revert["user"],
+        "text": text,
+        "after_seconds": after.total_seconds(),
+        "revisions": [*reverted, revert],
+    }
 
 
 def _counts(revs: list[dict]) -> dict[str, int]:
-    return {"edits": len(revs), "editors": len({r["user"] for r in revs}),
-            "bytes_added": sum(r["delta"] for r in revs if (r["delta"] or 0) > 0),
-            "bytes_removed": -sum(r["delta"] for r in revs if (r["delta"] or 0) < 0)}
+    return {
+        "edits": len(revs),
+        "editors": len({r["user"] for r in revs}),
+        "bytes_added": sum(r["delta"] for r in revs if (r["delta"] or 0) > 0),
+        "bytes_removed": -sum(r["delta"] for r in revs if (r["delta"] or 0) < 0),
+    }
 
 
-def changes_model(store: Store, config: Config, sub: Subscription, window: Window,
-                  clock: Clock) -> dict[str, Any] | None:
+def changes_model(
+    store: Store, config: Config, sub: Subscription, window: Window, clock: Clock
+) -> dict[str, Any] | None:
     """The page's part of a digest: net effect per section and who made it; None when the
     window holds nothing the subscription wants to hear about."""
     ref, page = window.ref, window.ref.page
@@ -293,8 +321,11 @@ def changes_model(store: Store, config: Config, sub: Subscription, window: Windo
         # A section subscription counts only the edits to its sections.
         ids = {r for sid in followed for r in touched.get(sid, [])}
         counted = [rev for rev in counted if rev["revid"] in ids]
-        groups = [(revert, reverted) for revert, reverted in groups
-                  if any(r["revid"] in ids for r in reverted)]
+        groups = [
+            (revert, reverted)
+            for revert, reverted in groups
+            if any(r["revid"] in ids for r in reverted)
+        ]
     # Page facts (categories, language links, DEFAULTSORT, behaviour switches) belong to no
     # section: told for the whole page, not to a subscription of some sections.
     page_semantic = semantic_lines(page_facts) if followed is None else []
@@ -302,30 +333,49 @@ def changes_model(store: Store, config: Config, sub: Subscription, window: Windo
         window.stats = {"filtered": filtered}
         return None
     last, first = window.rows[-1], window.start
-    counts = _counts(counted) | {"sections": len(sections), "filtered": filtered,
-                                 "reverted": sum(len(reverted) for _, reverted in groups)}
+    counts = _counts(counted) | {
+        "sections": len(sections),
+        "filtered": filtered,
+        "reverted": sum(len(reverted) for _, reverted in groups),
+    }
     window.stats = counts
     return {
-        "title": page["title"], "watch_title": ref.title, "wiki": ref.wiki.name,
-        "page_id": page["id"], "pageid": page["pageid"], "started": False, "error": ref.error,
-        "from": _brief(first, clock), "to": _brief(last, clock),
-        "links": {"wiki_diff": links.wiki_diff(first["revid"] if first else None,
-                                               last["revid"]),
-                  "wiki_page": links.wiki_page(), "web_page": links.web_page(),
-                  "web_diff": links.web_diff(first["revid"] if first else None, last["revid"])},
-        "counts": counts, "sections": sections, "revisions": counted,
+        "title": page["title"],
+        "watch_title": ref.title,
+        "wiki": ref.wiki.name,
+        "page_id": page["id"],
+        "pageid": page["pageid"],
+        "started": False,
+        "error": ref.error,
+        "from": _brief(first, clock),
+        "to": _brief(last, clock),
+        "links": {
+            "wiki_diff": links.wiki_diff(first["revid"] if first else None, last["revid"]),
+            "wiki_page": links.wiki_page(),
+            "web_page": links.web_page(),
+            "web_diff": links.web_diff(first["revid"] if first else None, last["revid"]),
+        },
+        "counts": counts,
+        "sections": sections,
+        "revisions": counted,
         "page_semantic": page_semantic[:MAX_SEMANTIC],
         "page_semantic_more": max(0, len(page_semantic) - MAX_SEMANTIC),
         "reverted": [_group_model(revert, reverted) for revert, reverted in groups],
-        "followed": None, "revision_count": None, "last": None,
+        "followed": None,
+        "revision_count": None,
+        "last": None,
     }
 
 
 def _brief(row: dict | None, clock: Clock) -> dict[str, Any] | None:
     if row is None:
         return None
-    return {"revid": row["revid"], "timestamp": row["timestamp"],
-            "time": clock.local(row["timestamp"]), "user": row["user"]}
+    return {
+        "revid": row["revid"],
+        "timestamp": row["timestamp"],
+        "time": clock.local(row["timestamp"]),
+        "user": row["user"],
+    }
 
 
 def _net_diff(store: Store, window: Window) -> tuple[list[dict], dict | None, list[dict]]:
@@ -367,8 +417,9 @@ class _OldContents:
         return {sid: content(s) for sid, s in zip(ids, sections, strict=True)}
 
 
-def followed_sections(store: Store, sub: Subscription, window: Window,
-              net: list[dict]) -> tuple[str, ...] | None:
+def followed_sections(
+    store: Store, sub: Subscription, window: Window, net: list[dict]
+) -> tuple[str, ...] | None:
     """The section ids a section subscription follows after this window (None: whole page).
 
     Ids followed before stay followed wherever they go (renames, moves); sections whose
@@ -379,7 +430,8 @@ def followed_sections(store: Store, sub: Subscription, window: Window,
     ids = set(window.cursor.sections or ()) if window.cursor else set()
     for sec in net:
         if matches(sub.sections, sec["path"]) or (
-                sec.get("old_path") is not None and matches(sub.sections, sec["old_path"])):
+            sec.get("old_path") is not None and matches(sub.sections, sec["old_path"])
+        ):
             ids.add(sec["id"])
     last = last_with_text(store, window)
     if last is None:
@@ -400,8 +452,9 @@ def last_with_text(store: Store, window: Window) -> dict | None:
     return None
 
 
-def _section_model(sec: dict, makers: list[dict], sub: Subscription,
-                   contents: _OldContents) -> dict[str, Any]:
+def _section_model(
+    sec: dict, makers: list[dict], sub: Subscription, contents: _OldContents
+) -> dict[str, Any]:
     changes = sec.get("changes") or []
     # Offsets point into the section's old content; an added section had none.
     old = "" if "added" in sec["kinds"] else contents.get(sec["id"])
@@ -412,33 +465,53 @@ def _section_model(sec: dict, makers: list[dict], sub: Subscription,
         # nothing more; its references and categories are worth a line each.
         semantic = [c for c in semantic if c["type"].startswith(("ref_", "category_"))]
     return {
-        "id": sec["id"], "path": list(sec["path"]), "old_path": sec.get("old_path"),
+        "id": sec["id"],
+        "path": list(sec["path"]),
+        "old_path": sec.get("old_path"),
         "title": section_title(sec["path"]),
-        "old_title": section_title(sec["old_path"]) if sec.get("old_path") is not None
-        else None,
-        "kinds": list(sec["kinds"]), "words_added": sec.get("words_added", 0),
+        "old_title": section_title(sec["old_path"]) if sec.get("old_path") is not None else None,
+        "kinds": list(sec["kinds"]),
+        "words_added": sec.get("words_added", 0),
         "words_removed": sec.get("words_removed", 0),
-        "words": words, "more_words": more,
-        "semantic": semantic[:MAX_SEMANTIC], "semantic_more": max(0, len(semantic) - MAX_SEMANTIC),
+        "words": words,
+        "more_words": more,
+        "semantic": semantic[:MAX_SEMANTIC],
+        "semantic_more": max(0, len(semantic) - MAX_SEMANTIC),
         "revisions": makers,
     }
 
 
-def started_model(store: Store, config: Config, window: Window, clock: Clock,
-                  followed_titles: list[str] | None) -> dict[str, Any]:
+def started_model(
+    store: Store, config: Config, window: Window, clock: Clock, followed_titles: list[str] | None
+) -> dict[str, Any]:
     ref, page = window.ref, window.ref.page
     assert page is not None
     links = Links(config, ref.wiki, page)
     last = window.rows[-1] if window.rows else window.start
     return {
-        "title": page["title"], "watch_title": ref.title, "wiki": ref.wiki.name,
-        "page_id": page["id"], "pageid": page["pageid"], "started": True, "error": ref.error,
+        "title": page["title"],
+        "watch_title": ref.title,
+        "wiki": ref.wiki.name,
+        "page_id": page["id"],
+        "pageid": page["pageid"],
+        "started": True,
+        "error": ref.error,
         "revision_count": store.revision_count(page["id"]),
         "first": _brief(store.first_revision(page["id"]), clock),
-        "last": _brief(last, clock), "from": None, "to": None,
-        "links": {"wiki_diff": None, "wiki_page": links.wiki_page(),
-                  "web_page": links.web_page(), "web_diff": None},
+        "last": _brief(last, clock),
+        "from": None,
+        "to": None,
+        "links": {
+            "wiki_diff": None,
+            "wiki_page": links.wiki_page(),
+            "web_page": links.web_page(),
+            "web_diff": None,
+        },
         "counts": _counts([]) | {"sections": 0, "filtered": 0, "reverted": 0},
-        "followed": followed_titles, "sections": [], "revisions": [], "reverted": [],
-        "page_semantic": [], "page_semantic_more": 0,
+        "followed": followed_titles,
+        "sections": [],
+        "revisions": [],
+        "reverted": [],
+        "page_semantic": [],
+        "page_semantic_more": 0,
     }

@@ -166,13 +166,13 @@ def thousands(value: int) -> Markup:
 
 
 def plural(count: int, singular: str, many: str | None = None) -> Markup:
-    """"1 edit", "3 edits": for the template's own words, never for wiki text."""
+    """ "1 edit", "3 edits": for the template's own words, never for wiki text."""
     return Markup(f"{count:,d} {singular if count == 1 else (many or singular + 's')}")
 
 
 def truncate_middle(value: Any, limit: int = 300) -> str:
     text = str(value)
-    return text if len(text) <= limit else text[: limit // 2] + " … " + text[-limit // 2:]
+    return text if len(text) <= limit else text[: limit // 2] + " … " + text[-limit // 2 :]
 
 
 def multiline(value: Any) -> Markup:
@@ -180,9 +180,17 @@ def multiline(value: Any) -> Markup:
     return Markup(terminal_text(value))
 
 
-FILTERS = {"md_link": md_link, "slack_link": slack_link, "signed": signed, "plural": plural,
-           "thousands": thousands, "multiline": multiline,
-           "truncate_middle": truncate_middle, "md": md_escape, "plain": plain}
+FILTERS = {
+    "md_link": md_link,
+    "slack_link": slack_link,
+    "signed": signed,
+    "plural": plural,
+    "thousands": thousands,
+    "multiline": multiline,
+    "truncate_middle": truncate_middle,
+    "md": md_escape,
+    "plain": plain,
+}
 
 
 # --- environments ----------------------------------------------------------------------------
@@ -231,8 +239,9 @@ def _environment(user_dir: str | None, flavour: str) -> jinja2.Environment:
         options["finalize"] = html_text
     else:
         options["autoescape"] = False
-        options["finalize"] = _finalize({"md": md_escape, "slack": slack_escape}.get(flavour,
-                                                                                     plain))
+        options["finalize"] = _finalize(
+            {"md": md_escape, "slack": slack_escape}.get(flavour, plain)
+        )
     env = jinja2.Environment(**options)
     env.filters.update(FILTERS)
     return env
@@ -244,8 +253,11 @@ def render_template(name: str, context: dict[str, Any], templates: Path | None =
     return env.get_template(name).render(**context)
 
 
-def render_digest(model: dict[str, Any], formats: set[str] | list[str] | tuple[str, ...],
-                  templates: Path | None = None) -> dict[str, str]:
+def render_digest(
+    model: dict[str, Any],
+    formats: set[str] | list[str] | tuple[str, ...],
+    templates: Path | None = None,
+) -> dict[str, str]:
     """Each requested format of a digest (see FORMAT_TEMPLATES)."""
     out = {}
     for fmt in sorted(formats):
@@ -255,17 +267,29 @@ def render_digest(model: dict[str, Any], formats: set[str] | list[str] | tuple[s
     return out
 
 
-def render_feed(entries: list[Any], *, title: str, subscription: str,
-                templates: Path | None = None) -> str:
+def render_feed(
+    entries: list[Any], *, title: str, subscription: str, templates: Path | None = None
+) -> str:
     """An Atom feed document of digests, newest first (entries are deliver.FeedEntry)."""
     import uuid
 
     feed_id = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'wiki-tracker:' + subscription)}"
     updated = max((e.created_at for e in entries), default="1970-01-01T00:00:00Z")
     context = {
-        "title": title, "subscription": subscription, "feed_id": feed_id, "updated": updated,
-        "entries": [{"id": entry_id(e.message_id), "title": e.subject, "updated": e.created_at,
-                     "content": e.html_body, "link": e.link} for e in entries],
+        "title": title,
+        "subscription": subscription,
+        "feed_id": feed_id,
+        "updated": updated,
+        "entries": [
+            {
+                "id": entry_id(e.message_id),
+                "title": e.subject,
+                "updated": e.created_at,
+                "content": e.html_body,
+                "link": e.link,
+            }
+            for e in entries
+        ],
     }
     return render_template(FEED_TEMPLATE, context, templates)
 
@@ -323,7 +347,7 @@ def _outside_spaces(kind: str, text: str) -> list[tuple[str, str]]:
     if len(core) > SEGMENT_CHARS:
         half = SEGMENT_CHARS // 2
         core = core[:half].rstrip() + " … " + core[-half:].lstrip()
-    parts = [("eq", text[:start]), (kind, core), ("eq", text[start + len(text.strip()):])]
+    parts = [("eq", text[:start]), (kind, core), ("eq", text[start + len(text.strip()) :])]
     return [(k, t) for k, t in parts if t]
 
 
@@ -340,8 +364,9 @@ def _trim(text: str, keep: str) -> str:
     return "".join(words[:limit]).rstrip() + " … " + "".join(words[-limit:]).lstrip()
 
 
-def word_segments(changes: list[dict[str, Any]], limit: int, old: str | None = None
-                  ) -> tuple[list[dict[str, str]], int]:
+def word_segments(
+    changes: list[dict[str, Any]], limit: int, old: str | None = None
+) -> tuple[list[dict[str, str]], int]:
     """Highlight segments [{"op": "eq"|"ins"|"del"|"mov", "text"}] of a section's word
     diff against its old content ``old``, at most ``limit`` changes, and how many more."""
     merged: list[tuple[str, str]] = []
@@ -374,5 +399,8 @@ def word_segments(changes: list[dict[str, Any]], limit: int, old: str | None = N
 
 def semantic_lines(changes: list[dict[str, Any]]) -> list[dict[str, str]]:
     """One line per semantic change (infobox field, reference, category, link...)."""
-    return [{"type": str(change["type"]), "text": describe_change(change)}
-            for change in changes if change.get("type") and change["type"] not in WORD_OPS]
+    return [
+        {"type": str(change["type"]), "text": describe_change(change)}
+        for change in changes
+        if change.get("type") and change["type"] not in WORD_OPS
+    ]

@@ -66,8 +66,14 @@ class Built:
     windows: list[Window]
 
 
-def build(store: Store, config: Config, sub: Subscription, *, now: datetime,
-          since: int | datetime | None = None) -> Built:
+def build(
+    store: Store,
+    config: Config,
+    sub: Subscription,
+    *,
+    now: datetime,
+    since: int | datetime | None = None,
+) -> Built:
     """The digest of a subscription's pages since their cursors (or since ``since``)."""
     clock = Clock(ZoneInfo(sub.timezone), now)
     current = ds.cursors(store, sub.name)
@@ -100,30 +106,43 @@ def build(store: Store, config: Config, sub: Subscription, *, now: datetime,
         kind = "heartbeat"
     else:
         return Built(None, None, windows)
-    starts = [w.start["timestamp"] for w in windows if w.start and w.model and
-              not w.model["started"]]
+    starts = [
+        w.start["timestamp"] for w in windows if w.start and w.model and not w.model["started"]
+    ]
     if kind == "heartbeat" and not starts:
         run = ds.subscription_run(store, sub.name) if ds.has_schema(store) else None
         starts = [run["last_checked_at"]] if run and run["last_checked_at"] else []
     ends = [p["to"]["timestamp"] for p in shown if p["to"]]
-    counts = {key: sum(p["counts"][key] for p in shown)
-              for key in ("edits", "bytes_added", "bytes_removed", "sections", "reverted",
-                          "filtered")}
+    counts = {
+        key: sum(p["counts"][key] for p in shown)
+        for key in ("edits", "bytes_added", "bytes_removed", "sections", "reverted", "filtered")
+    }
     counts["editors"] = len({r["user"] for p in shown for r in p["revisions"]})
-    counts["pages"] = len(shown) if shown else len(windows) or len(
-        subscription_pages(store, config, sub))
+    counts["pages"] = (
+        len(shown) if shown else len(windows) or len(subscription_pages(store, config, sub))
+    )
     model = {
-        "subscription": sub.name, "kind": kind, "generated_at": utc_stamp(now),
-        "generated_local": clock.local(now), "timezone": sub.timezone,
+        "subscription": sub.name,
+        "kind": kind,
+        "generated_at": utc_stamp(now),
+        "generated_local": clock.local(now),
+        "timezone": sub.timezone,
         "since": clock.local(min(starts)) if starts else None,
         "until": clock.local(max(ends)) if ends else None,
-        "counts": counts, "pages": shown, "errors": errors, "sections_filter": list(sub.sections),
+        "counts": counts,
+        "pages": shown,
+        "errors": errors,
+        "sections_filter": list(sub.sections),
         "links": {"web": config.web.base_url.rstrip("/") if config.web.base_url else None},
     }
     model["subject"] = subject(model)
     first = shown[0]["links"] if shown else {}
-    model["link"] = first.get("web_diff") or first.get("wiki_diff") or first.get("web_page") \
+    model["link"] = (
+        first.get("web_diff")
+        or first.get("wiki_diff")
+        or first.get("web_page")
         or first.get("wiki_page")
+    )
     return Built(kind, model, windows)
 
 
@@ -145,8 +164,10 @@ def subject(model: dict[str, Any]) -> str:
         revisions = sum(p["revision_count"] or 0 for p in pages)
         return f"{name}: now tracking {what} ({revisions} revision{'s' * (revisions != 1)})"
     edits, sections = counts["edits"], counts["sections"]
-    return (f"{name}: {what}: {edits} edit{'s' * (edits != 1)}, "
-            f"{sections} section{'s' * (sections != 1)} changed")
+    return (
+        f"{name}: {what}: {edits} edit{'s' * (edits != 1)}, "
+        f"{sections} section{'s' * (sections != 1)} changed"
+    )
 
 
 # --- channels of a subscription ----------------------------------------------------------------
@@ -164,8 +185,9 @@ def channel_keys(sub: Subscription) -> list[tuple[str, Channel]]:
     for chan in sub.channels:
         if chan.label is None:
             seen[chan.type] = seen.get(chan.type, 0) + 1
-        key = chan.label or (chan.type if totals[chan.type] == 1
-                             else f"{chan.type}-{seen[chan.type]}")
+        key = chan.label or (
+            chan.type if totals[chan.type] == 1 else f"{chan.type}-{seen[chan.type]}"
+        )
         while key in {k for k, _ in out}:
             key += "+"
         out.append((key, chan))
@@ -194,8 +216,9 @@ def templates_of(config: Config, sub: Subscription) -> Path | None:
     return config.resolve(sub.templates) if sub.templates else None
 
 
-def record(store: Store, config: Config, sub: Subscription, built: Built,
-           now: datetime) -> int | None:
+def record(
+    store: Store, config: Config, sub: Subscription, built: Built, now: datetime
+) -> int | None:
     """Render and record a built digest with its pending deliveries; None if nothing to send
     (the cursors still move past what the window held)."""
     windows = [w.record() for w in built.windows]
@@ -205,10 +228,17 @@ def record(store: Store, config: Config, sub: Subscription, built: Built,
         return None
     outputs = render_digest(built.model, formats_needed(sub), templates_of(config, sub))
     return ds.record_digest(
-        store, subscription=sub.name, kind=built.kind, created_at=utc_stamp(now),
-        subject=built.model["subject"], message_id=_message_id(sub), model=built.model,
-        outputs=outputs, windows=windows,
-        channels=[(key, chan.type) for key, chan in channel_keys(sub)])
+        store,
+        subscription=sub.name,
+        kind=built.kind,
+        created_at=utc_stamp(now),
+        subject=built.model["subject"],
+        message_id=_message_id(sub),
+        model=built.model,
+        outputs=outputs,
+        windows=windows,
+        channels=[(key, chan.type) for key, chan in channel_keys(sub)],
+    )
 
 
 # --- when a digest is due ----------------------------------------------------------------------
@@ -258,9 +288,15 @@ class DigestRun:
         self.delivered.append(line)
 
 
-def run_digests(store: Store, config: Config, *, now: datetime | None = None,
-                names: list[str] | None = None, force: bool = False,
-                since: int | datetime | None = None) -> DigestRun:
+def run_digests(
+    store: Store,
+    config: Config,
+    *,
+    now: datetime | None = None,
+    names: list[str] | None = None,
+    force: bool = False,
+    since: int | datetime | None = None,
+) -> DigestRun:
     """Record the due digests of the subscriptions (all, or ``names``), then send every
     pending delivery. ``force`` ignores schedules (`tracker digest`); one failing
     subscription or channel never stops the others."""
@@ -288,15 +324,22 @@ def run_digests(store: Store, config: Config, *, now: datetime | None = None,
     return run
 
 
-def deliver_due(store: Store, config: Config, *, now: datetime | None = None,
-                names: list[str] | None = None) -> list[str]:
+def deliver_due(
+    store: Store, config: Config, *, now: datetime | None = None, names: list[str] | None = None
+) -> list[str]:
     """`tracker run --once` and the daemon: record and deliver what is due; one line per
     digest delivered or failed (failures start with "error:")."""
     return run_digests(store, config, now=now, names=names).lines
 
 
-def send_due(store: Store, config: Config, *, now: datetime, names: list[str] | None = None,
-             run: DigestRun | None = None) -> DigestRun:
+def send_due(
+    store: Store,
+    config: Config,
+    *,
+    now: datetime,
+    names: list[str] | None = None,
+    run: DigestRun | None = None,
+) -> DigestRun:
     """Send each pending delivery whose next attempt has come, oldest digest first."""
     run = run or DigestRun()
     subs = {s.name: s for s in config.subscriptions}
@@ -313,34 +356,55 @@ def send_due(store: Store, config: Config, *, now: datetime, names: list[str] | 
         spec = CHANNELS[chan.type]
         where = f"{sub.name}: digest {row['id']} via {delivery['channel']}"
         try:
-            detail = spec.send(outgoing(store, config, sub, delivery["channel"], row),
-                               spec.options(chan.options))
+            detail = spec.send(
+                outgoing(store, config, sub, delivery["channel"], row), spec.options(chan.options)
+            )
         except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
             # Stored, printed, logged and shown by status and the web UI: never a secret.
             message = redact(_one_line(exc))
             ds.mark_failed(store, delivery["id"], message)
-            run.fail(f"{where} failed (attempt {delivery['attempts'] + 1}, next at "
-                     f"{retry_at}): {message}")
+            run.fail(
+                f"{where} failed (attempt {delivery['attempts'] + 1}, next at "
+                f"{retry_at}): {message}"
+            )
             continue
         ds.mark_sent(store, delivery["id"], utc_stamp(now), detail)
         run.done(f"{where}: {row['subject']} -> {detail}")
     return run
 
 
-def outgoing(store: Store, config: Config, sub: Subscription, channel: str,
-             row: dict) -> Outgoing:
+def outgoing(store: Store, config: Config, sub: Subscription, channel: str, row: dict) -> Outgoing:
     """A recorded digest as a channel gets it (``row``: as `digests.digest` reads it)."""
     model = row["model"]
     outputs = ds.outputs(store, row["id"])
 
     def history(limit: int) -> list[FeedEntry]:
-        return [FeedEntry(r["id"], r["subject"], r["created_at"], r["message_id"],
-                          r["html_body"], _entry_link(r["model"], r["id"]))
-                for r in ds.sent_entries(store, sub.name, channel, limit)]
+        return [
+            FeedEntry(
+                r["id"],
+                r["subject"],
+                r["created_at"],
+                r["message_id"],
+                r["html_body"],
+                _entry_link(r["model"], r["id"]),
+            )
+            for r in ds.sent_entries(store, sub.name, channel, limit)
+        ]
 
-    return Outgoing(row["id"], sub.name, row["kind"], row["subject"], row["created_at"],
-                    row["message_id"], outputs, model | {"link": _entry_link(model, row["id"])},
-                    config.base_dir, sub.formats, templates_of(config, sub), history)
+    return Outgoing(
+        row["id"],
+        sub.name,
+        row["kind"],
+        row["subject"],
+        row["created_at"],
+        row["message_id"],
+        outputs,
+        model | {"link": _entry_link(model, row["id"])},
+        config.base_dir,
+        sub.formats,
+        templates_of(config, sub),
+        history,
+    )
 
 
 def _entry_link(model: dict[str, Any], digest_id: int) -> str | None:
@@ -365,27 +429,40 @@ def delivery_status(store: Store, config: Config) -> list[dict[str, Any]]:
     for sub in config.subscriptions:
         run = ds.subscription_run(store, sub.name) if has else None
         for key, chan in channel_keys(sub):
-            summary = ds.channel_summary(store, sub.name, key) if has else \
-                {"counts": {}, "last": None, "unsent": None}
+            summary = (
+                ds.channel_summary(store, sub.name, key)
+                if has
+                else {"counts": {}, "last": None, "unsent": None}
+            )
             last_error = summary["last"]["last_error"] if summary["last"] else None
             if last_error:
                 # An error stored by an older version may quote a secret URL or password.
                 last_error = redact(last_error, channel_secrets(chan.type, chan.options))
             counts, last, unsent = summary["counts"], summary["last"], summary["unsent"]
             failing = counts.get("failed", 0) + counts.get("sending", 0)
-            records.append({
-                "subscription": sub.name, "channel": key, "type": chan.type,
-                "schedule": sub.schedule,
-                "last_checked_at": run["last_checked_at"] if run else None,
-                "sent": counts.get("sent", 0), "pending": counts.get("pending", 0),
-                "failed": failing,
-                "status": "failing" if failing else "pending" if counts.get("pending")
-                else "ok" if counts.get("sent") else "nothing sent yet",
-                "last_sent_at": last["sent_at"] if last else None,
-                "last_error": last_error,
-                "next_attempt": unsent["next"] if unsent and unsent["next"] else None,
-                "attempts": unsent["attempts"] if unsent and unsent["attempts"] else 0,
-            })
+            records.append(
+                {
+                    "subscription": sub.name,
+                    "channel": key,
+                    "type": chan.type,
+                    "schedule": sub.schedule,
+                    "last_checked_at": run["last_checked_at"] if run else None,
+                    "sent": counts.get("sent", 0),
+                    "pending": counts.get("pending", 0),
+                    "failed": failing,
+                    "status": "failing"
+                    if failing
+                    else "pending"
+                    if counts.get("pending")
+                    else "ok"
+                    if counts.get("sent")
+                    else "nothing sent yet",
+                    "last_sent_at": last["sent_at"] if last else None,
+                    "last_error": last_error,
+                    "next_attempt": unsent["next"] if unsent and unsent["next"] else None,
+                    "attempts": unsent["attempts"] if unsent and unsent["attempts"] else 0,
+                }
+            )
     return records
 
 
@@ -393,11 +470,15 @@ def status_lines(records: list[dict[str, Any]]) -> list[str]:
     """`tracker status` text for delivery_status records."""
     lines = []
     for rec in records:
-        line = (f"digest {rec['subscription']} -> {rec['channel']} ({rec['type']}): "
-                f"{rec['status']}, {rec['sent']} sent")
+        line = (
+            f"digest {rec['subscription']} -> {rec['channel']} ({rec['type']}): "
+            f"{rec['status']}, {rec['sent']} sent"
+        )
         if rec["pending"] or rec["failed"]:
-            line += f", {rec['pending'] + rec['failed']} waiting (next attempt " \
-                    f"{rec['next_attempt']}, {rec['attempts']} attempts)"
+            line += (
+                f", {rec['pending'] + rec['failed']} waiting (next attempt "
+                f"{rec['next_attempt']}, {rec['attempts']} attempts)"
+            )
         if rec["last_error"]:
             line += f"; last error: {rec['last_error']}"
         lines.append(line)

@@ -44,8 +44,13 @@ log = logging.getLogger(__name__)
 
 BATCH = 50  # titles or page ids per request: the API's limit for anonymous clients
 MAXLAG = 5
-RETRYABLE_API_ERRORS = {"maxlag", "ratelimited", "readonly", "internal_api_error_DBQueryError",
-                        "internal_api_error_DBConnectionError"}
+RETRYABLE_API_ERRORS = {
+    "maxlag",
+    "ratelimited",
+    "readonly",
+    "internal_api_error_DBQueryError",
+    "internal_api_error_DBConnectionError",
+}
 REVPROPS = "ids|timestamp|flags|comment|user|userid|size|sha1|tags|contentmodel"
 
 
@@ -68,29 +73,41 @@ class _Continuation:
             return None
         name, url = self.source.name, self.source.wiki.api_url
         if not isinstance(cont, dict) or not all(isinstance(v, str | int) for v in cont.values()):
-            raise WikiError(f"{name}: {url} answered a malformed continuation; the wiki may be "
-                            "misbehaving, the rest of this query was not fetched")
+            raise WikiError(
+                f"{name}: {url} answered a malformed continuation; the wiki may be "
+                "misbehaving, the rest of this query was not fetched"
+            )
         key = json.dumps(cont, sort_keys=True)
         if key in self.seen:
-            raise WikiError(f"{name}: {url} sent the same continuation twice ({key[:120]}): "
-                            "following it would never end; stopped, what came before is "
-                            "kept; report it to the wiki's administrators")
+            raise WikiError(
+                f"{name}: {url} sent the same continuation twice ({key[:120]}): "
+                "following it would never end; stopped, what came before is "
+                "kept; report it to the wiki's administrators"
+            )
         self.seen.add(key)
         self.rounds += 1
         limit = self.source.wiki.max_continuations
         if self.rounds > limit:
-            raise WikiError(f"{name}: a query of {url} went on past max_continuations "
-                            f"({limit} continuation requests); stopped: what came before is "
-                            "kept and the next poll goes on from there")
+            raise WikiError(
+                f"{name}: a query of {url} went on past max_continuations "
+                f"({limit} continuation requests); stopped: what came before is "
+                "kept and the next poll goes on from there"
+            )
         return dict(cont)
 
 
 class ApiSource:
     """A MediaWiki reached through api.php. Requests go out one at a time, politely."""
 
-    def __init__(self, wiki: Wiki, *, session: requests.Session | None = None,
-                 sleep: Callable[[float], None] = time.sleep, backoff: Backoff | None = None,
-                 max_retries: int | None = None):
+    def __init__(
+        self,
+        wiki: Wiki,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        backoff: Backoff | None = None,
+        max_retries: int | None = None,
+    ):
         if not wiki.api_url:
             raise WikiError(f"wiki {wiki.name!r} has no api_url")
         self.wiki = wiki
@@ -102,8 +119,9 @@ class ApiSource:
         self.last_response: requests.Response | None = None
         self.session = session or requests.Session()
         # Every request mwclient makes passes here: bounded in time and bytes.
-        adapter = BoundedAdapter(Limits(deadline=wiki.request_deadline,
-                                        max_bytes=wiki.max_reply_size))
+        adapter = BoundedAdapter(
+            Limits(deadline=wiki.request_deadline, max_bytes=wiki.max_reply_size)
+        )
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = user_agent(wiki.contact)
@@ -112,13 +130,20 @@ class ApiSource:
         url = urlparse(wiki.api_url)
         path = url.path
         if not path.endswith("api.php"):
-            raise WikiError(f"{wiki.api_url} is not an api.php URL: give the full address of "
-                            "the wiki's api.php, e.g. https://en.wikipedia.org/w/api.php")
+            raise WikiError(
+                f"{wiki.api_url} is not an api.php URL: give the full address of "
+                "the wiki's api.php, e.g. https://en.wikipedia.org/w/api.php"
+            )
         # mwclient retries by itself with linear sleeps and ignores Retry-After on 503;
         # we switch that off and retry in call() with backoff and the server's Retry-After.
         self.site = mwclient.Site(
-            url.netloc, path=path[: -len("api.php")], scheme=url.scheme, pool=self.session,
-            do_init=False, max_retries=0, retry_timeout=0,
+            url.netloc,
+            path=path[: -len("api.php")],
+            scheme=url.scheme,
+            pool=self.session,
+            do_init=False,
+            max_retries=0,
+            retry_timeout=0,
             connection_options={"timeout": wiki.timeout},
         )
         self._checked = False
@@ -139,44 +164,58 @@ class ApiSource:
             try:
                 result = self.site.api(action, http_method="GET", **params)
                 if not isinstance(result, dict):
-                    raise WikiError(f"{self.wiki.api_url} answered something that is not an API "
-                                    "result; check api_url")
+                    raise WikiError(
+                        f"{self.wiki.api_url} answered something that is not an API "
+                        "result; check api_url"
+                    )
                 if isinstance(result.get("query", {}).get("pages"), dict):
                     # formatversion=2 came with MediaWiki 1.25; an older wiki ignores it.
-                    raise WikiError(f"{self.wiki.api_url} answered in the old result format "
-                                    "(formatversion=1): wiki tracker needs MediaWiki 1.25 or "
-                                    "newer")
+                    raise WikiError(
+                        f"{self.wiki.api_url} answered in the old result format "
+                        "(formatversion=1): wiki tracker needs MediaWiki 1.25 or "
+                        "newer"
+                    )
                 return result
             except mwclient.errors.APIError as exc:
                 if exc.code not in RETRYABLE_API_ERRORS:
-                    raise WikiError(f"{self.name}: the API refused the request: "
-                                    f"{exc.code}: {exc.info}") from None
+                    raise WikiError(
+                        f"{self.name}: the API refused the request: {exc.code}: {exc.info}"
+                    ) from None
                 reason = f"API error {exc.code}"
             except mwclient.errors.InvalidResponse:
-                raise WikiError(f"{self.wiki.api_url} did not answer like a MediaWiki api.php "
-                                "(not JSON); check api_url") from None
+                raise WikiError(
+                    f"{self.wiki.api_url} did not answer like a MediaWiki api.php "
+                    "(not JSON); check api_url"
+                ) from None
             except mwclient.errors.APIDisabledError:
                 raise WikiError(f"the API of {self.wiki.api_url} is disabled") from None
             except ReplyTooLarge as exc:
-                size = (f"announced {format_size(exc.announced)}" if exc.announced is not None
-                        else "cut off")
-                raise TooLarge(f"{self.name}: a reply of {self.wiki.api_url} is larger than "
-                               f"max_reply_size ({format_size(exc.limit)}; {size}); raise "
-                               "wikis[].max_reply_size if the wiki is trusted") from None
+                size = (
+                    f"announced {format_size(exc.announced)}"
+                    if exc.announced is not None
+                    else "cut off"
+                )
+                raise TooLarge(
+                    f"{self.name}: a reply of {self.wiki.api_url} is larger than "
+                    f"max_reply_size ({format_size(exc.limit)}; {size}); raise "
+                    "wikis[].max_reply_size if the wiki is trusted"
+                ) from None
             except requests.TooManyRedirects:
-                raise WikiError(f"{self.wiki.api_url} redirects in a loop; check api_url "
-                                "(the address the wiki's own pages link as api.php)") from None
+                raise WikiError(
+                    f"{self.wiki.api_url} redirects in a loop; check api_url "
+                    "(the address the wiki's own pages link as api.php)"
+                ) from None
             except requests.HTTPError as exc:
                 status = exc.response.status_code if exc.response is not None else 0
                 if status == 429 or status >= 500:
                     reason = f"HTTP {status}"
                 else:
-                    hint = (" (not found: check api_url)" if status == 404 else "")
+                    hint = " (not found: check api_url)" if status == 404 else ""
                     raise WikiError(f"{self.wiki.api_url} answered HTTP {status}{hint}") from None
             except mwclient.errors.MaximumRetriesExceeded:
                 reason = "the server is lagged"
             except RequestDeadline as exc:
-                reason = (f"no complete reply within {exc.seconds:g} s (request_deadline)")
+                reason = f"no complete reply within {exc.seconds:g} s (request_deadline)"
             except (requests.ConnectionError, requests.Timeout) as exc:
                 reason = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
             except (ValueError, TypeError, requests.exceptions.ContentDecodingError) as exc:
@@ -192,13 +231,17 @@ class ApiSource:
                     reason = f"malformed reply ({exc.__class__.__name__})"
             asked = retry_after(self.last_response)
             if asked is not None and asked > self.wiki.max_retry_after:
-                raise WikiError(f"{self.name}: {self.wiki.api_url} not reachable now: {reason}, "
-                                f"and it asks to wait {wait_span(asked)} (Retry-After), more than "
-                                f"max_retry_after ({wait_span(self.wiki.max_retry_after)}); "
-                                "will retry on the next poll")
+                raise WikiError(
+                    f"{self.name}: {self.wiki.api_url} not reachable now: {reason}, "
+                    f"and it asks to wait {wait_span(asked)} (Retry-After), more than "
+                    f"max_retry_after ({wait_span(self.wiki.max_retry_after)}); "
+                    "will retry on the next poll"
+                )
             if attempt >= self.max_retries:
-                raise WikiError(f"{self.name}: {self.wiki.api_url} not reachable: {reason} "
-                                f"(after {attempt + 1} tries); will retry on the next poll")
+                raise WikiError(
+                    f"{self.name}: {self.wiki.api_url} not reachable: {reason} "
+                    f"(after {attempt + 1} tries); will retry on the next poll"
+                )
             wait = self.backoff.delay(attempt, asked)
             log.warning("%s: %s; retrying in %.1f s", self.name, reason, wait)
             self.sleep(wait)
@@ -226,8 +269,10 @@ class ApiSource:
         result = self.call("query", meta="siteinfo", siprop="general")
         general = result.get("query", {}).get("general")
         if not general or "generator" not in general:
-            raise WikiError(f"{self.wiki.api_url} does not look like a MediaWiki api.php "
-                            "(no siteinfo); check api_url")
+            raise WikiError(
+                f"{self.wiki.api_url} does not look like a MediaWiki api.php "
+                "(no siteinfo); check api_url"
+            )
         if self.wiki.login is not None:
             self.login()
         self._checked = True
@@ -235,13 +280,16 @@ class ApiSource:
     def site_info(self) -> SiteInfo:
         """What wikitext means on this wiki: namespaces and their aliases, interwiki and
         interlanguage prefixes, extension tags, magic words (one request)."""
-        result = self.call("query", meta="siteinfo",
-                           siprop="general|namespaces|namespacealiases|interwikimap|"
-                                  "extensiontags|magicwords")
+        result = self.call(
+            "query",
+            meta="siteinfo",
+            siprop="general|namespaces|namespacealiases|interwikimap|extensiontags|magicwords",
+        )
         query = result.get("query")
         if not isinstance(query, dict) or "namespaces" not in query:
-            raise WikiError(f"{self.wiki.api_url} answered siteinfo without namespaces; "
-                            "check api_url")
+            raise WikiError(
+                f"{self.wiki.api_url} answered siteinfo without namespaces; check api_url"
+            )
         return SiteInfo.from_api(query)
 
     def login(self) -> None:
@@ -252,20 +300,23 @@ class ApiSource:
         try:
             self.site.login(login.username, password)
         except mwclient.errors.LoginError as exc:
-            raise WikiError(f"{self.name}: login as {login.username} failed "
-                            f"({exc.args[1].get('result') if len(exc.args) > 1 else exc}): "
-                            f"check the bot password in ${login.password_env}") from None
+            raise WikiError(
+                f"{self.name}: login as {login.username} failed "
+                f"({exc.args[1].get('result') if len(exc.args) > 1 else exc}): "
+                f"check the bot password in ${login.password_env}"
+            ) from None
         except (requests.RequestException, mwclient.errors.MwClientError) as exc:
             raise WikiError(f"{self.name}: login failed: {exc}") from None
 
-    def page_status(self, pageids: Iterable[int] = (), titles: Iterable[str] = ()
-                    ) -> list[PageStatus]:
+    def page_status(
+        self, pageids: Iterable[int] = (), titles: Iterable[str] = ()
+    ) -> list[PageStatus]:
         """Latest revision id of each page, without content: one request per 50 pages."""
         self.check()
         out: list[PageStatus] = []
         for key, values in (("pageids", list(pageids)), ("titles", list(titles))):
             for start in range(0, len(values), BATCH):
-                chunk = values[start:start + BATCH]
+                chunk = values[start : start + BATCH]
                 result = self.call("query", prop="info", **{key: "|".join(map(str, chunk))})
                 out.extend(self._statuses(result.get("query", {}), key, chunk))
         return out
@@ -275,8 +326,9 @@ class ApiSource:
         normalized = {n["from"]: n["to"] for n in query.get("normalized", [])}
         by_key: dict[object, dict] = {}
         for page in query.get("pages", []):
-            by_key[page.get("pageid") if key == "pageids" and "pageid" in page
-                   else page.get("title")] = page
+            by_key[
+                page.get("pageid") if key == "pageids" and "pageid" in page else page.get("title")
+            ] = page
         statuses = []
         for requested in chunk:
             lookup = requested if key == "pageids" else normalized.get(requested, requested)
@@ -284,22 +336,29 @@ class ApiSource:
             if page is None:
                 statuses.append(PageStatus(requested, None, None, missing=True))
                 continue
-            statuses.append(PageStatus(
-                requested=requested,
-                pageid=page.get("pageid") if not page.get("missing") else None,
-                title=page.get("title"),
-                ns=page.get("ns", 0),
-                lastrevid=page.get("lastrevid"),
-                missing=bool(page.get("missing")),
-                invalid=bool(page.get("invalid")),
-                redirect=bool(page.get("redirect")),
-                content_model=page.get("contentmodel"),
-            ))
+            statuses.append(
+                PageStatus(
+                    requested=requested,
+                    pageid=page.get("pageid") if not page.get("missing") else None,
+                    title=page.get("title"),
+                    ns=page.get("ns", 0),
+                    lastrevid=page.get("lastrevid"),
+                    missing=bool(page.get("missing")),
+                    invalid=bool(page.get("invalid")),
+                    redirect=bool(page.get("redirect")),
+                    content_model=page.get("contentmodel"),
+                )
+            )
         return statuses
 
-    def fetch_revisions(self, pageid: int, *, since: str | None = None,
-                        last: int | None = None, revids: Iterable[int] | None = None
-                        ) -> Iterator[list[Revision]]:
+    def fetch_revisions(
+        self,
+        pageid: int,
+        *,
+        since: str | None = None,
+        last: int | None = None,
+        revids: Iterable[int] | None = None,
+    ) -> Iterator[list[Revision]]:
         """Revisions of a page with content, in batches, in history order.
 
         ``since``: from that timestamp on (included); ``last``: only the N most recent;
@@ -308,8 +367,7 @@ class ApiSource:
         its text, marked ``toolarge``.
         """
         self.check()
-        params: dict = {"prop": "revisions", "rvslots": "main",
-                        "rvprop": REVPROPS + "|content"}
+        params: dict = {"prop": "revisions", "rvslots": "main", "rvprop": REVPROPS + "|content"}
         if revids is not None:
             yield from self._by_revids(pageid, params, revids)
             return
@@ -374,8 +432,9 @@ class ApiSource:
                 yield batch
             cont = rounds.next(result)
 
-    def _by_revids(self, pageid: int, params: dict, revids: Iterable[int]
-                   ) -> Iterator[list[Revision]]:
+    def _by_revids(
+        self, pageid: int, params: dict, revids: Iterable[int]
+    ) -> Iterator[list[Revision]]:
         """Given revisions with content, 50 per request; a request that does not fit is
         split until the revision that does not fit comes alone, without its text."""
         pending = sorted(set(revids))
@@ -412,21 +471,28 @@ class ApiSource:
         ask = {key: value for key, value in ask.items() if key != "rvslots"}
         ask["rvprop"] = REVPROPS
         result = self.call("query", **ask)
-        batch = [rev if rev.texthidden or rev.sha1hidden else replace(rev, toolarge=True)
-                 for rev in self._revisions(result, pageid)]
+        batch = [
+            rev if rev.texthidden or rev.sha1hidden else replace(rev, toolarge=True)
+            for rev in self._revisions(result, pageid)
+        ]
         for rev in batch:
             if rev.toolarge:
-                log.warning("%s: revision %s (%s bytes) is too large for a reply of at most "
-                            "%s; stored without its text", self.name, rev.revid,
-                            rev.size if rev.size is not None else "?",
-                            format_size(self.wiki.max_reply_size))
+                log.warning(
+                    "%s: revision %s (%s bytes) is too large for a reply of at most "
+                    "%s; stored without its text",
+                    self.name,
+                    rev.revid,
+                    rev.size if rev.size is not None else "?",
+                    format_size(self.wiki.max_reply_size),
+                )
         return result, batch
 
     def revision_list(self, pageid: int) -> Iterator[Revision]:
         """Every revision of a page without content (``text`` None), in history order."""
         self.check()
-        for result in self.query(prop="revisions", pageids=pageid, rvprop=REVPROPS,
-                                 rvlimit="max", rvdir="newer"):
+        for result in self.query(
+            prop="revisions", pageids=pageid, rvprop=REVPROPS, rvlimit="max", rvdir="newer"
+        ):
             for rev in self._revisions(result, pageid):
                 # Without content the API tells a hidden text by its hidden sha1 only.
                 yield replace(rev, texthidden=rev.texthidden or rev.sha1hidden)
@@ -436,18 +502,33 @@ class ApiSource:
         log entries: one request for every type; they reach back 30-90 days)."""
         self.check()
         events = []
-        for result in self.query(list="recentchanges", rctype="log", rcdir="newer",
-                                 rcstart=since, rcprop="title|ids|timestamp|loginfo",
-                                 rclimit="max"):
+        for result in self.query(
+            list="recentchanges",
+            rctype="log",
+            rcdir="newer",
+            rcstart=since,
+            rcprop="title|ids|timestamp|loginfo",
+            rclimit="max",
+        ):
             for rc in result.get("query", {}).get("recentchanges", []):
                 if rc.get("logtype") not in HISTORY_LOGS:
                     continue
                 params = rc.get("logparams") or {}
-                others = tuple(str(params[key]) for key in ("dest_title", "target_title")
-                               if isinstance(params, dict) and params.get(key))
-                events.append(LogEvent(str(rc.get("logtype")), str(rc.get("logaction", "")),
-                                       str(rc.get("title", "")), rc.get("pageid") or None,
-                                       str(rc.get("timestamp", "")), others))
+                others = tuple(
+                    str(params[key])
+                    for key in ("dest_title", "target_title")
+                    if isinstance(params, dict) and params.get(key)
+                )
+                events.append(
+                    LogEvent(
+                        str(rc.get("logtype")),
+                        str(rc.get("logaction", "")),
+                        str(rc.get("title", "")),
+                        rc.get("pageid") or None,
+                        str(rc.get("timestamp", "")),
+                        others,
+                    )
+                )
         return events
 
     def _revisions(self, result: dict, pageid: int) -> list[Revision]:
@@ -459,9 +540,14 @@ class ApiSource:
             for raw in page.get("revisions", []):
                 rev = revision_from_api(raw, self.wiki.max_revision_size)
                 if rev.toolarge:
-                    log.warning("%s: revision %s is %s bytes, more than max_revision_size "
-                                "(%s); stored without its text", self.name, rev.revid,
-                                rev.size, format_size(self.wiki.max_revision_size))
+                    log.warning(
+                        "%s: revision %s is %s bytes, more than max_revision_size "
+                        "(%s); stored without its text",
+                        self.name,
+                        rev.revid,
+                        rev.size,
+                        format_size(self.wiki.max_revision_size),
+                    )
                 out.append(rev)
         return out
 
@@ -482,8 +568,7 @@ def revision_from_api(raw: dict, max_size: int | None = None) -> Revision:
         toolarge = False
         if text is not None and max_size is not None:
             size = raw.get("size")
-            toolarge = ((isinstance(size, int) and size > max_size)
-                        or _longer_than(text, max_size))
+            toolarge = (isinstance(size, int) and size > max_size) or _longer_than(text, max_size)
             if toolarge:
                 text = None
         return Revision(
@@ -494,7 +579,8 @@ def revision_from_api(raw: dict, max_size: int | None = None) -> Revision:
             userid=raw.get("userid") if not raw.get("userhidden") else None,
             comment=raw.get("comment") if not raw.get("commenthidden") else None,
             minor=bool(raw.get("minor")),
-            size=int(raw["size"]) if raw.get("size") is not None and int(raw["size"]) >= 0
+            size=int(raw["size"])
+            if raw.get("size") is not None and int(raw["size"]) >= 0
             else None,
             sha1=raw.get("sha1") if not raw.get("sha1hidden") else None,
             text=None if texthidden else text,
@@ -508,9 +594,10 @@ def revision_from_api(raw: dict, max_size: int | None = None) -> Revision:
             toolarge=toolarge,
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise WikiError(f"malformed revision in the API reply ({exc!r}); the wiki may be "
-                        "misbehaving, nothing was stored from this reply") from None
-
+        raise WikiError(
+            f"malformed revision in the API reply ({exc!r}); the wiki may be "
+            "misbehaving, nothing was stored from this reply"
+        ) from None
 
 
 def _longer_than(text: str, limit: int) -> bool:

@@ -46,5 +46,10 @@ def export_snapshot(store: Store, title: str, out: IO[str], wiki: str | None = N
             yield row, store.revision_text(row["id"])
 
     base = index_url(wiki_row.get("api_url")) or ""
-    return write_export(out, [(page, revisions())], sitename=wiki_row.get("name") or "", base=base,
-                        site=store.site_info(page["wiki_id"]))
+    return write_export(
+        out,
+        [(page, revisions())],
+        sitename=wiki_row.get("name") or "",
+        base=base,
+        site=store.site_info(page["wiki_id"]),
+    )

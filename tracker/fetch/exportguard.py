@@ -49,8 +49,11 @@ def utf8_size(piece: bytes) -> int:
     """How many UTF-8 bytes a piece of XML character data (whole entities) stands for."""
     size = len(piece)
     if b"&" in piece:
-        size -= (3 * (piece.count(b"&lt;") + piece.count(b"&gt;")) + 4 * piece.count(b"&amp;")
-                 + 5 * (piece.count(b"&quot;") + piece.count(b"&apos;")))
+        size -= (
+            3 * (piece.count(b"&lt;") + piece.count(b"&gt;"))
+            + 4 * piece.count(b"&amp;")
+            + 5 * (piece.count(b"&quot;") + piece.count(b"&apos;"))
+        )
         if b"&#" in piece:
             for match in _CHARREF.finditer(piece):
                 digits = match.group(1)
@@ -106,7 +109,7 @@ class ExportGuard:
                 self._chunk, self._pos = next(self._out), 0
             except StopIteration:
                 return b""
-        data = self._chunk[self._pos:self._pos + size]
+        data = self._chunk[self._pos : self._pos + size]
         self._pos += len(data)
         return data
 
@@ -148,8 +151,7 @@ class ExportGuard:
                 if buf:
                     run += len(buf)
                     if run > LIMIT:
-                        raise self._refuse(f"more than {format_size(LIMIT)} of text in "
-                                           f"<{element}>")
+                        raise self._refuse(f"more than {format_size(LIMIT)} of text in <{element}>")
                     yield bytes(buf)
                     del buf[:]
                 if not self._fill():
@@ -193,7 +195,7 @@ class ExportGuard:
                 if stop is not None:
                     if buf[stop.start()] == ord(">"):
                         return stop.start() + 1
-                    pos, quote = stop.start() + 1, bytes(buf[stop.start():stop.start() + 1])
+                    pos, quote = stop.start() + 1, bytes(buf[stop.start() : stop.start() + 1])
                     continue
             pos = len(buf)
             if not self._more():

@@ -69,7 +69,8 @@ class PageIngestor:
         self.top: tuple[str, int] | None = position(recent[-1]) if recent else None
         self.detector = reverts.Detector(
             [reverts.Rev(r["revid"], r["sha1"], _tags(r)) for r in recent],
-            lookup=lambda sha1: self.store.latest_with_sha1(self.page_id, sha1))
+            lookup=lambda sha1: self.store.latest_with_sha1(self.page_id, sha1),
+        )
 
     @property
     def last_revid(self) -> int | None:
@@ -79,8 +80,15 @@ class PageIngestor:
     def add(self, revisions: Iterable[Revision]) -> int:
         """Store the revisions not yet stored, in history order, atomically; return how many."""
         added = 0
-        state = (self.prev_rev_id, self.prev_text, self.prev_ids, self.prev_model,
-                 self.top, self.prev_blobs, list(self.detector.window))
+        state = (
+            self.prev_rev_id,
+            self.prev_text,
+            self.prev_ids,
+            self.prev_model,
+            self.top,
+            self.prev_blobs,
+            list(self.detector.window),
+        )
         try:
             with self.store.atomic():
                 latest = self.store.latest_revision(self.page_id)
@@ -98,8 +106,15 @@ class PageIngestor:
                     self.store.refresh_last_revid(self.page_id)
         except BaseException:
             # The transaction rolled back: forget what this batch taught us in memory.
-            (self.prev_rev_id, self.prev_text, self.prev_ids, self.prev_model,
-             self.top, self.prev_blobs, window) = state
+            (
+                self.prev_rev_id,
+                self.prev_text,
+                self.prev_ids,
+                self.prev_model,
+                self.top,
+                self.prev_blobs,
+                window,
+            ) = state
             self.detector.window.clear()
             self.detector.window.extend(window)
             raise
@@ -124,8 +139,9 @@ class PageIngestor:
         try:
             sections = [s.text for s in split(rev.text, site=self.site)]
         except Exception:  # as in _append: the text is kept, as one piece
-            log.exception("page %s: revision %s could not be split into sections",
-                          self.page_id, rev.revid)
+            log.exception(
+                "page %s: revision %s could not be split into sections", self.page_id, rev.revid
+            )
             sections = [rev.text]
         known = self.prev_blobs
         blob_ids = [known.get(text) or store.put_blob(text) for text in sections]
@@ -145,11 +161,18 @@ class PageIngestor:
                 wikitext_before = self.prev_model == "wikitext"
                 try:
                     result: TextDiff | None = diff_texts(
-                        self.prev_text if wikitext_before else None, text,
-                        self.prev_ids if wikitext_before else None, f"{rev.revid}.", self.site)
+                        self.prev_text if wikitext_before else None,
+                        text,
+                        self.prev_ids if wikitext_before else None,
+                        f"{rev.revid}.",
+                        self.site,
+                    )
                 except Exception:  # a bug must not cost the history: kept without its diff
-                    log.exception("page %s: revision %s could not be diffed; stored without "
-                                  "its diff", self.page_id, rev.revid)
+                    log.exception(
+                        "page %s: revision %s could not be diffed; stored without its diff",
+                        self.page_id,
+                        rev.revid,
+                    )
                     result = None
                 layout = self._layout(rev, result.new_ids if result else None)
                 diff = diff_data(result) if result else None
@@ -175,8 +198,13 @@ class PageIngestor:
         self.prev_blobs = blobs  # the last revision's sections are still the ones at hand
         self.store.insert_revision(self.wiki_id, self.page_id, rev, layout)
         self.store.mark_rederive(self.page_id, rev.revid)
-        log.info("page %s: revision %s (%s) belongs before the last stored one; the history "
-                 "after it is re-derived", self.page_id, rev.revid, rev.timestamp)
+        log.info(
+            "page %s: revision %s (%s) belongs before the last stored one; the history "
+            "after it is re-derived",
+            self.page_id,
+            rev.revid,
+            rev.timestamp,
+        )
 
     def _mark_revert(self, rev: Revision, rev_id: int) -> None:
         if reverts.REVERTED_TAG in rev.tags:
@@ -219,12 +247,17 @@ def rederive(store: Store, page_id: int) -> int:
                     text = store.revision_text(row["id"]) or ""
                     if row["content_model"] == "wikitext":
                         wikitext_before = prev_model == "wikitext"
-                        result = diff_texts(prev_text if wikitext_before else None, text,
-                                            prev_ids if wikitext_before else None,
-                                            f"{row['revid']}.", site)
+                        result = diff_texts(
+                            prev_text if wikitext_before else None,
+                            text,
+                            prev_ids if wikitext_before else None,
+                            f"{row['revid']}.",
+                            site,
+                        )
                         _relabel(store, row["id"], text, result.new_ids, site)
-                        store.put_diff(row["id"], prev["id"] if prev else None,
-                                       diff_data(result), replace=True)
+                        store.put_diff(
+                            row["id"], prev["id"] if prev else None, diff_data(result), replace=True
+                        )
                         prev_ids = result.new_ids
                     else:
                         store.delete_diff(row["id"])
@@ -255,8 +288,9 @@ def _relabel(store: Store, rev_id: int, text: str, ids: list[str], site: SiteInf
         return
     # The splitter changed since the revision was stored: store its sections anew.
     texts = [s.text for s in split(text, site=site)]
-    store.replace_sections(rev_id, [(sid, store.put_blob(t))
-                                    for t, sid in zip(texts, ids, strict=True)])
+    store.replace_sections(
+        rev_id, [(sid, store.put_blob(t)) for t, sid in zip(texts, ids, strict=True)]
+    )
 
 
 def rederive_pending(store: Store, wiki_id: int | None = None) -> int:

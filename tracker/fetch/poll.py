@@ -28,7 +28,6 @@ from tracker.store import Store, utcnow
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class PollResult:
     wiki: str
@@ -43,8 +42,10 @@ class PollResult:
         return not self.errors
 
     def summary(self) -> str:
-        text = (f"{self.wiki}: {self.pages_checked} pages checked, {self.pages_changed} changed, "
-                f"{self.revisions_added} revisions stored, {self.requests} requests")
+        text = (
+            f"{self.wiki}: {self.pages_checked} pages checked, {self.pages_changed} changed, "
+            f"{self.revisions_added} revisions stored, {self.requests} requests"
+        )
         if self.errors:
             text += f", {len(self.errors)} errors"
         return text
@@ -52,8 +53,9 @@ class PollResult:
 
 def make_source(config: Config, wiki: Wiki, **kwargs: object) -> Source:
     if wiki.snapshot is not None:
-        return SnapshotSource(wiki.name, config.resolve(wiki.snapshot),
-                              max_revision_size=wiki.max_revision_size)
+        return SnapshotSource(
+            wiki.name, config.resolve(wiki.snapshot), max_revision_size=wiki.max_revision_size
+        )
     return ApiSource(wiki, **kwargs)  # type: ignore[arg-type]  # (the tests' hooks)
 
 
@@ -93,10 +95,16 @@ class _Cycle:
     log_pageids: set[int] = field(default_factory=set)
 
 
-def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None = None,
-              watches: Sequence[Watch] | None = None,
-              progress: ProgressFactory | None = None,
-              clock: Callable[[], float] = time.time) -> PollResult:
+def poll_wiki(
+    store: Store,
+    config: Config,
+    wiki: Wiki,
+    *,
+    source: Source | None = None,
+    watches: Sequence[Watch] | None = None,
+    progress: ProgressFactory | None = None,
+    clock: Callable[[], float] = time.time,
+) -> PollResult:
     """Poll the given watches of one wiki (all of them by default); never raises WikiError."""
     source = source or make_source(config, wiki)
     watches = list(config.watches_of(wiki.name) if watches is None else watches)
@@ -104,8 +112,7 @@ def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None
     wiki_id = store.wiki_id(wiki.name, wiki.api_url, wiki.snapshot)
     run_id = store.start_poll_run(wiki_id)
     start_requests = source.requests
-    cycle = _Cycle(store, source, wiki, wiki_id,
-                   progress or None, clock)
+    cycle = _Cycle(store, source, wiki, wiki_id, progress or None, clock)
     by_title = {w.title: w for w in watches}
     stored = {row["title"]: row for row in store.wiki_watches(wiki_id)}
     rows = {w.title: stored.get(w.title) or store.watch(wiki_id, w.title) for w in watches}
@@ -131,8 +138,11 @@ def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None
         store.record_wiki_result(wiki_id, None)
         result.pages_checked = len(statuses)
         for status in statuses:
-            title = pageids[status.requested] if isinstance(status.requested, int) \
+            title = (
+                pageids[status.requested]
+                if isinstance(status.requested, int)
                 else str(status.requested)
+            )
             row = rows[title]
             cycle.ingestor = None
             try:
@@ -141,8 +151,13 @@ def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None
                 message = _page_error(exc, title)
                 result.errors.append(message)
                 _watch_error(store, row, message)
-                log.warning("%s: %s: %s", wiki.name, title, message,
-                            exc_info=not isinstance(exc, TrackerError))
+                log.warning(
+                    "%s: %s: %s",
+                    wiki.name,
+                    title,
+                    message,
+                    exc_info=not isinstance(exc, TrackerError),
+                )
             added = cycle.ingestor.added if cycle.ingestor else 0
             if added:  # what whole batches stored, also before an error
                 result.pages_changed += 1
@@ -151,8 +166,13 @@ def poll_wiki(store: Store, config: Config, wiki: Wiki, *, source: Source | None
             with store.atomic():
                 store.mark_polled(cycle.unchanged, utcnow())
     result.requests = source.requests - start_requests
-    store.finish_poll_run(run_id, requests=result.requests, pages_checked=result.pages_checked,
-                          revisions_added=result.revisions_added, errors=result.errors)
+    store.finish_poll_run(
+        run_id,
+        requests=result.requests,
+        pages_checked=result.pages_checked,
+        revisions_added=result.revisions_added,
+        errors=result.errors,
+    )
     log.info("poll %s", result.summary())
     return result
 
@@ -174,8 +194,11 @@ def _refresh_site_info(cycle: _Cycle) -> None:
     """Keep what wikitext means on the wiki (namespaces, interwiki, tags) at most a day old:
     every diff reads links, categories and headings by it."""
     store, stamp = cycle.store, cycle.store.site_info_age(cycle.wiki_id)
-    if isinstance(cycle.source, ApiSource) and stamp is not None \
-            and cycle.clock() - _epoch(stamp) < SITEINFO_MAX_AGE:
+    if (
+        isinstance(cycle.source, ApiSource)
+        and stamp is not None
+        and cycle.clock() - _epoch(stamp) < SITEINFO_MAX_AGE
+    ):
         return
     site = cycle.source.site_info()
     if stamp is None or site != store.site_info(cycle.wiki_id):
@@ -193,14 +216,21 @@ def _page_error(exc: Exception, title: str) -> str:
     if isinstance(exc, TrackerError):
         return str(exc)
     detail = str(exc).splitlines()[0][:200] if str(exc) else ""
-    return (f"{title!r} could not be processed: {exc.__class__.__name__}"
-            f"{': ' + detail if detail else ''} (a bug in wiki tracker: please report it; "
-            "the other pages go on, this one is tried again on the next poll)")
+    return (
+        f"{title!r} could not be processed: {exc.__class__.__name__}"
+        f"{': ' + detail if detail else ''} (a bug in wiki tracker: please report it; "
+        "the other pages go on, this one is tried again on the next poll)"
+    )
 
 
 def _watch_error(store: Store, row: dict, message: str) -> None:
-    store.update_watch(row["id"], last_poll=utcnow(), last_error=message,
-                       last_error_at=utcnow(), error_count=row["error_count"] + 1)
+    store.update_watch(
+        row["id"],
+        last_poll=utcnow(),
+        last_error=message,
+        last_error_at=utcnow(),
+        error_count=row["error_count"] + 1,
+    )
 
 
 def _recheck_due(cycle: _Cycle, page: dict | None, status: PageStatus, watch: Watch) -> bool:
@@ -226,33 +256,52 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> No
             if page and not page["deleted_at"]:
                 store.mark_page_deleted(page["id"], utcnow())
             store.update_watch(row["id"], status="deleted", last_poll=utcnow())
-            raise WikiError(f"{title!r} was deleted on {source.name}; its stored history is "
-                            "kept; remove the watch or wait for it to be restored")
+            raise WikiError(
+                f"{title!r} was deleted on {source.name}; its stored history is "
+                "kept; remove the watch or wait for it to be restored"
+            )
         store.update_watch(row["id"], status="missing", last_poll=utcnow())
-        raise WikiError(f"{title!r} does not exist on {source.name}; check the title "
-                        "(case and spelling) in the watch")
+        raise WikiError(
+            f"{title!r} does not exist on {source.name}; check the title "
+            "(case and spelling) in the watch"
+        )
     assert status.pageid is not None and status.title is not None
     if status.redirect and not row["page_id"]:
         target = _redirect_target(source, status.title)
         store.update_watch(row["id"], status="redirect", last_poll=utcnow())
-        raise WikiError(f"{title!r} is a redirect to {target!r} on {source.name}; "
-                        f"watch {target!r} instead (redirects are not followed)")
+        raise WikiError(
+            f"{title!r} is a redirect to {target!r} on {source.name}; "
+            f"watch {target!r} instead (redirects are not followed)"
+        )
     page = store.page_by_pageid(wiki_id, status.pageid)
     recheck = _recheck_due(cycle, page, status, watch)
-    if (page is not None and row["page_id"] == page["id"] and page["title"] == status.title
-            and not page["deleted_at"] and not row["error_count"] and not recheck
-            and page["last_revid"] is not None and status.lastrevid == page["last_revid"]):
+    if (
+        page is not None
+        and row["page_id"] == page["id"]
+        and page["title"] == status.title
+        and not page["deleted_at"]
+        and not row["error_count"]
+        and not recheck
+        and page["last_revid"] is not None
+        and status.lastrevid == page["last_revid"]
+    ):
         # Nothing changed: the common case of every poll; recorded in one write for all.
         cycle.unchanged.append(row["id"])
         return
     with store.atomic():
-        page = store.upsert_page(wiki_id, status.pageid, status.title, status.ns,
-                                 status.content_model)
+        page = store.upsert_page(
+            wiki_id, status.pageid, status.title, status.ns, status.content_model
+        )
         if page["title"] != title and row["status"] != "moved":
             log.info("%s: %r is now titled %r", source.name, title, page["title"])
-        store.update_watch(row["id"], page_id=page["id"], last_poll=utcnow(),
-                           status="moved" if page["title"] != title else "ok",
-                           last_error=None, error_count=0)
+        store.update_watch(
+            row["id"],
+            page_id=page["id"],
+            last_poll=utcnow(),
+            status="moved" if page["title"] != title else "ok",
+            last_error=None,
+            error_count=0,
+        )
     ingestor = cycle.ingestor = PageIngestor(store, wiki_id, page["id"])
     whole = watch.backfill.mode == "all"
     backfill = not page["backfilled_at"]
@@ -265,7 +314,8 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> No
             batches = source.fetch_revisions(status.pageid)
         else:
             batches = source.fetch_revisions(
-                status.pageid, last=watch.backfill.count if watch.backfill.mode == "last" else 1)
+                status.pageid, last=watch.backfill.count if watch.backfill.mode == "last" else 1
+            )
         _ingest(cycle, ingestor, batches, page["title"])
         # The history is in: digests may now tell what comes after it (never an interrupted
         # backfill's older edits as new ones).
@@ -278,9 +328,12 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> No
             # saved after the status query comes along; the wiki's latest must be there.
             top = store.latest_revision(page["id"])
             assert top is not None
-            _ingest(cycle, ingestor, source.fetch_revisions(status.pageid,
-                                                            since=top["timestamp"]),
-                    page["title"])
+            _ingest(
+                cycle,
+                ingestor,
+                source.fetch_revisions(status.pageid, since=top["timestamp"]),
+                page["title"],
+            )
             recheck = recheck or not store.has_revision(wiki_id, status.lastrevid)
     if recheck and not backfill:
         reconcile(store, source, ingestor, status.pageid, whole_history=whole)
@@ -289,8 +342,9 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> No
         store.update_watch(row["id"], last_change=utcnow())
 
 
-def _ingest(cycle: _Cycle, ingestor: PageIngestor, batches: Iterator[list[Revision]],
-            title: str) -> None:
+def _ingest(
+    cycle: _Cycle, ingestor: PageIngestor, batches: Iterator[list[Revision]], title: str
+) -> None:
     bar = cycle.progress(title) if cycle.progress else None
     try:
         for batch in prefetch(batches):
@@ -358,8 +412,13 @@ def _redirect_target(source: Source, title: str) -> str:
     return "another page"
 
 
-def poll_all(store: Store, config: Config, *, progress: ProgressFactory | None = None,
-             sources: dict[str, Source] | None = None) -> list[PollResult]:
+def poll_all(
+    store: Store,
+    config: Config,
+    *,
+    progress: ProgressFactory | None = None,
+    sources: dict[str, Source] | None = None,
+) -> list[PollResult]:
     """One poll cycle of every watch of every wiki, each wiki in turn."""
     results = []
     for wiki in config.wikis:

@@ -45,8 +45,9 @@ class Reconciled:
         return bool(self.added or self.deleted or self.restored or self.hidden or self.unhidden)
 
 
-def reconcile(store: Store, source: Source, ingestor: PageIngestor, pageid: int, *,
-              whole_history: bool = True) -> Reconciled:
+def reconcile(
+    store: Store, source: Source, ingestor: PageIngestor, pageid: int, *, whole_history: bool = True
+) -> Reconciled:
     """Make the stored revisions of a page equal to the wiki's list of them.
 
     `whole_history` False (a watch that backfilled only recent revisions): nothing before
@@ -59,8 +60,11 @@ def reconcile(store: Store, source: Source, ingestor: PageIngestor, pageid: int,
     if not whole_history and stored:
         horizon = min(position(row) for row in stored.values())
     done = Reconciled()
-    missing = [revid for revid, rev in listed.items() if revid not in stored
-               and (horizon is None or position(rev) >= horizon)]
+    missing = [
+        revid
+        for revid, rev in listed.items()
+        if revid not in stored and (horizon is None or position(rev) >= horizon)
+    ]
     if missing:
         for batch in source.fetch_revisions(pageid, revids=missing):
             done.added += ingestor.add(batch)
@@ -92,9 +96,16 @@ def reconcile(store: Store, source: Source, ingestor: PageIngestor, pageid: int,
                     _restore_text(store, ingestor, stored[rev.revid], rev)
                     done.unhidden.append(rev.revid)
     if done.changed:
-        log.info("page %s: reconciled with the wiki: %d added, %d deleted, %d restored, "
-                 "%d hidden, %d shown again", page_id, done.added, len(done.deleted),
-                 len(done.restored), len(done.hidden), len(done.unhidden))
+        log.info(
+            "page %s: reconciled with the wiki: %d added, %d deleted, %d restored, "
+            "%d hidden, %d shown again",
+            page_id,
+            done.added,
+            len(done.deleted),
+            len(done.restored),
+            len(done.hidden),
+            len(done.unhidden),
+        )
     return done
 
 
@@ -131,11 +142,17 @@ def _restore_text(store: Store, ingestor: PageIngestor, row: dict, rev: Revision
     """A text the wiki shows again: stored, and the history re-derived from it."""
     assert rev.text is not None
     site = store.site_info(row["wiki_id"])
-    texts = [s.text for s in split(rev.text, site=site)] if rev.content_model == "wikitext" \
+    texts = (
+        [s.text for s in split(rev.text, site=site)]
+        if rev.content_model == "wikitext"
         else [rev.text]
+    )
     with store.atomic():
-        store.restore_text(row["id"], [(f"{rev.revid}.{i}", store.put_blob(text))
-                                       for i, text in enumerate(texts)], rev.sha1)
+        store.restore_text(
+            row["id"],
+            [(f"{rev.revid}.{i}", store.put_blob(text)) for i, text in enumerate(texts)],
+            rev.sha1,
+        )
         store.mark_rederive(row["page_id"], row["revid"])
 
 

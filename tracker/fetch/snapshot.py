@@ -55,16 +55,19 @@ def _open(path: Path) -> IO[bytes]:
     with path.open("rb") as probe:
         magic = probe.read(6)
     if magic.startswith(b"7z\xbc\xaf\x27\x1c"):
-        raise WikiError(f"{path} is a 7z archive: unpack it first (7z x {path.name}), or "
-                        "recompress it as .xz or .bz2, which are read as they are")
+        raise WikiError(
+            f"{path} is a 7z archive: unpack it first (7z x {path.name}), or "
+            "recompress it as .xz or .bz2, which are read as they are"
+        )
     for prefix, opener in _COMPRESSED.items():
         if magic.startswith(prefix):
             return opener(path)
     return path.open("rb")
 
 
-def _open_dump(path: Path, max_text: int = DEFAULT_MAX_REVISION_SIZE
-               ) -> tuple[ExportGuard, mwxml.Dump]:
+def _open_dump(
+    path: Path, max_text: int = DEFAULT_MAX_REVISION_SIZE
+) -> tuple[ExportGuard, mwxml.Dump]:
     for siteinfo in (True, False):
         try:
             raw = _open(path)
@@ -80,8 +83,10 @@ def _open_dump(path: Path, max_text: int = DEFAULT_MAX_REVISION_SIZE
             handle.close()
             if siteinfo and "<siteinfo>" in str(exc):
                 continue  # an export may lack it (export-0.10.xsd: minOccurs="0")
-            raise WikiError(f"{path} is not a MediaWiki XML export ({exc}); use a file from "
-                            "Special:Export or `tracker snapshot export`") from None
+            raise WikiError(
+                f"{path} is not a MediaWiki XML export ({exc}); use a file from "
+                "Special:Export or `tracker snapshot export`"
+            ) from None
     raise AssertionError("unreachable")
 
 
@@ -107,7 +112,7 @@ class _SiteinfoAdded:
     def read(self, size: int = -1) -> bytes:
         if self.head:
             data = self.head if size < 0 else self.head[:size]
-            self.head = self.head[len(data):]
+            self.head = self.head[len(data) :]
             return data
         return self.raw.read(size)
 
@@ -143,8 +148,13 @@ def revision_from_xml(rev: mwxml.Revision) -> Revision:
         userid=None if userhidden or user is None else (user.id or 0),
         comment=None if rev.deleted and rev.deleted.comment else (rev.comment or ""),
         minor=bool(rev.minor),
-        size=(len(text.encode("utf-8")) if text is not None
-              else toolarge if toolarge is not None else _known_size(main)),
+        size=(
+            len(text.encode("utf-8"))
+            if text is not None
+            else toolarge
+            if toolarge is not None
+            else _known_size(main)
+        ),
         sha1=sha1,
         text=text,
         content_model=(main.model if main is not None and main.model else "wikitext"),
@@ -171,8 +181,9 @@ def _position(rev: Revision) -> tuple[str, int]:
 class SnapshotSource:
     """An XML export read like a wiki: a page is found by id or title, revisions stream."""
 
-    def __init__(self, name: str, path: Path, *,
-                 max_revision_size: int = DEFAULT_MAX_REVISION_SIZE):
+    def __init__(
+        self, name: str, path: Path, *, max_revision_size: int = DEFAULT_MAX_REVISION_SIZE
+    ):
         self.name = name
         self.path = path
         self.max_revision_size = max_revision_size
@@ -194,15 +205,22 @@ class SnapshotSource:
                         count += 1
                         here = (_timestamp(rev), int(rev.id))
                         last = here if last is None else max(last, here)
-                    yield SnapshotPage(int(page.id), _title(dump, page), int(page.namespace or 0),
-                                       page.redirect, last[1] if last else None, count)
+                    yield SnapshotPage(
+                        int(page.id),
+                        _title(dump, page),
+                        int(page.namespace or 0),
+                        page.redirect,
+                        last[1] if last else None,
+                        count,
+                    )
             except WikiError:
                 raise
             except Exception as exc:
                 raise WikiError(f"{self.path}: malformed XML export ({exc})") from None
 
-    def page_status(self, pageids: Iterable[int] = (), titles: Iterable[str] = ()
-                    ) -> list[PageStatus]:
+    def page_status(
+        self, pageids: Iterable[int] = (), titles: Iterable[str] = ()
+    ) -> list[PageStatus]:
         self.check()
         wanted_ids, wanted_titles = list(pageids), list(titles)
         by_id: dict[int, SnapshotPage] = {}
@@ -213,19 +231,35 @@ class SnapshotSource:
         out = []
         wanted: list[int | str] = [*wanted_ids, *wanted_titles]
         for requested in wanted:
-            found = by_id.get(requested) if isinstance(requested, int) else by_title.get(
-                requested.replace("_", " "))
+            found = (
+                by_id.get(requested)
+                if isinstance(requested, int)
+                else by_title.get(requested.replace("_", " "))
+            )
             if found is None:
                 out.append(PageStatus(requested, None, None, missing=True))
             else:
-                out.append(PageStatus(requested, found.pageid, found.title, found.ns,
-                                      found.lastrevid, redirect=found.redirect is not None,
-                                      revisions=found.revisions))
+                out.append(
+                    PageStatus(
+                        requested,
+                        found.pageid,
+                        found.title,
+                        found.ns,
+                        found.lastrevid,
+                        redirect=found.redirect is not None,
+                        revisions=found.revisions,
+                    )
+                )
         return out
 
-    def fetch_revisions(self, pageid: int, *, since: str | None = None,
-                        last: int | None = None, revids: Iterable[int] | None = None
-                        ) -> Iterator[list[Revision]]:
+    def fetch_revisions(
+        self,
+        pageid: int,
+        *,
+        since: str | None = None,
+        last: int | None = None,
+        revids: Iterable[int] | None = None,
+    ) -> Iterator[list[Revision]]:
         """Revisions of one page in batches, each in history order (the file's own order
         may be another: dumps list revisions by id; the store puts each in its place).
 
@@ -238,9 +272,11 @@ class SnapshotSource:
             places = sorted(_position(rev) for rev in self.revision_list(pageid))
             wanted = {revid for _ts, revid in places[-last:]}
         yield from _batches(
-            raw for raw in self._page_revisions(pageid)
+            raw
+            for raw in self._page_revisions(pageid)
             if (wanted is None or int(raw.id) in wanted)
-            and (since is None or _timestamp(raw) >= since))
+            and (since is None or _timestamp(raw) >= since)
+        )
 
     def revision_list(self, pageid: int) -> Iterator[Revision]:
         """Every revision of a page, without its text (``text`` None)."""
@@ -268,9 +304,14 @@ class SnapshotSource:
         with handle:
             try:
                 for page in dump:
-                    info = SnapshotPage(int(page.id), _title(dump, page),
-                                        int(page.namespace or 0),
-                                        page.redirect, None, 0)
+                    info = SnapshotPage(
+                        int(page.id),
+                        _title(dump, page),
+                        int(page.namespace or 0),
+                        page.redirect,
+                        None,
+                        0,
+                    )
                     yield info, _batches(page)
             except WikiError:
                 raise
@@ -298,8 +339,9 @@ def _title(dump: mwxml.Dump, page: mwxml.Page) -> str:
     title = page.title
     if not page.namespace:
         return title
-    names = {ns.id: ns.name for ns in (dump.site_info.namespaces or [])
-             if getattr(ns, "name", None)}
+    names = {
+        ns.id: ns.name for ns in (dump.site_info.namespaces or []) if getattr(ns, "name", None)
+    }
     prefix = names.get(int(page.namespace))
     if prefix and not title.startswith(prefix + ":"):
         return f"{prefix}:{title}"
@@ -329,9 +371,13 @@ def _el(name: str, value: object) -> str:
     return f"<{name}>{escape(str(value))}</{name}>"
 
 
-def write_export(out: IO[str], pages: Iterable[tuple[dict, Iterable[tuple[dict, str | None]]]],
-                 sitename: str = "wiki tracker export", base: str = "",
-                 site: SiteInfo | None = None) -> int:
+def write_export(
+    out: IO[str],
+    pages: Iterable[tuple[dict, Iterable[tuple[dict, str | None]]]],
+    sitename: str = "wiki tracker export",
+    base: str = "",
+    site: SiteInfo | None = None,
+) -> int:
     """Write pages and their revisions as a format 0.11 export; return revisions written.
 
     ``pages`` yields (page row, iterable of (revision row, text or None)); ``site``: the
@@ -342,7 +388,8 @@ def write_export(out: IO[str], pages: Iterable[tuple[dict, Iterable[tuple[dict, 
     namespaces = "".join(
         f'      <namespace key="{ns.id}" case="{ns.case}"'
         + (f">{escape(ns.name)}</namespace>\n" if ns.name else " />\n")
-        for ns in sorted(site.namespaces, key=lambda ns: ns.id))
+        for ns in sorted(site.namespaces, key=lambda ns: ns.id)
+    )
     out.write(
         f'<mediawiki xmlns="{EXPORT_NS}" '
         'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
@@ -383,13 +430,14 @@ def _revision_xml(rev: dict, text: str | None) -> str:
     if rev.get("userhidden") or rev.get("user") is None:
         parts.append('      <contributor deleted="deleted" />')
     elif rev.get("userid"):
-        parts.append(f"      <contributor>{_el('username', rev['user'])}"
-                     f"{_el('id', rev['userid'])}</contributor>")
+        parts.append(
+            f"      <contributor>{_el('username', rev['user'])}"
+            f"{_el('id', rev['userid'])}</contributor>"
+        )
     elif _looks_like_ip(rev["user"]):
         parts.append(f"      <contributor>{_el('ip', rev['user'])}</contributor>")
     else:
-        parts.append(f"      <contributor>{_el('username', rev['user'])}"
-                     "<id>0</id></contributor>")
+        parts.append(f"      <contributor>{_el('username', rev['user'])}<id>0</id></contributor>")
     if rev.get("minor"):
         parts.append("      <minor />")
     if rev.get("commenthidden"):

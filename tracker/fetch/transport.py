@@ -30,6 +30,7 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 import urllib3.exceptions
@@ -181,8 +182,9 @@ def _use_watched_pools(manager: object) -> None:
 class BoundedAdapter(HTTPAdapter):
     """requests' adapter with a deadline per request and a cap on decompressed reply bytes."""
 
-    def __init__(self, limits: Limits, *, clock: Callable[[], float] = time.monotonic,
-                 **kwargs: object):
+    def __init__(
+        self, limits: Limits, *, clock: Callable[[], float] = time.monotonic, **kwargs: object
+    ):
         self.limits = limits
         self.clock = clock
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -196,15 +198,27 @@ class BoundedAdapter(HTTPAdapter):
         _use_watched_pools(manager)
         return manager
 
-    def send(self, request: requests.PreparedRequest, stream: bool = False,
-             timeout: object = None, verify: object = True, cert: object = None,
-             proxies: object = None) -> requests.Response:
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> requests.Response:
         url = request.url or ""
         deadline = _Deadline(self.limits.deadline)
         _current.deadline = deadline
         try:
-            response = super().send(request, stream=True, timeout=timeout,  # type: ignore[arg-type]
-                                    verify=verify, cert=cert, proxies=proxies)  # type: ignore[arg-type]
+            response = super().send(
+                request,
+                stream=True,
+                timeout=timeout,
+                verify=verify,
+                cert=cert,
+                proxies=proxies,
+            )
             try:
                 body = self._read(response, url, deadline)
             except BaseException:
@@ -317,13 +331,14 @@ class _Inflate(_Identity):
                     return  # all input used, no output pending
         except zlib.error as exc:
             raise requests.exceptions.ContentDecodingError(
-                f"the reply of {self.url} is not valid {'gzip' if self.gzip else 'deflate'} "
-                f"({exc})") from None
+                f"the reply of {self.url} is not valid {'gzip' if self.gzip else 'deflate'} ({exc})"
+            ) from None
 
     def finish(self, out: bytearray, limit: int) -> None:
         if self.started and not self.obj.eof and not self.ignore_rest:
             raise requests.exceptions.ContentDecodingError(
-                f"the compressed reply of {self.url} ends early")
+                f"the compressed reply of {self.url} ends early"
+            )
 
 
 def _decoder(coding: str, url: str) -> _Identity:
@@ -335,7 +350,8 @@ def _decoder(coding: str, url: str) -> _Identity:
         return _Inflate(url, gzip=codings[0] != "deflate")
     raise requests.exceptions.ContentDecodingError(
         f"{url} answered with Content-Encoding {coding!r}, which was not asked for "
-        "(only gzip is); check the wiki's server or a proxy in between")
+        "(only gzip is); check the wiki's server or a proxy in between"
+    )
 
 
 # --- waiting as the server asks ---------------------------------------------------------
@@ -345,8 +361,13 @@ class Backoff:
     """Exponential backoff with jitter, never shorter than what the server asked for, and
     never longer than ``max_retry_after`` for what it asked (nor ``cap`` for its own part)."""
 
-    def __init__(self, base: float = 1.0, cap: float = 60.0, rng: random.Random | None = None,
-                 max_retry_after: float = DEFAULT_MAX_RETRY_AFTER):
+    def __init__(
+        self,
+        base: float = 1.0,
+        cap: float = 60.0,
+        rng: random.Random | None = None,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+    ):
         self.base, self.cap = base, cap
         self.max_retry_after = max_retry_after
         self.rng = rng or random.Random()
@@ -359,8 +380,9 @@ class Backoff:
         return wait
 
 
-def parse_retry_after(value: str | None, date: str | None = None,
-                      now: Callable[[], float] = time.time) -> float | None:
+def parse_retry_after(
+    value: str | None, date: str | None = None, now: Callable[[], float] = time.time
+) -> float | None:
     """Seconds a ``Retry-After`` header asks to wait: delay-seconds, or an HTTP-date
     (RFC 9110 10.2.3), counted from the reply's own ``Date`` when it has one (the server's
     clock, not ours). None when absent or not a valid value (negative, NaN, garbage); inf

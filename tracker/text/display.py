@@ -11,8 +11,14 @@ import re
 from typing import Any
 
 __all__ = [
-    "LEAD", "describe_change", "for_terminal", "one_line", "printable", "section_label",
-    "terminal_text", "where",
+    "LEAD",
+    "describe_change",
+    "for_terminal",
+    "one_line",
+    "printable",
+    "section_label",
+    "terminal_text",
+    "where",
 ]
 
 # What every output calls the section before the first heading.

@@ -50,8 +50,9 @@ def content(section: Section) -> str:
     return section.content
 
 
-def match_sections(old: Sequence[Section], new: Sequence[Section],
-                   known: dict[int, int] | None = None) -> dict[int, int]:
+def match_sections(
+    old: Sequence[Section], new: Sequence[Section], known: dict[int, int] | None = None
+) -> dict[int, int]:
     """Relate sections: {index in new: index in old}; each old section is used once.
 
     `known`: pairs {new index: old index} already known to be the same section (stored
@@ -335,7 +336,9 @@ _WORDS = re.compile(r"\w+")
 # file's line has a caption or options and stays), DEFAULTSORT, behaviour switches.
 _PAGE_LEVEL = re.compile(
     r"^[ \t]*(?:(?:\[\[[^\[\]|:\n]+:[^\[\]|\n]*(?:\|[^\[\]|\n]*)?\]\]|"
-    r"\{\{DEFAULTSORT[:|][^{}\n]*\}\}|__[A-Z]+__)[ \t]*)+$", re.M)
+    r"\{\{DEFAULTSORT[:|][^{}\n]*\}\}|__[A-Z]+__)[ \t]*)+$",
+    re.M,
+)
 
 
 @lru_cache(maxsize=1024)

@@ -52,8 +52,9 @@ class Detector:
     tagged reverts beyond the radius); it must only know revisions already processed.
     """
 
-    def __init__(self, recent: Iterable[Rev] = (),
-                 lookup: Callable[[str], int | None] | None = None):
+    def __init__(
+        self, recent: Iterable[Rev] = (), lookup: Callable[[str], int | None] | None = None
+    ):
         self.window: deque[Rev] = deque(recent, maxlen=RADIUS + 1)
         self.lookup = lookup
 
@@ -71,7 +72,7 @@ class Detector:
         before = list(self.window)[:-1]  # the RADIUS revisions before the parent
         for k in range(len(before) - 1, -1, -1):
             if before[k].sha1 == rev.sha1:
-                reverted = tuple(r.revid for r in before[k + 1:]) + (parent.revid,)
+                reverted = tuple(r.revid for r in before[k + 1 :]) + (parent.revid,)
                 return Revert(rev.revid, before[k].revid, reverted)
         if self.lookup is not None and REVERT_TAGS & set(rev.tags):
             restored = self.lookup(rev.sha1)
@@ -97,7 +98,7 @@ def detect(history: Sequence[Rev]) -> tuple[dict[int, int], dict[int, int]]:
         revert_of[rev.revid] = found.restored
         between = found.reverted
         if between is None:
-            between = tuple(r.revid for r in history[position[found.restored] + 1:k])
+            between = tuple(r.revid for r in history[position[found.restored] + 1 : k])
         for revid in between:
             reverted_by.setdefault(revid, rev.revid)
     tagged_reverted(history, reverted_by)

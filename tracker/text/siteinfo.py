@@ -279,8 +279,11 @@ class SiteInfo:
         # every wiki under their canonical names.
         listed = {ns.id for ns in namespaces}
         default_case = getattr(site_info, "case", None) or FIRST_LETTER
-        namespaces += [Namespace(number, name, name, (), default_case)
-                       for number, name in CANONICAL.items() if number not in listed]
+        namespaces += [
+            Namespace(number, name, name, (), default_case)
+            for number, name in CANONICAL.items()
+            if number not in listed
+        ]
         lang = _lang_of(getattr(site_info, "dbname", None), getattr(site_info, "base", None))
         return cls.from_parts(namespaces, lang=lang, local_interwiki=(lang,))
 

@@ -44,7 +44,9 @@ _UNIT = re.compile(r"\w+\s*|[^\w\s]\s*|\s+")
 _FINE = re.compile(r"\w+|\s+|[^\w\s]")
 
 # Above these sizes a level does not look deeper: the run is one replacement.
-_MAX_WORK = 1 << 24  # token pairs difflib may look at in all the gaps of one word_diff: then gaps are replaced whole
+_MAX_WORK = (
+    1 << 24
+)  # token pairs difflib may look at in all the gaps of one word_diff: then gaps are replaced whole
 _MAX_FINE = 60  # units on either side for the word/space/punctuation level
 _MIN_MOVE_WORDS = 3
 _MAX_SLIDE = 1024  # characters a lone insertion or deletion may slide, each way

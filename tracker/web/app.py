@@ -31,16 +31,25 @@ from tracker.web import helpers
 
 log = logging.getLogger(__name__)
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
-       "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-       "form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 
 class TrackerWeb:
     """What the views share: the database path, one read-only Store per thread, settings."""
 
-    def __init__(self, db_path: Path, *, index_urls: dict[str, str | None], base_url: str | None,
-                 clock: Callable[[], datetime], secrets: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        index_urls: dict[str, str | None],
+        base_url: str | None,
+        clock: Callable[[], datetime],
+        secrets: tuple[str, ...] = (),
+    ):
         self.db_path = db_path
         self.index_urls = index_urls
         self.base_url = base_url
@@ -59,8 +68,9 @@ class TrackerWeb:
         return current
 
 
-def create_app(source: Config | str | Path, *, clock: Callable[[], datetime] | None = None,
-               index: bool = True) -> Flask:
+def create_app(
+    source: Config | str | Path, *, clock: Callable[[], datetime] | None = None, index: bool = True
+) -> Flask:
     """The Flask app over a config (or a config.toml path) or a database path.
 
     ``clock`` gives "now" for the activity counts (tests pin it). ``index`` brings the
@@ -72,8 +82,12 @@ def create_app(source: Config | str | Path, *, clock: Callable[[], datetime] | N
         db_path = source.database_path
         index_urls = {w.name: w.script_url for w in source.wikis}
         base_url = helpers.safe_url(source.web.base_url)
-        secrets = tuple(value for sub in source.subscriptions for chan in sub.channels
-                        for value in channel_secrets(chan.type, chan.options))
+        secrets = tuple(
+            value
+            for sub in source.subscriptions
+            for chan in sub.channels
+            for value in channel_secrets(chan.type, chan.options)
+        )
     else:
         db_path, index_urls, base_url, secrets = Path(source), {}, None, ()
     Store(db_path, readonly=True).close()  # fail now, with StoreError, if there is no store
@@ -82,8 +96,13 @@ def create_app(source: Config | str | Path, *, clock: Callable[[], datetime] | N
     app.config.update(JSON_AS_ASCII=False, TEMPLATES_AUTO_RELOAD=False)
     # Ids in URLs are SQLite integers: a larger number is no page (404), not an overflow.
     app.url_map.converters["int"] = _SqliteInt
-    state = TrackerWeb(db_path, index_urls=index_urls, base_url=base_url,
-                       clock=clock or (lambda: datetime.now(UTC)), secrets=secrets)
+    state = TrackerWeb(
+        db_path,
+        index_urls=index_urls,
+        base_url=base_url,
+        clock=clock or (lambda: datetime.now(UTC)),
+        secrets=secrets,
+    )
     app.extensions["tracker"] = state
     _register_template_helpers(app)
     _register_errors(app)
@@ -117,11 +136,20 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters.update(
-        time=helpers.fmt_time, signed=helpers.signed, path_label=helpers.path_label,
-        summary=helpers.summary_pieces, safe_url=helpers.safe_url)
+        time=helpers.fmt_time,
+        signed=helpers.signed,
+        path_label=helpers.path_label,
+        summary=helpers.summary_pieces,
+        safe_url=helpers.safe_url,
+    )
     app.jinja_env.globals.update(
-        user_link=helpers.user_link, wiki_link=helpers.wiki_link, page_link=helpers.page_link,
-        is_bot=helpers.is_bot, tags_of=helpers.tags_of, LEAD=LEAD)
+        user_link=helpers.user_link,
+        wiki_link=helpers.wiki_link,
+        page_link=helpers.page_link,
+        is_bot=helpers.is_bot,
+        tags_of=helpers.tags_of,
+        LEAD=LEAD,
+    )
 
 
 def _register_errors(app: Flask) -> None:
@@ -155,5 +183,8 @@ def _register_errors(app: Flask) -> None:
     def unexpected(exc: Exception):  # type: ignore[no-untyped-def]
         # Logged in full for the operator; the browser gets a page without the traceback.
         log.exception("error on %s", request.path)
-        return page(InternalServerError.code, "Something went wrong",
-                    "The server could not show this page; the error is in its log.")
+        return page(
+            InternalServerError.code,
+            "Something went wrong",
+            "The server could not show this page; the error is in its log.",
+        )

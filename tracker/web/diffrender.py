@@ -53,10 +53,13 @@ class SectionView:
 def section_view(section: dict, old_content: str | None) -> SectionView:
     """The layout of one section entry; ``old_content`` is what its word operations index."""
     view = SectionView(
-        id=str(section.get("id", "")), path=list(section.get("path") or []),
-        old_path=section.get("old_path"), kinds=list(section.get("kinds") or []),
+        id=str(section.get("id", "")),
+        path=list(section.get("path") or []),
+        old_path=section.get("old_path"),
+        kinds=list(section.get("kinds") or []),
         words_added=int(section.get("words_added") or 0),
-        words_removed=int(section.get("words_removed") or 0))
+        words_removed=int(section.get("words_removed") or 0),
+    )
     changes = section.get("changes") or []
     ops = [c for c in changes if c.get("type") in WORD_OPS]
     view.semantic = [semantic_line(c) for c in changes if c.get("type") not in WORD_OPS]
@@ -67,10 +70,12 @@ def section_view(section: dict, old_content: str | None) -> SectionView:
         pieces = _with_context(ops)
     view.inline = _elide(pieces)
     # Each side keeps its own text; the equal runs on either side of a dropped piece join.
-    view.old_side = _elide(_merge([p for p in pieces
-                                   if p[0] in ("equal", "delete", "moved_delete", "elide")]))
-    view.new_side = _elide(_merge([p for p in pieces
-                                   if p[0] in ("equal", "insert", "moved_insert", "elide")]))
+    view.old_side = _elide(
+        _merge([p for p in pieces if p[0] in ("equal", "delete", "moved_delete", "elide")])
+    )
+    view.new_side = _elide(
+        _merge([p for p in pieces if p[0] in ("equal", "insert", "moved_insert", "elide")])
+    )
     return view
 
 
@@ -97,27 +102,43 @@ def semantic_line(change: dict) -> dict[str, Any]:
     and a link when the change names an http(s) URL."""
     kind = str(change.get("type", "change"))
     action = kind.rsplit("_", 1)[-1] if "_" in kind else kind
-    line: dict[str, Any] = {"kind": kind, "label": kind.replace("_", " "), "text": "",
-                            "old": None, "new": None, "url": None, "fields": []}
+    line: dict[str, Any] = {
+        "kind": kind,
+        "label": kind.replace("_", " "),
+        "text": "",
+        "old": None,
+        "new": None,
+        "url": None,
+        "fields": [],
+    }
     if kind == "template_param":
-        line.update(label=f"{{{{{change.get('template')}}}}} {change.get('param')}",
-                    old=_value(change.get("old")), new=_value(change.get("new")))
+        line.update(
+            label=f"{{{{{change.get('template')}}}}} {change.get('param')}",
+            old=_value(change.get("old")),
+            new=_value(change.get("new")),
+        )
     elif kind.startswith("template_"):
         line.update(label=f"template {action}", text=f"{{{{{change.get('template')}}}}}")
     elif kind.startswith("ref_"):
-        line.update(label=f"reference {action}",
-                    text=change.get("title") or change.get("name") or change.get("url")
-                    or "(untitled)", url=safe_url(change.get("url")))
+        line.update(
+            label=f"reference {action}",
+            text=change.get("title") or change.get("name") or change.get("url") or "(untitled)",
+            url=safe_url(change.get("url")),
+        )
         fields = change.get("fields") or {}
-        line["fields"] = [(name, _value((v or {}).get("old")), _value((v or {}).get("new")))
-                          for name, v in sorted(fields.items()) if isinstance(v, dict)]
+        line["fields"] = [
+            (name, _value((v or {}).get("old")), _value((v or {}).get("new")))
+            for name, v in sorted(fields.items())
+            if isinstance(v, dict)
+        ]
     elif kind.startswith("category_"):
         line.update(label=f"category {action}", text=change.get("category"))
     elif kind.startswith("link_"):
         line.update(label=f"link {action}", text=change.get("target"))
     elif kind == "defaultsort_changed":
-        line.update(label="default sort key", old=_value(change.get("old")),
-                    new=_value(change.get("new")))
+        line.update(
+            label="default sort key", old=_value(change.get("old")), new=_value(change.get("new"))
+        )
     else:
         # Every other type (files, interwiki and language links, switches, heading levels)
         # as digests and the terminal say it.

@@ -32,7 +32,8 @@ def diff(page_id: int) -> str | Response:
         new = load_revision(page_id, to_revid)
     else:
         new = db.latest_revision(page_id, with_text=True) or abort(
-            404, "No revision of this page with text is stored.")
+            404, "No revision of this page with text is stored."
+        )
     if from_revid is not None:
         old: dict | None = load_revision(page_id, from_revid)
     else:
@@ -52,10 +53,20 @@ def diff(page_id: int) -> str | Response:
     newer_edit = neighbours(db, page_id, new["revid"])[1]
     page_changes = [semantic_line(c) for c in result.get("page") or ()]
     return render_template(
-        "diff.html", page=page, old=old, new=new, result=result, changed=changed,
+        "diff.html",
+        page=page,
+        old=old,
+        new=new,
+        result=result,
+        changed=changed,
         page_changes=page_changes,
-        unchanged=unchanged, mode=mode, between=between, older_edit=older_edit,
-        newer_edit=newer_edit, consecutive=between["revisions"] <= 1 and old is not None)
+        unchanged=unchanged,
+        mode=mode,
+        between=between,
+        older_edit=older_edit,
+        newer_edit=newer_edit,
+        consecutive=between["revisions"] <= 1 and old is not None,
+    )
 
 
 def _views(db: Store, result: dict, old: dict | None) -> list[SectionView]:

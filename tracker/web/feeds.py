@@ -33,8 +33,10 @@ ATOM = "application/atom+xml; charset=utf-8"
 TEXT_FORMATS = ("markdown", "text", "chat", "slack")
 # A delivered HTML digest is shown as its channel rendered it, with its inline CSS, in a
 # sandboxed frame: no script of any origin, no forms, nothing from the network.
-DIGEST_FRAME_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-                    "sandbox; base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
+DIGEST_FRAME_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "sandbox; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+)
 
 
 def absolute(endpoint: str, **values: Any) -> str:
@@ -56,14 +58,20 @@ def digests() -> str:
     total, names = 0, []
     if ds.has_schema(db):
         total = ds.digest_count(db, subscription)
-        rows = ds.digest_list(db, subscription, DIGESTS_PER_PAGE,
-                              (number - 1) * DIGESTS_PER_PAGE)
+        rows = ds.digest_list(db, subscription, DIGESTS_PER_PAGE, (number - 1) * DIGESTS_PER_PAGE)
         names = ds.subscription_names(db)
     pages = max(1, -(-total // DIGESTS_PER_PAGE))
     if number > pages:
         abort(404, f"The archive has {pages} page(s); there is no page {number}.")
-    return render_template("digests.html", digests=rows, subscription=subscription,
-                           names=names, number=number, pages=pages, total=total)
+    return render_template(
+        "digests.html",
+        digests=rows,
+        subscription=subscription,
+        names=names,
+        number=number,
+        pages=pages,
+        total=total,
+    )
 
 
 def load_digest(db: Store, digest_id: int) -> dict:
@@ -88,8 +96,14 @@ def digest(digest_id: int) -> str:
             # Errors are stored without secrets; one an older version stored may hold one.
             delivery["last_error"] = redact(delivery["last_error"], secrets)
     texts = [(fmt, outputs[fmt]) for fmt in TEXT_FORMATS if fmt in outputs]
-    return render_template("digest.html", digest=row, windows=windows, deliveries=deliveries,
-                           texts=texts, has_html="html" in outputs or "html_body" in outputs)
+    return render_template(
+        "digest.html",
+        digest=row,
+        windows=windows,
+        deliveries=deliveries,
+        texts=texts,
+        has_html="html" in outputs or "html_body" in outputs,
+    )
 
 
 @bp.route("/digests/<int:digest_id>/html")
@@ -121,16 +135,26 @@ def page_feed(page_id: int) -> Response:
     for rev in revisions:
         # The entry's HTML is rendered (and escaped) on its own, then escaped once more as
         # the text of <content type="html">, as Atom wants.
-        html = render_template("feed_entry.html", page=page, rev=rev,
-                               changes=changes.get(rev["id"], []))
-        entries.append({"rev": rev, "html": str(html),
-                        "id": _urn(f"{page['wiki']}:{page['pageid']}:{rev['revid']}"),
-                        "link": absolute("diffview.diff", page_id=page_id, to=rev["revid"])})
+        html = render_template(
+            "feed_entry.html", page=page, rev=rev, changes=changes.get(rev["id"], [])
+        )
+        entries.append(
+            {
+                "rev": rev,
+                "html": str(html),
+                "id": _urn(f"{page['wiki']}:{page['pageid']}:{rev['revid']}"),
+                "link": absolute("diffview.diff", page_id=page_id, to=rev["revid"]),
+            }
+        )
     body = render_template(
-        "feed.xml", page=page, entries=entries, feed_id=_urn(f"{page['wiki']}:{page['pageid']}"),
+        "feed.xml",
+        page=page,
+        entries=entries,
+        feed_id=_urn(f"{page['wiki']}:{page['pageid']}"),
         updated=revisions[0]["timestamp"] if revisions else "1970-01-01T00:00:00Z",
         self_url=absolute("feeds.page_feed", page_id=page_id),
-        alternate=absolute("pages.history", page_id=page_id))
+        alternate=absolute("pages.history", page_id=page_id),
+    )
     return Response(body, mimetype=ATOM)
 
 
@@ -157,8 +181,16 @@ def subscription_feed(name: str) -> Response:
         if body is None:
             # Not rendered for a feed when it was delivered: render it now from its model.
             body = render_digest(row["model"], ["html_body"])["html_body"]
-        entries.append(FeedEntry(row["id"], row["subject"], row["created_at"],
-                                 row["message_id"], body,
-                                 absolute("feeds.digest", digest_id=row["id"])))
-    return Response(render_feed(entries, title=f"wiki tracker: {name}", subscription=name),
-                    mimetype=ATOM)
+        entries.append(
+            FeedEntry(
+                row["id"],
+                row["subject"],
+                row["created_at"],
+                row["message_id"],
+                body,
+                absolute("feeds.digest", digest_id=row["id"]),
+            )
+        )
+    return Response(
+        render_feed(entries, title=f"wiki tracker: {name}", subscription=name), mimetype=ATOM
+    )

@@ -26,8 +26,9 @@ def store() -> Store:
     return current_app.extensions["tracker"].store()
 
 
-def int_arg(name: str, default: int | None = None, *, low: int = 1,
-            high: int = SQLITE_MAX_INT) -> int | None:
+def int_arg(
+    name: str, default: int | None = None, *, low: int = 1, high: int = SQLITE_MAX_INT
+) -> int | None:
     """An integer query parameter, or a 400 naming the parameter and what is valid."""
     raw = request.args.get(name)
     if raw is None or raw == "":
@@ -111,7 +112,7 @@ def summary_pieces(comment: str | None) -> list[tuple[str, str]]:
     pos = 0
     for match in _AUTOCOMMENT.finditer(comment):
         if match.start() > pos:
-            pieces.append(("text", comment[pos:match.start()]))
+            pieces.append(("text", comment[pos : match.start()]))
         if match.group(1):
             pieces.append(("section", match.group(1)))
         pos = match.end()
@@ -141,4 +142,3 @@ def path_label(path: list[str] | tuple[str, ...] | None) -> str:
     if path is None:
         return ""
     return section_label(path)
-

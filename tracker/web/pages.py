@@ -26,8 +26,9 @@ def index() -> str:
     db = store()
     now = current_app.extensions["tracker"].clock()
     rows = db.pages_with_watches()
-    return render_template("index.html", pages=[page_summary(db, row, now) for row in rows],
-                           now=now)
+    return render_template(
+        "index.html", pages=[page_summary(db, row, now) for row in rows], now=now
+    )
 
 
 def page_summary(db: Store, page: dict, now: datetime) -> dict:
@@ -53,11 +54,22 @@ def activity_chart(db: Store, page_id: int, now: datetime, last: dict | None) ->
         if moment is not None:
             weeks[min(CHART_WEEKS - 1, (moment - start).days // 7)] += 1
     top = max(weeks) or 1
-    bars = [{"x": i * 6, "h": max(1, round(28 * n / top)) if n else 0, "n": n,
-             "week": (start + timedelta(weeks=i)).strftime("%Y-%m-%d")}
-            for i, n in enumerate(weeks)]
-    return {"bars": bars, "start": start.strftime("%Y-%m-%d"), "end": end.strftime("%Y-%m-%d"),
-            "total": sum(weeks), "width": CHART_WEEKS * 6}
+    bars = [
+        {
+            "x": i * 6,
+            "h": max(1, round(28 * n / top)) if n else 0,
+            "n": n,
+            "week": (start + timedelta(weeks=i)).strftime("%Y-%m-%d"),
+        }
+        for i, n in enumerate(weeks)
+    ]
+    return {
+        "bars": bars,
+        "start": start.strftime("%Y-%m-%d"),
+        "end": end.strftime("%Y-%m-%d"),
+        "total": sum(weeks),
+        "width": CHART_WEEKS * 6,
+    }
 
 
 def load_page(page_id: int) -> dict:
@@ -78,8 +90,9 @@ def history(page_id: int) -> str:
     total = db.revision_count(page_id)
     pages = max(1, -(-total // per))
     if number > pages:
-        abort(404, f"This history has {pages} page(s) of {per} revisions; there is no page "
-              f"{number}.")
+        abort(
+            404, f"This history has {pages} page(s) of {per} revisions; there is no page {number}."
+        )
     # One row more than shown: the size change of the oldest row needs its predecessor.
     rows = db.newest_revisions(page_id, per + 1, (number - 1) * per)
     shown = rows[:per]
@@ -89,8 +102,16 @@ def history(page_id: int) -> str:
     first = db.first_revision(page_id)
     first_id = first["id"] if first else None
     _attach_section_labels(db, shown, first_id)
-    return render_template("history.html", page=page, revisions=shown, number=number,
-                           pages=pages, per=per, total=total, first_id=first_id)
+    return render_template(
+        "history.html",
+        page=page,
+        revisions=shown,
+        number=number,
+        pages=pages,
+        per=per,
+        total=total,
+        first_id=first_id,
+    )
 
 
 def _attach_section_labels(db: Store, rows: list[dict], first_id: int | None) -> None:
@@ -102,8 +123,14 @@ def _attach_section_labels(db: Store, rows: list[dict], first_id: int | None) ->
         if row["id"] == first_id:
             continue  # the first revision adds every section: "created" says it
         path = change["path"]
-        row["labels"].append({"id": change["section_id"], "name": path[-1] if path else LEAD,
-                              "path": path, "kinds": change["kinds"]})
+        row["labels"].append(
+            {
+                "id": change["section_id"],
+                "name": path[-1] if path else LEAD,
+                "path": path,
+                "kinds": change["kinds"],
+            }
+        )
     for row in rows:
         labels = row["labels"]
         row["more_labels"] = max(0, len(labels) - MAX_LABELS)

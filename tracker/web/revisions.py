@@ -38,14 +38,24 @@ def revision_sections(db: Store, rev: dict) -> list[dict]:
     layout = db.revision_layout(rev["id"])
     texts = [db.blob(blob_id) for _, blob_id in layout]
     if rev["content_model"] != "wikitext":
-        return [{"id": sid, "level": 0, "depth": 0, "path": [], "heading": "", "text": text}
-                for (sid, _), text in zip(layout, texts, strict=True)]
+        return [
+            {"id": sid, "level": 0, "depth": 0, "path": [], "heading": "", "text": text}
+            for (sid, _), text in zip(layout, texts, strict=True)
+        ]
     site = db.site_info(rev["wiki_id"])
     parts = split("".join(texts), site=site)
     if len(parts) == len(layout):
-        return [{"id": sid, "level": part.level, "heading": part.heading,
-                 "path": list(part.path), "depth": len(part.path), "text": text}
-                for (sid, _), part, text in zip(layout, parts, texts, strict=True)]
+        return [
+            {
+                "id": sid,
+                "level": part.level,
+                "heading": part.heading,
+                "path": list(part.path),
+                "depth": len(part.path),
+                "text": text,
+            }
+            for (sid, _), part, text in zip(layout, parts, texts, strict=True)
+        ]
     # The splitter changed since this revision was stored: keep the stored sections (their
     # ids are what section histories follow) and take each one's heading from its own text.
     out = []
@@ -58,8 +68,14 @@ def revision_sections(db: Store, rev: dict) -> list[dict]:
             while stack and stack[-1]["level"] >= head.level:
                 stack.pop()
             path = (stack[-1]["path"] if stack else []) + [head.heading]
-        section = {"id": sid, "level": head.level, "heading": head.heading, "text": text,
-                   "path": path, "depth": len(path)}
+        section = {
+            "id": sid,
+            "level": head.level,
+            "heading": head.heading,
+            "text": text,
+            "path": path,
+            "depth": len(path),
+        }
         if head.level:
             stack.append(section)
         out.append(section)
@@ -73,8 +89,9 @@ def revision(page_id: int, revid: int) -> str:
     db = store()
     older, newer = neighbours(db, page_id, revid)
     sections = revision_sections(db, rev) if rev["has_text"] else []
-    return render_template("revision.html", page=page, rev=rev, older=older, newer=newer,
-                           sections=sections)
+    return render_template(
+        "revision.html", page=page, rev=rev, older=older, newer=newer, sections=sections
+    )
 
 
 @bp.route("/section/<int:page_id>/<section_id>")
@@ -91,15 +108,24 @@ def section_history(page_id: int, section_id: str) -> str:
     if number > pages:
         abort(404, f"This section history has {pages} page(s); there is no page {number}.")
     # One more row than shown: each row's former path is the path of the change before it.
-    rows = db.section_history(page_id, section_id, SECTION_PER_PAGE + 1,
-                              (number - 1) * SECTION_PER_PAGE)
+    rows = db.section_history(
+        page_id, section_id, SECTION_PER_PAGE + 1, (number - 1) * SECTION_PER_PAGE
+    )
     for row, older in zip(rows, rows[1:] + [None], strict=False):
         row["old_path"] = older["path"] if older else None
     current = _current(db, page_id, section_id)
     name = current["path"] if current else (rows[0]["path"] if rows else [])
-    return render_template("section.html", page=page, section_id=section_id, name=name,
-                           changes=rows[:SECTION_PER_PAGE], current=current, number=number,
-                           pages=pages, total=total)
+    return render_template(
+        "section.html",
+        page=page,
+        section_id=section_id,
+        name=name,
+        changes=rows[:SECTION_PER_PAGE],
+        current=current,
+        number=number,
+        pages=pages,
+        total=total,
+    )
 
 
 def _current(db: Store, page_id: int, section_id: str) -> dict | None:

@@ -48,8 +48,10 @@ def phrase_query(text: str, all_words: bool = False) -> str | None:
 
 def query_phrases(query: str) -> list[list[str]]:
     """The phrases of a `phrase_query` query, each as the folded tokens FTS5 matches."""
-    return [[token for _, _, token in TOKENIZER.tokens(phrase)]
-            for phrase in re.findall(r'"([^"]*)"', query)]
+    return [
+        [token for _, _, token in TOKENIZER.tokens(phrase)]
+        for phrase in re.findall(r'"([^"]*)"', query)
+    ]
 
 
 @dataclass
@@ -61,8 +63,13 @@ class Result:
     snippet: list[tuple[str, bool]] = field(default_factory=list)
 
 
-def search(store: Store, query: str, page_id: int | None = None, max_runs: int = 50,
-           snippets: int | None = None) -> list[Result]:
+def search(
+    store: Store,
+    query: str,
+    page_id: int | None = None,
+    max_runs: int = 50,
+    snippets: int | None = None,
+) -> list[Result]:
     """Every page whose stored revisions contain the FTS ``query`` (from `phrase_query`),
     with presence stretches and, for the first ``snippets`` pages (None: all), a snippet of
     the latest text containing it."""
@@ -73,8 +80,11 @@ def search(store: Store, query: str, page_id: int | None = None, max_runs: int =
         if snippets is None or len(results) < snippets:
             result.snippet = snippet(store.blob(hits.latest_blob), phrases)
             if not any(is_hit for _, is_hit in result.snippet):
-                log.warning("search: blob %d matched %s but the text has no such words",
-                            hits.latest_blob, query)
+                log.warning(
+                    "search: blob %d matched %s but the text has no such words",
+                    hits.latest_blob,
+                    query,
+                )
         results.append(result)
     return results
 
@@ -82,8 +92,9 @@ def search(store: Store, query: str, page_id: int | None = None, max_runs: int =
 # --- snippets ------------------------------------------------------------------------------
 
 
-def snippet(text: str, phrases: list[list[str]],
-            tokens: int = SNIPPET_TOKENS) -> list[tuple[str, bool]]:
+def snippet(
+    text: str, phrases: list[list[str]], tokens: int = SNIPPET_TOKENS
+) -> list[tuple[str, bool]]:
     """An excerpt of ``text`` around the phrases (`query_phrases`), as (text, is_hit) pieces.
 
     FTS5's ``snippet(t, col, open, close, '…', tokens)`` in Python, for a contentless index:
@@ -99,8 +110,9 @@ def snippet(text: str, phrases: list[list[str]],
 
     def score(start: int, seen: set[int]) -> tuple[int, int, int]:
         total, first, last = 0, -1, 0
-        for i in range(bisect.bisect_left(positions, start),
-                       bisect.bisect_left(positions, start + tokens)):
+        for i in range(
+            bisect.bisect_left(positions, start), bisect.bisect_left(positions, start + tokens)
+        ):
             pos, phrase = insts[i]
             total += 1 if phrase in seen else 1000
             seen.add(phrase)
@@ -133,8 +145,11 @@ def _instances(folded: list[str], phrases: list[list[str]]) -> list[tuple[int, i
         if not words:
             continue
         head, width = words[0], len(words)
-        found += [(pos, index) for pos, token in enumerate(folded)
-                  if token == head and folded[pos:pos + width] == words]
+        found += [
+            (pos, index)
+            for pos, token in enumerate(folded)
+            if token == head and folded[pos : pos + width] == words
+        ]
     found.sort()
     return found
 
@@ -163,8 +178,9 @@ def _coalesce(insts: list[tuple[int, int]], lengths: list[int]) -> list[tuple[in
     return merged
 
 
-def _cut(text: str, toks: list[tuple[int, int, str]], marks: list[tuple[int, int]],
-         first: int, last: int) -> list[tuple[str, bool]]:
+def _cut(
+    text: str, toks: list[tuple[int, int, str]], marks: list[tuple[int, int]], first: int, last: int
+) -> list[tuple[str, bool]]:
     """Tokens ``first``..``last`` of ``text`` with the ``marks`` in them, as FTS5 highlights:
     a mark starting before the window is not shown; one cut by its end closes there."""
     pieces: list[tuple[str, bool]] = []

@@ -30,7 +30,14 @@ def search_page() -> str:
     if text.strip() and has_index(db):
         results = search(db, query, page_id, snippets=MAX_PAGES) if query else []
     return render_template(
-        "search.html", q=text, match=match, page=page, results=(results or [])[:MAX_PAGES],
-        searched=results is not None, more=max(0, len(results or []) - MAX_PAGES),
-        no_words=bool(text.strip()) and query is None, lag=index_lag(db),
-        index_error=current_app.extensions["tracker"].indexer.error)
+        "search.html",
+        q=text,
+        match=match,
+        page=page,
+        results=(results or [])[:MAX_PAGES],
+        searched=results is not None,
+        more=max(0, len(results or []) - MAX_PAGES),
+        no_words=bool(text.strip()) and query is None,
+        lag=index_lag(db),
+        index_error=current_app.extensions["tracker"].indexer.error,
+    )

@@ -399,4 +399,3 @@ def _order(change: Change) -> tuple[int, str]:
         or ""
     )  # fmt: skip
     return _TYPES.index(change["type"]), detail
-

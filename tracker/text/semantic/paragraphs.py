@@ -302,5 +302,3 @@ def _derive(old_block: str, new_block: str, site: SiteInfo, budget: Budget | Non
         found = _link_edit(old_block, done, p, len(old_block) - s, added, site)
         if found is not None:
             _remember(new_block, found, site)
-
-

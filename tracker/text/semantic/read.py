@@ -446,8 +446,6 @@ def _free_key(refs: dict[str, Any], key: str, numbered: dict[str, int]) -> str:
             return numbered_key
 
 
-
-
 def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """One extraction from several paragraphs' (each parsed once, then cached), as
     _assemble would make it of their items."""
