@@ -19,7 +19,7 @@ PACKAGE = ROOT / "tracker"
 
 # Each stage and what it may import from the package (besides itself). Data flows one way:
 # text -> store (history reads it back) -> fetch -> digest -> daemon, web -> cli.
-BASE = {"tracker", "tracker.errors", "tracker.config", "tracker.model"}
+BASE = {"tracker", "tracker.errors", "config", "tracker.model"}
 ALLOWED = {
     "text": {"tracker.errors", "tracker.model"},
     "store": BASE | {"text"},
