@@ -95,3 +95,7 @@ class Revision:
     sha1hidden: bool = False
     toolarge: bool = False
     extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def position(self) -> tuple[str, int]:
+        """Its place in MediaWiki's history order: by timestamp, then revision id."""
+        return self.timestamp, self.revid

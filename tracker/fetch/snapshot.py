@@ -174,10 +174,6 @@ def _known_size(main: object) -> int | None:
     return int(size) if size is not None and int(size) >= 0 else None
 
 
-def _position(rev: Revision) -> tuple[str, int]:
-    return rev.timestamp, rev.revid
-
-
 class SnapshotSource:
     """An XML export read like a wiki: a page is found by id or title, revisions stream."""
 
@@ -269,7 +265,7 @@ class SnapshotSource:
         if last is not None:
             # The N most recent in history order, whatever the file's order: their places
             # first (no text kept), then those revisions.
-            places = sorted(_position(rev) for rev in self.revision_list(pageid))
+            places = sorted(rev.position() for rev in self.revision_list(pageid))
             wanted = {revid for _ts, revid in places[-last:]}
         yield from _batches(
             raw
@@ -354,10 +350,10 @@ def _batches(revisions: Iterable[mwxml.Revision]) -> Iterator[list[Revision]]:
     for raw in revisions:
         batch.append(revision_from_xml(raw))
         if len(batch) >= BATCH_SIZE:
-            yield sorted(batch, key=_position)
+            yield sorted(batch, key=Revision.position)
             batch = []
     if batch:
-        yield sorted(batch, key=_position)
+        yield sorted(batch, key=Revision.position)
 
 
 def _timestamp(rev: mwxml.Revision) -> str:
