@@ -69,7 +69,7 @@ def write_config(directory: Path, wiki: TestWiki, titles: list[str], login: bool
 def ingest(directory: Path, wiki: TestWiki, title: str) -> dict:
     config = write_config(directory, wiki, [title], login=True)
     wall, rss, _ = timed_child(
-        [sys.executable, "-m", "tracker.cli.main", "--config", str(config), "run", "--once"],
+        [sys.executable, "-m", "tracker", "--config", str(config), "run", "--once"],
         env={PASSWORD_ENV: wiki.bot_password},
     )
     db_path = directory / "tracker.db"
@@ -170,7 +170,7 @@ def main() -> None:
                 [
                     sys.executable,
                     "-m",
-                    "tracker.cli.main",
+                    "tracker",
                     "--config",
                     str(config),
                     "run",
@@ -183,7 +183,7 @@ def main() -> None:
                 [
                     sys.executable,
                     "-m",
-                    "tracker.cli.main",
+                    "tracker",
                     "--config",
                     str(config),
                     "run",

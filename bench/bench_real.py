@@ -93,7 +93,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "tracker.cli.main",
+                "tracker",
                 "--config",
                 str(config),
                 "run",

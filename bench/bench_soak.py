@@ -149,7 +149,7 @@ def main() -> None:
                 [
                     sys.executable,
                     "-m",
-                    "tracker.cli.daemon",
+                    "tracker",
                     "--config",
                     str(config),
                     "daemon",
