@@ -40,7 +40,7 @@ from waits import wait_until  # noqa: E402
 from tracker.fetch.snapshot import write_export  # noqa: E402
 
 POLL_LINE = re.compile(
-    r"^(\S+ \S+) INFO tracker\.poll: poll local: (\d+) pages checked, "
+    r"^(\S+ \S+) INFO tracker\.fetch\.poll: poll local: (\d+) pages checked, "
     r"(\d+) changed, (\d+) revisions stored, (\d+) requests"
 )
 TICK = os.sysconf("SC_CLK_TCK")
