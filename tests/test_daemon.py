@@ -239,6 +239,20 @@ def test_daemon_sighup_reloads_watches_and_refuses_an_invalid_config(mediawiki, 
         _config(tmp_path, mediawiki.api_url, [a])  # B removed
         daemon.signal(signal.SIGHUP)
         daemon.wait_for_log("config reloaded", count=2)
+        # A poll that began before the reload may still ask for B. Polls of a wiki run one
+        # at a time, so the second poll run numbered after this point began after the
+        # reload: once it has ended, no poll asks for B.
+        after_reload = _last_poll_run(db) + 2
+        wait_until(
+            lambda: query(
+                db,
+                "SELECT id FROM poll_runs WHERE id >= ? AND finished_at IS NOT NULL",
+                (after_reload,),
+            ),
+            60,
+            "a poll run begun after the reload",
+            diagnose=daemon.tail,
+        )
         b2 = mediawiki.edit(b, "B two", "b2")
         a3 = mediawiki.edit(a, "A three", "a3")
         # A's edit came after B's: once it is stored, a poll of B would have stored b2 too.

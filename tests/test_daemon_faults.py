@@ -150,8 +150,11 @@ def test_daemon_kill9_mid_backfill_then_restart_loses_and_duplicates_nothing(mak
     expected = wiki_history(wiki, title)
     assert len(expected) == 260
     with FaultProxy(wiki.host) as proxy:
+        # A held request waits for the test, never for a timeout: no retry comes to the gate.
         config = write_config(
-            tmp_path, wikis=[wiki_table("local", proxy.api_url)], watches=_watches([title])
+            tmp_path,
+            wikis=[wiki_table("local", proxy.api_url, timeout=300.0)],
+            watches=_watches([title]),
         )
         db = tmp_path / "tracker.db"
         # Batches of 50: the third reply waits at the proxy's gate until two are stored,
