@@ -166,32 +166,12 @@ def main() -> None:
             small_run = ingest(work / "ingest-small", wiki, small)
 
             config = write_config(work / "pages", wiki, titles, login=False)
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "tracker",
-                    "--config",
-                    str(config),
-                    "run",
-                    "--once",
-                ],
-                check=True,
-                capture_output=True,
-            )
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "tracker",
-                    "--config",
-                    str(config),
-                    "run",
-                    "--once",
-                ],
-                check=True,
-                capture_output=True,
-            )
+            for _ in range(2):  # the backfill, then the poll that finds nothing new
+                subprocess.run(
+                    [sys.executable, "-m", "tracker", "--config", str(config), "run", "--once"],
+                    check=True,
+                    capture_output=True,
+                )
             with sqlite3.connect(work / "pages" / "tracker.db") as db:
                 nochange = db.execute(
                     "SELECT requests, revisions_added FROM poll_runs ORDER BY id DESC LIMIT 1"

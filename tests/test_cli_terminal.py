@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from hostile import hostile_model
 from trackerutil import tracker, write_config
+from webstore import revision
 
 from tracker.digest.render import render_digest
 from tracker.fetch.ingest import PageIngestor
-from tracker.model import Revision, sha1_hex
 from tracker.store import Store
 from tracker.text.display import one_line, terminal_text
 
@@ -37,21 +37,6 @@ BODY_LINE = "Text with \x1b[41mred\x1b[0m and \u202eesrever\u202c\ttab.\r\n"
 OBEYED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def _revision(revid: int, parent: int, text: str, user: str, comment: str, minute: int) -> Revision:
-    return Revision(
-        revid=revid,
-        parentid=parent,
-        timestamp=f"2024-03-01T10:{minute:02d}:00Z",
-        user=user,
-        userid=1,
-        comment=comment,
-        minor=False,
-        size=len(text.encode()),
-        sha1=sha1_hex(text),
-        text=text,
-    )
-
-
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     with Store(tmp_path / "tracker.db") as store:
@@ -60,14 +45,14 @@ def config(tmp_path: Path) -> Path:
             page = store.upsert_page(wiki, 66, TITLE)
         PageIngestor(store, wiki, page["id"]).add(
             [
-                _revision(1, 0, "Intro.\n\n== Safe ==\nText.\n", "Alice", "create", 1),
-                _revision(
+                revision(1, 0, "Intro.\n\n== Safe ==\nText.\n", comment="create", minutes=1),
+                revision(
                     2,
                     1,
                     f"Intro.\n\n== {HEADING} ==\n{BODY_LINE}\n== Safe ==\nText.\n",
-                    USER,
-                    SUMMARY,
-                    2,
+                    user=USER,
+                    comment=SUMMARY,
+                    minutes=2,
                 ),
             ]
         )
