@@ -11,7 +11,7 @@ from pathlib import Path
 import feedparser
 import pytest
 from hostile import HOSTILE, hostile_model
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from loopback import free_port
 from seedstages import Tracker, copy_templates, seed_config
@@ -344,6 +344,7 @@ WORDS = ["NATO", "Pakistan", "the", "supply", "routes.", "Kabul", "\n", "[[Bruss
 
 @given(st.lists(st.sampled_from(WORDS), max_size=40), st.lists(st.sampled_from(WORDS), max_size=40))
 @settings(max_examples=200, deadline=None)
+@example(["\n", "supply", "supply", "Pakistan", "NATO"], ["NATO", "supply", "Pakistan"])
 def test_word_segments_rebuild_both_texts(old_words: list[str], new_words: list[str]) -> None:
     from tracker.digest.render import _raw_segments
     from tracker.text.worddiff import word_diff

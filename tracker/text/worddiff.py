@@ -307,17 +307,16 @@ def _slide(old: str, ops: list[Op]) -> None:
     characters each way: in a run of thousands of "a b a b" any place is as natural.)
     """
     n = len(ops)
+    lower = 0  # where the old text the operations before this one touch ends
     for k, op in enumerate(ops):
+        if k:
+            last = ops[k - 1]
+            lower = max(lower, last["at"] + (len(last["text"]) if last["type"] == "delete" else 0))
         at = op["at"]
         if (k and ops[k - 1]["at"] == at) or (k + 1 < n and ops[k + 1]["at"] == at):
             continue  # part of a replacement
         text = op["text"]
         size = len(text)
-        lower = (
-            ops[k - 1]["at"] + (len(ops[k - 1]["text"]) if ops[k - 1]["type"] == "delete" else 0)
-            if k
-            else 0
-        )
         upper = ops[k + 1]["at"] if k + 1 < n else len(old)
         if op["type"] == "insert":
             # Equivalent places: rotate the text through the equal characters around it.
