@@ -42,11 +42,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from loopback import HttpReceiver, SmtpServer, start_smtp
 
 # tests/ has no __init__.py: pytest puts this directory on sys.path, so this is
 # tests/mediawiki.py.
 from mediawiki import TestWiki
+
+# CI gates main: there the property tests draw the same examples every run (a commit is
+# green or not, whatever the seed). Runs elsewhere explore new examples each time and keep
+# failures in the example database; add what they find as an @example.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 # ---- markers ----------------------------------------------------------------------------
 
