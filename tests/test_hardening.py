@@ -26,6 +26,7 @@ from tracker.fetch import ingest
 from tracker.fetch.ingest import PageIngestor
 from tracker.fetch.poll import poll_wiki
 from tracker.fetch.snapshot import SnapshotSource
+from tracker.history import revision_pair_diff
 from tracker.model import Revision
 from tracker.store import Store
 
@@ -128,8 +129,8 @@ def test_ingest_keeps_a_revision_whose_diff_fails(
         assert ingestor.add(revisions) == 3  # nothing lost
         rows = store.revisions(page["id"])
         assert [store.revision_text(r["id"]) for r in rows] == texts
-        assert store.stored_diff(rows[1]["id"]) is None  # that one has no stored diff
-        assert store.stored_diff(rows[2]["id"]) is not None  # the next one has
+        assert store.section_changes([rows[1]["id"]]) == []  # that one has no changes stored
+        assert store.section_changes([rows[2]["id"]])  # the next one has
 
 
 # ---- writers wait for each other ----------------------------------------------------------
@@ -159,12 +160,17 @@ def test_two_runs_at_once_both_succeed(tmp_path: Path) -> None:
         page = store.find_page("History")
         rows = store.revisions(page["id"])
         assert len(rows) == 300 and len({r["revid"] for r in rows}) == 300
-        # Every stored diff is against the revision right before it, as one run makes them.
-        previous = None
+        # What each revision changed is what its diff against the one right before it
+        # says, as one run stores it.
+        previous, compared = None, 0
         for row in rows:
-            stored = store.stored_diff(row["id"])
-            assert stored is not None and stored[0] == previous
-            previous = row["id"]
+            diff = revision_pair_diff(store, previous, row)
+            changed = {(s["id"], ",".join(s["kinds"])) for s in diff["sections"] if s["kinds"]}
+            stored = store.section_changes([row["id"]])
+            assert {(c["section_id"], ",".join(c["kinds"])) for c in stored} == changed
+            compared += bool(changed)
+            previous = row
+        assert compared > 250
 
 
 def test_a_batch_waits_for_another_writer(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from tracker.cli import main
 from tracker.fetch import ingest
 from tracker.fetch.archive import import_snapshot
 from tracker.fetch.ingest import PageIngestor, rederive_pending
+from tracker.history import revision_pair_diff
 from tracker.model import Revision, sha1_hex
 from tracker.store import Store
 from tracker.text import reverts
@@ -60,30 +61,30 @@ def new_page(store: Store, pageid: int = 7) -> PageIngestor:
 
 def derived_state(store: Store, page_id: int) -> list[tuple]:
     """Everything derived from the order: per revision in history order, its section ids,
-    its stored diff (from which revision, and what), its revert marks."""
+    the sections it changed (and how), its diff against the revision before it with text
+    (which one, and what), its revert marks."""
     out = []
+    previous = None
     for row in store.revisions(page_id):
-        stored = store.stored_diff(row["id"])
-        from_revid = None
-        if stored and stored[0] is not None:
-            from_revid = store.one("SELECT revid FROM revisions WHERE id = ?", [stored[0]])["revid"]
         changes = store.query(
             "SELECT section_id, kinds, path FROM section_changes "
             "WHERE rev_id = ? ORDER BY section_id",
             [row["id"]],
         )
+        diff = revision_pair_diff(store, previous, row) if row["has_text"] else None
         out.append(
             (
                 row["revid"],
                 row["timestamp"],
                 tuple(store.section_ids(row["id"])),
-                from_revid,
-                json.dumps(stored[1] if stored else None, sort_keys=True),
+                json.dumps(diff, sort_keys=True),
                 tuple((c["section_id"], c["kinds"], c["path"]) for c in changes),
                 row["revert_of"],
                 row["reverted_by"],
             )
         )
+        if row["has_text"]:
+            previous = row
     return out
 
 
@@ -231,7 +232,7 @@ def test_history_rederive_resumes_after_a_crash(
         ingestor.add(revisions[1:])
         ingestor.add([late])
         calls = 0
-        real = store.put_diff
+        real = store.put_section_changes
 
         def failing(*args: object, **kwargs: object) -> None:
             nonlocal calls
@@ -240,10 +241,10 @@ def test_history_rederive_resumes_after_a_crash(
                 raise KeyboardInterrupt
             real(*args, **kwargs)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(store, "put_diff", failing)
+        monkeypatch.setattr(store, "put_section_changes", failing)
         with pytest.raises(KeyboardInterrupt):
             ingestor.finish()
-        monkeypatch.setattr(store, "put_diff", real)
+        monkeypatch.setattr(store, "put_section_changes", real)
         assert store.page(ingestor.page_id)["rederive_from"] is not None
         assert rederive_pending(store) > 0
         assert derived_state(store, ingestor.page_id) == expected

@@ -33,6 +33,7 @@ from trackerutil import write_config
 from tracker.cli import main
 from tracker.fetch.archive import import_snapshot
 from tracker.fetch.snapshot import SnapshotSource
+from tracker.history import revision_pair_diff
 from tracker.store import Store
 
 WIKI = "real"
@@ -256,8 +257,9 @@ def _blank(path: list[str] | None) -> bool:
 
 
 @pytest.mark.parametrize("name", TEST_FILES)
-def test_stored_diffs_no_empty_heading(imported, name: str) -> None:
-    """No stored section path has an empty heading: only the lead has no heading ([])."""
+def test_diffs_no_empty_heading(imported, name: str) -> None:
+    """No section path, stored or in a diff, has an empty heading: only the lead has no
+    heading ([])."""
     corpus = imported(name)
     bad: list[tuple[int, list[str]]] = []
     with Store(corpus.db) as store:
@@ -266,17 +268,19 @@ def test_stored_diffs_no_empty_heading(imported, name: str) -> None:
         ):
             if _blank(json.loads(row["path"])):
                 bad.append((row["revid"], json.loads(row["path"])))
-        for row in store.query("SELECT r.revid, r.id FROM revisions r"):
-            stored = store.stored_diff(row["id"])
-            if stored is None:
-                continue
-            sections = stored[1]["sections"]
-            for section in sections:
-                for path in (section["path"], section.get("old_path")):
-                    if _blank(path):
-                        bad.append((row["revid"], path))
-            leads_new = [s for s in sections if s["path"] == [] and "removed" not in s["kinds"]]
-            assert len(leads_new) <= 1, f"r{row['revid']}: {len(leads_new)} sections as the lead"
+        for page in store.query("SELECT id FROM pages"):
+            previous = None
+            for row in store.revisions(page["id"]):
+                if not row["has_text"]:
+                    continue
+                sections = revision_pair_diff(store, previous, row)["sections"]
+                previous = row
+                for section in sections:
+                    for path in (section["path"], section.get("old_path")):
+                        if _blank(path):
+                            bad.append((row["revid"], path))
+                leads = [s for s in sections if s["path"] == [] and "removed" not in s["kinds"]]
+                assert len(leads) <= 1, f"r{row['revid']}: {len(leads)} sections as the lead"
     assert not bad, f"{len(bad)} section paths with an empty heading, e.g. {bad[:5]}"
 
 

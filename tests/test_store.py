@@ -107,9 +107,9 @@ def test_store_hidden_revision_has_no_text(store: Store) -> None:
     rows = store.revisions(ingestor.page_id)
     assert store.revision_text(rows[1]["id"]) is None and rows[1]["texthidden"]
     assert store.revision_text(rows[2]["id"]) == "== A ==\ny\n"
-    # The diff of the next visible revision is against the last visible one.
-    from_rev, _ = store.stored_diff(rows[2]["id"])
-    assert from_rev == rows[0]["id"]
+    # The next visible revision changed its section against the last visible one.
+    changes = store.section_changes([rows[2]["id"]])
+    assert [(c["path"], c["kinds"], c["words_added"]) for c in changes] == [(["A"], ["edited"], 1)]
 
 
 def test_store_non_wikitext_is_kept_whole_and_flagged(store: Store) -> None:

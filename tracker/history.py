@@ -107,33 +107,30 @@ def revision_pair_diff(store: Store, old: dict | None, new: dict) -> dict[str, A
                 f"the text of revision {row['revid']} {text_missing(row)}; "
                 "compare revisions around it (see `tracker history`)"
             )
-    stored = store.stored_diff(new["id"])
-    if stored is not None and stored[0] == (old["id"] if old else None) and "page" in stored[1]:
-        sections, page = stored[1]["sections"], stored[1]["page"]
-    else:
-        new_text = store.revision_text(new["id"]) or ""
-        old_text = store.revision_text(old["id"]) if old else None
-        old_ids = store.section_ids(old["id"]) if old else None
-        stored_ids = store.section_ids(new["id"])
-        site = store.site_info(new["wiki_id"])
+    # Derived from the two texts, following the stored lineage (consecutive diffs are not
+    # stored: this gives the same diff as the ingest did).
+    new_text = store.revision_text(new["id"]) or ""
+    old_text = store.revision_text(old["id"]) if old else None
+    old_ids = store.section_ids(old["id"]) if old else None
+    stored_ids = store.section_ids(new["id"])
+    site = store.site_info(new["wiki_id"])
+    try:
         try:
-            try:
-                # The stored lineage decides first: a section with the same stable id at
-                # both ends is the same section, whatever happened in between.
-                result = diff_texts(old_text, new_text, old_ids, "\0", site, new_ids=stored_ids)
-            except ValueError:
-                # Stored by a splitter that cut the old text otherwise: no lineage to follow.
-                result = diff_texts(old_text, new_text, None, "\0", site)
-        except Exception as exc:
-            raise TrackerError(
-                f"revisions {old['revid'] if old else '(none)'} and {new['revid']} could not be "
-                f"compared: {exc.__class__.__name__} (a bug in wiki tracker: please report "
-                "it)"
-            ) from exc
-        # Sections new since `old` keep the stable id they got when they were stored.
-        fresh = {f"\0{j}": sid for j, sid in enumerate(stored_ids)}
-        sections = [dict(s, id=fresh.get(s["id"], s["id"])) for s in result.sections]
-        page = result.page_changes
+            # The stored lineage decides first: a section with the same stable id at both
+            # ends is the same section, whatever happened in between.
+            result = diff_texts(old_text, new_text, old_ids, "\0", site, new_ids=stored_ids)
+        except ValueError:
+            # Stored by a splitter that cut the old text otherwise: no lineage to follow.
+            result = diff_texts(old_text, new_text, None, "\0", site)
+    except Exception as exc:
+        raise TrackerError(
+            f"revisions {old['revid'] if old else '(none)'} and {new['revid']} could not be "
+            f"compared: {exc.__class__.__name__} (a bug in wiki tracker: please report it)"
+        ) from exc
+    # Sections new since `old` keep the stable id they got when they were stored.
+    fresh = {f"\0{j}": sid for j, sid in enumerate(stored_ids)}
+    sections = [dict(s, id=fresh.get(s["id"], s["id"])) for s in result.sections]
+    page = result.page_changes
     return {
         "title": new.get("title"),
         "from": _meta(old) if old else None,

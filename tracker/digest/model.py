@@ -8,8 +8,8 @@ part of a digest holds:
 - the net effect per section: the diff of the revision before the window against its last
   one (history.revision_pair_diff), so that a sentence added and removed again inside the
   window is not shown, with word-level highlights and semantic changes;
-- the revisions that made each section's change, from the stored consecutive diffs
-  (``section_changes``);
+- the revisions that made each section's change, from the section changes stored for each
+  revision (``section_changes``);
 - edits reverted inside the window collapsed to one line ("1 edit by 203.0.113.9 reverted by
   RevertBot 22 seconds later"), never their text;
 - counts: edits, editors, bytes added and removed, sections changed.
@@ -299,7 +299,7 @@ def changes_model(
     counted = [rev for rev in revs if rev["revid"] not in collapsed and not _filtered(rev, sub)]
     filtered = len(revs) - len(counted) - len(collapsed)
 
-    # Which window revisions touched which section (stored consecutive diffs).
+    # Which window revisions touched which section (stored section changes).
     touched: dict[str, list[int]] = {}
     for section_id, revid in store.touched_sections([row["id"] for row in window.rows]):
         touched.setdefault(section_id, []).append(revid)

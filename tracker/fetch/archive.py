@@ -23,6 +23,7 @@ def import_snapshot(store: Store, path: Path, wiki: str) -> dict[str, int]:
     with store.atomic():
         store.set_site_info(wiki_id, source.site_info())  # how its wikitext is read
     rederive_pending(store, wiki_id)  # what a killed import left to finish
+    store.repack_texts()  # texts an older version stored, once
     counts: dict[str, int] = {}
     for page, batches in source.stream():
         with store.atomic():

@@ -1,12 +1,12 @@
-"""Writing revisions into the store: sections once each, the diff to the previous revision,
-revert marks. One call of ``PageIngestor.add`` is one transaction.
+"""Writing revisions into the store: sections once each, the sections the diff to the
+previous revision changed, revert marks. One call of ``PageIngestor.add`` is one transaction.
 
 Revisions are kept in MediaWiki's history order: by timestamp, then revision id. Revision
 ids are not in time order on real wikis (an import or an undeletion brings old edits with
 new or old ids), so a revision is never skipped for its id: one that belongs after the
 last stored revision is appended (diffed and checked for a revert at once); one that
 belongs earlier is inserted in its place, and what depended on the order after it
-(section ids, stored diffs, reverts) is worked out again by `rederive`, once per page
+(section ids, section changes, reverts) is worked out again by `rederive`, once per page
 after the whole batch of a poll or import. The page row records where that must start, so
 a killed process finishes it on its next run.
 """
@@ -60,9 +60,13 @@ class PageIngestor:
         # are the same texts, found here without hashing or a query. Replaced, never
         # mutated, so that a rolled-back batch can restore it.
         self.prev_blobs: dict[str, int] = {}
+        # Section id -> blob id of the previous revision: the version a changed section's
+        # new text is stored as a delta against.
+        layout = store.revision_layout(last["id"]) if last else []
+        self.prev_versions: dict[str, int] = dict(layout)
         if last and self.prev_text is not None and self.prev_model == "wikitext":
             texts = [section.text for section in split(self.prev_text, site=self.site)]
-            blob_ids = [blob_id for _, blob_id in store.revision_layout(last["id"])]
+            blob_ids = [blob_id for _, blob_id in layout]
             if len(texts) == len(blob_ids):
                 self.prev_blobs = dict(zip(texts, blob_ids, strict=True))
         recent = store.recent_revisions(self.page_id, reverts.RADIUS + 1)
@@ -87,6 +91,7 @@ class PageIngestor:
             self.prev_model,
             self.top,
             self.prev_blobs,
+            self.prev_versions,
             list(self.detector.window),
         )
         try:
@@ -113,6 +118,7 @@ class PageIngestor:
                 self.prev_model,
                 self.top,
                 self.prev_blobs,
+                self.prev_versions,
                 window,
             ) = state
             self.detector.window.clear()
@@ -135,7 +141,10 @@ class PageIngestor:
         store = self.store
         if rev.content_model != "wikitext":
             # Not wikitext (CSS, JSON, Lua...): kept whole, flagged by its content model.
-            return [(f"{rev.revid}.0", store.put_blob(rev.text))]
+            previous = list(self.prev_versions.values())
+            blob_id = store.put_blob(rev.text, previous[0] if len(previous) == 1 else None)
+            self.prev_versions = {f"{rev.revid}.0": blob_id}
+            return [(f"{rev.revid}.0", blob_id)]
         try:
             sections = [s.text for s in split(rev.text, site=self.site)]
         except Exception:  # as in _append: the text is kept, as one piece
@@ -143,16 +152,20 @@ class PageIngestor:
                 "page %s: revision %s could not be split into sections", self.page_id, rev.revid
             )
             sections = [rev.text]
-        known = self.prev_blobs
-        blob_ids = [known.get(text) or store.put_blob(text) for text in sections]
-        self.prev_blobs = dict(zip(sections, blob_ids, strict=True))
         ids = result_ids or [f"{rev.revid}.{j}" for j in range(len(sections))]
+        known, versions = self.prev_blobs, self.prev_versions
+        blob_ids = [
+            known.get(text) or store.put_blob(text, versions.get(sid))
+            for text, sid in zip(sections, ids, strict=True)
+        ]
+        self.prev_blobs = dict(zip(sections, blob_ids, strict=True))
+        self.prev_versions = dict(zip(ids, blob_ids, strict=True))
         return list(zip(ids, blob_ids, strict=True))
 
     def _append(self, rev: Revision) -> None:
         store = self.store
         layout = None
-        diff = None
+        changed: list[dict] | None = None
         text = rev.text
         if text is not None:
             if rev.sha1 is None or rev.sha1hidden:
@@ -175,13 +188,13 @@ class PageIngestor:
                     )
                     result = None
                 layout = self._layout(rev, result.new_ids if result else None)
-                diff = diff_data(result) if result else None
+                changed = result.sections if result else None
             else:
                 layout = self._layout(rev, None)
         rev_id = store.insert_revision(self.wiki_id, self.page_id, rev, layout)
         self._mark_revert(rev, rev_id)
-        if diff is not None:
-            store.put_diff(rev_id, self.prev_rev_id, diff)
+        if changed is not None:
+            store.put_section_changes(rev_id, changed)
         if rev.text is not None:
             self.prev_rev_id, self.prev_text = rev_id, rev.text
             self.prev_ids = [sid for sid, _ in layout or []]
@@ -193,9 +206,10 @@ class PageIngestor:
         diff of the revision after it, section ids and reverts are re-derived later."""
         if rev.text is not None and (rev.sha1 is None or rev.sha1hidden):
             rev = replace(rev, sha1=sha1_hex(rev.text))
-        blobs = self.prev_blobs
+        blobs, versions = self.prev_blobs, self.prev_versions
         layout = self._layout(rev, None) if rev.text is not None else None
-        self.prev_blobs = blobs  # the last revision's sections are still the ones at hand
+        # The last revision's sections are still the ones at hand.
+        self.prev_blobs, self.prev_versions = blobs, versions
         self.store.insert_revision(self.wiki_id, self.page_id, rev, layout)
         self.store.mark_rederive(self.page_id, rev.revid)
         log.info(
@@ -220,7 +234,7 @@ def _tags(row: dict) -> tuple[str, ...]:
 
 
 def rederive(store: Store, page_id: int) -> int:
-    """Work out again, in history order, the section ids, stored diffs and reverts of a page
+    """Work out again, in history order, the section ids, section changes and reverts of a page
     from where its row says (``pages.rederive_from``); return how many revisions it went
     through. Resumable: the mark moves on with each committed chunk."""
     page = store.page(page_id)
@@ -242,7 +256,7 @@ def rederive(store: Store, page_id: int) -> int:
             with store.atomic():
                 for row in rows:
                     if not row["has_text"]:
-                        store.delete_diff(row["id"])
+                        store.delete_section_changes(row["id"])
                         continue
                     text = store.revision_text(row["id"]) or ""
                     if row["content_model"] == "wikitext":
@@ -255,14 +269,12 @@ def rederive(store: Store, page_id: int) -> int:
                             site,
                         )
                         _relabel(store, row["id"], text, result.new_ids, site)
-                        store.put_diff(
-                            row["id"], prev["id"] if prev else None, diff_data(result), replace=True
-                        )
+                        store.put_section_changes(row["id"], result.sections, replace=True)
                         prev_ids = result.new_ids
                     else:
-                        store.delete_diff(row["id"])
+                        store.delete_section_changes(row["id"])
                         prev_ids = store.section_ids(row["id"])
-                    prev, prev_text, prev_model = row, text, row["content_model"]
+                    prev_text, prev_model = text, row["content_model"]
                 after = rows[-1]
                 following = store.revision_after(after)
                 store.set_rederive_from(page_id, following["revid"] if following else None)
@@ -274,11 +286,6 @@ def rederive(store: Store, page_id: int) -> int:
     if done:
         log.info("page %s: re-derived %d revisions in history order", page_id, done)
     return done
-
-
-def diff_data(result: TextDiff) -> dict:
-    """What is stored of a consecutive diff: its sections, and the page's own facts."""
-    return {"sections": result.sections, "page": result.page_changes}
 
 
 def _relabel(store: Store, rev_id: int, text: str, ids: list[str], site: SiteInfo) -> None:

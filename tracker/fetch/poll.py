@@ -118,6 +118,7 @@ def poll_wiki(
     rows = {w.title: stored.get(w.title) or store.watch(wiki_id, w.title) for w in watches}
     try:
         rederive_pending(store, wiki_id)  # what a killed run left half done
+        store.repack_texts()  # texts an older version stored, once
         known = {row["page_id"]: title for title, row in rows.items() if row["page_id"]}
         pageids = {}
         for pid, title in known.items():

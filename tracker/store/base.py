@@ -7,7 +7,6 @@ diffs: one module each) and of nothing else; `Store` (db.py) joins the parts and
 from __future__ import annotations
 
 import sqlite3
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import sqlite_utils
 
 from tracker.errors import NoDatabase, StoreError
+from tracker.store.blobs import BlobReader
 from tracker.text.siteinfo import SiteInfo
 
 BUSY_TIMEOUT_MS = 10_000
@@ -84,7 +84,7 @@ class Connection:
             ) from None
         # Caches of the parts, per connection: section texts (texts.py) and what wikitext
         # means on each wiki (wikis.py).
-        self._blob_cache: OrderedDict[int, str] = OrderedDict()
+        self._blobs = BlobReader(conn, self.path)
         self._sites: dict[int, SiteInfo] = {}
 
     def close(self) -> None:

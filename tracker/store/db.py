@@ -2,7 +2,7 @@
 
 `Store` joins the parts of the store, one module each, every one the only code that speaks
 SQL to its tables: wikis (and poll runs), pages, watches, revisions, texts (each distinct
-section text once, compressed), diffs (stored diffs and section changes). The digests and the
+section text once, compressed), diffs (the section changes of each revision). The digests and the
 daemon's jobs (digests.py, jobs.py) and the search index (search.py) are functions over a
 Store. The schema is schema.py's one ordered list of migrations.
 

@@ -1,13 +1,13 @@
-"""Stored diffs: each revision's section diff against the revision before it with text
-(``diffs``), and per revision the sections it changed and how (``section_changes``), which
-section histories, page histories, feeds and digests read."""
+"""Section changes: per revision, the sections its diff against the revision before it with
+text changed and how (``section_changes``), which section histories, page histories, feeds
+and digests read. The diffs themselves are derived when asked for (history.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from tracker.store.base import Connection
-from tracker.store.encoding import decode_diff, decode_path, encode_diff, encode_path
+from tracker.store.encoding import decode_path, encode_path
 
 
 def _decoded(rows: list[dict]) -> list[dict]:
@@ -20,27 +20,25 @@ def _decoded(rows: list[dict]) -> list[dict]:
 
 
 class Diffs(Connection):
-    def put_diff(
-        self, to_rev: int, from_rev: int | None, data: dict, replace: bool = False
-    ) -> None:
-        """Store the diff of a revision against the one before it with text; `replace`: it
-        had one already (re-derived), whose section changes go."""
+    def put_section_changes(self, rev_id: int, sections: list[dict], replace: bool = False) -> None:
+        """Store which sections a revision changed against the one before it with text, and
+        how (the diff's sections with kinds); `replace`: it had some already (re-derived).
+
+        The diff itself is not stored: history.revision_pair_diff derives it again from the
+        two texts and their stored section ids, the same diff, in about a millisecond (it
+        was 40 % of a long history's database)."""
         if replace:
-            self.db.execute("DELETE FROM section_changes WHERE rev_id = ?", [to_rev])
-        self.db.execute(
-            "INSERT OR REPLACE INTO diffs (to_rev, from_rev, data) VALUES (?, ?, ?)",
-            [to_rev, from_rev, encode_diff(data)],
-        )
+            self.delete_section_changes(rev_id)
         rows = [
             (
-                to_rev,
+                rev_id,
                 s["id"],
                 ",".join(s["kinds"]),
                 encode_path(s["path"]),
                 s.get("words_added", 0),
                 s.get("words_removed", 0),
             )
-            for s in data.get("sections", [])
+            for s in sections
             if s.get("kinds")
         ]
         if rows:
@@ -50,18 +48,8 @@ class Diffs(Connection):
                 rows,
             )
 
-    def delete_diff(self, to_rev: int) -> None:
-        self.db.execute("DELETE FROM section_changes WHERE rev_id = ?", [to_rev])
-        self.db.execute("DELETE FROM diffs WHERE to_rev = ?", [to_rev])
-
-    def stored_diff(self, to_rev: int) -> tuple[int | None, dict] | None:
-        """(the revision it is against, the diff) of a stored revision, if it has one."""
-        row = self.db.execute(
-            "SELECT from_rev, data FROM diffs WHERE to_rev = ?", [to_rev]
-        ).fetchone()
-        if row is None:
-            return None
-        return row[0], decode_diff(row[1])
+    def delete_section_changes(self, rev_id: int) -> None:
+        self.db.execute("DELETE FROM section_changes WHERE rev_id = ?", [rev_id])
 
     def section_changes(self, rev_ids: Sequence[int]) -> list[dict]:
         """The section changes of these revisions (rev_id, section_id, kinds and path as

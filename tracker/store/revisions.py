@@ -337,7 +337,7 @@ class Revisions(Connection):
     # --- re-derivation marks -----------------------------------------------------------------
 
     def mark_rederive(self, page_id: int, revid: int) -> None:
-        """Derived data (section ids, stored diffs) must be worked out again from `revid` on:
+        """Derived data (section ids, section changes) must be worked out again from `revid` on:
         kept in the page row, so that a killed process finishes the job on its next run."""
         row = self.one(
             "SELECT p.rederive_from, r.timestamp, r.revid FROM pages p "

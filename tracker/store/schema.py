@@ -288,6 +288,26 @@ def _m040_history_order(db: sqlite_utils.Database) -> None:
         redetect_reverts(db, page_id)  # MediaWiki's radius, in history order
 
 
+def _m050_derived_diffs(db: sqlite_utils.Database) -> None:
+    """Consecutive diffs are derived when asked for, no longer stored (tracker.store.diffs):
+    the table that kept them goes (its pages are reused by new data; `VACUUM` gives them
+    back to the file system). What each revision changed stays in ``section_changes``."""
+    db.execute("DROP TABLE IF EXISTS diffs")
+
+
+def _m060_delta_texts(db: sqlite_utils.Database) -> None:
+    """Section texts as zstd deltas against their previous version (tracker.store.blobs):
+    each blob may name the blob it is compressed against and how long its chain is. Texts
+    stored before stay zlib streams until `Texts.repack_texts` gets to them, resumably:
+    ``store_tasks`` keeps where it got to."""
+    db.execute("ALTER TABLE blobs ADD COLUMN base INTEGER REFERENCES blobs(id)")
+    db.execute("ALTER TABLE blobs ADD COLUMN depth INTEGER NOT NULL DEFAULT 0")
+    db.execute("CREATE INDEX blobs_base ON blobs (base) WHERE base IS NOT NULL")
+    db.execute("CREATE TABLE store_tasks (name TEXT PRIMARY KEY, position INTEGER NOT NULL)")
+    if db.execute("SELECT 1 FROM blobs LIMIT 1").fetchone():
+        db.execute("INSERT INTO store_tasks (name, position) VALUES ('repack_texts', 0)")
+
+
 Step = Callable[[sqlite_utils.Database], None]
 
 MIGRATIONS: list[tuple[str, Step]] = [
@@ -296,4 +316,6 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("020_daemon_jobs", _m020_daemon_jobs),
     ("030_search_index", _m030_search_index),
     ("040_history_order", _m040_history_order),
+    ("050_derived_diffs", _m050_derived_diffs),
+    ("060_delta_texts", _m060_delta_texts),
 ]

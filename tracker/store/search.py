@@ -30,7 +30,6 @@ import logging
 import re
 import sqlite3
 import threading
-import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,8 +37,9 @@ from pathlib import Path
 
 import sqlite_utils
 
+from tracker.errors import StoreError
 from tracker.store.base import Connection
-from tracker.store.encoding import decode_text
+from tracker.store.blobs import BlobReader
 from tracker.store.pages import Pages
 from tracker.store.schema import FTS_TABLE, TOKENIZE, create_search_index
 
@@ -99,15 +99,16 @@ def _index_new(db: sqlite_utils.Database, batch: int = BATCH) -> int:
         with _immediate(db.conn):
             create_search_index(db)
     added = 0
+    reader = BlobReader(db.conn)  # a text's earlier versions come first: decoded once
     while True:
         with _immediate(db.conn) as conn:
             done = _indexed_top(conn)
             rows = conn.execute(
-                "SELECT id, data FROM blobs WHERE id > ? ORDER BY id LIMIT ?", [done, batch]
+                "SELECT id FROM blobs WHERE id > ? ORDER BY id LIMIT ?", [done, batch]
             ).fetchall()
             conn.executemany(
                 f"INSERT INTO {FTS_TABLE} (rowid, text) VALUES (?, ?)",
-                [(blob_id, decode_text(data)) for blob_id, data in rows],
+                [(blob_id, reader.text(blob_id)) for (blob_id,) in rows],
             )
         added += len(rows)
         if len(rows) < batch:
@@ -157,7 +158,7 @@ class Indexer:
                     count = _index_new(sqlite_utils.Database(conn))
                 finally:
                     conn.close()
-            except (sqlite3.Error, zlib.error, UnicodeDecodeError) as exc:
+            except (sqlite3.Error, StoreError) as exc:
                 # A read-only file, a damaged blob: search goes on with what is indexed. A
                 # lock held too long by the daemon is only this time's problem.
                 if "locked" not in str(exc) and "busy" not in str(exc):

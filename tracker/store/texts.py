@@ -2,46 +2,49 @@
 
 A revision's text is the ordered list of its sections (``revision_sections``: blob and
 stable section id); joined they give the text back byte for byte. So a revert or an edit to
-one section adds at most one new blob. How a blob is encoded is tracker.store.encoding's.
+one section adds at most one new blob, stored as a delta against the section's previous
+version (blobs.py): a long history costs about what a git pack of it costs. How a blob is
+encoded is tracker.store.encoding's.
 """
 
 from __future__ import annotations
 
-from tracker.errors import StoreError
 from tracker.store.base import Connection
-from tracker.store.encoding import decode_text, encode_text, text_key
+from tracker.store.blobs import MAX_CHAIN
+from tracker.store.encoding import encode_text, is_packed, text_key
 from tracker.store.search import forget_texts
 
-BLOB_CACHE = 2048  # section texts each Store keeps decompressed, least recently used out
+REPACK_CHUNK = 500  # blobs per transaction when repacking
 
 
 class Texts(Connection):
-    def put_blob(self, text: str) -> int:
-        """Store a section text once; return its blob id."""
+    def put_blob(self, text: str, base: int | None = None) -> int:
+        """Store a section text once; return its blob id. `base`: the blob of the text it is
+        a version of (the same section in the revision before), which it is compressed
+        against unless that would make the chain of deltas longer than MAX_CHAIN."""
         key = text_key(text)
         row = self.db.execute("SELECT id FROM blobs WHERE hash = ?", [key]).fetchone()
         if row:
             return int(row[0])
+        depth = 0
+        if base is not None:
+            found = self.db.execute("SELECT depth FROM blobs WHERE id = ?", [base]).fetchone()
+            if found is None or found[0] >= MAX_CHAIN:
+                base = None
+            else:
+                depth = found[0] + 1
+        data = encode_text(text, self.blob(base) if base is not None else None)
         cursor = self.db.execute(
-            "INSERT INTO blobs (hash, data) VALUES (?, ?)", [key, encode_text(text)]
+            "INSERT INTO blobs (hash, data, base, depth) VALUES (?, ?, ?, ?)",
+            [key, data, base, depth],
         )
-        return int(cursor.lastrowid or 0)
+        blob_id = int(cursor.lastrowid or 0)
+        self._blobs.keep(blob_id, text)
+        return blob_id
 
     def blob(self, blob_id: int) -> str:
         """A section text by its blob id (cached)."""
-        cache = self._blob_cache
-        cached = cache.get(blob_id)
-        if cached is not None:
-            cache.move_to_end(blob_id)
-            return cached
-        row = self.db.execute("SELECT data FROM blobs WHERE id = ?", [blob_id]).fetchone()
-        if row is None:
-            raise StoreError(f"blob {blob_id} is missing from {self.path}: the store is damaged")
-        text = decode_text(row[0])
-        cache[blob_id] = text
-        if len(cache) > BLOB_CACHE:
-            cache.popitem(last=False)
-        return text
+        return self._blobs.text(blob_id)
 
     def revision_layout(self, rev_id: int) -> list[tuple[str, int]]:
         """(section id, blob id) of each section of a stored revision, in order."""
@@ -101,7 +104,7 @@ class Texts(Connection):
         )
 
     def drop_text(self, rev_id: int) -> None:
-        """Forget a revision's text (the wiki hid it): its sections, its stored diff, and
+        """Forget a revision's text (the wiki hid it): its sections, its section changes, and
         the section texts no other revision has (from the search index too)."""
         db = self.db
         blob_ids = {
@@ -121,10 +124,97 @@ class Texts(Connection):
         ]
         if orphans:
             forget_texts(self, [(b, self.blob(b)) for b in orphans])
+            self._unlink(orphans)
             marks = ",".join("?" * len(orphans))
             db.execute(f"DELETE FROM blobs WHERE id IN ({marks})", orphans)
             for b in orphans:
-                self._blob_cache.pop(b, None)
+                self._blobs.forget(b)
         db.execute("DELETE FROM section_changes WHERE rev_id = ?", [rev_id])
-        db.execute("DELETE FROM diffs WHERE to_rev = ?", [rev_id])
         db.execute("UPDATE revisions SET has_text = 0 WHERE id = ?", [rev_id])
+
+    def _unlink(self, blob_ids: list[int]) -> None:
+        """Before blobs go: the texts compressed against them are stored whole instead."""
+        marks = ",".join("?" * len(blob_ids))
+        going = set(blob_ids)
+        dependents = [
+            row[0]
+            for row in self.db.execute(
+                f"SELECT id FROM blobs WHERE base IN ({marks}) ORDER BY id", blob_ids
+            ).fetchall()
+            if row[0] not in going
+        ]
+        for blob_id in dependents:
+            text = self.blob(blob_id)
+            self.db.execute(
+                "UPDATE blobs SET data = ?, base = NULL, depth = 0 WHERE id = ?",
+                [encode_text(text), blob_id],
+            )
+
+    # ---- texts stored by earlier versions: zlib, each whole -----------------------------
+
+    def repack_texts(self, chunk: int = REPACK_CHUNK) -> int:
+        """Store the section texts that earlier versions kept as zlib streams as deltas
+        against their previous versions, in blob id order, `chunk` per transaction; return
+        how many. Resumable: ``store_tasks`` keeps where it got to, and what is committed
+        is done. Nothing to do (the row is gone) costs one query."""
+        done = 0
+        while True:
+            with self.atomic():
+                row = self.db.execute(
+                    "SELECT position FROM store_tasks WHERE name = 'repack_texts'"
+                ).fetchone()
+                if row is None:
+                    return done
+                rows = self.db.execute(
+                    "SELECT id, data FROM blobs WHERE id > ? ORDER BY id LIMIT ?", [row[0], chunk]
+                ).fetchall()
+                for blob_id, data in rows:
+                    if not is_packed(data):
+                        self._repack(blob_id)
+                if len(rows) < chunk:
+                    self.db.execute("DELETE FROM store_tasks WHERE name = 'repack_texts'")
+                else:
+                    self.db.execute(
+                        "UPDATE store_tasks SET position = ? WHERE name = 'repack_texts'",
+                        [rows[-1][0]],
+                    )
+            done += len(rows)
+
+    def _repack(self, blob_id: int) -> None:
+        text = self.blob(blob_id)
+        base = self._previous_version(blob_id)
+        depth = 0
+        if base is not None:
+            found = self.db.execute("SELECT depth FROM blobs WHERE id = ?", [base]).fetchone()
+            if found is None or found[0] >= MAX_CHAIN:
+                base = None
+            else:
+                depth = found[0] + 1
+        self.db.execute(
+            "UPDATE blobs SET data = ?, base = ?, depth = ? WHERE id = ?",
+            [
+                encode_text(text, self.blob(base) if base is not None else None),
+                base,
+                depth,
+                blob_id,
+            ],
+        )
+
+    def _previous_version(self, blob_id: int) -> int | None:
+        """The blob of the same section in the revision before the first that has this text,
+        if it is an older blob (so that chains only point back, never round)."""
+        first = self.db.execute(
+            "SELECT r.page_id, r.timestamp, r.revid, rs.section_id FROM revision_sections rs "
+            "JOIN revisions r ON r.id = rs.rev_id WHERE rs.blob_id = ? LIMIT 1",
+            [blob_id],
+        ).fetchone()
+        if first is None:
+            return None
+        page_id, timestamp, revid, section_id = first
+        row = self.db.execute(
+            "SELECT rs.blob_id FROM revision_sections rs WHERE rs.section_id = ? AND rs.rev_id = "
+            "(SELECT id FROM revisions WHERE page_id = ? AND (timestamp, revid) < (?, ?) "
+            "AND has_text = 1 ORDER BY timestamp DESC, revid DESC LIMIT 1)",
+            [section_id, page_id, timestamp, revid],
+        ).fetchone()
+        return int(row[0]) if row and row[0] < blob_id else None

@@ -1,7 +1,7 @@
 """The diff view (/diff/<page_id>?from=REVID&to=REVID): section by section.
 
-The diff itself is the library's (history.revision_pair_diff: the stored diff for a
-consecutive pair, computed on demand for any other); this module only lays it out.
+The diff itself is the library's (history.revision_pair_diff: worked out from the two texts
+and their stored section ids); this module only lays it out.
 """
 
 from __future__ import annotations
