@@ -20,6 +20,8 @@ from tracker.store import Store
 from tracker.store import texts as texts_module
 from tracker.store.blobs import MAX_CHAIN
 from tracker.store.encoding import is_packed, text_key
+from tracker.store.schema import FTS_TABLE
+from tracker.store.search import TOKENIZER, find, index_new_blobs
 
 DATA = Path(__file__).parent / "data"
 
@@ -194,3 +196,66 @@ def test_an_import_repacks_what_an_older_version_stored(tmp_path: Path) -> None:
         after = _all_texts(store)
     assert {k: v for k, v in after.items() if k in texts} == texts
     assert all(is_packed(r[1]) for r in blob_rows(path))
+
+
+# ---- the search index: words without positions, phrases checked against the texts ------
+
+
+def _presence_oracle(store: Store, page_id: int, phrases: list[list[str]]) -> set[int]:
+    """The revisions with a section text containing every phrase, by brute force."""
+    found = set()
+    for row in store.revisions(page_id):
+        if not row["has_text"]:
+            continue
+        for _, blob_id in store.revision_layout(row["id"]):
+            folded = [t for _, _, t in TOKENIZER.tokens(store.blob(blob_id))]
+            if all(any(folded[i : i + len(p)] == p for i in range(len(folded))) for p in phrases):
+                found.add(row["revid"])
+                break
+    return found
+
+
+def test_search_is_exact_without_positions_in_the_index(tmp_path: Path) -> None:
+    import random
+
+    path = tmp_path / "t.db"
+    ingest(path, 60, size=6000, seed=11)
+    rng = random.Random(5)
+    with Store(path) as store:
+        index_new_blobs(store)
+        assert "detail=none" in store.scalar(
+            "SELECT sql FROM sqlite_master WHERE name = ?", [FTS_TABLE]
+        )
+        page_id = store.find_page("Article")["id"]
+        rows = store.revisions(page_id)
+        queries = []
+        for _ in range(12):
+            tokens = [
+                t for _, _, t in TOKENIZER.tokens(store.revision_text(rng.choice(rows)["id"]) or "")
+            ]
+            start = rng.randrange(len(tokens) - 3)
+            phrase = tokens[start : start + rng.choice([2, 3])]
+            queries.append([phrase])
+            queries.append([phrase[::-1]])  # the same words, rarely in that order
+            queries.append([[w] for w in phrase])  # all the words, anywhere
+        checked = 0
+        for phrases in queries:
+            query = " AND ".join('"' + " ".join(p) + '"' for p in phrases)
+            hits = find(store, query, page_id, max_runs=10_000)
+            ours = set()
+            for hit in hits:
+                for run in hit.runs:
+                    in_run = [
+                        r["revid"]
+                        for r in rows
+                        if r["has_text"]
+                        and (r["timestamp"], r["revid"])
+                        >= (run.first["timestamp"], run.first["revid"])
+                        and (r["timestamp"], r["revid"])
+                        <= (run.last["timestamp"], run.last["revid"])
+                    ]
+                    ours.update(in_run)
+            expected = _presence_oracle(store, page_id, phrases)
+            assert ours == expected, query
+            checked += bool(expected)
+    assert checked >= 12  # most queries find something; the reversed ones mostly not
