@@ -12,15 +12,27 @@ from processes import DaemonProcess, query, stored_history, stored_revids, wiki_
 from trackerutil import run_tracker, wiki_table, write_config
 from waits import wait_until
 
+from tracker.store import Store
+from tracker.store.encoding import text_key
+
 # Everything a stored revision is, in a form two databases can be compared by.
 HISTORY_SQL = """
     SELECT p.title, r.revid, r.parentid, r.timestamp, r.user, r.comment, r.minor, r.size,
-           r.sha1, r.revert_of, r.reverted_by, r.has_text,
-           (SELECT group_concat(hex(b.hash), ',') FROM
-               (SELECT blob_id FROM revision_sections s WHERE s.rev_id = r.id ORDER BY s.idx) x
-            JOIN blobs b ON b.id = x.blob_id) AS text_hashes
+           r.sha1, r.revert_of, r.reverted_by, r.has_text
     FROM revisions r JOIN pages p ON p.id = r.page_id ORDER BY r.revid
 """
+
+
+def stored_sections(db: Path) -> list[tuple[int, list[str]]]:
+    """(revid, the SHA-1 of each section text) of every stored revision, by revid."""
+    with Store(db, readonly=True) as store:
+        return [
+            (
+                row["revid"],
+                [text_key(store.blob(b)).hex() for _, b in store.revision_layout(row["id"])],
+            )
+            for row in store.query("SELECT id, revid FROM revisions ORDER BY revid")
+        ]
 
 
 def _watches(titles: list[str]) -> list[dict]:
@@ -97,6 +109,7 @@ def test_daemon_rides_out_faults_and_stores_what_a_clean_run_stores(make_wiki, t
     result = run_tracker(clean, "run", "--once")
     assert result.returncode == 0, result.stderr
     assert query(db, HISTORY_SQL) == query(clean.parent / "tracker.db", HISTORY_SQL)
+    assert stored_sections(db) == stored_sections(clean.parent / "tracker.db")
 
 
 def test_a_hanging_wiki_never_delays_another(make_wiki, tmp_path):

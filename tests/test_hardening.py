@@ -259,7 +259,7 @@ def test_damaged_database_is_one_line(tmp_path: Path) -> None:
     runner = CliRunner()
     assert runner.invoke(main, ["--config", str(config), "run", "--once"]).exit_code == 0
     with sqlite3.connect(tmp_path / "tracker.db") as db:
-        db.execute("DROP TABLE revision_sections")  # a table gone: what damage looks like
+        db.execute("DROP TABLE section_versions")  # a table gone: what damage looks like
     result = runner.invoke(main, ["--config", str(config), "show", "1000"])
     assert result.exit_code == 1
     assert (

@@ -282,6 +282,7 @@ def rederive(store: Store, page_id: int) -> int:
     with store.atomic():
         store.store_reverts(page_id)
         store.refresh_last_revid(page_id)
+        store.prune_section_versions(page_id)  # the ids relabelled away
         store.set_rederive_from(page_id, None)
     if done:
         log.info("page %s: re-derived %d revisions in history order", page_id, done)

@@ -15,7 +15,7 @@ from typing import Any
 import sqlite_utils
 
 from tracker.errors import NoDatabase, StoreError
-from tracker.store.blobs import BlobReader
+from tracker.store.blobs import BlobReader, Versions
 from tracker.text.siteinfo import SiteInfo
 
 BUSY_TIMEOUT_MS = 10_000
@@ -85,6 +85,7 @@ class Connection:
         # Caches of the parts, per connection: section texts (texts.py) and what wikitext
         # means on each wiki (wikis.py).
         self._blobs = BlobReader(conn, self.path)
+        self._versions = Versions(conn)
         self._sites: dict[int, SiteInfo] = {}
 
     def close(self) -> None:
@@ -118,7 +119,17 @@ class Connection:
                     conn.execute("ROLLBACK")
                 raise
         except sqlite3.DatabaseError as exc:
+            self._forget_uncommitted()
             raise StoreError(store_error_message(exc, self.path, batch=True)) from None
+        except BaseException:
+            self._forget_uncommitted()
+            raise
+
+    def _forget_uncommitted(self) -> None:
+        """After a rollback: what the caches learnt in it may name rows that are gone (and
+        whose ids the next rows will take)."""
+        self._blobs.cache.clear()
+        self._versions.clear()
 
     def has_table(self, name: str) -> bool:
         """Whether the database has this table (one a read-only store of an older version

@@ -5,6 +5,9 @@ the section's previous version (``blobs.base``), itself perhaps a delta: a chain
 `BlobReader` reads through any connection (the store's, or the search indexer's own) and
 keeps the latest texts it decoded (`BLOB_CACHE`, least recently used out): reading a history
 in order decodes each link once.
+
+`Versions` keeps the *section versions* (``section_versions``: a page's stable section id
+with one of its texts) that revision layouts list, and the latest it looked up.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from tracker.errors import StoreError
 from tracker.store.encoding import decode_text
 
 BLOB_CACHE = 2048  # section texts each reader keeps decoded
+VERSION_CACHE = 8192  # section versions each store keeps at hand
 MAX_CHAIN = 16  # deltas in a row before a text is stored whole again
 
 
@@ -60,3 +64,70 @@ class BlobReader:
 
     def forget(self, blob_id: int) -> None:
         self.cache.pop(blob_id, None)
+
+
+class Versions:
+    """Section versions by id and by what they are (page, section id, blob id)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.by_id: OrderedDict[int, tuple[str, int]] = OrderedDict()
+        self.by_key: OrderedDict[tuple[int, str, int], int] = OrderedDict()
+
+    def resolve(self, ids: list[int]) -> list[tuple[str, int]]:
+        """(section id, blob id) of each version, in order."""
+        by_id = self.by_id
+        missing = sorted({v for v in ids if v not in by_id})
+        for start in range(0, len(missing), 500):
+            part = missing[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for version, section_id, blob_id in self.conn.execute(
+                f"SELECT id, section_id, blob_id FROM section_versions WHERE id IN ({marks})",
+                part,
+            ):
+                self._keep_id(version, (section_id, blob_id))
+        try:
+            return [by_id[v] for v in ids]
+        except KeyError as exc:
+            raise StoreError(
+                f"section version {exc.args[0]} is missing: the store is damaged"
+            ) from None
+
+    def ids(self, page_id: int, layout: list[tuple[str, int]]) -> list[int]:
+        """The version id of each (section id, blob id) of a page, made when new."""
+        out = []
+        for section_id, blob_id in layout:
+            key = (page_id, section_id, blob_id)
+            version = self.by_key.get(key)
+            if version is None:
+                row = self.conn.execute(
+                    "SELECT id FROM section_versions WHERE page_id = ? AND section_id = ? "
+                    "AND blob_id = ?",
+                    key,
+                ).fetchone()
+                if row is None:
+                    cursor = self.conn.execute(
+                        "INSERT INTO section_versions (page_id, section_id, blob_id) "
+                        "VALUES (?, ?, ?)",
+                        key,
+                    )
+                    version = int(cursor.lastrowid or 0)
+                else:
+                    version = int(row[0])
+                self.by_key[key] = version
+                if len(self.by_key) > VERSION_CACHE:
+                    self.by_key.popitem(last=False)
+                self._keep_id(version, (section_id, blob_id))
+            else:
+                self.by_key.move_to_end(key)
+            out.append(version)
+        return out
+
+    def _keep_id(self, version: int, value: tuple[str, int]) -> None:
+        self.by_id[version] = value
+        if len(self.by_id) > VERSION_CACHE:
+            self.by_id.popitem(last=False)
+
+    def clear(self) -> None:
+        self.by_id.clear()
+        self.by_key.clear()

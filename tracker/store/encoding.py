@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import zlib
+from array import array
 
 import zstandard
 
@@ -62,6 +64,26 @@ def decode_text(data: bytes, base: str | None = None) -> str:
 def is_packed(data: bytes) -> bool:
     """Whether ``blobs.data`` is in the current form (else a zlib stream to repack)."""
     return data[:4] == _ZSTD_MAGIC
+
+
+def pack_ids(ids: list[int]) -> bytes:
+    """A revision's layout (``layouts.ids``): its section version ids, 4 bytes each,
+    little-endian."""
+    packed = array("I", ids)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def unpack_ids(data: bytes) -> list[int]:
+    packed = array("I")
+    packed.frombytes(data)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tolist()
+
+
+assert array("I").itemsize == 4, "a layout's ids are 4 bytes"
 
 
 def text_key(text: str) -> bytes:

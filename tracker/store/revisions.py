@@ -14,7 +14,7 @@ import sqlite_utils
 from tracker.errors import AmbiguousRevision
 from tracker.model import Revision
 from tracker.store.base import Connection
-from tracker.store.encoding import decode_tags, encode_tags, utcnow
+from tracker.store.encoding import decode_tags, encode_tags, pack_ids, utcnow
 from tracker.text import reverts
 
 HISTORY = "timestamp, revid"
@@ -236,7 +236,7 @@ class Revisions(Connection):
     def insert_revision(
         self, wiki_id: int, page_id: int, rev: Revision, layout: list[tuple[str, int]] | None
     ) -> int:
-        """Insert one revision row and its sections (layout: section id, blob id)."""
+        """Insert one revision row and its sections (layout: section id, blob id, in order)."""
         cursor = self.db.execute(
             """INSERT INTO revisions (wiki_id, page_id, revid, parentid, timestamp, user, userid,
                    comment, minor, tags, size, sha1, texthidden, userhidden, commenthidden,
@@ -268,10 +268,9 @@ class Revisions(Connection):
         )
         rev_id = int(cursor.lastrowid or 0)
         if layout:
-            self.db.conn.executemany(
-                "INSERT INTO revision_sections (rev_id, idx, blob_id, section_id) "
-                "VALUES (?, ?, ?, ?)",
-                [(rev_id, i, blob_id, sid) for i, (sid, blob_id) in enumerate(layout)],
+            self.db.execute(
+                "INSERT INTO layouts (rev_id, ids) VALUES (?, ?)",
+                [rev_id, pack_ids(self._versions.ids(page_id, layout))],
             )
         return rev_id
 

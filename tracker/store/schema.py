@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from tracker.store.encoding import pack_ids
 from tracker.store.revisions import HISTORY, redetect_reverts
 
 # The full-text index of section texts (tracker.store.search): contentless FTS5, rowid = blob id.
@@ -315,6 +316,56 @@ def _m070_small_search_index(db: sqlite_utils.Database) -> None:
     create_search_index(db)
 
 
+def _m080_packed_layouts(db: sqlite_utils.Database) -> None:
+    """A revision's sections as one packed list of *section versions* (tracker.store.texts)
+    instead of a row per section: the ``revision_sections`` rows and their index were
+    the largest part of a long history's database. Versions are numbered per page in
+    history order, as the ingest numbers them."""
+    db.executescript(
+        """
+        CREATE TABLE section_versions (
+            id INTEGER PRIMARY KEY,
+            page_id INTEGER NOT NULL REFERENCES pages(id),
+            section_id TEXT NOT NULL,
+            blob_id INTEGER NOT NULL REFERENCES blobs(id),
+            UNIQUE (page_id, section_id, blob_id)
+        );
+        CREATE INDEX section_versions_blob ON section_versions (blob_id);
+        CREATE TABLE layouts (
+            rev_id INTEGER PRIMARY KEY REFERENCES revisions(id),
+            ids BLOB NOT NULL
+        );
+        """
+    )
+    for (page_id,) in db.execute("SELECT id FROM pages ORDER BY id").fetchall():
+        versions: dict[tuple[str, int], int] = {}
+        layouts = []
+        rows = db.execute(
+            "SELECT r.id, s.section_id, s.blob_id FROM revisions r JOIN revision_sections s "
+            "ON s.rev_id = r.id WHERE r.page_id = ? ORDER BY r.timestamp, r.revid, s.idx",
+            [page_id],
+        )
+        current: int | None = None
+        ids: list[int] = []
+        for rev_id, section_id, blob_id in rows:
+            if rev_id != current:
+                if current is not None:
+                    layouts.append((pack_ids(ids), current))
+                current, ids = rev_id, []
+            version = versions.get((section_id, blob_id))
+            if version is None:
+                cursor = db.execute(
+                    "INSERT INTO section_versions (page_id, section_id, blob_id) VALUES (?, ?, ?)",
+                    [page_id, section_id, blob_id],
+                )
+                version = versions[(section_id, blob_id)] = int(cursor.lastrowid or 0)
+            ids.append(version)
+        if current is not None:
+            layouts.append((pack_ids(ids), current))
+        db.conn.executemany("INSERT INTO layouts (ids, rev_id) VALUES (?, ?)", layouts)
+    db.execute("DROP TABLE revision_sections")
+
+
 Step = Callable[[sqlite_utils.Database], None]
 
 MIGRATIONS: list[tuple[str, Step]] = [
@@ -326,4 +377,5 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("050_derived_diffs", _m050_derived_diffs),
     ("060_delta_texts", _m060_delta_texts),
     ("070_small_search_index", _m070_small_search_index),
+    ("080_packed_layouts", _m080_packed_layouts),
 ]

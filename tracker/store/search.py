@@ -1,8 +1,9 @@
 """The full-text index over every stored revision: a contentless SQLite FTS5 table.
 
 What is indexed: each *distinct section text* once (a row of ``blobs``), never whole
-revisions. A revision is a list of blob ids (``revision_sections``), so a hit on a blob is a
-hit on every revision that contains that section text; 10,000 revisions of an article whose
+revisions. A revision is a list of section versions, each with a blob id
+(``layouts``, ``section_versions``), so a hit on a blob is a hit on every revision
+that contains that section text; 10,000 revisions of an article whose
 lead never changed index the lead once.
 
 The table (schema.py, ``070_small_search_index``): ``search_blobs``, ``content=''``,
@@ -43,6 +44,7 @@ import sqlite_utils
 from tracker.errors import StoreError
 from tracker.store.base import Connection
 from tracker.store.blobs import BlobReader
+from tracker.store.encoding import unpack_ids
 from tracker.store.pages import Pages
 from tracker.store.schema import FTS_TABLE, TOKENIZE, create_search_index
 
@@ -352,7 +354,7 @@ def _revisions_with_blobs(
     db: sqlite_utils.Database, blob_ids: Iterable[int], page_id: int | None
 ) -> list[tuple[int, int, str, int, int]]:
     """(revision row id, page id, timestamp, revid, blob id) of each revision holding one of
-    the blobs."""
+    the blobs: the section versions with those texts, then the layouts of their pages."""
     # Blob ids go in through a temp table: an IN list of thousands of parameters is slower
     # and can pass SQLite's variable limit.
     conn = db.conn
@@ -361,14 +363,24 @@ def _revisions_with_blobs(
     conn.executemany("INSERT OR IGNORE INTO temp.search_hits VALUES (?)", [(b,) for b in blob_ids])
     where, params = "", []
     if page_id is not None:
-        where, params = " WHERE r.page_id = ?", [page_id]
-    rows = conn.execute(
-        "SELECT rs.rev_id, r.page_id, r.timestamp, r.revid, rs.blob_id FROM temp.search_hits h "
-        "JOIN revision_sections rs ON rs.blob_id = h.blob_id "
-        f"JOIN revisions r ON r.id = rs.rev_id{where}",
+        where, params = " WHERE v.page_id = ?", [page_id]
+    versions: dict[int, dict[int, int]] = {}  # page id -> version id -> blob id
+    for version, pid, blob_id in conn.execute(
+        "SELECT v.id, v.page_id, v.blob_id FROM temp.search_hits h "
+        f"JOIN section_versions v ON v.blob_id = h.blob_id{where}",
         params,
-    ).fetchall()
+    ).fetchall():
+        versions.setdefault(pid, {})[version] = blob_id
     conn.execute("DELETE FROM temp.search_hits")
+    rows: list[tuple[int, int, str, int, int]] = []
+    for pid, wanted in versions.items():
+        for rev_id, timestamp, revid, layout in conn.execute(
+            "SELECT r.id, r.timestamp, r.revid, l.ids FROM revisions r "
+            "JOIN layouts l ON l.rev_id = r.id WHERE r.page_id = ?",
+            [pid],
+        ):
+            found = wanted.keys() & unpack_ids(layout)
+            rows.extend((rev_id, pid, timestamp, revid, wanted[v]) for v in found)
     return rows
 
 

@@ -1,7 +1,9 @@
 """Texts: each distinct section text once (``blobs``), a revision as its list of sections.
 
-A revision's text is the ordered list of its sections (``revision_sections``: blob and
-stable section id); joined they give the text back byte for byte. So a revert or an edit to
+A revision's text is the ordered list of its sections (``layouts``: the ids of
+its *section versions*, each a stable section id with a blob, ``section_versions``);
+joined they give the text back byte for byte. Most sections of a revision are the versions
+the revision before had: a layout costs 4 bytes a section. So a revert or an edit to
 one section adds at most one new blob, stored as a delta against the section's previous
 version (blobs.py): a long history costs about what a git pack of it costs. How a blob is
 encoded is tracker.store.encoding's.
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from tracker.store.base import Connection
 from tracker.store.blobs import MAX_CHAIN
-from tracker.store.encoding import encode_text, is_packed, text_key
+from tracker.store.encoding import encode_text, is_packed, pack_ids, text_key, unpack_ids
 from tracker.store.search import forget_texts
 
 REPACK_CHUNK = 500  # blobs per transaction when repacking
@@ -46,13 +48,14 @@ class Texts(Connection):
         """A section text by its blob id (cached)."""
         return self._blobs.text(blob_id)
 
+    # ---- layouts: a revision as its list of section versions ---------------------------
+
     def revision_layout(self, rev_id: int) -> list[tuple[str, int]]:
         """(section id, blob id) of each section of a stored revision, in order."""
-        rows = self.db.execute(
-            "SELECT section_id, blob_id FROM revision_sections WHERE rev_id = ? ORDER BY idx",
-            [rev_id],
-        ).fetchall()
-        return [(row[0], row[1]) for row in rows]
+        row = self.db.execute("SELECT ids FROM layouts WHERE rev_id = ?", [rev_id]).fetchone()
+        if row is None:
+            return []
+        return self._versions.resolve(unpack_ids(row[0]))
 
     def revision_text(self, rev_id: int) -> str | None:
         """The full text of a stored revision, or None when hidden or not stored."""
@@ -67,31 +70,59 @@ class Texts(Connection):
 
     def section_exists(self, page_id: int, section_id: str) -> bool:
         """Whether any stored revision of the page has a section with this stable id."""
-        # Driven from the page's revisions (indexed), not from revision_sections.section_id,
-        # which has no index.
         return (
             self.scalar(
-                "SELECT 1 FROM revisions r JOIN revision_sections rs ON rs.rev_id = r.id "
-                "WHERE r.page_id = ? AND rs.section_id = ? LIMIT 1",
+                "SELECT 1 FROM section_versions WHERE page_id = ? AND section_id = ? LIMIT 1",
                 [page_id, section_id],
             )
             is not None
         )
 
+    def set_layout(self, rev_id: int, page_id: int, layout: list[tuple[str, int]]) -> None:
+        """Store a revision's sections (layout: section id, blob id, in order)."""
+        ids = self._versions.ids(page_id, layout)
+        self.db.execute(
+            "INSERT OR REPLACE INTO layouts (rev_id, ids) VALUES (?, ?)", [rev_id, pack_ids(ids)]
+        )
+
     def relabel_sections(self, rev_id: int, section_ids: list[str]) -> None:
         """Give a stored revision's sections other stable ids (same texts, same order)."""
-        self.db.conn.executemany(
-            "UPDATE revision_sections SET section_id = ? WHERE rev_id = ? AND idx = ?",
-            [(sid, rev_id, idx) for idx, sid in enumerate(section_ids)],
-        )
+        blobs = [blob_id for _, blob_id in self.revision_layout(rev_id)]
+        self.replace_sections(rev_id, list(zip(section_ids, blobs, strict=True)))
 
     def replace_sections(self, rev_id: int, layout: list[tuple[str, int]]) -> None:
         """Store a revision's sections anew (layout: section id, blob id, in order)."""
-        self.db.execute("DELETE FROM revision_sections WHERE rev_id = ?", [rev_id])
-        self.db.conn.executemany(
-            "INSERT INTO revision_sections (rev_id, idx, blob_id, section_id) VALUES (?, ?, ?, ?)",
-            [(rev_id, i, blob_id, sid) for i, (sid, blob_id) in enumerate(layout)],
-        )
+        page_id = self.scalar("SELECT page_id FROM revisions WHERE id = ?", [rev_id])
+        self.set_layout(rev_id, int(page_id), layout)
+
+    def prune_section_versions(self, page_id: int) -> int:
+        """Forget the section versions of a page that no revision has any more (relabelled
+        when its history was re-derived); return how many. Their texts stay."""
+        used = self._used_versions(page_id)
+        unused = [
+            row[0]
+            for row in self.db.execute(
+                "SELECT id FROM section_versions WHERE page_id = ?", [page_id]
+            ).fetchall()
+            if row[0] not in used
+        ]
+        for start in range(0, len(unused), 500):
+            part = unused[start : start + 500]
+            marks = ",".join("?" * len(part))
+            self.db.execute(f"DELETE FROM section_versions WHERE id IN ({marks})", part)
+        self._versions.clear()
+        return len(unused)
+
+    def _used_versions(self, page_id: int, but: int | None = None) -> set[int]:
+        used: set[int] = set()
+        for rev_id, layout in self.db.execute(
+            "SELECT l.rev_id, l.ids FROM revisions r JOIN layouts l ON l.rev_id = r.id "
+            "WHERE r.page_id = ?",
+            [page_id],
+        ):
+            if rev_id != but:
+                used.update(unpack_ids(layout))
+        return used
 
     def restore_text(self, rev_id: int, layout: list[tuple[str, int]], sha1: str | None) -> None:
         """A text the wiki shows again: the revision's sections, its content hash, its
@@ -107,29 +138,43 @@ class Texts(Connection):
         """Forget a revision's text (the wiki hid it): its sections, its section changes, and
         the section texts no other revision has (from the search index too)."""
         db = self.db
-        blob_ids = {
-            row[0]
-            for row in db.execute(
-                "SELECT blob_id FROM revision_sections WHERE rev_id = ?", [rev_id]
-            ).fetchall()
-        }
-        db.execute("DELETE FROM revision_sections WHERE rev_id = ?", [rev_id])
-        orphans = [
-            b
-            for b in sorted(blob_ids)
-            if db.execute(
-                "SELECT 1 FROM revision_sections WHERE blob_id = ? LIMIT 1", [b]
-            ).fetchone()
-            is None
-        ]
-        if orphans:
-            forget_texts(self, [(b, self.blob(b)) for b in orphans])
-            self._unlink(orphans)
-            marks = ",".join("?" * len(orphans))
-            db.execute(f"DELETE FROM blobs WHERE id IN ({marks})", orphans)
-            for b in orphans:
-                self._blobs.forget(b)
+        row = db.execute(
+            "SELECT r.page_id, l.ids FROM revisions r JOIN layouts l ON l.rev_id = r.id "
+            "WHERE r.id = ?",
+            [rev_id],
+        ).fetchone()
+        if row is not None:
+            page_id, mine = row[0], set(unpack_ids(row[1]))
+            gone = sorted(mine - self._used_versions(page_id, but=rev_id))
+            blob_ids: set[int] = set()
+            for start in range(0, len(gone), 500):
+                part = gone[start : start + 500]
+                marks = ",".join("?" * len(part))
+                blob_ids.update(
+                    r[0]
+                    for r in db.execute(
+                        f"SELECT blob_id FROM section_versions WHERE id IN ({marks})", part
+                    ).fetchall()
+                )
+                db.execute(f"DELETE FROM section_versions WHERE id IN ({marks})", part)
+            self._versions.clear()
+            orphans = [
+                b
+                for b in sorted(blob_ids)
+                if db.execute(
+                    "SELECT 1 FROM section_versions WHERE blob_id = ? LIMIT 1", [b]
+                ).fetchone()
+                is None
+            ]
+            if orphans:
+                forget_texts(self, [(b, self.blob(b)) for b in orphans])
+                self._unlink(orphans)
+                marks = ",".join("?" * len(orphans))
+                db.execute(f"DELETE FROM blobs WHERE id IN ({marks})", orphans)
+                for b in orphans:
+                    self._blobs.forget(b)
         db.execute("DELETE FROM section_changes WHERE rev_id = ?", [rev_id])
+        db.execute("DELETE FROM layouts WHERE rev_id = ?", [rev_id])
         db.execute("UPDATE revisions SET has_text = 0 WHERE id = ?", [rev_id])
 
     def _unlink(self, blob_ids: list[int]) -> None:
@@ -201,20 +246,19 @@ class Texts(Connection):
         )
 
     def _previous_version(self, blob_id: int) -> int | None:
-        """The blob of the same section in the revision before the first that has this text,
-        if it is an older blob (so that chains only point back, never round)."""
+        """The blob of the same section's version before the first with this text, if it
+        is an older blob (so that chains only point back, never round). Section versions
+        are numbered in the order they were first stored: history order."""
         first = self.db.execute(
-            "SELECT r.page_id, r.timestamp, r.revid, rs.section_id FROM revision_sections rs "
-            "JOIN revisions r ON r.id = rs.rev_id WHERE rs.blob_id = ? LIMIT 1",
+            "SELECT page_id, section_id, id FROM section_versions WHERE blob_id = ? "
+            "ORDER BY id LIMIT 1",
             [blob_id],
         ).fetchone()
         if first is None:
             return None
-        page_id, timestamp, revid, section_id = first
         row = self.db.execute(
-            "SELECT rs.blob_id FROM revision_sections rs WHERE rs.section_id = ? AND rs.rev_id = "
-            "(SELECT id FROM revisions WHERE page_id = ? AND (timestamp, revid) < (?, ?) "
-            "AND has_text = 1 ORDER BY timestamp DESC, revid DESC LIMIT 1)",
-            [section_id, page_id, timestamp, revid],
+            "SELECT blob_id FROM section_versions WHERE page_id = ? AND section_id = ? "
+            "AND id < ? ORDER BY id DESC LIMIT 1",
+            list(first),
         ).fetchone()
         return int(row[0]) if row and row[0] < blob_id else None
