@@ -56,7 +56,7 @@ def test_section_texts_are_deltas_with_bounded_chains(tmp_path: Path) -> None:
         page = store.find_page("Article")
         stored = [store.revision_text(r["id"]) for r in store.revisions(page["id"])]
     assert stored == texts
-    # Against each text compressed on its own (what 0.2 stored): a fraction.
+    # Against each text compressed on its own (what earlier versions stored): a fraction.
     with Store(path, readonly=True) as store:
         whole = sum(len(zlib.compress(store.blob(r[0]).encode(), 9)) for r in rows)
     assert sum(len(r[1]) for r in rows) < whole / 2
@@ -254,3 +254,14 @@ def test_search_is_exact_without_positions_in_the_index(tmp_path: Path) -> None:
             assert ours == expected, query
             checked += bool(expected)
     assert checked >= 12  # most queries find something; the reversed ones mostly not
+
+
+def test_a_new_database_has_small_pages_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    with Store(tmp_path / "new.db") as store:
+        assert store.scalar("PRAGMA page_size") == 1024
+    old = _old_database(tmp_path)
+    with sqlite3.connect(old) as db:
+        size = db.execute("PRAGMA page_size").fetchone()[0]
+    with Store(old) as store:
+        assert store.scalar("PRAGMA page_size") == size == 4096
+        assert store.revisions(store.find_page("P", "ids")["id"])

@@ -23,7 +23,7 @@ def utcnow() -> str:
 
 # Section texts are zstd frames; a text that has an earlier version (the same section in the
 # revision before) is compressed with that version as a raw-content dictionary: a delta, as a
-# git pack stores it. Databases before 0.3 kept zlib streams, still read (and repacked).
+# git pack stores it. Earlier versions kept zlib streams: still read, and repacked.
 ZSTD_LEVEL = 3  # zstd's default: 9 and 19 save 4 % more for 3 and 10 times the time
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
