@@ -274,3 +274,20 @@ def test_export_too_large_revision_is_stored_with_its_metadata(tmp_path: Path) -
             ).fetchall() == [(10, 1, 0), (11, 0, 0), (12, 1, 0)]
         diff = tracker(config, "diff", TITLE, "--from", "10", "--to", "12", "--json")
         assert diff.exit_code == 0 and "end" in diff.output
+
+
+def test_export_batches_are_bounded_by_their_text(tmp_path: Path) -> None:
+    """Three batches are in memory while a backfill streams: long revisions come in
+    batches of at most BATCH_CHARS characters (one revision over), short ones 200 at a time."""
+    from tracker.fetch import snapshot
+
+    long = [f"{i} " + "x" * 450_000 for i in range(12)]
+    short = [f"short {i}" for i in range(45)]
+    path = tmp_path / "e.xml"
+    export(path, long + short)
+    batches = list(SnapshotSource("snap", path).fetch_revisions(5))
+    sizes = [sum(len(r.text or "") for r in batch) for batch in batches]
+    assert [r.text for batch in batches for r in batch] == long + short  # all, in order
+    assert len(batches) > 2
+    assert all(size < snapshot.BATCH_CHARS + 450_100 for size in sizes)
+    assert max(len(batch) for batch in batches) <= snapshot.BATCH_SIZE

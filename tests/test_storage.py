@@ -265,3 +265,17 @@ def test_a_new_database_has_small_pages_an_old_one_keeps_its_own(tmp_path: Path)
     with Store(old) as store:
         assert store.scalar("PRAGMA page_size") == size == 4096
         assert store.revisions(store.find_page("P", "ids")["id"])
+
+
+def test_the_blob_cache_is_bounded_by_characters_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracker.store import blobs
+
+    monkeypatch.setattr(blobs, "BLOB_CACHE_CHARS", 1000)
+    reader = blobs.BlobReader(sqlite3.connect(":memory:"))
+    for i in range(10):
+        reader.keep(i, "x" * 300)
+    assert list(reader.cache) == [7, 8, 9] and reader.chars == 900
+    reader.keep(10, "y" * 5000)  # larger than the bound: kept alone
+    assert list(reader.cache) == [10] and reader.chars == 5000
+    reader.forget(10)
+    assert reader.chars == 0 and not reader.cache

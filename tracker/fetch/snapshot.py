@@ -30,6 +30,9 @@ from tracker.text.siteinfo import SiteInfo
 
 EXPORT_NS = "http://www.mediawiki.org/xml/export-0.11/"
 BATCH_SIZE = 200
+# ...and at most this many characters of text: three batches are in memory at once while a
+# backfill streams (tracker.fetch.poll.prefetch), and 200 long revisions are 30 MB or more.
+BATCH_CHARS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -347,11 +350,14 @@ def _title(dump: mwxml.Dump, page: mwxml.Page) -> str:
 def _batches(revisions: Iterable[mwxml.Revision]) -> Iterator[list[Revision]]:
     """Revisions of an export in batches, each in history order."""
     batch: list[Revision] = []
+    chars = 0
     for raw in revisions:
-        batch.append(revision_from_xml(raw))
-        if len(batch) >= BATCH_SIZE:
+        rev = revision_from_xml(raw)
+        batch.append(rev)
+        chars += len(rev.text or "")
+        if len(batch) >= BATCH_SIZE or chars >= BATCH_CHARS:
             yield sorted(batch, key=Revision.position)
-            batch = []
+            batch, chars = [], 0
     if batch:
         yield sorted(batch, key=Revision.position)
 

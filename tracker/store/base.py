@@ -135,7 +135,7 @@ class Connection:
     def _forget_uncommitted(self) -> None:
         """After a rollback: what the caches learnt in it may name rows that are gone (and
         whose ids the next rows will take)."""
-        self._blobs.cache.clear()
+        self._blobs.clear()
         self._versions.clear()
 
     def has_table(self, name: str) -> bool:

@@ -18,7 +18,8 @@ from collections import OrderedDict
 from tracker.errors import StoreError
 from tracker.store.encoding import decode_text
 
-BLOB_CACHE = 2048  # section texts each reader keeps decoded
+BLOB_CACHE = 2048  # section texts each reader keeps decoded...
+BLOB_CACHE_CHARS = 4_000_000  # ...and at most this many characters of them
 VERSION_CACHE = 8192  # section versions each store keeps at hand
 MAX_CHAIN = 16  # deltas in a row before a text is stored whole again
 
@@ -28,6 +29,7 @@ class BlobReader:
         self.conn = conn
         self.where = where
         self.cache: OrderedDict[int, str] = OrderedDict()
+        self.chars = 0  # in the cache
 
     def text(self, blob_id: int) -> str:
         """The section text of a blob; StoreError when it or a blob it needs is damaged."""
@@ -58,12 +60,21 @@ class BlobReader:
         return base_text
 
     def keep(self, blob_id: int, text: str) -> None:
-        self.cache[blob_id] = text
-        if len(self.cache) > BLOB_CACHE:
-            self.cache.popitem(last=False)
+        cache = self.cache
+        old = cache.pop(blob_id, None)
+        self.chars += len(text) - (len(old) if old is not None else 0)
+        cache[blob_id] = text
+        while len(cache) > 1 and (len(cache) > BLOB_CACHE or self.chars > BLOB_CACHE_CHARS):
+            self.chars -= len(cache.popitem(last=False)[1])
 
     def forget(self, blob_id: int) -> None:
-        self.cache.pop(blob_id, None)
+        text = self.cache.pop(blob_id, None)
+        if text is not None:
+            self.chars -= len(text)
+
+    def clear(self) -> None:
+        self.cache.clear()
+        self.chars = 0
 
 
 class Versions:

@@ -152,7 +152,7 @@ def _relative(heads: list[Heading]) -> tuple[list[int], list[_Head]]:
 # second time from the cache, the first time from the text before it. Looked up by identity
 # or equality, not by hash: hashing a 60 KB text costs more than comparing it.
 _CACHE: list[tuple[str, int, frozenset[str], _Split]] = []  # (text, its length, tags, split)
-_CACHE_SIZE = 16
+_CACHE_SIZE = 4  # (each holds a text and its sections: a long article is 0.5 MB)
 
 
 def _cached(text: str, tags: frozenset[str], site: LinkKinds | None = None) -> _Split | None:
