@@ -107,39 +107,38 @@ def _semantic_changes(
     _pair_unnamed_refs(old["refs"], new["refs"])
     changed_refs: dict[str, Change] = {}
     ref_texts: list[tuple[Change, str]] = []  # (ref added or removed, its text)
-    for report, kind, levels in _deepdiff(old, new):
+    for report, path, before, after in _differences(old, new):
+        kind = path[0]
         added = report == "dictionary_item_added"
         removed = report == "dictionary_item_removed"
         how = "added" if added else "removed"
-        for level in levels:
-            path = [kind, *level.path(output_format="list")]
-            record = level.t2 if added else level.t1
-            if kind == "templates" and len(path) == 2 and (added or removed):
-                changes.append({"type": f"template_{how}", "template": record["@name"]})
-            elif kind == "templates" and len(path) == 3 and path[2] != "@name":
-                name = (new if path[1] in new["templates"] else old)["templates"][path[1]]["@name"]
-                old_value, new_value = None if added else level.t1, None if removed else level.t2
-                changes.append(
-                    {"type": "template_param", "template": name, "param": path[2],
-                     "old": old_value, "new": new_value}
-                )  # fmt: skip
-            elif kind == "refs" and len(path) == 2 and (added or removed):
-                changes.append({"type": f"ref_{how}", **_ref_names(record)})
-                ref_texts.append((changes[-1], record["text"]))
-            elif kind == "refs" and len(path) == 3:
-                change = changed_refs.setdefault(
-                    path[1],
-                    {"type": "ref_changed", **_ref_names(new["refs"][path[1]]), "fields": {}},
-                )
-                change["fields"][path[2]] = {"old": _value(level.t1), "new": _value(level.t2)}
-            elif len(path) == 2 and (added or removed):
-                if kind == "links":
-                    changes.append({"type": f"link_{how}", "target": path[1]})
-                elif kind == "files":
-                    changes.append({"type": f"file_{how}", "file": path[1]})
-                elif kind == "interwiki":
-                    prefix, _colon, title = path[1].partition(":")
-                    changes.append({"type": f"interwiki_{how}", "prefix": prefix, "title": title})
+        record = after if added else before
+        if kind == "templates" and len(path) == 2 and (added or removed):
+            changes.append({"type": f"template_{how}", "template": record["@name"]})
+        elif kind == "templates" and len(path) == 3 and path[2] != "@name":
+            name = (new if path[1] in new["templates"] else old)["templates"][path[1]]["@name"]
+            old_value, new_value = None if added else before, None if removed else after
+            changes.append(
+                {"type": "template_param", "template": name, "param": path[2],
+                 "old": old_value, "new": new_value}
+            )  # fmt: skip
+        elif kind == "refs" and len(path) == 2 and (added or removed):
+            changes.append({"type": f"ref_{how}", **_ref_names(record)})
+            ref_texts.append((changes[-1], record["text"]))
+        elif kind == "refs" and len(path) == 3:
+            change = changed_refs.setdefault(
+                path[1],
+                {"type": "ref_changed", **_ref_names(new["refs"][path[1]]), "fields": {}},
+            )
+            change["fields"][path[2]] = {"old": _value(before), "new": _value(after)}
+        elif len(path) == 2 and (added or removed):
+            if kind == "links":
+                changes.append({"type": f"link_{how}", "target": path[1]})
+            elif kind == "files":
+                changes.append({"type": f"file_{how}", "file": path[1]})
+            elif kind == "interwiki":
+                prefix, _colon, title = path[1].partition(":")
+                changes.append({"type": f"interwiki_{how}", "prefix": prefix, "title": title})
     for change in changed_refs.values():
         if len(change["fields"]) > 1:
             change["fields"].pop("text", None)  # the title or URL says it; the words show it
@@ -324,6 +323,35 @@ def _wrapped_templates(
             continue
         kept.append(change)
     return kept
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, list, Any, Any]]:
+    """(report type, path, old value, new value) of each difference of `old` and `new` (two
+    `_differing` extractions), in DeepDiff's terms and order.
+
+    Entries on one side only are reported as DeepDiff would, without it: a section added or
+    removed whole has hundreds of links and references, and DeepDiff makes an object for
+    each (three quarters of a long history's semantic diffs). DeepDiff compares the entries
+    on both sides, field by field.
+    """
+    found: list[tuple[str, list, Any, Any]] = []
+    both_old: dict[str, Any] = {}
+    both_new: dict[str, Any] = {}
+    for kind in SECTION_KINDS:
+        a, b = old[kind], new[kind]
+        found += [("dictionary_item_added", [kind, k], None, v) for k, v in b.items() if k not in a]
+        found += [
+            ("dictionary_item_removed", [kind, k], v, None) for k, v in a.items() if k not in b
+        ]
+        both_old[kind] = {k: v for k, v in a.items() if k in b}
+        both_new[kind] = {k: v for k, v in b.items() if k in a}
+    for report, kind, levels in _deepdiff(both_old, both_new):
+        found += [
+            (report, [kind, *level.path(output_format="list")], level.t1, level.t2)
+            for level in levels
+        ]
+    found.sort(key=lambda item: _REPORT_ORDER.get(item[0], len(_REPORT_ORDER)))  # stable
+    return found
 
 
 def _deepdiff(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str, Any]]:
