@@ -238,10 +238,10 @@ def _m030_search_index(db: sqlite_utils.Database) -> None:
 
 
 def create_search_index(db: sqlite_utils.Database) -> None:
-    """The contentless FTS5 index over section texts, without positions (idempotent)."""
+    """The contentless FTS5 index over section texts (idempotent)."""
     db.execute(
         f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} "
-        f"USING fts5(text, content='', detail=none, tokenize='{TOKENIZE}')"
+        f"USING fts5(text, content='', tokenize='{TOKENIZE}')"
     )
 
 
@@ -309,13 +309,6 @@ def _m060_delta_texts(db: sqlite_utils.Database) -> None:
         db.execute("INSERT INTO store_tasks (name, position) VALUES ('repack_texts', 0)")
 
 
-def _m070_small_search_index(db: sqlite_utils.Database) -> None:
-    """The search index without word positions (tracker.store.search): a quarter of the
-    size. The old one goes; the web UI fills the new one on first use, as it did."""
-    db.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
-    create_search_index(db)
-
-
 def _m080_packed_layouts(db: sqlite_utils.Database) -> None:
     """A revision's sections as one packed list of *section versions* (tracker.store.texts)
     instead of a row per section: the ``revision_sections`` rows and their index were
@@ -376,6 +369,5 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("040_history_order", _m040_history_order),
     ("050_derived_diffs", _m050_derived_diffs),
     ("060_delta_texts", _m060_delta_texts),
-    ("070_small_search_index", _m070_small_search_index),
     ("080_packed_layouts", _m080_packed_layouts),
 ]

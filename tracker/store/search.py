@@ -6,13 +6,11 @@ revisions. A revision is a list of section versions, each with a blob id
 that contains that section text; 10,000 revisions of an article whose
 lead never changed index the lead once.
 
-The table (schema.py, ``070_small_search_index``): ``search_blobs``, ``content=''``,
-``detail=none``, rowid = the blob id. It holds which words each text has, no positions and
-no texts: the texts stay where they are, compressed, in ``blobs``. (Positions, FTS5's
-``detail=full``, made the index 4 times larger, twice the texts themselves; an FTS5 table
-with its own content, as ``Table.enable_fts`` makes, would keep a second, uncompressed copy
-of every text.) A contentless table forgets a row only when told its text again
-(`forget_texts`, when a hidden revision's texts go).
+The table (schema.py, ``030_search_index``): ``search_blobs``, ``content=''``, rowid = the
+blob id. It holds the index only; the texts stay where they are, compressed, in ``blobs``
+(an FTS5 table with its own content, as ``Table.enable_fts`` makes, would keep a second,
+uncompressed copy of every text and triple the database). A contentless table forgets a
+row only when told its text again (`forget_texts`, when a hidden revision's texts go).
 
 Keeping it current: `index_new_blobs` indexes the blobs with an id above the highest indexed
 one (blob ids only grow). The web app calls it (through an `Indexer`, its one writable
@@ -21,11 +19,10 @@ connection) when it starts and before each search; when nothing is new that cost
 indexed and `index_lag` says how far behind it is.
 
 Matching is FTS5's: case and diacritics are ignored and so is punctuation and markup between
-words. A query is quoted phrases joined by AND (what the web UI's `phrase_query` makes).
-The index finds the texts with all their words; `Tokenizer`, the index's tokenizer in
-Python, then keeps those with each phrase's words consecutively: exact for FTS5's rules.
-`find` answers a query with plain data: per page, the stretches of revisions that contain
-it.
+words. A phrase query over positions (``detail=full``) is exact for those rules: every blob
+it returns contains the words consecutively, so the hits need no second check against the
+text. `find` answers a query with plain data: per page, the stretches of revisions that
+contain it. `Tokenizer` is the index's tokenizer in Python, for whoever shows the hits.
 """
 
 from __future__ import annotations
@@ -276,60 +273,20 @@ class PageHits:
     latest_has_it: bool = False
 
 
-def query_phrases(query: str) -> list[list[str]]:
-    """The phrases of a query (quoted phrases joined by AND), each as the folded tokens
-    FTS5 matches."""
-    return [
-        [token for _, _, token in TOKENIZER.tokens(phrase)]
-        for phrase in re.findall(r'"([^"]*)"', query)
-    ]
-
-
-def _has_phrases(text: str, phrases: list[list[str]]) -> bool:
-    """Whether the text has every phrase, its words consecutively, as FTS5 tokenizes it."""
-    folded = [token for _, _, token in TOKENIZER.tokens(text)]
-    for words in phrases:
-        if len(words) < 2:
-            continue  # one word: the index has answered
-        width = len(words)
-        if not any(
-            folded[pos : pos + width] == words
-            for pos, token in enumerate(folded)
-            if token == words[0]
-        ):
-            return False
-    return True
-
-
-def _matching_blobs(conn: sqlite3.Connection, query: str) -> list[int]:
-    """The blobs whose texts have every phrase of the query."""
-    phrases = [words for words in query_phrases(query) if words]
-    if not phrases:
-        return []
-    words = sorted({word for phrase in phrases for word in phrase})
-    terms = " AND ".join('"' + word.replace('"', '""') + '"' for word in words)
-    candidates = [
-        row[0]
-        for row in conn.execute(
-            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?", [terms]
-        ).fetchall()
-    ]
-    if all(len(phrase) < 2 for phrase in phrases):
-        return candidates
-    reader = BlobReader(conn)
-    return [blob for blob in candidates if _has_phrases(reader.text(blob), phrases)]
-
-
 def find(
     store: Pages, query: str, page_id: int | None = None, max_runs: int = 50
 ) -> list[PageHits]:
-    """Every page (by id) whose stored revisions contain the ``query`` (quoted phrases
-    joined by AND), with the stretches of revisions containing it. No index: nothing
-    found."""
+    """Every page (by id) whose stored revisions contain the FTS ``query``, with the
+    stretches of revisions containing it. No index: nothing found."""
     db = store.db
     if FTS_TABLE not in db.table_names():
         return []
-    hit_blobs = _matching_blobs(db.conn, query)
+    hit_blobs = [
+        row[0]
+        for row in db.execute(
+            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?", [query]
+        ).fetchall()
+    ]
     if not hit_blobs:
         return []
     rows = _revisions_with_blobs(db, hit_blobs, page_id)

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import bisect
 import logging
+import re
 from dataclasses import dataclass, field
 
 from tracker.store import Store
-from tracker.store.search import TOKENIZER, PageHits, find, query_phrases
+from tracker.store.search import TOKENIZER, PageHits, find
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,14 @@ def phrase_query(text: str, all_words: bool = False) -> str | None:
     if all_words:
         return " AND ".join(f'"{w}"' for w in words)
     return '"' + " ".join(words) + '"'
+
+
+def query_phrases(query: str) -> list[list[str]]:
+    """The phrases of a `phrase_query` query, each as the folded tokens FTS5 matches."""
+    return [
+        [token for _, _, token in TOKENIZER.tokens(phrase)]
+        for phrase in re.findall(r'"([^"]*)"', query)
+    ]
 
 
 @dataclass
