@@ -159,7 +159,7 @@ def main() -> None:
                 f"/diff/{pid}?from={far_from}&to={revids[-1]}&mode=side",
                 150,
             ),
-            ("diff, consecutive pair (stored)", f"/diff/{pid}?to={revids[-1]}", 150),
+            ("diff, consecutive pair", f"/diff/{pid}?to={revids[-1]}", 150),
             (f'phrase search, rare: "{rare}"', f"/search?q={rare.replace(' ', '+')}", 100),
             (
                 f'phrase search, in every revision: "{common}"',
