@@ -32,7 +32,7 @@ EXPORT_NS = "http://www.mediawiki.org/xml/export-0.11/"
 BATCH_SIZE = 200
 # ...and at most this many characters of text: three batches are in memory at once while a
 # backfill streams (tracker.fetch.poll.prefetch), and 200 long revisions are 30 MB or more.
-BATCH_CHARS = 2_000_000
+BATCH_CHARS = 1_000_000
 
 
 @dataclass(frozen=True)

@@ -341,7 +341,7 @@ _PAGE_LEVEL = re.compile(
 )
 
 
-@lru_cache(maxsize=256)  # two revisions' sections and then some: 20 MB at 1024
+@lru_cache(maxsize=128)  # the unpaired sections of two revisions, and more: 20 MB at 1024
 def _shingles(text: str) -> frozenset[Any]:
     """Word pairs of a text (single words when it has one) without its page-level block:
     what similarity compares."""
