@@ -65,24 +65,7 @@ def time_compare(titles_xml: Path, title: str, count: int, pairs: int) -> list[f
         try:
             wiki.import_xml(titles_xml)
             site = wiki.anon_site()
-            revids: list[int] = []
-            cont: dict = {}
-            while True:
-                result = site.api(
-                    "query",
-                    "GET",
-                    prop="revisions",
-                    titles=title,
-                    rvlimit="max",
-                    rvdir="newer",
-                    rvprop="ids",
-                    formatversion=2,
-                    **cont,
-                )
-                revids += [r["revid"] for r in result["query"]["pages"][0]["revisions"]]
-                if "continue" not in result:
-                    break
-                cont = dict(result["continue"])
+            revids = [r["revid"] for r in wiki.revisions(title, anonymous=True)]
             assert len(revids) == count
             rng = random.Random(7)
             chosen = sorted(rng.sample(range(1, count), min(pairs, count - 1)))

@@ -452,6 +452,31 @@ class TestWiki:
         site = self.site()
         return site.api(action, "POST", **params)
 
+    def revisions(
+        self, title: str, prop: str = "ids", anonymous: bool = False
+    ) -> list[dict[str, Any]]:
+        """The wiki's own account of a page's history, oldest first (all of it, following
+        the API's continuation): each revision's `prop` fields (``rvprop``)."""
+        site = self.anon_site() if anonymous else self.site()
+        revisions: list[dict[str, Any]] = []
+        cont: dict[str, Any] = {}
+        while True:
+            result = site.api(
+                "query",
+                "GET",
+                prop="revisions",
+                titles=title,
+                rvlimit="max",
+                rvdir="newer",
+                rvprop=prop,
+                formatversion=2,
+                **cont,
+            )
+            revisions += result["query"]["pages"][0].get("revisions", [])
+            if "continue" not in result:
+                return revisions
+            cont = dict(result["continue"])
+
     def _write(self, action: str, **params: Any) -> dict[str, Any]:
         site = self.site()
         result = site.api(action, "POST", token=site.get_token("csrf"), **params)

@@ -101,19 +101,7 @@ def test_track_undeleted_revision_with_an_old_id_is_put_in_its_place(
         encoding="utf-8",
     )
     wiki.import_xml(source)
-    ids = [
-        r["revid"]
-        for r in wiki.site().api(
-            "query",
-            "GET",
-            prop="revisions",
-            titles=title,
-            rvlimit="max",
-            rvdir="newer",
-            rvprop="ids",
-            formatversion=2,
-        )["query"]["pages"][0]["revisions"]
-    ]
+    ids = [r["revid"] for r in wiki.revisions(title)]
     wiki.delete(title, "test")
     wiki._write("undelete", title=title, timestamps=f"{stamps[0]}|{stamps[2]}")
     config = wiki_config(tmp_path, wiki.api_url, [title])

@@ -23,17 +23,7 @@ CONTRACT_FIELDS = {"revid", "parentid", "timestamp", "user", "comment", "minor",
 
 def api_revisions(wiki: TestWiki, title: str) -> list[dict]:
     """The wiki's own account of a page's history, oldest first."""
-    result = wiki.site().api(
-        "query",
-        "GET",
-        prop="revisions",
-        titles=title,
-        rvlimit="max",
-        rvdir="newer",
-        rvprop="ids|timestamp|user|userid|comment|flags|size|sha1",
-        formatversion=2,
-    )
-    return result["query"]["pages"][0]["revisions"]
+    return wiki.revisions(title, "ids|timestamp|user|userid|comment|flags|size|sha1")
 
 
 @pytest.fixture(scope="module")

@@ -126,17 +126,7 @@ def test_track_continuations_capped_then_resumed(make_wiki, tmp_path: Path) -> N
     second = tracker(config, "run", "--once")  # from the last stored revision on
     assert second.exit_code == 0, second.output
     revids = [r["revid"] for r in history_json(config, title)]
-    result = wiki.site().api(
-        "query",
-        "GET",
-        prop="revisions",
-        titles=title,
-        rvlimit="max",
-        rvdir="newer",
-        rvprop="ids",
-        formatversion=2,
-    )
-    assert revids == [r["revid"] for r in result["query"]["pages"][0]["revisions"]]
+    assert revids == [r["revid"] for r in wiki.revisions(title)]
 
 
 def test_track_repeating_continuation_from_the_wiki(make_wiki, tmp_path: Path) -> None:
