@@ -285,6 +285,35 @@ def test_diffs_no_empty_heading(imported, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", TEST_FILES)
+def test_stored_section_changes_are_those_of_the_whole_diff(imported, name: str) -> None:
+    """The ingest diffs without detail (no word operations, no wiki-semantic records: the
+    store keeps ids, kinds, paths and word counts); the whole diff derived later for the same
+    pair names the same sections, with the same kinds, paths and counts. (Wikitext only:
+    a script or style sheet is kept whole, without section changes.)"""
+    corpus = imported(name)
+    compared = 0
+    with Store(corpus.db) as store:
+        for page in store.query("SELECT id FROM pages"):
+            previous = None
+            for row in store.revisions(page["id"]):
+                if not row["has_text"] or row["content_model"] != "wikitext":
+                    continue
+                derived = sorted(
+                    (s["id"], s["kinds"], s["path"], s["words_added"], s["words_removed"])
+                    for s in revision_pair_diff(store, previous, row)["sections"]
+                    if s["kinds"]
+                )
+                previous = row
+                stored = sorted(
+                    (c["section_id"], c["kinds"], c["path"], c["words_added"], c["words_removed"])
+                    for c in store.section_changes([row["id"]])
+                )
+                assert derived == stored, f"r{row['revid']}"
+                compared += bool(stored)
+    assert compared, "no revision with section changes"
+
+
+@pytest.mark.parametrize("name", TEST_FILES)
 def test_diff_text_lead_label_only_for_lead(imported, name: str) -> None:
     """`tracker diff` text never says "(lead)" for a section that has a heading.
 

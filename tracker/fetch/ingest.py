@@ -179,6 +179,7 @@ class PageIngestor:
                         self.prev_ids if wikitext_before else None,
                         f"{rev.revid}.",
                         self.site,
+                        detail=False,  # what the store keeps of it
                     )
                 except Exception:  # a bug must not cost the history: kept without its diff
                     log.exception(
@@ -267,6 +268,7 @@ def rederive(store: Store, page_id: int) -> int:
                             prev_ids if wikitext_before else None,
                             f"{row['revid']}.",
                             site,
+                            detail=False,
                         )
                         _relabel(store, row["id"], text, result.new_ids, site)
                         store.put_section_changes(row["id"], result.sections, replace=True)
