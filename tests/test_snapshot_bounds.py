@@ -94,6 +94,40 @@ def test_export_text_over_the_cap_comes_without_it(tmp_path: Path, monkeypatch, 
     assert revisions[4].texthidden and revisions[4].text is None  # hidden stays hidden
 
 
+@pytest.mark.parametrize("block", [7, 61, exportguard.BLOCK])
+def test_export_page_list_skips_texts_and_agrees_with_a_full_read(
+    tmp_path: Path, monkeypatch, block: int
+) -> None:
+    """The page list (`SnapshotSource.pages`, the status pass of every poll) skips texts
+    unread; it counts the same revisions and finds the same last one as reading them."""
+    monkeypatch.setattr(exportguard, "BLOCK", block)
+    path = tmp_path / "pages.xml"
+    rows = export(path, ["<b>", TRICKY * 30, None, "&lt;text&gt;", "x" * 3000, "end"])
+    seen: list[int] = []
+    real = exportguard.ExportGuard._text
+
+    def text(self):  # what the parser is given of texts, by pass
+        seen.append(self.skip_texts)
+        return real(self)
+
+    monkeypatch.setattr(exportguard.ExportGuard, "_text", text)
+    [page] = list(SnapshotSource("snap", path).pages())
+    assert (page.pageid, page.title, page.revisions) == (5, TITLE, len(rows))
+    assert page.lastrevid == rows[-1]["revid"]
+    assert seen == []  # no text was read
+    assert [rev.text for rev in read(path)][-1] == "end"
+    assert seen and not any(seen)
+
+
+def test_export_page_list_refuses_markup_inside_a_text(tmp_path: Path) -> None:
+    path = tmp_path / "bad.xml"
+    export(path, ["one", "two"])
+    xml = path.read_text(encoding="utf-8").replace(">two</text>", "><![CDATA[two]]></text>")
+    path.write_text(xml, encoding="utf-8")
+    with pytest.raises(WikiError, match="markup inside a <text> element"):
+        list(SnapshotSource("snap", path).pages())
+
+
 def test_export_utf8_size_counts_what_the_characters_are() -> None:
     for text in [
         "",

@@ -69,12 +69,18 @@ def _open(path: Path) -> IO[bytes]:
 
 
 def _open_dump(
-    path: Path, max_text: int = DEFAULT_MAX_REVISION_SIZE
+    path: Path, max_text: int = DEFAULT_MAX_REVISION_SIZE, *, skip_texts: bool = False
 ) -> tuple[ExportGuard, mwxml.Dump]:
+    """The export, guarded (tracker.fetch.exportguard); `skip_texts`: every text empty."""
     for siteinfo in (True, False):
         try:
             raw = _open(path)
-            handle = ExportGuard(raw if siteinfo else _SiteinfoAdded(raw), max_text, str(path))
+            handle = ExportGuard(
+                raw if siteinfo else _SiteinfoAdded(raw),
+                max_text,
+                str(path),
+                skip_texts=skip_texts,
+            )
         except OSError as exc:
             raise WikiError(f"cannot read snapshot {path}: {exc.strerror}") from None
         try:
@@ -193,7 +199,8 @@ class SnapshotSource:
             raise WikiError(f"snapshot {self.path} not found; check the wiki's snapshot path")
 
     def pages(self) -> Iterator[SnapshotPage]:
-        handle, dump = _open_dump(self.path, self.max_revision_size)
+        """Every page: its ids, title and revisions' count and last id (texts skipped)."""
+        handle, dump = _open_dump(self.path, self.max_revision_size, skip_texts=True)
         self.requests += 1
         with handle:
             try:
