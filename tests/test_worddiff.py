@@ -4,12 +4,13 @@ anything."""
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tracker.text.worddiff import apply_word_diff, count_words, word_diff
+from tracker.text.worddiff import apply_word_diff, count_section_words, count_words, word_diff
 
 
 def _texts(ops):
@@ -71,6 +72,15 @@ def test_word_diff_short_runs_are_not_moves():
 def test_count_words():
     assert count_words("The [[North Atlantic|NATO]] (1949), 32 members!") == 7
     assert count_words(" ,.;\n ") == 0
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F)) | st.text())
+@example("snake_case x2 \x0b\x0c\r\t-- a.b")
+@example("déjà vu — 1,5 km")
+def test_count_words_is_the_count_of_word_runs(text: str) -> None:
+    """The ASCII fast path counts what the pattern \\w+ finds, whatever the characters."""
+    assert count_words(text) == len(re.findall(r"\w+", text))
+    assert count_section_words(text) == count_words(text)
 
 
 def test_apply_word_diff_rejects_wrong_old_text():

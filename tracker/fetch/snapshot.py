@@ -24,6 +24,7 @@ from tracker import NAME, __version__
 from tracker.config import DEFAULT_MAX_REVISION_SIZE
 from tracker.errors import WikiError
 from tracker.fetch.exportguard import ExportGuard, cut_size
+from tracker.fetch.reader import items_from_child
 from tracker.fetch.source import PageStatus
 from tracker.model import Revision, base36_to_hex, hex_to_base36
 from tracker.text.siteinfo import SiteInfo
@@ -33,6 +34,9 @@ BATCH_SIZE = 200
 # ...and at most this many characters of text: three batches are in memory at once while a
 # backfill streams (tracker.fetch.poll.prefetch), and 200 long revisions are 30 MB or more.
 BATCH_CHARS = 1_000_000
+# A file this large is parsed in a process of its own (tracker.fetch.reader), beside the
+# diffing and storing; a smaller one is read in the process, without a child to start.
+CHILD_MIN_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -277,12 +281,12 @@ class SnapshotSource:
             # first (no text kept), then those revisions.
             places = sorted(rev.position() for rev in self.revision_list(pageid))
             wanted = {revid for _ts, revid in places[-last:]}
-        yield from _batches(
-            raw
-            for raw in self._page_revisions(pageid)
-            if (wanted is None or int(raw.id) in wanted)
-            and (since is None or _timestamp(raw) >= since)
-        )
+        args = (self.path, self.max_revision_size, pageid, since, wanted)
+        self.requests += 1
+        if self.path.stat().st_size >= CHILD_MIN_BYTES:
+            yield from items_from_child(_page_batches, *args)  # parsed on the other core
+        else:
+            yield from _page_batches(*args)
 
     def revision_list(self, pageid: int) -> Iterator[Revision]:
         """Every revision of a page, without its text (``text`` None)."""
@@ -325,18 +329,33 @@ class SnapshotSource:
                 raise WikiError(f"{self.path}: malformed XML export ({exc})") from None
 
     def _page_revisions(self, pageid: int) -> Iterator[mwxml.Revision]:
-        handle, dump = _open_dump(self.path, self.max_revision_size)
         self.requests += 1
-        with handle:
-            try:
-                for page in dump:
-                    if int(page.id) == pageid:
-                        yield from page
-                        return
-            except WikiError:
-                raise
-            except Exception as exc:
-                raise WikiError(f"{self.path}: malformed XML export ({exc})") from None
+        return _page_revisions(self.path, self.max_revision_size, pageid)
+
+
+def _page_revisions(path: Path, max_text: int, pageid: int) -> Iterator[mwxml.Revision]:
+    handle, dump = _open_dump(path, max_text)
+    with handle:
+        try:
+            for page in dump:
+                if int(page.id) == pageid:
+                    yield from page
+                    return
+        except WikiError:
+            raise
+        except Exception as exc:
+            raise WikiError(f"{path}: malformed XML export ({exc})") from None
+
+
+def _page_batches(
+    path: Path, max_text: int, pageid: int, since: str | None, wanted: set[int] | None
+) -> Iterator[list[Revision]]:
+    """The revisions of one page in batches (`SnapshotSource.fetch_revisions`)."""
+    return _batches(
+        raw
+        for raw in _page_revisions(path, max_text, pageid)
+        if (wanted is None or int(raw.id) in wanted) and (since is None or _timestamp(raw) >= since)
+    )
 
 
 def _title(dump: mwxml.Dump, page: mwxml.Page) -> str:

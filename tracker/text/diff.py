@@ -96,7 +96,7 @@ from tracker.text.sections import Edit, Section, edits, split
 from tracker.text.semantic import page_changes, semantic_changes
 from tracker.text.siteinfo import SiteInfo
 from tracker.text.wikiparse import Budget
-from tracker.text.worddiff import count_words, word_diff
+from tracker.text.worddiff import count_section_words, count_words, word_diff
 
 __all__ = ["TextDiff", "content", "diff_texts", "match_sections", "render_text"]
 
@@ -375,7 +375,7 @@ def _added(
         "path": list(section.path),
         "old_path": None,
         "kinds": ["added"],
-        "words_added": count_words(text),
+        "words_added": count_section_words(text),
         "words_removed": 0,
         "changes": changes,
     }
@@ -399,7 +399,7 @@ def _removed(
         "old_path": list(section.path),
         "kinds": ["removed"],
         "words_added": 0,
-        "words_removed": count_words(text),
+        "words_removed": count_section_words(text),
         "changes": changes,
     }
 
