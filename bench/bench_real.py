@@ -62,8 +62,21 @@ PARTS = {
         "sqlite_autoindex_section_versions_1",
         "section_versions_blob",
     ),
-    "section changes": ("section_changes", "section_changes_section"),
-    "search index": ("search_blobs_data", "search_blobs_idx", "search_blobs_config"),
+    "section changes": (
+        "section_changes",
+        "section_changes_section",
+        "section_paths",
+        "sqlite_autoindex_section_paths_1",
+    ),
+    "search index": (
+        "search_paragraphs_data",
+        "search_paragraphs_idx",
+        "search_paragraphs_config",
+        "search_paragraphs_docsize",
+        "search_paragraph_keys",
+        "search_uses",
+        "search_progress",
+    ),
     "revisions (metadata)": (
         "revisions",
         "revisions_page",

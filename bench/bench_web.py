@@ -27,7 +27,7 @@ from genhistory import generate  # noqa: E402
 
 from tracker.fetch.ingest import PageIngestor  # noqa: E402
 from tracker.store import Store  # noqa: E402
-from tracker.store.search import index_new_blobs  # noqa: E402
+from tracker.store.search import index_new_blobs, paragraphs  # noqa: E402
 from tracker.web import create_app  # noqa: E402
 
 TITLE = "Generated article"
@@ -96,10 +96,10 @@ def phrases(store: Store, page_id: int) -> tuple[str, str]:
     )
     assert middle is not None
     layout = store.revision_layout(middle["id"])
-    text = store.blob(layout[len(layout) // 2][1])
+    text = max(paragraphs(store.blob(layout[len(layout) // 2][1])), key=len)
     words = [w for w in text.replace("[", " ").replace("]", " ").split() if w.isalpha()]
     rare = " ".join(words[len(words) // 2 : len(words) // 2 + 5])
-    return rare, "References Reflist Category Generated"
+    return rare, "References Reflist"  # (a phrase is found within a paragraph)
 
 
 def main() -> None:

@@ -67,8 +67,8 @@ def derived_state(store: Store, page_id: int) -> list[tuple]:
     previous = None
     for row in store.revisions(page_id):
         changes = store.query(
-            "SELECT section_id, kinds, path FROM section_changes "
-            "WHERE rev_id = ? ORDER BY section_id",
+            "SELECT c.section_id, c.kinds, p.path FROM section_changes c "
+            "JOIN section_paths p ON p.id = c.path_id WHERE c.rev_id = ? ORDER BY c.section_id",
             [row["id"]],
         )
         diff = revision_pair_diff(store, previous, row) if row["has_text"] else None

@@ -264,7 +264,8 @@ def test_diffs_no_empty_heading(imported, name: str) -> None:
     bad: list[tuple[int, list[str]]] = []
     with Store(corpus.db) as store:
         for row in store.query(
-            "SELECT r.revid, c.path FROM section_changes c JOIN revisions r ON r.id = c.rev_id"
+            "SELECT r.revid, p.path FROM section_changes c JOIN revisions r ON r.id = c.rev_id "
+            "JOIN section_paths p ON p.id = c.path_id"
         ):
             if _blank(json.loads(row["path"])):
                 bad.append((row["revid"], json.loads(row["path"])))

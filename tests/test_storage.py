@@ -5,6 +5,7 @@ databases of earlier versions repacked in place, resumably, without losing a tex
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
 import sqlite3
 import zlib
@@ -20,7 +21,8 @@ from tracker.store import Store
 from tracker.store import texts as texts_module
 from tracker.store.blobs import MAX_CHAIN
 from tracker.store.encoding import is_packed, text_key
-from tracker.store.search import TOKENIZER, find, index_new_blobs
+from tracker.store.schema import FTS_TABLE
+from tracker.store.search import TOKENIZER, find, index_new_blobs, paragraphs
 
 DATA = Path(__file__).parent / "data"
 
@@ -196,17 +198,63 @@ def test_an_import_repacks_what_an_older_version_stored(tmp_path: Path) -> None:
 
 
 def _presence_oracle(store: Store, page_id: int, phrases: list[list[str]]) -> set[int]:
-    """The revisions with a section text containing every phrase, by brute force."""
+    """The revisions with a section text containing every phrase, each within one paragraph
+    (what blank lines separate), by brute force over the texts."""
     found = set()
     for row in store.revisions(page_id):
         if not row["has_text"]:
             continue
         for _, blob_id in store.revision_layout(row["id"]):
-            folded = [t for _, _, t in TOKENIZER.tokens(store.blob(blob_id))]
-            if all(any(folded[i : i + len(p)] == p for i in range(len(folded))) for p in phrases):
+            paragraphs = [
+                [t for _, _, t in TOKENIZER.tokens(part)]
+                for part in re.split(r"\n[ \t]*\n", store.blob(blob_id))
+            ]
+            if all(
+                any(
+                    folded[i : i + len(p)] == p for folded in paragraphs for i in range(len(folded))
+                )
+                for p in phrases
+            ):
                 found.add(row["revid"])
                 break
     return found
+
+
+def test_a_hidden_text_leaves_the_search_index(tmp_path: Path) -> None:
+    """Hiding a revision takes the paragraphs only its texts had out of the index (and
+    nothing else): the index is then what indexing the remaining texts would make."""
+    path = tmp_path / "t.db"
+    ingest(path, 30, size=4000, seed=8)
+    with Store(path) as store:
+        index_new_blobs(store)
+        page = store.find_page("Article")
+        rows = store.revisions(page["id"])
+
+        def texts_of(row: dict) -> set[str]:
+            return {store.blob(b) for _, b in store.revision_layout(row["id"])}
+
+        def kept_paragraphs() -> set[str]:
+            return set().union(*(paragraphs(store.blob(b)) for (b,) in store.db.execute(
+                "SELECT id FROM blobs").fetchall()))  # fmt: skip
+
+        def own_paragraphs(victim: dict) -> set[str]:
+            others = set().union(*(texts_of(r) for r in rows if r is not victim))
+            return set().union(*map(paragraphs, texts_of(victim) - others)) - set().union(
+                *map(paragraphs, others)
+            )
+
+        victim = next(r for r in rows[1:] if own_paragraphs(r))
+        only = own_paragraphs(victim)
+        before = store.scalar(f"SELECT count(*) FROM {FTS_TABLE}")
+        with store.atomic():
+            store.drop_text(victim["id"])
+        indexed = store.scalar(f"SELECT count(*) FROM {FTS_TABLE}")
+        assert indexed == before - len(only) == len(kept_paragraphs())
+        uses = store.query(
+            "SELECT DISTINCT blob_id FROM search_uses WHERE blob_id NOT IN (SELECT id FROM blobs)"
+        )
+        assert uses == []
+        assert store.scalar("SELECT count(*) FROM search_paragraph_keys") == indexed
 
 
 def test_search_finds_exactly_the_revisions_with_the_phrase(tmp_path: Path) -> None:
@@ -229,6 +277,17 @@ def test_search_finds_exactly_the_revisions_with_the_phrase(tmp_path: Path) -> N
             queries.append([phrase])
             queries.append([phrase[::-1]])  # the same words, rarely in that order
             queries.append([[w] for w in phrase])  # all the words, anywhere
+            # The last word of a paragraph and the first of the next: in one section text,
+            # but not a phrase a reader sees (found only where they also meet in a paragraph).
+            parts = re.split(r"\n[ \t]*\n", store.revision_text(rng.choice(rows)["id"]) or "")
+            pairs = [
+                (a[-1][2], b[0][2])
+                for a, b in zip(
+                    map(TOKENIZER.tokens, parts), map(TOKENIZER.tokens, parts[1:]), strict=False
+                )
+                if a and b
+            ]
+            queries.append([list(rng.choice(pairs))])
         checked = 0
         for phrases in queries:
             query = " AND ".join('"' + " ".join(p) + '"' for p in phrases)

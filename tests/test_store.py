@@ -13,6 +13,7 @@ from tracker.errors import StoreError
 from tracker.fetch.ingest import PageIngestor
 from tracker.model import Revision
 from tracker.store import MIGRATIONS, Store
+from tracker.store import db as store_db
 
 
 def rev(revid: int, text: str, parent: int = 0, **kw: object) -> Revision:
@@ -128,6 +129,32 @@ def test_store_migrations_apply_once(tmp_path: Path) -> None:
     assert names == [name for name, _ in MIGRATIONS]
     with Store(path) as second:
         assert second.migrate() == []
+
+
+def test_store_migration_cut_short_leaves_nothing_half_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step that fails part way (a killed process, a full disk) is undone whole, with the
+    record of it: the next start applies it again, from the beginning."""
+    path = tmp_path / "m.db"
+    Store(path).close()
+    runs = []
+
+    def step(db) -> None:
+        db.executescript("CREATE TABLE a (x); -- the first; then\nCREATE TABLE b (y);")
+        runs.append(1)
+        if len(runs) == 1:
+            raise OSError("disk full")
+
+    monkeypatch.setattr(store_db, "MIGRATIONS", [*MIGRATIONS, ("999_test", step)])
+    with pytest.raises(OSError, match="disk full"):
+        Store(path)
+    with Store(path, readonly=True) as store:
+        assert not store.has_table("a") and not store.has_table("b")
+        assert store.scalar("SELECT count(*) FROM _migrations WHERE name = '999_test'") == 0
+    with Store(path) as store:
+        assert store.has_table("a") and store.has_table("b")
+    assert len(runs) == 2
 
 
 def test_store_readonly_missing_database_is_a_clear_error(tmp_path: Path) -> None:

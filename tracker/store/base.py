@@ -93,6 +93,7 @@ class Connection:
         # means on each wiki (wikis.py).
         self._blobs = BlobReader(conn, self.path)
         self._versions = Versions(conn)
+        self._paths: dict[str, int] = {}  # heading path (JSON) -> its id (diffs.py)
         self._sites: dict[int, SiteInfo] = {}
 
     def close(self) -> None:
@@ -137,6 +138,7 @@ class Connection:
         whose ids the next rows will take)."""
         self._blobs.clear()
         self._versions.clear()
+        self._paths.clear()
 
     def has_table(self, name: str) -> bool:
         """Whether the database has this table (one a read-only store of an older version

@@ -19,6 +19,9 @@ def _decoded(rows: list[dict]) -> list[dict]:
     return rows
 
 
+PATH_CACHE = 4096  # heading paths whose ids a connection remembers
+
+
 class Diffs(Connection):
     def put_section_changes(self, rev_id: int, sections: list[dict], replace: bool = False) -> None:
         """Store which sections a revision changed against the one before it with text, and
@@ -34,7 +37,7 @@ class Diffs(Connection):
                 rev_id,
                 s["id"],
                 ",".join(s["kinds"]),
-                encode_path(s["path"]),
+                self._path_id(encode_path(s["path"])),
                 s.get("words_added", 0),
                 s.get("words_removed", 0),
             )
@@ -43,10 +46,25 @@ class Diffs(Connection):
         ]
         if rows:
             self.db.conn.executemany(
-                "INSERT OR REPLACE INTO section_changes (rev_id, section_id, kinds, path, "
+                "INSERT OR REPLACE INTO section_changes (rev_id, section_id, kinds, path_id, "
                 "words_added, words_removed) VALUES (?, ?, ?, ?, ?, ?)",
                 rows,
             )
+
+    def _path_id(self, path: str) -> int:
+        """The id of a heading path (JSON) in ``section_paths``, made when new."""
+        found = self._paths.get(path)
+        if found is None:
+            conn = self.db.conn
+            row = conn.execute("SELECT id FROM section_paths WHERE path = ?", [path]).fetchone()
+            if row is None:
+                row = (
+                    conn.execute("INSERT INTO section_paths (path) VALUES (?)", [path]).lastrowid,
+                )
+            found = self._paths[path] = int(row[0])
+            if len(self._paths) > PATH_CACHE:
+                self._paths.clear()
+        return found
 
     def delete_section_changes(self, rev_id: int) -> None:
         self.db.execute("DELETE FROM section_changes WHERE rev_id = ?", [rev_id])
@@ -59,8 +77,9 @@ class Diffs(Connection):
         marks = ",".join("?" * len(rev_ids))
         return _decoded(
             self.query(
-                "SELECT rev_id, section_id, kinds, path, words_added, words_removed FROM "
-                f"section_changes WHERE rev_id IN ({marks}) ORDER BY rev_id, path",
+                "SELECT c.rev_id, c.section_id, c.kinds, p.path, c.words_added, "
+                "c.words_removed FROM section_changes c JOIN section_paths p ON p.id = c.path_id "
+                f"WHERE c.rev_id IN ({marks}) ORDER BY c.rev_id, p.path",
                 list(rev_ids),
             )
         )
@@ -97,10 +116,11 @@ class Diffs(Connection):
         path, words) and the revision's own fields."""
         return _decoded(
             self.query(
-                "SELECT sc.kinds, sc.path, sc.words_added, sc.words_removed, r.id, r.revid, "
+                "SELECT sc.kinds, p.path, sc.words_added, sc.words_removed, r.id, r.revid, "
                 "r.timestamp, r.user, r.userhidden, r.comment, r.commenthidden, r.minor, r.tags, "
                 "r.revert_of, r.reverted_by FROM section_changes sc JOIN revisions r "
-                "ON r.id = sc.rev_id WHERE sc.section_id = ? AND r.page_id = ? "
+                "ON r.id = sc.rev_id JOIN section_paths p ON p.id = sc.path_id "
+                "WHERE sc.section_id = ? AND r.page_id = ? "
                 "ORDER BY r.timestamp DESC, r.revid DESC LIMIT ? OFFSET ?",
                 [section_id, page_id, limit, offset],
             )

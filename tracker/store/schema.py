@@ -14,8 +14,9 @@ import sqlite_utils
 from tracker.store.encoding import pack_ids
 from tracker.store.revisions import HISTORY, redetect_reverts
 
-# The full-text index of section texts (tracker.store.search): contentless FTS5, rowid = blob id.
-FTS_TABLE = "search_blobs"
+# The full-text index of section texts (tracker.store.search): contentless FTS5 over their
+# distinct paragraphs, rowid = paragraph id.
+FTS_TABLE = "search_paragraphs"
 # unicode61 folds case and, with remove_diacritics 2, accents: "Peşawar" finds "Pesawar".
 TOKENIZE = "unicode61 remove_diacritics 2"
 
@@ -233,15 +234,36 @@ def _m020_daemon_jobs(db: sqlite_utils.Database) -> None:
 
 
 def _m030_search_index(db: sqlite_utils.Database) -> None:
-    """The search index (tracker.store.search); filled on first use, not here."""
-    create_search_index(db)
+    """The search index (tracker.store.search); filled on first use, not here. (A row per
+    section text: replaced by 090.)"""
+    db.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS search_blobs "
+        f"USING fts5(text, content='', tokenize='{TOKENIZE}')"
+    )
 
 
 def create_search_index(db: sqlite_utils.Database) -> None:
-    """The contentless FTS5 index over section texts (idempotent)."""
-    db.execute(
-        f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} "
-        f"USING fts5(text, content='', tokenize='{TOKENIZE}')"
+    """The contentless FTS5 index over the distinct paragraphs of section texts, which
+    paragraph each is (by hash), which section texts have it, and how far indexing got
+    (idempotent)."""
+    db.executescript(
+        f"""
+        CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE}
+            USING fts5(text, content='', tokenize='{TOKENIZE}');
+        CREATE TABLE IF NOT EXISTS search_paragraph_keys (
+            hash BLOB PRIMARY KEY,
+            id INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS search_uses (
+            paragraph_id INTEGER NOT NULL,
+            blob_id INTEGER NOT NULL,
+            PRIMARY KEY (paragraph_id, blob_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS search_progress (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            top_blob INTEGER NOT NULL
+        );
+        """
     )
 
 
@@ -359,6 +381,45 @@ def _m080_packed_layouts(db: sqlite_utils.Database) -> None:
     db.execute("DROP TABLE revision_sections")
 
 
+def _m090_paragraph_index(db: sqlite_utils.Database) -> None:
+    """The search index holds each distinct *paragraph* of the section texts once, not each
+    section text: most versions of a section differ in one paragraph, and indexing every
+    version whole made the index half of a long history's database. The old index goes;
+    the new one is built on first use (tracker.store.search), as the old one was."""
+    db.execute("DROP TABLE IF EXISTS search_blobs")
+    create_search_index(db)
+
+
+def _m100_section_paths(db: sqlite_utils.Database) -> None:
+    """A section change names its heading path by id (``section_paths``): a page has a few
+    hundred paths and tens of thousands of changes, and the path written out in each was
+    the largest part of ``section_changes``."""
+    db.executescript(
+        """
+        CREATE TABLE section_paths (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE
+        );
+        INSERT INTO section_paths (path) SELECT DISTINCT path FROM section_changes ORDER BY path;
+        CREATE TABLE section_changes_new (
+            rev_id INTEGER NOT NULL REFERENCES revisions(id),
+            section_id TEXT NOT NULL,
+            kinds TEXT NOT NULL,
+            path_id INTEGER NOT NULL REFERENCES section_paths(id),
+            words_added INTEGER NOT NULL,
+            words_removed INTEGER NOT NULL,
+            PRIMARY KEY (rev_id, section_id)
+        ) WITHOUT ROWID;
+        INSERT INTO section_changes_new
+            SELECT c.rev_id, c.section_id, c.kinds, p.id, c.words_added, c.words_removed
+            FROM section_changes c JOIN section_paths p ON p.path = c.path;
+        DROP TABLE section_changes;
+        ALTER TABLE section_changes_new RENAME TO section_changes;
+        CREATE INDEX section_changes_section ON section_changes (section_id);
+        """
+    )
+
+
 Step = Callable[[sqlite_utils.Database], None]
 
 MIGRATIONS: list[tuple[str, Step]] = [
@@ -370,4 +431,6 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("050_derived_diffs", _m050_derived_diffs),
     ("060_delta_texts", _m060_delta_texts),
     ("080_packed_layouts", _m080_packed_layouts),
+    ("090_paragraph_index", _m090_paragraph_index),
+    ("100_section_paths", _m100_section_paths),
 ]

@@ -1,32 +1,40 @@
 """The full-text index over every stored revision: a contentless SQLite FTS5 table.
 
-What is indexed: each *distinct section text* once (a row of ``blobs``), never whole
-revisions. A revision is a list of section versions, each with a blob id
-(``layouts``, ``section_versions``), so a hit on a blob is a hit on every revision
-that contains that section text; 10,000 revisions of an article whose
-lead never changed index the lead once.
+What is indexed: each *distinct paragraph* of the stored section texts once (a section text
+is a row of ``blobs``; its paragraphs are what blank lines separate), never whole revisions.
+A revision is a list of section versions, each with a blob id (``layouts``,
+``section_versions``), and most versions of a section differ from the one before in one
+paragraph: a hit on a paragraph is a hit on every section text that has it
+(``search_uses``), and so on every revision that contains one of those. 10,000 revisions of
+an article whose lead never changed index the lead once, and a section edited 500 times
+indexes the paragraphs that changed. (Indexing each section text whole made the index half
+of a long history's database.)
 
-The table (schema.py, ``030_search_index``): ``search_blobs``, ``content=''``, rowid = the
-blob id. It holds the index only; the texts stay where they are, compressed, in ``blobs``
-(an FTS5 table with its own content, as ``Table.enable_fts`` makes, would keep a second,
-uncompressed copy of every text and triple the database). A contentless table forgets a
-row only when told its text again (`forget_texts`, when a hidden revision's texts go).
+The tables (schema.py, ``090_paragraph_index``): ``search_paragraphs``, ``content=''``,
+rowid = the paragraph id; ``search_paragraph_keys``, the paragraph's hash -> its id;
+``search_uses``, (paragraph id, blob id); ``search_progress``, the highest blob id indexed.
+The index holds no text: the texts stay where they are, compressed, in ``blobs``. A
+contentless table forgets a row only when told its text again (`forget_texts`, when a
+hidden revision's texts go and no other text has the paragraph).
 
 Keeping it current: `index_new_blobs` indexes the blobs with an id above the highest indexed
 one (blob ids only grow). The web app calls it (through an `Indexer`, its one writable
 connection) when it starts and before each search; when nothing is new that costs two
-``max(id)`` lookups. If the database cannot be written, search still answers from what is
-indexed and `index_lag` says how far behind it is.
+lookups. If the database cannot be written, search still answers from what is indexed and
+`index_lag` says how far behind it is.
 
 Matching is FTS5's: case and diacritics are ignored and so is punctuation and markup between
-words. A phrase query over positions (``detail=full``) is exact for those rules: every blob
-it returns contains the words consecutively, so the hits need no second check against the
-text. `find` answers a query with plain data: per page, the stretches of revisions that
-contain it. `Tokenizer` is the index's tokenizer in Python, for whoever shows the hits.
+words. A phrase is found within one paragraph (as a reader sees it: a blank line ends a
+paragraph), and a query of several phrases ANDed (`tracker.web.search.phrase_query`) finds
+the section texts with each of them in some paragraph. A phrase query over positions
+(``detail=full``) is exact for those rules: the hits need no second check against the text.
+`find` answers a query with plain data: per page, the stretches of revisions that contain
+it. `Tokenizer` is the index's tokenizer in Python, for whoever shows the hits.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import sqlite3
@@ -54,9 +62,22 @@ def has_index(store: Connection) -> bool:
     return store.has_table(FTS_TABLE)
 
 
+# Paragraphs: what blank lines (maybe with spaces) separate.
+_PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
+
+
+def paragraphs(text: str) -> set[str]:
+    """The distinct paragraphs of a section text that have something besides spaces."""
+    return {p for p in (part.strip() for part in _PARAGRAPH_BREAK.split(text)) if p}
+
+
+def _key(paragraph: str) -> bytes:
+    return hashlib.blake2b(paragraph.encode("utf-8"), digest_size=16).digest()
+
+
 def _indexed_top(conn: sqlite3.Connection) -> int:
-    """The highest blob id in the index: the end of its rowid b-tree, no scan."""
-    row = conn.execute(f"SELECT rowid FROM {FTS_TABLE} ORDER BY rowid DESC LIMIT 1").fetchone()
+    """The highest blob id indexed."""
+    row = conn.execute("SELECT top_blob FROM search_progress WHERE id = 1").fetchone()
     return int(row[0]) if row else 0
 
 
@@ -76,16 +97,35 @@ def index_lag(store: Connection) -> int:
 
 
 def forget_texts(store: Connection, blobs: list[tuple[int, str]]) -> None:
-    """Take section texts (blob id, text) out of the index: a contentless FTS5 table forgets
-    a row only when told its text again."""
+    """Take section texts (blob id, text) out of the index: their uses go, and a paragraph
+    no other text has goes from the FTS table (told its text again: it is contentless)."""
     db = store.db
     if FTS_TABLE not in db.table_names() or not blobs:
         return
-    top = _indexed_top(db.conn)
-    db.conn.executemany(
-        f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, text) VALUES ('delete', ?, ?)",
-        [(b, text) for b, text in blobs if b <= top],
-    )
+    conn = db.conn
+    top = _indexed_top(conn)
+    for blob_id, text in blobs:
+        if blob_id > top:
+            continue
+        for paragraph in paragraphs(text):
+            key = _key(paragraph)
+            row = conn.execute(
+                "SELECT id FROM search_paragraph_keys WHERE hash = ?", [key]
+            ).fetchone()
+            if row is None:
+                continue
+            conn.execute(
+                "DELETE FROM search_uses WHERE paragraph_id = ? AND blob_id = ?", [row[0], blob_id]
+            )
+            if conn.execute(
+                "SELECT 1 FROM search_uses WHERE paragraph_id = ? LIMIT 1", [row[0]]
+            ).fetchone():
+                continue  # another text has it
+            conn.execute(
+                f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, text) VALUES ('delete', ?, ?)",
+                [row[0], paragraph],
+            )
+            conn.execute("DELETE FROM search_paragraph_keys WHERE hash = ?", [key])
 
 
 def index_new_blobs(store: Connection, batch: int = BATCH) -> int:
@@ -108,13 +148,31 @@ def _index_new(db: sqlite_utils.Database, batch: int = BATCH) -> int:
             rows = conn.execute(
                 "SELECT id FROM blobs WHERE id > ? ORDER BY id LIMIT ?", [done, batch]
             ).fetchall()
-            conn.executemany(
-                f"INSERT INTO {FTS_TABLE} (rowid, text) VALUES (?, ?)",
-                [(blob_id, reader.text(blob_id)) for (blob_id,) in rows],
-            )
+            uses = []
+            for (blob_id,) in rows:
+                for paragraph in paragraphs(reader.text(blob_id)):
+                    uses.append((_paragraph_id(conn, paragraph), blob_id))
+            conn.executemany("INSERT OR IGNORE INTO search_uses VALUES (?, ?)", uses)
+            if rows:
+                conn.execute(
+                    "INSERT OR REPLACE INTO search_progress (id, top_blob) VALUES (1, ?)",
+                    [rows[-1][0]],
+                )
         added += len(rows)
         if len(rows) < batch:
             return added
+
+
+def _paragraph_id(conn: sqlite3.Connection, paragraph: str) -> int:
+    """The id of a paragraph in the index, indexed now if it is new."""
+    key = _key(paragraph)
+    row = conn.execute("SELECT id FROM search_paragraph_keys WHERE hash = ?", [key]).fetchone()
+    if row is not None:
+        return int(row[0])
+    cursor = conn.execute(f"INSERT INTO {FTS_TABLE} (text) VALUES (?)", [paragraph])
+    paragraph_id = int(cursor.lastrowid or 0)
+    conn.execute("INSERT INTO search_paragraph_keys (hash, id) VALUES (?, ?)", [key, paragraph_id])
+    return paragraph_id
 
 
 @contextmanager
@@ -281,12 +339,19 @@ def find(
     db = store.db
     if FTS_TABLE not in db.table_names():
         return []
-    hit_blobs = [
-        row[0]
-        for row in db.execute(
-            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?", [query]
-        ).fetchall()
-    ]
+    hit_blobs: set[int] | None = None
+    for part in _conjuncts(query):  # the section texts with each part in some paragraph
+        found = {
+            row[0]
+            for row in db.execute(
+                "SELECT DISTINCT blob_id FROM search_uses WHERE paragraph_id IN "
+                f"(SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)",
+                [part],
+            ).fetchall()
+        }
+        hit_blobs = found if hit_blobs is None else hit_blobs & found
+        if not hit_blobs:
+            return []
     if not hit_blobs:
         return []
     rows = _revisions_with_blobs(db, hit_blobs, page_id)
@@ -305,6 +370,17 @@ def find(
         _presence(db, hits, hit_revs[pid], max_runs)
         results.append(hits)
     return results
+
+
+_PHRASES = re.compile(r'"(?:[^"]|"")*"(?: AND "(?:[^"]|"")*")*')
+
+
+def _conjuncts(query: str) -> list[str]:
+    """The phrases of a query of quoted phrases ANDed, each a query of its own; any other
+    query whole (it is then matched within one paragraph)."""
+    if _PHRASES.fullmatch(query):
+        return re.findall(r'"(?:[^"]|"")*"', query)
+    return [query]
 
 
 def _revisions_with_blobs(
