@@ -66,8 +66,8 @@ def write_config(directory: Path, wiki: TestWiki, titles: list[str], login: bool
     return path
 
 
-def ingest(directory: Path, wiki: TestWiki, title: str) -> dict:
-    config = write_config(directory, wiki, [title], login=True)
+def ingest(directory: Path, wiki: TestWiki, title: str, login: bool = True) -> dict:
+    config = write_config(directory, wiki, [title], login=login)
     wall, rss, _ = timed_child(
         [sys.executable, "-m", "tracker", "--config", str(config), "run", "--once"],
         env={PASSWORD_ENV: wiki.bot_password},
@@ -88,15 +88,14 @@ def ingest(directory: Path, wiki: TestWiki, title: str) -> dict:
     }
 
 
-def bare(wiki: TestWiki, title: str) -> dict:
+def bare(wiki: TestWiki, title: str, login: bool = True) -> dict:
     wall, rss, out = timed_child(
         [
             sys.executable,
             str(ROOT / "bench" / "bare_fetch.py"),
             wiki.api_url,
             title,
-            wiki.bot_user,
-            wiki.bot_password,
+            *([wiki.bot_user, wiki.bot_password] if login else []),
         ]
     )
     return {"wall": wall, "rss": rss, **json.loads(out)}
@@ -155,12 +154,16 @@ def main() -> None:
             wiki.import_xml(work / "pages.xml")
             print(f"set-up: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
-            bares, ingests = [], []
-            for i in range(args.repeat):  # interleaved, so both see the same machine state
+            bares, ingests, anon_bares, anon_ingests = [], [], [], []
+            for i in range(args.repeat):  # interleaved, so all see the same machine state
                 bares.append(bare(wiki, big))
                 ingests.append(ingest(work / f"ingest-{i}", wiki, big))
+                anon_bares.append(bare(wiki, big, login=False))
+                anon_ingests.append(ingest(work / f"anon-{i}", wiki, big, login=False))
                 print(
-                    f"run {i}: bare {bares[-1]['wall']:.2f} s, ingest {ingests[-1]['wall']:.2f} s",
+                    f"run {i}: bare {bares[-1]['wall']:.2f} s, ingest {ingests[-1]['wall']:.2f} s;"
+                    f" anonymous: bare {anon_bares[-1]['wall']:.2f} s, "
+                    f"ingest {anon_ingests[-1]['wall']:.2f} s",
                     file=sys.stderr,
                 )
             small_run = ingest(work / "ingest-small", wiki, small)
@@ -181,16 +184,32 @@ def main() -> None:
 
     bare_wall = statistics.median(b["wall"] for b in bares)
     ingest_wall = statistics.median(r["wall"] for r in ingests)
+    anon_bare_wall = statistics.median(b["wall"] for b in anon_bares)
+    anon_ingest_wall = statistics.median(r["wall"] for r in anon_ingests)
     run = ingests[0]
     floor = bares[0]["requests"]
     limit = math.ceil(args.revisions / floor)
     rows = [
         (
-            f"ingest wall time (median of {args.repeat})",
+            f"ingest wall time, bot login (median of {args.repeat})",
             f"{ingest_wall:.2f} s",
             f"bare mwclient fetch {bare_wall:.2f} s",
             f"{ingest_wall / bare_wall:.2f}",
             "<= 1.3",
+        ),
+        (
+            f"ingest wall time, anonymous (median of {args.repeat})",
+            f"{anon_ingest_wall:.2f} s",
+            f"bare mwclient fetch, anonymous {anon_bare_wall:.2f} s",
+            f"{anon_ingest_wall / anon_bare_wall:.2f}",
+            "<= 1.3",
+        ),
+        (
+            "API requests, anonymous",
+            str(anon_ingests[0]["requests"]),
+            f"minimum {anon_bares[0]['requests']} (50 revisions with content each) + 2",
+            f"{anon_ingests[0]['requests'] - anon_bares[0]['requests']:+d}",
+            "minimum + small constant",
         ),
         (
             "API requests",
@@ -230,7 +249,8 @@ def main() -> None:
     ]
     print(
         f"\n{args.revisions} revisions of a ~{args.size // 1000} KB article "
-        f"({run['raw'] / 1e6:.0f} MB of wikitext), local MediaWiki, bot login\n"
+        f"({run['raw'] / 1e6:.0f} MB of wikitext), local MediaWiki, with a bot login "
+        "and anonymous\n"
     )
     print("| measure | wiki tracker | baseline | ratio | target |")
     print("|---|---|---|---|---|")

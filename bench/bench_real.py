@@ -11,25 +11,36 @@ that each peak RSS is its own:
   ingest has to do at least.
 
 Revisions stored, reverts and reverted revisions are compared with the file, read by an
-independent reader (xml.etree), and with mwreverts (radius 15). Prints a Markdown table.
+independent reader (xml.etree), and with mwreverts (radius 15). Peak memory is the sum over
+the tracker's processes (it parses a large export in a child), sampled every 20 ms, at the
+whole history and at its first 1,000 revisions (flat: the same). Then, in this process, the
+section diff of every consecutive pair as the ingest does it, against difflib's line diff of
+the same two texts; and the same for a short page of ~2 KB revisions (each pair's median of
+five passes over its history). Prints a Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
-import os
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from xml.etree import ElementTree
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import realcorpus  # noqa: E402
+
+from tracker.text.diff import diff_texts  # noqa: E402
 
 FLOOR = """
 import hashlib, sys, mwxml
@@ -88,14 +99,101 @@ PARTS = {
 
 
 def timed_child(args: list[str]) -> tuple[float, float, str, int]:
-    """Run a child process; return wall seconds, peak RSS in MB, stdout, exit code."""
+    """Run a child process; return wall seconds, peak RSS in MB (of it and its children,
+    summed), stdout, exit code."""
     start = time.perf_counter()
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(process.pid, 0)
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            peak[0] = max(peak[0], tree_rss(process.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = process.communicate()
     wall = time.perf_counter() - start
-    out, err = process.stdout.read(), process.stderr.read()
-    code = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024, out + err, code
+    done.set()
+    sampler.join()
+    return wall, peak[0], out + err, process.returncode
+
+
+def tree_rss(root: int) -> float:
+    """The resident memory of a process and its descendants, summed, in MB."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return total
+
+
+def page_texts(plain: Path, title: str) -> Iterator[str]:
+    """The texts of a page's revisions in the export's order, streamed (hidden ones left
+    out), read with xml.etree."""
+    with realcorpus.open_export(plain) as handle:
+        current = None
+        for _event, el in ElementTree.iterparse(handle):
+            tag = el.tag.rsplit("}", 1)[-1]
+            if tag == "title":
+                current = el.text
+            elif tag == "revision":
+                if current == title:
+                    text = next((c for c in el if c.tag.rsplit("}", 1)[-1] == "text"), None)
+                    if text is not None and text.get("deleted") is None:
+                        yield text.text or ""
+                el.clear()
+            elif tag == "page":
+                el.clear()
+
+
+def diff_times(texts: Iterator[str]) -> tuple[list[float], list[float]]:
+    """Seconds per consecutive pair: the tracker's section diff as the ingest makes it
+    (section ids carried along, no detail: what the store keeps), and difflib's unified
+    line diff of the same two texts."""
+    ours: list[float] = []
+    theirs: list[float] = []
+    previous, ids = None, None
+    for i, text in enumerate(texts):
+        start = time.perf_counter()
+        result = diff_texts(previous, text, ids, f"{i}.", detail=False)
+        middle = time.perf_counter()
+        if previous is not None:
+            list(difflib.unified_diff(previous.splitlines(), text.splitlines(), lineterm=""))
+            ours.append(middle - start)
+            theirs.append(time.perf_counter() - middle)
+        previous, ids = text, result.new_ids
+    return ours, theirs
+
+
+def cut_export(plain: Path, count: int, out: Path) -> None:
+    """The export up to the end of its ``count``-th revision, closed (one page's history)."""
+    done = 0
+    with plain.open("rb") as source, out.open("wb") as target:
+        for line in source:
+            target.write(line)
+            done += line.strip() == b"</revision>"
+            if done == count:
+                break
+        target.write(b"  </page>\n</mediawiki>\n")
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def run_tracker(work: Path, plain: Path, title: str) -> tuple[float, float, str, int, float, Path]:
@@ -121,8 +219,11 @@ def run_tracker(work: Path, plain: Path, title: str) -> tuple[float, float, str,
     return wall, rss, out, code, index_wall, db_path
 
 
-def small_page(work: Path, name: str, title: str) -> tuple[int, int, int] | None:
-    """(revisions, raw bytes, database bytes) of a short history, or None without it."""
+def small_page(
+    work: Path, name: str, title: str
+) -> tuple[int, int, int, list[float], list[float]] | None:
+    """(revisions, raw bytes, database bytes, seconds per pair: ours and difflib's, each
+    the median of five passes) of a short history, or None without it."""
     source = realcorpus.find_file(name)
     if source is None:
         return None
@@ -133,7 +234,11 @@ def small_page(work: Path, name: str, title: str) -> tuple[int, int, int] | None
     *_, code, _, db_path = run_tracker(work, plain, title)
     if code:
         raise SystemExit(f"the tracker failed on {name}")
-    return len(history), sum(r.size or 0 for r in history), db_path.stat().st_size
+    texts = list(page_texts(plain, title))
+    passes = [diff_times(iter(texts)) for _ in range(5)]
+    ours = [statistics.median(run[0][i] for run in passes) for i in range(len(texts) - 1)]
+    theirs = [statistics.median(run[1][i] for run in passes) for i in range(len(texts) - 1)]
+    return len(history), sum(r.size or 0 for r in history), db_path.stat().st_size, ours, theirs
 
 
 def main() -> None:
@@ -172,6 +277,11 @@ def main() -> None:
                 db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall()
             )
         db_size = db_path.stat().st_size
+        first = work / "first.xml"
+        cut_export(plain, 1000, first)
+        early_rss = run_tracker(work / "first", first, args.title)[1]
+        first.unlink()
+        ours, theirs = diff_times(page_texts(plain, args.title))
         small = small_page(work / "small", args.small, args.small_title)
 
     ours_reverting = {revid for revid, revert_of, _ in rows if revert_of is not None}
@@ -193,7 +303,7 @@ def main() -> None:
     print("|---|---|---|---|---|")
     print(
         f"| ingest wall time, `tracker run --once` ({status}) | {wall:.1f} s | "
-        f"floor {floor_wall:.1f} s | {wall / floor_wall:.1f}x | |"
+        f"floor {floor_wall:.1f} s | {wall / floor_wall:.1f}x | <= 3x |"
     )
     print(f"| revisions stored | {len(rows):,} | in the file {n:,} | {len(rows) / n:.1%} | 100 % |")
     reverting = agreement(ours_reverting, reference.reverting_ids)
@@ -219,13 +329,43 @@ def main() -> None:
         print(f"| - {name} | {size / 1e6:.2f} MB | | {size / raw:.2%} | |")
     print(f"| building the search index (first web search) | {index_wall:.1f} s | | | |")
     if small is not None:
-        count, small_raw, small_db = small
+        count, small_raw, small_db, _, _ = small
         print(
             f"| a short history: {args.small_title!r} ({args.small}), {count} revisions, "
             f"database | {small_db / 1e3:.0f} KB | raw wikitext {small_raw / 1e3:.0f} KB | "
             f"{small_db / small_raw:.0%} | <= 100 % |"
         )
-    print(f"| peak RSS | {rss:.0f} MB | floor {floor_rss:.0f} MB | {rss / floor_rss:.2f}x | |")
+    print(
+        f"| peak RSS, all its processes | {rss:.0f} MB | floor {floor_rss:.0f} MB | "
+        f"{rss / floor_rss:.2f}x | <= 150 MB |"
+    )
+    print(
+        f"| peak RSS at the first 1,000 revisions | {early_rss:.0f} MB | whole history "
+        f"{rss:.0f} MB | {rss / early_rss:.2f}x | flat |"
+    )
+    mine, base = statistics.median(ours), statistics.median(theirs)
+    print(
+        f"| section diff per consecutive pair (ingest path), median | {1e3 * mine:.2f} ms | "
+        f"difflib line diff {1e3 * base:.2f} ms | {mine / base:.2f}x | faster than difflib |"
+    )
+    for label, q, target in (
+        ("p95", 0.95, ""),
+        ("p99", 0.99, "<= 20 ms"),
+        ("max", 1.0, "<= 100 ms"),
+    ):
+        print(
+            f"| - {label} | {1e3 * quantile(ours, q):.1f} ms | difflib "
+            f"{1e3 * quantile(theirs, q):.1f} ms | | {target} |"
+        )
+    if small is not None:
+        *_, small_ours, small_theirs = small
+        mine, base = statistics.median(small_ours), statistics.median(small_theirs)
+        print(
+            f"| section diff per pair, short history ({count} revisions of "
+            f"{small_raw / count / 1e3:.1f} KB on average), median of 5 passes | "
+            f"{1e3 * mine:.3f} ms | difflib {1e3 * base:.3f} ms | {mine / base:.2f}x | "
+            "<= 0.2 ms |"
+        )
 
 
 if __name__ == "__main__":
