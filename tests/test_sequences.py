@@ -1,13 +1,14 @@
-"""tracker.text.sequences: a longest increasing subsequence, checked against brute force."""
+"""tracker.text.sequences: a longest increasing subsequence, checked against brute force; the
+patience diff's opcodes."""
 
 from __future__ import annotations
 
 from itertools import combinations
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tracker.text.sequences import longest_increasing
+from tracker.text.sequences import longest_increasing, opcodes
 
 
 def _longest_by_brute_force(values: list[int]) -> int:
@@ -30,3 +31,28 @@ def test_longest_increasing_examples() -> None:
     assert longest_increasing([]) == []
     assert longest_increasing([3, 1, 2]) == [1, 2]
     assert longest_increasing([2, 2, 2]) == [2]
+
+
+@given(
+    st.lists(st.sampled_from("abcdefgh"), max_size=60),
+    st.lists(st.sampled_from("abcdefghxy"), max_size=60),
+)
+@example(list("abcdefgh" * 3), list("abcdefgh" * 3))  # all anchors in one run
+@example(list("xabcdefghy"), list("zabcdefghw"))
+def test_opcodes_rebuild_b_in_merged_runs(a: list[str], b: list[str]) -> None:
+    """The opcodes cover both lists in order, their equal ranges are equal, and runs of
+    matches (a trimmed head or tail, anchors one after the other) are one opcode each."""
+    ops = opcodes(a, b)
+    rebuilt: list[str] = []
+    i = j = 0
+    for tag, i1, i2, j1, j2 in ops:
+        assert (i1, j1) == (i, j)
+        if tag == "equal":
+            assert a[i1:i2] == b[j1:j2]
+        rebuilt += b[j1:j2]
+        i, j = i2, j2
+    assert (i, j) == (len(a), len(b)) and rebuilt == b
+    tags = [op[0] for op in ops]
+    assert all(x != "equal" or y != "equal" for x, y in zip(tags, tags[1:], strict=False))
+    if a == b and a:
+        assert ops == [("equal", 0, len(a), 0, len(b))]

@@ -62,15 +62,21 @@ def opcodes(
     todo = [(0, len(a), 0, len(b))]
     while todo:
         alo, ahi, blo, bhi = todo.pop()
-        # Trim the common head and tail of the gap.
-        while alo < ahi and blo < bhi and a[alo] == b[blo]:
-            blocks.append((alo, blo, 1))
-            alo += 1
-            blo += 1
-        while alo < ahi and blo < bhi and a[ahi - 1] == b[bhi - 1]:
-            ahi -= 1
-            bhi -= 1
-            blocks.append((ahi, bhi, 1))
+        # Trim the common head and tail of the gap (one block each).
+        k, n = 0, min(ahi - alo, bhi - blo)
+        while k < n and a[alo + k] == b[blo + k]:
+            k += 1
+        if k:
+            blocks.append((alo, blo, k))
+            alo += k
+            blo += k
+        k, n = 0, min(ahi - alo, bhi - blo)
+        while k < n and a[ahi - 1 - k] == b[bhi - 1 - k]:
+            k += 1
+        if k:
+            ahi -= k
+            bhi -= k
+            blocks.append((ahi, bhi, k))
         if alo == ahi or blo == bhi:
             continue
         anchors = _anchors(a, alo, ahi, b, blo, bhi)
@@ -89,8 +95,13 @@ def opcodes(
             continue
         prev_i, prev_j = alo, blo
         for i, j in anchors:
-            todo.append((prev_i, i, prev_j, j))
-            blocks.append((i, j, 1))
+            last = blocks[-1] if blocks else None
+            if last and i == prev_i == last[0] + last[2] and j == prev_j == last[1] + last[2]:
+                blocks[-1] = (last[0], last[1], last[2] + 1)  # a run of anchors: one block
+            else:
+                if i > prev_i or j > prev_j:
+                    todo.append((prev_i, i, prev_j, j))
+                blocks.append((i, j, 1))
             prev_i, prev_j = i + 1, j + 1
         todo.append((prev_i, ahi, prev_j, bhi))
     blocks.sort()
