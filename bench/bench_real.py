@@ -98,17 +98,31 @@ PARTS = {
 }
 
 
-def timed_child(args: list[str]) -> tuple[float, float, str, int]:
+PEAKS: list[tuple[int, float]] = []  # the last tracker run's (revisions stored, peak RSS so far)
+
+
+def timed_child(args: list[str], database: Path | None = None) -> tuple[float, float, str, int]:
     """Run a child process; return wall seconds, peak RSS in MB (of it and its children,
-    summed), stdout, exit code."""
+    summed), stdout, exit code. With ``database``: the peak as revisions were stored, in
+    PEAKS, about every second."""
     start = time.perf_counter()
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = [0.0]
     done = threading.Event()
+    PEAKS.clear()
 
     def sample() -> None:
+        ticks = 0
         while not done.wait(0.02):
             peak[0] = max(peak[0], tree_rss(process.pid))
+            ticks += 1
+            if database is not None and ticks % 50 == 0 and database.exists():
+                try:
+                    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1) as db:
+                        stored = db.execute("SELECT count(*) FROM revisions").fetchone()[0]
+                    PEAKS.append((stored, peak[0]))
+                except sqlite3.Error:
+                    pass  # (not made yet)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -215,8 +229,8 @@ def run_tracker(work: Path, plain: Path, title: str) -> tuple[float, float, str,
         encoding="utf-8",
     )
     command = [sys.executable, "-m", "tracker", "--config", str(config), "run", "--once"]
-    wall, rss, out, code = timed_child([*command, "--no-progress"])
     db_path = work / "tracker.db"
+    wall, rss, out, code = timed_child([*command, "--no-progress"], db_path)
     index_wall, _, index_out, index_code = timed_child([sys.executable, "-c", INDEX, str(db_path)])
     if index_code:
         raise SystemExit(f"indexing failed: {index_out[-2000:]}")
@@ -276,6 +290,7 @@ def main() -> None:
             raise SystemExit(f"floor failed: {floor_out[-2000:]}")
 
         wall, rss, out, code, index_wall, db_path = run_tracker(work, plain, args.title)
+        peaks = list(PEAKS)
         with sqlite3.connect(db_path) as db:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             rows = db.execute("SELECT revid, revert_of, reverted_by FROM revisions").fetchall()
@@ -348,6 +363,15 @@ def main() -> None:
     print(
         f"| peak RSS, the last 1,000 revisions alone | {short_rss:.0f} MB | whole history "
         f"{rss:.0f} MB | {rss / short_rss:.2f}x | flat |"
+    )
+    marks = [
+        next(
+            (f"{stored:,}: {peak:.0f} MB" for stored, peak in peaks if stored >= n * part // 3), ""
+        )
+        for part in (1, 2)
+    ]
+    print(
+        f"| peak RSS so far, by revisions stored | {'; '.join(marks)}; {n:,}: {rss:.0f} MB | | | flat |"
     )
     mine, base = statistics.median(ours), statistics.median(theirs)
     print(
