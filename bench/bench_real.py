@@ -371,7 +371,8 @@ def main() -> None:
         for part in (1, 2)
     ]
     print(
-        f"| peak RSS so far, by revisions stored | {'; '.join(marks)}; {n:,}: {rss:.0f} MB | | | flat |"
+        f"| peak RSS so far, by revisions stored | {'; '.join(marks)}; {n:,}: {rss:.0f} MB "
+        "| | | flat |"
     )
     mine, base = statistics.median(ours), statistics.median(theirs)
     print(
