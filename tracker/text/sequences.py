@@ -5,7 +5,6 @@ sections kept their order among their siblings, too)."""
 from __future__ import annotations
 
 import bisect
-from collections import Counter
 from collections.abc import Sequence
 from difflib import SequenceMatcher
 
@@ -135,25 +134,23 @@ def _anchors(
     Tokens found once on each side first (patience diff); failing those, tokens found the
     same small number of times on each side, paired in order (as histogram diff does).
     """
-    in_a = Counter(a[alo:ahi])  # (counted in C; positions only of the tokens chosen)
-    same = {t: n for t, n in Counter(b[blo:bhi]).items() if n <= 8 and in_a.get(t) == n}
-    if not same:
-        return []
-    rarity = min(same.values())
-    rarity = next(r for r in (1, 2, 4, 8) if r >= rarity)
-    chosen = {t for t, n in same.items() if n <= rarity}
     where_a: dict[str, list[int]] = {}
     for k in range(alo, ahi):
-        if a[k] in chosen:
-            where_a.setdefault(a[k], []).append(k)
-    pairs: list[tuple[int, int]] = []
-    taken: dict[str, int] = {}
+        where_a.setdefault(a[k], []).append(k)
+    where_b: dict[str, list[int]] = {}
     for k in range(blo, bhi):
-        token = b[k]
-        if token in chosen:
-            n = taken.get(token, 0)
-            taken[token] = n + 1
-            pairs.append((where_a[token][n], k))
+        if b[k] in where_a:
+            where_b.setdefault(b[k], []).append(k)
+    pairs: list[tuple[int, int]] = []
+    for rarity in (1, 2, 4, 8):
+        for token, js in where_b.items():
+            is_ = where_a[token]
+            if len(js) == len(is_) and len(js) <= rarity:
+                pairs.extend(zip(is_, js, strict=True))
+        if pairs:
+            break
+    if not pairs:
+        return []
     pairs.sort()
     # i already increasing: the longest run increasing in j too.
     return [pairs[n] for n in longest_increasing([j for _i, j in pairs])]
