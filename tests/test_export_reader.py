@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -13,13 +14,17 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import realcorpus
 from genhistory import generate
+from trackerutil import write_config
 from waits import wait_until
 
 from tracker.errors import WikiError
 from tracker.fetch import snapshot
 from tracker.fetch.reader import items_from_child
 from tracker.fetch.snapshot import SnapshotSource, write_export
+from tracker.store import Store
+from tracker.text import sections
 
 SEED = Path(__file__).resolve().parents[1] / "snapshots" / "pakistan-nato-relations.xml"
 
@@ -192,3 +197,118 @@ def test_the_child_is_a_new_interpreter_not_a_fork(monkeypatch: pytest.MonkeyPat
 
 def _what_the_child_sees():
     yield os.getpid(), MARK
+
+
+# ---- texts split in the reading process ----------------------------------------------------
+
+
+def _digest(path: Path) -> dict[str, list]:
+    """What an ingest derives, by revision id: section ids and texts, changes, reverts."""
+    with Store(path, readonly=True) as store:
+        revisions = store.query("SELECT id, revid, sha1, revert_of, reverted_by FROM revisions")
+        return {
+            "revisions": sorted(
+                (r["revid"], r["sha1"], r["revert_of"], r["reverted_by"]) for r in revisions
+            ),  # fmt: skip
+            "layouts": sorted(
+                (r["revid"], [(sid, store.blob(b)) for sid, b in store.revision_layout(r["id"])])
+                for r in revisions
+            ),
+            "changes": sorted(
+                (
+                    r["revid"],
+                    c["section_id"],
+                    c["kinds"],
+                    c["path"],
+                    c["words_added"],
+                    c["words_removed"],
+                )  # fmt: skip
+                for r in revisions
+                for c in store.section_changes([r["id"]])
+            ),
+        }
+
+
+def _run_once(tmp_path: Path, name: str, export: Path, title: str, child: bool) -> Path:
+    config = write_config(
+        tmp_path / name,
+        wikis=[{"name": "snap", "snapshot": str(export)}],
+        watches=[{"wiki": "snap", "title": title}],
+    )
+    script = (
+        "import sys\n"
+        "from tracker.fetch import snapshot\n"
+        f"snapshot.CHILD_MIN_BYTES = {0 if child else 1 << 62}\n"
+        "from tracker.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "--config", str(config), "run", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    return tmp_path / name / "tracker.db"
+
+
+def _histories() -> list:
+    found = realcorpus.find_file("enwiki-Anarchism-2001-2003-first500.xml.xz")
+    return ["generated", *(["anarchism-first500"] if found is not None else [])]
+
+
+@pytest.mark.parametrize("history", _histories())
+def test_texts_split_in_the_reading_process_store_the_same(tmp_path: Path, history: str) -> None:
+    """A large export's texts come split by the reading process, as deltas of sections;
+    the ingest stores what it stores from the texts themselves: the same sections, ids,
+    changes and reverts."""
+    if history == "generated":
+        export, title = tmp_path / "history.xml", "Article"
+        _export(export, count=300)
+    else:
+        source = realcorpus.find_file("enwiki-Anarchism-2001-2003-first500.xml.xz")
+        assert source is not None
+        export, title = realcorpus.decompressed(source, tmp_path), "Anarchism"
+    there = _digest(_run_once(tmp_path, "child", export, title, child=True))
+    here = _digest(_run_once(tmp_path, "here", export, title, child=False))
+    assert there == here
+    assert len(here["revisions"]) >= 300 and here["changes"]
+
+
+def test_a_split_delta_makes_the_same_split_in_another_process() -> None:
+    """Deltas made from one text to the next, pickled, adopted with nothing cached but what
+    adopting made: each text and its sections come back as a split here makes them."""
+    texts = [rev.text or "" for rev in generate(60, size=8000, seed=9)]
+    texts.insert(30, "")  # a blanking, and the text again after it
+    texts.insert(31, texts[29])
+    expected = []
+    for text in texts:
+        sections._CACHE.clear()
+        expected.append(sections.split(text))
+    sections._CACHE.clear()
+    deltas, earlier = [], None
+    for text in texts:
+        deltas.append(pickle.dumps(sections.split_delta(text, earlier)))
+        earlier = text
+    sections._CACHE.clear()
+    earlier = None
+    shared = total = 0
+    for text, delta, split in zip(texts, deltas, expected, strict=True):
+        delta = pickle.loads(delta)
+        shared += sum(isinstance(part, int) for part in delta.parts)
+        total += len(delta.parts)
+        adopted = sections.adopt(delta, earlier)
+        assert adopted == text
+        assert sections.split(adopted) == split  # (the adopted split, from the cache)
+        earlier = adopted
+    assert shared > total // 2  # most sections went by their place, not whole
+
+
+def test_a_delta_that_does_not_follow_on_is_refused() -> None:
+    texts = [rev.text or "" for rev in generate(3, size=6000, seed=4)]
+    sections.split_delta(texts[0], None)
+    delta = sections.split_delta(texts[1], texts[0])
+    assert any(isinstance(part, int) for part in delta.parts)
+    sections._CACHE.clear()  # (the reading process had the split of texts[0]; this one not)
+    with pytest.raises(ValueError, match="not been split here"):
+        sections.adopt(delta, texts[0])

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import replace
 
+from tracker.fetch.snapshot import whole_text
 from tracker.model import Revision, sha1_hex
 from tracker.store import Store
 from tracker.store.encoding import decode_tags
@@ -47,6 +48,7 @@ class PageIngestor:
         self.site = store.site_info(wiki_id)
         self.added = 0
         self._tagged_reverted = False  # a revision came with MediaWiki's mw-reverted tag
+        self._earlier: str | None = None  # the text split sections follow on from (snapshot)
         self._load()
 
     def _load(self) -> None:
@@ -100,6 +102,9 @@ class PageIngestor:
                 if (position(latest) if latest else None) != self.top:
                     self._load()  # another process stored revisions of this page meanwhile
                 for rev in sorted(revisions, key=position):
+                    # Split in the process reading the export: the text again, its split
+                    # at hand (every revision of the stream, stored or not, in its order).
+                    rev, self._earlier = whole_text(rev, self._earlier, self.site)
                     if self.store.has_revision(self.wiki_id, rev.revid):
                         continue  # already stored: ingest is idempotent
                     if self.top is None or position(rev) > self.top:

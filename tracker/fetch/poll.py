@@ -306,13 +306,15 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> No
     ingestor = cycle.ingestor = PageIngestor(store, wiki_id, page["id"])
     whole = watch.backfill.mode == "all"
     backfill = not page["backfilled_at"]
+    # An export's texts may come split by the ingest's rules, beside it (fetch.snapshot).
+    ahead = {"site": ingestor.site} if isinstance(source, SnapshotSource) else {}
     if backfill:
         if ingestor.last_revid is not None:  # an interrupted backfill goes on where it was
             top = store.latest_revision(page["id"])
             assert top is not None
-            batches = source.fetch_revisions(status.pageid, since=top["timestamp"])
+            batches = source.fetch_revisions(status.pageid, since=top["timestamp"], **ahead)
         elif whole:
-            batches = source.fetch_revisions(status.pageid)
+            batches = source.fetch_revisions(status.pageid, **ahead)
         else:
             batches = source.fetch_revisions(
                 status.pageid, last=watch.backfill.count if watch.backfill.mode == "last" else 1
@@ -332,7 +334,7 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> No
             _ingest(
                 cycle,
                 ingestor,
-                source.fetch_revisions(status.pageid, since=top["timestamp"]),
+                source.fetch_revisions(status.pageid, since=top["timestamp"], **ahead),
                 page["title"],
             )
             recheck = recheck or not store.has_revision(wiki_id, status.lastrevid)

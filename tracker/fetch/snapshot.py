@@ -28,6 +28,7 @@ from tracker.fetch.exportguard import ExportGuard, cut_size
 from tracker.fetch.reader import items_from_child
 from tracker.fetch.source import PageStatus
 from tracker.model import Revision, base36_to_hex, hex_to_base36, parse_stamp, utc_stamp
+from tracker.text.sections import adopt, split_delta
 from tracker.text.siteinfo import SiteInfo
 
 EXPORT_NS = "http://www.mediawiki.org/xml/export-0.11/"
@@ -257,11 +258,16 @@ class SnapshotSource:
         since: str | None = None,
         last: int | None = None,
         revids: Iterable[int] | None = None,
+        site: SiteInfo | None = None,
     ) -> Iterator[list[Revision]]:
         """Revisions of one page in batches, each in history order (the file's own order
         may be another: dumps list revisions by id; the store puts each in its place).
 
         ``since``: from that timestamp on; ``last``: the N most recent; ``revids``: these.
+        ``site``: the wiki's rules, for a consumer that splits texts by them
+        (`tracker.fetch.ingest.PageIngestor`): a large file's wikitext revisions then come
+        split, in the process that reads it, as `SplitDelta`s (``extra["split"]``) in place
+        of their texts; the consumer makes the texts again with `whole_texts`.
         """
         wanted = set(revids) if revids is not None else None
         if last is not None:
@@ -271,10 +277,12 @@ class SnapshotSource:
             wanted = {revid for _ts, revid in places[-last:]}
         args = (self.path, self.max_revision_size, pageid, since, wanted)
         self.requests += 1
-        if self.path.stat().st_size >= CHILD_MIN_BYTES:
+        if self.path.stat().st_size < CHILD_MIN_BYTES:
+            yield from _page_batches(*args)
+        elif site is None:
             yield from items_from_child(_page_batches, *args)  # parsed on the other core
         else:
-            yield from _page_batches(*args)
+            yield from items_from_child(_split_batches, *args, site)  # split there too
 
     def revision_list(self, pageid: int) -> Iterator[Revision]:
         """Every revision of a page, without its text (``text`` None)."""
@@ -333,6 +341,58 @@ def _page_revisions(path: Path, max_text: int, pageid: int) -> Iterator[mwxml.Re
             raise
         except Exception as exc:
             raise WikiError(f"{path}: malformed XML export ({exc})") from None
+
+
+SPLIT = "split"  # the key of a revision's SplitDelta in its ``extra``
+
+
+def _split_batches(
+    path: Path,
+    max_text: int,
+    pageid: int,
+    since: str | None,
+    wanted: set[int] | None,
+    site: SiteInfo,
+) -> Iterator[list[Revision]]:
+    """`_page_batches`, each wikitext revision's text sent as its split against the text
+    before it in the stream (`tracker.text.sections.split_delta`): the splitting is done
+    here, and only the sections an edit changed go through the pipe."""
+    earlier: str | None = None
+    for batch in _page_batches(path, max_text, pageid, since, wanted):
+        out = []
+        for rev in batch:
+            if rev.text is not None and rev.content_model == "wikitext":
+                try:
+                    delta = split_delta(rev.text, earlier, site=site)
+                except Exception:  # sent whole: the consumer splits it, and says what fails
+                    out.append(rev)
+                    earlier = None
+                    continue
+                earlier = rev.text
+                rev = replace(rev, text=None, extra={**rev.extra, SPLIT: delta})
+            elif rev.text is not None:
+                earlier = None  # (the next split is made whole)
+            out.append(rev)
+        yield out
+
+
+def whole_text(rev: Revision, earlier: str | None, site: SiteInfo) -> tuple[Revision, str | None]:
+    """A revision of `_split_batches` with its text again, its split cached
+    (`tracker.text.sections.adopt`), and the text the next one follows on from. ``earlier``:
+    what the one before it in the stream returned (None first). One at a time, each just
+    before it is stored: the split cache holds a few texts."""
+    delta = rev.extra.get(SPLIT)
+    if delta is None:
+        return rev, earlier if rev.text is None else None
+    try:
+        text = adopt(delta, earlier, site=site)
+    except ValueError as exc:
+        raise WikiError(
+            f"revision {rev.revid}: the export's reading process sent a split that does not "
+            f"follow on ({exc}); run again, and report it if it happens again"
+        ) from None
+    extra = {key: value for key, value in rev.extra.items() if key != SPLIT}
+    return replace(rev, text=text, extra=extra), text
 
 
 def _page_batches(

@@ -534,3 +534,75 @@ def _chain(sections: Sequence[Section], n: int) -> list[Section]:
         n = sections[n].parent or 0
     chain.reverse()
     return chain
+
+
+# ---- a split made elsewhere -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SplitDelta:
+    """A text's split, made in another process, as what it changed of the split of the text
+    before it (`split_delta`): most sections of an edited text are the sections it had, sent
+    by their place; the others whole. `adopt` makes the split again from it and the split of
+    the text before, sharing those sections as a split made here would, and caches it."""
+
+    parts: tuple[int | Section, ...]  # each section: the earlier text's k-th, or a new one
+    starts: list[int]
+    heads: list[_Head]
+    cuts: list[int]
+    counts: tuple[int, ...]
+    edits: dict[int, tuple[int, Edit]]
+    from_earlier: bool  # split from the earlier text (its edits are from it)
+    tags: frozenset[str]
+    length: int  # of the text, in characters
+
+
+def split_delta(text: str, earlier: str | None, *, site: LinkKinds | None = None) -> SplitDelta:
+    """Split `text` (from `earlier`, the text before it, as `split(previous=...)` does) and
+    say it as a `SplitDelta` against the split of `earlier`."""
+    tags = _tags_key(None, site)
+    done = _split(text, tags, earlier, site)
+    before = _cached(earlier, tags, site) if earlier is not None else None
+    place = {id(s): k for k, s in enumerate(before.sections)} if before is not None else {}
+    from_earlier = earlier is not None and (done.previous is earlier or done.previous == earlier)
+    return SplitDelta(
+        tuple(place.get(id(s), s) for s in done.sections),
+        done.starts,
+        done.heads,
+        done.cuts,
+        tuple(done.counts),
+        done.edits if from_earlier else {},
+        from_earlier,
+        tags,
+        len(text),
+    )
+
+
+def adopt(delta: SplitDelta, earlier: str | None, *, site: LinkKinds | None = None) -> str:
+    """The text of a `SplitDelta` against `earlier` (split here already: the last one adopted
+    or split), with its split cached as if made here; ValueError if `earlier`'s split is not
+    at hand or does not fit."""
+    before = _cached(earlier, delta.tags, site) if earlier is not None else None
+    if before is None and any(isinstance(p, int) for p in delta.parts):
+        raise ValueError("the text before it has not been split here")
+    known = before.sections if before is not None else ()
+    try:
+        sections = tuple(known[p] if isinstance(p, int) else p for p in delta.parts)
+    except IndexError:
+        raise ValueError("the split does not follow on from the text before it") from None
+    text = "".join(s.text for s in sections)
+    if len(text) != delta.length:
+        raise ValueError("the sections do not make the text")
+    done = _made(
+        sections,
+        delta.starts,
+        delta.heads,
+        delta.cuts,
+        delta.edits,
+        earlier if delta.from_earlier else None,
+        delta.counts,
+        site,
+    )
+    _CACHE.append((text, len(text), delta.tags, done))
+    del _CACHE[:-_CACHE_SIZE]
+    return text
