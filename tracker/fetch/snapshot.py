@@ -75,18 +75,13 @@ def _open(path: Path) -> IO[bytes]:
 
 
 def _open_dump(
-    path: Path, max_text: int = DEFAULT_MAX_REVISION_SIZE, *, skip_texts: bool = False
+    path: Path, max_text: int = DEFAULT_MAX_REVISION_SIZE
 ) -> tuple[ExportGuard, mwxml.Dump]:
-    """The export, guarded (tracker.fetch.exportguard); `skip_texts`: every text empty."""
+    """The export, guarded (tracker.fetch.exportguard), read by mwxml."""
     for siteinfo in (True, False):
         try:
             raw = _open(path)
-            handle = ExportGuard(
-                raw if siteinfo else _SiteinfoAdded(raw),
-                max_text,
-                str(path),
-                skip_texts=skip_texts,
-            )
+            handle = ExportGuard(raw if siteinfo else _SiteinfoAdded(raw), max_text, str(path))
         except OSError as exc:
             raise WikiError(f"cannot read snapshot {path}: {exc.strerror}") from None
         try:
@@ -267,7 +262,7 @@ class SnapshotSource:
         ``site``: the wiki's rules, for a consumer that splits texts by them
         (`tracker.fetch.ingest.PageIngestor`): a large file's wikitext revisions then come
         split, in the process that reads it, as `SplitDelta`s (``extra["split"]``) in place
-        of their texts; the consumer makes the texts again with `whole_texts`.
+        of their texts; the consumer makes the texts again with `whole_text`.
         """
         wanted = set(revids) if revids is not None else None
         if last is not None:
