@@ -109,7 +109,8 @@ def timed_child(args: list[str], database: Path | None = None) -> tuple[float, f
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = [0.0]
     done = threading.Event()
-    PEAKS.clear()
+    if database is not None:
+        PEAKS.clear()
 
     def sample() -> None:
         ticks = 0
