@@ -298,8 +298,9 @@ def test_a_split_delta_makes_the_same_split_in_another_process() -> None:
         shared += sum(isinstance(part, int) for part in delta.parts)
         total += len(delta.parts)
         adopted = sections.adopt(delta, earlier)
-        assert adopted == text
-        assert sections.split(adopted) == split  # (the adopted split, from the cache)
+        assert adopted.text == text
+        assert sections.split(adopted.text) == split  # (the adopted split, from the cache)
+        sections._CACHE.clear()  # other threads' splits: the next one needs none of it
         earlier = adopted
     assert shared > total // 2  # most sections went by their place, not whole
 
@@ -309,6 +310,10 @@ def test_a_delta_that_does_not_follow_on_is_refused() -> None:
     sections.split_delta(texts[0], None)
     delta = sections.split_delta(texts[1], texts[0])
     assert any(isinstance(part, int) for part in delta.parts)
-    sections._CACHE.clear()  # (the reading process had the split of texts[0]; this one not)
     with pytest.raises(ValueError, match="not been split here"):
-        sections.adopt(delta, texts[0])
+        sections.adopt(delta, None)  # (the reading process had the split of texts[0])
+    unrelated = next(generate(1, size=6000, seed=99)).text or ""
+    assert unrelated != texts[0]
+    other = sections.adopt(sections.split_delta(unrelated, None), None)
+    with pytest.raises(ValueError, match="does not follow on"):
+        sections.adopt(delta, other)  # (another text's sections)

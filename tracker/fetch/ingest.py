@@ -23,7 +23,7 @@ from tracker.store import Store
 from tracker.store.encoding import decode_tags
 from tracker.text import reverts
 from tracker.text.diff import TextDiff, diff_texts
-from tracker.text.sections import split
+from tracker.text.sections import Adopted, split
 from tracker.text.siteinfo import SiteInfo
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class PageIngestor:
         self.site = store.site_info(wiki_id)
         self.added = 0
         self._tagged_reverted = False  # a revision came with MediaWiki's mw-reverted tag
-        self._earlier: str | None = None  # the text split sections follow on from (snapshot)
+        self._earlier: Adopted | None = None  # what split sections follow on from (snapshot)
         self._load()
 
     def _load(self) -> None:

@@ -28,7 +28,7 @@ from tracker.fetch.exportguard import ExportGuard, cut_size
 from tracker.fetch.reader import items_from_child
 from tracker.fetch.source import PageStatus
 from tracker.model import Revision, base36_to_hex, hex_to_base36, parse_stamp, utc_stamp
-from tracker.text.sections import adopt, split_delta
+from tracker.text.sections import Adopted, adopt, split_delta
 from tracker.text.siteinfo import SiteInfo
 
 EXPORT_NS = "http://www.mediawiki.org/xml/export-0.11/"
@@ -371,23 +371,24 @@ def _split_batches(
         yield out
 
 
-def whole_text(rev: Revision, earlier: str | None, site: SiteInfo) -> tuple[Revision, str | None]:
+def whole_text(
+    rev: Revision, earlier: Adopted | None, site: SiteInfo
+) -> tuple[Revision, Adopted | None]:
     """A revision of `_split_batches` with its text again, its split cached
-    (`tracker.text.sections.adopt`), and the text the next one follows on from. ``earlier``:
-    what the one before it in the stream returned (None first). One at a time, each just
-    before it is stored: the split cache holds a few texts."""
+    (`tracker.text.sections.adopt`), and what the next one follows on from. ``earlier``:
+    what the one before it in the stream returned (None first)."""
     delta = rev.extra.get(SPLIT)
     if delta is None:
         return rev, earlier if rev.text is None else None
     try:
-        text = adopt(delta, earlier, site=site)
+        adopted = adopt(delta, earlier, site=site)
     except ValueError as exc:
         raise WikiError(
             f"revision {rev.revid}: the export's reading process sent a split that does not "
             f"follow on ({exc}); run again, and report it if it happens again"
         ) from None
     extra = {key: value for key, value in rev.extra.items() if key != SPLIT}
-    return replace(rev, text=text, extra=extra), text
+    return replace(rev, text=adopted.text, extra=extra), adopted
 
 
 def _page_batches(

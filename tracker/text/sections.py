@@ -555,6 +555,7 @@ class SplitDelta:
     from_earlier: bool  # split from the earlier text (its edits are from it)
     tags: frozenset[str]
     length: int  # of the text, in characters
+    follows: int  # `_shape` of the earlier text's split: what this delta follows on from
 
 
 def split_delta(text: str, earlier: str | None, *, site: LinkKinds | None = None) -> SplitDelta:
@@ -575,17 +576,35 @@ def split_delta(text: str, earlier: str | None, *, site: LinkKinds | None = None
         from_earlier,
         tags,
         len(text),
+        _shape(before),
     )
 
 
-def adopt(delta: SplitDelta, earlier: str | None, *, site: LinkKinds | None = None) -> str:
-    """The text of a `SplitDelta` against `earlier` (split here already: the last one adopted
-    or split), with its split cached as if made here; ValueError if `earlier`'s split is not
-    at hand or does not fit."""
-    before = _cached(earlier, delta.tags, site) if earlier is not None else None
-    if before is None and any(isinstance(p, int) for p in delta.parts):
+def _shape(done: _Split | None) -> int:
+    """Where a split's sections start and how long its text is, as one number (ints hash
+    the same in every process)."""
+    if done is None:
+        return 0
+    return hash((*done.starts, sum(map(len, done.texts))))
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """A text made again from a `SplitDelta`, with its split: what the next delta follows
+    on from. Kept by whoever adopts (not only in the split cache, which other threads use)."""
+
+    text: str
+    split: _Split
+
+
+def adopt(delta: SplitDelta, earlier: Adopted | None, *, site: LinkKinds | None = None) -> Adopted:
+    """The text of a `SplitDelta` against `earlier` (what the delta before it gave), its
+    split cached as if made here; ValueError if the delta does not follow on from it."""
+    if earlier is None and any(isinstance(p, int) for p in delta.parts):
         raise ValueError("the text before it has not been split here")
-    known = before.sections if before is not None else ()
+    if earlier is not None and delta.follows and _shape(earlier.split) != delta.follows:
+        raise ValueError("the split does not follow on from the text before it")
+    known = earlier.split.sections if earlier is not None else ()
     try:
         sections = tuple(known[p] if isinstance(p, int) else p for p in delta.parts)
     except IndexError:
@@ -599,10 +618,10 @@ def adopt(delta: SplitDelta, earlier: str | None, *, site: LinkKinds | None = No
         delta.heads,
         delta.cuts,
         delta.edits,
-        earlier if delta.from_earlier else None,
+        earlier.text if earlier is not None and delta.from_earlier else None,
         delta.counts,
         site,
     )
     _CACHE.append((text, len(text), delta.tags, done))
     del _CACHE[:-_CACHE_SIZE]
-    return text
+    return Adopted(text, done)
