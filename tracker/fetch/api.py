@@ -329,13 +329,14 @@ class ApiSource:
         since: str | None = None,
         last: int | None = None,
         revids: Iterable[int] | None = None,
+        site: SiteInfo | None = None,
     ) -> Iterator[list[Revision]]:
         """Revisions of a page with content, in batches, in history order.
 
         ``since``: from that timestamp on (included); ``last``: only the N most recent;
         ``revids``: only these revisions (50 per request); nothing: the whole history.
         A revision over ``max_revision_size``, or that no reply can carry, comes without
-        its text, marked ``toolarge``.
+        its text, marked ``toolarge``. (``site``: texts come whole from the API.)
         """
         self.check()
         params: dict = {"prop": "revisions", "rvslots": "main", "rvprop": REVPROPS + "|content"}

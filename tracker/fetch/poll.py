@@ -307,14 +307,14 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> No
     whole = watch.backfill.mode == "all"
     backfill = not page["backfilled_at"]
     # An export's texts may come split by the ingest's rules, beside it (fetch.snapshot).
-    ahead = {"site": ingestor.site} if isinstance(source, SnapshotSource) else {}
+    site = ingestor.site
     if backfill:
         if ingestor.last_revid is not None:  # an interrupted backfill goes on where it was
             top = store.latest_revision(page["id"])
             assert top is not None
-            batches = source.fetch_revisions(status.pageid, since=top["timestamp"], **ahead)
+            batches = source.fetch_revisions(status.pageid, since=top["timestamp"], site=site)
         elif whole:
-            batches = source.fetch_revisions(status.pageid, **ahead)
+            batches = source.fetch_revisions(status.pageid, site=site)
         else:
             batches = source.fetch_revisions(
                 status.pageid, last=watch.backfill.count if watch.backfill.mode == "last" else 1
@@ -334,7 +334,7 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> No
             _ingest(
                 cycle,
                 ingestor,
-                source.fetch_revisions(status.pageid, since=top["timestamp"], **ahead),
+                source.fetch_revisions(status.pageid, since=top["timestamp"], site=site),
                 page["title"],
             )
             recheck = recheck or not store.has_revision(wiki_id, status.lastrevid)

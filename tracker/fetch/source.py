@@ -66,8 +66,11 @@ class Source(Protocol):
         since: str | None = None,
         last: int | None = None,
         revids: Iterable[int] | None = None,
+        site: SiteInfo | None = None,
     ) -> Iterator[list[Revision]]:
-        """Revisions with their texts, in batches, in history order."""
+        """Revisions with their texts, in batches, in history order. ``site``: the rules a
+        consumer that splits texts splits by; a source may send them split by these
+        (tracker.fetch.snapshot), the others ignore it."""
 
     def revision_list(self, pageid: int) -> Iterator[Revision]:
         """Every revision of a page without its text, in history order."""
