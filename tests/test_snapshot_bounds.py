@@ -17,7 +17,7 @@ from trackerutil import history_json, tracker, write_config
 
 from tracker.config import MIB
 from tracker.errors import WikiError
-from tracker.fetch import exportguard
+from tracker.fetch import exportguard, snapshot
 from tracker.fetch.exportguard import utf8_size
 from tracker.fetch.snapshot import SnapshotSource, write_export
 from tracker.model import sha1_hex
@@ -325,3 +325,27 @@ def test_export_batches_are_bounded_by_their_text(tmp_path: Path) -> None:
     assert len(batches) > 2
     assert all(size < snapshot.BATCH_CHARS + 450_100 for size in sizes)
     assert max(len(batch) for batch in batches) <= snapshot.BATCH_SIZE
+
+
+def test_export_page_list_of_an_unchanged_file_is_not_read_again(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A daemon polls an export every few minutes: while the file does not change, its page
+    list is not read again; an edit to it (even of the same size) is read."""
+    path = tmp_path / "polled.xml"
+    export(path, ["one", "two"])
+    reads = []
+    real = snapshot._pages_by_elements
+
+    def counting(*args):
+        reads.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(snapshot, "_pages_by_elements", counting)
+    source = SnapshotSource("snap", path)
+    first = list(source.pages())
+    assert list(SnapshotSource("snap", path).pages()) == first and len(reads) == 1
+    export(path, ["one", "owt"])  # the same size, the same second
+    [page] = list(SnapshotSource("snap", path).pages())
+    assert len(reads) == 2 and page.lastrevid == first[0].lastrevid
+    assert source.requests == 1

@@ -39,6 +39,9 @@ BATCH_CHARS = 1_000_000
 # A file this large is parsed in a process of its own (tracker.fetch.reader), beside the
 # diffing and storing; a smaller one is read in the process, without a child to start.
 CHILD_MIN_BYTES = 32 * 1024 * 1024
+# The page lists of unchanged files kept (`SnapshotSource.pages`), if at most this long.
+PAGE_LIST_CACHE = 10_000
+_PAGE_LISTS: dict[tuple[str, int], tuple[tuple, tuple[SnapshotPage, ...]]] = {}
 
 
 @dataclass(frozen=True)
@@ -203,14 +206,33 @@ class SnapshotSource:
         """Every page: its ids, title and revisions' count and last id (texts skipped).
 
         Read with ElementTree's own parser: the texts skipped, the metadata of thousands of
-        revisions is all there is, and mwxml's objects for it took most of the time."""
+        revisions is all there is, and mwxml's objects for it took most of the time. The
+        list of a file this process has read and that has not changed since (its size,
+        times, inode and last 64 KB) is not read again: a daemon polls an export of a
+        gigabyte every few minutes."""
+        try:
+            stat = self.path.stat()
+            with self.path.open("rb") as handle:  # (and its end: a rewrite in the same tick)
+                handle.seek(max(0, stat.st_size - 65536))
+                tail = hashlib.sha1(handle.read()).digest()
+        except OSError as exc:
+            raise WikiError(f"cannot read snapshot {self.path}: {exc.strerror}") from None
+        stamp = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, tail)
+        key = (str(self.path), self.max_revision_size)
+        known = _PAGE_LISTS.get(key)
+        if known is not None and known[0] == stamp:
+            yield from known[1]
+            return
         self.requests += 1
         try:
-            yield from _pages_by_elements(self.path, self.max_revision_size)
+            listed = list(_pages_by_elements(self.path, self.max_revision_size))
         except WikiError:
             raise
         except Exception as exc:
             raise WikiError(f"{self.path}: malformed XML export ({exc})") from None
+        if len(listed) <= PAGE_LIST_CACHE:
+            _PAGE_LISTS[key] = (stamp, tuple(listed))
+        yield from listed
 
     def page_status(
         self, pageids: Iterable[int] = (), titles: Iterable[str] = ()
