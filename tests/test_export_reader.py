@@ -183,6 +183,22 @@ def _running(pid: int) -> bool:
     return status.rpartition(")")[2].split()[0] != "Z"
 
 
+def test_a_reader_killed_midway_is_a_one_line_error() -> None:
+    """The reading process killed (the OOM killer, an operator): the batches so far came,
+    then one line saying so, never a traceback or a hang."""
+    items = items_from_child(_killed_after_one)
+    assert next(items) == "first"
+    with pytest.raises(WikiError, match=r"stopped unexpectedly \(exit code -9\)"):
+        next(items)
+    assert not _children()
+
+
+def _killed_after_one():
+    yield "first"
+    os.kill(os.getpid(), signal.SIGKILL)
+    yield "never"
+
+
 MARK = "as imported"
 
 
