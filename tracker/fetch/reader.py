@@ -16,7 +16,6 @@ next write fails.
 
 from __future__ import annotations
 
-import logging
 import os
 import pickle
 import signal
@@ -26,8 +25,6 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from tracker.errors import WikiError
-
-log = logging.getLogger(__name__)
 
 _BOOT = (
     "import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "

@@ -292,7 +292,7 @@ def _pair(
     if moved:
         kinds.append("moved")
     changes: list[dict[str, Any]] = []
-    if old.level != new.level:
+    if detail and old.level != new.level:
         changes.append({"type": "heading_level", "old": old.level, "new": new.level})
     added = removed = 0
     old_content, new_content = content(old), content(new)
@@ -313,8 +313,6 @@ def _pair(
             changes.extend(semantic_changes(
                 old_content, new_content, edit, site, page_facts=False, budget=budget
             ))  # fmt: skip
-        else:
-            changes.clear()
     return {
         "id": section_id,
         "path": list(new.path),
