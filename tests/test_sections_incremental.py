@@ -16,16 +16,28 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracker.text import sections
-from tracker.text.headings import scan
+from tracker.text.headings import scan_quiet
 from tracker.text.sections import DEFAULT_TAGS, edits, split
 
 
 def _alone(text: str) -> sections._Split:
     """The split of `text` from scratch, whatever the cache holds."""
-    found, cuts, _stop = scan(text, DEFAULT_TAGS)
+    found, cuts, _stop, counts, quiet, _resumed = scan_quiet(text, DEFAULT_TAGS)
     starts, heads = sections._relative(found)
     starts.insert(0, 0)
-    return sections._made(sections._build(text, starts, heads), starts, heads, cuts)
+    built = sections._build(text, starts, heads)
+    return sections._made(built, starts, heads, cuts, counts=counts, quiet=quiet)
+
+
+def _quiet_lines(text: str, done: sections._Split) -> dict[int, int]:
+    """The lines its split says start with nothing open: {where: heading nodes before}."""
+    lines = {}
+    for lo, hi, before in done.quiet:
+        line = text.find("\n", max(lo, 1) - 1, hi)
+        while 0 <= line and line + 1 < len(text):
+            lines[line + 1] = before
+            line = text.find("\n", line + 1, hi)
+    return lines
 
 
 def _check(old: str, new: str) -> sections._Split:
@@ -35,6 +47,10 @@ def _check(old: str, new: str) -> sections._Split:
     want = _alone(new)
     assert got.sections == want.sections
     assert (got.starts, got.heads, got.cuts) == (want.starts, want.heads, want.cuts)
+    assert list(got.counts) == list(want.counts)
+    # The quiet lines it keeps for the next split are quiet lines, some may be left out.
+    got_lines, want_lines = _quiet_lines(new, got), _quiet_lines(new, want)
+    assert got_lines.items() <= want_lines.items()
     old_sections = split(old)
     for index, (j, (start, end, added)) in edits(new, old).items():
         before = old_sections[j].text
@@ -42,12 +58,43 @@ def _check(old: str, new: str) -> sections._Split:
     return got
 
 
-def test_split_from_previous_on_a_generated_history():
+def test_split_from_previous_on_a_generated_history(monkeypatch):
+    resumed = []
+
+    def spy(*args):
+        found = scan_quiet(*args)
+        resumed.append(found.resumed is not None)
+        return found
+
+    monkeypatch.setattr(sections, "scan_quiet", spy)
     texts = [r.text or "" for r in generate(60, size=20_000, seed=11)]
     quiet = 0
     for old, new in zip(texts, texts[1:], strict=False):
         quiet += len(_check(old, new).edits)
     assert quiet > 20  # the plain-words path is taken, and checked
+    assert sum(resumed) > 5  # scans stopped where the rest was the old text's, and checked
+
+
+def test_a_long_section_is_scanned_from_the_quiet_line_before_the_edit_to_the_one_after(
+    monkeypatch,
+):
+    body = "".join(f"Line {k} with [[a link]] and {{{{a|template}}}}.\n" for k in range(200))
+    old = f"Lead.\n== One ==\n{body}== Two ==\nEnd.\n"
+    new = old.replace("Line 3 with", "Line 3 {{new}} with")
+    scanned = []
+
+    def spy(text, tags, start=0, stops=(), number=1, resume=()):
+        found = scan_quiet(text, tags, start, stops, number, resume)
+        scanned.append((start, found.stop, found.resumed))
+        return found
+
+    monkeypatch.setattr(sections, "scan_quiet", spy)
+    got = _check(old, new)
+    assert [s.heading for s in got.sections] == ["", "One", "Two"]
+    (_old_alone, (start, stop, resumed)) = scanned  # the old text's, then the edited one's
+    line_4 = new.index("Line 4")
+    assert resumed is not None and stop == line_4 and resumed[0] == line_4
+    assert start == new.index("Line 3")
 
 
 @pytest.mark.parametrize(
@@ -109,6 +156,24 @@ def _edit(rng: random.Random, text: str) -> str:
     end = min(len(text), at + rng.choice([0, 0, 1, 2, 5]))
     pool = _PLAIN if rng.random() < 0.8 else _TOKENS
     return text[:at] + "".join(rng.choice(pool) for _ in range(rng.randint(0, 2))) + text[end:]
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_split_from_previous_in_a_chain(seed):
+    # Each text split from the one before, itself split so: what a split keeps for the
+    # next one (its quiet lines) was made from a split from another text, and so on.
+    rng = random.Random(seed)
+    sections._CACHE.clear()
+    for _ in range(100):
+        text = _text(rng)
+        split(text)
+        for _ in range(8):
+            new = _edit(rng, text)
+            got = sections._split(new, DEFAULT_TAGS, text)
+            want = _alone(new)
+            assert (got.starts, got.heads, got.cuts) == (want.starts, want.heads, want.cuts)
+            assert _quiet_lines(new, got).items() <= _quiet_lines(new, want).items()
+            text = new
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -14,17 +14,21 @@ a full parse takes 20-90 ms. tests/test_sections_mediawiki.py checks it against 
 MediaWiki. Known differences, all in malformed text: a heading inside an HTML tag's
 attributes spanning lines, and link labels whose templates expand to other links. `scan`
 can start and stop at cuts, where nothing is open: an edited text is scanned again there.
+`scan_quiet` also says where a line starts with nothing open (any line, not only one
+starting with "="), and stops at such a line where the old text's scan had nothing open
+either and the rest of the text is the old text's: the rest is the old text's scan, moved.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from functools import lru_cache
+from typing import NamedTuple
 
 from tracker.text.heading_checks import LinkLabels, renders, valid_template_name
 
-__all__ = ["DEFAULT_TAGS", "Heading", "find_headings"]
+__all__ = ["DEFAULT_TAGS", "Heading", "Quiet", "find_headings", "scan_quiet"]
 
 # The extension tags whose content the preprocessor does not parse, as on Wikipedia
 # (siteinfo "extensiontags"). A wiki without an extension parses inside its tag: pass that
@@ -38,6 +42,9 @@ DEFAULT_TAGS = frozenset(
 # (start of the heading line, end of the line, level, start and end of the raw title,
 # its section number: MediaWiki's, which counts every heading node, sections or not)
 Heading = tuple[int, int, int, int, int, int]
+# A stretch of text the scanner passed with nothing open and nothing given up on: (start,
+# end, heading nodes before it). A line that starts there is scanned from it alone.
+Quiet = tuple[int, int, int]
 
 # Brace rules of Preprocessor.php: opener -> (closer, min count, max count, names by count);
 # a name of None means the construct is only text once closed (its headings stay visible).
@@ -180,12 +187,57 @@ def scan_counted(
     return _Scan(text, tags, start, stops, number).run()
 
 
+class QuietScan(NamedTuple):
+    """What `scan_quiet` found (as scan_counted), where lines start with nothing open,
+    and where it stopped at such a line of `resume`: (where, the heading nodes before it,
+    the nodes before it in the other text: as its stretch of `resume` says), or None."""
+
+    headings: list[Heading]
+    cuts: list[int]
+    stop: int | None
+    counts: list[int]
+    quiet: list[Quiet]
+    resumed: tuple[int, int, int] | None
+
+
+def scan_quiet(
+    text: str,
+    tags: frozenset[str],
+    start: int = 0,
+    stops: Container[int] = (),
+    number: int = 1,
+    resume: Sequence[Quiet] = (),
+) -> QuietScan:
+    """`scan_counted`, also saying where lines start with nothing open (`Quiet` stretches;
+    end-inclusive, merged where no line starts between them), and stopping at the first
+    line that starts in a stretch of `resume` with nothing open here either.
+
+    `resume`: stretches, in order, where another text's scan had nothing open, moved to
+    this text's positions, each where this text has the other's text from the line start
+    on: from such a line on, this scan would find what the other did (moved). A cut of
+    `stops` before it stops the scan first.
+    """
+    if start in stops:
+        return QuietScan([], [], start, [number - 1], [], None)
+    if not text.startswith("=", start) and text.find("\n=", start) < 0:
+        return QuietScan([], [], None, [], [], None)  # (as scan_counted: no heading node)
+    scanner = _Scan(text, tags, start, stops, number, resume)
+    found, cuts, stop, counts = scanner.run()
+    return QuietScan(found, cuts, stop, counts, scanner.quiet, scanner.resumed)
+
+
 class _Scan:
     """The state of one scan, as Preprocessor_Hash keeps it, and a method per kind of
     character that can change it (`run` jumps from one to the next)."""
 
     def __init__(
-        self, text: str, tags: frozenset[str], start: int, stops: Container[int], number: int
+        self,
+        text: str,
+        tags: frozenset[str],
+        start: int,
+        stops: Container[int],
+        number: int,
+        resume: Sequence[Quiet] | None = None,
     ) -> None:
         self.text, self.tags, self.stops, self.number = text, tags, stops, number
         self.n = len(text)
@@ -212,6 +264,10 @@ class _Scan:
         self.run_char, self.run_start, self.run_end = "", 0, 0
         self.close = ""  # what closes the innermost construct open
         self.search = _search_regex(tags, "", False, False, False).search
+        self.quiet: list[Quiet] = []  # (when asked for: `resume` given)
+        self.record = resume is not None
+        self.resume, self.next_resume = resume or (), 0
+        self.resumed: tuple[int, int, int] | None = None
 
     def run(self) -> tuple[list[Heading], list[int], int | None, list[int]]:
         next_event, open_, close = self._next, self._open, self._close
@@ -270,6 +326,10 @@ class _Scan:
             return "line-start", ""
         text, close = self.text, self.close
         m = self.search(text, self.i)
+        if self.record and not self.stack and not self.no_more_gt and not self.no_more_closing:
+            # Nothing open up to the next event: a line starting here is scanned alone.
+            if self._quiet(self.i, self.n if m is None else m.start()):
+                return None
         if m is None:
             if close != "\n":
                 return None
@@ -293,6 +353,30 @@ class _Scan:
         if two == "-{":
             return "open", two
         return "open", cur
+
+    def _quiet(self, start: int, end: int) -> bool:
+        """Note that nothing is open from `start` to `end`; True if a line of `resume`
+        starts there (the scan stops at it)."""
+        quiet, text = self.quiet, self.text
+        before = self.number - 1
+        if quiet and quiet[-1][2] == before and text.find("\n", quiet[-1][1], start) < 0:
+            quiet[-1] = (quiet[-1][0], end, before)  # no line starts between them
+        else:
+            quiet.append((start, end, before))
+        resume = self.resume
+        k = self.next_resume
+        while k < len(resume) and resume[k][1] < start:
+            k += 1
+        self.next_resume = k
+        while k < len(resume) and resume[k][0] <= end:
+            lo, hi = max(resume[k][0], start, 1), min(resume[k][1], end)
+            line = text.find("\n", lo - 1, hi)  # (a line starting from lo to hi)
+            if line >= 0 and line + 1 < self.n:
+                self.stop = line + 1
+                self.resumed = (line + 1, before, resume[k][2])
+                return True
+            k += 1
+        return False
 
     def _angle(self) -> None:
         m = self.tag_re.match(self.text, self.i + 1)

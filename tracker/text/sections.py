@@ -29,10 +29,10 @@ import operator
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import NamedTuple
 
-from tracker.text.headings import _SIMPLE_LINK, DEFAULT_TAGS, Heading, scan_counted
+from tracker.text.headings import _SIMPLE_LINK, DEFAULT_TAGS, Heading, Quiet, scan_quiet
 from tracker.text.headline import LinkKinds, heading_text
 
 __all__ = ["DEFAULT_TAGS", "Edit", "Section", "edits", "heading_text", "split"]
@@ -92,7 +92,16 @@ def _tags_key(tags: Iterable[str] | None, site: LinkKinds | None) -> frozenset[s
     has them), else Wikipedia's."""
     if tags is None:
         tags = getattr(site, "extension_tags", None)
-    return DEFAULT_TAGS if tags is None else frozenset(t.lower() for t in tags)
+    if tags is None:
+        return DEFAULT_TAGS
+    if isinstance(tags, frozenset):
+        return _lowered(tags)  # (a wiki's: the same set at every split)
+    return frozenset(t.lower() for t in tags)
+
+
+@lru_cache(maxsize=64)
+def _lowered(tags: frozenset[str]) -> frozenset[str]:
+    return frozenset(t.lower() for t in tags)
 
 
 class _Split(NamedTuple):
@@ -105,6 +114,9 @@ class _Split(NamedTuple):
     previous: str | None  # the text this one was split from (its edits are from it)
     counts: Sequence[int] = ()  # heading nodes (tracker.text.headings.scan_counted) before each cut
     site: LinkKinds | None = None  # what the headings' links are (split's `site`)
+    # Where lines start with nothing open (tracker.text.headings.scan_quiet), in order; some
+    # may be left out (those of a stretch edited in plain words, of a split made elsewhere).
+    quiet: Sequence[Quiet] = ()
 
 
 # One edit of a section's text: (where, where the old text resumes, the new text there).
@@ -114,11 +126,12 @@ _TEXT = operator.attrgetter("text")
 
 def _made(sections: tuple[Section, ...], starts: list[int], heads: list[_Head], cuts: list[int],
           edits: dict[int, tuple[int, Edit]] | None = None, previous: str | None = None,
-          counts: Sequence[int] = (), site: LinkKinds | None = None) -> _Split:  # fmt: skip
+          counts: Sequence[int] = (), site: LinkKinds | None = None,
+          quiet: Sequence[Quiet] = ()) -> _Split:  # fmt: skip
     if not _ordered(starts):
-        cuts = counts = []  # never so; but reuse relies on it
+        cuts, counts, quiet = [], [], []  # never so; but reuse relies on it
     texts = tuple(map(_TEXT, sections))
-    return _Split(sections, starts, heads, cuts, texts, edits or {}, previous, counts, site)
+    return _Split(sections, starts, heads, cuts, texts, edits or {}, previous, counts, site, quiet)
 
 
 def edits(
@@ -174,11 +187,11 @@ def _split(
     if before is not None and previous is not None:
         done = _split_from(previous, before, text, tags)
     else:
-        found, cuts, _stop, counts = scan_counted(text, tags)
+        found, cuts, _stop, counts, quiet, _resumed = scan_quiet(text, tags)
         starts, heads = _relative(found)
         starts.insert(0, 0)
         built = _build(text, starts, heads, tags=tags, site=site)
-        done = _made(built, starts, heads, cuts, counts=counts, site=site)
+        done = _made(built, starts, heads, cuts, counts=counts, site=site, quiet=quiet)
     _CACHE.append((text, len(text), tags, done))
     del _CACHE[:-_CACHE_SIZE]
     return done
@@ -197,7 +210,9 @@ def _split_from(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> 
     the old headings and cuts are taken, moved (also when an old section was moved: found
     by its start); elsewhere `text` is scanned, cut to cut. Section numbers count the heading
     nodes before: a stretch taken from the old text has its old numbers, shifted by as many
-    heading nodes as there are more before it now.
+    heading nodes as there are more before it now. A scan also stops at the first line
+    where nothing is open, here and at the same line of the old text, after which `text`
+    is the old text to the end (an edit in a long section is not scanned to its end).
     """
     old_starts, old_cuts, texts, old_counts = old.starts, old.cuts, old.texts, old.counts
     n_texts, n_cuts, old_size, size = len(texts), len(old_cuts), len(old_text), len(text)
@@ -210,6 +225,10 @@ def _split_from(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> 
     firsts: dict[str, list[int]] | None = None
     jumped = -1  # the last cut of the new text where an old section was looked for
     found_edits: dict[int, tuple[int, Edit]] = {}
+    calm: list[Quiet] = []  # where lines start with nothing open (tracker.text.headings)
+    old_quiet = old.quiet
+    resume: list[Quiet] | None = None  # old_quiet where the rest is the old text, moved
+    end_shift = size - old_size  # (from the end: where the text is the old text again)
     at = at_old = 0  # a cut of the new text, and the old cut with the same text after it
     while True:
         j = -1  # the old section at at_old, if one starts there and it is a cut
@@ -250,6 +269,10 @@ def _split_from(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> 
                 hi = bisect.bisect_right(old_cuts, to)
                 cuts += map(shift.__add__, old_cuts[lo:hi])
                 counts += map(delta.__add__, old_counts[lo:hi])
+                if old_quiet:
+                    q, q_end = _quiet_range(old_quiet, at_old, to)
+                    calm += [(lo + shift, min(hi, to) + shift, c + delta)
+                              for lo, hi, c in old_quiet[q:q_end]]  # fmt: skip
                 if to == old_size:
                     break
                 at, at_old, count = to + shift, to, counts[-1]
@@ -285,12 +308,48 @@ def _split_from(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> 
                 continue
         # Scan to the next cut; then guess the old cut with the same text after it: the next
         # one if a stretch was edited in place, else one whose text starts the same way.
-        found, _cuts, stop, found_counts = scan_counted(
-            text, tags, at, range(at + 1, size + 1), count + 1
+        if resume is None:
+            resume = _resume_points(old_text, text, old_quiet) if old_quiet else []
+        begin, number = at, count + 1
+        calm_from = _calm_line(old_text, at_old, text, at, old_quiet, old_cuts) if j >= 0 else None
+        if calm_from is not None:
+            # The text is the old one from the cut to a line with nothing open: so are the
+            # headings and quiet lines up to there, moved; the scan starts at that line.
+            line_old, before = calm_from
+            shift = at - at_old
+            first = bisect.bisect_left(old_starts, at_old, 1)
+            last = bisect.bisect_left(old_starts, line_old, first)
+            starts += map(shift.__add__, old_starts[first:last])
+            heads += _renumbered(old.heads[first - 1 : last - 1], delta)
+            q, q_end = _quiet_range(old_quiet, at_old, line_old)
+            calm += [(lo + shift, min(hi, line_old - 1) + shift, c + delta)
+                     for lo, hi, c in old_quiet[q:q_end]]  # fmt: skip
+            begin, number = line_old + shift, before + delta + 1
+        found, _cuts, stop, found_counts, found_quiet, resumed = scan_quiet(
+            text, tags, begin, range(begin + 1, size + 1), number, resume
         )
         found_starts, found_heads = _relative(found)
         starts += found_starts
         heads += found_heads
+        calm += found_quiet
+        if resumed is not None:
+            # From a line with nothing open, the text is the old text's to the end: so are
+            # its sections, cuts and quiet lines, moved, numbered after the nodes before.
+            line, here, there = resumed
+            line_old, delta = line - end_shift, here - there
+            first = bisect.bisect_right(old_starts, line_old)  # (not 0: the lead starts at 0)
+            if first < n_texts:
+                kept.append((len(starts), first, n_texts - first))
+            starts += map(end_shift.__add__, old_starts[first:])
+            heads += _renumbered(old.heads[first - 1 :], delta)
+            lo = bisect.bisect_right(old_cuts, line_old)
+            cuts += map(end_shift.__add__, old_cuts[lo:])
+            counts += map(delta.__add__, old_counts[lo:])
+            last = calm[-1][1] if calm else -1
+            q = _quiet_range(old_quiet, line_old, old_size + 1)[0]
+            calm += [(max(lo, line_old) + end_shift, hi + end_shift, c + delta)
+                      for lo, hi, c in old_quiet[q:] if hi + end_shift > last]  # fmt: skip
+            break
         if stop is None:
             break
         cuts.append(stop)
@@ -304,7 +363,56 @@ def _split_from(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> 
             found_at = firsts.get(text[at : at + _SIGN], [-1])
             at_old = next((c for c in found_at if c >= at_old), found_at[0])
     built = _build(text, starts, heads, old, kept, tags, old.site)  # (the same site: cached so)
-    return _made(built, starts, heads, cuts, found_edits, old_text, counts, old.site)
+    return _made(built, starts, heads, cuts, found_edits, old_text, counts, old.site, calm)
+
+
+_FAR = 1 << 62  # after any position
+
+
+def _quiet_range(quiet: Sequence[Quiet], start: int, end: int) -> tuple[int, int]:
+    """The stretches of `quiet` (in order, apart) from the one holding `start` or after
+    it to the last starting before `end`, as a slice."""
+    first = bisect.bisect_right(quiet, (start, _FAR, _FAR))
+    if first and quiet[first - 1][1] >= start:
+        first -= 1
+    return first, bisect.bisect_left(quiet, (end,), first)
+
+
+def _calm_line(
+    old_text: str, at_old: int, text: str, at: int, old_quiet: Sequence[Quiet], old_cuts: list[int]
+) -> tuple[int, int] | None:
+    """The last line of the old text after cut `at_old`, before the next cut, that starts
+    with nothing open (`old_quiet`) and that `text` has from `at` on, up to its first
+    character: (where it starts in the old text, the heading nodes before it). None if none.
+
+    The scan of the old text reached it in a state that the text from the cut decided
+    (every search it made found its end before it): the scan of `text` reaches it so too.
+    """
+    if not old_quiet:
+        return None
+    n = bisect.bisect_right(old_cuts, at_old)
+    end = old_cuts[n] if n < len(old_cuts) else len(old_text)
+    limit = at_old + _common_prefix(old_text[at_old:end], text, at) - 1  # the last shared
+    q = _quiet_range(old_quiet, limit, limit + 1)[0]
+    if q == len(old_quiet) or old_quiet[q][0] > limit:
+        q -= 1  # (the stretch holding `limit`, else the one before it)
+    while q >= 0 and old_quiet[q][1] > at_old:
+        lo, hi, before = old_quiet[q]
+        newline = old_text.rfind("\n", max(lo, at_old + 1) - 1, min(hi, limit))
+        if newline >= 0:
+            return newline + 1, before
+        q -= 1
+    return None
+
+
+def _resume_points(old_text: str, text: str, old_quiet: Sequence[Quiet]) -> list[Quiet]:
+    """The stretches of `old_quiet` where a line starts that `text` has, with the old
+    text's rest from the newline before it, moved to `text`'s positions."""
+    same = _common_suffix(old_text, text, min(len(old_text), len(text)))
+    first = len(old_text) - same + 1  # an old line starting from here: its "\n" is the same
+    shift = len(text) - len(old_text)
+    q = _quiet_range(old_quiet, first, len(old_text) + 1)[0]
+    return [(max(lo, first) + shift, hi + shift, c) for lo, hi, c in old_quiet[q:] if hi >= first]
 
 
 def _renumbered(heads: list[_Head], delta: int) -> list[_Head]:

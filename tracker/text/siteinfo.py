@@ -139,6 +139,16 @@ class SiteInfo:
     lang: str = "en"  # the content language
     _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
+    def __hash__(self) -> int:
+        # Hashed at every heading looked up (a cache key): the fields' hash, made once.
+        found = self._memo.get("hash")
+        if found is None:
+            found = self._memo["hash"] = hash(
+                (self.namespaces, self.interwiki, self.interlanguage, self.extension_tags,
+                 self.magic_words, self.local_interwiki, self.lang)
+            )  # fmt: skip
+        return found
+
     def __post_init__(self) -> None:
         names: dict[str, int] = {}
         for ns in self.namespaces:
