@@ -359,11 +359,14 @@ class _Scan:
         starts there (the scan stops at it)."""
         quiet, text = self.quiet, self.text
         before = self.number - 1
-        if quiet and quiet[-1][2] == before and text.find("\n", quiet[-1][1], start) < 0:
-            quiet[-1] = (quiet[-1][0], end, before)  # no line starts between them
+        last = quiet[-1] if quiet else None
+        if last is not None and last[2] == before and text.find("\n", last[1], start) < 0:
+            quiet[-1] = (last[0], end, before)  # no line starts between them
         else:
             quiet.append((start, end, before))
         resume = self.resume
+        if not resume:
+            return False
         k = self.next_resume
         while k < len(resume) and resume[k][1] < start:
             k += 1
