@@ -18,8 +18,10 @@ text a reader sees (tracker.text.headline: only heading texts are parsed, with m
 An edited revision is split from the one before it (``split(text, previous=old)``, the
 same result): the sections the edit left alone are the old ones (moved ones too), stretches
 edited in plain words, whole [[links]] or lines need no scan (`_quiet_edit`), and only the
-rest is scanned, from cut to cut (tests/test_sections_incremental.py compares it with a
-split from scratch).
+rest is scanned: from the last line before the edit where nothing is open (`_calm_line`) to
+the first line after it where nothing is open here and in the old text, whose rest is
+the old text's (`_resume_points`); tests/test_sections_incremental.py compares it with a
+split from scratch.
 """
 
 from __future__ import annotations
