@@ -170,7 +170,7 @@ def test_summary_html_links_to_the_wiki() -> None:
         '<span class="autocomment" dir="auto"><a class="summary-section" '
         f'href="{BASE}?title=Page#Early_life">→\u200eEarly life</a>: </span> see '
         f'<a class="summary-link" href="{BASE}?title=Foo_bar">xs</a> '
-        f'<a class="summary-link summary-anchor" href="{BASE}?title=Page#Top">#Top</a>'
+        f'<a class="summary-link" href="{BASE}?title=Page#Top">#Top</a>'
     )
 
 

@@ -29,6 +29,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote_to_bytes, urlparse
 
 from markupsafe import Markup, escape
@@ -42,7 +43,10 @@ __all__ = [
     "WikiLink",
     "anchor_for_link",
     "parse_summary",
+    "pieces_html",
+    "pieces_text",
     "summary_html",
+    "summary_pieces",
     "summary_text",
 ]
 
@@ -333,60 +337,89 @@ def _href(url: str | None) -> str | None:
     return None
 
 
+def summary_pieces(
+    comment: str | Sequence[Part] | None,
+    page_url: Callable[[str], str | None],
+    page_title: str,
+    site: SiteInfo | None = None,
+) -> list[dict[str, Any]]:
+    """A summary (or its parts) with its links resolved to URLs, as plain data (a digest
+    keeps it in its JSON model): ``{"kind": "text"|"link"|"section", "text", "href"}``,
+    sections with ``"arrow"`` (it is a section link) and ``"colon"``. ``page_url(title)``
+    gives a page's URL on the wiki (None: no link); ``page_title`` is the summary's page."""
+    parts = parse_summary(comment, site) if isinstance(comment, str | None) else comment
+    pieces: list[dict[str, Any]] = []
+    for part in parts:
+        if isinstance(part, Text):
+            pieces.append({"kind": "text", "text": part.text})
+        elif isinstance(part, WikiLink):
+            url = _href(page_url(part.title or page_title))
+            if url is not None and part.fragment:
+                url += "#" + part.fragment
+            pieces.append({"kind": "link", "text": part.label, "href": url})
+        else:
+            url = _href(page_url(page_title)) if part.anchor is not None else None
+            pieces.append(
+                {
+                    "kind": "section",
+                    "text": part.label,
+                    "href": f"{url}#{part.anchor}" if url is not None else None,
+                    "arrow": part.anchor is not None,
+                    "colon": part.colon,
+                }
+            )
+    return pieces
+
+
+def pieces_html(pieces: Sequence[dict[str, Any]]) -> Markup:
+    """`summary_pieces` as HTML: every text escaped, links as ``<a>`` with class names
+    (``summary-link``, ``summary-section`` inside ``span.autocomment``)."""
+    out: list[str] = []
+    for piece in pieces:
+        text = escape(printable(piece["text"]))
+        href = _href(piece.get("href"))
+        if piece["kind"] == "text":
+            out.append(text)
+        elif piece["kind"] == "link":
+            out.append(
+                f'<a class="summary-link" href="{escape(href)}">{text}</a>' if href else text
+            )
+        else:
+            label = str((ARROW + LRM if piece.get("arrow") else "") + text)
+            if href:
+                label = f'<a class="summary-section" href="{escape(href)}">{label}</a>'
+            colon = COLON if piece.get("colon") else ""
+            out.append(f'<span class="autocomment" dir="auto">{label}{colon}</span>')
+    return Markup("".join(out))
+
+
+def pieces_text(pieces: Sequence[dict[str, Any]]) -> str:
+    """`summary_pieces` as plain text: "→ Section: rest", links as their labels."""
+    out: list[str] = []
+    for i, piece in enumerate(pieces):
+        if piece["kind"] != "section":
+            out.append(piece["text"])
+            continue
+        out.append(f"{ARROW} {piece['text']}" if piece.get("arrow") else piece["text"])
+        if piece.get("colon"):
+            following = pieces[i + 1] if i + 1 < len(pieces) else None
+            spaced = following is not None and following["text"][:1].isspace()
+            out.append(":" if spaced else COLON)
+    return "".join(out)
+
+
 def summary_html(
     comment: str | Sequence[Part] | None,
     page_url: Callable[[str], str | None],
     page_title: str,
     site: SiteInfo | None = None,
 ) -> Markup:
-    """A summary (or its parts) as HTML: text escaped, wiki links and section links as
-    ``<a>`` to the wiki (``page_url(title)`` gives a page's URL; None leaves the label
-    unlinked), ``page_title`` the page the summary belongs to."""
-    parts = parse_summary(comment, site) if isinstance(comment, str | None) else comment
-    out: list[str] = []
-    for part in parts:
-        if isinstance(part, Text):
-            out.append(escape(printable(part.text)))
-        elif isinstance(part, WikiLink):
-            label = escape(printable(part.label))
-            url = _href(page_url(part.title or page_title))
-            if url is None:
-                out.append(label)
-                continue
-            if part.fragment:
-                url += "#" + part.fragment
-            kind = "summary-link summary-anchor" if not part.title else "summary-link"
-            out.append(f'<a class="{kind}" href="{escape(url)}">{label}</a>')
-        else:
-            label = escape(printable(part.label))
-            url = _href(page_url(page_title)) if part.anchor is not None else None
-            inner = (
-                Markup(f'<a class="summary-section" href="{escape(url)}#{escape(part.anchor)}">')
-                + ARROW
-                + LRM
-                + label
-                + Markup("</a>")
-                if url is not None and part.anchor is not None
-                else ((ARROW + LRM) if part.anchor is not None else "") + label
-            )
-            colon = COLON if part.colon else ""
-            out.append(f'<span class="autocomment" dir="auto">{inner}{colon}</span>')
-    return Markup("".join(out))
+    """A summary as HTML (Markup): text escaped, wiki links and section links as ``<a>``
+    to the wiki (see `summary_pieces`)."""
+    return pieces_html(summary_pieces(comment, page_url, page_title, site))
 
 
 def summary_text(comment: str | Sequence[Part] | None, site: SiteInfo | None = None) -> str:
-    """A summary (or its parts) as plain text: "→ Section: rest", links as their labels."""
-    parts = parse_summary(comment, site) if isinstance(comment, str | None) else comment
-    out: list[str] = []
-    for i, part in enumerate(parts):
-        if isinstance(part, Text):
-            out.append(part.text)
-        elif isinstance(part, WikiLink):
-            out.append(part.label)
-        else:
-            out.append(f"{ARROW} {part.label}" if part.anchor is not None else part.label)
-            if part.colon:
-                following = parts[i + 1] if i + 1 < len(parts) else None
-                spaced = isinstance(following, Text) and following.text[:1].isspace()
-                out.append(":" if spaced else COLON)
-    return "".join(out)
+    """A summary as plain text for text and Markdown outputs: "→ Section: rest", links as
+    their labels (the caller escapes it for its format)."""
+    return pieces_text(summary_pieces(comment, lambda title: None, "", site))
