@@ -819,3 +819,54 @@ def test_diff_shows_page_facts_and_new_change_types_escaped(stored: dict, monkey
         "file added <img src=x>.jpg",
     ):
         assert shown in " ".join(text.split()), shown
+
+
+# --- edit summaries ----------------------------------------------------------------------------
+
+SUMMARY = "/* Early life */ see [[Foo bar|x]]s and [[#Top]] <b>bold</b>"
+
+
+def _summary_store(tmp_path: Path) -> tuple[Path, int]:
+    path = tmp_path / "s.db"
+    with Store(path) as store:
+        wiki = store.wiki_id("w", api_url="https://w.example/api.php")
+        with store.atomic():
+            page = store.upsert_page(wiki, 1, "Some page")
+        PageIngestor(store, wiki, page["id"]).add(
+            [
+                revision(1, 0, "One.\n", comment="create"),
+                revision(2, 1, "One.\n\n== Early life ==\nTwo.\n", comment=SUMMARY, minutes=1),
+            ]
+        )
+    return path, page["id"]
+
+
+def test_summaries_link_sections_and_pages_to_the_wiki(tmp_path: Path) -> None:
+    path, page_id = _summary_store(tmp_path)
+    client = create_app(path).test_client()
+    section = (
+        '<a class="summary-section" href="https://w.example/index.php?title=Some_page#Early_life">'
+    )
+    link = '<a class="summary-link" href="https://w.example/index.php?title=Foo_bar">xs</a>'
+    anchor = '<a class="summary-link" href="https://w.example/index.php?title=Some_page#Top">'
+    for url in ("/", f"/page/{page_id}", f"/rev/{page_id}/2"):
+        html = client.get(url).get_data(as_text=True)
+        assert section + "→\u200eEarly life</a>: </span>" in html, url
+        assert link in html and anchor in html, url
+        assert "&lt;b&gt;bold&lt;/b&gt;" in html and "<b>bold" not in html, url
+    feed = feedparser.parse(client.get(f"/feeds/page/{page_id}.atom").get_data())
+    assert feed.entries[0].title == "#2: → Early life: see xs and #Top <b>bold</b>"
+    assert section in feed.entries[0].summary and link in feed.entries[0].summary
+
+
+def test_a_hidden_summary_stays_hidden(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    with Store(path) as store:
+        wiki = store.wiki_id("w", api_url="https://w.example/api.php")
+        with store.atomic():
+            page = store.upsert_page(wiki, 1, "Hidden summary")
+        PageIngestor(store, wiki, page["id"]).add(
+            [revision(1, 0, "One.\n", comment=None, commenthidden=True)]
+        )
+    html = create_app(path).test_client().get(f"/page/{page['id']}").get_data(as_text=True)
+    assert "(summary hidden)" in html and "autocomment" not in html

@@ -121,11 +121,14 @@ def test_keyboard_only_navigation(site: dict, page) -> None:
     page.keyboard.press("Tab")
     focused = page.evaluate("document.activeElement.textContent")
     assert "Skip to content" in focused
-    # Tab to the first page card link and open it with Enter.
-    for _ in range(12):
+    # Tab to the first page card link and open it with Enter (past the links of the
+    # cards before it, their summaries' links included).
+    for _ in range(20):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.textContent") == SEED_TITLE:
             break
+    else:
+        pytest.fail("the seed page's link was not reached by 20 tabs")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/page/"))
     outline = page.evaluate(
@@ -204,3 +207,45 @@ def test_hostile_content_never_runs(site: dict, page, artifacts: Path) -> None:
     assert page.get_by_text("<script>window.__pwned='summary'</script>").first.is_visible()
     page.goto(f"{site['url']}/rev/{evil}/9002")
     assert page.get_by_text("<script>window.__pwned='body'</script>", exact=False).is_visible()
+
+
+def test_history_shows_summary_links_to_the_wiki(tmp_path: Path, page, artifacts: Path) -> None:
+    from waitress.server import create_server
+    from webstore import revision
+
+    from tracker.fetch.ingest import PageIngestor
+    from tracker.store import Store
+
+    path = tmp_path / "summaries.db"
+    with Store(path) as store:
+        wiki = store.wiki_id("w", api_url="https://w.example/api.php")
+        with store.atomic():
+            stored = store.upsert_page(wiki, 1, "Some page")
+        PageIngestor(store, wiki, stored["id"]).add(
+            [
+                revision(1, 0, "One.\n", comment="create"),
+                revision(
+                    2, 1, "One.\n\n== Early life ==\nTwo.\n",
+                    comment="/* Early life */ see [[Foo bar]]s", minutes=1,
+                ),
+            ]
+        )  # fmt: skip
+    server = create_server(create_app(path), host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        page.goto(f"http://127.0.0.1:{server.effective_port}/page/{stored['id']}")
+        page.screenshot(path=artifacts / "history-summaries.png", full_page=True)
+        section = page.locator("a.summary-section")
+        assert section.inner_text() == "→\u200eEarly life"
+        assert section.get_attribute("href") == (
+            "https://w.example/index.php?title=Some_page#Early_life"
+        )
+        autocomment = page.locator(".autocomment").inner_text()
+        assert autocomment.replace("\u200e", "").startswith("→Early life:")
+        link = page.get_by_role("link", name="Foo bars")
+        assert link.is_visible()
+        assert link.get_attribute("href") == "https://w.example/index.php?title=Foo_bar"
+    finally:
+        server.close()
+        thread.join(timeout=10)

@@ -139,13 +139,14 @@ def _register_template_helpers(app: Flask) -> None:
         time=helpers.fmt_time,
         signed=helpers.signed,
         path_label=helpers.path_label,
-        summary=helpers.summary_pieces,
+        summary_text=helpers.summary_text,
         safe_url=helpers.safe_url,
     )
     app.jinja_env.globals.update(
         user_link=helpers.user_link,
         wiki_link=helpers.wiki_link,
         page_link=helpers.page_link,
+        summary_html=helpers.summary_html,
         is_bot=helpers.is_bot,
         tags_of=helpers.tags_of,
         LEAD=LEAD,

@@ -7,16 +7,16 @@ from datetime import datetime
 from urllib.parse import quote, urlencode, urlparse
 
 from flask import abort, current_app, request
+from markupsafe import Markup
 
 from tracker.model import index_url, parse_stamp
 from tracker.model import is_bot as edit_is_bot
 from tracker.store import Store
 from tracker.store.encoding import decode_tags
+from tracker.text import summary as text_summary
 from tracker.text.display import section_label
 
 SQLITE_MAX_INT = 2**63 - 1
-# MediaWiki's section autocomment: "/* Heading */ rest of the summary".
-_AUTOCOMMENT = re.compile(r"/\*\s*(.*?)\s*\*/")
 # MediaWiki has no bot flag on revisions; a user name ending in "bot" is the convention
 # (Wikipedia's bot policy asks for it), and the tags list may carry one too.
 
@@ -104,21 +104,21 @@ def fmt_time(value: str | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else (value or "")
 
 
-def summary_pieces(comment: str | None) -> list[tuple[str, str]]:
-    """An edit summary as ("section", heading) and ("text", words) pieces, for the template."""
-    if not comment:
-        return []
-    pieces: list[tuple[str, str]] = []
-    pos = 0
-    for match in _AUTOCOMMENT.finditer(comment):
-        if match.start() > pos:
-            pieces.append(("text", comment[pos : match.start()]))
-        if match.group(1):
-            pieces.append(("section", match.group(1)))
-        pos = match.end()
-    if pos < len(comment):
-        pieces.append(("text", comment[pos:]))
-    return pieces
+def summary_html(row: dict, page: dict | None = None) -> Markup:
+    """A revision's summary as MediaWiki shows it (tracker.text.summary): section and
+    wiki links to ``page``'s wiki, or their labels alone without a page or a wiki URL."""
+    comment = row.get("comment")
+    if page is None:
+        return text_summary.summary_html(comment, lambda title: None, "")
+    site = store().site_info(page["wiki_id"]) if page.get("wiki_id") else None
+    return text_summary.summary_html(
+        comment, lambda title: page_link(page, title), page["title"], site
+    )
+
+
+def summary_text(row: dict) -> str:
+    """A revision's summary as plain text ("→ Section: rest"), for feed titles."""
+    return text_summary.summary_text(row.get("comment"))
 
 
 def tags_of(row: dict) -> list[str]:
