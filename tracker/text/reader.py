@@ -231,6 +231,27 @@ _MARKER_TAGS = {"math": "formula", "chem": "formula", "ce": "formula", "gallery"
 _BLOCK_TAGS = frozenset({"p", "div", "blockquote", "center", "li", "dd", "dt", "tr", "br",
                          "h1", "h2", "h3", "h4", "h5", "h6", "ol", "ul", "dl", "hr"})  # fmt: skip
 _SWITCH = re.compile(r"__[A-Z]+(?:_[A-Z]+)*__")
+# MediaWiki's link trail for English (MessagesEn.php $linkTrail): the letters right after a
+# link that join its label.
+_TRAIL = re.compile(r"[a-z]+")
+# MediaWiki's variables (MagicWordFactory::$mVariableIDs): {{PAGENAME}} is one, {{IPA}} a
+# template; "{{NAME:...}}" is a parser function.
+_VARIABLES = frozenset(
+    """! = CURRENTMONTH CURRENTMONTH1 CURRENTMONTH2 CURRENTMONTHNAME CURRENTMONTHNAMEGEN
+    CURRENTMONTHABBREV CURRENTDAY CURRENTDAY2 CURRENTDAYNAME CURRENTYEAR CURRENTTIME
+    CURRENTHOUR LOCALMONTH LOCALMONTH1 LOCALMONTH2 LOCALMONTHNAME LOCALMONTHNAMEGEN
+    LOCALMONTHABBREV LOCALDAY LOCALDAY2 LOCALDAYNAME LOCALYEAR LOCALTIME LOCALHOUR
+    NUMBEROFARTICLES NUMBEROFFILES NUMBEROFEDITS ARTICLEPATH PAGEID SITENAME SERVER
+    SERVERNAME SCRIPTPATH STYLEPATH PAGENAME PAGENAMEE FULLPAGENAME FULLPAGENAMEE
+    ROOTPAGENAME ROOTPAGENAMEE BASEPAGENAME BASEPAGENAMEE SUBPAGENAME SUBPAGENAMEE
+    TALKPAGENAME TALKPAGENAMEE SUBJECTPAGENAME SUBJECTPAGENAMEE NAMESPACEE NAMESPACE
+    NAMESPACENUMBER TALKSPACE TALKSPACEE SUBJECTSPACE SUBJECTSPACEE ARTICLESPACE
+    ARTICLESPACEE CURRENTWEEK CURRENTDOW LOCALWEEK LOCALDOW REVISIONID REVISIONDAY
+    REVISIONDAY2 REVISIONMONTH REVISIONMONTH1 REVISIONYEAR REVISIONTIMESTAMP REVISIONUSER
+    REVISIONSIZE SUBJECTPAGENAME NUMBEROFPAGES NUMBEROFUSERS NUMBEROFACTIVEUSERS
+    NUMBEROFADMINS CURRENTVERSION CONTENTLANGUAGE CONTENTLANG CURRENTTIMESTAMP
+    LOCALTIMESTAMP DIRMARK DIRECTIONMARK NUMBEROFVIEWS""".split()
+)
 _FILE_OPTIONS = re.compile(
     r"^(?:thumb|thumbnail|frame|framed|frameless|border|left|right|center|centre|none|"
     r"upright(?:[ =]?[\d.]+)?|baseline|sub|super|top|text-top|middle|bottom|text-bottom|"
@@ -306,8 +327,12 @@ class _Reader:
     # -- nodes
 
     def nodes(self, code: Wikicode | Iterable[Any]) -> None:
-        nodes = code.nodes if isinstance(code, Wikicode) else code
-        for node in nodes:
+        nodes = list(code.nodes if isinstance(code, Wikicode) else code)
+        trail = ""  # a link's trail, taken from the text after it
+        for k, node in enumerate(nodes):
+            if trail and isinstance(node, Text):
+                node = Text(str(node.value)[len(trail) :])
+                trail = ""
             if isinstance(node, Tag) and node.wiki_markup in _LIST_MARKUP:
                 self.markers += str(node.wiki_markup)  # ("**": one tag each)
                 continue
@@ -316,7 +341,10 @@ class _Reader:
             if isinstance(node, Text):
                 self.text(str(node.value))
             elif isinstance(node, Wikilink):
-                self.link(node)
+                after = nodes[k + 1] if k + 1 < len(nodes) else None
+                found = _TRAIL.match(str(after.value)) if isinstance(after, Text) else None
+                trail = found.group() if found else ""
+                self.link(node, trail)
             elif isinstance(node, Template):
                 self.template(node)
             elif isinstance(node, Tag):
@@ -422,7 +450,18 @@ class _Reader:
             else:
                 self.bold, self.italic = not self.bold, not self.italic
 
-    def link(self, node: Wikilink) -> None:
+    def link(self, node: Wikilink, trail: str = "") -> None:
+        """A link shows its label, and the letters right after it as part of it (MediaWiki's
+        link trail: "[[Force]]s" is one word, "Forces")."""
+        runs = len(self.runs)
+        self._link(node)
+        if trail and len(self.runs) > runs and self.runs[-1][1] == "link":
+            text, style, extra = self.runs[-1]
+            self.runs[-1] = (text + trail, style, extra)
+        elif trail:
+            self.emit(trail)
+
+    def _link(self, node: Wikilink) -> None:
         target = str(node.title).strip()
         forced = target.startswith(":")
         if forced:
@@ -585,7 +624,7 @@ class _Reader:
         name = re.sub(r"[\s_]+", " ", raw).strip().lower()
         if name.startswith("template:"):
             name = name[len("template:") :].strip()
-        if ":" in name or name.startswith("#") or name.isupper() or raw.isupper():
+        if ":" in name or name.startswith("#") or raw in _VARIABLES:
             self.hidden.append("{{" + raw.split(":", 1)[0] + "}}")  # magic word, parser fn
             return
         if name in _INLINE_MARKS:
@@ -599,11 +638,15 @@ class _Reader:
             return
         if name in _HATNOTES:
             self.block()
-            self.emit(_HATNOTES[name], "")
             links = [p for p in _positional(node) if p]
+            lead = _HATNOTES[name]
+            if len(links) > 1 and lead.startswith("Main article"):
+                lead = "Main articles: "
+            self.emit(lead, "")
             for k, target in enumerate(links):
                 if k:
-                    self.emit(", " if k < len(links) - 1 else " and ")
+                    last = k == len(links) - 1
+                    self.emit((", and " if len(links) > 2 else " and ") if last else ", ")
                 self.emit(target, "link", target)
             self.block()
             return
@@ -754,45 +797,48 @@ def _citation_of(contents: Any, site: SiteInfo) -> str:
 # ---- citations ------------------------------------------------------------------------------
 
 _WORK = ("website", "work", "newspaper", "journal", "magazine", "periodical", "encyclopedia",
-         "encyclopaedia", "agency", "via")  # fmt: skip
+         "encyclopaedia")  # fmt: skip
 
 
 def format_citation(params: dict[str, str], kind: str = "cite web") -> str:
     """A citation template's parameters (names lower case, "-" for spaces and "_") as the
-    references list shows it, in Citation Style 1's order: authors, (date), "title", work,
-    publisher, pages, identifiers, URL, retrieval date."""
+    references list shows it, in Citation Style 1's order: authors (date). "chapter".
+    "title". work. volume (issue). location: publisher. agency. date (without authors).
+    pages. identifiers. via. retrieval date. The URL is not text: the title links to it."""
     p = {k: v for k, v in params.items() if v}
     authors = _authors(p)
     date = p.get("date") or p.get("year") or ""
-    title = p.get("title") or p.get("chapter") or p.get("script-title") or ""
+    title = p.get("title") or p.get("script-title") or ""
     work = next((p[k] for k in _WORK if p.get(k)), "")
     book = kind in ("cite book", "citation") and not work
     parts: list[str] = []
     if authors:
         parts.append(authors + (f" ({date})." if date else "."))
+    if p.get("chapter"):
+        parts.append(f"\u201c{p['chapter']}\u201d.")
     if title:
         parts.append(f"{title}." if book else f"\u201c{title}\u201d.")
-    if p.get("chapter") and p.get("title") and p["chapter"] != title:
-        parts.append(f"{p['chapter']}.")
     if work:
         parts.append(f"{work}.")
-    if date and not authors:
-        parts.append(f"{date}.")
-    place = p.get("location") or p.get("place") or ""
-    publisher = p.get("publisher") or ""
-    if publisher and publisher != work:
-        parts.append(f"{place}: {publisher}." if place else f"{publisher}.")
     if p.get("volume"):
         parts.append(f"{p['volume']}" + (f" ({p['issue']})" if p.get("issue") else "") + ".")
-    pages = p.get("pages") or p.get("page") or p.get("pp") or p.get("p") or ""
-    if pages:
-        parts.append(("pp. " if "pages" in p or "pp" in p else "p. ") + pages + ".")
-    for key, label in (("isbn", "ISBN"), ("doi", "doi:"), ("issn", "ISSN"), ("oclc", "OCLC")):
+    place = p.get("location") or p.get("place") or ""
+    if p.get("publisher"):
+        parts.append(f"{place}: {p['publisher']}." if place else f"{p['publisher']}.")
+    if p.get("agency"):
+        parts.append(f"{p['agency']}.")
+    if date and not authors:
+        parts.append(f"{date}.")
+    if p.get("pages") or p.get("pp"):
+        parts.append(f"pp.\u00a0{p.get('pages') or p['pp']}.")
+    elif p.get("page") or p.get("p"):
+        parts.append(f"p.\u00a0{p.get('page') or p['p']}.")
+    for key, label in (("isbn", "ISBN\u00a0"), ("doi", "doi:"), ("issn", "ISSN\u00a0"),
+                       ("oclc", "OCLC\u00a0")):  # fmt: skip
         if p.get(key):
-            parts.append(f"{label}{'' if label.endswith(':') else ' '}{p[key]}.")
-    url = p.get("url") or p.get("archive-url") or ""
-    if url:
-        parts.append(url)
+            parts.append(f"{label}{p[key]}.")
+    if p.get("via"):
+        parts.append(f"\u2013 via {p['via']}.")
     accessed = p.get("access-date") or p.get("accessdate") or ""
     if accessed:
         parts.append(f"Retrieved {accessed}.")
@@ -803,7 +849,8 @@ def _authors(p: dict[str, str]) -> str:
     names = []
     for n in range(0, 10):
         suffix = str(n) if n else ""
-        last = p.get(f"last{suffix}") or p.get(f"surname{suffix}") or p.get(f"author{suffix}-last")
+        last = (p.get(f"last{suffix}") or p.get(f"surname{suffix}")
+                or p.get(f"author{suffix}-last"))  # fmt: skip
         first = p.get(f"first{suffix}") or p.get(f"given{suffix}") or p.get(f"author{suffix}-first")
         whole = p.get(f"author{suffix}") or p.get(f"authors{suffix}")
         if last:
