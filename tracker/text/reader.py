@@ -472,7 +472,7 @@ class _Reader:
         info = self.site.link_target(target)
         kind = "link" if forced else str(info.kind)
         if kind in ("category", "interlanguage"):
-            self.hidden.append(("Category:" if kind == "category" else "") + str(info.title))
+            self.hidden.append(f"Category:{info.title}" if kind == "category" else info.full)
             return
         if kind == "file":
             caption = ""
