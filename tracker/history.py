@@ -9,7 +9,9 @@ from typing import Any
 from tracker.errors import HiddenText, TrackerError, UsageError
 from tracker.store import Store
 from tracker.store.encoding import decode_tags
-from tracker.text.diff import diff_texts
+from tracker.text.diff import content, diff_texts
+from tracker.text.reader import ReaderDiff, reader_diff
+from tracker.text.sections import split
 
 FLAGS = ("texthidden", "userhidden", "commenthidden", "sha1hidden")
 
@@ -147,8 +149,31 @@ def page_diff(
     from_revid: int | None = None,
     to_revid: int | None = None,
     wiki: str | None = None,
+    *,
+    reader: bool = False,
 ) -> dict[str, Any]:
-    """`tracker diff`: by default the latest revision against the one before it with text."""
+    """`tracker diff`: by default the latest revision against the one before it with text.
+    ``reader``: each section also has its reader diff as "reader" (`ReaderDiff.to_json`;
+    null for an unchanged section or one whose text is not stored)."""
+    result, diffs = page_diff_with_readers(store, title, from_revid, to_revid, wiki, reader)
+    if reader:
+        result["sections"] = [
+            dict(s, reader=diffs[s["id"]].to_json() if s["id"] in diffs else None)
+            for s in result["sections"]
+        ]
+    return result
+
+
+def page_diff_with_readers(
+    store: Store,
+    title: str,
+    from_revid: int | None = None,
+    to_revid: int | None = None,
+    wiki: str | None = None,
+    reader: bool = True,
+) -> tuple[dict[str, Any], dict[str, ReaderDiff]]:
+    """The diff JSON of `page_diff` and the reader diff of each changed section by id
+    (none unless ``reader``)."""
     page = resolve_page(store, title, wiki)
     rows = {row["revid"]: row for row in store.revisions(page["id"])}
     if not rows:
@@ -172,9 +197,52 @@ def page_diff(
     for row in (from_row, to_row):
         if row is not None:
             row["title"] = page["title"]
-    return revision_pair_diff(store, from_row, to_row)
+    result = revision_pair_diff(store, from_row, to_row)
+    diffs = reader_diffs(store, from_row, to_row, result["sections"]) if reader else {}
+    return result, diffs
 
 
 def position(row: dict) -> tuple[str, int]:
     """A stored revision's place in MediaWiki's history order."""
     return row["timestamp"], row["revid"]
+
+
+def section_contents(store: Store, row: dict | None) -> dict[str, str]:
+    """The content of each section of a stored revision (its body without the heading
+    line: what a section's word operations point into), by stable section id; empty when
+    the revision has no text or was split otherwise than its stored ids say."""
+    if row is None or not row["has_text"]:
+        return {}
+    text = store.revision_text(row["id"])
+    if text is None:
+        return {}
+    ids = store.section_ids(row["id"])
+    sections = split(text, site=store.site_info(row["wiki_id"]))
+    if len(ids) != len(sections):
+        return {}
+    return {sid: content(section) for sid, section in zip(ids, sections, strict=True)}
+
+
+def reader_diffs(
+    store: Store, old: dict | None, new: dict, sections: list[dict]
+) -> dict[str, ReaderDiff]:
+    """The reader diff (tracker.text.reader) of each changed section of a diff of ``old``
+    and ``new`` (its "sections"), by section id; derived from the stored texts, never
+    stored. A section whose content cannot be found at either end has none."""
+    changed = [s for s in sections if s["kinds"]]
+    if not changed:
+        return {}
+    before = section_contents(store, old)
+    after = section_contents(store, new)
+    site = store.site_info(new["wiki_id"])
+    out: dict[str, ReaderDiff] = {}
+    for section in changed:
+        sid = str(section["id"])
+        old_text = None if "added" in section["kinds"] else before.get(sid)
+        new_text = None if "removed" in section["kinds"] else after.get(sid)
+        if (old_text is None and "added" not in section["kinds"]) or (
+            new_text is None and "removed" not in section["kinds"]
+        ):
+            continue
+        out[sid] = reader_diff(old_text, new_text, site)
+    return out

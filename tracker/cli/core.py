@@ -205,8 +205,17 @@ def _snapshot_wiki_name(config: Config, file: Path) -> str:
 @click.option("--from", "from_revid", type=int, help="The older revision (default: the parent).")
 @click.option("--to", "to_revid", type=int, help="The newer revision (default: the latest).")
 @click.option("--wiki", help="The wiki, when the title is tracked on several.")
-@click.option("--json", "as_json", is_flag=True, help="The diff JSON contract.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="The diff JSON contract (with each reader diff)."
+)
 @click.option("--color/--no-color", default=None, help="Colour (default: on a terminal).")
+@click.option(
+    "--view",
+    type=click.Choice(["reader", "wikitext", "both"]),
+    default="wikitext",
+    show_default=True,
+    help="The words a reader sees, the wikitext, or both.",
+)
 @pass_app
 def diff(
     app: App,
@@ -216,20 +225,30 @@ def diff(
     wiki: str | None,
     as_json: bool,
     color: bool | None,
+    view: str,
 ) -> None:
     """What changed between two revisions, section by section."""
-    from tracker.history import page_diff
+    from tracker.history import page_diff, page_diff_with_readers
     from tracker.text.diff import render_text
+    from tracker.text.readerview import render_reader_text
 
     with app.store(readonly=True) as store:
-        result = page_diff(store, title, from_revid, to_revid, wiki)
-    if as_json:
-        click.echo(json.dumps(result, ensure_ascii=False, indent=1))
-        return
+        if as_json:
+            result = page_diff(store, title, from_revid, to_revid, wiki, reader=True)
+            click.echo(json.dumps(result, ensure_ascii=False, indent=1))
+            return
+        result, readers = page_diff_with_readers(
+            store, title, from_revid, to_revid, wiki, view != "wikitext"
+        )
     use_color = sys.stdout.isatty() if color is None else color
     # Every text of the wiki on one line, its control characters shown (our colours are
     # the only escape sequences printed).
-    click.echo(render_text(for_terminal(result), color=use_color), color=use_color)
+    if view != "reader":
+        click.echo(render_text(for_terminal(result), color=use_color), color=use_color)
+    if view != "wikitext":
+        if view == "both":
+            click.echo("What a reader sees:")
+        click.echo(render_reader_text(result, readers, head=view == "reader"))
 
 
 def register(main: click.Group) -> None:

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 from tracker.config.settings import (
     DIGEST_FORMATS,
+    DIGEST_VIEWS,
     Backfill,
     Channel,
     Config,
@@ -261,6 +262,10 @@ def _check_subscription(
             near = difflib.get_close_matches(fmt, DIGEST_FORMATS, n=1)
             hint = f"did you mean {near[0]!r}?" if near else f"use {', '.join(DIGEST_FORMATS)}"
             check.fail(f"{where}.formats[{j}]", f"unknown format {fmt!r}; {hint}")
+    if sub.view not in DIGEST_VIEWS:
+        near = difflib.get_close_matches(sub.view, DIGEST_VIEWS, n=1)
+        hint = f"did you mean {near[0]!r}?" if near else f"use {', '.join(DIGEST_VIEWS)}"
+        check.fail(f"{where}.view", f"unknown view {sub.view!r}; {hint}")
     watched = [w.title for w in config.watches if sub.wiki is None or w.wiki == sub.wiki]
     for j, title in enumerate(sub.pages):
         if title not in watched:

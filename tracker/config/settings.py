@@ -202,6 +202,9 @@ class Filters:
 
 SCHEDULE_ON_CHANGE = "on change"
 DIGEST_FORMATS = ("text", "markdown", "html")
+# What a digest shows of a changed section: the text as a reader of the article sees it,
+# the wikitext as its editors wrote it, or both.
+DIGEST_VIEWS = ("reader", "wikitext", "both")
 
 
 @dataclass(frozen=True)
@@ -276,6 +279,7 @@ class Subscription:
     # Where the first digest's window starts: a revision id ("1844397") or a date
     # ("2023-05-01"). Unset, the first digest says what it started tracking instead.
     since: str | None = None
+    view: str = "reader"  # one of DIGEST_VIEWS
 
     @property
     def parsed_schedule(self) -> Schedule:
