@@ -620,7 +620,7 @@ def test_hostile_values_show_as_text(client, stored: dict) -> None:
     revision = text_of(client.get(f"/rev/{stored['evil']}/9002"))
     assert "<script>window.__pwned='body'</script>" in revision
     assert "<script>window.__pwned='heading'</script> Bad" in revision
-    diff = text_of(client.get(f"/diff/{stored['evil']}"))
+    diff = text_of(client.get(f"/diff/{stored['evil']}?view=wikitext"))
     assert "window.__pwned='img'" in diff
 
 
@@ -802,7 +802,7 @@ def test_diff_shows_page_facts_and_new_change_types_escaped(stored: dict, monkey
     response = (
         create_app(stored["path"])
         .test_client()
-        .get(f"/diff/{stored['seed']}?from=1844188&to=1844397")
+        .get(f"/diff/{stored['seed']}?from=1844188&to=1844397&view=wikitext")
     )
     assert response.status_code == 200
     html = response.get_data(as_text=True)

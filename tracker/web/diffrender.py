@@ -8,7 +8,8 @@ fit (the content is not there, or was split differently), each change is shown w
 ``before`` context the operation carries.
 
 Pieces are (kind, text) pairs; the template prints the text escaped inside <ins>, <del> or
-plain spans. Nothing here produces markup.
+plain spans. The reader view's HTML is tracker.text.reader's (`pieces_html`, which escapes
+every text it is given); nothing else here produces markup.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from markupsafe import Markup
+
 from tracker.text.display import describe_change, where
+from tracker.text.reader import ReaderDiff, pieces_html
 from tracker.text.worddiff import overlay as word_overlay
 from tracker.web.helpers import safe_url
 
@@ -41,6 +45,11 @@ class SectionView:
     old_side: list[Piece] = field(default_factory=list)
     new_side: list[Piece] = field(default_factory=list)
     semantic: list[dict[str, Any]] = field(default_factory=list)
+    # The reader view (tracker.text.reader): None when the section's text is not stored.
+    reader: ReaderDiff | None = None
+    reader_inline: Markup = Markup("")
+    reader_old: Markup = Markup("")
+    reader_new: Markup = Markup("")
 
     @property
     def moved_from(self) -> list[str] | None:
@@ -184,3 +193,18 @@ def _elide(pieces: list[Piece]) -> list[Piece]:
         if tail:
             out.append(("equal", tail))
     return out
+
+
+READER_CONTEXT = KEEP  # unchanged characters of reader text kept around a change
+
+
+def with_reader(view: SectionView, diff: ReaderDiff) -> SectionView:
+    """The section's reader diff laid out inline and side by side (escaped HTML)."""
+    pieces = diff.pieces
+    view.reader = diff
+    view.reader_inline = Markup(pieces_html(pieces, READER_CONTEXT))
+    old = [p for p in pieces if p[0] in ("equal", "delete", "moved_delete")]
+    new = [p for p in pieces if p[0] in ("equal", "insert", "moved_insert")]
+    view.reader_old = Markup(pieces_html(old, READER_CONTEXT))
+    view.reader_new = Markup(pieces_html(new, READER_CONTEXT))
+    return view

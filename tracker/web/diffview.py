@@ -9,11 +9,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from tracker.history import revision_pair_diff
+from tracker.history import reader_diffs, revision_pair_diff
 from tracker.store import Store
 from tracker.text.diff import content
+from tracker.text.readerview import invisible_line
 from tracker.text.sections import split
-from tracker.web.diffrender import SectionView, section_view, semantic_line
+from tracker.web.diffrender import SectionView, section_view, semantic_line, with_reader
 from tracker.web.helpers import choice_arg, int_arg, store
 from tracker.web.pages import load_page
 from tracker.web.revisions import load_revision, neighbours
@@ -27,6 +28,8 @@ def diff(page_id: int) -> str | Response:
     from_revid = int_arg("from")
     to_revid = int_arg("to")
     mode = choice_arg("mode", ("inline", "side"), "inline")
+    # Reader: the words a reader of the article sees; wikitext: the markup, word by word.
+    view = choice_arg("view", ("reader", "wikitext"), "reader")
     db = store()
     if to_revid is not None:
         new = load_revision(page_id, to_revid)
@@ -41,12 +44,22 @@ def diff(page_id: int) -> str | Response:
         old = db.revision_before(new, with_text=True)
     if old is not None and (old["timestamp"], old["revid"]) > (new["timestamp"], new["revid"]):
         # Picked the wrong way round: the older is always "from".
-        pair = {"from": new["revid"], "to": old["revid"], "mode": request.args.get("mode")}
+        pair = {
+            "from": new["revid"],
+            "to": old["revid"],
+            "mode": request.args.get("mode"),
+            "view": request.args.get("view"),
+        }
         return redirect(url_for("diffview.diff", page_id=page_id, **pair))
     new["title"] = page["title"]
     result = revision_pair_diff(db, old, new)
     views = _views(db, result, old)
     changed = [v for v in views if v.kinds]
+    reader_hidden = None
+    if view == "reader":
+        diffs = reader_diffs(db, old, new, result["sections"])
+        changed = [with_reader(v, diffs[v.id]) if v.id in diffs else v for v in changed]
+        reader_hidden = invisible_line(diffs.values())
     unchanged = [v for v in views if not v.kinds]
     between = db.span_counts(page_id, old, new)
     older_edit = neighbours(db, page_id, old["revid"])[0] if old else None
@@ -62,6 +75,8 @@ def diff(page_id: int) -> str | Response:
         page_changes=page_changes,
         unchanged=unchanged,
         mode=mode,
+        view=view,
+        reader_hidden=reader_hidden,
         between=between,
         older_edit=older_edit,
         newer_edit=newer_edit,

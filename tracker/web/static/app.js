@@ -35,6 +35,12 @@ function setupModes(diff) {
         else other.removeAttribute("aria-current");
       }
       history.replaceState(null, "", link.href);
+      // The Reader / Wikitext links keep the layout chosen here.
+      for (const view of document.querySelectorAll(".views a[data-view]")) {
+        const url = new URL(view.href);
+        url.searchParams.set("mode", mode);
+        view.href = url.toString();
+      }
     });
   }
 }
