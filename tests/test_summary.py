@@ -359,3 +359,60 @@ def test_summary_link_label_across_an_autocomment_stays_text() -> None:
     # apart); here the link stays text around the section link.
     assert links_of("[[Foo|x /* s */ y]]") == [("section", "s", "s")]
     assert summary_text("[[Foo|x /* s */ y]]") == "[[Foo|x → s: y]]"
+
+
+# --- digests ---------------------------------------------------------------------------------
+
+
+def _digest_with(comment: str, formats: tuple[str, ...]) -> dict[str, str]:
+    from hostile import hostile_model
+
+    from tracker.digest.render import render_digest
+    from tracker.text.summary import summary_pieces
+
+    model = hostile_model("plain")
+    for page in model["pages"]:
+        for rev in page["revisions"]:
+            rev["comment"] = comment
+            rev["summary"] = summary_pieces(comment, page_url, "Some page")
+    return render_digest(model, formats)
+
+
+def test_digests_show_summaries_as_mediawiki_does() -> None:
+    comment = "/* Early life */ see [[Foo bar|x]]s <b>&amp;</b> [[javascript:alert(1)|y]]"
+    out = _digest_with(comment, ("text", "markdown", "html", "html_body"))
+    assert "→ Early life: see xs <b>&</b> y" in out["text"]
+    assert "→ Early life: see xs &lt;b&gt;&&lt;/b&gt; y" in out["markdown"]
+    assert "[[" not in out["markdown"] and "/*" not in out["markdown"]
+    for fmt in ("html", "html_body"):
+        html = out[fmt]
+        assert (
+            f'<a class="summary-section" href="{BASE}?title=Some_page#Early_life">'
+            "→\u200eEarly life</a>: </span> see "
+            f'<a class="summary-link" href="{BASE}?title=Foo_bar">xs</a> &lt;b&gt;&amp;&lt;/b&gt; '
+            f'<a class="summary-link" href="{BASE}?title=Javascript%3Aalert%281%29">y</a>'
+        ) in html, fmt
+
+
+@pytest.mark.parametrize("comment", HOSTILE)
+def test_digests_escape_hostile_summaries(comment: str) -> None:
+    out = _digest_with(comment, ("markdown", "html"))
+    parsed = _Collect()
+    parsed.feed(out["html"])
+    hrefs = [attrs["href"] for tag, attrs in parsed.tags if tag == "a" and "href" in attrs]
+    assert all(href.startswith(("https://", "http://")) for href in hrefs), hrefs
+    assert "<script" not in out["html"].lower() and "<img" not in out["html"].lower()
+    assert "<" not in out["markdown"].replace("&lt;", "")
+
+
+def test_digest_hidden_summary_stays_as_worded() -> None:
+    from hostile import hostile_model
+
+    from tracker.digest.render import render_digest
+
+    model = hostile_model("plain")
+    for page in model["pages"]:
+        for rev in page["revisions"]:
+            rev["comment"], rev["summary"] = "(summary hidden)", None
+    out = render_digest(model, ("text", "html"))
+    assert "(summary hidden)" in out["text"] and "(summary hidden)" in out["html"]

@@ -42,6 +42,8 @@ from tracker.store import digests as ds
 from tracker.text.diff import content
 from tracker.text.display import LEAD, section_label
 from tracker.text.sections import split
+from tracker.text.siteinfo import SiteInfo
+from tracker.text.summary import summary_pieces
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +127,7 @@ class Links:
     config: Config
     wiki: Wiki
     page: dict
+    site: SiteInfo | None = None  # the wiki's namespaces, for links in summaries
 
     def wiki_diff(self, old: int | None, new: int) -> str | None:
         script = self.wiki.script_url
@@ -133,8 +136,12 @@ class Links:
         return f"{script}?diff={new}&oldid={old}" if old else f"{script}?oldid={new}"
 
     def wiki_page(self) -> str | None:
+        return self.page_url(self.page["title"])
+
+    def page_url(self, title: str) -> str | None:
+        """Any page of the wiki by its title (links in edit summaries)."""
         script = self.wiki.script_url
-        return f"{script}?title={quote(self.page['title'].replace(' ', '_'))}" if script else None
+        return f"{script}?title={quote(title.replace(' ', '_'))}" if script else None
 
     @property
     def base(self) -> str | None:
@@ -220,6 +227,12 @@ def revision_model(
         "time": clock.local(rec["timestamp"]),
         "user": rec["user"] if rec["user"] is not None else "(username hidden)",
         "comment": rec["comment"] if rec["comment"] is not None else "(summary hidden)",
+        # The summary as MediaWiki shows it, its links resolved (None: hidden).
+        "summary": (
+            summary_pieces(rec["comment"], links.page_url, links.page["title"], links.site)
+            if rec["comment"] is not None
+            else None
+        ),
         "minor": rec["minor"],
         "tags": rec["tags"],
         "size": rec["size"],
@@ -290,7 +303,7 @@ def changes_model(
     window holds nothing the subscription wants to hear about."""
     ref, page = window.ref, window.ref.page
     assert page is not None
-    links = Links(config, ref.wiki, page)
+    links = Links(config, ref.wiki, page, store.site_info(page["wiki_id"]))
     sizes = [window.start["size"] if window.start else 0] + [r["size"] for r in window.rows]
     revs = [revision_model(row, sizes[i], sub, clock, links) for i, row in enumerate(window.rows)]
     by_revid = {rev["revid"]: rev for rev in revs}

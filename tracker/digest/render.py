@@ -32,9 +32,10 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from tracker.text.display import describe_change, one_line, printable, terminal_text
+from tracker.text.summary import pieces_html, pieces_text, summary_pieces
 from tracker.text.worddiff import overlay
 
 FORMAT_TEMPLATES = {
@@ -170,6 +171,27 @@ def plural(count: int, singular: str, many: str | None = None) -> Markup:
     return Markup(f"{count:,d} {singular if count == 1 else (many or singular + 's')}")
 
 
+def summary_html(rev: Any) -> Markup:
+    """HTML digests: a revision's summary as MediaWiki shows it, from the model's
+    ``summary`` pieces (links to the wiki); a hidden one as the model words it; a model
+    from before the pieces read again, without links."""
+    if "summary" not in rev:
+        return pieces_html(summary_pieces(rev["comment"], lambda title: None, ""))
+    if rev["summary"] is None:
+        return Markup(escape(printable(rev["comment"])))
+    return pieces_html(rev["summary"])
+
+
+def summary_text(rev: Any) -> str:
+    """Text and Markdown digests: the summary as plain text ("→ Section: rest"), which
+    the format's escaping then treats as any wiki text."""
+    if rev.get("summary") is not None:
+        return pieces_text(rev["summary"])
+    if "summary" not in rev:
+        return pieces_text(summary_pieces(rev["comment"], lambda title: None, ""))
+    return str(rev["comment"])
+
+
 def truncate_middle(value: Any, limit: int = 300) -> str:
     text = str(value)
     return text if len(text) <= limit else text[: limit // 2] + " … " + text[-limit // 2 :]
@@ -190,6 +212,8 @@ FILTERS = {
     "truncate_middle": truncate_middle,
     "md": md_escape,
     "plain": plain,
+    "summary_html": summary_html,
+    "summary_text": summary_text,
 }
 
 
