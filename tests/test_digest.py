@@ -115,7 +115,8 @@ def test_digest_second_window_is_the_net_effect_with_vandalism_collapsed(tmp_pat
 
 
 def test_digest_tells_page_facts_for_the_page(tmp_path: Path) -> None:
-    t = tracker_at(tmp_path, EVERYTHING, revisions=9)
+    # The wikitext view lists page facts; the reader view counts them as not visible.
+    t = tracker_at(tmp_path, dict(EVERYTHING, view="wikitext"), revisions=9)
     t.deliver()
     t.stage(None)
     t.deliver()
@@ -441,7 +442,9 @@ def test_digest_shipped_config_leaves_a_digest_to_read(tmp_path: Path) -> None:
     assert {p.suffix for p in written} == {".html", ".md"}
     md = next(p for p in written if p.suffix == ".md").read_text()
     assert "Pakistan–NATO relations" in md and "reverted by RevertBot" in md
-    assert "Infobox bilateral relations envoytitle1: Ambassador → Permanent Representative" in md
+    # The reader view by default: the infobox field as a reader reads it, no wikitext.
+    assert "Infobox: envoytitle1: Ambassador → Permanent Representative" in md
+    assert "Not visible to readers: 1 category added" in md
 
 
 def test_digest_tells_which_wiki_is_not_reachable(tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ def test_digest_html_renders_the_changed_sections(tmp_path: Path, browser, artif
             {
                 "name": "browser",
                 "formats": ["html"],
+                "view": "wikitext",  # the reader view: test_reader_digest_browser.py
                 "channels": [{"type": "file", "path": "digests"}],
             },
             revisions=9,

@@ -170,7 +170,8 @@ def test_email_html_part_escapes_hostile_wiki_values(tmp_path: Path, smtp_server
         database="t.db",
         wikis=[{"name": "h", "snapshot": "hostile.xml"}],
         watches=[{"wiki": "h", "title": "Hostile page"}],
-        subscriptions=[{"name": "h", "channels": [smtp_server.channel()]}],
+        # Both views: the wikitext's markup shown as text, the reader's words beside it.
+        subscriptions=[{"name": "h", "view": "both", "channels": [smtp_server.channel()]}],
     )
     t = Tracker(config)
     from tracker.fetch.poll import poll_all

@@ -35,13 +35,19 @@ from zoneinfo import ZoneInfo
 
 from tracker.config import Config, Subscription, Wiki
 from tracker.digest.render import semantic_lines, word_segments
-from tracker.history import revision_pair_diff, revision_record, size_change
+from tracker.history import (
+    reader_diffs,
+    revision_pair_diff,
+    revision_record,
+    section_contents,
+    size_change,
+)
 from tracker.model import is_bot, parse_stamp, utc_stamp
 from tracker.store import Store
 from tracker.store import digests as ds
-from tracker.text.diff import content
 from tracker.text.display import LEAD, section_label
-from tracker.text.sections import split
+from tracker.text.reader import ReaderDiff
+from tracker.text.readerview import invisible_line
 from tracker.text.siteinfo import SiteInfo
 from tracker.text.summary import summary_pieces
 
@@ -317,19 +323,26 @@ def changes_model(
     for section_id, revid in store.touched_sections([row["id"] for row in window.rows]):
         touched.setdefault(section_id, []).append(revid)
 
-    net, old, page_facts = _net_diff(store, window)
+    net, old, new, page_facts = _net_diff(store, window)
     followed = followed_sections(store, sub, window, net)
     contents = _OldContents(store, old)
     window.sections = followed
     counted_ids = {rev["revid"] for rev in counted}
-    sections = []
+    chosen = []
     for sec in net:
         if not sec["kinds"] or (followed is not None and sec["id"] not in followed):
             continue
         makers = [by_revid[r] for r in touched.get(sec["id"], []) if r in counted_ids]
         if sec["id"] in touched and not makers:
             continue  # only filtered or reverted edits touched it
-        sections.append(_section_model(sec, makers, sub, contents))
+        chosen.append((sec, makers))
+    # The reader view is derived here from the stored texts (never stored by the ingest).
+    readers: dict[str, ReaderDiff] = {}
+    if sub.view != "wikitext" and new is not None:
+        readers = reader_diffs(store, old, new, [sec for sec, _makers in chosen])
+    sections = [
+        _section_model(sec, makers, sub, contents, readers.get(sec["id"])) for sec, makers in chosen
+    ]
     if followed is not None:
         # A section subscription counts only the edits to its sections.
         ids = {r for sid in followed for r in touched.get(sid, [])}
@@ -373,6 +386,7 @@ def changes_model(
         "revisions": counted,
         "page_semantic": page_semantic[:MAX_SEMANTIC],
         "page_semantic_more": max(0, len(page_semantic) - MAX_SEMANTIC),
+        "reader_hidden": invisible_line(readers.values()),
         "reverted": [_group_model(revert, reverted) for revert, reverted in groups],
         "followed": None,
         "revision_count": None,
@@ -391,18 +405,20 @@ def _brief(row: dict | None, clock: Clock) -> dict[str, Any] | None:
     }
 
 
-def _net_diff(store: Store, window: Window) -> tuple[list[dict], dict | None, list[dict]]:
+def _net_diff(
+    store: Store, window: Window
+) -> tuple[list[dict], dict | None, dict | None, list[dict]]:
     """The sections of the diff from the revision before the window to its last one, that
-    older revision, and the diff's page-level changes."""
+    older revision, the newer one, and the diff's page-level changes."""
     with_text = [row for row in window.rows if row["has_text"]]
     if not with_text:
-        return [], None, []
+        return [], None, None, []
     new = with_text[-1]
     old = window.start
     if old is not None and not old["has_text"]:
         old = store.revision_before(old, with_text=True)
     result = revision_pair_diff(store, old, new)
-    return list(result["sections"]), old, list(result.get("page") or [])
+    return list(result["sections"]), old, new, list(result.get("page") or [])
 
 
 class _OldContents:
@@ -419,15 +435,7 @@ class _OldContents:
         return self._by_id.get(section_id)
 
     def _split(self) -> dict[str, str]:
-        old = self.old
-        text = self.store.revision_text(old["id"]) if old is not None else None
-        if old is None or text is None:
-            return {}
-        ids = self.store.section_ids(old["id"])
-        sections = split(text, site=self.store.site_info(old["wiki_id"]))
-        if len(ids) != len(sections):
-            return {}
-        return {sid: content(s) for sid, s in zip(ids, sections, strict=True)}
+        return section_contents(self.store, self.old)
 
 
 def followed_sections(
@@ -466,7 +474,11 @@ def last_with_text(store: Store, window: Window) -> dict | None:
 
 
 def _section_model(
-    sec: dict, makers: list[dict], sub: Subscription, contents: _OldContents
+    sec: dict,
+    makers: list[dict],
+    sub: Subscription,
+    contents: _OldContents,
+    reader: ReaderDiff | None = None,
 ) -> dict[str, Any]:
     changes = sec.get("changes") or []
     # Offsets point into the section's old content; an added section had none.
@@ -490,7 +502,26 @@ def _section_model(
         "more_words": more,
         "semantic": semantic[:MAX_SEMANTIC],
         "semantic_more": max(0, len(semantic) - MAX_SEMANTIC),
+        "reader": _reader_model(reader, sec["kinds"]) if reader is not None else None,
         "revisions": makers,
+    }
+
+
+def _reader_model(diff: ReaderDiff, kinds: list[str]) -> dict[str, Any]:
+    """A section's reader diff as digests show it: its words as escaped HTML and as text
+    with wdiff's marks, what changed for a reader in lines, and what did not show."""
+    return {
+        "html": diff.html(),
+        "text": diff.text(),
+        "changed": diff.changed,
+        "words_added": diff.words_added,
+        "words_removed": diff.words_removed,
+        "lines": diff.lines[:MAX_SEMANTIC],
+        "lines_more": max(0, len(diff.lines) - MAX_SEMANTIC),
+        "hidden": list(diff.hidden),
+        "markup_only": diff.markup_only,
+        # Nothing a reader sees: told only in the page's "Not visible to readers" line.
+        "invisible": diff.markup_only and not diff.lines and set(kinds) <= {"edited"},
     }
 
 
@@ -527,4 +558,5 @@ def started_model(
         "reverted": [],
         "page_semantic": [],
         "page_semantic_more": 0,
+        "reader_hidden": None,
     }

@@ -202,8 +202,49 @@ def multiline(value: Any) -> Markup:
     return Markup(terminal_text(value))
 
 
+# The reader diff's classes (tracker.text.reader.pieces_html) as inline styles: mail clients
+# drop <style> blocks. The colours are those of the wikitext highlights.
+_READER_STYLES = {
+    "rd-ins": "background:#d1f7da;color:#0a3d18;text-decoration:none;",
+    "rd-del": "background:#ffd7d5;color:#67060c;text-decoration:line-through;",
+    "rd-ins moved": "background:#ddf4ff;color:#0a3069;text-decoration:none;"
+    "border-bottom:1px dashed #0969da;",
+    "rd-del moved": "background:#ddf4ff;color:#57606a;text-decoration:line-through;",
+    "rd-link": "color:#0969da;",
+    "rd-url": "color:#0969da;",
+    "rd-note": "color:#0969da;font-size:11px;",
+    "rd-mark": "color:#57606a;font-size:11px;",
+    "rd-cite": "color:#1f2328;font-size:13px;",
+    "rd-tpl": "background:#eaeef2;color:#57606a;font-size:12px;padding:0 4px;border-radius:4px;",
+    "rd-file": "color:#57606a;font-style:italic;",
+    "rd-field": "font-weight:600;",
+    "rd-head": "font-weight:600;",
+    "rd-bullet": "color:#57606a;",
+}
+_READER_CLASS = re.compile(r'class="(rd-[a-z]+(?: moved)?)"')
+
+
+def reader_mail_html(value: Any) -> Markup:
+    """HTML digests: a reader diff's HTML (ReaderDiff.html, escaped when it was made) with
+    its classes given as inline styles."""
+    return Markup(
+        _READER_CLASS.sub(
+            lambda m: f'style="{_READER_STYLES.get(m.group(1), "")}" {m.group(0)}', str(value)
+        )
+    )
+
+
+def md_quote(value: Any) -> Markup:
+    """Markdown digests: a passage of text, its lines kept, as a block quote of escaped
+    lines (md_escape)."""
+    lines = str(value).strip("\n").split("\n")
+    return Markup("\n".join(("> " + md_escape(line)).rstrip() for line in lines))
+
+
 FILTERS = {
     "md_link": md_link,
+    "md_quote": md_quote,
+    "reader_mail_html": reader_mail_html,
     "slack_link": slack_link,
     "signed": signed,
     "plural": plural,

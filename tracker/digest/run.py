@@ -133,6 +133,7 @@ def build(
         "pages": shown,
         "errors": errors,
         "sections_filter": list(sub.sections),
+        "view": sub.view,  # what each changed section shows: "reader", "wikitext" or "both"
         "links": {"web": config.web.base_url.rstrip("/") if config.web.base_url else None},
     }
     model["subject"] = subject(model)
