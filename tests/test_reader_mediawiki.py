@@ -17,11 +17,12 @@ precision, recall and F1 over all pairs must give F1 >= 0.95.
 
 Pairs: every consecutive pair of the bundled snapshot (snapshots/, the seed article's
 made-up history); and, where the files are present (tests/data/real/README.md: GitHub only,
-so not in CI), every consecutive pair of de.wiktionary's "Hallo" and the pairs of every
-second revision of "Hallo" (135) and of every tenth of the first 500 of English
+so not in CI), the pairs of every second revision of de.wiktionary's "Hallo" (135) and of
+every tenth of the first 500 of English
 Wikipedia's "Anarchism" (2001-2003, no templates): a revision takes 0.1-0.2 s to render, all
-of them would take the run past a minute. The real pairs fall short of the target today
-(REAL_SHORTFALL says why) and are marked so.
+of them would take the run past a minute. Measured: the snapshot's 15 pairs F1 0.996, Hallo's
+67 pairs 0.983, Anarchism's 49 pairs 0.973 (with words matched across the whole text,
+`word_diff(by_words=True)`: line by line first, restructured pages gave 0.90).
 
 Left out:
 - the registry files of the corpus (enwiki 2016, enwiki 2017 tables, bgwiki 2017): one
@@ -65,16 +66,6 @@ REAL = {
     "dewiktionary-Hallo.xml.xz": (2, True),
     "enwiki-Anarchism-2001-2003-first500.xml.xz": (10, False),
 }
-# What the real histories give today, below the target: tracker.text.worddiff pairs the
-# lines of a changed stretch by position, so a restructured page (Anarchism's sections
-# rewritten and reordered in 2002; Hallo's entry rewritten to Wiktionary's layout, each
-# paragraph behind a "[1]") shows whole paragraphs replaced where difflib keeps most of
-# their words: the reader marks many more words than changed (precision 0.83-0.85,
-# recall 0.95-0.99). The reader text itself agrees (the snapshot: F1 0.996).
-REAL_SHORTFALL = (
-    "worddiff pairs changed lines by position: whole paragraphs replaced on restructured "
-    "pages (Hallo F1 0.90, Anarchism 0.90 on all their pairs)"
-)
 TARGET_F1 = 0.95
 _WORD = re.compile(r"\w+")
 
@@ -326,12 +317,13 @@ def test_reader_diff_snapshot_against_mediawiki(wiki: TestWiki, site: SiteInfo) 
     assert score.f1 >= TARGET_F1, score.report()
 
 
-@pytest.mark.xfail(reason=REAL_SHORTFALL, strict=True)
-@pytest.mark.parametrize(
-    "name", [name for name in REAL if find_file(name) is not None] or [
-        pytest.param("", marks=pytest.mark.skip(reason="no GitHub-only corpus file here"))]
-)  # fmt: skip
-def test_reader_diff_real_history_against_mediawiki(
+# GitHub-only files (tests/data/real/README.md): a case only where the file is; without
+# any, no test (not a skipped one).
+REAL_PRESENT = [name for name in REAL if find_file(name) is not None]
+
+
+@pytest.mark.parametrize("name", REAL_PRESENT)
+def _test_reader_diff_real_history_against_mediawiki(
     wiki: TestWiki, site: SiteInfo, name: str, tmp_path: Path
 ) -> None:
     started = time.monotonic()
@@ -351,3 +343,9 @@ def test_reader_diff_real_history_against_mediawiki(
     score_history(wiki, site, title, revisions, score)
     print(score.report(), f"({time.monotonic() - started:.1f} s)")
     assert score.f1 >= TARGET_F1, score.report()
+
+
+if REAL_PRESENT:
+    test_reader_diff_real_history_against_mediawiki = (
+        _test_reader_diff_real_history_against_mediawiki
+    )

@@ -10,7 +10,13 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tracker.text.worddiff import apply_word_diff, count_section_words, count_words, word_diff
+from tracker.text.worddiff import (
+    apply_word_diff,
+    count_section_words,
+    count_words,
+    overlay,
+    word_diff,
+)
 
 
 def _texts(ops):
@@ -156,11 +162,28 @@ def _edited(draw):
 @example(("\n supply supply Pakistan NATO", "NATO supply Pakistan"))
 def test_apply_word_diff_rebuilds_the_new_text(pair):
     old, new = pair
-    ops = word_diff(old, new)
-    assert apply_word_diff(old, ops) == new
-    assert (ops == []) == (old == new)
-    positions = [op["at"] for op in ops]
-    assert positions == sorted(positions)
+    for by_words in (False, True):
+        ops = word_diff(old, new, by_words=by_words)
+        assert apply_word_diff(old, ops) == new
+        assert (ops == []) == (old == new)
+        positions = [op["at"] for op in ops]
+        assert positions == sorted(positions)
+
+
+def test_by_words_keeps_the_words_a_rewritten_paragraph_kept():
+    # Line by line, two rewritten paragraphs pair by position and the words they share are
+    # folded into the replacement; word by word, the shared words stay.
+    old = "The cat sat on the mat.\nDogs bark at night in the town.\n"
+    new = "Dogs often bark at night.\nThe old cat sat on a mat in the town.\n"
+    kept = "".join(
+        piece for kind, piece in overlay(old, word_diff(old, new, by_words=True)) or []
+        if kind == "equal"
+    )  # fmt: skip
+    by_lines = "".join(
+        piece for kind, piece in overlay(old, word_diff(old, new)) or [] if kind == "equal"
+    )
+    assert len(kept.split()) > len(by_lines.split())
+    assert "cat sat on" in kept
 
 
 # ---- an edit's place, when known, changes nothing ------------------------------------------

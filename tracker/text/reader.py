@@ -871,7 +871,7 @@ def reader_diff(old: str | None, new: str | None, site: SiteInfo | None = None) 
     site = site or _SITE
     before = reader_text(old, site) if old is not None else ReaderText(())
     after = reader_text(new, site) if new is not None else ReaderText(())
-    ops = word_diff(before.text, after.text)
+    ops = word_diff(before.text, after.text, by_words=True)
     added = sum(count_words(op["text"]) for op in ops if op["type"] == "insert")
     removed = sum(count_words(op["text"]) for op in ops if op["type"] == "delete")
     pieces = styled_pieces(before, after, ops)

@@ -79,6 +79,7 @@ def word_diff(
     edit: tuple[int, int, str] | None = None,
     *,
     coarse: list[str] | None = None,
+    by_words: bool = False,
 ) -> list[Op]:
     """The operations that turn `old` into `new`, in the order `apply_word_diff` needs.
 
@@ -87,13 +88,18 @@ def word_diff(
     when the diff is coarser than usual because it would take too long otherwise: more
     than `_MAX_WORK` token pairs for difflib (megabytes of text without anchors), the
     stretches beyond are each one replacement.
+    `by_words`: words matched across the whole texts, not line by line first, and short
+    equal runs between changes kept, not folded into the change: as a word diff tool
+    pairs them (what a reader sees, tracker.text.reader).
     """
     if old == new:
         return []
     ops: list[Op] = []
     work = Work(_MAX_WORK)
-    line = _edited_line(old, edit) if edit is not None else None
-    if line is None:
+    line = _edited_line(old, edit) if edit is not None and not by_words else None
+    if by_words:
+        _diff(old, new, 0, 2, ops, work, fold=False)
+    elif line is None:
         _diff(old, new, 0, 0, ops, work)
     else:
         # One line changed: what the line level would find; diff its sentences.
@@ -208,7 +214,13 @@ _LEVELS: list[Callable[[str], list[str]]] = [_lines, _sentences, _units, _fine]
 
 
 def _diff(
-    old: str, new: str, base: int, level: int, ops: list[Op], work: Work | None = None
+    old: str,
+    new: str,
+    base: int,
+    level: int,
+    ops: list[Op],
+    work: Work | None = None,
+    fold: bool = True,
 ) -> None:
     """Append the operations turning `old` (at offset `base` of the whole old text) into `new`."""
     if not old:
@@ -236,7 +248,7 @@ def _diff(
     else:
         found = opcodes(a_mid, b_mid, work)
     positions = list(accumulate(map(len, a_mid), initial=offset))
-    if level > 0 and len(found) > 2:
+    if fold and level > 0 and len(found) > 2:
         found = _absorb_small_equalities(found, positions, b_mid)
     for tag, i1, i2, j1, j2 in found:
         if tag == "equal":
@@ -245,7 +257,7 @@ def _diff(
         new_part = "".join(b_mid[j1:j2])
         at = positions[i1]
         if tag == "replace" and _deeper(level, i2 - i1, j2 - j1):
-            _diff(old_part, new_part, at, level + 1, ops, work)
+            _diff(old_part, new_part, at, level + 1, ops, work, fold)
         else:
             _emit_text(old_part, new_part, at, ops)
 
