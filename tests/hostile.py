@@ -7,7 +7,9 @@
 - ``hostile_export``/``hostile_tracker``/``poll_and_deliver``: the real pipeline, an export
   whose title, users, summaries and headings are hostile, polled and digested;
 - ``python_markdown_apprise`` and ``apprise_email_html``: the HTML a reader's mail client
-  gets of the Markdown digest (Python-Markdown as Apprise runs it; Apprise to SMTP).
+  gets of the Markdown digest (Python-Markdown as Apprise runs it; Apprise to SMTP);
+- ``active_html(html)``: what in a page would run or load something (elements, attributes),
+  as an HTML parser reads it: hostile text shown escaped is not.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 from email import message_from_bytes, policy
+from html.parser import HTMLParser
 from pathlib import Path
 
 import markdown
@@ -326,3 +329,39 @@ def apprise_email_html(tmp_path: Path, smtp, value: str | None = None) -> str:  
     part = raw.get_body(("html",))
     assert part is not None, raw
     return part.get_content()
+
+
+# --- what would act -------------------------------------------------------------------------
+
+_ACTIVE_ELEMENTS = frozenset(
+    {"script", "img", "iframe", "object", "embed", "style", "link", "meta", "base", "svg",
+     "video", "audio", "source", "form", "input"}
+)  # fmt: skip
+
+
+class _Active(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _ACTIVE_ELEMENTS:
+            self.found.append(f"<{tag}>")
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.found.append(f"<{tag} {name}=>")
+            if name in ("href", "src", "action", "formaction") and (value or "").strip().lower(
+            ).startswith(("javascript:", "data:", "vbscript:")):  # fmt: skip
+                self.found.append(f"<{tag} {name}={value}>")
+            if name == "style" and "url(" in (value or "").lower():
+                self.found.append(f"<{tag} style=url()>")
+
+
+def active_html(html: str, allowed: frozenset[str] = frozenset()) -> list[str]:
+    """The elements and attributes of `html` that would run a script or fetch something
+    (``<script>``, ``<img>``, ``on*=``, ``javascript:`` links, ``url()`` in a style), but
+    the element names in `allowed` (a page's own ``<script>``, ``<link>``)."""
+    parser = _Active()
+    parser.feed(html)
+    parser.close()
+    return [f for f in parser.found if f.split()[0].strip("<>") not in allowed]

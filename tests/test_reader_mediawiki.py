@@ -11,7 +11,7 @@ The words (``\\w+``) of two consecutive revisions are diffed with difflib (token
 words it adds and removes (two multisets) are compared with the words `reader_diff` of the
 two whole wikitexts marks as inserted or deleted (moved words count as both: difflib has no
 moves). Footnote numbers are ignored on both sides (MediaWiki's marks are dropped, the
-reader's are "[†]"), and so are the reader's bullets and list numbers (MediaWiki's come
+reader's are `NOTE_MARK`), and so are the reader's bullets and list numbers (MediaWiki's come
 from CSS, not from the text) and the word "image" of its "[image: caption]". Token-level
 precision, recall and F1 over all pairs must give F1 >= 0.95.
 

@@ -49,7 +49,7 @@ from tracker.text.heading_checks import is_link_target
 from tracker.text.headings import DEFAULT_TAGS
 from tracker.text.wikiparse import Budget, parse
 
-__all__ = ["LinkKinds", "heading_text"]
+__all__ = ["HTML_TAGS", "LinkKinds", "heading_text"]
 
 _PHP_SPACE = " \t\n\r\0\x0b"  # what PHP's trim() removes: not U+00A0, unlike str.strip()
 _PLAIN = re.compile(r"[^\[\]{}<>'&_~]*")  # nothing to render: only trimmed
@@ -96,12 +96,12 @@ _MIN_UNITS = 2048
 
 # Sanitizer::getRecognizedTagData: the HTML elements wikitext may use; a reader sees their
 # content only. Any other tag is shown as text.
-_HTML = frozenset(
+HTML_TAGS = frozenset(
     """b bdi del i ins u font big small sub sup h1 h2 h3 h4 h5 h6 cite code em s strike strong
     tt var div center blockquote ol ul dl table caption pre ruby rb rp rt rtc p span abbr dfn
     kbd samp data time mark br wbr hr li dt dd meta link tr td th q bdo""".split()
 )
-_STRAY_HTML = re.compile(r"</?(?:{})(?:\s[^<>]*)?/?>".format("|".join(sorted(_HTML))), re.I)
+_STRAY_HTML = re.compile(r"</?(?:{})(?:\s[^<>]*)?/?>".format("|".join(sorted(HTML_TAGS))), re.I)
 _INCLUDEONLY = re.compile(r"<includeonly\s*>.*?(?:</includeonly\s*>|$)", re.I | re.S)
 # Extension tags that show nothing where they are, and those whose content is text.
 # (A <style> or <script>, on a wiki where an extension makes them, is dropped too: T198618.)
@@ -217,7 +217,7 @@ class _Renderer:
                 out.append(self.keep(_decode(str(node.contents or ""))))
             else:
                 out.append(self.wikitext(str(node)))  # its output needs the extension
-        elif name in _HTML:
+        elif name in HTML_TAGS:
             if node.contents is not None:
                 self.nodes(node.contents.nodes, out)
         else:

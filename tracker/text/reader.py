@@ -45,6 +45,7 @@ from mwparserfromhell.wikicode import Wikicode
 
 from tracker.errors import Unreadable
 from tracker.text.heading_checks import is_link_target
+from tracker.text.headline import HTML_TAGS
 from tracker.text.siteinfo import SiteInfo
 from tracker.text.wikiparse import Budget, parse
 from tracker.text.worddiff import count_words, overlay, word_diff
@@ -72,9 +73,10 @@ Run = tuple[str, str, Any]
 Piece = tuple[str, str, str, Any]
 
 # What a footnote mark is in the text that is diffed: the same whatever its number, so that
-# a source added before others does not show as every later mark changed. It shows as
+# a source added before others does not show as every later mark changed; one character
+# (of Unicode's private use area), so that a diff takes or leaves a mark whole. It shows as
 # "[n]" (its run's number).
-NOTE_MARK = "[\u2020]"
+NOTE_MARK = "\ue000"
 _SITE = SiteInfo.default()
 _UNITS = 64  # what reading a section may cost (tracker.text.wikiparse.Budget), per character
 _MIN_UNITS = 4096
@@ -218,9 +220,11 @@ _TEXT_FIRST = frozenset(
 )
 _TEXT_LAST = frozenset({"lang", "transl", "transliteration", "langx"})
 _FLAG = frozenset({"flag", "flagcountry", "flagu", "flag country"})
+# Extension tags that show nothing where they are (<references> lists citations given
+# earlier), and markup of the page's transclusion.
 _INVISIBLE_TAGS = frozenset(
-    {"references", "templatestyles", "indicator", "section", "style", "script", "noinclude",
-     "includeonly", "onlyinclude", "categorytree", "templatedata"}
+    {"references", "templatestyles", "indicator", "section", "noinclude", "includeonly",
+     "onlyinclude", "categorytree", "templatedata"}
 )  # fmt: skip
 _LIST_MARKUP = frozenset({"*", "#", ":", ";"})
 _LITERAL_TAGS = frozenset({"nowiki", "pre", "syntaxhighlight", "source", "code", "tt", "kbd"})
@@ -538,6 +542,10 @@ class _Reader:
             if node.contents:
                 self.nodes(node.contents.nodes)
             self.block()
+        elif name not in HTML_TAGS and name not in self.site.extension_tags:
+            # Neither HTML that wikitext may use (Sanitizer) nor the wiki's extension tag:
+            # MediaWiki shows it as text ("<script>", "<img src=...>").
+            self.emit(str(node))
         elif node.contents is not None:
             self.nodes(node.contents.nodes)
 
