@@ -416,3 +416,11 @@ def test_digest_hidden_summary_stays_as_worded() -> None:
             rev["comment"], rev["summary"] = "(summary hidden)", None
     out = render_digest(model, ("text", "html"))
     assert "(summary hidden)" in out["text"] and "(summary hidden)" in out["html"]
+
+
+def test_summary_keeps_escape_characters_for_the_outputs_to_show() -> None:
+    # MediaWiki shows ESC as a space; here it stays, for every output to show as "␛".
+    comment = "/* S */ \x1b[31mred [[Foo]] [[Bar\x1b]] \ue000 /* T */"
+    assert summary_text(comment) == "→ S: \x1b[31mred Foo [[Bar\x1b]] \ue000 → T"
+    assert "␛[31mred" in summary_html(comment, page_url, "P")
+    assert [label for _kind, _target, label in links_of(comment)] == ["S", "Foo", "T"]

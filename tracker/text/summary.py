@@ -4,7 +4,8 @@ MediaWiki does not show a summary as typed: ``/* Section */ fix`` becomes "→Se
 with the arrow linking to that section of the page, and ``[[target|label]]`` a link. The
 rules follow MediaWiki 1.39's CommentParser (includes/CommentFormatter/CommentParser.php):
 
-- newlines become spaces; character references (``&eacute;``, ``&#60;``) are decoded
+- newlines become spaces (an ESC is kept, for the outputs to show as "␛", where MediaWiki
+  shows a space); character references (``&eacute;``, ``&#60;``) are decoded
   (Sanitizer::escapeHtmlAllowEntities), and nothing else of HTML or wikitext counts: no
   templates, no external links, no bold;
 - ``/* text */`` is an autocomment (doSectionLinks): a link to the section whose anchor
@@ -92,10 +93,10 @@ _LINK = re.compile(
     rf"\[\[{_WS}*+:?([^\[\]|]+)(?:\|((?:\]?[^\]])*+))?\]\]([^\[]*)",
 )
 _TRAIL = re.compile(r"[a-z]+")  # MessagesEn.php's $linkTrail
-# An autocomment while links are read: ESC never survives in a summary (MediaWiki turns
-# it into a space first, as here), and it is no title character, so a link whose target
-# spans an autocomment is no link, as in MediaWiki.
-_MARK = re.compile("\x1b([0-9]+)\x1b")
+# An autocomment while links are read is a mark: a character the summary does not hold
+# around its number (MediaWiki uses ESC, which it turns into a space in the summary
+# first). A link whose target or label spans a mark is no link (see _link).
+_MARK_CHARS = ("\x1b", *map(chr, range(0xE000, 0xF900)))
 
 _CHAR_REF = re.compile(r"&([A-Za-z0-9\x80-\U0010ffff]+;)|&#([0-9]+);|&#[xX]([0-9A-Fa-f]+);")
 _MW_ENTITY_ALIASES = {"רלמ;": "rlm;", "رلم;": "rlm;"}
@@ -247,7 +248,9 @@ def parse_summary(comment: str | None, site: SiteInfo | None = None) -> list[Par
     if not comment:
         return []
     site = site or SiteInfo.default()
-    text = decode_char_references(comment.replace("\n", " ").replace("\x1b", " "))
+    text = decode_char_references(comment.replace("\n", " "))
+    mark = next(char for char in _MARK_CHARS if char not in text)
+    marks = re.compile(f"{mark}([0-9]+){mark}")
     sections: list[SectionLink] = []
 
     def autocomment(match: re.Match[str]) -> str:
@@ -257,27 +260,29 @@ def parse_summary(comment: str | None, site: SiteInfo | None = None) -> list[Par
         if not auto and not colon:
             return ""
         sections.append(SectionLink(auto, anchor, colon))
-        return f"\x1b{len(sections) - 1}\x1b"
+        return f"{mark}{len(sections) - 1}{mark}"
 
     marked = _AUTOCOMMENT.sub(autocomment, text)
     parts: list[Part] = []
     pos = 0
     for match in _LINK.finditer(marked):
-        found = _link(match, site)
+        found = _link(match, site, marks)
         if found is None:
             continue
         link, rest = found
-        _add_text(parts, marked[pos : match.start()], sections)
+        _add_text(parts, marked[pos : match.start()], sections, marks)
         parts.append(link)
-        _add_text(parts, rest, sections)
+        _add_text(parts, rest, sections, marks)
         pos = match.end()
-    _add_text(parts, marked[pos:], sections)
+    _add_text(parts, marked[pos:], sections, marks)
     return parts
 
 
-def _add_text(parts: list[Part], text: str, sections: list[SectionLink]) -> None:
+def _add_text(
+    parts: list[Part], text: str, sections: list[SectionLink], marks: re.Pattern[str]
+) -> None:
     pos = 0
-    for match in _MARK.finditer(text):
+    for match in marks.finditer(text):
         if match.start() > pos:
             _append(parts, text[pos : match.start()])
         parts.append(sections[int(match.group(1))])
@@ -293,7 +298,9 @@ def _append(parts: list[Part], text: str) -> None:
         parts.append(Text(text))
 
 
-def _link(match: re.Match[str], site: SiteInfo) -> tuple[WikiLink, str] | None:
+def _link(
+    match: re.Match[str], site: SiteInfo, marks: re.Pattern[str]
+) -> tuple[WikiLink, str] | None:
     """One ``[[...]]`` match of doWikiLinks: the link and the text after it, or None
     when MediaWiki leaves it as text."""
     target, label, after = match.group(1), match.group(2), match.group(3)
@@ -303,8 +310,8 @@ def _link(match: re.Match[str], site: SiteInfo) -> tuple[WikiLink, str] | None:
         except UnicodeDecodeError:
             return None  # title-invalid-utf8
     text = label if label else target
-    if _MARK.search(text) or _MARK.search(target):
-        return None  # a link across an autocomment (see _MARK)
+    if marks.search(text) or marks.search(target):
+        return None  # a link across an autocomment (see _MARK_CHARS)
     media = re.match(r"(?:Media|" + re.escape(site.namespace_name(NS_MEDIA)) + "):(.*)$",
                      target, re.I)  # fmt: skip
     if media:
