@@ -849,7 +849,7 @@ def test_summaries_link_sections_and_pages_to_the_wiki(tmp_path: Path) -> None:
     )
     link = '<a class="summary-link" href="https://w.example/index.php?title=Foo_bar">xs</a>'
     anchor = '<a class="summary-link" href="https://w.example/index.php?title=Some_page#Top">'
-    for url in ("/", f"/page/{page_id}", f"/rev/{page_id}/2"):
+    for url in ("/", f"/page/{page_id}", f"/rev/{page_id}/2", f"/diff/{page_id}?from=1&to=2"):
         html = client.get(url).get_data(as_text=True)
         assert section + "→\u200eEarly life</a>: </span>" in html, url
         assert link in html and anchor in html, url
