@@ -289,13 +289,14 @@ def test_web_answers_503_and_404_not_500(tmp_path: Path) -> None:
     for url in (
         f"/page/{10**30}",
         f"/rev/{page_id}/{10**30}",
+        f"/rev/w/History/{10**30}",
         f"/diff/{10**25}",
         f"/digests/{2**64}",
     ):
         assert client.get(url).status_code == 404, url
     with sqlite3.connect(tmp_path / "t.db") as db:
         db.execute("DROP TABLE section_changes")
-    response = client.get(f"/page/{page_id}")
+    response = client.get("/wiki/w/History")
     assert response.status_code == 503
     assert b"section_changes" in response.data and b"Traceback" not in response.data
 

@@ -315,7 +315,7 @@ def client(stored: Path):
 
 
 def test_web_diff_reader_by_default_with_the_switch(client) -> None:
-    html = client.get("/diff/1?from=500&to=501").get_data(as_text=True)
+    html = client.get("/diff/w/Reader_page?from=500&to=501").get_data(as_text=True)
     assert 'data-view="reader"' in html and 'class="rdiff inline"' in html
     switch = html.split('aria-label="Diff view"', 1)[1].split("</nav>", 1)[0]
     assert re.search(r'data-view="reader" href="[^"]*view=reader[^"]*" aria-current="true"', switch)
@@ -329,7 +329,9 @@ def test_web_diff_reader_by_default_with_the_switch(client) -> None:
 
 
 def test_web_diff_wikitext_view_and_links_keep_the_view(client) -> None:
-    html = client.get("/diff/1?from=500&to=501&view=wikitext&mode=side").get_data(as_text=True)
+    html = client.get("/diff/w/Reader_page?from=500&to=501&view=wikitext&mode=side").get_data(
+        as_text=True
+    )
     assert 'data-view="wikitext"' in html and "rdiff" not in html.split('class="diff ', 1)[1]
     assert "[[International relations|" in html.replace("&#34;", '"')
     modes = html.split('aria-label="Diff layout"', 1)[1].split("</nav>", 1)[0]
@@ -339,12 +341,12 @@ def test_web_diff_wikitext_view_and_links_keep_the_view(client) -> None:
 
 
 def test_web_diff_view_bad_value_is_400(client) -> None:
-    response = client.get("/diff/1?view=raw")
+    response = client.get("/diff/w/Reader_page?view=raw")
     assert response.status_code == 400 and "view" in response.get_data(as_text=True)
 
 
 def test_web_diff_reader_view_escapes_hostile_text(client) -> None:
-    html = client.get("/diff/1?from=500&to=501").get_data(as_text=True)
+    html = client.get("/diff/w/Reader_page?from=500&to=501").get_data(as_text=True)
     assert HOSTILE_SCRIPT not in html and HOSTILE_IMG not in html
     page_own = frozenset({"script", "link", "meta", "form", "input"})  # (the search box...)
     assert active_html(html, allowed=page_own) == []

@@ -99,7 +99,7 @@ def test_web_diff_reader_wikitext_switch(site: str, browser, artifacts: Path) ->
     page.set_default_timeout(15_000)
     guard = Guard(page, site)
     try:
-        page.goto(f"{site}/diff/1?from=500&to=501")
+        page.goto(f"{site}/diff/w/Reader_page?from=500&to=501")
         switch = page.get_by_role("navigation", name="Diff view")
         assert switch.is_visible()
         reader_link = switch.get_by_role("link", name="Reader")

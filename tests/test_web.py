@@ -11,6 +11,7 @@ import re
 import sqlite3
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import quote
 
 import feedparser
 import pytest
@@ -18,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from trackerutil import SEED_TITLE, write_config
 from waits import wait_until
-from webstore import HOSTILE_TITLE, HOSTILE_USER, build_store, revision
+from webstore import HOSTILE_TITLE, HOSTILE_USER, build_store, revision, web_key
 
 from tracker.fetch.ingest import PageIngestor
 from tracker.model import Revision
@@ -99,14 +100,14 @@ def test_pages_list_shows_every_page_with_activity(client, stored: dict) -> None
     text = text_of(response)
     assert SEED_TITLE in text and "Bad URL page" in text
     assert "revisions 16" in text
-    assert f'href="/page/{stored["seed"]}"' in response.get_data(as_text=True)
+    assert f'href="/wiki/{stored["keys"]["seed"]}"' in response.get_data(as_text=True)
     assert "<svg" in response.get_data(as_text=True)  # the activity chart
     assert "edits per week" in text
 
 
 def test_history_lists_revisions_newest_first_with_labels(client, stored: dict) -> None:
     revids = seed_revids(stored)
-    response = client.get(f"/page/{stored['seed']}")
+    response = client.get(f"/wiki/{stored['keys']['seed']}")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     positions = [html.index(f"#{revid}<") for revid in revids]
@@ -119,26 +120,26 @@ def test_history_lists_revisions_newest_first_with_labels(client, stored: dict) 
 
 
 def test_history_paginates(client, stored: dict) -> None:
-    first = client.get(f"/page/{stored['seed']}?per=10")
-    second = client.get(f"/page/{stored['seed']}?per=10&page=2")
+    first = client.get(f"/wiki/{stored['keys']['seed']}?per=10")
+    second = client.get(f"/wiki/{stored['keys']['seed']}?per=10&page=2")
     assert first.status_code == second.status_code == 200
     assert "page 2 of 2" in text_of(second)
     assert "#1843012" in second.get_data(as_text=True)
     assert "#1843012" not in first.get_data(as_text=True)
-    assert client.get(f"/page/{stored['seed']}?per=10&page=3").status_code == 404
+    assert client.get(f"/wiki/{stored['keys']['seed']}?per=10&page=3").status_code == 404
 
 
 @pytest.mark.parametrize(
     "query", ["page=0", "page=x", "page=-1", "per=5", "per=abc", "page=99999999999999999999999"]
 )
 def test_history_bad_params_are_400(client, stored: dict, query: str) -> None:
-    response = client.get(f"/page/{stored['seed']}?{query}")
+    response = client.get(f"/wiki/{stored['keys']['seed']}?{query}")
     assert response.status_code == 400
     assert "Traceback" not in response.get_data(as_text=True)
 
 
 def test_diff_of_a_pair_shows_sections_and_highlights(client, stored: dict) -> None:
-    response = client.get(f"/diff/{stored['seed']}?from=1844188&to=1844397")
+    response = client.get(f"/diff/{stored['keys']['seed']}?from=1844188&to=1844397")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "<ins" in html and "<del" in html
@@ -151,7 +152,7 @@ def test_diff_of_a_pair_shows_sections_and_highlights(client, stored: dict) -> N
 
 def test_diff_far_apart_lists_kinds(client, stored: dict) -> None:
     revids = seed_revids(stored)
-    response = client.get(f"/diff/{stored['seed']}?from={revids[0]}&to={revids[-1]}")
+    response = client.get(f"/diff/{stored['keys']['seed']}?from={revids[0]}&to={revids[-1]}")
     assert response.status_code == 200
     text = text_of(response)
     assert "15 edits" in text
@@ -159,7 +160,7 @@ def test_diff_far_apart_lists_kinds(client, stored: dict) -> None:
 
 
 def test_diff_defaults_to_latest_against_parent(client, stored: dict) -> None:
-    response = client.get(f"/diff/{stored['seed']}")
+    response = client.get(f"/diff/{stored['keys']['seed']}")
     assert response.status_code == 200
     text = text_of(response)
     assert "1845517 → 1845803" in text
@@ -167,14 +168,16 @@ def test_diff_defaults_to_latest_against_parent(client, stored: dict) -> None:
 
 
 def test_diff_section_renamed_shows_old_path(client, stored: dict) -> None:
-    response = client.get(f"/diff/{stored['seed']}?to=1843702")
+    response = client.get(f"/diff/{stored['keys']['seed']}?to=1843702")
     text = text_of(response)
     assert "renamed" in text
     assert "was: Military relations and understanding › Cooperation in Bosnia" in text
 
 
 def test_diff_reversed_pair_redirects_to_the_right_order(client, stored: dict) -> None:
-    response = client.get(f"/diff/{stored['seed']}?from=1845803&to=1843012&mode=side&page_id=3")
+    response = client.get(
+        f"/diff/{stored['keys']['seed']}?from=1845803&to=1843012&mode=side&page_id=3"
+    )
     assert response.status_code == 302
     assert "from=1843012" in response.headers["Location"]
     assert "to=1845803" in response.headers["Location"]
@@ -194,13 +197,13 @@ def test_diff_reversed_pair_redirects_to_the_right_order(client, stored: dict) -
     ],
 )
 def test_diff_bad_params(client, stored: dict, query: str, code: int) -> None:
-    response = client.get(f"/diff/{stored['seed']}?{query}")
+    response = client.get(f"/diff/{stored['keys']['seed']}?{query}")
     assert response.status_code == code
     assert "Traceback" not in response.get_data(as_text=True)
 
 
 def test_revision_view_shows_section_tree_and_text(client, stored: dict) -> None:
-    response = client.get(f"/rev/{stored['seed']}/1845803")
+    response = client.get(f"/rev/{stored['keys']['seed']}/1845803")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "Military relations and understanding" in html
@@ -218,7 +221,7 @@ def test_section_history_follows_renames_and_moves(client, stored: dict) -> None
             "'%moved%'"
         )
     assert row is not None
-    response = client.get(f"/section/{stored['seed']}/{row['section_id']}")
+    response = client.get(f"/section/{stored['keys']['seed']}/{row['section_id']}")
     assert response.status_code == 200
     text = text_of(response)
     assert "Stability in Afghanistan and Central Asia" in text
@@ -445,6 +448,80 @@ def test_overlay_refuses_operations_that_do_not_fit() -> None:
     assert overlay("abc", [{"type": "insert", "at": 9, "text": "x"}]) is None
 
 
+# --- URLs by wiki and title ----------------------------------------------------------------
+
+
+def test_page_urls_name_the_wiki_and_the_title(client, stored: dict) -> None:
+    key = stored["keys"]["seed"]
+    assert key == "everybodywiki-snapshot/Pakistan%E2%80%93NATO_relations"
+    # The title as `tracker history` takes it, with spaces or underscores, means the page.
+    for title in ("Pakistan–NATO_relations", "Pakistan–NATO relations"):
+        response = client.get(f"/wiki/everybodywiki-snapshot/{quote(title)}")
+        assert response.status_code == 200
+        assert f"<h1>{SEED_TITLE}" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "old,new",
+    [
+        ("/page/{id}", "/wiki/{key}"),
+        ("/page/{id}?per=10&page=2", "/wiki/{key}?per=10&page=2"),
+        (
+            "/diff/{id}?from=1844188&to=1844397&mode=side",
+            "/diff/{key}?from=1844188&to=1844397&mode=side",
+        ),
+        ("/rev/{id}/1845803", "/rev/{key}/1845803"),
+        ("/section/{id}/1843012.0", "/section/{key}/1843012.0"),
+        ("/feeds/page/{id}.atom", "/feeds/wiki/{key}.atom"),
+        (
+            "/search?q=NATO&page_id={id}",
+            "/search?wiki=everybodywiki-snapshot&title=Pakistan%E2%80%93NATO+relations&q=NATO",
+        ),
+    ],
+)
+def test_old_urls_by_row_id_redirect_permanently(client, stored: dict, old: str, new: str) -> None:
+    response = client.get(old.format(id=stored["seed"]))
+    assert response.status_code == 308
+    assert response.headers["Location"] == new.format(key=stored["keys"]["seed"])
+    assert client.get(response.headers["Location"]).status_code == 200
+
+
+def test_every_link_uses_wiki_and_title(client, stored: dict) -> None:
+    seed = stored["keys"]["seed"]
+    for url in ("/", f"/wiki/{seed}", f"/diff/{seed}", f"/rev/{seed}/1845803", "/search?q=NATO"):
+        links = audit(client.get(url)).urls
+        assert links, url
+        for link in links:
+            assert not re.match(r"/(page|diff|rev|section|feeds/page)/\d", link), (url, link)
+
+
+def test_titles_with_slashes_spaces_and_unicode(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    titles = ["Talk:Zürich/Archiv 1", "A//b", "50% off? #1", "/lead slash", "Ends.atom"]
+    with Store(path) as store:
+        wiki = store.wiki_id("de wiki", api_url="https://de.example/w/api.php")
+        for pageid, title in enumerate(titles, 1):
+            with store.atomic():
+                page = store.upsert_page(wiki, pageid, title)
+            PageIngestor(store, wiki, page["id"]).add([revision(pageid * 10, 0, f"{title}\n")])
+        with store.atomic():  # a page renamed: its former title redirects to the new one
+            store.upsert_page(wiki, 1, "Talk:Zürich/Archive 1")
+    client = create_app(path).test_client()
+    for pageid, title in enumerate(titles, 1):
+        with Store(path, readonly=True) as store:
+            found = store.find_page(titles[0] if pageid == 1 else title, "de wiki")
+        assert found is not None
+        key = web_key(path, found["id"])
+        current = "Talk:Zürich/Archive 1" if pageid == 1 else title
+        for url in (f"/wiki/{key}", f"/rev/{key}/{pageid * 10}", f"/feeds/wiki/{key}.atom"):
+            response = client.get(url)
+            assert response.status_code == 200, url
+            assert current in text_of(response) or current in response.get_data(as_text=True)
+    former = client.get("/wiki/de%20wiki/Talk:Z%C3%BCrich/Archiv_1?per=10")
+    assert former.status_code == 308
+    assert former.headers["Location"] == "/wiki/de%20wiki/Talk:Z%C3%BCrich/Archive_1?per=10"
+
+
 # --- not found, bad input, never a traceback ---------------------------------------------
 
 
@@ -460,6 +537,10 @@ def test_overlay_refuses_operations_that_do_not_fit() -> None:
         "/section/424242/x",
         "/diff/424242",
         "/feeds/page/424242.atom",
+        "/wiki/no-such-wiki/Pakistan–NATO_relations",
+        "/wiki/everybodywiki-snapshot/No_such_page",
+        "/diff/everybodywiki-snapshot/No_such_page",
+        "/feeds/wiki/everybodywiki-snapshot/No_such_page.atom",
         "/digests/424242",
         "/feeds/subscription/nobody.atom",
         "/no/such/url",
@@ -467,7 +548,7 @@ def test_overlay_refuses_operations_that_do_not_fit() -> None:
     ],
 )
 def test_unknown_ids_are_a_404_page(client, stored: dict, url: str) -> None:
-    response = client.get(url.format(seed=stored["seed"]))
+    response = client.get(url.format(seed=stored["keys"]["seed"]))
     assert response.status_code == 404
     html = response.get_data(as_text=True)
     assert "404" in html and "Traceback" not in html
@@ -493,20 +574,21 @@ JUNK = [
 
 
 def test_no_query_string_gives_a_server_error(client, stored: dict) -> None:
-    seed = stored["seed"]
+    seed = stored["keys"]["seed"]
     for url in (
         "/",
-        f"/page/{seed}",
+        f"/wiki/{seed}",
         f"/diff/{seed}",
         f"/rev/{seed}/1845803",
         f"/section/{seed}/1843012.0",
         "/search",
         "/digests",
-        f"/feeds/page/{seed}.atom",
+        f"/feeds/wiki/{seed}.atom",
+        f"/page/{stored['seed']}",
     ):
         for junk in JUNK:
             response = client.get(f"{url}?{junk}")
-            assert response.status_code in (200, 302, 400, 404), (url, junk)
+            assert response.status_code in (200, 302, 308, 400, 404), (url, junk)
             assert "Traceback" not in response.get_data(as_text=True)
 
 
@@ -545,22 +627,23 @@ def test_a_hidden_text_cannot_be_diffed_but_says_why(tmp_path: Path) -> None:
         )
         PageIngestor(store, wiki, page["id"]).add([revision(1, 0, "One.\n"), hidden])
     client = create_app(path).test_client()
-    response = client.get(f"/diff/{page['id']}?from=1&to=2")
+    key = web_key(path, page["id"])
+    response = client.get(f"/diff/{key}?from=1&to=2")
     assert response.status_code == 409
     assert "hidden" in text_of(response)
-    assert client.get(f"/rev/{page['id']}/2").status_code == 200
+    assert client.get(f"/rev/{key}/2").status_code == 200
 
 
 # --- security ------------------------------------------------------------------------------
 
 
 def _all_urls(stored: dict) -> list[str]:
-    seed, evil, bad = stored["seed"], stored["evil"], stored["bad"]
+    seed, evil, bad = (stored["keys"][name] for name in ("seed", "evil", "bad"))
     return [
         "/",
-        f"/page/{seed}",
-        f"/page/{evil}",
-        f"/page/{bad}",
+        f"/wiki/{seed}",
+        f"/wiki/{evil}",
+        f"/wiki/{bad}",
         f"/diff/{evil}",
         f"/diff/{evil}?mode=side",
         f"/rev/{evil}/9002",
@@ -568,11 +651,11 @@ def _all_urls(stored: dict) -> list[str]:
         f"/diff/{seed}",
         "/search?q=marker+phrase",
         "/search?q=Mallory",
-        f"/search?q=x&page_id={evil}",
+        f"/search?q=x&wiki=evil&title={quote(HOSTILE_TITLE)}",
         "/digests",
-        f"/feeds/page/{evil}.atom",
+        f"/feeds/wiki/{evil}.atom",
         "/page/424242",
-        "/page/1?page=x",
+        f"/wiki/{seed}?page=x",
         "/static/style.css",
         "/static/app.js",
     ] + [f"/section/{evil}/{sid}" for sid in _section_ids(stored)]
@@ -613,21 +696,21 @@ def test_hostile_content_is_escaped_everywhere(client, stored: dict) -> None:
 
 
 def test_hostile_values_show_as_text(client, stored: dict) -> None:
-    history = text_of(client.get(f"/page/{stored['evil']}"))
+    history = text_of(client.get(f"/wiki/{stored['keys']['evil']}"))
     assert HOSTILE_TITLE in history
     assert HOSTILE_USER in history
     assert "<script>window.__pwned='summary'</script>" in history
-    revision = text_of(client.get(f"/rev/{stored['evil']}/9002"))
+    revision = text_of(client.get(f"/rev/{stored['keys']['evil']}/9002"))
     assert "<script>window.__pwned='body'</script>" in revision
     assert "<script>window.__pwned='heading'</script> Bad" in revision
-    diff = text_of(client.get(f"/diff/{stored['evil']}?view=wikitext"))
+    diff = text_of(client.get(f"/diff/{stored['keys']['evil']}?view=wikitext"))
     assert "window.__pwned='img'" in diff
 
 
 def test_links_to_the_wiki_are_http_only(client, stored: dict) -> None:
-    evil = client.get(f"/page/{stored['evil']}").get_data(as_text=True)
+    evil = client.get(f"/wiki/{stored['keys']['evil']}").get_data(as_text=True)
     assert "https://evil.example/w/index.php?title=Special%3AContributions%2F%3Cimg" in evil
-    bad = client.get(f"/page/{stored['bad']}").get_data(as_text=True)
+    bad = client.get(f"/wiki/{stored['keys']['bad']}").get_data(as_text=True)
     assert "alert(1)" not in bad and "javascript" not in bad.lower()
 
 
@@ -636,7 +719,12 @@ def test_works_while_a_writer_holds_the_database(client, stored: dict) -> None:
     try:
         writer.execute("BEGIN IMMEDIATE")
         writer.execute("UPDATE watches SET status = status")
-        for url in ("/", f"/page/{stored['seed']}", f"/diff/{stored['seed']}", "/search?q=NATO"):
+        for url in (
+            "/",
+            f"/wiki/{stored['keys']['seed']}",
+            f"/diff/{stored['keys']['seed']}",
+            "/search?q=NATO",
+        ):
             assert client.get(url).status_code == 200, url
     finally:
         writer.execute("ROLLBACK")
@@ -647,20 +735,20 @@ def test_works_while_a_writer_holds_the_database(client, stored: dict) -> None:
 
 
 def test_page_feed_is_valid_atom(client, stored: dict) -> None:
-    response = client.get(f"/feeds/page/{stored['seed']}.atom")
+    response = client.get(f"/feeds/wiki/{stored['keys']['seed']}.atom")
     assert response.status_code == 200
     assert response.mimetype == "application/atom+xml"
     feed = feedparser.parse(response.get_data())
     assert not feed.bozo, feed.get("bozo_exception")
     assert len(feed.entries) == 16
-    assert feed.entries[0].link.endswith(f"/diff/{stored['seed']}?to=1845803")
+    assert feed.entries[0].link.endswith(f"/diff/{stored['keys']['seed']}?to=1845803")
     assert feed.entries[0].id.startswith("urn:uuid:")
-    again = feedparser.parse(client.get(f"/feeds/page/{stored['seed']}.atom").get_data())
+    again = feedparser.parse(client.get(f"/feeds/wiki/{stored['keys']['seed']}.atom").get_data())
     assert [e.id for e in again.entries] == [e.id for e in feed.entries]  # stable ids
 
 
 def test_page_feed_escapes_hostile_values(client, stored: dict) -> None:
-    body = client.get(f"/feeds/page/{stored['evil']}.atom").get_data(as_text=True)
+    body = client.get(f"/feeds/wiki/{stored['keys']['evil']}.atom").get_data(as_text=True)
     assert "<script" not in body and "<img" not in body
     feed = feedparser.parse(body)
     assert not feed.bozo
@@ -802,7 +890,7 @@ def test_diff_shows_page_facts_and_new_change_types_escaped(stored: dict, monkey
     response = (
         create_app(stored["path"])
         .test_client()
-        .get(f"/diff/{stored['seed']}?from=1844188&to=1844397&view=wikitext")
+        .get(f"/diff/{stored['keys']['seed']}?from=1844188&to=1844397&view=wikitext")
     )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
@@ -849,12 +937,13 @@ def test_summaries_link_sections_and_pages_to_the_wiki(tmp_path: Path) -> None:
     )
     link = '<a class="summary-link" href="https://w.example/index.php?title=Foo_bar">xs</a>'
     anchor = '<a class="summary-link" href="https://w.example/index.php?title=Some_page#Top">'
-    for url in ("/", f"/page/{page_id}", f"/rev/{page_id}/2", f"/diff/{page_id}?from=1&to=2"):
+    key = web_key(path, page_id)
+    for url in ("/", f"/wiki/{key}", f"/rev/{key}/2", f"/diff/{key}?from=1&to=2"):
         html = client.get(url).get_data(as_text=True)
         assert section + "→\u200eEarly life</a>: </span>" in html, url
         assert link in html and anchor in html, url
         assert "&lt;b&gt;bold&lt;/b&gt;" in html and "<b>bold" not in html, url
-    feed = feedparser.parse(client.get(f"/feeds/page/{page_id}.atom").get_data())
+    feed = feedparser.parse(client.get(f"/feeds/wiki/{key}.atom").get_data())
     assert feed.entries[0].title == "#2: → Early life: see xs and #Top <b>bold</b>"
     assert section in feed.entries[0].summary and link in feed.entries[0].summary
 
@@ -868,5 +957,10 @@ def test_a_hidden_summary_stays_hidden(tmp_path: Path) -> None:
         PageIngestor(store, wiki, page["id"]).add(
             [revision(1, 0, "One.\n", comment=None, commenthidden=True)]
         )
-    html = create_app(path).test_client().get(f"/page/{page['id']}").get_data(as_text=True)
+    html = (
+        create_app(path)
+        .test_client()
+        .get(f"/wiki/{web_key(path, page['id'])}")
+        .get_data(as_text=True)
+    )
     assert "(summary hidden)" in html and "autocomment" not in html

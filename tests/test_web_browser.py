@@ -65,14 +65,14 @@ def test_browse_history_diff_section_and_search(site: dict, page, artifacts: Pat
     page.goto(site["url"] + "/")
     page.screenshot(path=artifacts / "1-pages.png", full_page=True)
     page.get_by_role("link", name=SEED_TITLE).first.click()
-    page.wait_for_url(re.compile(rf"/page/{site['seed']}$"))
+    page.wait_for_url(re.compile(rf"/wiki/{re.escape(site['keys']['seed'])}$"))
     page.screenshot(path=artifacts / "2-history.png", full_page=True)
 
     # Pick two far-apart revisions: from = the oldest shown, to = the newest.
     page.locator("#to-1845803").check()
     page.locator("#from-1844188").check()
     page.get_by_role("button", name="Compare selected revisions").first.click()
-    page.wait_for_url(re.compile(r"/diff/\d+\?"))
+    page.wait_for_url(re.compile(rf"/diff/{re.escape(site['keys']['seed'])}\?"))
     assert "from=1844188" in page.url and "to=1845803" in page.url
     page.screenshot(path=artifacts / "3-diff-inline.png", full_page=True)
     inserted = page.locator(".inline ins").first
@@ -107,8 +107,19 @@ def test_browse_history_diff_section_and_search(site: dict, page, artifacts: Pat
     assert watch.errors == [] and watch.dialogs == []
 
 
+def test_old_url_redirects_to_wiki_and_title(site: dict, page) -> None:
+    """A bookmark of the former URL (by row id) lands on the page's URL by wiki and title,
+    and the address bar shows the new one."""
+    page.goto(f"{site['url']}/page/{site['seed']}?per=10")
+    assert page.url == f"{site['url']}/wiki/{site['keys']['seed']}?per=10"
+    assert page.get_by_role("heading", name=SEED_TITLE).is_visible()
+    page.goto(f"{site['url']}/diff/{site['seed']}?from=1844188&to=1844397")
+    assert page.url.startswith(f"{site['url']}/diff/{site['keys']['seed']}?")
+    assert page.locator(".inline ins").first.is_visible()
+
+
 def test_compare_radios_keep_from_older_than_to(site: dict, page) -> None:
-    page.goto(f"{site['url']}/page/{site['seed']}")
+    page.goto(f"{site['url']}/wiki/{site['keys']['seed']}")
     # Radios of impossible pairs are hidden by app.js, like MediaWiki's history.
     assert not page.locator("#from-1845803").is_visible()  # the newest cannot be "from"
     page.locator("#from-1844188").check()
@@ -130,7 +141,7 @@ def test_keyboard_only_navigation(site: dict, page) -> None:
     else:
         pytest.fail("the seed page's link was not reached by 20 tabs")
     page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/page/"))
+    page.wait_for_url(re.compile(r"/wiki/"))
     outline = page.evaluate(
         "(() => { const b = document.querySelector('button[type=submit]'); b.focus();"
         " return getComputedStyle(b).outlineStyle; })()"
@@ -142,7 +153,7 @@ def test_keyboard_only_navigation(site: dict, page) -> None:
     "path",
     [
         "/",
-        "/page/{seed}",
+        "/wiki/{seed}",
         "/diff/{seed}?from=1843012&to=1845803",
         "/rev/{seed}/1845803",
         "/search?q=NATO",
@@ -154,7 +165,7 @@ def test_phone_width_has_no_sideways_scroll(
     context = browser.new_context(viewport={"width": 375, "height": 800}, is_mobile=True)
     try:
         tab = context.new_page()
-        tab.goto(site["url"] + path.format(seed=site["seed"]))
+        tab.goto(site["url"] + path.format(seed=site["keys"]["seed"]))
         width = tab.evaluate("document.documentElement.scrollWidth")
         assert width <= 375, f"{path} is {width}px wide"
         name = re.sub(r"\W+", "-", path).strip("-") or "index"
@@ -165,15 +176,15 @@ def test_phone_width_has_no_sideways_scroll(
 
 def test_hostile_content_never_runs(site: dict, page, artifacts: Path) -> None:
     watch = Watch(page)
-    evil = site["evil"]
+    evil = site["keys"]["evil"]
     urls = [
-        f"/page/{evil}",
+        f"/wiki/{evil}",
         f"/diff/{evil}",
         f"/diff/{evil}?mode=side",
         f"/rev/{evil}/9002",
         "/search?q=marker+phrase",
         "/",
-        f"/feeds/page/{evil}.atom",
+        f"/feeds/wiki/{evil}.atom",
     ]
     page.goto(f"{site['url']}/rev/{evil}/9002")
     urls += [page.locator(".wsection-head a").nth(1).get_attribute("href")]
@@ -201,7 +212,7 @@ def test_hostile_content_never_runs(site: dict, page, artifacts: Path) -> None:
     assert watch.dialogs == [] and watch.errors == []
 
     # Everything shows as text.
-    page.goto(f"{site['url']}/page/{evil}")
+    page.goto(f"{site['url']}/wiki/{evil}")
     assert page.get_by_role("heading", name=HOSTILE_TITLE).is_visible()
     assert page.get_by_text(HOSTILE_USER).first.is_visible()
     assert page.get_by_text("<script>window.__pwned='summary'</script>").first.is_visible()
@@ -234,7 +245,7 @@ def test_history_shows_summary_links_to_the_wiki(tmp_path: Path, page, artifacts
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        page.goto(f"http://127.0.0.1:{server.effective_port}/page/{stored['id']}")
+        page.goto(f"http://127.0.0.1:{server.effective_port}/wiki/w/Some_page")
         page.screenshot(path=artifacts / "history-summaries.png", full_page=True)
         section = page.locator("a.summary-section")
         assert section.inner_text() == "→\u200eEarly life"

@@ -13,6 +13,7 @@ from tracker.fetch.archive import import_snapshot
 from tracker.fetch.ingest import PageIngestor
 from tracker.model import Revision, sha1_hex
 from tracker.store import Store
+from tracker.web.helpers import TitleConverter
 
 SEED_WIKI = "everybodywiki-snapshot"
 HOSTILE_TITLE = "<script>window.__pwned='title'</script> Evil & <b onmouseover=alert(1)>page</b>"
@@ -93,4 +94,15 @@ def build_store(directory: Path) -> dict:
             bad = store.upsert_page(bad_wiki, 777, "Bad URL page")
         PageIngestor(store, bad_wiki, bad["id"]).add([revision(9101, 0, "Hello.\n")])
     assert seed is not None
-    return {"path": path, "seed": seed["id"], "evil": evil["id"], "bad": bad["id"]}
+    ids = {"seed": seed["id"], "evil": evil["id"], "bad": bad["id"]}
+    keys = {name: web_key(path, page_id) for name, page_id in ids.items()}
+    return {"path": path, **ids, "keys": keys}
+
+
+def web_key(path: Path, page_id: int) -> str:
+    """How the web names a stored page in its URLs: "<wiki>/<title>" (/wiki/<key>,
+    /diff/<key>, ...), made by the app's own converter."""
+    with Store(path, readonly=True) as store:
+        row = store.page_with_wiki(page_id)
+    assert row is not None
+    return f"{row['wiki']}/{TitleConverter(None).to_url(row['title'])}"

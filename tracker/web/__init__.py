@@ -2,15 +2,20 @@
 
 URL scheme (other components link to it; keep it stable):
 
-    /                                   the watched pages
-    /page/<page_id>?page=N              a page's revision history, newest first
-    /diff/<page_id>?from=REVID&to=REVID a section-level diff (mode=inline|side)
-    /rev/<page_id>/<revid>              one revision: its section tree and wikitext
-    /section/<page_id>/<section_id>     every revision that changed one section
-    /search?q=...                       phrase search across every stored revision
-    /digests, /digests/<id>             delivered digests, as rendered
-    /feeds/page/<page_id>.atom          Atom feed of a page's revisions
-    /feeds/subscription/<name>.atom     Atom feed of a subscription's digests
+    /                                       the watched pages
+    /wiki/<wiki>/<title>?page=N             a page's revision history, newest first
+    /diff/<wiki>/<title>?from=REVID&to=REVID a section-level diff (mode=inline|side)
+    /rev/<wiki>/<title>/<revid>             one revision: its section tree and wikitext
+    /section/<wiki>/<title>/<section_id>    every revision that changed one section
+    /search?q=...[&wiki=W&title=T]          phrase search across every stored revision
+    /digests, /digests/<id>                 delivered digests, as rendered
+    /feeds/wiki/<wiki>/<title>.atom         Atom feed of a page's revisions
+    /feeds/subscription/<name>.atom         Atom feed of a subscription's digests
+
+<wiki> is the wiki's name in config.toml, <title> the page's title as MediaWiki writes it
+in URLs (spaces as underscores, "/" kept), as `tracker history --wiki WIKI TITLE` takes
+it. The former URLs by row id (/page/<id>, /diff/<id>, /rev/<id>/<revid>,
+/section/<id>/<section>, /feeds/page/<id>.atom, /search?page_id=) redirect (308).
 
 This package module stays light: Flask is loaded when an app is made.
 """

@@ -96,6 +96,9 @@ def create_app(
     app.config.update(JSON_AS_ASCII=False, TEMPLATES_AUTO_RELOAD=False)
     # Ids in URLs are SQLite integers: a larger number is no page (404), not an overflow.
     app.url_map.converters["int"] = _SqliteInt
+    app.url_map.converters["title"] = helpers.TitleConverter
+    # Titles may hold "//" (MediaWiki allows it): no merging of slashes in paths.
+    app.url_map.merge_slashes = False
     state = TrackerWeb(
         db_path,
         index_urls=index_urls,
@@ -146,6 +149,7 @@ def _register_template_helpers(app: Flask) -> None:
         user_link=helpers.user_link,
         wiki_link=helpers.wiki_link,
         page_link=helpers.page_link,
+        page_url=helpers.page_url,
         summary_html=helpers.summary_html,
         is_bot=helpers.is_bot,
         tags_of=helpers.tags_of,

@@ -1,4 +1,4 @@
-"""The diff view (/diff/<page_id>?from=REVID&to=REVID): section by section.
+"""The diff view (/diff/<wiki>/<title>?from=REVID&to=REVID): section by section.
 
 The diff itself is the library's (history.revision_pair_diff: worked out from the two texts
 and their stored section ids); this module only lays it out.
@@ -6,7 +6,7 @@ and their stored section ids); this module only lays it out.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from tracker.history import reader_diffs, revision_pair_diff
@@ -15,16 +15,21 @@ from tracker.text.diff import content
 from tracker.text.readerview import invisible_line
 from tracker.text.sections import split
 from tracker.web.diffrender import SectionView, section_view, semantic_line, with_reader
-from tracker.web.helpers import choice_arg, int_arg, store
-from tracker.web.pages import load_page
+from tracker.web.helpers import choice_arg, int_arg, moved, page_at, page_url, store
 from tracker.web.revisions import load_revision, neighbours
 
 bp = Blueprint("diffview", __name__)
 
 
 @bp.route("/diff/<int:page_id>")
-def diff(page_id: int) -> str | Response:
-    page = load_page(page_id)
+def old_diff(page_id: int) -> Response:
+    return moved("diffview.diff", page_id)
+
+
+@bp.route("/diff/<wiki>/<title:title>")
+def diff(wiki: str, title: str) -> str | Response:
+    page = page_at(wiki, title)
+    page_id = page["id"]
     from_revid = int_arg("from")
     to_revid = int_arg("to")
     mode = choice_arg("mode", ("inline", "side"), "inline")
@@ -50,7 +55,7 @@ def diff(page_id: int) -> str | Response:
             "mode": request.args.get("mode"),
             "view": request.args.get("view"),
         }
-        return redirect(url_for("diffview.diff", page_id=page_id, **pair))
+        return redirect(page_url("diffview.diff", page, **pair))
     new["title"] = page["title"]
     result = revision_pair_diff(db, old, new)
     views = _views(db, result, old)

@@ -17,12 +17,12 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from tracker.digest.secrets import redact
 from tracker.store import Store
 from tracker.store import digests as ds
-from tracker.web.helpers import SQLITE_MAX_INT, int_arg, store
-from tracker.web.pages import load_page
+from tracker.web.helpers import SQLITE_MAX_INT, int_arg, moved, page_at, store
 
 bp = Blueprint("feeds", __name__)
 
@@ -89,6 +89,8 @@ def digest(digest_id: int) -> str:
     row = load_digest(db, digest_id)
     outputs = ds.outputs(db, digest_id)
     windows = ds.digest_windows(db, digest_id)
+    for window in windows:  # the wiki's name too, for links by wiki and title
+        window["page"] = db.page_with_wiki(window["page_id"])
     deliveries = ds.digest_deliveries(db, digest_id)
     secrets = current_app.extensions["tracker"].secrets
     for delivery in deliveries:
@@ -123,14 +125,21 @@ def digest_html(digest_id: int) -> Response:
 
 
 @bp.route("/feeds/page/<int:page_id>.atom")
-def page_feed(page_id: int) -> Response:
+def old_page_feed(page_id: int) -> BaseResponse:
+    return moved("feeds.page_feed", page_id)
+
+
+@bp.route("/feeds/wiki/<wiki>/<title:title>.atom")
+def page_feed(wiki: str, title: str) -> Response:
     """The newest revisions of a page, each with the sections it changed."""
-    page = load_page(page_id)
+    page = page_at(wiki, title)
+    page_id = page["id"]
     db = store()
     revisions = db.newest_revisions(page_id, FEED_ENTRIES)
     changes: dict[int, list[dict]] = {}
     for change in db.section_changes([r["id"] for r in revisions]):
         changes.setdefault(change["rev_id"], []).append(change)
+    key = {"wiki": page["wiki"], "title": page["title"]}
     entries = []
     for rev in revisions:
         # The entry's HTML is rendered (and escaped) on its own, then escaped once more as
@@ -143,7 +152,7 @@ def page_feed(page_id: int) -> Response:
                 "rev": rev,
                 "html": str(html),
                 "id": _urn(f"{page['wiki']}:{page['pageid']}:{rev['revid']}"),
-                "link": absolute("diffview.diff", page_id=page_id, to=rev["revid"]),
+                "link": absolute("diffview.diff", **key, to=rev["revid"]),
             }
         )
     body = render_template(
@@ -152,8 +161,8 @@ def page_feed(page_id: int) -> Response:
         entries=entries,
         feed_id=_urn(f"{page['wiki']}:{page['pageid']}"),
         updated=revisions[0]["timestamp"] if revisions else "1970-01-01T00:00:00Z",
-        self_url=absolute("feeds.page_feed", page_id=page_id),
-        alternate=absolute("pages.history", page_id=page_id),
+        self_url=absolute("feeds.page_feed", **key),
+        alternate=absolute("pages.history", **key),
     )
     return Response(body, mimetype=ATOM)
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote, urlencode, urlparse
 
-from flask import abort, current_app, request
+from flask import abort, current_app, redirect, request, url_for
 from markupsafe import Markup
+from werkzeug.routing import BaseConverter
+from werkzeug.wrappers import Response
 
+from tracker.errors import AmbiguousTitle
 from tracker.model import index_url, parse_stamp
 from tracker.model import is_bot as edit_is_bot
 from tracker.store import Store
@@ -17,13 +21,92 @@ from tracker.text import summary as text_summary
 from tracker.text.display import section_label
 
 SQLITE_MAX_INT = 2**63 - 1
-# MediaWiki has no bot flag on revisions; a user name ending in "bot" is the convention
-# (Wikipedia's bot policy asks for it), and the tags list may carry one too.
 
 
 def store() -> Store:
     """The read-only store of this thread (see create_app)."""
     return current_app.extensions["tracker"].store()
+
+
+# --- pages by wiki and title -------------------------------------------------------------------
+# A page's URL names it as `tracker history --wiki WIKI TITLE` does: by its wiki's name and
+# its title (MediaWiki's form, spaces as underscores), found by the same store lookup
+# (current title first, then former titles). Row ids stay inside the store.
+
+
+class TitleConverter(BaseConverter):
+    """A page title in a URL path: slashes kept (subpages), spaces as underscores as
+    MediaWiki writes them; everything else percent-encoded. The view gets the path's
+    text as it is (page_at reads the underscores)."""
+
+    part_isolating = False
+    regex = ".+?"  # any title, even one starting with "/"
+    weight = 200
+
+    def to_url(self, value: str) -> str:
+        return quote(url_title(value), safe="/:@!$&'()*+,;=")
+
+
+def url_title(title: str) -> str:
+    return title.replace(" ", "_")
+
+
+def page_at(wiki: str, title: str) -> dict:
+    """The stored page a URL names, with its wiki, or the 404 page. MediaWiki titles hold
+    no underscores (they are spaces), so "A_b" is "A b"; a title that holds both (an
+    export made by another tool) is found among the wiki's pages. A former title
+    redirects to the page's URL."""
+    db = store()
+    found = None
+    for candidate in dict.fromkeys((title.replace("_", " "), title)):
+        try:
+            found = db.find_page(candidate, wiki)
+        except AmbiguousTitle:  # pragma: no cover - one wiki is named, so no ambiguity
+            found = None
+        if found is not None:
+            break
+    if found is None:
+        key = url_title(title)
+        found = next(
+            (
+                row
+                for row in db.pages_with_watches()
+                if row["wiki"] == wiki and url_title(row["title"]) == key
+            ),
+            None,
+        )
+    if found is None:
+        abort(404, f"There is no stored page titled {title!r} on the wiki {wiki!r}.")
+    page = db.page_with_wiki(found["id"])
+    assert page is not None
+    if url_title(page["title"]) != url_title(title):
+        values = {**(request.view_args or {}), "wiki": page["wiki"], "title": page["title"]}
+        abort(redirect(url_for(request.endpoint or "pages.history", **values, **query()), 308))
+    return page
+
+
+def query() -> dict[str, Any]:
+    """The query parameters of this request, as url_for takes them back."""
+    return {
+        key: values
+        for key, values in request.args.to_dict(flat=False).items()
+        if key not in ("wiki", "title", "page_id")
+    }
+
+
+def page_url(endpoint: str, page: dict, **values: Any) -> str:
+    """The URL of a view of ``page`` (a row with ``wiki`` and ``title``)."""
+    return url_for(endpoint, wiki=page["wiki"], title=page["title"], **values)
+
+
+def moved(endpoint: str, page_id: int, **values: Any) -> Response:
+    """A permanent redirect from an old URL by row id to the page's URL by wiki and title,
+    with the query kept; the 404 page when no page has that id."""
+    row = store().page_with_wiki(page_id) if page_id <= SQLITE_MAX_INT else None
+    if row is None:
+        abort(404, f"There is no stored page with id {page_id}.")
+    target = url_for(endpoint, wiki=row["wiki"], title=row["title"], **values, **query())
+    return redirect(target, 308)
 
 
 def int_arg(
@@ -129,7 +212,10 @@ def tags_of(row: dict) -> list[str]:
 
 
 def is_bot(row: dict) -> bool:
-    return edit_is_bot(row.get("user"), tags_of(row))
+    """The one rule (tracker.model.is_bot), with the editor's groups on the wiki as stored."""
+    user, wiki_id = row.get("user"), row.get("wiki_id")
+    groups = store().user_groups(wiki_id, [user]) if user and wiki_id else None
+    return edit_is_bot(user, tags_of(row), groups=groups)
 
 
 def signed(value: int | None) -> str:

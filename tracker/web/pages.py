@@ -1,16 +1,17 @@
-"""The pages list (/) and a page's revision history (/page/<page_id>)."""
+"""The pages list (/) and a page's revision history (/wiki/<wiki>/<title>)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from flask import Blueprint, abort, current_app, render_template
+from werkzeug.wrappers import Response
 
 from tracker.history import size_change
 from tracker.model import utc_stamp
 from tracker.store import Store
 from tracker.text.display import LEAD
-from tracker.web.helpers import int_arg, parse_time, store
+from tracker.web.helpers import int_arg, moved, page_at, parse_time, store
 
 bp = Blueprint("pages", __name__)
 
@@ -72,17 +73,16 @@ def activity_chart(db: Store, page_id: int, now: datetime, last: dict | None) ->
     }
 
 
-def load_page(page_id: int) -> dict:
-    """The page with its wiki, or the 404 page."""
-    row = store().page_with_wiki(page_id)
-    if row is None:
-        abort(404, f"There is no stored page with id {page_id}.")
-    return row
-
-
 @bp.route("/page/<int:page_id>")
-def history(page_id: int) -> str:
-    page = load_page(page_id)
+def old_history(page_id: int) -> Response:
+    """The history's former URL, by row id."""
+    return moved("pages.history", page_id)
+
+
+@bp.route("/wiki/<wiki>/<title:title>")
+def history(wiki: str, title: str) -> str:
+    page = page_at(wiki, title)
+    page_id = page["id"]
     per = int_arg("per", PER_PAGE, low=10, high=500)
     number = int_arg("page", 1)
     assert per is not None and number is not None

@@ -1,13 +1,13 @@
-"""One revision (/rev/<page_id>/<revid>) and one section's own history (/section/...)."""
+"""One revision (/rev/<wiki>/<title>/<revid>) and one section's own history (/section/...)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
+from werkzeug.wrappers import Response
 
 from tracker.store import Store
 from tracker.text.sections import split
-from tracker.web.helpers import SQLITE_MAX_INT, int_arg, store
-from tracker.web.pages import load_page
+from tracker.web.helpers import SQLITE_MAX_INT, int_arg, moved, page_at, store
 
 bp = Blueprint("revisions", __name__)
 
@@ -83,8 +83,14 @@ def revision_sections(db: Store, rev: dict) -> list[dict]:
 
 
 @bp.route("/rev/<int:page_id>/<int:revid>")
-def revision(page_id: int, revid: int) -> str:
-    page = load_page(page_id)
+def old_revision(page_id: int, revid: int) -> Response:
+    return moved("revisions.revision", page_id, revid=revid)
+
+
+@bp.route("/rev/<wiki>/<title:title>/<int:revid>")
+def revision(wiki: str, title: str, revid: int) -> str:
+    page = page_at(wiki, title)
+    page_id = page["id"]
     rev = load_revision(page_id, revid)
     db = store()
     older, newer = neighbours(db, page_id, revid)
@@ -95,8 +101,14 @@ def revision(page_id: int, revid: int) -> str:
 
 
 @bp.route("/section/<int:page_id>/<section_id>")
-def section_history(page_id: int, section_id: str) -> str:
-    page = load_page(page_id)
+def old_section_history(page_id: int, section_id: str) -> Response:
+    return moved("revisions.section_history", page_id, section_id=section_id)
+
+
+@bp.route("/section/<wiki>/<title:title>/<section_id>")
+def section_history(wiki: str, title: str, section_id: str) -> str:
+    page = page_at(wiki, title)
+    page_id = page["id"]
     number = int_arg("page", 1)
     assert number is not None
     db = store()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request
+from werkzeug.wrappers import Response
 
 from tracker.store.search import has_index, index_lag
-from tracker.web.helpers import choice_arg, int_arg, store
-from tracker.web.pages import load_page
+from tracker.web.helpers import choice_arg, int_arg, moved, page_at, store
 from tracker.web.search import MAX_QUERY_CHARS, phrase_query, search
 
 bp = Blueprint("search", __name__)
@@ -15,13 +15,17 @@ MAX_PAGES = 100
 
 
 @bp.route("/search")
-def search_page() -> str:
+def search_page() -> str | Response:
     text = request.args.get("q", "")
     if len(text) > MAX_QUERY_CHARS:
         abort(400, f"A search is at most {MAX_QUERY_CHARS} characters long.")
     match = choice_arg("match", ("phrase", "words"), "phrase")
-    page_id = int_arg("page_id")
-    page = load_page(page_id) if page_id is not None else None
+    old_id = int_arg("page_id")
+    if old_id is not None:  # the former form, by row id
+        return moved("search.search_page", old_id)
+    wiki, title = request.args.get("wiki"), request.args.get("title")
+    page = page_at(wiki, title) if wiki and title else None
+    page_id = page["id"] if page else None
     db = store()
     # Cheap when nothing is new (two max(id) lookups); indexes what the daemon added since.
     current_app.extensions["tracker"].indexer.catch_up(db)
