@@ -1,13 +1,14 @@
 """The `tracker` command: thin click commands over the library, errors as one line.
 
 tracker.cli.app holds the group and what every command gets; the commands are added here,
-explicitly: core (run, history, show, status, snapshot, diff), digest, daemon, serve.
+explicitly: core (run, history, show, status, snapshot, diff), digest, daemon, serve,
+init.
 """
 
-from tracker.cli import core, daemon, digest, serve
+from tracker.cli import core, daemon, digest, init, serve
 from tracker.cli.app import accept_config_everywhere, main
 
-for _commands in (core, digest, daemon, serve):
+for _commands in (core, digest, daemon, serve, init):
     _commands.register(main)
 accept_config_everywhere(main)
 

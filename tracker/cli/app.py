@@ -16,6 +16,7 @@ import click
 
 from tracker import __version__
 from tracker.config import Config, load_config
+from tracker.config.locate import find_config
 from tracker.errors import TrackerError
 from tracker.store import Store, store_error_message
 from tracker.text.display import one_line
@@ -67,10 +68,19 @@ class TrackerGroup(click.Group):
 class App:
     """What a command needs: the config (loaded on first use) and the store."""
 
-    def __init__(self, config_path: Path, debug: bool):
-        self.config_path = config_path
+    def __init__(self, config_path: Path | None, debug: bool):
+        self.named_config = config_path  # --config or $TRACKER_CONFIG; None: look for one
         self.debug = debug
         self._config: Config | None = None
+
+    @property
+    def config_path(self) -> Path:
+        """The config file: the one named, else ./config.toml, else the user's config dir."""
+        return find_config(self.named_config)
+
+    @config_path.setter
+    def config_path(self, value: Path) -> None:
+        self.named_config = value
 
     @property
     def config(self) -> Config:
@@ -97,15 +107,14 @@ pass_app = click.make_pass_decorator(App)
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
-    default="config.toml",
-    show_default=True,
     envvar="TRACKER_CONFIG",
-    help="The configuration file.",
+    help="The configuration file. Default: ./config.toml, else "
+    "$XDG_CONFIG_HOME/wiki-tracker/config.toml (~/.config/wiki-tracker/config.toml).",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
 @click.version_option(__version__, prog_name="tracker")
 @click.pass_context
-def main(ctx: click.Context, config_path: Path, debug: bool) -> None:
+def main(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
     """Watch MediaWiki articles, keep every revision, and say what changed, section by section."""
     ctx.obj = App(config_path, debug)
     logging.basicConfig(

@@ -145,7 +145,7 @@ def load_config(path: str | os.PathLike) -> Config:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(
-            f"{path}: no such config file; pass --config FILE or create config.toml"
+            f"{path}: no such config file; check --config, or create one with `tracker init`"
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
