@@ -4,17 +4,31 @@ The lock is held on an open file description, so the kernel drops it when the pr
 however it dies (kill -9 included): a stale lock file never blocks a restart. The file is
 never deleted, because deleting it would let a second daemon lock a fresh inode while the
 first still holds the old one.
+
+``flock`` is POSIX (Linux, macOS, the BSDs): where Python has no ``fcntl`` (Windows) the
+daemon refuses to start with a one-line error; every other command works there.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import time
 from pathlib import Path
+from types import ModuleType
 
-from tracker.errors import AlreadyRunning
+from tracker.errors import AlreadyRunning, TrackerError
+
+fcntl: ModuleType | None
+try:
+    import fcntl
+except ImportError:  # not a POSIX system (Windows)
+    fcntl = None
+
+NEEDS_POSIX = (
+    "the daemon lock needs a POSIX system (Linux, macOS, BSD): this Python has no fcntl; "
+    "run `tracker run --once` from a scheduler instead of `tracker daemon`"
+)
 
 
 def lock_path(database: Path) -> Path:
@@ -32,6 +46,8 @@ class DaemonLock:
 
     def acquire(self) -> None:
         """Take the lock or raise AlreadyRunning naming the holder's pid."""
+        if fcntl is None:
+            raise TrackerError(NEEDS_POSIX)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
@@ -76,6 +92,8 @@ def holder(database: Path) -> int | None:
     For ``tracker status``: probing takes the lock for an instant when it is free, so the
     answer is the kernel's, not a possibly stale pid file's.
     """
+    if fcntl is None:
+        return None  # no lock, no daemon: acquire() refuses to start one
     path = lock_path(Path(database))
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -95,6 +113,7 @@ def holder(database: Path) -> int | None:
 def _flock_retrying(fd: int) -> None:
     # holder() takes a shared lock for an instant; a daemon starting in that instant must
     # not mistake the probe for a running daemon.
+    assert fcntl is not None
     for attempt in range(5):
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
