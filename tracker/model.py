@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Container, Iterable
+from collections.abc import Collection, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -34,20 +34,39 @@ def index_url(api_url: str | None) -> str | None:
     return None
 
 
-_BOT_WORD = re.compile(r"bot(?![^\W_])", re.IGNORECASE)  # a word of the name ends in "bot"
+# A bot's name, where the wiki's groups are not known: a word "bot" of its own ("Bot",
+# "Archive bot", "Tal-bot", "BOT_Foo") or a word ending in "Bot" after a small letter or a
+# digit ("ClueBot NG", "AAlertBot"). Never a word merely ending in "bot": "Talbot", "Abbot",
+# "Cydebot" are people, or bots only their groups can tell.
+_BOT_NAME = re.compile(r"(?:(?<![^\s_-])[Bb][Oo][Tt]|(?<=[a-z0-9])Bot)(?![^\s_-])")
+BOT_GROUP = "bot"  # MediaWiki's own group of bots ($wgGroupPermissions['bot'])
 
 
-def is_bot(user: str | None, tags: Iterable[str] = (), named: Container[str] = ()) -> bool:
-    """Whether an edit is a bot's: an edit tagged "bot", a user the config names
-    (`filters.bots`), or a user name with a word ending in "bot", the convention of
-    Wikimedia wikis ("ClueBot NG", "Cydebot", "AAlertBot"; imported users "imported>Name"
-    too). The API gives no bot flag for old revisions: names and tags are what is known."""
+def is_bot(
+    user: str | None,
+    tags: Iterable[str] = (),
+    named: Container[str] = (),
+    groups: Mapping[str, Collection[str]] | None = None,
+) -> bool:
+    """Whether an edit is a bot's, the one rule every output and filter uses:
+
+    1. an edit the source flags or tags "bot";
+    2. a user the config names (``filters.bots``);
+    3. a user whose groups on the wiki are known (``groups``, name -> groups: the wiki's
+       ``list=users&usprop=groups``, kept by the store): in the "bot" group or not;
+    4. otherwise (an export, an imported "prefix>Name", a user not asked yet) the name: a
+       word "bot" or a word ending in "Bot" (`_BOT_NAME`), never "Talbot".
+    """
     if "bot" in tags:
         return True
     if not user:
         return False
+    if user in named:
+        return True
+    if groups is not None and user in groups:
+        return BOT_GROUP in groups[user]
     name = user.split(">", 1)[-1]
-    return name in named or bool(_BOT_WORD.search(name))
+    return name in named or bool(_BOT_NAME.search(name))
 
 
 def sha1_hex(text: str) -> str:

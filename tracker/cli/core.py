@@ -12,7 +12,7 @@ import click
 from tracker.cli.app import App, pass_app
 from tracker.config import Config
 from tracker.errors import RunFailed
-from tracker.text.display import for_terminal, one_line, terminal_text
+from tracker.text.display import color_wanted, for_terminal, one_line, terminal_text
 
 
 @click.command()
@@ -208,7 +208,11 @@ def _snapshot_wiki_name(config: Config, file: Path) -> str:
 @click.option(
     "--json", "as_json", is_flag=True, help="The diff JSON contract (with each reader diff)."
 )
-@click.option("--color/--no-color", default=None, help="Colour (default: on a terminal).")
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Colour besides the {+ +} and [- -] marks (default: on a terminal, unless NO_COLOR).",
+)
 @click.option(
     "--view",
     type=click.Choice(["reader", "wikitext", "both"]),
@@ -240,7 +244,7 @@ def diff(
         result, readers = page_diff_with_readers(
             store, title, from_revid, to_revid, wiki, view != "wikitext"
         )
-    use_color = sys.stdout.isatty() if color is None else color
+    use_color = color_wanted(sys.stdout.isatty(), color)
     # Every text of the wiki on one line, its control characters shown (our colours are
     # the only escape sequences printed).
     if view != "reader":

@@ -1,44 +1,43 @@
 """A progress bar on a terminal while a watch's history is fetched (tracker.fetch.poll
-tells how far it has come)."""
+tells how many of the page's revisions are stored, and of how many)."""
 
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable
 
 import click
 
-from tracker.model import parse_stamp
-
 
 class TerminalProgress:
-    """A progress bar on a terminal: how far the fetched history has come towards now."""
+    """A progress bar on a terminal: revisions stored of the page's revisions. Without a
+    total (a source that cannot tell) it counts revisions, with no bar."""
 
-    def __init__(self, title: str, clock: Callable[[], float] = time.time):
-        self.clock = clock
-        self.first: float | None = None
-        self.bar = click.progressbar(
-            length=1000, label=f"{title[:40]}", file=sys.stderr, show_pos=False, show_percent=True
-        )
-        self.bar.__enter__()
+    def __init__(self, title: str):
+        self.title = title[:40]
+        self.bar: click._termui_impl.ProgressBar | None = None
         self.done = 0
 
-    def update(self, count: int, timestamp: str) -> None:
-        try:
-            when = parse_stamp(timestamp)
-        except ValueError:
+    def update(self, count: int, total: int | None) -> None:
+        if total is None or total <= 0:
+            click.echo(f"\r{self.title}: {count:,} revisions", nl=False, err=True)
+            self.done = count
             return
-        stamp = when.timestamp()
-        if self.first is None:
-            self.first = stamp
-        span = max(1.0, self.clock() - self.first)
-        target = int(1000 * min(1.0, (stamp - self.first) / span))
-        self.bar.label = f"{count} revisions"
+        if self.bar is None:
+            self.bar = click.progressbar(
+                length=total,
+                label=self.title,
+                file=sys.stderr,
+                show_pos=True,
+                show_percent=True,
+            )
+            self.bar.__enter__()
+        target = min(count, total)
         if target > self.done:
             self.bar.update(target - self.done)
             self.done = target
 
     def close(self) -> None:
-        self.bar.update(1000 - self.done)
-        self.bar.__exit__(None, None, None)
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+        elif self.done:
+            click.echo("", err=True)

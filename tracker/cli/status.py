@@ -3,9 +3,11 @@ digest channel (sent, pending, failing), and the daemon with its jobs."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from tracker.config import Config
+from tracker.fetch.api import contact_warning
 from tracker.store import Store
 
 
@@ -22,7 +24,45 @@ def _empty_watch(watch: Any) -> dict[str, Any]:
         "last_error": None,
         "error_count": 0,
         "unreachable_since": None,
+        "backfill": None,
     }
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def backfill_status(store: Store, page_id: int, failing: bool) -> dict[str, Any] | None:
+    """A page's unfinished backfill: revisions stored of how many, and whether a process is
+    at it ("in progress") or it stopped ("interrupted", at the time its last batch was
+    stored); None when its history is in."""
+    state = store.backfill_state(page_id)
+    if state is None or (not state["stored"] and not state["pid"]):
+        return None
+    running = _alive(state["pid"]) and not failing
+    return {
+        "stored": state["stored"],
+        "total": state["total"],
+        "state": "in progress" if running else "interrupted",
+        "since": state["last_stored"],
+    }
+
+
+def backfill_line(backfill: dict[str, Any]) -> str:
+    """ "600 of 3,000 revisions stored, interrupted 2026-12-07T10:00:00Z" """
+    total = f" of {backfill['total']:,}" if backfill["total"] is not None else ""
+    text = f"{backfill['stored']:,}{total} revisions stored, {backfill['state']}"
+    if backfill["state"] == "interrupted" and backfill["since"]:
+        text += f" {backfill['since']}"
+    return text
 
 
 def watch_status(store: Store, config: Config) -> list[dict[str, Any]]:
@@ -55,6 +95,14 @@ def watch_status(store: Store, config: Config) -> list[dict[str, Any]]:
                         "user": last["user"],
                     }
                 record["revisions"] = store.revision_count(row["page_id"])
+                backfill = backfill_status(store, row["page_id"], bool(row["error_count"]))
+                if backfill is not None:
+                    record["backfill"] = backfill
+                    if status in ("new", "ok", "moved"):
+                        # Never "ok" with part of the history in.
+                        record["status"] = (
+                            "backfilling" if backfill["state"] == "in progress" else "incomplete"
+                        )
         out.append(record)
     return out
 
@@ -65,9 +113,11 @@ def full_status(config: Config) -> dict[str, Any]:
     from tracker.digest.run import delivery_status
     from tracker.store import jobs as daemon_store
 
+    warnings = [w for w in map(contact_warning, config.wikis) if w]
     if not config.database_path.exists():
         return {
             "database": str(config.database_path),
+            "warnings": warnings,
             "watches": [_empty_watch(w) for w in config.watches],
             "digests": [],
             "daemon": {"running": False, "pid": None},
@@ -76,6 +126,7 @@ def full_status(config: Config) -> dict[str, Any]:
     with Store(config.database_path, readonly=True) as store:
         return {
             "database": str(config.database_path),
+            "warnings": warnings,
             "watches": watch_status(store, config),
             "digests": delivery_status(store, config),
             "daemon": daemon_store.daemon_status(store, holder(config.database_path)),
@@ -87,7 +138,7 @@ def status_lines(report: dict[str, Any]) -> list[str]:
     """The text form of full_status."""
     from tracker.digest.run import status_lines as digest_lines
 
-    lines = []
+    lines = [f"warning: {warning}" for warning in report.get("warnings", [])]
     for rec in report["watches"]:
         last = rec["last_revision"]
         lines.append(f"{rec['wiki']}: {rec['title']}")
@@ -100,6 +151,8 @@ def status_lines(report: dict[str, Any]) -> list[str]:
             + (f"{last['revid']} at {last['timestamp']} by {last['user']}" if last else "none")
         )
         lines.append(f"  revisions:     {rec['revisions']}")
+        if rec["backfill"]:
+            lines.append(f"  backfill:      {backfill_line(rec['backfill'])}")
         if rec["unreachable_since"]:
             lines.append(f"  wiki not reachable since {rec['unreachable_since']}")
         if rec["last_error"]:

@@ -196,7 +196,8 @@ class Filters:
     # Edits reverted inside the window are collapsed to one line ("1 edit by X reverted by
     # Y 4 minutes later") instead of being listed; false lists them one by one.
     skip_reverted: bool = True
-    # User names treated as bots besides those ending in "bot" (RevertBot, ClueBot NG).
+    # User names treated as bots besides those the wiki's groups or names tell
+    # (tracker.model.is_bot).
     bots: tuple[str, ...] = ()
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -222,7 +223,12 @@ def page_window(
 
 
 def revision_model(
-    row: dict, previous_size: int | None, sub: Subscription, clock: Clock, links: Links
+    row: dict,
+    previous_size: int | None,
+    sub: Subscription,
+    clock: Clock,
+    links: Links,
+    groups: Mapping[str, Collection[str]] | None = None,
 ) -> dict[str, Any]:
     rec = revision_record(row)
     delta = size_change(rec["size"], previous_size)
@@ -243,7 +249,7 @@ def revision_model(
         "tags": rec["tags"],
         "size": rec["size"],
         "delta": delta,
-        "bot": is_bot(rec["user"], rec["tags"], sub.filters.bots),
+        "bot": is_bot(rec["user"], rec["tags"], sub.filters.bots, groups),
         "reverted": rec["reverted_by"] is not None,
         "links": {
             "wiki_diff": links.wiki_diff(rec["parentid"], rec["revid"]),
@@ -311,7 +317,11 @@ def changes_model(
     assert page is not None
     links = Links(config, ref.wiki, page, store.site_info(page["wiki_id"]))
     sizes = [window.start["size"] if window.start else 0] + [r["size"] for r in window.rows]
-    revs = [revision_model(row, sizes[i], sub, clock, links) for i, row in enumerate(window.rows)]
+    editors = store.user_groups(page["wiki_id"], (row["user"] for row in window.rows))
+    revs = [
+        revision_model(row, sizes[i], sub, clock, links, editors)
+        for i, row in enumerate(window.rows)
+    ]
     by_revid = {rev["revid"]: rev for rev in revs}
     groups = revert_groups(store, window) if sub.filters.skip_reverted else []
     collapsed = {r["revid"] for revert, reverted in groups for r in (revert, *reverted)}

@@ -13,6 +13,7 @@ comes with its metadata and without its text (``Revision.toolarge``).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import time
@@ -25,7 +26,7 @@ import mwclient.errors
 import requests
 
 from tracker import NAME, __version__
-from tracker.config import Wiki, format_size
+from tracker.config import DEFAULT_CONTACT, Wiki, format_size
 from tracker.errors import TooLarge, WikiError
 from tracker.fetch.replies import page_statuses, revision_from_api
 from tracker.fetch.source import HISTORY_LOGS, LogEvent, PageStatus
@@ -57,6 +58,40 @@ REVPROPS = "ids|timestamp|flags|comment|user|userid|size|sha1|tags|contentmodel"
 
 def user_agent(contact: str) -> str:
     return f"{NAME}/{__version__} ({contact}) mwclient/{mwclient.__version__}"
+
+
+def contact_warning(wiki: Wiki) -> str | None:
+    """What to tell the operator when a live wiki (not one on this machine) is asked with the
+    project's address as the User-Agent's contact: the wiki's operators could not reach the
+    one who runs the tracker before blocking it (Wikimedia's User-Agent policy)."""
+    if not wiki.api_url or wiki.contact != DEFAULT_CONTACT:
+        return None
+    host = urlparse(wiki.api_url).hostname or ""
+    try:
+        local = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = False
+    if local:
+        return None
+    return (
+        f"wiki {wiki.name!r}: requests name the project ({DEFAULT_CONTACT}) as their contact, "
+        f'not you; set contact = "you@example.org" (or a URL of yours) in its [[wikis]] '
+        "table (wikis[].contact) so that the wiki's operators can reach you"
+    )
+
+
+class _RetriedHere(logging.Filter):
+    """mwclient says "Retrying in a moment" (and a 503's whole page) for each failure it
+    hands back: ApiSource.call retries, and logs each retry in one line of its own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        return not ("Retrying in a moment" in message or message.startswith("Database lag exceeds"))
+
+
+_MWCLIENT_LOG = logging.getLogger("mwclient.client")
+if not any(isinstance(f, _RetriedHere) for f in _MWCLIENT_LOG.filters):
+    _MWCLIENT_LOG.addFilter(_RetriedHere())
 
 
 class _Continuation:
@@ -468,6 +503,39 @@ class ApiSource:
             for rev in self._revisions(result, pageid):
                 # Without content the API tells a hidden text by its hidden sha1 only.
                 yield replace(rev, texthidden=rev.texthidden or rev.sha1hidden)
+
+    def revision_count(self, pageid: int) -> int:
+        """How many revisions the page has: their ids only, 500 a request (5,000 for a bot),
+        so that a backfill's progress counts revisions."""
+        self.check()
+        count = 0
+        for result in self.query(
+            prop="revisions", pageids=pageid, rvprop="ids", rvlimit="max", rvdir="newer"
+        ):
+            for page in result.get("query", {}).get("pages", []):
+                if page.get("pageid") == pageid:
+                    count += len(page.get("revisions", []))
+        return count
+
+    def user_groups(self, names: Iterable[str]) -> dict[str, tuple[str, ...] | None]:
+        """Each user's groups on the wiki (``list=users&usprop=groups``, 50 a request):
+        None for a name the wiki has no account of; an IP address is in no group. Imported
+        names ("prefix>Name", users of another wiki) are not asked."""
+        self.check()
+        wanted = sorted({name for name in names if name and ">" not in name and "|" not in name})
+        out: dict[str, tuple[str, ...] | None] = {}
+        for start in range(0, len(wanted), BATCH):
+            chunk = wanted[start : start + BATCH]
+            result = self.call("query", list="users", ususers="|".join(chunk), usprop="groups")
+            for user in result.get("query", {}).get("users", []):
+                name = user.get("name")
+                if not isinstance(name, str):
+                    continue
+                if user.get("missing"):
+                    out[name] = None
+                else:  # an IP address is "invalid": no account, no groups
+                    out[name] = tuple(str(g) for g in user.get("groups") or ())
+        return out
 
     def log_events(self, since: str) -> list[LogEvent]:
         """The log entries since a time that may change stored histories (recent changes'

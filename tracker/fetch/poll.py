@@ -8,6 +8,7 @@ the history, and a deletion marks the page deleted without losing anything.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -17,7 +18,7 @@ from typing import Protocol
 
 from tracker.config import Config, Watch, Wiki
 from tracker.errors import TrackerError, WikiError
-from tracker.fetch.api import ApiSource
+from tracker.fetch.api import ApiSource, contact_warning
 from tracker.fetch.ingest import PageIngestor, rederive_pending
 from tracker.fetch.reconcile import log_names, reconcile
 from tracker.fetch.snapshot import SnapshotSource
@@ -64,13 +65,15 @@ def make_source(config: Config, wiki: Wiki, **kwargs: object) -> Source:
 LOG_INTERVAL = 15 * 60
 LOG_OVERLAP = 60  # seconds read twice, for the clocks of the wiki and of this machine
 SITEINFO_MAX_AGE = 86400  # a wiki's namespaces, interwiki map and tags, asked for daily
+USER_GROUPS_MAX_AGE = 7 * 86400  # an editor's groups (a bot flag granted, taken), weekly
+_CONTACT_WARNED: set[str] = set()  # the wikis warned of in this process: once per run
 
 
 class Progress(Protocol):
     """What the poller tells of a page's backfill as it goes (the CLI draws a bar)."""
 
-    def update(self, count: int, timestamp: str) -> None:
-        """`count` revisions stored so far, the last of them from `timestamp`."""
+    def update(self, count: int, total: int | None) -> None:
+        """`count` revisions of the page stored so far, of `total` (None: not known)."""
 
     def close(self) -> None:
         """The page is done."""
@@ -113,6 +116,10 @@ def poll_wiki(
     run_id = store.start_poll_run(wiki_id)
     start_requests = source.requests
     cycle = _Cycle(store, source, wiki, wiki_id, progress or None, clock)
+    warning = contact_warning(wiki)
+    if warning and wiki.name not in _CONTACT_WARNED:
+        _CONTACT_WARNED.add(wiki.name)
+        log.warning("%s", warning)
     by_title = {w.title: w for w in watches}
     stored = {row["title"]: row for row in store.wiki_watches(wiki_id)}
     rows = {w.title: stored.get(w.title) or store.watch(wiki_id, w.title) for w in watches}
@@ -138,6 +145,7 @@ def poll_wiki(
     else:
         store.record_wiki_result(wiki_id, None)
         result.pages_checked = len(statuses)
+        changed: list[int] = []
         for status in statuses:
             title = (
                 pageids[status.requested]
@@ -161,11 +169,14 @@ def poll_wiki(
                 )
             added = cycle.ingestor.added if cycle.ingestor else 0
             if added:  # what whole batches stored, also before an error
+                assert cycle.ingestor is not None
+                changed.append(cycle.ingestor.page_id)
                 result.pages_changed += 1
                 result.revisions_added += added
         if cycle.unchanged:
             with store.atomic():
                 store.mark_polled(cycle.unchanged, utcnow())
+        _refresh_user_groups(cycle, changed)
     result.requests = source.requests - start_requests
     store.finish_poll_run(
         run_id,
@@ -206,6 +217,27 @@ def _refresh_site_info(cycle: _Cycle) -> None:
         store.set_site_info(cycle.wiki_id, site)
     else:
         store.site_info_checked(cycle.wiki_id, utc_stamp(cycle.clock()))
+
+
+def _refresh_user_groups(cycle: _Cycle, page_ids: list[int]) -> None:
+    """Ask the wiki the groups of the new edits' editors not asked yet, and of those asked
+    a week ago: a bot is who the wiki says is one (tracker.model.is_bot). A failure here
+    fails no page: until it works, bots are told by their names."""
+    store = cycle.store
+    stale = utc_stamp(cycle.clock() - USER_GROUPS_MAX_AGE)
+    names = store.users_to_check(cycle.wiki_id, page_ids, stale)
+    if not names:
+        return
+    try:
+        found = cycle.source.user_groups(names)
+    except TrackerError as exc:
+        log.warning(
+            "%s: users' groups not read (%s); bots told by name until then", cycle.wiki.name, exc
+        )
+        return
+    if found:  # (a name the wiki did not answer for is not asked again before a week)
+        answered = {name: None for name in names} | found
+        store.set_user_groups(cycle.wiki_id, answered, utc_stamp(cycle.clock()))
 
 
 def _epoch(stamp: str) -> float:
@@ -309,6 +341,8 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> No
     # An export's texts may come split by the ingest's rules, beside it (fetch.snapshot).
     site = ingestor.site
     if backfill:
+        total = _history_size(source, status, watch)
+        store.start_backfill(page["id"], total, os.getpid())
         if ingestor.last_revid is not None:  # an interrupted backfill goes on where it was
             top = store.latest_revision(page["id"])
             assert top is not None
@@ -319,7 +353,7 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> No
             batches = source.fetch_revisions(
                 status.pageid, last=watch.backfill.count if watch.backfill.mode == "last" else 1
             )
-        _ingest(cycle, ingestor, batches, page["title"])
+        _ingest(cycle, ingestor, batches, page["title"], total)
         # The history is in: digests may now tell what comes after it (never an interrupted
         # backfill's older edits as new ones).
         store.mark_backfilled(page["id"], utcnow(), checked=whole)
@@ -345,15 +379,35 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> No
         store.update_watch(row["id"], last_change=utcnow())
 
 
+def _history_size(source: Source, status: PageStatus, watch: Watch) -> int | None:
+    """How many revisions the page has once its backfill is done (None: not known): what
+    its progress and `tracker status` count against."""
+    count, mode = status.revisions, watch.backfill.mode
+    if mode != "all":
+        wanted = watch.backfill.count if mode == "last" else 1
+        return wanted if count is None else min(wanted, count)
+    if count is None and status.pageid is not None:
+        try:
+            count = source.revision_count(status.pageid)
+        except WikiError:
+            count = None  # the fetch that follows tells what fails
+    return count
+
+
 def _ingest(
-    cycle: _Cycle, ingestor: PageIngestor, batches: Iterator[list[Revision]], title: str
+    cycle: _Cycle,
+    ingestor: PageIngestor,
+    batches: Iterator[list[Revision]],
+    title: str,
+    total: int | None = None,
 ) -> None:
     bar = cycle.progress(title) if cycle.progress else None
+    before = cycle.store.revision_count(ingestor.page_id) if bar else 0
     try:
         for batch in prefetch(batches):
             ingestor.add(batch)
             if bar and batch:
-                bar.update(ingestor.added, batch[-1].timestamp)
+                bar.update(before + ingestor.added, total)
     finally:
         if bar:
             bar.close()

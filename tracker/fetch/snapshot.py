@@ -306,6 +306,14 @@ class SnapshotSource:
         for raw in self._page_revisions(pageid):
             yield replace(revision_from_xml(raw), text=None)
 
+    def revision_count(self, pageid: int) -> int | None:
+        """The page's revisions in the export (its page list, texts skipped)."""
+        return next((page.revisions for page in self.pages() if page.pageid == pageid), None)
+
+    def user_groups(self, names: Iterable[str]) -> dict[str, tuple[str, ...] | None]:
+        """An export has no users' groups: bots are told by name (tracker.model.is_bot)."""
+        return {}
+
     def site_info(self) -> SiteInfo:
         """The export's own siteinfo: its namespaces and their case (no interwiki map:
         interlanguage links are told by language code)."""

@@ -75,5 +75,13 @@ class Source(Protocol):
     def revision_list(self, pageid: int) -> Iterator[Revision]:
         """Every revision of a page without its text, in history order."""
 
+    def revision_count(self, pageid: int) -> int | None:
+        """How many revisions the page has (None: the source cannot tell cheaply): what a
+        backfill's progress measures."""
+
+    def user_groups(self, names: Iterable[str]) -> dict[str, tuple[str, ...] | None]:
+        """Each user's groups on the wiki (None: no such user); empty when the source has
+        no users' groups (an export)."""
+
     def log_events(self, since: str) -> list[LogEvent]:
         """Log entries since a time that may change stored histories."""

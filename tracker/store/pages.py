@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from tracker.errors import AmbiguousTitle
 from tracker.store.base import Connection
 from tracker.store.encoding import utcnow
@@ -88,9 +90,36 @@ class Pages(Connection):
         """The page's first backfill is complete (``checked``: it was its whole history, so
         its revision list is the wiki's as of now)."""
         self.db.execute(
-            "UPDATE pages SET backfilled_at = ?, checked_at = ? WHERE id = ?",
+            "UPDATE pages SET backfilled_at = ?, checked_at = ?, backfill_pid = NULL WHERE id = ?",
             [when, when if checked else None, page_id],
         )
+
+    def start_backfill(self, page_id: int, total: int | None, pid: int) -> None:
+        """Process ``pid`` fetches the page's history: ``total`` revisions when complete."""
+        self.db.execute(
+            "UPDATE pages SET backfill_total = COALESCE(?, backfill_total), backfill_pid = ? "
+            "WHERE id = ?",
+            [total, pid, page_id],
+        )
+
+    def backfill_state(self, page_id: int) -> dict | None:
+        """An unfinished backfill: ``stored`` revisions of ``total`` (None: not known),
+        ``pid`` (the process fetching it, or that did) and ``last_stored`` (when the last
+        batch was stored); None when the page's history is complete."""
+        try:
+            row = self.one(
+                "SELECT backfilled_at, backfill_total AS total, backfill_pid AS pid, "
+                "(SELECT count(*) FROM revisions WHERE page_id = p.id) AS stored, "
+                "(SELECT max(ingested_at) FROM revisions WHERE page_id = p.id) AS last_stored "
+                "FROM pages p WHERE id = ?",
+                [page_id],
+            )
+        except sqlite3.OperationalError:  # a database not migrated yet, opened read-only
+            return None
+        if row is None or row["backfilled_at"] is not None:
+            return None
+        del row["backfilled_at"]
+        return row
 
     def mark_imported(self, page_id: int, when: str) -> None:
         """An export brought the page's history in: backfilled, if it was not already."""

@@ -21,7 +21,7 @@ HISTORY = "timestamp, revid"
 HISTORY_DESC = "timestamp DESC, revid DESC"
 # What a history listing shows of each revision (the web's history page and page feed).
 _LISTED = (
-    "id, revid, parentid, timestamp, user, userhidden, comment, commenthidden, minor, "
+    "id, wiki_id, revid, parentid, timestamp, user, userhidden, comment, commenthidden, minor, "
     "tags, size, has_text, texthidden, revert_of, reverted_by"
 )
 _WITH_PAGE = (

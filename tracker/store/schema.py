@@ -420,6 +420,25 @@ def _m100_section_paths(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m110_user_groups(db: sqlite_utils.Database) -> None:
+    """The wiki's user groups of each editor, asked for and kept for a while (what makes an
+    edit a bot's: tracker.model.is_bot); a backfill's expected size and its process, for
+    `tracker status` to tell one in progress from one interrupted."""
+    db.executescript(
+        """
+        CREATE TABLE user_groups (
+            wiki_id INTEGER NOT NULL REFERENCES wikis(id),
+            name TEXT NOT NULL,
+            groups TEXT,
+            checked_at TEXT NOT NULL,
+            PRIMARY KEY (wiki_id, name)
+        ) WITHOUT ROWID;
+        ALTER TABLE pages ADD COLUMN backfill_total INTEGER;
+        ALTER TABLE pages ADD COLUMN backfill_pid INTEGER;
+        """
+    )
+
+
 Step = Callable[[sqlite_utils.Database], None]
 
 MIGRATIONS: list[tuple[str, Step]] = [
@@ -433,4 +452,5 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("080_packed_layouts", _m080_packed_layouts),
     ("090_paragraph_index", _m090_paragraph_index),
     ("100_section_paths", _m100_section_paths),
+    ("110_user_groups", _m110_user_groups),
 ]

@@ -90,6 +90,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tracker.text import display
 from tracker.text.display import describe_change, section_label
 from tracker.text.lineage import content, match_sections, moved_sections
 from tracker.text.sections import Edit, Section, edits, split
@@ -404,27 +405,22 @@ def _removed(
 
 # ---- terminal output ---------------------------------------------------------------------
 
-_STYLE = {"bold": "1", "green": "32", "red": "31", "cyan": "36", "yellow": "33", "dim": "2"}
-
 
 def render_text(diff_json: dict[str, Any], color: bool = False) -> str:
     """A diff (the JSON contract, or any dict with "sections") as text for a terminal.
 
-    Headings are bold, insertions green, deletions red when `color`; without colour,
-    insertions read ``{+like this+}`` and deletions ``[-like this-]``.
+    Insertions read ``{+like this+}`` and deletions ``[-like this-]``, in colour or not;
+    with `color`, headings are bold, insertions green, deletions red too.
     """
 
     def paint(text: str, *styles: str) -> str:
-        if not color or not text:
-            return text
-        codes = ";".join(_STYLE[s] for s in styles)
-        return f"\x1b[{codes}m{text}\x1b[0m"
+        return display.paint(text, *styles, color=color)
 
     def ins(text: str) -> str:
-        return paint(text, "green") if color else "{+" + text + "+}"
+        return display.inserted(text, color)
 
     def dele(text: str) -> str:
-        return paint(text, "red") if color else "[-" + text + "-]"
+        return display.deleted(text, color)
 
     lines = []
     if "title" in diff_json:

@@ -7,14 +7,20 @@ Plain text only: each output escapes it for its own format.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
     "LEAD",
+    "color_wanted",
+    "deleted",
     "describe_change",
     "for_terminal",
+    "inserted",
     "one_line",
+    "paint",
     "printable",
     "section_label",
     "terminal_text",
@@ -28,6 +34,41 @@ LEAD = "(lead)"
 def section_label(path: list[str] | tuple[str, ...]) -> str:
     """A section by its heading path ("History › Early years"), the lead as `LEAD`."""
     return " › ".join(path) if path else LEAD
+
+
+# --- colour on a terminal ----------------------------------------------------------------------
+# Colour is extra, never the only sign: an insertion reads {+like this+} and a deletion
+# [-like this-] with or without it (a reader who cannot tell red from green, a terminal
+# without colours, a copy pasted elsewhere all see the change).
+
+_STYLE = {"bold": "1", "green": "32", "red": "31", "cyan": "36", "yellow": "33", "dim": "2"}
+
+
+def color_wanted(
+    isatty: bool, requested: bool | None = None, environ: Mapping[str, str] = os.environ
+) -> bool:
+    """Whether to print colour: as --color/--no-color say when given; otherwise on a
+    terminal only, and never when NO_COLOR is set to anything but "" (https://no-color.org)."""
+    if requested is not None:
+        return requested
+    return isatty and not environ.get("NO_COLOR")
+
+
+def paint(text: str, *styles: str, color: bool = True) -> str:
+    """``text`` in these styles (`_STYLE`) when ``color``; as it is otherwise."""
+    if not color or not text or not styles:
+        return text
+    return f"\x1b[{';'.join(_STYLE[s] for s in styles)}m{text}\x1b[0m"
+
+
+def inserted(text: str, color: bool = False) -> str:
+    """Inserted words as every terminal output marks them: ``{+text+}``, green in colour."""
+    return paint("{+" + text + "+}", "green", color=color)
+
+
+def deleted(text: str, color: bool = False) -> str:
+    """Deleted words: ``[-text-]``, red in colour."""
+    return paint("[-" + text + "-]", "red", color=color)
 
 
 # --- text from the wiki on a terminal ----------------------------------------------------------
