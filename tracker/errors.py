@@ -45,6 +45,10 @@ class AmbiguousTitle(UsageError):
         )
 
 
+class AlreadyWatched(UsageError):
+    """A page is watched already (`tracker watch add`; `watch import` skips it)."""
+
+
 class AmbiguousRevision(UsageError):
     """A revision id is stored for several wikis."""
 

@@ -2,13 +2,13 @@
 
 tracker.cli.app holds the group and what every command gets; the commands are added here,
 explicitly: core (run, history, show, status, snapshot, diff), digest, daemon, serve,
-init.
+init, watch.
 """
 
-from tracker.cli import core, daemon, digest, init, serve
+from tracker.cli import core, daemon, digest, init, serve, watch
 from tracker.cli.app import accept_config_everywhere, main
 
-for _commands in (core, digest, daemon, serve, init):
+for _commands in (core, digest, daemon, serve, init, watch):
     _commands.register(main)
 accept_config_everywhere(main)
 

@@ -27,14 +27,26 @@ from tracker.text.display import color_wanted, for_terminal, one_line, terminal_
     default=None,
     help="Show a progress bar (default: when stderr is a terminal).",
 )
+@click.option(
+    "--watch",
+    "titles",
+    multiple=True,
+    metavar="TITLE",
+    help="Poll only this watch (repeatable; a paused one too).",
+)
+@click.option("--wiki", help="The wiki of the --watch titles, when watched on several.")
 @pass_app
-def run(app: App, once: bool, progress: bool | None) -> None:
-    """Poll every watch once, store what is new, deliver due digests."""
+def run(
+    app: App, once: bool, progress: bool | None, titles: tuple[str, ...], wiki: str | None
+) -> None:
+    """Poll every watch once (paused ones not), store what is new, deliver due digests."""
     from tracker.cli.progress import TerminalProgress
     from tracker.cli.run import run_once
+    from tracker.config.edit import find_watch
 
+    watches = [find_watch(app.config, title, wiki) for title in titles] if titles else None
     show = sys.stderr.isatty() if progress is None else progress
-    outcome = run_once(app.config, progress=TerminalProgress if show else None)
+    outcome = run_once(app.config, progress=TerminalProgress if show else None, watches=watches)
     for line in outcome.lines():
         click.echo(one_line(line))
     if not outcome.ok:

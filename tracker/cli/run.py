@@ -3,9 +3,10 @@ that are due (the digest stage). Here, above both, so that neither imports the o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tracker.config import Config
+from tracker.config import Config, Watch
 from tracker.digest.run import run_digests
 from tracker.fetch.poll import PollResult, ProgressFactory, poll_all
 from tracker.store import Store
@@ -30,10 +31,16 @@ class RunOutcome:
         return f"{errors[0]}{more}" if errors else "failed"
 
 
-def run_once(config: Config, *, progress: ProgressFactory | None = None) -> RunOutcome:
+def run_once(
+    config: Config,
+    *,
+    progress: ProgressFactory | None = None,
+    watches: Sequence[Watch] | None = None,
+) -> RunOutcome:
+    """Poll every watch that is not paused (only ``watches`` when given), then digests."""
     outcome = RunOutcome()
     with Store(config.database_path) as store:
-        outcome.polls = poll_all(store, config, progress=progress)
+        outcome.polls = poll_all(store, config, progress=progress, watches=watches)
         digests = run_digests(store, config)
     outcome.digest_lines, outcome.digest_errors = digests.lines, digests.errors
     return outcome

@@ -163,6 +163,8 @@ class Watch:
     title: str
     interval: float = DEFAULT_INTERVAL
     backfill: Backfill = field(default_factory=Backfill)
+    # Not polled (`tracker watch pause`); its stored history stays and shows as before.
+    paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -335,7 +337,8 @@ class Config:
         return ", ".join(w.name for w in self.wikis) or "(none)"
 
     def watches_of(self, wiki: str) -> list[Watch]:
-        return [w for w in self.watches if w.wiki == wiki]
+        """The watches of a wiki that are polled: a paused one is not."""
+        return [w for w in self.watches if w.wiki == wiki and not w.paused]
 
 
 # --- loading -------------------------------------------------------------------------------

@@ -475,12 +475,21 @@ def poll_all(
     *,
     progress: ProgressFactory | None = None,
     sources: dict[str, Source] | None = None,
+    watches: Sequence[Watch] | None = None,
 ) -> list[PollResult]:
-    """One poll cycle of every watch of every wiki, each wiki in turn."""
+    """One poll cycle of every watch of every wiki, each wiki in turn; only ``watches``
+    when given (`run --once --watch`: asked for by name, a paused one too)."""
     results = []
     for wiki in config.wikis:
-        if not config.watches_of(wiki.name):
+        chosen = (
+            config.watches_of(wiki.name)
+            if watches is None
+            else [w for w in watches if w.wiki == wiki.name]
+        )
+        if not chosen:
             continue
         source = (sources or {}).get(wiki.name)
-        results.append(poll_wiki(store, config, wiki, source=source, progress=progress))
+        results.append(
+            poll_wiki(store, config, wiki, source=source, watches=chosen, progress=progress)
+        )
     return results

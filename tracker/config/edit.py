@@ -1,0 +1,357 @@
+"""Edits of config.toml that keep its comments and layout (tomlkit), each checked before it
+is written: the edited text must hold exactly the intended change (nothing else moved) and
+pass the loader; an edit that fails either is not made. ``tracker watch`` edits this way.
+
+    edit = ConfigEdit(config.path)
+    edit.add_watch("local", "Some page", interval="6h")
+    edit.write()
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+import re
+import tempfile
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+import tomlkit.items
+from tomlkit.container import Container
+
+from tracker.config.load import parse_config
+from tracker.config.settings import Config, Watch, Wiki, parse_interval
+from tracker.errors import AlreadyWatched, ConfigError, UsageError
+
+# Characters MediaWiki never allows in a title ($wgLegalTitleChars leaves them out).
+_ILLEGAL_TITLE = re.compile(r"[#<>\[\]{}|\x00-\x1f\x7f]")
+
+
+def clean_title(text: str) -> str:
+    """A title as the user gave it, spelled as MediaWiki stores it (spaces, not
+    underscores); UsageError when MediaWiki could never have such a page."""
+    title = " ".join(text.replace("_", " ").split())
+    if not title:
+        raise UsageError("empty page title")
+    bad = _ILLEGAL_TITLE.search(title)
+    if bad is not None:
+        char = bad.group() if bad.group().isprintable() else f"U+{ord(bad.group()):04X}"
+        raise UsageError(f"{title!r} is not a page title: MediaWiki titles cannot contain {char!r}")
+    return title
+
+
+def pick_wiki(config: Config, name: str | None) -> Wiki:
+    """The wiki named, or the only one; UsageError otherwise."""
+    if name is not None:
+        for wiki in config.wikis:
+            if wiki.name == name:
+                return wiki
+        names = [w.name for w in config.wikis]
+        near = difflib.get_close_matches(name, names, n=3)
+        hint = f"did you mean {', '.join(map(repr, near))}?" if near else _known(names)
+        raise UsageError(f"no wiki named {name!r} in {config.path.name}; {hint}")
+    if len(config.wikis) == 1:
+        return config.wikis[0]
+    if not config.wikis:
+        raise UsageError(
+            f"{config.path.name} has no [[wikis]]: give a wiki page's URL instead of a title"
+        )
+    listed = ", ".join(w.name for w in config.wikis)
+    raise UsageError(f"{config.path.name} has several wikis ({listed}): pick one with --wiki")
+
+
+def find_watch(config: Config, title: str, wiki: str | None = None) -> Watch:
+    """The configured watch of ``title`` (on ``wiki`` when given); UsageError naming close
+    matches when there is none, or the wikis when the title is watched on several."""
+    if wiki is not None:
+        pick_wiki(config, wiki)
+    candidates = [w for w in config.watches if wiki is None or w.wiki == wiki]
+    spelled = title.replace("_", " ").strip()
+    found = [w for w in candidates if w.title == spelled]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        wikis = ", ".join(w.wiki for w in found)
+        raise UsageError(f"{spelled!r} is watched on several wikis ({wikis}): pick one with --wiki")
+    titles = sorted({w.title for w in candidates})
+    near = difflib.get_close_matches(spelled, titles, n=3, cutoff=0.5)
+    where = f" on {wiki!r}" if wiki is not None else ""
+    hint = (
+        f"did you mean {', '.join(map(repr, near))}?"
+        if near
+        else "see `tracker watch list`"
+        if titles
+        else "there are no watches yet"
+    )
+    raise UsageError(f"{spelled!r} is not watched{where}; {hint}")
+
+
+def _known(names: list[str]) -> str:
+    return f"known: {', '.join(names)}" if names else "there are no [[wikis]] yet"
+
+
+class ConfigEdit:
+    """A config file being edited. Each change is checked at once (ConfigError, and the
+    change is not kept, when it fails); ``write`` saves the changes kept, in one go."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        try:
+            self.text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(
+                f"{self.path}: no such config file; pass --config FILE or create config.toml"
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{self.path}: cannot be read: {exc}") from None
+        self.original = self.text
+        try:
+            self.data = tomllib.loads(self.text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{self.path}: not valid TOML: {exc}") from None
+        self.config = parse_config(self.data, self.path)
+
+    @property
+    def changed(self) -> bool:
+        return self.text != self.original
+
+    # --- the changes -------------------------------------------------------------------
+
+    def add_watch(self, wiki: str, title: str, interval: str | None = None) -> Watch:
+        """A new ``[[watches]]`` entry; UsageError when it is watched already."""
+        title = clean_title(title)
+        if any(w.wiki == wiki and w.title == title for w in self.config.watches):
+            raise AlreadyWatched(f"{title!r} is already watched on {wiki!r}")
+        entry: dict[str, Any] = {"wiki": wiki, "title": title}
+        if interval is not None:
+            entry["interval"] = _interval_value(interval)
+        self._apply("watches", lambda doc: _append(doc, "watches", entry), _add_row(entry))
+        return self.config.watches[-1]
+
+    def add_wiki(self, name: str, api_url: str, **extra: Any) -> Wiki:
+        """A new ``[[wikis]]`` entry (``extra``: more of its keys, such as contact)."""
+        entry = {"name": name, "api_url": api_url, **extra}
+        self._apply("wikis", lambda doc: _append(doc, "wikis", entry), _add_row(entry))
+        return self.config.wikis[-1]
+
+    def remove_watch(self, watch: Watch) -> None:
+        index = self._index(watch)
+
+        def expect(data: dict) -> None:
+            del data["watches"][index]
+            if not data["watches"]:
+                del data["watches"]
+
+        self._apply("watches", lambda doc: _remove(doc, "watches", index), expect)
+
+    def set_paused(self, watch: Watch, paused: bool) -> bool:
+        """Pause or resume a watch; False when it already was so (nothing to change)."""
+        if watch.paused == paused:
+            return False
+        index = self._index(watch)
+
+        def change(doc: Any) -> None:
+            entry = doc["watches"][index]
+            if paused:
+                _set_key(entry, "paused", True)
+            else:
+                del entry["paused"]  # resumed is the default: no key left behind
+
+        def expect(data: dict) -> None:
+            if paused:
+                data["watches"][index]["paused"] = True
+            else:
+                del data["watches"][index]["paused"]
+
+        self._apply("watches", change, expect)
+        return True
+
+    def checkpoint(self) -> tuple[str, dict, Config]:
+        """The state to go back to with ``restore`` (changes that belong together)."""
+        return self.text, self.data, self.config
+
+    def restore(self, state: tuple[str, dict, Config]) -> None:
+        self.text, self.data, self.config = state
+
+    def write(self) -> bool:
+        """Save the file if anything changed (atomically: a reader sees the old file or the
+        new one, never half of it); True when it was written."""
+        if not self.changed:
+            return False
+        handle, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+                out.write(self.text)
+            try:
+                os.chmod(temp, self.path.stat().st_mode & 0o7777)
+            except OSError:
+                pass
+            os.replace(temp, self.path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        self.original = self.text
+        return True
+
+    # --- checking ----------------------------------------------------------------------
+
+    def _index(self, watch: Watch) -> int:
+        for index, candidate in enumerate(self.config.watches):
+            if (candidate.wiki, candidate.title) == (watch.wiki, watch.title):
+                return index
+        raise UsageError(f"{watch.title!r} is not watched on {watch.wiki!r}")
+
+    def _apply(
+        self, key: str, change: Callable[[Any], None], expect: Callable[[dict], None]
+    ) -> None:
+        doc = tomlkit.parse(self.text)  # a fresh copy: a failed change leaves nothing behind
+        if key in doc and not isinstance(doc[key], tomlkit.items.AoT | tomlkit.items.Array):
+            raise ConfigError(f"{self.path}: {key}: expected [[{key}]] tables")
+        change(doc)
+        text = tomlkit.dumps(doc)
+        wanted = copy.deepcopy(self.data)
+        expect(wanted)
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            data = None
+        if data != wanted:
+            raise ConfigError(
+                f"{self.path}: could not be edited without changing other settings (its "
+                f"[[{key}]] are laid out in a way this edit does not handle); edit it by hand"
+            )
+        try:
+            config = parse_config(data, self.path)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (so {self.path.name} was not changed)") from None
+        self.text, self.data, self.config = text, data, config
+
+
+def _interval_value(text: str) -> str | int:
+    try:
+        parse_interval(text)
+    except ValueError as exc:
+        raise UsageError(f"--interval: {exc}") from None
+    return int(text) if text.strip().isdigit() else text.strip()
+
+
+def _add_row(entry: dict) -> Callable[[dict], None]:
+    def expect(data: dict) -> None:
+        key = "watches" if "title" in entry else "wikis"
+        data.setdefault(key, []).append(dict(entry))
+
+    return expect
+
+
+# --- tomlkit: where the comments and blank lines go -----------------------------------------
+#
+# tomlkit keeps the comments and blank lines above a table header as the tail of the table
+# before it. These helpers treat them as the next table's: a key is set above that tail, a
+# table appended after the last one takes the tail along (it stays above what followed), and
+# a table removed takes its own comments (the lines right above its header) with it.
+
+
+def _body(item: Any) -> list | None:
+    """The body list of a table (or of the last table of an array of tables)."""
+    if isinstance(item, tomlkit.items.AoT):
+        return _body(item[-1]) if len(item) else None
+    if isinstance(item, tomlkit.items.Table):
+        return item.value.body
+    return None
+
+
+def _tail_start(body: list) -> int:
+    """Where the trailing comments and blank lines of a table's body start."""
+    start = len(body)
+    while start > 0 and body[start - 1][0] is None:
+        start -= 1
+    return start
+
+
+def _set_key(entry: Any, key: str, value: Any) -> None:
+    if key in entry or not isinstance(entry, tomlkit.items.Table):
+        entry[key] = value
+        return
+    body = entry.value.body
+    tail = body[_tail_start(body) :]
+    del body[len(body) - len(tail) :]
+    entry[key] = value
+    body.extend(tail)
+
+
+def _append(doc: Any, key: str, entry: dict) -> None:
+    array = doc.get(key)
+    if isinstance(array, tomlkit.items.Array):  # watches = [{ ... }, ...]
+        inline = tomlkit.inline_table()
+        inline.update(entry)
+        array.append(inline)
+        return
+    table = tomlkit.table()
+    for name, value in entry.items():
+        table[name] = value
+    if array is None:
+        array = tomlkit.aot()
+        _end_with_blank_line(doc)
+        array.append(table)
+        doc.append(key, array)
+        return
+    body = _body(array)
+    assert body is not None
+    tail = body[_tail_start(body) :]
+    del body[len(body) - len(tail) :]
+    body.append((None, tomlkit.items.Whitespace("\n")))
+    array.append(table)
+    table.value.body.extend(tail)
+
+
+def _end_with_blank_line(doc: Any) -> None:
+    """A new table at the end of the file goes after a blank line."""
+    if not doc.body:
+        return
+    body = _body(doc.body[-1][1])
+    target = body if body is not None else doc.body
+    last = target[-1][1] if target else None
+    if not isinstance(last, tomlkit.items.Whitespace) or last.as_string().count("\n") < (
+        1 if body is not None else 2
+    ):
+        if body is not None:
+            target.append((None, tomlkit.items.Whitespace("\n")))
+        else:
+            doc.add(tomlkit.nl())
+
+
+def _remove(doc: Any, key: str, index: int) -> None:
+    array = doc[key]
+    if isinstance(array, tomlkit.items.Array):
+        del array[index]
+        return
+    own = array[index].value.body
+    tail = own[_tail_start(own) :]
+    above = _body(array[index - 1]) if index > 0 else _item_before(doc, key)
+    if above is not None:
+        start = _tail_start(above)
+        end = len(above)
+        # The comment lines right above the header are the removed table's own; then the
+        # blank lines before them, which the removed table's tail replaces.
+        while end > start and isinstance(above[end - 1][1], tomlkit.items.Comment):
+            end -= 1
+        while end > start and isinstance(above[end - 1][1], tomlkit.items.Whitespace):
+            end -= 1
+        del above[end:]
+        above.extend(tail)
+    del array[index]
+    if not len(array):
+        del doc[key]
+
+
+def _item_before(doc: Any, key: str) -> list | None:
+    container: Container = doc
+    body = container.body
+    for position, (name, _) in enumerate(body):
+        if name is not None and name.key == key:
+            return _body(body[position - 1][1]) if position > 0 else None
+    return None
