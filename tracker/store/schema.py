@@ -439,6 +439,33 @@ def _m110_user_groups(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m130_readable_views(db: sqlite_utils.Database) -> None:
+    """Views for SQL tools (Datasette): revisions with their wiki, title and wikitext, each
+    section version with its text, section changes with their heading path. The texts come
+    from the SQL functions of tracker.store.sqlfunctions (Datasette's plugin defines them);
+    elsewhere a query of those columns fails with "no such function"."""
+    db.executescript(
+        """
+        CREATE VIEW revision_texts AS
+            SELECT r.id AS rev_id, w.name AS wiki, p.title, r.revid, r.parentid, r.timestamp,
+                r.user, r.comment, r.minor, r.size, r.sha1, r.has_text,
+                revision_text(r.id) AS text
+            FROM revisions r JOIN pages p ON p.id = r.page_id JOIN wikis w ON w.id = r.wiki_id;
+        CREATE VIEW section_texts AS
+            SELECT v.id AS version_id, w.name AS wiki, p.title, v.section_id, v.blob_id,
+                tracker_text(v.blob_id) AS text
+            FROM section_versions v JOIN pages p ON p.id = v.page_id
+            JOIN wikis w ON w.id = p.wiki_id;
+        CREATE VIEW section_change_list AS
+            SELECT w.name AS wiki, p.title, r.revid, r.timestamp, r.user, c.section_id,
+                sp.path AS path, c.kinds, c.words_added, c.words_removed
+            FROM section_changes c JOIN revisions r ON r.id = c.rev_id
+            JOIN pages p ON p.id = r.page_id JOIN wikis w ON w.id = p.wiki_id
+            JOIN section_paths sp ON sp.id = c.path_id;
+        """
+    )
+
+
 Step = Callable[[sqlite_utils.Database], None]
 
 MIGRATIONS: list[tuple[str, Step]] = [
@@ -453,4 +480,5 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("090_paragraph_index", _m090_paragraph_index),
     ("100_section_paths", _m100_section_paths),
     ("110_user_groups", _m110_user_groups),
+    ("130_readable_views", _m130_readable_views),
 ]
