@@ -462,13 +462,14 @@ def webhook_payload(out: Outgoing, payload: str) -> dict[str, Any]:
 @channel(
     "atom",
     required={"path": (str,)},
-    optional={"entries": (20, (int,)), "title": (None, (str,))},
+    optional={"entries": (20, (int,)), "title": (None, (str,)), "url": (None, (str,))},
     needs=lambda opts, formats: {"html_body"},
 )
 def send_atom(out: Outgoing, opts: dict[str, Any]) -> str:
     """An Atom feed file at `path` for the subscription, keeping the last `entries`
     digests (default 20), rebuilt from the store on every delivery so that it is always
-    valid and never holds a digest twice."""
+    valid and never holds a digest twice. `url`: where readers fetch it (its rel="self"
+    link; the file's own file: URL when not given)."""
     from tracker.digest.render import render_feed
 
     keep = max(1, opts["entries"])
@@ -488,7 +489,11 @@ def send_atom(out: Outgoing, opts: dict[str, Any]) -> str:
     _write_atomic(
         target,
         render_feed(
-            entries[:keep], title=title, subscription=out.subscription, templates=out.templates
+            entries[:keep],
+            title=title,
+            subscription=out.subscription,
+            templates=out.templates,
+            self_url=opts["url"] or target.resolve().as_uri(),
         ),
     )
     return f"{target} ({min(len(entries), keep)} entries)"

@@ -333,9 +333,15 @@ def render_digest(
 
 
 def render_feed(
-    entries: list[Any], *, title: str, subscription: str, templates: Path | None = None
+    entries: list[Any],
+    *,
+    title: str,
+    subscription: str,
+    templates: Path | None = None,
+    self_url: str | None = None,
 ) -> str:
-    """An Atom feed document of digests, newest first (entries are deliver.FeedEntry)."""
+    """An Atom feed document of digests, newest first (entries are deliver.FeedEntry);
+    ``self_url``: where the feed is read from (its rel="self" link)."""
     import uuid
 
     feed_id = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'wiki-tracker:' + subscription)}"
@@ -345,6 +351,7 @@ def render_feed(
         "subscription": subscription,
         "feed_id": feed_id,
         "updated": updated,
+        "self_url": self_url,
         "entries": [
             {
                 "id": entry_id(e.message_id),

@@ -200,6 +200,10 @@ def subscription_feed(name: str) -> Response:
                 absolute("feeds.digest", digest_id=row["id"]),
             )
         )
-    return Response(
-        render_feed(entries, title=f"wiki tracker: {name}", subscription=name), mimetype=ATOM
+    feed = render_feed(
+        entries,
+        title=f"wiki tracker: {name}",
+        subscription=name,
+        self_url=absolute("feeds.subscription_feed", name=name),
     )
+    return Response(feed, mimetype=ATOM)
