@@ -349,3 +349,44 @@ def test_export_page_list_of_an_unchanged_file_is_not_read_again(
     [page] = list(SnapshotSource("snap", path).pages())
     assert len(reads) == 2 and page.lastrevid == first[0].lastrevid
     assert source.requests == 1
+
+
+# --- the guard passes exports through as they are ---------------------------------------------
+
+_PIECES = [
+    "<page>", "</page>", "<title>T</title>", "<revision>", "</revision>", "<id>7</id>",
+    '<contributor deleted="deleted" />', '<comment a="x>y">c &amp; d</comment>',
+    "<!-- a comment with <text> in it -->", "<![CDATA[ <text>x</text> ]]>", "<?pi data?>",
+    "<!-- a > b <text> c -->", "<![CDATA[ a > b <text>x</text> ]]>", "<?pi a > b <text>?>",
+    "\n  ", "plain words", '<text bytes="3" xml:space="preserve">abc</text>',
+    '<text xml:space="preserve" />', "<text>é € &lt;ref&gt;</text>", "<sha1>x</sha1>",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("block", [7, 64, 4096])
+@pytest.mark.parametrize("seed", range(3))
+def test_export_guard_passes_markup_through_as_it_is(monkeypatch, block: int, seed: int) -> None:
+    # Tags passed on many at a time up to the next <text>, comments, CDATA and processing
+    # instructions one by one: the same bytes either way, at any block size; and without
+    # the texts' content when they are skipped.
+    import io
+    import random
+    import re
+
+    monkeypatch.setattr(exportguard, "BLOCK", block)
+    rng = random.Random(seed)
+    for _ in range(40):
+        body = "".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 60)))
+        data = f"<mediawiki>{body}</mediawiki>".encode()
+        guard = exportguard.ExportGuard(io.BytesIO(data), 1 << 20, "x.xml")
+        pieces = iter(lambda g=guard: g.read(rng.choice([1, 5, 16384])), b"")
+        assert b"".join(pieces) == data
+        skipping = exportguard.ExportGuard(io.BytesIO(data), 1 << 20, "x.xml", skip_texts=True)
+        skipped = skipping.read()
+        # Each text's content gone; comments and CDATA (which may hold "<text>") kept.
+        expected = re.sub(
+            rb"(<text\b[^>]*(?<!/)>)[^<]*(</text>)|(<!--.*?-->|<!\[CDATA\[.*?\]\]>)",
+            lambda m: m.group(3) or m.group(1) + m.group(2),
+            data,
+        )
+        assert skipped == expected

@@ -69,6 +69,22 @@ def utf8_size(piece: bytes) -> int:
     return size
 
 
+def _plain_tags(buf: bytearray) -> int:
+    """How much of the buffer (which starts with "<") is tags and short runs of character
+    data that need no look one by one: up to the next <text> start tag, or up to its last
+    "<" (a tag maybe not whole yet); 0 if that stretch has a comment, CDATA, declaration
+    or processing instruction ("<!", "<?") or is longer than the markup limit."""
+    if _TEXT_START.match(buf):
+        return 0  # a <text> start tag: its content is the guard's business
+    found = _TEXT_START.search(buf, 1, LIMIT)
+    stop = found.start() if found is not None else buf.rfind(b"<", 0, LIMIT)
+    if stop <= 0 or stop > LIMIT or buf.find(b"<!", 0, stop) >= 0 or buf.find(b"<?", 0, stop) >= 0:
+        return 0
+    if buf.rfind(b">", 0, stop) < buf.rfind(b"<", 0, stop):
+        return 0  # (its last tag does not end before the stop: malformed, the slow way)
+    return stop
+
+
 def _whole_characters(data: bytearray, end: int) -> int:
     """``end``, or the start of a UTF-8 character that ``data[:end]`` has only part of."""
     start = end - 1
@@ -109,14 +125,21 @@ class ExportGuard:
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
             return b"".join(iter(lambda: self.read(BLOCK), b""))
-        while self._pos >= len(self._chunk):
-            try:
-                self._chunk, self._pos = next(self._out), 0
-            except StopIteration:
-                return b""
-        data = self._chunk[self._pos : self._pos + size]
-        self._pos += len(data)
-        return data
+        parts: list[bytes] = []
+        while size > 0:
+            # Pieces put together up to `size`: a parser fed the tags of a revision's
+            # metadata one by one spends its time on the calls.
+            if self._pos >= len(self._chunk):
+                try:
+                    self._chunk, self._pos = next(self._out), 0
+                except StopIteration:
+                    break
+                continue
+            data = self._chunk[self._pos : self._pos + size]
+            self._pos += len(data)
+            size -= len(data)
+            parts.append(data)
+        return b"".join(parts)
 
     def close(self) -> None:
         self._out.close()
@@ -168,6 +191,17 @@ class ExportGuard:
                     raise self._refuse(f"more than {format_size(LIMIT)} of text in <{element}>")
                 yield bytes(buf[:at])
                 del buf[:at]
+            stop = _plain_tags(buf)
+            if stop:
+                # Plain tags up to the next <text> (a revision's metadata): passed on at
+                # once, each whole (none holds a "<"); the run after the last one goes on.
+                last = buf.rfind(b"<", 0, stop)
+                if (name := _NAME.match(buf, last)) is not None:
+                    element = name.group(1).decode("ascii", "replace")
+                run = stop - buf.rfind(b">", 0, stop) - 1
+                yield bytes(buf[:stop])
+                del buf[:stop]
+                continue
             end = self._markup_end()
             token = bytes(buf[:end])
             del buf[:end]
