@@ -29,8 +29,9 @@ streamed from a generator, never allocated):
 Faults come from a queue of one-off faults (``proxy.queue("drop", "maxlag")``), from a mode
 that applies to every other request (``proxy.mode("cut")``), or at random
 (``proxy.chaos(0.3)``), in that order of precedence. Requests are counted by kind
-(``status``: prop=info, ``content``: prop=revisions, ``other``) for the benchmark and tests:
-``counts`` as they are forwarded, ``answered`` once the wiki's reply has been passed on.
+(``status``: prop=info, ``content``: prop=revisions with texts, ``other``) for the benchmark
+and tests: ``counts`` as they are forwarded, ``answered`` once the wiki's reply has been
+passed on.
 
 A gate holds requests where a test wants the tracker to be: ``proxy.hold("content",
 after=2)`` lets the first two content requests through and holds the next ones (not
@@ -259,8 +260,12 @@ class FaultProxy:
 
 
 def _kind(query: str) -> str:
-    """status (prop=info), content (prop=revisions) or other."""
-    prop = parse_qs(query).get("prop", [""])[0]
+    """status (prop=info), content (prop=revisions with their texts) or other (a revision
+    list or count without texts among them)."""
+    params = parse_qs(query)
+    prop = params.get("prop", [""])[0]
+    if prop == "revisions" and "content" not in params.get("rvprop", [""])[0].split("|"):
+        return "other"
     return {"info": "status", "revisions": "content"}.get(prop, "other")
 
 
