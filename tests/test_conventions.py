@@ -456,3 +456,13 @@ def test_contact_warning_once_a_run_and_in_status(tmp_path: Path) -> None:
     assert status.output.startswith("warning: wiki 'live'"), status.output
     assert "wikis[].contact" in status.output
     assert json.loads(tracker(config, "status", "--json").stdout)["warnings"]
+
+
+def test_no_contact_warning_for_a_wiki_no_watch_polls(tmp_path: Path) -> None:
+    # tracker init names the live wiki with its watch commented out: nothing asks it.
+    config = write_config(
+        tmp_path,
+        wikis=[{"name": "live", "api_url": "http://wiki.invalid/w/api.php"}],
+        watches=[],
+    )
+    assert json.loads(tracker(config, "status", "--json").stdout)["warnings"] == []

@@ -113,7 +113,10 @@ def full_status(config: Config) -> dict[str, Any]:
     from tracker.digest.run import delivery_status
     from tracker.store import jobs as daemon_store
 
-    warnings = [w for w in map(contact_warning, config.wikis) if w]
+    # (The wikis that are polled: a wiki only named, as `tracker init`'s live one is until
+    # a watch is added, is asked nothing.)
+    polled = [wiki for wiki in config.wikis if config.watches_of(wiki.name)]
+    warnings = [w for w in map(contact_warning, polled) if w]
     if not config.database_path.exists():
         return {
             "database": str(config.database_path),
