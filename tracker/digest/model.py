@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 from tracker.config import Config, Subscription, Wiki
 from tracker.digest.render import semantic_lines, word_segments
+from tracker.digest.triggers import Triggers
 from tracker.history import (
     reader_diffs,
     revision_pair_diff,
@@ -346,12 +347,24 @@ def changes_model(
         if sec["id"] in touched and not makers:
             continue  # only filtered or reverted edits touched it
         chosen.append((sec, makers))
+    # Text triggers keep the sections whose net change added or removed matching words.
+    triggers = Triggers.of(sub.filters)
+    matched: dict[str, list[str]] = {}
+    if triggers:
+        for sec, _makers in chosen:
+            found = triggers.section_matches(sec.get("changes") or [])
+            if found:
+                matched[sec["id"]] = found
+        chosen = [(sec, makers) for sec, makers in chosen if sec["id"] in matched]
     # The reader view is derived here from the stored texts (never stored by the ingest).
     readers: dict[str, ReaderDiff] = {}
     if sub.view != "wikitext" and new is not None:
         readers = reader_diffs(store, old, new, [sec for sec, _makers in chosen])
     sections = [
-        _section_model(sec, makers, sub, contents, readers.get(sec["id"])) for sec, makers in chosen
+        _section_model(
+            sec, makers, sub, contents, readers.get(sec["id"]), triggers, matched.get(sec["id"])
+        )
+        for sec, makers in chosen
     ]
     if followed is not None:
         # A section subscription counts only the edits to its sections.
@@ -364,7 +377,12 @@ def changes_model(
         ]
     # Page facts (categories, language links, DEFAULTSORT, behaviour switches) belong to no
     # section: told for the whole page, not to a subscription of some sections.
-    page_semantic = semantic_lines(page_facts) if followed is None else []
+    if triggers:
+        # Only the edits that made a matching change are told; page facts are no words.
+        makers_of = {rev["revid"] for _sec, makers in chosen for rev in makers}
+        counted = [rev for rev in counted if rev["revid"] in makers_of]
+        groups = []
+    page_semantic = semantic_lines(page_facts) if followed is None and not triggers else []
     if not sections and not counted:
         window.stats = {"filtered": filtered}
         return None
@@ -489,11 +507,15 @@ def _section_model(
     sub: Subscription,
     contents: _OldContents,
     reader: ReaderDiff | None = None,
+    triggers: Triggers | None = None,
+    matched: list[str] | None = None,
 ) -> dict[str, Any]:
     changes = sec.get("changes") or []
     # Offsets point into the section's old content; an added section had none.
     old = "" if "added" in sec["kinds"] else contents.get(sec["id"])
     words, more = word_segments(changes, sub.max_words, old)
+    if triggers:
+        words = triggers.mark(words)
     semantic = semantic_lines(changes)
     if "added" in sec["kinds"] or "removed" in sec["kinds"]:
         # A whole section came or went: its links and templates went with it, which says
@@ -514,6 +536,8 @@ def _section_model(
         "semantic_more": max(0, len(semantic) - MAX_SEMANTIC),
         "reader": _reader_model(reader, sec["kinds"]) if reader is not None else None,
         "revisions": makers,
+        # What the subscription's text triggers found in the added or removed words.
+        "matched": matched or [],
     }
 
 

@@ -46,6 +46,16 @@ FORMAT_TEMPLATES = {
     "chat": "chat.md.j2",  # short Markdown for Mattermost and Discord webhooks
     "slack": "chat.slack.j2",  # Slack mrkdwn
 }
+# Notices (tracker.digest.notices: test messages, alerts) in the same formats.
+NOTICE_TEMPLATES = {
+    "text": "notice.txt.j2",
+    "markdown": "notice.md.j2",
+    "html": "notice.html.j2",
+    "html_body": "notice_body.html.j2",
+    "chat": "notice.chat.md.j2",
+    "slack": "notice.slack.j2",
+}
+NOTICE_KINDS = ("test", "alert")
 FEED_TEMPLATE = "feed.atom.j2"
 
 # Inline Markdown: characters that start emphasis, code, links, images, tables or escapes.
@@ -241,7 +251,97 @@ def md_quote(value: Any) -> Markup:
     return Markup("\n".join(("> " + md_escape(line)).rstrip() for line in lines))
 
 
+# --- text triggers: what matched, highlighted in every format -------------------------------
+# A word segment may carry "hits" (tracker.digest.triggers): offsets of what a subscription's
+# text trigger found in it. Text shows them as >>match<<, HTML as <mark>, Markdown in bold
+# (bold italic inside an insertion, which is bold already).
+
+HIT_STYLE = "background:#ffe08a;color:#1f2328;font-weight:600;"
+
+
+def _pieces(segment: Any, whole_words: bool = False) -> list[tuple[str, bool]]:
+    """A segment's text as (text, matched) pieces; ``whole_words`` widens each match to
+    the whitespace around it (Markdown emphasis cannot start or end inside a word)."""
+    text = str(segment["text"])
+    spans = [(int(a), int(b)) for a, b in segment.get("hits") or []]
+    if whole_words:
+        widened: list[tuple[int, int]] = []
+        for start, end in spans:
+            while start > 0 and not text[start - 1].isspace():
+                start -= 1
+            while end < len(text) and not text[end].isspace():
+                end += 1
+            if widened and start <= widened[-1][1]:
+                widened[-1] = (widened[-1][0], max(end, widened[-1][1]))
+            else:
+                widened.append((start, end))
+        spans = widened
+    pieces, at = [], 0
+    for start, end in spans:
+        if start > at:
+            pieces.append((text[at:start], False))
+        pieces.append((text[start:end], True))
+        at = end
+    if at < len(text) or not pieces:
+        pieces.append((text[at:], False))
+    return pieces
+
+
+def text_segment(segment: Any) -> Markup:
+    """Text digests: a word segment with its lines, matches as >>match<<."""
+    return Markup(
+        "".join(
+            f">>{terminal_text(text)}<<" if hit else terminal_text(text)
+            for text, hit in _pieces(segment)
+        )
+    )
+
+
+def html_segment(segment: Any) -> Markup:
+    """HTML digests: a word segment escaped, matches in <mark>."""
+    return Markup(
+        "".join(
+            f'<mark style="{HIT_STYLE}">{escape(printable(text))}</mark>'
+            if hit
+            else str(escape(printable(text)))
+            for text, hit in _pieces(segment)
+        )
+    )
+
+
+_MD_MARKS = {
+    ("ins", False): ("**", "**"),
+    ("ins", True): ("***", "***"),
+    ("del", False): ("~~", "~~"),
+    ("del", True): ("~~**", "**~~"),
+    ("mov", False): ("*", "*"),
+    ("mov", True): ("***", "***"),
+}
+
+
+def md_segment(segment: Any) -> Markup:
+    """Markdown digests: a word segment escaped, inserted in bold, deleted struck out,
+    moved in italics, matches in bold; spaces stay outside the markers."""
+    op = segment["op"]
+    if op not in ("ins", "del", "mov"):
+        return Markup(md_escape(segment["text"]))
+    out = []
+    for text, hit in _pieces(segment, whole_words=True):
+        core = text.strip()
+        if not core:
+            out.append(" " if text else "")
+            continue
+        opening, closing = _MD_MARKS[(op, hit)]
+        lead = " " if text[0].isspace() else ""
+        trail = " " if text[-1].isspace() else ""
+        out.append(f"{lead}{opening}{md_escape(core)}{closing}{trail}")
+    return Markup("".join(out))
+
+
 FILTERS = {
+    "text_segment": text_segment,
+    "html_segment": html_segment,
+    "md_segment": md_segment,
     "md_link": md_link,
     "md_quote": md_quote,
     "reader_mail_html": reader_mail_html,
@@ -323,12 +423,14 @@ def render_digest(
     formats: set[str] | list[str] | tuple[str, ...],
     templates: Path | None = None,
 ) -> dict[str, str]:
-    """Each requested format of a digest (see FORMAT_TEMPLATES)."""
+    """Each requested format of a digest (see FORMAT_TEMPLATES), or of a notice (a model
+    whose kind is one of NOTICE_KINDS: NOTICE_TEMPLATES)."""
+    names = NOTICE_TEMPLATES if model.get("kind") in NOTICE_KINDS else FORMAT_TEMPLATES
     out = {}
     for fmt in sorted(formats):
-        if fmt not in FORMAT_TEMPLATES:
+        if fmt not in names:
             raise ValueError(f"unknown digest format {fmt!r}")
-        out[fmt] = render_template(FORMAT_TEMPLATES[fmt], {"digest": model}, templates)
+        out[fmt] = render_template(names[fmt], {"digest": model}, templates)
     return out
 
 
