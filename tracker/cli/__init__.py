@@ -5,10 +5,10 @@ explicitly: core (run, history, show, status, snapshot, diff), digest, daemon, s
 init, watch.
 """
 
-from tracker.cli import core, daemon, digest, init, serve, watch
+from tracker.cli import channel, core, daemon, digest, init, serve, watch
 from tracker.cli.app import accept_config_everywhere, main
 
-for _commands in (core, digest, daemon, serve, init, watch):
+for _commands in (core, digest, daemon, serve, init, watch, channel):
     _commands.register(main)
 accept_config_everywhere(main)
 

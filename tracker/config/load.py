@@ -39,6 +39,7 @@ _CUSTOM = {
     "max_retry_after": parse_interval,
     "max_reply_size": parse_size,
     "max_revision_size": parse_size,
+    "alert_after": parse_interval,
 }
 
 
@@ -300,6 +301,13 @@ def _check_subscription(
             check.fail(f"{where}.since", str(exc))
     if sub.max_words < 0:
         check.fail(f"{where}.max_words", "must be 0 or more")
+    from tracker.digest.triggers import trigger_problem
+
+    for key in ("added_text", "removed_text", "text"):
+        for j, value in enumerate(getattr(sub.filters, key)):
+            wrong = trigger_problem(value)
+            if wrong:
+                check.fail(f"{where}.filters.{key}[{j}]", wrong)
     # The channel registry knows each channel's keys. Imported here because delivery sits
     # at the end of the pipeline and config at its start; only the check looks ahead.
     from tracker.digest.channels import check_channel

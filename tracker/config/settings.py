@@ -201,6 +201,12 @@ class Filters:
     # User names treated as bots besides those the wiki's groups or names tell
     # (tracker.model.is_bot).
     bots: tuple[str, ...] = ()
+    # Text triggers: only sections whose added (removed; either) words match one of these
+    # are shown. Plain text matches case-insensitively anywhere; "/.../" is a regular
+    # expression (tracker.digest.triggers).
+    added_text: tuple[str, ...] = ()
+    removed_text: tuple[str, ...] = ()
+    text: tuple[str, ...] = ()
 
 
 SCHEDULE_ON_CHANGE = "on change"
@@ -283,6 +289,9 @@ class Subscription:
     # ("2023-05-01"). Unset, the first digest says what it started tracking instead.
     since: str | None = None
     view: str = "reader"  # one of DIGEST_VIEWS
+    # Seconds a wiki or a watch may fail before the channels are told (once), and told
+    # again (once) when it works again; None: no alerts.
+    alert_after: float | None = None
 
     @property
     def parsed_schedule(self) -> Schedule:

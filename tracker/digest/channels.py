@@ -34,6 +34,7 @@ from typing import Any
 import requests
 
 from tracker import NAME, __version__
+from tracker.config import Channel, Config, Subscription
 from tracker.digest.secrets import _cause, host_of, redact, remember_secret, url_problem
 from tracker.errors import DeliveryError
 
@@ -160,6 +161,44 @@ def channel_secrets(kind: str, options: dict[str, Any]) -> list[str]:
     if kind == "apprise" and options.get("urls"):
         found += _as_list(options["urls"])
     return [value for value in found if value]
+
+
+# --- the channels of a subscription ----------------------------------------------------------
+
+
+def channel_keys(sub: Subscription) -> list[tuple[str, Channel]]:
+    """Each channel with its key in the delivery log: its ``name``, else its type (with a
+    number when the subscription has several of that type)."""
+    totals: dict[str, int] = {}
+    for chan in sub.channels:
+        if chan.label is None:
+            totals[chan.type] = totals.get(chan.type, 0) + 1
+    seen: dict[str, int] = {}
+    out: list[tuple[str, Channel]] = []
+    for chan in sub.channels:
+        if chan.label is None:
+            seen[chan.type] = seen.get(chan.type, 0) + 1
+        key = chan.label or (
+            chan.type if totals[chan.type] == 1 else f"{chan.type}-{seen[chan.type]}"
+        )
+        while key in {k for k, _ in out}:
+            key += "+"
+        out.append((key, chan))
+    return out
+
+
+def formats_needed(sub: Subscription) -> set[str]:
+    """The rendered formats to store: the subscription's and what its channels send."""
+    needed = set(sub.formats)
+    for chan in sub.channels:
+        spec = CHANNELS[chan.type]
+        needed |= spec.needs(spec.options(chan.options), sub.formats)
+    return needed
+
+
+def templates_of(config: Config, sub: Subscription) -> Path | None:
+    """The subscription's own template directory, if it has one."""
+    return config.resolve(sub.templates) if sub.templates else None
 
 
 # --- what a channel sends --------------------------------------------------------------------

@@ -25,12 +25,20 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tracker.config import Channel, Config, Subscription, parse_since
-from tracker.digest.channels import CHANNELS, FeedEntry, Outgoing, channel_secrets
+from tracker.config import Config, Subscription, parse_since
+from tracker.digest.alerts import check_alerts
+from tracker.digest.channels import (
+    CHANNELS,
+    FeedEntry,
+    Outgoing,
+    channel_keys,
+    channel_secrets,
+    formats_needed,
+    templates_of,
+)
 from tracker.digest.model import (
     Clock,
     Window,
@@ -174,47 +182,12 @@ def subject(model: dict[str, Any]) -> str:
 # --- channels of a subscription ----------------------------------------------------------------
 
 
-def channel_keys(sub: Subscription) -> list[tuple[str, Channel]]:
-    """Each channel with its key in the delivery log: its ``name``, else its type (with a
-    number when the subscription has several of that type)."""
-    totals: dict[str, int] = {}
-    for chan in sub.channels:
-        if chan.label is None:
-            totals[chan.type] = totals.get(chan.type, 0) + 1
-    seen: dict[str, int] = {}
-    out: list[tuple[str, Channel]] = []
-    for chan in sub.channels:
-        if chan.label is None:
-            seen[chan.type] = seen.get(chan.type, 0) + 1
-        key = chan.label or (
-            chan.type if totals[chan.type] == 1 else f"{chan.type}-{seen[chan.type]}"
-        )
-        while key in {k for k, _ in out}:
-            key += "+"
-        out.append((key, chan))
-    return out
-
-
-def formats_needed(sub: Subscription) -> set[str]:
-    """The rendered formats to store: the subscription's and what its channels send."""
-    needed = set(sub.formats)
-    for chan in sub.channels:
-        spec = CHANNELS[chan.type]
-        needed |= spec.needs(spec.options(chan.options), sub.formats)
-    return needed
-
-
 def _message_id(sub: Subscription) -> str:
     # Made once when the digest is recorded and stored with it: every retry, and a resend
     # after a crash, carries the same Message-ID, so mail clients show it once.
     # Short enough (<= 66 characters) that the header is never folded.
     slug = re.sub(r"[^A-Za-z0-9-]+", "-", sub.name).strip("-")[:20] or "digest"
     return f"<{secrets.token_hex(8)}.{slug}@wiki-tracker.invalid>"
-
-
-def templates_of(config: Config, sub: Subscription) -> Path | None:
-    """The subscription's own template directory, if it has one."""
-    return config.resolve(sub.templates) if sub.templates else None
 
 
 def record(
@@ -305,6 +278,17 @@ def run_digests(
     run = DigestRun()
     subs = [s for s in config.subscriptions if names is None or s.name in names]
     for sub in subs:
+        # Alerts do not wait for a schedule: a failing wiki is told on the first run after
+        # ``alert_after``, whenever the subscription's digest is due.
+        try:
+            alert_id = check_alerts(store, config, sub, now)
+        except Exception as exc:  # noqa: BLE001 - reported, and the digests go on
+            log.debug("alerts of %s failed", sub.name, exc_info=True)
+            run.fail(f"{sub.name}: the alerts could not be checked: {redact(_one_line(exc))}")
+        else:
+            if alert_id is not None:
+                run.recorded.append(alert_id)
+    for sub in subs:
         try:
             if not (force or is_due(store, sub, now)):
                 continue
@@ -380,17 +364,7 @@ def outgoing(store: Store, config: Config, sub: Subscription, channel: str, row:
     outputs = ds.outputs(store, row["id"])
 
     def history(limit: int) -> list[FeedEntry]:
-        return [
-            FeedEntry(
-                r["id"],
-                r["subject"],
-                r["created_at"],
-                r["message_id"],
-                r["html_body"],
-                _entry_link(r["model"], r["id"]),
-            )
-            for r in ds.sent_entries(store, sub.name, channel, limit)
-        ]
+        return feed_entries(store, sub.name, channel, limit)
 
     return Outgoing(
         row["id"],
@@ -406,6 +380,21 @@ def outgoing(store: Store, config: Config, sub: Subscription, channel: str, row:
         templates_of(config, sub),
         history,
     )
+
+
+def feed_entries(store: Store, subscription: str, channel: str, limit: int) -> list[FeedEntry]:
+    """The newest digests delivered to a channel, as its Atom feed keeps them."""
+    return [
+        FeedEntry(
+            r["id"],
+            r["subject"],
+            r["created_at"],
+            r["message_id"],
+            r["html_body"],
+            _entry_link(r["model"], r["id"]),
+        )
+        for r in ds.sent_entries(store, subscription, channel, limit)
+    ]
 
 
 def _entry_link(model: dict[str, Any], digest_id: int) -> str | None:

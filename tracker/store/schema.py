@@ -439,6 +439,23 @@ def _m110_user_groups(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m120_subscription_alerts(db: sqlite_utils.Database) -> None:
+    """What each subscription's alerts have told (alerts.py): a wiki or watch seen failing,
+    since when, and whether its alert went out, so that a restart never tells it twice."""
+    db.executescript(
+        """
+        CREATE TABLE subscription_alerts (
+            subscription TEXT NOT NULL,
+            target TEXT NOT NULL,            -- JSON: ["wiki", name] or ["watch", wiki, title]
+            failing_since TEXT NOT NULL,
+            error TEXT,                      -- the last error seen
+            alerted_at TEXT,                 -- when the alert was recorded; NULL: not yet
+            PRIMARY KEY (subscription, target)
+        ) WITHOUT ROWID;
+        """
+    )
+
+
 def _m130_readable_views(db: sqlite_utils.Database) -> None:
     """Views for SQL tools (Datasette): revisions with their wiki, title and wikitext, each
     section version with its text, section changes with their heading path. The texts come
@@ -480,5 +497,6 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("090_paragraph_index", _m090_paragraph_index),
     ("100_section_paths", _m100_section_paths),
     ("110_user_groups", _m110_user_groups),
+    ("120_subscription_alerts", _m120_subscription_alerts),
     ("130_readable_views", _m130_readable_views),
 ]
