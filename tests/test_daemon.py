@@ -52,6 +52,7 @@ def test_plan_polls_each_wiki_at_its_shortest_interval_and_schedules_digests(tmp
     plan = Plan.of(config)
     assert plan.polls == {"a": 90.0, "b": 21600.0}  # a wiki without watches has no job
     assert plan.on_change == ("now",)
+    assert plan.alerting == ()  # no scheduled subscription asks for alerts
     morning = plan.digests["morning"]
     fire = morning.get_next_fire_time(None, datetime(2026, 3, 1, 0, 0, tzinfo=UTC))
     assert fire.astimezone(UTC) == datetime(2026, 3, 1, 2, 0, tzinfo=UTC)  # 07:00 at UTC+5
@@ -205,6 +206,37 @@ def test_daemon_edit_is_stored_and_its_digest_arrives(mediawiki, tmp_path, smtp_
     assert holder(db) is None
     with Store(db, readonly=True) as store:
         assert daemon_store.daemon_status(store, holder(db))["stopped_at"]
+
+
+def test_daemon_alerts_of_a_scheduled_subscription_come_after_a_poll(tmp_path, http_receiver):
+    # A daily digest that is not due for hours, alerts after 1 s of failing: the daemon
+    # checks them after each poll, not only when the digest is due.
+    receiver = http_receiver()
+    config = write_config(
+        tmp_path,
+        wikis=[wiki_table("down", "http://127.0.0.1:9/api.php", max_retries=0)],
+        watches=[{"wiki": "down", "title": "Nowhere", "interval": 1}],
+        subscriptions=[
+            {
+                "name": "daily",
+                "schedule": f"0 {(datetime.now(UTC).hour + 12) % 24} * * *",
+                "timezone": "UTC",
+                "alert_after": "1s",
+                "channels": [{"type": "webhook", "url": receiver.url}],
+            }
+        ],
+    )
+    assert Plan.of(load_config(config)).alerting == ("daily",)
+    with DaemonProcess(config) as daemon:
+        wait_until(
+            lambda: [r for r in receiver.accepted if r.json().get("kind") == "alert"],
+            60,
+            "the alert of the failing wiki",
+            diagnose=daemon.tail,
+        )
+        assert daemon.stop() == 0
+    kinds = [r.json().get("kind") for r in receiver.accepted]
+    assert kinds.count("alert") == 1 and "changes" not in kinds  # the digest was not due
 
 
 def test_daemon_sighup_reloads_watches_and_refuses_an_invalid_config(mediawiki, tmp_path):

@@ -112,6 +112,9 @@ class Plan:
     polls: dict[str, float]  # wiki name -> job interval (its shortest watch interval)
     digests: dict[str, BaseTrigger]  # scheduled subscription name -> trigger
     on_change: tuple[str, ...]  # names of the "on change" subscriptions
+    # Scheduled subscriptions with ``alert_after``: their alerts are checked after each poll
+    # (with the on-change digests), not only when their digest is due.
+    alerting: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, config: Config) -> Plan:
@@ -125,7 +128,12 @@ class Plan:
             s.name: subscription_trigger(s) for s in config.subscriptions if not is_on_change(s)
         }
         on_change = tuple(s.name for s in config.subscriptions if is_on_change(s))
-        return cls(polls, digests, on_change)
+        alerting = tuple(
+            s.name
+            for s in config.subscriptions
+            if not is_on_change(s) and s.alert_after is not None
+        )
+        return cls(polls, digests, on_change, alerting)
 
     def job_rows(self) -> dict[str, tuple[str, str, str]]:
         """Job id -> (kind, target, schedule), as the daemon_jobs table lists them."""
@@ -135,8 +143,9 @@ class Plan:
         }
         for name, trigger in self.digests.items():
             rows[f"digest:{name}"] = ("digest", name, str(trigger))
-        if self.on_change:
-            rows[ON_CHANGE] = ("digest", ", ".join(self.on_change), "on change")
+        if self.on_change or self.alerting:
+            names = [*self.on_change, *(f"{name} (alerts)" for name in self.alerting)]
+            rows[ON_CHANGE] = ("digest", ", ".join(names), "on change")
         return rows
 
 
@@ -338,7 +347,7 @@ class TrackerDaemon:
                     executor="digest",
                     replace_existing=True,
                 )
-        if plan.on_change:
+        if plan.on_change or plan.alerting:
             wanted.add(ON_CHANGE)
             # Nudged after each poll; the interval is a safety net that also retries
             # failed deliveries when nothing new arrives.
@@ -459,8 +468,8 @@ class TrackerDaemon:
                 next_run=next_run,
                 error=_first_error(result.errors),
             )
-        if result.revisions_added:
-            self.nudge_on_change()
+        if result.revisions_added or self.plan.alerting:
+            self.nudge_on_change()  # (a failed poll too, for the alerts of failing wikis)
 
     def _due_watches(
         self, store: Store, config: Config, wiki_id: int, name: str, now: float, interval: float
@@ -476,7 +485,7 @@ class TrackerDaemon:
 
     def nudge_on_change(self) -> None:
         """Run the on-change digests soon; a run already going repeats once for the nudge."""
-        if not self.plan.on_change or self.stopper.event.is_set():
+        if not (self.plan.on_change or self.plan.alerting) or self.stopper.event.is_set():
             return
         self._on_change_pending.set()
         try:
@@ -487,7 +496,8 @@ class TrackerDaemon:
     def _on_change_job(self) -> None:
         while not self.stopper.event.is_set():
             self._on_change_pending.clear()
-            names = list(self.plan.on_change)
+            # (A scheduled subscription's digest is sent only when due: run_digests asks.)
+            names = [*self.plan.on_change, *self.plan.alerting]
             if not names:
                 return
             self._digest_job(ON_CHANGE, names)
