@@ -19,6 +19,8 @@ from trackerutil import REPO, SEED_SNAPSHOT, SEED_TITLE, tracker, write_config
 
 from tracker.config import load_config
 from tracker.errors import ConfigError
+from tracker.model import web_title
+from tracker.web import create_app
 
 FILE = {"type": "file", "path": "digests"}
 EVERYTHING = {"name": "everything", "formats": ["markdown", "html", "text"], "channels": [FILE]}
@@ -135,11 +137,17 @@ def test_digest_links_to_the_history_browser_when_configured(tmp_path: Path) -> 
     t.stage(None)
     t.deliver()
     page = t.digests()[-1]["model"]["pages"][0]
-    pid = page["page_id"]
-    assert page["links"]["web_page"] == f"http://tracker.example/page/{pid}"
-    assert page["links"]["web_diff"] == f"http://tracker.example/diff/{pid}?from=1844874&to=1845803"
+    key = f"{page['wiki']}/{web_title(page['title'])}"  # as the web names the page
+    assert page["links"]["web_page"] == f"http://tracker.example/wiki/{key}"
+    diff = f"/diff/{key}?from=1844874&to=1845803"
+    assert page["links"]["web_diff"] == f"http://tracker.example{diff}"
     html = next((tmp_path / "digests").glob("*-2.html")).read_text()
-    assert f'href="http://tracker.example/diff/{pid}?from=1844874&amp;to=1845803"' in html
+    assert f'href="http://tracker.example{diff.replace("&", "&amp;")}"' in html
+    # The links answer in the history browser itself (no redirect on the way).
+    client = create_app(t.config.database_path).test_client()
+    for path in (f"/wiki/{key}", diff):
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
 
 
 def test_digest_section_subscription_follows_a_renamed_then_moved_section(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Collection, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 STAMP = "%Y-%m-%dT%H:%M:%SZ"  # MediaWiki's timestamps: ISO 8601, UTC, "Z"
 
@@ -40,6 +41,12 @@ def index_url(api_url: str | None) -> str | None:
 # "Cydebot" are people, or bots only their groups can tell.
 _BOT_NAME = re.compile(r"(?:(?<![^\s_-])[Bb][Oo][Tt]|(?<=[a-z0-9])Bot)(?![^\s_-])")
 BOT_GROUP = "bot"  # MediaWiki's own group of bots ($wgGroupPermissions['bot'])
+
+
+def web_title(title: str) -> str:
+    """A page title as the web UI's URLs write it (/wiki/<wiki>/<title>): MediaWiki's form,
+    spaces as underscores, slashes kept (subpages), the rest percent-encoded."""
+    return quote(title.replace(" ", "_"), safe="/:@!$&'()*+,;=")
 
 
 def is_bot(

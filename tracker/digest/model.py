@@ -44,7 +44,7 @@ from tracker.history import (
     section_contents,
     size_change,
 )
-from tracker.model import is_bot, parse_stamp, utc_stamp
+from tracker.model import is_bot, parse_stamp, utc_stamp, web_title
 from tracker.store import Store
 from tracker.store import digests as ds
 from tracker.text.display import LEAD, section_label
@@ -156,15 +156,19 @@ class Links:
         url = self.config.web.base_url
         return url.rstrip("/") if url else None
 
+    def _web_key(self) -> str:
+        # As the web UI names a page: its wiki's name and its title (tracker.web.helpers).
+        return f"{quote(self.wiki.name, safe='')}/{web_title(self.page['title'])}"
+
     def web_page(self) -> str | None:
-        return f"{self.base}/page/{self.page['id']}" if self.base else None
+        return f"{self.base}/wiki/{self._web_key()}" if self.base else None
 
     def web_diff(self, old: int | None, new: int) -> str | None:
         if not self.base:
             return None
         if not old:
             return self.web_page()
-        return f"{self.base}/diff/{self.page['id']}?from={old}&to={new}"
+        return f"{self.base}/diff/{self._web_key()}?from={old}&to={new}"
 
 
 # --- windows -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
 from tracker.errors import AmbiguousTitle
-from tracker.model import index_url, parse_stamp
+from tracker.model import index_url, parse_stamp, web_title
 from tracker.model import is_bot as edit_is_bot
 from tracker.store import Store
 from tracker.store.encoding import decode_tags
@@ -44,7 +44,7 @@ class TitleConverter(BaseConverter):
     weight = 200
 
     def to_url(self, value: str) -> str:
-        return quote(url_title(value), safe="/:@!$&'()*+,;=")
+        return web_title(value)
 
 
 def url_title(title: str) -> str:
