@@ -151,3 +151,9 @@ def test_triggers_keep_matching_sections_and_highlight_them(tmp_path: Path, medi
     assert "[-The >>old treaty<< of 1950-]{+It+} still holds." in out["text"]
     assert "~~The~~ ~~**old treaty**~~ ~~of 1950~~**It** still holds." in out["markdown"]
     assert '<del style="' in out["html"] and "old treaty</mark>" in out["html"]
+    # In the reader view (the default) the matches are marked in the reader's words too.
+    out = render_digest(either, ["text", "html"])
+    assert ">>ceasefire<<" in out["text"] and ">>treaty<<" in out["text"]
+    hit = '<mark style="background:#ffe08a;color:#1f2328;font-weight:600;" class="rd-hit">'
+    assert f"{hit}ceasefire</mark>" in out["html"] and f"{hit}treaty</mark>" in out["html"]
+    assert active_html(out["html"], allowed=frozenset({"meta"})) == []

@@ -538,19 +538,23 @@ def _section_model(
         "more_words": more,
         "semantic": semantic[:MAX_SEMANTIC],
         "semantic_more": max(0, len(semantic) - MAX_SEMANTIC),
-        "reader": _reader_model(reader, sec["kinds"]) if reader is not None else None,
+        "reader": _reader_model(reader, sec["kinds"], triggers) if reader is not None else None,
         "revisions": makers,
         # What the subscription's text triggers found in the added or removed words.
         "matched": matched or [],
     }
 
 
-def _reader_model(diff: ReaderDiff, kinds: list[str]) -> dict[str, Any]:
+def _reader_model(
+    diff: ReaderDiff, kinds: list[str], triggers: Triggers | None = None
+) -> dict[str, Any]:
     """A section's reader diff as digests show it: its words as escaped HTML and as text
-    with wdiff's marks, what changed for a reader in lines, and what did not show."""
+    with wdiff's marks (what the text triggers found marked), what changed for a reader in
+    lines, and what did not show."""
+    marks = triggers.spans if triggers else None
     return {
-        "html": diff.html(),
-        "text": diff.text(),
+        "html": diff.html(marks=marks),
+        "text": diff.text(marks=marks),
         "changed": diff.changed,
         "words_added": diff.words_added,
         "words_removed": diff.words_removed,

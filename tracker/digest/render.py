@@ -230,6 +230,7 @@ _READER_STYLES = {
     "rd-field": "font-weight:600;",
     "rd-head": "font-weight:600;",
     "rd-bullet": "color:#57606a;",
+    "rd-hit": "background:#ffe08a;color:#1f2328;font-weight:600;",  # a text trigger's match
 }
 _READER_CLASS = re.compile(r'class="(rd-[a-z]+(?: moved)?)"')
 

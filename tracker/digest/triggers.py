@@ -84,6 +84,11 @@ class Triggers:
                         found.setdefault(match.group())
         return list(found)
 
+    def spans(self, kind: str, text: str) -> list[tuple[int, int]]:
+        """Where the triggers match in a changed piece of a reader diff (its kind:
+        "insert", "delete"...; moved text is neither added nor removed)."""
+        return _spans(self.patterns(kind), text)
+
     def mark(self, segments: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Word segments ({"op", "text"}) with, on each inserted or deleted one a trigger
         matched in, ``"hits"``: the [start, end) offsets of the matches in its text."""

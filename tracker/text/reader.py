@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -71,6 +71,9 @@ Run = tuple[str, str, Any]
 # A piece of a reader diff: (kind, text, style, extra), kind as tracker.text.worddiff.overlay
 # says: "equal", "insert", "delete", "moved_insert", "moved_delete".
 Piece = tuple[str, str, str, Any]
+# What to mark in a changed piece (a digest's text triggers): (kind, text) -> [start, end)
+# spans, in order and apart.
+Marks = Callable[[str, str], list[tuple[int, int]]]
 
 # What a footnote mark is in the text that is diffed: the same whatever its number, so that
 # a source added before others does not show as every later mark changed; one character
@@ -142,14 +145,16 @@ class ReaderDiff:
             "markup_only": self.markup_only,
         }
 
-    def html(self, context: int | None = 80) -> str:
+    def html(self, context: int | None = 80, marks: Marks | None = None) -> str:
         """Escaped HTML: insertions in ``<ins>``, deletions in ``<del>``, long unchanged
-        stretches shortened to `context` characters around the changes."""
-        return pieces_html(self.pieces, context)
+        stretches shortened to `context` characters around the changes; what `marks`
+        finds in a change in ``<mark>``."""
+        return pieces_html(self.pieces, context, marks)
 
-    def text(self, context: int | None = 80) -> str:
-        """Plain text: deletions as ``[-…-]``, insertions as ``{+…+}`` (wdiff's marks)."""
-        return pieces_text(self.pieces, context)
+    def text(self, context: int | None = 80, marks: Marks | None = None) -> str:
+        """Plain text: deletions as ``[-…-]``, insertions as ``{+…+}`` (wdiff's marks);
+        what `marks` finds in a change as ``>>…<<``."""
+        return pieces_text(self.pieces, context, marks)
 
 
 # ---- reading --------------------------------------------------------------------------------
@@ -982,13 +987,19 @@ def _hidden_lines(before: ReaderText, after: ReaderText) -> list[str]:
 # ---- output ---------------------------------------------------------------------------------
 
 
-def pieces_text(pieces: Iterable[Piece], context: int | None = None) -> str:
+def pieces_text(
+    pieces: Iterable[Piece], context: int | None = None, marks: Marks | None = None
+) -> str:
     """Plain text of pieces: marks and citations numbered; deletions as ``[-…-]`` and
     insertions as ``{+…+}``; unchanged stretches longer than 2 x `context` cut to their
-    ends around " … "."""
+    ends around " … "; what `marks` finds in an insertion or deletion as ``>>…<<``."""
     out: list[str] = []
     for kind, text, style, extra in _shortened(list(pieces), context):
-        shown = _shown_text(text, style, extra)
+        spans = marks(kind, text) if marks is not None and kind != "equal" else []
+        if spans and style not in ("note", "cite"):
+            shown = "".join(f">>{part}<<" if hit else part for part, hit in _split_at(text, spans))
+        else:
+            shown = _shown_text(text, style, extra)
         if kind in ("insert", "moved_insert"):
             out.append("{+" + shown + "+}")
         elif kind in ("delete", "moved_delete"):
@@ -1007,13 +1018,25 @@ def _shown_text(text: str, style: str, extra: Any) -> str:
     return text
 
 
-def pieces_html(pieces: Iterable[Piece], context: int | None = None) -> str:
+def pieces_html(
+    pieces: Iterable[Piece], context: int | None = None, marks: Marks | None = None
+) -> str:
     """Escaped HTML of pieces: emphasis as <b>/<i>, links and URLs as text (no request leaves
     the page: nothing is fetched), footnote marks as <sup>, the references list numbered;
-    insertions in <ins>, deletions in <del> (moves with class "moved")."""
+    insertions in <ins>, deletions in <del> (moves with class "moved"); what `marks` finds
+    in an insertion or deletion in <mark>."""
     out: list[str] = []
     for kind, text, style, extra in _shortened(list(pieces), context):
-        body = _html_run(text, style, extra)
+        spans = marks(kind, text) if marks is not None and kind != "equal" else []
+        if spans and style not in ("note", "cite"):
+            body = "".join(
+                f'<mark class="rd-hit">{_html_run(part, style, extra)}</mark>'
+                if hit
+                else _html_run(part, style, extra)
+                for part, hit in _split_at(text, spans)
+            )
+        else:
+            body = _html_run(text, style, extra)
         if kind == "insert":
             body = f'<ins class="rd-ins">{body}</ins>'
         elif kind == "delete":
@@ -1024,6 +1047,20 @@ def pieces_html(pieces: Iterable[Piece], context: int | None = None) -> str:
             body = f'<del class="rd-del moved">{body}</del>'
         out.append(body)
     return "".join(out).replace("\n", "<br>\n")
+
+
+def _split_at(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, bool]]:
+    """`text` cut at the [start, end) `spans` (in order, apart): (part, inside a span)."""
+    parts: list[tuple[str, bool]] = []
+    at = 0
+    for start, end in spans:
+        if start > at:
+            parts.append((text[at:start], False))
+        parts.append((text[start:end], True))
+        at = end
+    if at < len(text):
+        parts.append((text[at:], False))
+    return parts
 
 
 def _html_run(text: str, style: str, extra: Any) -> str:
