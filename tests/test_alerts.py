@@ -16,7 +16,7 @@ from trackerutil import wiki_table, write_config
 from tracker.config import load_config
 from tracker.digest.run import run_digests
 from tracker.errors import ConfigError
-from tracker.fetch.poll import poll_all
+from tracker.fetch.poll import _watch_error, poll_all
 from tracker.store import Store
 
 TITLE = "Alerted page"
@@ -171,3 +171,34 @@ def test_alerts_config_errors_name_file_and_key(tmp_path: Path, value: object, m
         f"{config.resolve()}: config.subscriptions[0].alert_after: "
     )
     assert message in str(caught.value)
+
+
+def test_alerts_a_watch_fails_since_its_first_failed_poll(tmp_path: Path) -> None:
+    # The first of a run of failed polls is kept (watches.failing_since): an alert switched on
+    # while a watch was already failing times the outage from there, not from the last one.
+    config = write_config(
+        tmp_path,
+        wikis=[wiki_table("w", "http://127.0.0.1:9/api.php")],
+        watches=[{"wiki": "w", "title": "T"}],
+        subscriptions=[
+            {"name": "ops", "alert_after": "6h", "channels": [{"type": "file", "path": "o"}]}
+        ],
+    )
+    with Store(tmp_path / "tracker.db") as store:
+        wiki_id = store.wiki_id("w", api_url="http://127.0.0.1:9/api.php")
+        with store.atomic():
+            row = store.watch(wiki_id, "T")
+            _watch_error(store, row, "first failure")
+        first = store.watch_state("w", "T")
+        with store.atomic():
+            _watch_error(store, first, "second failure")
+        second = store.watch_state("w", "T")
+        assert second["error_count"] == 2 and second["last_error"] == "second failure"
+        assert second["failing_since"] == first["failing_since"] == first["last_error_at"]
+        with store.atomic():  # as if the first failure was seven hours ago, the last just now
+            since = (datetime.now(UTC) - timedelta(hours=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            store.update_watch(row["id"], failing_since=since)
+    lines = _digest(config, datetime.now(UTC))
+    (alert,) = _alerts(config)
+    (notice,) = alert["model"]["notices"]
+    assert notice["state"] == "failing" and notice["since"] == since and lines

@@ -4,7 +4,7 @@ its watches, has been failing for longer than that, and once when it works again
 What fails is what the poll recorded and `tracker status` shows: a wiki not reachable
 (``wikis.unreachable_since``), a watch whose last polls failed (``watches.error_count``; a
 watch of a wiki that is down is not told apart from its wiki). A watch fails since the first
-failure an alert check saw (the store keeps only its latest one).
+of its failed polls in a row (``watches.failing_since``).
 
 Each check runs in one transaction holding the write lock: it reads what was told
 (store.alerts), records the alert as a digest of kind "alert" with one pending delivery per
@@ -63,7 +63,7 @@ def _failures(store: Store, config: Config, sub: Subscription) -> dict[str, dict
             "wiki": watch.wiki,
             "title": watch.title,
             "failing": failing,
-            "since": row["last_error_at"] if failing and row else None,
+            "since": (row["failing_since"] or row["last_error_at"]) if failing and row else None,
             "error": row["last_error"] if failing and row else None,
         }
     return out

@@ -34,7 +34,7 @@ from typing import Any
 import requests
 
 from tracker import NAME, __version__
-from tracker.config import Channel, Config, Subscription
+from tracker.config.settings import Channel, Config, Subscription
 from tracker.digest.secrets import _cause, host_of, redact, remember_secret, url_problem
 from tracker.errors import DeliveryError
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tracker.config import Filters
+from tracker.config.settings import Filters
 
 MAX_MATCHES = 10  # distinct matched strings kept per section
 

@@ -257,12 +257,14 @@ def _page_error(exc: Exception, title: str) -> str:
 
 
 def _watch_error(store: Store, row: dict, message: str) -> None:
+    now = utcnow()
     store.update_watch(
         row["id"],
-        last_poll=utcnow(),
+        last_poll=now,
         last_error=message,
-        last_error_at=utcnow(),
+        last_error_at=now,
         error_count=row["error_count"] + 1,
+        failing_since=row.get("failing_since") or now,  # (the first of this run of failures)
     )
 
 
@@ -334,6 +336,7 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> No
             status="moved" if page["title"] != title else "ok",
             last_error=None,
             error_count=0,
+            failing_since=None,
         )
     ingestor = cycle.ingestor = PageIngestor(store, wiki_id, page["id"])
     whole = watch.backfill.mode == "all"

@@ -456,6 +456,12 @@ def _m120_subscription_alerts(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m140_watch_failing_since(db: sqlite_utils.Database) -> None:
+    """Since when a watch's polls have failed in a row (NULL: its last poll worked), for
+    alerts (the latest error's time alone tells only the last failure)."""
+    db.executescript("ALTER TABLE watches ADD COLUMN failing_since TEXT;")
+
+
 def _m130_readable_views(db: sqlite_utils.Database) -> None:
     """Views for SQL tools (Datasette): revisions with their wiki, title and wikitext, each
     section version with its text, section changes with their heading path. The texts come
@@ -499,4 +505,5 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("110_user_groups", _m110_user_groups),
     ("120_subscription_alerts", _m120_subscription_alerts),
     ("130_readable_views", _m130_readable_views),
+    ("140_watch_failing_since", _m140_watch_failing_since),
 ]
