@@ -132,6 +132,12 @@ BAD = {
         CONTRACT + '\n[[watches]]\nwiki = "local"\ntitle = "Pakistan–NATO relations"\n',
         "watches[1]: 'Pakistan–NATO relations' on 'local' is watched twice",
     ),
+    "a slash in a wiki's name": (
+        CONTRACT.replace('name = "local"', 'name = "de/wiki"').replace(
+            'wiki = "local"', 'wiki = "de/wiki"'
+        ),
+        "wikis[0].name: 'de/wiki': a wiki's name is not blank and has no '/'",
+    ),
     "not toml": ("[storage\n", "not valid TOML"),
     "login without password_env": (
         CONTRACT.replace('name = "local"', 'name = "local"\nlogin = { username = "Bot@x" }'),

@@ -170,6 +170,9 @@ def _check_references(config: Config, check: _Checker) -> None:
         where = f"wikis[{i}]"
         if wiki.name in names:
             check.fail(f"{where}.name", f"duplicate wiki name {wiki.name!r}; names must be unique")
+        if not wiki.name.strip() or "/" in wiki.name:
+            # (The web UI names a page /wiki/<wiki>/<title>: the title may hold slashes.)
+            check.fail(f"{where}.name", f"{wiki.name!r}: a wiki's name is not blank and has no '/'")
         names.add(wiki.name)
         _check_wiki_bounds(wiki, where, check)
         if (wiki.api_url is None) == (wiki.snapshot is None):
