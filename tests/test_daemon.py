@@ -320,7 +320,10 @@ def test_daemon_detach_writes_pid_file_and_stops_on_sigterm(mediawiki, tmp_path)
     try:
         assert holder(db) == pid
         wait_until(lambda: stored_revids(db, title) == [rev], 60, "the detached daemon polling")
-        assert "poll local" in (tmp_path / "tracker.log").read_text()
+        # The poll's line is logged when the poll ends, after its revisions are committed
+        # (and the editors' groups asked): wait for it, do not race it.
+        log = tmp_path / "tracker.log"
+        wait_until(lambda: "poll local" in log.read_text(), 60, "the poll's line in the log")
     finally:
         os.kill(pid, signal.SIGTERM)
     wait_until(lambda: not pid_file.exists(), 60, "the pid file removed at exit")
