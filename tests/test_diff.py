@@ -178,8 +178,9 @@ def test_render_text_plain():
 def test_render_text_color():
     text = render_text(_example(), color=True)
     assert "\x1b[1mA\x1b[0m" in text  # headings bold
-    assert "\x1b[32mred\x1b[0m" in text  # insertions green
-    assert "\x1b[31mbrown\x1b[0m" in text  # deletions red
+    # Insertions green, deletions red, their marks kept: colour is never the only sign.
+    assert "\x1b[32m{+red+}\x1b[0m" in text
+    assert "\x1b[31m[-brown-]\x1b[0m" in text
     assert re.sub(r"\x1b\[[0-9;]*m", "", text).count("[edited]") == 2
 
 
