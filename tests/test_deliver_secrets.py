@@ -289,3 +289,49 @@ def test_an_error_an_older_version_stored_is_shown_without_the_secret(
     page = create_app(load_config(config), index=False).test_client().get("/digests/1")
     assert "Invalid URL &#39;***&#39;" in page.get_data(as_text=True)
     assert SECRET not in page.get_data(as_text=True)
+
+
+def test_webhook_header_tokens_from_the_environment_stay_secret(
+    tmp_path: Path, caplog, monkeypatch: pytest.MonkeyPatch, http_receiver
+) -> None:
+    # headers_env: a header's value (a token) from an environment variable, never in the
+    # config; sent, and hidden wherever an error could repeat it (the receiver echoes it).
+    failing = http_receiver([500], echo=True)
+    working = http_receiver([200])
+    monkeypatch.setenv("HOOK_TOKEN", f"Bearer {SECRET}9")
+    subs = [
+        {
+            "name": name,
+            "channels": [
+                {"type": "webhook", "url": url, "headers_env": {"Authorization": "HOOK_TOKEN"}}
+            ],
+        }
+        for name, url in (("echo", failing.url), ("working", working.url))
+    ]
+    config = seed_config(tmp_path, *subs)
+    assert f"{SECRET}9" not in config.read_text(encoding="utf-8")
+    surfaces = run_and_collect(config, caplog)
+    assert leaks(surfaces, f"{SECRET}9") == []
+    assert working.accepted[0].headers["Authorization"] == f"Bearer {SECRET}9"
+    assert errors_by_subscription(config)["echo"].endswith("Authorization: ***")
+
+
+def test_webhook_header_token_variable_unset_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, http_receiver
+) -> None:
+    monkeypatch.delenv("HOOK_TOKEN", raising=False)
+    receiver = http_receiver([200])
+    sub = {
+        "name": "hook",
+        "channels": [
+            {"type": "webhook", "url": receiver.url, "headers_env": {"Authorization": "HOOK_TOKEN"}}
+        ],
+    }
+    config = seed_config(tmp_path, sub)
+    CliRunner().invoke(main, ["--config", str(config), "run", "--once"])
+    error = errors_by_subscription(config)["hook"]
+    assert (
+        error
+        == "the environment variable HOOK_TOKEN (the webhook's Authorization header) is not set"
+    )
+    assert receiver.accepted == []

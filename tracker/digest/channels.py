@@ -158,6 +158,9 @@ def channel_secrets(kind: str, options: dict[str, Any]) -> list[str]:
         for key in ("url_env", "password_env", "urls_env")
         if options.get(key)
     ]
+    headers_env = options.get("headers_env")
+    if isinstance(headers_env, dict):
+        found += [os.environ.get(str(name), "") for name in headers_env.values()]
     if kind == "apprise" and options.get("urls"):
         found += _as_list(options["urls"])
     return [value for value in found if value]
@@ -414,6 +417,9 @@ def _check_webhook(opts: dict[str, Any]) -> tuple[str, str] | None:
             return ".url", problem
     if opts.get("payload", "json") not in PAYLOADS:
         return ".payload", f"use one of {', '.join(PAYLOADS)}"
+    for header, name in (opts.get("headers_env") or {}).items():
+        if not isinstance(name, str) or not name:
+            return f".headers_env.{header}", "the name of an environment variable (a string)"
     return None
 
 
@@ -424,6 +430,7 @@ def _check_webhook(opts: dict[str, Any]) -> tuple[str, str] | None:
         "url_env": (None, (str,)),
         "payload": ("json", (str,)),
         "headers": ({}, (dict,)),
+        "headers_env": ({}, (dict,)),  # header -> the environment variable holding its value
         "timeout": (30, (int, float)),
     },
     one_of=(("url", "url_env"),),
@@ -435,7 +442,8 @@ def send_webhook(out: Outgoing, opts: dict[str, Any]) -> str:
     secret hook URLs). `payload` "json" (default) posts the digest's whole model with its
     plain text; "slack", "mattermost" or "discord" post what those incoming webhooks
     accept, with mentions from the wiki muted. Any 2xx answer is success; anything else
-    is retried later. The URL never appears in an error: only its host."""
+    is retried later. The URL never appears in an error: only its host. `headers_env`:
+    headers whose values (tokens) are in environment variables, never in the config."""
     if opts["url_env"]:
         url = remember_secret(_env(opts["url_env"], "webhook URL"))
         where = f"the URL in ${opts['url_env']}"
@@ -446,6 +454,8 @@ def send_webhook(out: Outgoing, opts: dict[str, Any]) -> str:
         raise DeliveryError(f"webhook: {problem}")
     body = webhook_payload(out, opts["payload"])
     headers = {"User-Agent": f"{NAME}/{__version__}", **opts["headers"]}
+    for header, name in opts["headers_env"].items():
+        headers[header] = remember_secret(_env(name, f"the webhook's {header} header"))
     host = host_of(url)
     # requests' exception texts quote the URL (and a bad header's value): only our own
     # words and the operating system's reason go into the error.
