@@ -389,3 +389,31 @@ def test_diff_fast_paths_on_random_edits(seed):
                 texts[-2] if rng.random() < 0.1 and len(texts) > 1 else _mutate(rng, texts[-1])
             )
         assert _diffs(texts) == _slow_diffs(texts)
+
+
+def test_ingest_word_counts_of_a_pair_seen_again_are_the_same_and_bounded(monkeypatch):
+    # An edit war makes the same section pair again and again: its counts are remembered
+    # (by the two contents), the same as a diff with detail says, within a character bound.
+    import tracker.text.diff as diff_module
+
+    old = "== A ==\\nThe quick brown fox jumps over the lazy dog.\\n"
+    new = "== A ==\\nThe quick red fox leaps over the lazy dog today.\\n"
+    full = diff_texts(old, new).sections[0]
+    calls = []
+    real = diff_module.word_diff
+    monkeypatch.setattr(diff_module, "word_diff", lambda *a, **k: calls.append(a) or real(*a, **k))
+    diff_module._COUNTS.clear()
+    monkeypatch.setattr(diff_module, "_counts_chars", 0)
+    for _ in range(3):  # vandalism, revert, vandalism again...
+        seen = diff_texts(old, new, detail=False).sections[0]
+        assert (seen["words_added"], seen["words_removed"]) == (
+            full["words_added"],
+            full["words_removed"],
+        )
+        diff_texts(new, old, detail=False)
+    assert len(calls) == 2  # each direction diffed once
+    monkeypatch.setattr(diff_module, "_COUNTS_MAX_CHARS", 2000)
+    for n in range(20):
+        diff_texts(old, new + f"x{n} " * 5, detail=False)
+    assert diff_module._counts_chars <= 2000 and len(diff_module._COUNTS) < 20  # oldest gone
+    assert sum(len(a) + len(b) for a, b in diff_module._COUNTS) == diff_module._counts_chars
