@@ -244,6 +244,24 @@ def test_watch_edits_keep_comments_and_layout(tmp_path: Path) -> None:
     load_config(config)
 
 
+def test_watch_remove_first_with_nothing_above_keeps_the_next_ones_comments(
+    tmp_path: Path,
+) -> None:
+    # [[watches]] first in the file (only comments above): the comments of the watch after
+    # the removed one stay above it (tomlkit held them as the removed table's tail).
+    config = tmp_path / "config.toml"
+    watches = COMMENTED[COMMENTED.index("# The main article") : COMMENTED.index("\n\n[[subs")]
+    wikis = COMMENTED[COMMENTED.index("[[wikis]]") : COMMENTED.index("\n# The main article")]
+    text = f"# Watches first\n\n{watches}\n\n{wikis}"
+    config.write_text(text, encoding="utf-8")
+    load_config(config)
+    assert cli(config, "watch", "remove", "First").exit_code == 0
+    after = config.read_text()
+    assert "# Watched for a colleague\n#   (ask before removing)\n[[watches]]\n" in after
+    assert "First" not in after and "# The main article" not in after
+    assert [w.title for w in load_config(config).watches] == ["Second"]
+
+
 def test_watch_add_to_a_config_without_watches_and_with_inline_arrays(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(

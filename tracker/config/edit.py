@@ -343,9 +343,46 @@ def _remove(doc: Any, key: str, index: int) -> None:
             end -= 1
         del above[end:]
         above.extend(tail)
+    elif index == 0 and len(array) > 1:
+        # Nothing above holds them: the removed table's own comments and the next one's are
+        # in the document's own body, right above the array's header (where tomlkit keeps
+        # what precedes a first table): its own go, the next one's come there.
+        _replace_above(doc, key, [item for item in tail if item[1].as_string().strip()])
     del array[index]
     if not len(array):
         del doc[key]
+
+
+def _replace_above(doc: Any, key: str, items: list) -> None:
+    """The comment lines right above table ``key`` in the document's body (and the blank
+    lines before them) replaced by keyless ``items``; tomlkit's Container holds each
+    item's place in an index map, moved along (as Container._insert_at does)."""
+    container: Container = doc
+    body = container.body
+    end = next(n for n, (name, _) in enumerate(body) if name is not None and name.key == key)
+    start = end
+    while (
+        start > 0
+        and body[start - 1][0] is None
+        and isinstance(body[start - 1][1], tomlkit.items.Comment)
+    ):
+        start -= 1
+    while (
+        start > 0
+        and body[start - 1][0] is None
+        and isinstance(body[start - 1][1], tomlkit.items.Whitespace)
+    ):
+        start -= 1
+    if start < end and start > 0 and items:
+        items = [(None, tomlkit.items.Whitespace("\n")), *items]  # a blank line above them
+    body[start:end] = items
+    shift = len(items) - (end - start)
+    index_map = container._map
+    for name, where in list(index_map.items()):
+        if isinstance(where, tuple):
+            index_map[name] = tuple(w + shift if w >= end else w for w in where)
+        elif where >= end:
+            index_map[name] = where + shift
 
 
 def _item_before(doc: Any, key: str) -> list | None:
