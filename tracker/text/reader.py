@@ -904,7 +904,7 @@ def styled_pieces(before: ReaderText, after: ReaderText, ops: list[dict[str, Any
     pieces: list[Piece] = []
     for kind, text in laid:
         if kind == "equal":
-            old_runs.skip(len(text))
+            old_runs.take(len(text))  # (passed: the new runs' styles are shown)
             cut = new_runs.take(len(text))
         elif kind in ("delete", "moved_delete"):
             cut = old_runs.take(len(text))
@@ -921,9 +921,6 @@ class _Cursor:
         self.runs = runs
         self.k = 0  # the run
         self.at = 0  # characters into it
-
-    def skip(self, size: int) -> None:
-        self.take(size)
 
     def take(self, size: int) -> list[Run]:
         out: list[Run] = []
@@ -1063,38 +1060,31 @@ def _split_at(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, bool]]
     return parts
 
 
+# Each style's element and class in HTML; "link" and "url" also name their target in a
+# title (never an href: nothing leaves the page).
+_HTML_STYLES = {
+    "link": ("span", "rd-link"), "url": ("span", "rd-url"), "note": ("sup", "rd-note"),
+    "cite": ("span", "rd-cite"), "mark": ("sup", "rd-mark"), "tpl": ("span", "rd-tpl"),
+    "file": ("span", "rd-file"), "field": ("span", "rd-field"), "head": ("strong", "rd-head"),
+    "bullet": ("span", "rd-bullet"),
+}  # fmt: skip
+_EMPHASIS = {"b": ("<b>", "</b>"), "i": ("<i>", "</i>"), "bi": ("<b><i>", "</i></b>")}
+
+
 def _html_run(text: str, style: str, extra: Any) -> str:
     shown = html.escape(_shown_text(text, style, None if style == "cite" else extra))
     if not shown:
         return ""
-    if style == "b":
-        return f"<b>{shown}</b>"
-    if style == "i":
-        return f"<i>{shown}</i>"
-    if style == "bi":
-        return f"<b><i>{shown}</i></b>"
-    if style == "link":
-        return f'<span class="rd-link" title="{html.escape(str(extra))}">{shown}</span>'
-    if style == "url":
-        return f'<span class="rd-url" title="{html.escape(str(extra))}">{shown}</span>'
-    if style == "note":
-        return f'<sup class="rd-note">{shown}</sup>'
-    if style == "cite":
-        number = f"{extra}. " if extra is not None and text and not text.startswith("\n") else ""
-        return f'<span class="rd-cite">{html.escape(number)}{shown}</span>'
-    if style == "mark":
-        return f'<sup class="rd-mark">{shown}</sup>'
-    if style == "tpl":
-        return f'<span class="rd-tpl">{shown}</span>'
-    if style == "file":
-        return f'<span class="rd-file">{shown}</span>'
-    if style == "field":
-        return f'<span class="rd-field">{shown}</span>'
-    if style == "head":
-        return f'<strong class="rd-head">{shown}</strong>'
-    if style == "bullet":
-        return f'<span class="rd-bullet">{shown}</span>'
-    return shown
+    if style in _EMPHASIS:
+        start, end = _EMPHASIS[style]
+        return f"{start}{shown}{end}"
+    if style not in _HTML_STYLES:
+        return shown
+    tag, cls = _HTML_STYLES[style]
+    title = f' title="{html.escape(str(extra))}"' if style in ("link", "url") else ""
+    if style == "cite" and extra is not None and text and not text.startswith("\n"):
+        shown = html.escape(f"{extra}. ") + shown  # its number in the references list
+    return f'<{tag} class="{cls}"{title}>{shown}</{tag}>'
 
 
 def _shortened(pieces: list[Piece], context: int | None) -> list[Piece]:
