@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from genhistory import generate  # noqa: E402
 
 from tracker.fetch.ingest import PageIngestor  # noqa: E402
+from tracker.model import web_title  # noqa: E402
 from tracker.store import Store  # noqa: E402
 from tracker.store.search import index_new_blobs, paragraphs  # noqa: E402
 from tracker.web import create_app  # noqa: E402
@@ -132,7 +133,10 @@ def main() -> None:
         with Store(path, readonly=True) as store:
             page = store.one("SELECT id FROM pages WHERE title = ?", [TITLE])
             assert page is not None
+            row = store.page_with_wiki(page["id"])
+            assert row is not None
             pid = page["id"]
+            key = f"{row['wiki']}/{web_title(row['title'])}"  # as the web names the page
             revids = [
                 r[0]
                 for r in store.db.execute(
@@ -143,23 +147,23 @@ def main() -> None:
             raw = store.scalar("SELECT sum(size) FROM revisions")
         far_from = revids[len(revids) // 100]
         cases = [
-            ("history page (newest 50)", f"/page/{pid}", 50),
+            ("history page (newest 50)", f"/wiki/{key}", 50),
             (
                 "history page, deep (middle of the history)",
-                f"/page/{pid}?page={len(revids) // 100 + 1}",
+                f"/wiki/{key}?page={len(revids) // 100 + 1}",
                 50,
             ),
             (
                 f"diff, far-apart pair ({len(revids) - len(revids) // 100 - 1:,} edits)",
-                f"/diff/{pid}?from={far_from}&to={revids[-1]}",
+                f"/diff/{key}?from={far_from}&to={revids[-1]}",
                 150,
             ),
             (
                 "diff, far-apart pair, side by side",
-                f"/diff/{pid}?from={far_from}&to={revids[-1]}&mode=side",
+                f"/diff/{key}?from={far_from}&to={revids[-1]}&mode=side",
                 150,
             ),
-            ("diff, consecutive pair", f"/diff/{pid}?to={revids[-1]}", 150),
+            ("diff, consecutive pair", f"/diff/{key}?to={revids[-1]}", 150),
             (f'phrase search, rare: "{rare}"', f"/search?q={rare.replace(' ', '+')}", 100),
             (
                 f'phrase search, in every revision: "{common}"',
@@ -167,7 +171,7 @@ def main() -> None:
                 100,
             ),
             ("pages list", "/", None),
-            ("revision view (latest)", f"/rev/{pid}/{revids[-1]}", None),
+            ("revision view (latest)", f"/rev/{key}/{revids[-1]}", None),
         ]
         print(
             f"\n{len(revids):,} revisions, {raw / 1e6:,.0f} MB of raw wikitext; store "

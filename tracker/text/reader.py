@@ -880,8 +880,14 @@ def _authors(p: dict[str, str]) -> str:
 
 def reader_diff(old: str | None, new: str | None, site: SiteInfo | None = None) -> ReaderDiff:
     """The word diff of two versions of a section's content as a reader sees them (None: the
-    section was added, or removed), with what changed phrased for a reader."""
-    site = site or _SITE
+    section was added, or removed), with what changed phrased for a reader. The same pair
+    again (a page reloaded, its view or layout switched) is not diffed again: do not change
+    what it returns."""
+    return _reader_diff(old, new, site or _SITE)
+
+
+@lru_cache(maxsize=256)
+def _reader_diff(old: str | None, new: str | None, site: SiteInfo) -> ReaderDiff:
     before = reader_text(old, site) if old is not None else ReaderText(())
     after = reader_text(new, site) if new is not None else ReaderText(())
     ops = word_diff(before.text, after.text, by_words=True)
