@@ -85,3 +85,62 @@ class Source(Protocol):
 
     def log_events(self, since: str) -> list[LogEvent]:
         """Log entries since a time that may change stored histories."""
+
+
+# --- watch sets and recent changes (topic watches) ----------------------------------------
+
+# The kinds of watch set, as config.toml names them beside `title`.
+SET_KINDS = ("category", "prefix", "linked_from", "transcluding", "user")
+
+
+@dataclass(frozen=True)
+class Member:
+    """A page a watch set's list names (or a template a watched page uses)."""
+
+    pageid: int
+    title: str
+    ns: int = 0
+
+
+@dataclass(frozen=True)
+class RcCursor:
+    """Where a wiki's recent changes were read up to: the last change seen."""
+
+    timestamp: str  # ISO 8601, UTC, "Z"
+    rcid: int
+
+
+@dataclass(frozen=True)
+class RecentChange:
+    """One entry of `list=recentchanges`."""
+
+    rcid: int
+    type: str  # "edit" | "new" | "log" | "categorize" | "external"
+    title: str
+    pageid: int | None
+    ns: int
+    timestamp: str
+    revid: int | None = None  # the revision an edit made (edit, new)
+    old_revid: int | None = None
+    user: str | None = None
+    logtype: str | None = None  # log entries: "move", "delete", "import", ...
+    logaction: str | None = None
+    titles: tuple[str, ...] = ()  # other pages it names (a move's or merge's target)
+    # categorize: the page added to (added=True) or removed from the category `title`
+    member: str | None = None
+    added: bool | None = None
+
+
+@dataclass(frozen=True)
+class ChangeFeed:
+    """What a wiki's recent changes say since a cursor.
+
+    ``complete`` is False when they cannot say it all: the cursor's change is no longer
+    there (the wiki's retention, $wgRCMaxAge, was exceeded, or the page was deleted with
+    its changes), or the wiki does not show its recent changes. The poller then falls back
+    to the batched status check of every watched page.
+    """
+
+    changes: list[RecentChange]
+    complete: bool
+    cursor: RcCursor | None  # the newest change seen (the one to read on from next time)
