@@ -114,7 +114,7 @@ BAD = {
     ),
     "missing title": (
         CONTRACT.replace('title = "Pakistan–NATO relations"\n', ""),
-        "watches[0].title: missing; this key is required",
+        "watches[0].title: missing; give the page's title, or a watch set: category, prefix",
     ),
     "not an api url": (
         CONTRACT.replace("http://127.0.0.1:8080/api.php", "127.0.0.1:8080"),

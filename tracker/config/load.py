@@ -18,11 +18,13 @@ from urllib.parse import urlparse
 from tracker.config.settings import (
     DIGEST_FORMATS,
     DIGEST_VIEWS,
+    SET_KEYS,
     Backfill,
     Channel,
     Config,
     Schedule,
     Subscription,
+    Watch,
     Wiki,
     format_size,
     parse_interval,
@@ -40,6 +42,8 @@ _CUSTOM = {
     "max_reply_size": parse_size,
     "max_revision_size": parse_size,
     "alert_after": parse_interval,
+    "reconcile": parse_interval,
+    "refresh": parse_interval,
 }
 
 
@@ -158,6 +162,13 @@ def load_config(path: str | os.PathLike) -> Config:
 def parse_config(raw: dict, path: Path) -> Config:
     check = _Checker(path)
     top = check.table(Config, raw, "config", skip=("path",))
+    if "watches" in top:  # a watch set's pages start from their current revision by default
+        top["watches"] = tuple(
+            dataclasses.replace(watch, backfill=Backfill("none"))
+            if watch.is_set and "backfill" not in raw["watches"][i]
+            else watch
+            for i, watch in enumerate(top["watches"])
+        )
     # The table names at the top level read better without the "config." prefix.
     config = Config(path=path.resolve(), **top)
     _check_references(config, check)
@@ -203,11 +214,10 @@ def _check_references(config: Config, check: _Checker) -> None:
             near = difflib.get_close_matches(watch.wiki, list(names), n=1)
             hint = f"did you mean {near[0]!r}?" if near else "add a [[wikis]] table with that name"
             check.fail(f"{where}.wiki", f"no wiki named {watch.wiki!r}; {hint}")
-        if not watch.title.strip():
-            check.fail(f"{where}.title", "empty title")
-        if (watch.wiki, watch.title) in seen:
-            check.fail(where, f"{watch.title!r} on {watch.wiki!r} is watched twice")
-        seen.add((watch.wiki, watch.title))
+        _check_watch(watch, where, check)
+        if (watch.wiki, watch.key) in seen:
+            check.fail(where, f"{watch.key!r} on {watch.wiki!r} is watched twice")
+        seen.add((watch.wiki, watch.key))
     subs: set[str] = set()
     for i, sub in enumerate(config.subscriptions):
         where = f"subscriptions[{i}]"
@@ -222,6 +232,30 @@ def _check_references(config: Config, check: _Checker) -> None:
         check.fail("daemon.misfire_grace_time", "must be more than 0 (seconds)")
     if not 0 <= config.web.port <= 65535:
         check.fail("web.port", "must be between 0 and 65535 (0 picks a free port)")
+
+
+def _check_watch(watch: Watch, where: str, check: _Checker) -> None:
+    """A watch names one page (title) or one set (category, prefix, linked_from,
+    transcluding or user), with the keys that go with it."""
+    given = [key for key in ("title", *SET_KEYS) if getattr(watch, key)]
+    if len(given) != 1:
+        if given:
+            check.fail(where, f"give one of {', '.join(given)} per watch, not {len(given)}")
+        check.fail(
+            f"{where}.title",
+            "missing; give the page's title, or a watch set: " + ", ".join(SET_KEYS),
+        )
+    kind = watch.kind
+    if not watch.target.strip():
+        check.fail(f"{where}.{kind}", "empty")
+    for key, allowed in (("depth", ("category",)), ("namespace", ("prefix", "user"))):
+        default = 0 if key == "depth" else None
+        if getattr(watch, key) != default and kind not in allowed:
+            check.fail(f"{where}.{key}", f"only goes with {' or '.join(allowed)}")
+    if not 0 <= watch.depth <= 10:
+        check.fail(f"{where}.depth", "give 0 (the category's own pages) to 10 levels down")
+    if watch.max_pages < 1:
+        check.fail(f"{where}.max_pages", "must be 1 or more")
 
 
 # Control characters (NUL, CR, LF, ESC...), line separators and bidi embeddings/overrides.
@@ -270,9 +304,11 @@ def _check_subscription(
         near = difflib.get_close_matches(sub.view, DIGEST_VIEWS, n=1)
         hint = f"did you mean {near[0]!r}?" if near else f"use {', '.join(DIGEST_VIEWS)}"
         check.fail(f"{where}.view", f"unknown view {sub.view!r}; {hint}")
-    watched = [w.title for w in config.watches if sub.wiki is None or w.wiki == sub.wiki]
+    mine = [w for w in config.watches if sub.wiki is None or w.wiki == sub.wiki]
+    watched = [w.key for w in mine]
+    sets = any(w.is_set for w in mine)  # (a set's pages are known once it is read)
     for j, title in enumerate(sub.pages):
-        if title not in watched:
+        if title not in watched and not sets:
             near = difflib.get_close_matches(title, watched, n=1)
             hint = f"did you mean {near[0]!r}?" if near else "add a watch for it first"
             check.fail(f"{where}.pages[{j}]", f"{title!r} is not watched; {hint}")

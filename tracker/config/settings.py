@@ -16,6 +16,13 @@ from tracker.model import index_url
 
 DEFAULT_INTERVAL = 15 * 60
 DEFAULT_RECHECK = 7 * 86400
+# How often every watched page's status is asked of a wiki polled through its recent changes
+# (what they do not tell: imports by a maintenance script, changes they no longer reach).
+DEFAULT_RECONCILE = 86400
+DEFAULT_SET_REFRESH = 6 * 3600  # how often a watch set's list is read again
+DEFAULT_MAX_PAGES = 10_000  # pages a watch set may have
+# Wikimedia's stream of recent changes (server-sent events), for `eventstreams = true`.
+WIKIMEDIA_EVENTSTREAMS = "https://stream.wikimedia.org/v2/stream/recentchange"
 DEFAULT_CONTACT = "https://github.com/wiki-tracker/wiki-tracker"
 # What one wiki may send or ask for (see Wiki): generous for any real MediaWiki, small
 # enough that a broken or hostile server cannot hang the tracker or exhaust its memory.
@@ -148,6 +155,15 @@ class Wiki:
     # How often each page's whole revision list is compared with the store: it finds what
     # the wiki's log does not tell (imports by a maintenance script, suppressed revisions).
     recheck: float = DEFAULT_RECHECK
+    # Each poll asks the wiki's recent changes which watched pages changed (one request
+    # whatever their number) and the status of all of them only every `reconcile`; false:
+    # the status of every watched page at every poll (50 a request).
+    recent_changes: bool = True
+    reconcile: float = DEFAULT_RECONCILE
+    # Follow the wiki's recent changes as they happen (Wikimedia's EventStreams, in the
+    # daemon), polling only the pages they name; polling as usual while the stream is down.
+    eventstreams: bool = False
+    eventstreams_url: str = WIKIMEDIA_EVENTSTREAMS
 
     @property
     def script_url(self) -> str | None:
@@ -157,14 +173,61 @@ class Wiki:
         return index_url(self.api_url)
 
 
+# The kinds of watch besides a page's title: watch sets, whose pages come from the wiki's
+# lists (tracker.fetch.source.SET_KINDS names the same).
+SET_KEYS = ("category", "prefix", "linked_from", "transcluding", "user")
+
+
 @dataclass(frozen=True)
 class Watch:
+    """One [[watches]] table: a page (``title``) or a watch set (one of SET_KEYS)."""
+
     wiki: str
-    title: str
+    title: str = ""
     interval: float = DEFAULT_INTERVAL
+    # (A set's pages start from their current revision unless `backfill` is given.)
     backfill: Backfill = field(default_factory=Backfill)
     # Not polled (`tracker watch pause`); its stored history stays and shows as before.
     paused: bool = False
+    # Watch sets: the pages of a category (and of its subcategories `depth` levels down),
+    # whose titles start with `prefix` (in `namespace`), that the page `linked_from` links
+    # to, that use the template `transcluding`, or that the user `user` edited.
+    category: str | None = None
+    depth: int = 0
+    prefix: str | None = None
+    namespace: int | None = None
+    linked_from: str | None = None
+    transcluding: str | None = None
+    user: str | None = None
+    max_pages: int = DEFAULT_MAX_PAGES
+    refresh: float = DEFAULT_SET_REFRESH
+    # Follow the templates and modules the watched pages use as well.
+    cascade: bool = False
+
+    @property
+    def kind(self) -> str:
+        """ "title", or the kind of watch set."""
+        for key in SET_KEYS:
+            if getattr(self, key) is not None:
+                return key
+        return "title"
+
+    @property
+    def target(self) -> str:
+        """The page title, or what the set is of (a category, a prefix, a user...)."""
+        kind = self.kind
+        return self.title if kind == "title" else str(getattr(self, kind))
+
+    @property
+    def key(self) -> str:
+        """What names the watch in the store, the CLI and the daemon: a page's title, or
+        "kind:target" for a set ("category:Physics")."""
+        kind = self.kind
+        return self.title if kind == "title" else f"{kind}:{self.target}"
+
+    @property
+    def is_set(self) -> bool:
+        return self.kind != "title"
 
 
 @dataclass(frozen=True)

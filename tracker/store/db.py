@@ -22,10 +22,11 @@ from tracker.store.schema import MIGRATIONS
 from tracker.store.texts import Texts
 from tracker.store.users import Users
 from tracker.store.watches import Watches
+from tracker.store.watchsets import WatchSets
 from tracker.store.wikis import Wikis
 
 
-class Store(Wikis, Pages, Watches, Revisions, Texts, Diffs, Users):
+class Store(Wikis, Pages, Watches, WatchSets, Revisions, Texts, Diffs, Users):
     """One SQLite database. Cheap to open; safe beside a daemon writing (WAL, busy timeout).
 
     Opened writable, it is first migrated to the current schema; opened ``readonly``, it is

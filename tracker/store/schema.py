@@ -489,6 +489,53 @@ def _m130_readable_views(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m150_watch_sets(db: sqlite_utils.Database) -> None:
+    """Topic watches (watchsets.py): each watch set of a wiki, the pages in it with when
+    each joined and left, the templates each watched page uses (cascade); how far a wiki's
+    recent changes (and its stream of them) were read, when all its pages were last
+    reconciled; the watches recent changes named that were not polled yet."""
+    db.executescript(
+        """
+        CREATE TABLE watch_sets (
+            id INTEGER PRIMARY KEY,
+            wiki_id INTEGER NOT NULL REFERENCES wikis(id),
+            key TEXT NOT NULL,               -- "category:Physics", "cascade:<watch key>"
+            kind TEXT NOT NULL,
+            target TEXT NOT NULL,
+            refreshed_at TEXT,               -- the wiki's list last read whole
+            refresh_error TEXT,
+            added_at TEXT NOT NULL,
+            UNIQUE (wiki_id, key)
+        );
+        CREATE TABLE set_members (
+            id INTEGER PRIMARY KEY,
+            set_id INTEGER NOT NULL REFERENCES watch_sets(id),
+            pageid INTEGER NOT NULL,         -- the wiki's page id
+            title TEXT NOT NULL,
+            ns INTEGER NOT NULL DEFAULT 0,
+            joined_at TEXT NOT NULL,
+            left_at TEXT,                    -- NULL: a member now
+            via TEXT NOT NULL DEFAULT 'list' -- what told: 'list', 'recentchanges', 'first'
+        );
+        CREATE UNIQUE INDEX set_members_now ON set_members (set_id, pageid)
+            WHERE left_at IS NULL;
+        CREATE INDEX set_members_changes ON set_members (set_id, joined_at);
+        CREATE TABLE template_uses (
+            wiki_id INTEGER NOT NULL REFERENCES wikis(id),
+            pageid INTEGER NOT NULL,         -- a watched page
+            template_pageid INTEGER NOT NULL,
+            PRIMARY KEY (wiki_id, pageid, template_pageid)
+        ) WITHOUT ROWID;
+        CREATE INDEX template_uses_template ON template_uses (wiki_id, template_pageid);
+        ALTER TABLE watches ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE wikis ADD COLUMN rc_timestamp TEXT;
+        ALTER TABLE wikis ADD COLUMN rc_id INTEGER;
+        ALTER TABLE wikis ADD COLUMN reconciled_at TEXT;
+        ALTER TABLE wikis ADD COLUMN stream_position TEXT;
+        """
+    )
+
+
 Step = Callable[[sqlite_utils.Database], None]
 
 MIGRATIONS: list[tuple[str, Step]] = [
@@ -506,4 +553,5 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("120_subscription_alerts", _m120_subscription_alerts),
     ("130_readable_views", _m130_readable_views),
     ("140_watch_failing_since", _m140_watch_failing_since),
+    ("150_watch_sets", _m150_watch_sets),
 ]
