@@ -131,3 +131,9 @@ class Pages(Connection):
     def mark_checked(self, page_id: int, when: str) -> None:
         """The page's whole revision list was compared with the wiki's at ``when``."""
         self.db.execute("UPDATE pages SET checked_at = ? WHERE id = ?", [when, page_id])
+
+    def wiki_pageids(self, wiki_id: int) -> dict[int, int]:
+        """Each stored page of a wiki: its row id -> the wiki's page id."""
+        return dict(
+            self.db.execute("SELECT id, pageid FROM pages WHERE wiki_id = ?", [wiki_id]).fetchall()
+        )

@@ -504,6 +504,8 @@ def _m150_watch_sets(db: sqlite_utils.Database) -> None:
             target TEXT NOT NULL,
             refreshed_at TEXT,               -- the wiki's list last read whole
             refresh_error TEXT,
+            next_poll REAL,                  -- when the daemon polls its pages next
+            tree TEXT,                       -- JSON: a category set's subcategories
             added_at TEXT NOT NULL,
             UNIQUE (wiki_id, key)
         );

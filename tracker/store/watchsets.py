@@ -5,6 +5,7 @@ its row, with the time it left."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from tracker.store.base import Connection
@@ -110,6 +111,12 @@ class WatchSets(Connection):
         )
         return bool(cursor.rowcount)
 
+    def set_tree(self, set_id: int, categories: list[str]) -> None:
+        """The subcategories a category set's last reading went through."""
+        self.db.execute(
+            "UPDATE watch_sets SET tree = ? WHERE id = ?", [json.dumps(categories), set_id]
+        )
+
     def mark_set_refreshed(self, set_id: int, when: str | None, error: str | None) -> None:
         """The set's list was read whole at ``when`` (None: not, ``error`` says why)."""
         if when is None:
@@ -154,6 +161,23 @@ class WatchSets(Connection):
                     "VALUES (?, ?, ?)",
                     [(wiki_id, pageid, template) for template in templates],
                 )
+
+    def templates_used(self, wiki_id: int, pageids: Iterable[int]) -> set[int]:
+        """The page ids of the templates any of these watched pages use."""
+        wanted = list(pageids)
+        found: set[int] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            found.update(
+                int(row[0])
+                for row in self.db.execute(
+                    "SELECT DISTINCT template_pageid FROM template_uses WHERE wiki_id = ? "
+                    f"AND pageid IN ({marks})",
+                    [wiki_id, *chunk],
+                )
+            )
+        return found
 
     def template_users(self, wiki_id: int, template_pageid: int) -> list[int]:
         """The page ids of the watched pages that use a template."""
