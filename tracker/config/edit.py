@@ -24,24 +24,40 @@ import tomlkit.items
 from tomlkit.container import Container
 
 from tracker.config.load import parse_config
-from tracker.config.settings import Config, Watch, Wiki, parse_interval
+from tracker.config.settings import SET_KEYS, Config, Watch, Wiki, parse_interval
 from tracker.errors import AlreadyWatched, ConfigError, UsageError
 
 # Characters MediaWiki never allows in a title ($wgLegalTitleChars leaves them out).
 _ILLEGAL_TITLE = re.compile(r"[#<>\[\]{}|\x00-\x1f\x7f]")
 
 
-def clean_title(text: str) -> str:
+def clean_title(text: str, what: str = "page title") -> str:
     """A title as the user gave it, spelled as MediaWiki stores it (spaces, not
     underscores); UsageError when MediaWiki could never have such a page."""
     title = " ".join(text.replace("_", " ").split())
     if not title:
-        raise UsageError("empty page title")
+        raise UsageError(f"empty {what}")
+    _check_title_chars(title, what)
+    return title
+
+
+def _check_title_chars(title: str, what: str) -> None:
     bad = _ILLEGAL_TITLE.search(title)
     if bad is not None:
         char = bad.group() if bad.group().isprintable() else f"U+{ord(bad.group()):04X}"
-        raise UsageError(f"{title!r} is not a page title: MediaWiki titles cannot contain {char!r}")
-    return title
+        raise UsageError(f"{title!r} is not a {what}: MediaWiki titles cannot contain {char!r}")
+
+
+def clean_set_target(kind: str, text: str) -> str:
+    """What a watch set is of, spelled as MediaWiki stores it: a title (category, list
+    page, template), a user name, or a prefix (whose trailing space counts: "List of ")."""
+    if kind != "prefix":
+        return clean_title(text, "user name" if kind == "user" else "page title")
+    prefix = text.replace("_", " ").lstrip()
+    if not prefix.strip():
+        raise UsageError("empty prefix")
+    _check_title_chars(prefix, "title prefix")
+    return prefix
 
 
 def pick_wiki(config: Config, name: str | None) -> Wiki:
@@ -64,30 +80,49 @@ def pick_wiki(config: Config, name: str | None) -> Wiki:
     raise UsageError(f"{config.path.name} has several wikis ({listed}): pick one with --wiki")
 
 
-def find_watch(config: Config, title: str, wiki: str | None = None) -> Watch:
-    """The configured watch of ``title`` (on ``wiki`` when given); UsageError naming close
-    matches when there is none, or the wikis when the title is watched on several."""
+def find_watch(config: Config, name: str, wiki: str | None = None) -> Watch:
+    """The configured watch of ``name``: a page's title or a set's key ("category:Physics"),
+    on ``wiki`` when given; UsageError naming close matches when there is none, or the
+    wikis when it is watched on several."""
     if wiki is not None:
         pick_wiki(config, wiki)
     candidates = [w for w in config.watches if wiki is None or w.wiki == wiki]
-    spelled = title.replace("_", " ").strip()
-    found = [w for w in candidates if w.title == spelled]
+    spellings = key_spellings(name)
+    spelled = spellings[-1]
+    found: list[Watch] = []
+    for spelling in spellings:
+        found = found or [w for w in candidates if w.key == spelling]
     if len(found) == 1:
         return found[0]
     if found:
         wikis = ", ".join(w.wiki for w in found)
         raise UsageError(f"{spelled!r} is watched on several wikis ({wikis}): pick one with --wiki")
-    titles = sorted({w.title for w in candidates})
-    near = difflib.get_close_matches(spelled, titles, n=3, cutoff=0.5)
+    keys = sorted({w.key for w in candidates})
+    near = difflib.get_close_matches(spelled, keys, n=3, cutoff=0.5)
     where = f" on {wiki!r}" if wiki is not None else ""
     hint = (
         f"did you mean {', '.join(map(repr, near))}?"
         if near
         else "see `tracker watch list`"
-        if titles
+        if keys
         else "there are no watches yet"
     )
     raise UsageError(f"{spelled!r} is not watched{where}; {hint}")
+
+
+def key_spellings(name: str) -> list[str]:
+    """The keys a watch's name may stand for, as written first, MediaWiki's spelling last
+    (underscores as spaces, in a set's target only: "linked_from:List_of_X" is
+    "linked_from:List of X"; a prefix's trailing space kept)."""
+    kind, sep, rest = name.lstrip().partition(":")
+    if sep and kind == "cascade":
+        spelled = f"cascade:{key_spellings(rest)[-1]}"
+    elif sep and kind in SET_KEYS:
+        target = rest.replace("_", " ")
+        spelled = f"{kind}:{target if kind == 'prefix' else target.strip()}"
+    else:
+        spelled = name.replace("_", " ").strip()
+    return list(dict.fromkeys([name, name.strip(), spelled]))
 
 
 def _known(names: list[str]) -> str:
@@ -124,18 +159,47 @@ class ConfigEdit:
     def add_watch(self, wiki: str, title: str, interval: str | None = None) -> Watch:
         """A new ``[[watches]]`` entry; UsageError when it is watched already."""
         title = clean_title(title)
-        if any(w.wiki == wiki and w.title == title for w in self.config.watches):
+        if any(w.wiki == wiki and w.key == title for w in self.config.watches):
             raise AlreadyWatched(f"{title!r} is already watched on {wiki!r}")
         entry: dict[str, Any] = {"wiki": wiki, "title": title}
         if interval is not None:
-            entry["interval"] = _interval_value(interval)
-        self._apply("watches", lambda doc: _append(doc, "watches", entry), _add_row(entry))
+            entry["interval"] = _interval_value(interval, "--interval")
+        self._apply(
+            "watches", lambda doc: _append(doc, "watches", entry), _add_row("watches", entry)
+        )
+        return self.config.watches[-1]
+
+    def add_set_watch(
+        self,
+        wiki: str,
+        kind: str,
+        target: str,
+        *,
+        interval: str | None = None,
+        refresh: str | None = None,
+        **options: Any,
+    ) -> Watch:
+        """A new ``[[watches]]`` entry of a watch set (``kind`` one of SET_KEYS, as
+        config.toml names it); ``options``: its other keys (depth, namespace, max_pages,
+        cascade), None for their defaults. UsageError when it is watched already."""
+        target = clean_set_target(kind, target)
+        key = f"{kind}:{target}"
+        if any(w.wiki == wiki and w.key == key for w in self.config.watches):
+            raise AlreadyWatched(f"{key!r} is already watched on {wiki!r}")
+        entry: dict[str, Any] = {"wiki": wiki, kind: target}
+        entry.update((name, value) for name, value in options.items() if value is not None)
+        for name, text in (("interval", interval), ("refresh", refresh)):
+            if text is not None:
+                entry[name] = _interval_value(text, f"--{name}")
+        self._apply(
+            "watches", lambda doc: _append(doc, "watches", entry), _add_row("watches", entry)
+        )
         return self.config.watches[-1]
 
     def add_wiki(self, name: str, api_url: str, **extra: Any) -> Wiki:
         """A new ``[[wikis]]`` entry (``extra``: more of its keys, such as contact)."""
         entry = {"name": name, "api_url": api_url, **extra}
-        self._apply("wikis", lambda doc: _append(doc, "wikis", entry), _add_row(entry))
+        self._apply("wikis", lambda doc: _append(doc, "wikis", entry), _add_row("wikis", entry))
         return self.config.wikis[-1]
 
     def remove_watch(self, watch: Watch) -> None:
@@ -152,23 +216,28 @@ class ConfigEdit:
         """Pause or resume a watch; False when it already was so (nothing to change)."""
         if watch.paused == paused:
             return False
+        # Resumed is the default: no key left behind.
+        self.set_watch_key(watch, "paused", True if paused else None)
+        return True
+
+    def set_watch_key(self, watch: Watch, key: str, value: Any) -> None:
+        """Set one key of a watch's table (None: take the key away)."""
         index = self._index(watch)
 
         def change(doc: Any) -> None:
             entry = doc["watches"][index]
-            if paused:
-                _set_key(entry, "paused", True)
-            else:
-                del entry["paused"]  # resumed is the default: no key left behind
+            if value is not None:
+                _set_key(entry, key, value)
+            elif key in entry:
+                del entry[key]
 
         def expect(data: dict) -> None:
-            if paused:
-                data["watches"][index]["paused"] = True
+            if value is not None:
+                data["watches"][index][key] = value
             else:
-                del data["watches"][index]["paused"]
+                data["watches"][index].pop(key, None)
 
         self._apply("watches", change, expect)
-        return True
 
     def checkpoint(self) -> tuple[str, dict, Config]:
         """The state to go back to with ``restore`` (changes that belong together)."""
@@ -201,9 +270,9 @@ class ConfigEdit:
 
     def _index(self, watch: Watch) -> int:
         for index, candidate in enumerate(self.config.watches):
-            if (candidate.wiki, candidate.title) == (watch.wiki, watch.title):
+            if (candidate.wiki, candidate.key) == (watch.wiki, watch.key):
                 return index
-        raise UsageError(f"{watch.title!r} is not watched on {watch.wiki!r}")
+        raise UsageError(f"{watch.key!r} is not watched on {watch.wiki!r}")
 
     def _apply(
         self, key: str, change: Callable[[Any], None], expect: Callable[[dict], None]
@@ -231,17 +300,16 @@ class ConfigEdit:
         self.text, self.data, self.config = text, data, config
 
 
-def _interval_value(text: str) -> str | int:
+def _interval_value(text: str, option: str) -> str | int:
     try:
         parse_interval(text)
     except ValueError as exc:
-        raise UsageError(f"--interval: {exc}") from None
+        raise UsageError(f"{option}: {exc}") from None
     return int(text) if text.strip().isdigit() else text.strip()
 
 
-def _add_row(entry: dict) -> Callable[[dict], None]:
+def _add_row(key: str, entry: dict) -> Callable[[dict], None]:
     def expect(data: dict) -> None:
-        key = "watches" if "title" in entry else "wikis"
         data.setdefault(key, []).append(dict(entry))
 
     return expect

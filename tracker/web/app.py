@@ -111,9 +111,9 @@ def create_app(
     _register_errors(app)
     app.after_request(_security_headers)
 
-    from tracker.web import diffview, feeds, pages, revisions, searchview
+    from tracker.web import diffview, feeds, pages, revisions, searchview, sets
 
-    for module in (pages, diffview, revisions, searchview, feeds):
+    for module in (pages, sets, diffview, revisions, searchview, feeds):
         app.register_blueprint(module.bp)
     if index:
         state.indexer.catch_up()

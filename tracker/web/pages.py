@@ -1,4 +1,5 @@
-"""The pages list (/) and a page's revision history (/wiki/<wiki>/<title>)."""
+"""The pages list (/), with the watch sets, and a page's revision history
+(/wiki/<wiki>/<title>)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from tracker.model import utc_stamp
 from tracker.store import Store
 from tracker.text.display import LEAD
 from tracker.web.helpers import int_arg, moved, page_at, parse_time, store
+from tracker.web.sets import watch_sets
 
 bp = Blueprint("pages", __name__)
 
@@ -27,8 +29,12 @@ def index() -> str:
     db = store()
     now = current_app.extensions["tracker"].clock()
     rows = db.pages_with_watches()
+    wikis = [*current_app.extensions["tracker"].index_urls, *(row["wiki"] for row in rows)]
     return render_template(
-        "index.html", pages=[page_summary(db, row, now) for row in rows], now=now
+        "index.html",
+        pages=[page_summary(db, row, now) for row in rows],
+        sets=watch_sets(db, wikis),
+        now=now,
     )
 
 
