@@ -6,6 +6,11 @@ What fails is what the poll recorded and `tracker status` shows: a wiki not reac
 watch of a wiki that is down is not told apart from its wiki). A watch fails since the first
 of its failed polls in a row (``watches.failing_since``).
 
+A watch set fails when its list cannot be read (``watch_sets.refresh_error``): since its
+next reading was due (its last reading plus its ``refresh``; since it was added, if it was
+never read). A member page that fails is not alerted on, by itself or through its set: it
+shows in the digest ("Last poll failed"), and a wiki down is told as the wiki.
+
 Each check runs in one transaction holding the write lock: it reads what was told
 (store.alerts), records the alert as a digest of kind "alert" with one pending delivery per
 channel (sent, and retried, as digests are), and writes what it told. Two processes checking
@@ -14,10 +19,10 @@ at once, a restart, or a run repeated, tell nothing twice.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from tracker.config import Config, Subscription
+from tracker.config import Config, Subscription, Watch
 from tracker.digest.channels import channel_keys, formats_needed, templates_of
 from tracker.digest.notices import message_id, notice_model
 from tracker.digest.render import render_digest
@@ -27,16 +32,27 @@ from tracker.store import alerts as st
 from tracker.store import digests as ds
 
 
-def _failures(store: Store, config: Config, sub: Subscription) -> dict[str, dict[str, Any]]:
+def _watches(config: Config, sub: Subscription) -> list[Watch]:
+    """The watches of a subscription: all, or those ``pages`` names by key; a name that is
+    no watch's key may be a set's member, so then every set is the subscription's."""
+    keys = {w.key for w in config.watches}
+    members = any(name not in keys for name in sub.pages)
+    return [
+        w
+        for w in config.watches
+        if (sub.wiki is None or w.wiki == sub.wiki)
+        and (not sub.pages or w.key in sub.pages or (w.is_set and members))
+    ]
+
+
+def _failures(
+    store: Store, config: Config, sub: Subscription, now: datetime
+) -> dict[str, dict[str, Any]]:
     """Target key -> what is failing now (``since`` None: since when is not known yet);
     also, with ``failing`` False, the targets that work (or are not told apart now)."""
     out: dict[str, dict[str, Any]] = {}
     down: set[str] = set()
-    watches = [
-        w
-        for w in config.watches
-        if (sub.wiki is None or w.wiki == sub.wiki) and (not sub.pages or w.title in sub.pages)
-    ]
+    watches = _watches(config, sub)
     for name in dict.fromkeys(w.wiki for w in watches):
         wiki_id = store.find_wiki_id(name)
         row = store.wiki(wiki_id) if wiki_id is not None else None
@@ -52,9 +68,12 @@ def _failures(store: Store, config: Config, sub: Subscription) -> dict[str, dict
             "error": row["last_error"] if failing and row else None,
         }
     for watch in watches:
-        key = st.target_key("watch", watch.wiki, watch.title)
+        key = st.target_key("watch", watch.wiki, watch.key)
         if watch.wiki in down:
             out[key] = {"failing": None}  # its wiki's alert tells it
+            continue
+        if watch.is_set:
+            out[key] = _set_failure(store, watch, now)
             continue
         row = store.watch_state(watch.wiki, watch.title)
         failing = bool(row and row["error_count"])
@@ -69,6 +88,26 @@ def _failures(store: Store, config: Config, sub: Subscription) -> dict[str, dict
     return out
 
 
+def _set_failure(store: Store, watch: Watch, now: datetime) -> dict[str, Any]:
+    row = store.find_watch_set(watch.wiki, watch.key)
+    failing = bool(row and row["refresh_error"])
+    since = None
+    if failing and row:
+        if row["refreshed_at"]:
+            due = parse_stamp(row["refreshed_at"]) + timedelta(seconds=watch.refresh)
+            since = utc_stamp(min(due, now))
+        else:
+            since = row["added_at"]
+    return {
+        "target": "watch",
+        "wiki": watch.wiki,
+        "title": watch.key,
+        "failing": failing,
+        "since": since,
+        "error": row["refresh_error"] if failing and row else None,
+    }
+
+
 def check_alerts(store: Store, config: Config, sub: Subscription, now: datetime) -> int | None:
     """Record the alerts and recoveries of a subscription that are due now, as one notice
     of kind "alert" with its pending deliveries; its digest id, or None when there is
@@ -79,7 +118,7 @@ def check_alerts(store: Store, config: Config, sub: Subscription, now: datetime)
     with store.atomic():
         told = st.alert_states(store, sub.name)
         notices = []
-        current = _failures(store, config, sub)
+        current = _failures(store, config, sub, now)
         for key, fact in current.items():
             state = told.get(key)
             if fact["failing"] is None:

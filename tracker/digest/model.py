@@ -35,6 +35,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from tracker.config import Config, Subscription, Wiki
+from tracker.digest.pages import PageRef, page_url
 from tracker.digest.render import semantic_lines, word_segments
 from tracker.digest.triggers import Triggers
 from tracker.history import (
@@ -88,34 +89,6 @@ def matches(patterns: tuple[str, ...], path: list[str] | tuple[str, ...]) -> boo
     return False
 
 
-# --- the inputs of one digest ------------------------------------------------------------------
-
-
-@dataclass
-class PageRef:
-    """A page of a subscription: its store row (None until first polled) and its wiki."""
-
-    wiki: Wiki
-    title: str  # the watch's title
-    page: dict | None
-    error: str | None
-
-
-def subscription_pages(store: Store, config: Config, sub: Subscription) -> list[PageRef]:
-    refs: dict[object, PageRef] = {}
-    for watch in config.watches:
-        if (sub.wiki and watch.wiki != sub.wiki) or (sub.pages and watch.title not in sub.pages):
-            continue
-        row = store.watch_state(watch.wiki, watch.title)
-        page = store.page(row["page_id"]) if row and row["page_id"] else None
-        key = page["id"] if page else (watch.wiki, watch.title)
-        error = row["last_error"] if row else None
-        if row and row["unreachable_since"]:
-            error = f"{watch.wiki} not reachable since {row['unreachable_since']}: {error}"
-        refs.setdefault(key, PageRef(config.wiki(watch.wiki), watch.title, page, error))
-    return list(refs.values())
-
-
 @dataclass
 class Clock:
     """Times as a digest shows them: in the subscription's time zone."""
@@ -148,8 +121,7 @@ class Links:
 
     def page_url(self, title: str) -> str | None:
         """Any page of the wiki by its title (links in edit summaries)."""
-        script = self.wiki.script_url
-        return f"{script}?title={quote(title.replace(' ', '_'))}" if script else None
+        return page_url(self.wiki, title)
 
     @property
     def base(self) -> str | None:
@@ -362,7 +334,8 @@ def changes_model(
         chosen = [(sec, makers) for sec, makers in chosen if sec["id"] in matched]
     # The reader view is derived here from the stored texts (never stored by the ingest).
     readers: dict[str, ReaderDiff] = {}
-    if sub.view != "wikitext" and new is not None:
+    # A template or module of a cascade is code: its own diff is its wikitext's.
+    if sub.view != "wikitext" and new is not None and ref.used_by is None:
         readers = reader_diffs(store, old, new, [sec for sec, _makers in chosen])
     sections = [
         _section_model(
@@ -403,6 +376,7 @@ def changes_model(
         "wiki": ref.wiki.name,
         "page_id": page["id"],
         "pageid": page["pageid"],
+        "used_by": ref.used_by,  # a cascade template: the watched pages that use it
         "started": False,
         "error": ref.error,
         "from": _brief(first, clock),
@@ -580,6 +554,7 @@ def started_model(
         "wiki": ref.wiki.name,
         "page_id": page["id"],
         "pageid": page["pageid"],
+        "used_by": ref.used_by,
         "started": True,
         "error": ref.error,
         "revision_count": store.revision_count(page["id"]),

@@ -5,10 +5,12 @@ and delivered through its channels, each change exactly once per channel.
 
 1. for each subscription that is due (on change: always; an interval or a cron schedule,
    in its time zone: when it came round since the last check), `build` the digest of the
-   windows after its cursors (digest_model.py); the first digest of a subscription says
-   what it started tracking;
-2. render it in every format its channels need and record it, its cursors and one pending
-   delivery per channel, in one transaction, BEFORE sending anything;
+   windows after its cursors (model.py) and the pages that joined or left its watch sets
+   since its last check (pages.py); the first digest of a subscription says what it
+   started tracking;
+2. render it in every format its channels need and record it, its cursors, one pending
+   delivery per channel and the time of this check, in one transaction, BEFORE sending
+   anything;
 3. send every pending delivery whose time has come (new ones, failed ones after their
    backoff, ones a crash left unsent), oldest first.
 
@@ -48,8 +50,8 @@ from tracker.digest.model import (
     page_window,
     section_title,
     started_model,
-    subscription_pages,
 )
+from tracker.digest.pages import membership_events, membership_summary, subscription_pages
 from tracker.digest.render import render_digest
 from tracker.digest.secrets import redact
 from tracker.errors import CursorMoved
@@ -72,6 +74,30 @@ class Built:
     kind: str | None  # "changes" | "start" | "heartbeat"; None: nothing to send
     model: dict[str, Any] | None
     windows: list[Window]
+    # The subscription's last check when it was built: the start of its window of
+    # membership events, which `record` closes at the digest's time.
+    checked: str | None = None
+
+
+def _last_checked(store: Store, sub: Subscription) -> str | None:
+    run = ds.subscription_run(store, sub.name) if ds.has_schema(store) else None
+    return run["last_checked_at"] if run and run["last_checked_at"] else None
+
+
+def _events_since(
+    sub: Subscription, checked: str | None, since: int | datetime | None
+) -> str | None:
+    """Where the window of membership events starts: ``since`` when it is a time, the
+    last check, or ``subscription.since`` before the first; None (no events): the first
+    digest, which says what it started tracking."""
+    if isinstance(since, datetime):
+        return utc_stamp(since)
+    if checked is not None:
+        return checked
+    if sub.since is not None:
+        start = parse_since(sub.since, sub.timezone)
+        return utc_stamp(start) if isinstance(start, datetime) else None
+    return None
 
 
 def build(
@@ -85,9 +111,11 @@ def build(
     """The digest of a subscription's pages since their cursors (or since ``since``)."""
     clock = Clock(ZoneInfo(sub.timezone), now)
     current = ds.cursors(store, sub.name)
+    checked = _last_checked(store, sub)
+    events_since = _events_since(sub, checked, since)
     windows: list[Window] = []
     errors: list[str] = []
-    for ref in subscription_pages(store, config, sub):
+    for ref in subscription_pages(store, config, sub, events_since):
         cursor = current.get(ref.page["id"]) if ref.page else None
         start = since
         if start is None and cursor is None and sub.since is not None:
@@ -98,6 +126,8 @@ def build(
             if ref.error:
                 errors.append(f"{ref.wiki.name}: {ref.title}: {ref.error}")
             continue
+        if ref.left and window.new_page:
+            continue  # it left its set before it was ever told: nothing to start tracking
         if window.new_page:
             titles = None
             if sub.sections:
@@ -108,19 +138,28 @@ def build(
             window.model = changes_model(store, config, sub, window, clock)
         windows.append(window)
     shown = [w.model for w in windows if w.model is not None]
-    if shown:
-        kind = "start" if all(p["started"] for p in shown) else "changes"
+    membership = []
+    if events_since is not None:
+        membership = membership_events(store, config, sub, events_since, utc_stamp(now))
+        for event in membership:
+            event["time"] = clock.local(event["at"])
+    if shown and all(p["started"] for p in shown) and not membership:
+        kind = "start"
+    elif shown or membership:
+        kind = "changes"
     elif sub.heartbeat:
         kind = "heartbeat"
     else:
-        return Built(None, None, windows)
+        return Built(None, None, windows, checked)
     starts = [
         w.start["timestamp"] for w in windows if w.start and w.model and not w.model["started"]
     ]
-    if kind == "heartbeat" and not starts:
-        run = ds.subscription_run(store, sub.name) if ds.has_schema(store) else None
-        starts = [run["last_checked_at"]] if run and run["last_checked_at"] else []
     ends = [p["to"]["timestamp"] for p in shown if p["to"]]
+    if kind == "heartbeat" and not starts:
+        starts = [checked] if checked else []
+    if membership and not starts and not ends and events_since is not None:
+        # Only pages joining or leaving: the window is that of the events.
+        starts, ends = [events_since], [membership[-1]["at"]]
     counts = {
         key: sum(p["counts"][key] for p in shown)
         for key in ("edits", "bytes_added", "bytes_removed", "sections", "reverted", "filtered")
@@ -139,7 +178,9 @@ def build(
         "until": clock.local(max(ends)) if ends else None,
         "counts": counts,
         "pages": shown,
-        "errors": errors,
+        # Pages that joined or left a watch set in the window (pages.membership_events).
+        "membership": membership,
+        "errors": _few(errors),
         "sections_filter": list(sub.sections),
         "view": sub.view,  # what each changed section shows: "reader", "wikitext" or "both"
         "links": {"web": config.web.base_url.rstrip("/") if config.web.base_url else None},
@@ -151,8 +192,19 @@ def build(
         or first.get("wiki_diff")
         or first.get("web_page")
         or first.get("wiki_page")
+        or (membership[0]["links"]["wiki_page"] if membership else None)
     )
-    return Built(kind, model, windows)
+    return Built(kind, model, windows, checked)
+
+
+MAX_ERRORS = 20  # failed pages named in a digest (a set of thousands on a wiki that is down)
+
+
+def _few(errors: list[str]) -> list[str]:
+    if len(errors) <= MAX_ERRORS:
+        return errors
+    more = len(errors) - MAX_ERRORS
+    return [*errors[:MAX_ERRORS], f"and {more} more page{'s' * (more != 1)} whose last poll failed"]
 
 
 def _section_titles(store: Store, window: Window) -> list[str]:
@@ -169,14 +221,24 @@ def subject(model: dict[str, Any]) -> str:
     if model["kind"] == "heartbeat":
         return f"{name}: nothing changed"
     what = pages[0]["title"] if len(pages) == 1 else f"{len(pages)} pages"
+    if len(pages) == 1 and pages[0].get("used_by"):
+        what += f" (used by {_watched_pages(pages[0]['used_by']['count'])})"
     if model["kind"] == "start":
         revisions = sum(p["revision_count"] or 0 for p in pages)
         return f"{name}: now tracking {what} ({revisions} revision{'s' * (revisions != 1)})"
+    membership = model.get("membership") or []
     edits, sections = counts["edits"], counts["sections"]
-    return (
+    if membership and not (edits or sections):
+        return f"{name}: {membership_summary(membership)}"
+    line = (
         f"{name}: {what}: {edits} edit{'s' * (edits != 1)}, "
         f"{sections} section{'s' * (sections != 1)} changed"
     )
+    return f"{line}; {membership_summary(membership)}" if membership else line
+
+
+def _watched_pages(count: int) -> str:
+    return f"{count} watched page{'s' * (count != 1)}"
 
 
 # --- channels of a subscription ----------------------------------------------------------------
@@ -193,26 +255,38 @@ def _message_id(sub: Subscription) -> str:
 def record(
     store: Store, config: Config, sub: Subscription, built: Built, now: datetime
 ) -> int | None:
-    """Render and record a built digest with its pending deliveries; None if nothing to send
-    (the cursors still move past what the window held)."""
+    """Render and record a built digest with its pending deliveries, and mark the
+    subscription checked, in one transaction; None if nothing to send (the cursors still
+    move past what the window held). CursorMoved when another process checked the
+    subscription or moved a cursor since `build`: the window of membership events,
+    (last check, now], is told once."""
     windows = [w.record() for w in built.windows]
-    if built.model is None or built.kind is None:
-        if windows:
-            ds.advance_cursors(store, sub.name, windows, utc_stamp(now))
-        return None
-    outputs = render_digest(built.model, formats_needed(sub), templates_of(config, sub))
-    return ds.record_digest(
-        store,
-        subscription=sub.name,
-        kind=built.kind,
-        created_at=utc_stamp(now),
-        subject=built.model["subject"],
-        message_id=_message_id(sub),
-        model=built.model,
-        outputs=outputs,
-        windows=windows,
-        channels=[(key, chan.type) for key, chan in channel_keys(sub)],
-    )
+    outputs = None
+    if built.model is not None and built.kind is not None:
+        outputs = render_digest(built.model, formats_needed(sub), templates_of(config, sub))
+    stamp = utc_stamp(now)
+    with store.atomic():
+        if _last_checked(store, sub) != built.checked:
+            raise CursorMoved(f"{sub.name}: checked by another process meanwhile")
+        digest_id = None
+        if built.model is None or built.kind is None or outputs is None:
+            if windows:
+                ds.advance_cursors(store, sub.name, windows, stamp)
+        else:
+            digest_id = ds.record_digest(
+                store,
+                subscription=sub.name,
+                kind=built.kind,
+                created_at=stamp,
+                subject=built.model["subject"],
+                message_id=_message_id(sub),
+                model=built.model,
+                outputs=outputs,
+                windows=windows,
+                channels=[(key, chan.type) for key, chan in channel_keys(sub)],
+            )
+        ds.mark_checked(store, sub.name, stamp)
+    return digest_id
 
 
 # --- when a digest is due ----------------------------------------------------------------------
@@ -294,8 +368,6 @@ def run_digests(
                 continue
             built = build(store, config, sub, now=now, since=since)
             digest_id = record(store, config, sub, built, now)
-            with store.atomic():
-                ds.mark_checked(store, sub.name, utc_stamp(now))
         except CursorMoved:
             log.info("%s: another process recorded this window first", sub.name)
             continue

@@ -1,0 +1,220 @@
+"""Which pages a subscription's digest covers, and what it tells of its watch sets.
+
+A subscription's pages are the pages of its title watches; the pages of its watch sets
+(their members now, and the pages that left a set inside the digest's window, so that
+their last changes still show); and, for a watch with ``cascade``, the templates and
+modules its pages use. Each page once, in however many sets it is.
+
+``pages = [...]`` in a subscription selects by a watch's key: a page's title, or a set's
+key ("category:Physics": all of its pages, and its templates if it cascades); or by the
+title of one member of a set.
+
+Membership events: a page that joined or left a selected set inside the window ("Quantum
+foam joined category:Physics"). A set's first reading is no event (its pages did not join:
+the set began), nor is a template starting or ceasing to be used (the page's own diff says
+that the template was added, and the template's first digest entry that it is tracked).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from tracker.config import Config, Subscription, Watch, Wiki
+from tracker.store import Store
+
+CASCADE = "cascade"  # the kind of the stored set of a watch's templates ("cascade:<key>")
+USED_BY_TITLES = 3  # titles of the watched pages using a template named before "and N more"
+
+
+@dataclass
+class PageRef:
+    """A page of a subscription: its store row (None until first polled) and its wiki."""
+
+    wiki: Wiki
+    title: str  # the watch's title, or the set member's
+    page: dict | None
+    error: str | None
+    # In the digest only because it left its set inside the window: its last changes are
+    # told, a first "now tracking" entry is not.
+    left: bool = False
+    # A template of a cascading watch: {"count", "titles", "more"} of the watched pages
+    # that use it.
+    used_by: dict[str, Any] | None = None
+
+
+def cascade_key(watch: Watch) -> str:
+    """The stored key of the set of templates a cascading watch's pages use."""
+    return f"{CASCADE}:{watch.key}"
+
+
+def subscription_pages(
+    store: Store, config: Config, sub: Subscription, since: str | None = None
+) -> list[PageRef]:
+    """The pages of a subscription, each once: title watches, set members now, members
+    that left a set after ``since`` (None: none of them) and cascade templates."""
+    wanted = set(sub.pages)
+    refs: dict[object, PageRef] = {}
+    states: dict[str, _WikiState] = {}
+    for watch in config.watches:
+        if sub.wiki and watch.wiki != sub.wiki:
+            continue
+        wiki = config.wiki(watch.wiki)
+        whole = not wanted or watch.key in wanted
+        if not watch.is_set:
+            if whole:
+                row = store.watch_state(watch.wiki, watch.title)
+                page = store.page(row["page_id"]) if row and row["page_id"] else None
+                _add(refs, PageRef(wiki, watch.title, page, _error(watch.wiki, row)))
+        else:
+            stored = store.find_watch_set(watch.wiki, watch.key)
+            if stored is not None:
+                state = states.setdefault(watch.wiki, _WikiState(store, watch.wiki))
+                for member in _members(store, stored["id"], since):
+                    if whole or member["title"] in wanted:
+                        _add(refs, state.ref(wiki, member))
+        if watch.cascade:
+            stored = store.find_watch_set(watch.wiki, cascade_key(watch))
+            if stored is not None:
+                chosen = whole or stored["key"] in wanted
+                state = states.setdefault(watch.wiki, _WikiState(store, watch.wiki))
+                for member in _members(store, stored["id"], since):
+                    if chosen or member["title"] in wanted:
+                        ref = state.ref(wiki, member)
+                        ref.used_by = state.used_by(member["pageid"])
+                        _add(refs, ref)
+    return list(refs.values())
+
+
+def _add(refs: dict[object, PageRef], ref: PageRef) -> None:
+    """A page once: a member now outweighs one that left; a template keeps its label."""
+    key = ref.page["id"] if ref.page else (ref.wiki.name, ref.title)
+    known = refs.get(key)
+    if known is None:
+        refs[key] = ref
+        return
+    known.left = known.left and ref.left
+    known.used_by = known.used_by or ref.used_by
+
+
+def _members(store: Store, set_id: int, since: str | None) -> list[dict]:
+    """The members of a set now, then those that left it after ``since``."""
+    if since is None:
+        return store.set_members(set_id)
+    rows = store.set_members(set_id, current=False)
+    now = [row for row in rows if row["left_at"] is None]
+    current = {row["pageid"] for row in now}
+    gone = [
+        row | {"left": True}
+        for row in rows
+        if row["left_at"] is not None and row["left_at"] > since and row["pageid"] not in current
+    ]
+    return now + gone
+
+
+def _error(wiki: str, row: dict | None) -> str | None:
+    if not row:
+        return None
+    if row["unreachable_since"]:
+        return f"{wiki} not reachable since {row['unreachable_since']}: {row['last_error']}"
+    return row["last_error"]
+
+
+class _WikiState:
+    """What the members of a wiki's sets need, read once per wiki: its watches (the poller
+    keeps one per member, by its page) and whether the wiki is reachable."""
+
+    def __init__(self, store: Store, name: str):
+        self.store, self.name = store, name
+        self.wiki_id = store.find_wiki_id(name)
+        wiki = store.wiki(self.wiki_id) if self.wiki_id is not None else None
+        self.unreachable = wiki["unreachable_since"] if wiki else None
+        rows = store.wiki_watches(self.wiki_id) if self.wiki_id is not None else []
+        self.by_title = {row["title"]: row for row in rows}
+        self.by_page = {row["page_id"]: row for row in rows if row["page_id"] is not None}
+
+    def ref(self, wiki: Wiki, member: dict) -> PageRef:
+        # A page watched before it joined keeps its one watch, under the title it had then.
+        row = self.by_page.get(member["page_id"]) or self.by_title.get(member["title"])
+        state = row | {"unreachable_since": self.unreachable} if row else None
+        page = self.store.page(member["page_id"]) if member["page_id"] else None
+        return PageRef(
+            wiki, member["title"], page, _error(self.name, state), bool(member.get("left"))
+        )
+
+    def used_by(self, template_pageid: int) -> dict[str, Any]:
+        """The watched pages that use a template: how many, the first few titles."""
+        assert self.wiki_id is not None
+        users = self.store.template_users(self.wiki_id, template_pageid)
+        titles = []
+        for pageid in users[:USED_BY_TITLES]:
+            page = self.store.page_by_pageid(self.wiki_id, pageid)
+            if page is not None:
+                titles.append(page["title"])
+        return {"count": len(users), "titles": titles, "more": len(users) - len(titles)}
+
+
+# --- joined and left ---------------------------------------------------------------------------
+
+
+def membership_events(
+    store: Store, config: Config, sub: Subscription, since: str, until: str
+) -> list[dict[str, Any]]:
+    """The pages that joined or left a selected set of the subscription in (since,
+    until], in time order: ``event`` ("joined" | "left"), ``at``, ``title``, ``wiki``,
+    ``set`` (its key), ``kind``, ``target``, ``text`` ("Quantum foam joined
+    category:Physics") and ``links.wiki_page``."""
+    wanted = set(sub.pages)
+    sets: dict[str, dict[str, bool]] = {}  # wiki -> set key -> all of its pages wanted
+    for watch in config.watches:
+        if watch.is_set and not (sub.wiki and watch.wiki != sub.wiki):
+            sets.setdefault(watch.wiki, {})[watch.key] = not wanted or watch.key in wanted
+    events = []
+    for name, keys in sets.items():
+        wiki_id = store.find_wiki_id(name)
+        if wiki_id is None:
+            continue
+        wiki = config.wiki(name)
+        for row in store.membership_changes(wiki_id, since, until):
+            if row["key"] not in keys or not (keys[row["key"]] or row["title"] in wanted):
+                continue
+            events.append(
+                {
+                    "event": row["event"],
+                    "at": row["at"],
+                    "title": row["title"],
+                    "wiki": name,
+                    "set": row["key"],
+                    "kind": row["kind"],
+                    "target": row["target"],
+                    "text": f"{row['title']} {row['event']} {row['key']}",
+                    "links": {"wiki_page": page_url(wiki, row["title"])},
+                }
+            )
+    events.sort(key=lambda e: (e["at"], e["wiki"], e["set"], e["title"]))
+    return events
+
+
+def page_url(wiki: Wiki, title: str) -> str | None:
+    """Any page of a wiki by its title (index.php?title=...), None without its URL."""
+    script = wiki.script_url
+    return f"{script}?title={quote(title.replace(' ', '_'))}" if script else None
+
+
+def membership_summary(events: list[dict[str, Any]]) -> str:
+    """The one line of a digest's membership events: "Quantum foam joined
+    category:Physics", "category:Physics: 2 pages joined, 1 left", "2 watch sets: 3 pages
+    joined"."""
+    if len(events) == 1:
+        return str(events[0]["text"])
+    joined = sum(e["event"] == "joined" for e in events)
+    left = len(events) - joined
+    parts = []
+    if joined:
+        parts.append(f"{joined} page{'s' * (joined != 1)} joined")
+    if left:
+        parts.append(f"{left} left" if joined else f"{left} page{'s' * (left != 1)} left")
+    keys = sorted({(e["wiki"], e["set"]) for e in events})
+    where = keys[0][1] if len(keys) == 1 else f"{len(keys)} watch sets"
+    return f"{where}: {', '.join(parts)}"
