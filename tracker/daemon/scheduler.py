@@ -36,6 +36,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from tracker.config import SCHEDULE_ON_CHANGE, Config, Subscription, Wiki, load_config
+from tracker.daemon.push import PushFollower
 from tracker.errors import ConfigError, Stopping, TrackerError
 from tracker.fetch.api import ApiSource
 from tracker.fetch.poll import make_source, poll_wiki
@@ -166,6 +167,7 @@ class _WikiState:
         self.wiki: Wiki | None = None
         self.source: Source | None = None
         self.backoff_until = 0.0
+        self.pushed = False  # the wiki's stream named a watched page: poll every watch now
 
 
 # --- the daemon --------------------------------------------------------------------------
@@ -186,6 +188,7 @@ class TrackerDaemon:
         self._running = 0
         self._running_cond = threading.Condition()
         self._on_change_pending = threading.Event()
+        self.followers: dict[str, PushFollower] = {}  # wikis followed by their stream
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={
@@ -258,6 +261,8 @@ class TrackerDaemon:
         self.request_stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        for follower in self.followers.values():
+            follower.stop.set()
         deadline = time.monotonic() + STOP_GRACE
         with self._running_cond:
             while self._running and time.monotonic() < deadline:
@@ -374,8 +379,40 @@ class TrackerDaemon:
                 self._executors.discard(alias)
                 # Its thread ends after a poll still running; a reload doesn't wait for it.
                 self.scheduler.remove_executor(alias, shutdown=False)
+        self._follow_streams()
         with self._store() as store:
             daemon_store.sync_jobs(store, plan.job_rows())
+
+    def _follow_streams(self) -> None:
+        """A stream follower for each polled wiki with `eventstreams`, none for the others."""
+        wanted = {
+            name: self.config.wiki(name)
+            for name in self.plan.polls
+            if self.config.wiki(name).eventstreams and self.config.wiki(name).api_url
+        }
+        for name, follower in list(self.followers.items()):
+            if wanted.get(name) != follower.wiki:
+                follower.close()
+                del self.followers[name]
+        for name, wiki in wanted.items():
+            if name in self.followers:
+                self.followers[name].refresh(self.config)
+            else:
+                follower = PushFollower(self.config, wiki, self.push)
+                self.followers[name] = follower
+                follower.start()
+                log.info("%s: following its recent changes at %s", name, wiki.eventstreams_url)
+
+    def push(self, name: str) -> None:
+        """The wiki's stream named a watched page: poll the wiki now (safe from any thread)."""
+        state = self.wikis.get(name)
+        if state is None or self.stopper.event.is_set():
+            return
+        state.pushed = True
+        try:
+            self.scheduler.modify_job(f"poll:{name}", next_run_time=datetime.now(UTC))
+        except Exception:  # noqa: BLE001 - the job was removed by a reload, or we stop
+            pass
 
     # -- jobs ---------------------------------------------------------------------------------
 
@@ -435,9 +472,13 @@ class TrackerDaemon:
         with self._store() as store:
             wiki_id = store.wiki_id(wiki.name, wiki.api_url, wiki.snapshot)
             due = self._due_watches(store, config, wiki_id, name, started, interval)
-            if not due:
+            pushed, state.pushed = state.pushed, False
+            # A push polls every watch of the wiki: its recent changes say which changed
+            # (one request), the others cost nothing more.
+            polled = config.watches_of(name) if pushed else due
+            if not polled:
                 return
-            result = poll_wiki(store, config, wiki, source=state.source, watches=due)
+            result = poll_wiki(store, config, wiki, source=state.source, watches=polled)
             failures = store.wiki_failures(wiki_id)
             if failures:
                 delay = backoff_delay(failures, interval, _retry_after(state.source))
@@ -456,7 +497,7 @@ class TrackerDaemon:
                 store.set_next_polls(
                     wiki_id,
                     {
-                        watch.title: max(started + watch.interval, state.backoff_until)
+                        watch.key: max(started + watch.interval, state.backoff_until)
                         for watch in due
                     },
                 )
@@ -468,6 +509,9 @@ class TrackerDaemon:
                 next_run=next_run,
                 error=_first_error(result.errors),
             )
+        follower = self.followers.get(name)
+        if follower is not None:
+            follower.refresh()  # (a set's new pages, a page's new title)
         if result.revisions_added or self.plan.alerting:
             self.nudge_on_change()  # (a failed poll too, for the alerts of failing wikis)
 
@@ -480,7 +524,7 @@ class TrackerDaemon:
         return [
             w
             for w in config.watches_of(name)
-            if (due := next_polls.get(w.title)) is None or due <= now + slack
+            if (due := next_polls.get(w.key)) is None or due <= now + slack
         ]
 
     def nudge_on_change(self) -> None:

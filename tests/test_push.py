@@ -1,0 +1,156 @@
+"""Push through a real daemon: a real MediaWiki sends its recent changes over UDP (the JSON
+feed Wikimedia's EventStreams serves), a loopback EventStreams server streams them, and the
+daemon, following it, stores an edit long before its polling interval; with the stream
+down, polling goes on as before.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mediawiki import TestWiki
+from processes import DaemonProcess, stored_revids
+from ssefixture import RcFeedReceiver, SseEvent, SseServer, refused_url, wrap
+from trackerutil import wiki_table, write_config
+from waits import wait_until
+
+from tracker.daemon.push import Interest
+from tracker.fetch.source import RecentChange
+
+
+class Bridge:
+    """What the wiki's UDP feed receives, published on the SSE server as it comes."""
+
+    def __init__(self, feed: RcFeedReceiver, server: SseServer):
+        self.feed, self.server = feed, server
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        sent = 0
+        while not self.stop.wait(0.02):
+            while sent < len(self.feed.changes):
+                milliseconds = 1_800_000_000_000 + sent
+                event = wrap(self.feed.changes[sent], milliseconds, sent)
+                self.server.publish(SseEvent(json.dumps(event), milliseconds, sent))
+                sent += 1
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(2)
+
+
+@pytest.fixture
+def fed_wiki(make_wiki) -> Iterator[tuple[TestWiki, SseServer]]:
+    wiki = make_wiki()
+    with RcFeedReceiver() as feed, SseServer() as server:
+        with wiki.conf.open("a", encoding="utf-8") as settings:
+            settings.write(feed.settings())
+        bridge = Bridge(feed, server)
+        try:
+            yield wiki, server
+        finally:
+            bridge.close()
+
+
+def _config(tmp_path: Path, wiki: TestWiki, title: str, url: str, interval: str) -> Path:
+    return write_config(
+        tmp_path,
+        wikis=[
+            wiki_table(
+                "local",
+                wiki.api_url,
+                contact="tests@example.org",
+                eventstreams=True,
+                eventstreams_url=url,
+            )
+        ],
+        watches=[{"wiki": "local", "title": title, "interval": interval}],
+    )
+
+
+def test_daemon_stores_a_pushed_edit_before_its_interval(fed_wiki, tmp_path) -> None:
+    wiki, server = fed_wiki
+    title = "Pushed page"
+    first = wiki.edit(title, "First.")
+    config = _config(tmp_path, wiki, title, server.url, "6h")
+    db = tmp_path / "tracker.db"
+    with DaemonProcess(config) as daemon:
+        wait_until(
+            lambda: stored_revids(db, title) == [first], 60, "the first poll", diagnose=daemon.tail
+        )
+        server.wait_requests(1, 30)  # the daemon follows the stream
+        wait_until(lambda: "following its recent changes" in daemon.log(), 30, "the log line")
+        second = wiki.edit(title, "Second, pushed.")
+        # The interval is 6 hours: only the stream can have brought it.
+        wait_until(
+            lambda: second in stored_revids(db, title),
+            60,
+            "the pushed edit stored",
+            diagnose=daemon.tail,
+        )
+        other = wiki.edit("Not watched page", "Not watched.")
+        assert other not in stored_revids(db, "Not watched page")
+    # Where the stream was read up to is kept, to resume from after a restart.
+    with DaemonProcess(config) as daemon:
+        asked = server.wait_requests(2, 30)
+        assert asked[-1].last_event_id is not None
+
+
+def test_daemon_polls_as_usual_while_the_stream_is_down(mediawiki, tmp_path) -> None:
+    title = "Push down page"
+    first = mediawiki.edit(title, "First.")
+    config = _config(tmp_path, mediawiki, title, refused_url(), "1s")
+    db = tmp_path / "tracker.db"
+    with DaemonProcess(config) as daemon:
+        wait_until(
+            lambda: stored_revids(db, title) == [first], 60, "the first poll", diagnose=daemon.tail
+        )
+        second = mediawiki.edit(title, "Second, polled.")
+        wait_until(
+            lambda: second in stored_revids(db, title), 60, "the edit polled", diagnose=daemon.tail
+        )
+        wait_until(
+            lambda: "stream of recent changes not followed" in daemon.log(),
+            60,
+            "the stream's failure told",
+            diagnose=daemon.tail,
+        )
+
+
+def _change(**fields: object) -> RecentChange:
+    base: dict = {
+        "rcid": 1,
+        "type": "edit",
+        "title": "X",
+        "pageid": None,
+        "ns": 0,
+        "timestamp": "2026-01-01T00:00:00Z",
+    }
+    return RecentChange(**{**base, **fields})  # type: ignore[arg-type]
+
+
+def test_interest_names_what_is_worth_a_poll() -> None:
+    interest = Interest(
+        titles={"Watched page"},
+        categories={"Physics"},
+        prefixes=[(0, "Project/"), (4, "Noticeboard/")],
+        users={"Some editor"},
+    )
+    assert interest.wants(_change(title="Watched_page"))
+    assert interest.wants(
+        _change(type="log", logtype="move", title="Old", titles=("Watched page",))
+    )
+    assert not interest.wants(_change(title="Other page"))
+    assert interest.wants(_change(type="categorize", title="Category:Physics", ns=14))
+    assert not interest.wants(_change(type="categorize", title="Category:Biology", ns=14))
+    assert interest.wants(_change(type="new", title="Project/New"))
+    assert not interest.wants(_change(type="edit", title="Project/Old"))  # (not watched)
+    assert interest.wants(_change(type="new", title="Wikipedia:Noticeboard/1", ns=4))
+    assert not interest.wants(_change(type="new", title="Noticeboard/1", ns=0))
+    assert interest.wants(_change(user="Some_editor", title="Anything"))
