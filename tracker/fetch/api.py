@@ -3,7 +3,9 @@
 It offers what tracker.fetch.source.Source asks, as the snapshot source (snapshot.py) does,
 so the poller does not care where revisions come from: ``page_status`` (one request per 50
 pages, no content), ``fetch_revisions`` (batches with content, in history order),
-``revision_list``, ``log_events``, ``site_info``.
+``revision_list``, ``log_events``, ``site_info``; for topic watches ``latest_revisions``
+and ``revisions_by_id`` (50 pages or ids a request, with content), and, through
+tracker.fetch.lists, ``set_members``, ``recent_changes`` and ``templates_of``.
 
 Everything a wiki sends is bounded (the wiki's config says how far): the time and bytes of
 each request (transport.py), the waits it asks for (``Retry-After``), the continuations of
@@ -28,8 +30,16 @@ import requests
 from tracker import NAME, __version__
 from tracker.config import DEFAULT_CONTACT, Wiki, format_size
 from tracker.errors import TooLarge, WikiError
-from tracker.fetch.replies import page_statuses, revision_from_api
-from tracker.fetch.source import HISTORY_LOGS, LogEvent, PageStatus
+from tracker.fetch.lists import WatchLists
+from tracker.fetch.replies import log_titles, page_statuses, revision_from_api
+from tracker.fetch.source import (
+    HISTORY_LOGS,
+    ChangeFeed,
+    LogEvent,
+    Member,
+    PageStatus,
+    RcCursor,
+)
 from tracker.fetch.transport import (
     Backoff,
     BoundedAdapter,
@@ -153,6 +163,9 @@ class ApiSource:
         self.backoff = backoff or Backoff(max_retry_after=wiki.max_retry_after)
         self.max_retries = wiki.max_retries if max_retries is None else max_retries
         self.last_response: requests.Response | None = None
+        # The API's error (code, info) when it refused the last request, else None: what a
+        # caller tells a wiki that refuses a module (recent changes) by, apart from failures.
+        self.refusal: tuple[str, str] | None = None
         self.session = session or requests.Session()
         # Every request mwclient makes passes here: bounded in time and bytes.
         adapter = BoundedAdapter(
@@ -183,6 +196,10 @@ class ApiSource:
             connection_options={"timeout": wiki.timeout},
         )
         self._checked = False
+        self._lists = WatchLists(self)
+        # The categories (full titles) the last category set was read from: the set's own
+        # and its subcategories down to its depth, whose categorize changes concern it.
+        self.last_tree: list[str] | None = None
 
     def _remember(self, response: requests.Response, *args: object, **kwargs: object) -> None:
         self.last_response = response
@@ -196,6 +213,7 @@ class ApiSource:
         attempt = 0
         while True:
             self.last_response = None
+            self.refusal = None
             self.requests += 1
             try:
                 result = self.site.api(action, http_method="GET", **params)
@@ -214,6 +232,7 @@ class ApiSource:
                 return result
             except mwclient.errors.APIError as exc:
                 if exc.code not in RETRYABLE_API_ERRORS:
+                    self.refusal = (str(exc.code), str(exc.info))
                     raise WikiError(
                         f"{self.name}: the API refused the request: {exc.code}: {exc.info}"
                     ) from None
@@ -442,19 +461,37 @@ class ApiSource:
     def _by_revids(
         self, pageid: int, params: dict, revids: Iterable[int]
     ) -> Iterator[list[Revision]]:
-        """Given revisions with content, 50 per request; a request that does not fit is
-        split until the revision that does not fit comes alone, without its text."""
-        pending = sorted(set(revids))
+        """Given revisions of one page with content, 50 per request (`_batched`)."""
+        for pages in self._batched(params, "revids", revids):
+            batch = pages.get(pageid)
+            if batch:
+                yield sorted(batch, key=Revision.position)
+
+    def _batched(
+        self, params: dict, key: str, ids: Iterable[int]
+    ) -> Iterator[dict[int, list[Revision]]]:
+        """Revisions with content by ``key`` ("revids": these revisions; "pageids": the
+        latest of these pages), 50 ids per request, grouped by page id. A reply the wiki
+        cut at its result size (a continuation) counts the ids it answered, and the rest go
+        into the next request; one that does not fit is split until the revision that does
+        not fit comes alone, without its text."""
+        pending = sorted(set(ids))
         size = BATCH
-        window = 0  # revisions to fetch in smaller requests before trying full ones again
+        window = 0  # ids to fetch in smaller requests before trying full ones again
         while pending:
             chunk = pending[:size]
-            ask = {**params, "revids": "|".join(map(str, chunk))}
+            asked = set(chunk)
+            ask = {**params, key: "|".join(map(str, chunk))}
             try:
                 result = self.call("query", **ask)
-                batch = [rev for rev in self._revisions(result, pageid) if rev.revid in chunk]
+                pages = self._page_revisions(result, asked if key == "revids" else None)
+                answered = (
+                    {rev.revid for batch in pages.values() for rev in batch}
+                    if key == "revids"
+                    else set(pages)
+                )
                 # A continuation: the rest of the chunk did not fit in this reply.
-                done = set(chunk) if "continue" not in result else {r.revid for r in batch}
+                done = asked if "continue" not in result else answered & asked
                 room = bool(done)
             except TooLarge:
                 room = False
@@ -462,37 +499,99 @@ class ApiSource:
                 window, size = len(chunk), max(1, len(chunk) // 5)
                 continue
             if not room:
-                _, batch = self._without_text(pageid, ask)
-                done = set(chunk)
+                _, pages = self._without_text_pages(ask)
+                done = asked
                 size = BATCH  # past the revision that did not fit
             elif size < BATCH:
                 window -= len(done)
                 if window <= 0:
                     size = BATCH
-            pending = [revid for revid in pending if revid not in done]
-            if batch:
-                yield sorted(batch, key=Revision.position)
+            pending = [value for value in pending if value not in done]
+            if pages:
+                yield pages
 
     def _without_text(self, pageid: int, ask: dict) -> tuple[dict, list[Revision]]:
         """The same request without content: revisions that did not fit, marked too large."""
+        result, pages = self._without_text_pages(ask)
+        return result, pages.get(pageid, [])
+
+    def _without_text_pages(self, ask: dict) -> tuple[dict, dict[int, list[Revision]]]:
+        """`_without_text` for every page of the reply, by page id."""
         ask = {key: value for key, value in ask.items() if key != "rvslots"}
         ask["rvprop"] = REVPROPS
         result = self.call("query", **ask)
-        batch = [
-            rev if rev.texthidden or rev.sha1hidden else replace(rev, toolarge=True)
-            for rev in self._revisions(result, pageid)
-        ]
-        for rev in batch:
-            if rev.toolarge:
-                log.warning(
-                    "%s: revision %s (%s bytes) is too large for a reply of at most "
-                    "%s; stored without its text",
-                    self.name,
-                    rev.revid,
-                    rev.size if rev.size is not None else "?",
-                    format_size(self.wiki.max_reply_size),
-                )
-        return result, batch
+        pages = {
+            pageid: [
+                rev if rev.texthidden or rev.sha1hidden else replace(rev, toolarge=True)
+                for rev in batch
+            ]
+            for pageid, batch in self._page_revisions(result).items()
+        }
+        for batch in pages.values():
+            for rev in batch:
+                if rev.toolarge:
+                    log.warning(
+                        "%s: revision %s (%s bytes) is too large for a reply of at most "
+                        "%s; stored without its text",
+                        self.name,
+                        rev.revid,
+                        rev.size if rev.size is not None else "?",
+                        format_size(self.wiki.max_reply_size),
+                    )
+        return result, pages
+
+    # --- watch sets and recent changes (tracker.fetch.lists) -------------------------------
+
+    def set_members(
+        self,
+        kind: str,
+        target: str,
+        *,
+        depth: int = 0,
+        namespace: int | None = None,
+        limit: int | None = None,
+    ) -> list[Member]:
+        """The pages of a watch set (a kind of SET_KINDS), sorted by title, one per page id;
+        WikiError past ``limit`` pages."""
+        try:
+            return self._lists.set_members(
+                kind, target, depth=depth, namespace=namespace, limit=limit
+            )
+        finally:
+            self.last_tree = self._lists.last_tree
+
+    def recent_changes(self, cursor: RcCursor | None) -> ChangeFeed:
+        """The wiki's recent changes since ``cursor`` (None: only where they stand now)."""
+        return self._lists.recent_changes(cursor)
+
+    def templates_of(self, pageids: Iterable[int]) -> dict[int, list[Member]]:
+        """The existing templates and modules each page transcludes, by page id."""
+        return self._lists.templates_of(pageids)
+
+    def latest_revisions(self, pageids: Iterable[int]) -> dict[int, Revision]:
+        """The latest revision of each page with its text, 50 pages per request (the API's
+        multi-page mode answers each page's latest only); a page the wiki does not have is
+        left out. A text over ``max_revision_size``, or that no reply can carry, is left
+        out too, the revision marked ``toolarge``."""
+        self.check()
+        params = {"prop": "revisions", "rvslots": "main", "rvprop": REVPROPS + "|content"}
+        out: dict[int, Revision] = {}
+        for pages in self._batched(params, "pageids", pageids):
+            for pageid, batch in pages.items():
+                out[pageid] = max(batch, key=Revision.position)
+        return out
+
+    def revisions_by_id(self, revids: Iterable[int]) -> dict[int, list[Revision]]:
+        """Revisions of any pages by id, with their texts, 50 per request: by page id, each
+        page's in history order. A revision the wiki reports bad (deleted, or no such id)
+        is left out."""
+        self.check()
+        params = {"prop": "revisions", "rvslots": "main", "rvprop": REVPROPS + "|content"}
+        out: dict[int, list[Revision]] = {}
+        for pages in self._batched(params, "revids", revids):
+            for pageid, batch in pages.items():
+                out.setdefault(pageid, []).extend(batch)
+        return {pageid: sorted(batch, key=Revision.position) for pageid, batch in out.items()}
 
     def revision_list(self, pageid: int) -> Iterator[Revision]:
         """Every revision of a page without content (``text`` None), in history order."""
@@ -553,12 +652,7 @@ class ApiSource:
             for rc in result.get("query", {}).get("recentchanges", []):
                 if rc.get("logtype") not in HISTORY_LOGS:
                     continue
-                params = rc.get("logparams") or {}
-                others = tuple(
-                    str(params[key])
-                    for key in ("dest_title", "target_title")
-                    if isinstance(params, dict) and params.get(key)
-                )
+                others = log_titles(rc.get("logparams"))
                 events.append(
                     LogEvent(
                         str(rc.get("logtype")),
@@ -572,13 +666,40 @@ class ApiSource:
         return events
 
     def _revisions(self, result: dict, pageid: int) -> list[Revision]:
-        pages = result.get("query", {}).get("pages", [])
-        out = []
+        return self._page_revisions(result).get(pageid, [])
+
+    def _page_revisions(
+        self, result: dict, revids: set[int] | None = None
+    ) -> dict[int, list[Revision]]:
+        """The revisions of a prop=revisions reply by page id (only ``revids`` if given);
+        a page without revisions in the reply is left out."""
+        query = result.get("query", {})
+        pages = query.get("pages", []) if isinstance(query, dict) else []
+        if not isinstance(pages, list):
+            raise WikiError(
+                f"{self.name}: {self.wiki.api_url} answered pages that are not a list; "
+                "the wiki may be misbehaving, nothing was stored from this reply"
+            )
+        out: dict[int, list[Revision]] = {}
         for page in pages:
-            if page.get("pageid") != pageid:
+            if not isinstance(page, dict) or not page.get("revisions"):
                 continue
-            for raw in page.get("revisions", []):
+            pageid = page.get("pageid")
+            if not isinstance(pageid, int) or not isinstance(page["revisions"], list):
+                raise WikiError(
+                    f"{self.name}: {self.wiki.api_url} answered revisions of a page "
+                    "without its id; the wiki may be misbehaving, nothing was stored "
+                    "from this reply"
+                )
+            for raw in page["revisions"]:
+                if not isinstance(raw, dict):
+                    raise WikiError(
+                        f"{self.name}: malformed revision in the API reply; the wiki may "
+                        "be misbehaving, nothing was stored from this reply"
+                    )
                 rev = revision_from_api(raw, self.wiki.max_revision_size)
+                if revids is not None and rev.revid not in revids:
+                    continue
                 if rev.toolarge:
                     log.warning(
                         "%s: revision %s is %s bytes, more than max_revision_size "
@@ -588,5 +709,5 @@ class ApiSource:
                         rev.size,
                         format_size(self.wiki.max_revision_size),
                     )
-                out.append(rev)
+                out.setdefault(pageid, []).append(rev)
         return out

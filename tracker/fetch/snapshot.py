@@ -25,8 +25,9 @@ from tracker import NAME, __version__
 from tracker.config import DEFAULT_MAX_REVISION_SIZE
 from tracker.errors import WikiError
 from tracker.fetch.exportguard import ExportGuard, cut_size
+from tracker.fetch.lists import too_many
 from tracker.fetch.reader import items_from_child
-from tracker.fetch.source import PageStatus
+from tracker.fetch.source import ChangeFeed, Member, PageStatus, RcCursor
 from tracker.model import Revision, base36_to_hex, hex_to_base36, parse_stamp, utc_stamp
 from tracker.text.sections import Adopted, adopt, split_delta
 from tracker.text.siteinfo import SiteInfo
@@ -39,6 +40,13 @@ BATCH_CHARS = 1_000_000
 # A file this large is parsed in a process of its own (tracker.fetch.reader), beside the
 # diffing and storing; a smaller one is read in the process, without a child to start.
 CHILD_MIN_BYTES = 32 * 1024 * 1024
+# What the watch sets an export cannot list would need.
+_UNLISTED = {
+    "category": "a category's members",
+    "linked_from": "the pages a page links to",
+    "transcluding": "the pages that use a template",
+    "user": "a user's contributions",
+}
 # The page lists of unchanged files kept (`SnapshotSource.pages`), if at most this long.
 PAGE_LIST_CACHE = 10_000
 _PAGE_LISTS: dict[tuple[str, int], tuple[tuple, tuple[SnapshotPage, ...]]] = {}
@@ -324,6 +332,82 @@ class SnapshotSource:
     def log_events(self, since: str) -> list:
         """An export has no log: its revision counts tell what changed."""
         return []
+
+    # --- topic watches: an export names its pages, and nothing links them ---
+
+    def set_members(
+        self,
+        kind: str,
+        target: str,
+        *,
+        depth: int = 0,
+        namespace: int | None = None,
+        limit: int | None = None,
+    ) -> list[Member]:
+        """A prefix's pages from the export's page list (redirects left out); the other
+        kinds need the wiki's link tables, which an export has not."""
+        if kind != "prefix":
+            raise WikiError(
+                f"{kind} watches need a wiki's API (api_url); an export cannot list "
+                f"{_UNLISTED.get(kind, 'such a set')} (snapshot {self.path})"
+            )
+        prefix = target
+        if namespace is None:
+            head, colon, rest = target.partition(":")
+            number = self.site_info().namespace(head) if colon else None
+            namespace, prefix = (number, rest.lstrip()) if number is not None else (0, target)
+        found: dict[int, Member] = {}
+        for page in self.pages():
+            name = page.title.partition(":")[2] if page.ns else page.title
+            if page.ns == namespace and page.redirect is None and name.startswith(prefix):
+                found.setdefault(page.pageid, Member(page.pageid, page.title, page.ns))
+                if limit is not None and len(found) > limit:
+                    raise too_many(self.name, kind, target, limit)
+        return sorted(found.values(), key=lambda m: (m.title, m.pageid))
+
+    def recent_changes(self, cursor: RcCursor | None) -> ChangeFeed:
+        """An export has no recent changes: never complete (its page list is checked)."""
+        return ChangeFeed([], False, None)
+
+    def latest_revisions(self, pageids: Iterable[int]) -> dict[int, Revision]:
+        """The latest revision of each page the export has (one pass over the file)."""
+        out: dict[int, Revision] = {}
+        for pageid, rev in self._revisions(set(pageids), None):
+            if pageid not in out or rev.position() > out[pageid].position():
+                out[pageid] = rev
+        return out
+
+    def revisions_by_id(self, revids: Iterable[int]) -> dict[int, list[Revision]]:
+        """These revisions of any pages of the export (one pass), by page id."""
+        out: dict[int, list[Revision]] = {}
+        for pageid, rev in self._revisions(None, set(revids)):
+            out.setdefault(pageid, []).append(rev)
+        return {pageid: sorted(revs, key=Revision.position) for pageid, revs in out.items()}
+
+    def templates_of(self, pageids: Iterable[int]) -> dict[int, list[Member]]:
+        """An export has no link tables: no page is known to use a template."""
+        return {}
+
+    def _revisions(
+        self, pageids: set[int] | None, revids: set[int] | None
+    ) -> Iterator[tuple[int, Revision]]:
+        """The revisions of these pages, or these revisions, with their page ids."""
+        self.check()
+        self.requests += 1
+        handle, dump = _open_dump(self.path, self.max_revision_size)
+        with handle:
+            try:
+                for page in dump:
+                    pageid = int(page.id)
+                    if pageids is not None and pageid not in pageids:
+                        continue
+                    for raw in page:
+                        if revids is None or int(raw.id) in revids:
+                            yield pageid, revision_from_xml(raw)
+            except WikiError:
+                raise
+            except Exception as exc:
+                raise WikiError(f"{self.path}: malformed XML export ({exc})") from None
 
     def stream(self) -> Iterator[tuple[SnapshotPage, Iterator[list[Revision]]]]:
         """Every page with its revisions in batches, in one pass over the file (an import).

@@ -86,6 +86,47 @@ class Source(Protocol):
     def log_events(self, since: str) -> list[LogEvent]:
         """Log entries since a time that may change stored histories."""
 
+    # --- topic watches (the records below) ---
+
+    def set_members(
+        self,
+        kind: str,
+        target: str,
+        *,
+        depth: int = 0,
+        namespace: int | None = None,
+        limit: int | None = None,
+    ) -> list[Member]:
+        """The pages of a watch set of ``kind`` (SET_KINDS), sorted by title, one per page
+        id: a category's pages and files (its subcategories' down to ``depth`` levels; a
+        subcategory is not a member), the pages whose titles start with a prefix (in
+        ``namespace``, redirects left out), the existing pages a page links to (a redirect
+        counted as its target), the pages that transclude a template, the pages a user
+        edited. ``namespace`` keeps only that namespace's pages. WikiError, in one line,
+        past ``limit`` pages, for an invalid title, and for the links of a page that does
+        not exist; a missing category, template or user has no pages."""
+
+    def recent_changes(self, cursor: RcCursor | None) -> ChangeFeed:
+        """The changes recorded after ``cursor``'s (edits, creations, log entries,
+        categorize), in time order, and the cursor to read on from: the one recorded last
+        (the old one when none). Without a cursor: no changes, and the cursor at the newest
+        change now (None on a wiki without any). ``complete`` False: the cursor's change is
+        gone (past the wiki's retention, or deleted with its page), there were more changes
+        than one query may read (max_continuations), or the wiki does not show its recent
+        changes (then no changes and cursor None)."""
+
+    def latest_revisions(self, pageids: Iterable[int]) -> dict[int, Revision]:
+        """The latest revision of each page with its text, by page id (missing pages left
+        out), many pages per request."""
+
+    def revisions_by_id(self, revids: Iterable[int]) -> dict[int, list[Revision]]:
+        """Revisions of any pages by id with their texts, by page id in history order;
+        ids the wiki does not have (deleted, hidden) left out."""
+
+    def templates_of(self, pageids: Iterable[int]) -> dict[int, list[Member]]:
+        """The existing templates and modules each page transcludes, by page id (sorted by
+        title; a page that uses none has an empty list; missing pages left out)."""
+
 
 # --- watch sets and recent changes (topic watches) ----------------------------------------
 
@@ -116,11 +157,11 @@ class RecentChange:
 
     rcid: int
     type: str  # "edit" | "new" | "log" | "categorize" | "external"
-    title: str
-    pageid: int | None
+    title: str  # categorize: the category
+    pageid: int | None  # categorize: the member page's id (rc_cur_id), not the category's
     ns: int
     timestamp: str
-    revid: int | None = None  # the revision an edit made (edit, new)
+    revid: int | None = None  # the revision an edit made (edit, new; categorize: member's)
     old_revid: int | None = None
     user: str | None = None
     logtype: str | None = None  # log entries: "move", "delete", "import", ...
@@ -137,8 +178,9 @@ class ChangeFeed:
 
     ``complete`` is False when they cannot say it all: the cursor's change is no longer
     there (the wiki's retention, $wgRCMaxAge, was exceeded, or the page was deleted with
-    its changes), or the wiki does not show its recent changes. The poller then falls back
-    to the batched status check of every watched page.
+    its changes), there were more than one query may read (max_continuations), or the
+    wiki does not show its recent changes. The poller then falls back to the batched
+    status check of every watched page.
     """
 
     changes: list[RecentChange]
