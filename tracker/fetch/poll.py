@@ -22,7 +22,15 @@ from tracker.fetch.api import ApiSource, contact_warning
 from tracker.fetch.ingest import PageIngestor, rederive_pending
 from tracker.fetch.reconcile import log_names, reconcile
 from tracker.fetch.snapshot import SnapshotSource
-from tracker.fetch.source import PageStatus, Source
+from tracker.fetch.source import (
+    HISTORY_LOGS,
+    ChangeFeed,
+    PageStatus,
+    RcCursor,
+    RecentChange,
+    Source,
+)
+from tracker.fetch.topics import SetCycle, first_fetch, set_pages, update_cascade
 from tracker.model import Revision, parse_stamp, utc_stamp
 from tracker.store import Store, utcnow
 
@@ -108,7 +116,12 @@ def poll_wiki(
     progress: ProgressFactory | None = None,
     clock: Callable[[], float] = time.time,
 ) -> PollResult:
-    """Poll the given watches of one wiki (all of them by default); never raises WikiError."""
+    """Poll the given watches of one wiki (all of them by default); never raises WikiError.
+
+    Which pages changed comes from the wiki's recent changes (one request whatever the
+    number of watched pages) where they can tell it all; else, and for the pages they name
+    as moved, deleted or imported, from the status of each page (50 a request).
+    """
     source = source or make_source(config, wiki)
     watches = list(config.watches_of(wiki.name) if watches is None else watches)
     result = PollResult(wiki.name)
@@ -120,42 +133,44 @@ def poll_wiki(
     if warning and wiki.name not in _CONTACT_WARNED:
         _CONTACT_WARNED.add(wiki.name)
         log.warning("%s", warning)
-    by_title = {w.title: w for w in watches}
     stored = {row["title"]: row for row in store.wiki_watches(wiki_id)}
-    rows = {w.title: stored.get(w.title) or store.watch(wiki_id, w.title) for w in watches}
+    entries: dict[int, tuple[dict, Watch]] = {}
+    for watch in watches:
+        if not watch.is_set:
+            row = stored.get(watch.title) or store.watch(wiki_id, watch.title)
+            entries[row["id"]] = (row, watch)
+    sets = SetCycle(store, source, wiki_id, clock, result.errors)
+    feed: ChangeFeed | None = None
     try:
         rederive_pending(store, wiki_id)  # what a killed run left half done
         store.repack_texts()  # texts an older version stored, once
-        known = {row["page_id"]: title for title, row in rows.items() if row["page_id"]}
-        pageids = {}
-        for pid, title in known.items():
-            page = store.page(pid)
-            assert page is not None  # watches.page_id references pages(id)
-            pageids[page["pageid"]] = title
-        titles = [title for title, row in rows.items() if not row["page_id"]]
-        statuses = source.page_status(list(pageids), titles)
+        feed = _read_changes(cycle)
         _refresh_site_info(cycle)
-        _read_log(cycle)
+        for row, watch in set_pages(sets, watches, feed):
+            entries.setdefault(row["id"], (row, watch))
+        failed = first_fetch(sets, list(entries.values()))
+        work = _plan(cycle, entries, feed)
+        if feed is None:
+            _read_log(cycle)
     except Exception as exc:  # the wiki as a whole failed: every watch of it says so
         message = _page_error(exc, wiki.name)
         result.errors.append(message)
         store.record_wiki_result(wiki_id, message)
-        for row in rows.values():
+        for row, _ in entries.values():
             _watch_error(store, row, message)
     else:
         store.record_wiki_result(wiki_id, None)
-        result.pages_checked = len(statuses)
+        result.pages_checked = len(entries)
         changed: list[int] = []
-        for status in statuses:
-            title = (
-                pageids[status.requested]
-                if isinstance(status.requested, int)
-                else str(status.requested)
-            )
-            row = rows[title]
+        for watch_id, message in failed.items():
+            row, _ = entries[watch_id]
+            result.errors.append(message)
+            _watch_error(store, row, message)
+        for row, watch, status, fetched in work:
+            title = row["title"]
             cycle.ingestor = None
             try:
-                _poll_page(cycle, row, status, by_title[title])
+                _poll_page(cycle, row, status, watch, fetched)
             except Exception as exc:  # one page never stops the others (nor the digests)
                 message = _page_error(exc, title)
                 result.errors.append(message)
@@ -173,10 +188,14 @@ def poll_wiki(
                 changed.append(cycle.ingestor.page_id)
                 result.pages_changed += 1
                 result.revisions_added += added
-        if cycle.unchanged:
-            with store.atomic():
+        with store.atomic():
+            if cycle.unchanged:
                 store.mark_polled(cycle.unchanged, utcnow())
+            store.clear_pending([row["id"] for row, _ in entries.values()])
+            if feed is not None and feed.cursor is not None:
+                store.set_rc_cursor(wiki_id, (feed.cursor.timestamp, feed.cursor.rcid))
         _refresh_user_groups(cycle, changed)
+        _cascade(cycle, sets, watches, entries, changed)
     result.requests = source.requests - start_requests
     store.finish_poll_run(
         run_id,
@@ -187,6 +206,136 @@ def poll_wiki(
     )
     log.info("poll %s", result.summary())
     return result
+
+
+# One entry of a cycle's work: the watch row, its settings, what the wiki says of the page
+# and, when recent changes named its new revisions, those revisions fetched with others'.
+Work = tuple[dict, Watch, PageStatus, "list[Revision] | None"]
+
+
+def _read_changes(cycle: _Cycle) -> ChangeFeed | None:
+    """The wiki's recent changes since the last cycle (None: not used for this wiki). When
+    they cannot tell everything, every watch of the wiki is to be polled in full when due."""
+    if not cycle.wiki.recent_changes or not isinstance(cycle.source, ApiSource):
+        return None
+    store = cycle.store
+    stored = store.rc_cursor(cycle.wiki_id)
+    feed = cycle.source.recent_changes(RcCursor(*stored) if stored else None)
+    if not feed.complete and stored is not None and feed.cursor == RcCursor(*stored):
+        # The change read up to is gone and none came after it: on from the newest.
+        feed = ChangeFeed([], False, cycle.source.recent_changes(None).cursor)
+        if feed.cursor is None:
+            store.set_rc_cursor(cycle.wiki_id, None)
+    now = cycle.clock()
+    reconciled = store.reconciled_at(cycle.wiki_id)
+    if not feed.complete or (
+        reconciled is None or now - _epoch(reconciled) >= cycle.wiki.reconcile
+    ):
+        # (Imports by a maintenance script, changes before the oldest the wiki keeps: only
+        # the status of each page tells them.)
+        store.mark_all_pending(cycle.wiki_id)
+        store.set_reconciled_at(cycle.wiki_id, utc_stamp(now))
+    if feed.complete:
+        for change in feed.changes:
+            if change.type == "log" and change.logtype in HISTORY_LOGS:
+                cycle.log_titles.update((change.title, *change.titles))
+                if change.pageid:
+                    cycle.log_pageids.add(change.pageid)
+    return feed
+
+
+def _plan(
+    cycle: _Cycle, entries: dict[int, tuple[dict, Watch]], feed: ChangeFeed | None
+) -> list[Work]:
+    """What each watched page needs this cycle: nothing (recent changes named none of its
+    edits), its new revisions (fetched together, 50 a request), or its status."""
+    store, source = cycle.store, cycle.source
+    pending = store.pending_watches(cycle.wiki_id)
+    pageid_of = store.wiki_pageids(cycle.wiki_id)  # page row id -> the wiki's page id
+    named: dict[int, list[RecentChange]] = {}
+    if feed is not None and feed.complete:
+        for change in feed.changes:
+            if change.pageid and change.type != "categorize":
+                named.setdefault(change.pageid, []).append(change)
+    by_pageid: dict[int, tuple[dict, Watch]] = {}
+    by_title: dict[str, tuple[dict, Watch]] = {}
+    quick: dict[int, tuple[dict, Watch]] = {}
+    for row, watch in entries.values():
+        pageid = pageid_of.get(row["page_id"]) if row["page_id"] else None
+        if feed is None or pageid is None or row["error_count"] or row["id"] in pending:
+            if pageid is None:
+                by_title[row["title"]] = (row, watch)
+            else:
+                by_pageid[pageid] = (row, watch)
+        elif pageid in named:
+            if all(change.type in ("edit", "new") for change in named[pageid]):
+                quick[pageid] = (row, watch)
+            else:  # moved, deleted, imported...: its status says what it is now
+                by_pageid[pageid] = (row, watch)
+        else:
+            cycle.unchanged.append(row["id"])  # (no change since the last cycle)
+    if feed is not None and feed.complete:
+        # Watched pages named while not due: polled in full when they are.
+        store.mark_pending(
+            cycle.wiki_id,
+            [p for p in named if p not in quick and p not in by_pageid],
+        )
+    work: list[Work] = []
+    for status in source.page_status(list(by_pageid), list(by_title)):
+        if isinstance(status.requested, int):
+            row, watch = by_pageid[status.requested]
+        else:
+            row, watch = by_title[str(status.requested)]
+        work.append((row, watch, status, None))
+    if quick:
+        revids = [
+            change.revid
+            for pageid in quick
+            for change in named[pageid]
+            if change.revid and not store.has_revision(cycle.wiki_id, change.revid)
+        ]
+        fetched = source.revisions_by_id(revids) if revids else {}
+        for pageid, (row, watch) in quick.items():
+            newest = max(named[pageid], key=lambda c: (c.timestamp, c.revid or 0))
+            status = PageStatus(
+                requested=pageid,
+                pageid=pageid,
+                title=newest.title,
+                ns=newest.ns,
+                lastrevid=newest.revid,
+            )
+            work.append((row, watch, status, fetched.get(pageid, [])))
+    return work
+
+
+def _cascade(
+    cycle: _Cycle,
+    sets: SetCycle,
+    watches: Sequence[Watch],
+    entries: dict[int, tuple[dict, Watch]],
+    changed: list[int],
+) -> None:
+    """The templates the pages of cascading watches use, read again for the pages that
+    changed (all of them when due): they are polled from the next cycle on."""
+    cascading = [w for w in watches if w.cascade]
+    if not cascading:
+        return
+    store = cycle.store
+    pageid_of = store.wiki_pageids(cycle.wiki_id)
+    by_title = {row["title"]: row for row, _ in entries.values()}
+
+    def pages_of(watch: Watch) -> list[int]:
+        if not watch.is_set:
+            row = by_title.get(watch.title)
+            pid = pageid_of.get(row["page_id"]) if row and row["page_id"] else None
+            return [pid] if pid else []
+        found = store.find_watch_set(cycle.wiki.name, watch.key)
+        if found is None:
+            return []
+        return [m["pageid"] for m in store.set_members(found["id"]) if m["page_id"]]
+
+    changed_pageids = {pageid_of[p] for p in changed if p in pageid_of}
+    update_cascade(sets, cascading, pages_of, changed_pageids)
 
 
 def _read_log(cycle: _Cycle) -> None:
@@ -280,7 +429,15 @@ def _recheck_due(cycle: _Cycle, page: dict | None, status: PageStatus, watch: Wa
     return checked is None or cycle.clock() - _epoch(checked) >= cycle.wiki.recheck
 
 
-def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> None:
+def _poll_page(
+    cycle: _Cycle,
+    row: dict,
+    status: PageStatus,
+    watch: Watch,
+    fetched: list[Revision] | None = None,
+) -> None:
+    """Bring one watched page up to date with what the wiki says of it (``status``);
+    ``fetched``: its new revisions, fetched already with other pages'."""
     store, source, wiki_id = cycle.store, cycle.source, cycle.wiki_id
     title = row["title"]
     if status.invalid:
@@ -371,7 +528,9 @@ def _poll_page(cycle: _Cycle, row: dict, status: PageStatus, watch: Watch) -> No
             _ingest(
                 cycle,
                 ingestor,
-                source.fetch_revisions(status.pageid, since=top["timestamp"], site=site),
+                iter([fetched])
+                if fetched is not None
+                else source.fetch_revisions(status.pageid, since=top["timestamp"], site=site),
                 page["title"],
             )
             recheck = recheck or not store.has_revision(wiki_id, status.lastrevid)
