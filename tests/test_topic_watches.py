@@ -109,10 +109,11 @@ def test_category_set_with_subcategories_joins_and_leaves(wiki: TestWiki, make_t
 
     # Between two polls: a page put in the category, one taken out, one edited.
     wiki.edit("Cat14 E", "E. [[Category:Cat14 top]]")
+    wiki.edit("Cat14 F", "F. [[Category:Cat14 subsub]]")  # into a subcategory, 2 down
     wiki.edit("Cat14 B", "B, out of it now.")
     new_a = wiki.edit("Cat14 A", "A, edited. [[Category:Cat14 top]]")
     tracker.poll()
-    assert tracker.members("category:Cat14 top") == ["Cat14 A", "Cat14 C", "Cat14 E"]
+    assert tracker.members("category:Cat14 top") == ["Cat14 A", "Cat14 C", "Cat14 E", "Cat14 F"]
     assert "Cat14 B" in tracker.members("category:Cat14 top", current=False)
     assert tracker.revisions("Cat14 A")[-1] == new_a
     assert len(tracker.revisions("Cat14 E")) == 1
@@ -121,6 +122,7 @@ def test_category_set_with_subcategories_joins_and_leaves(wiki: TestWiki, make_t
     changes = tracker.store.membership_changes(wiki_id, None, "9999")
     told = {(c["event"], c["title"]) for c in changes}
     assert ("joined", "Cat14 E") in told and ("left", "Cat14 B") in told
+    assert ("joined", "Cat14 F") in told
     assert ("joined", "Cat14 A") not in told  # the set's first reading is no change
 
 

@@ -111,7 +111,7 @@ def _read_whole(cycle: SetCycle, watch: Watch, row: dict, now: float) -> None:
     stamp = utc_stamp(now)
     via = "first" if row["refreshed_at"] is None else "list"
     joined, left = store.replace_members(
-        row["id"], [(m.pageid, m.title, m.ns) for m in members], stamp, via
+        row["id"], [(m.pageid, m.title, m.ns) for m in members], via=via
     )
     tree = getattr(source, "last_tree", None)
     if watch.kind == "category" and isinstance(tree, list):
@@ -141,7 +141,7 @@ def _without_namespace(title: str) -> str:
 
 def _apply_changes(cycle: SetCycle, watch: Watch, row: dict, changes: list[RecentChange]) -> None:
     """What the recent changes tell of the set since the last cycle."""
-    store, stamp = cycle.store, utcnow()
+    store = cycle.store
     joins: dict[str, tuple[int | None, int]] = {}  # title -> (pageid if known, ns)
     leaves: set[str] = set()
     if watch.kind == "category":
@@ -216,10 +216,10 @@ def _apply_changes(cycle: SetCycle, watch: Watch, row: dict, changes: list[Recen
         for title, (pageid, ns) in joins.items():
             member = resolved.get(title) or ((pageid, title, ns) if pageid else None)
             if member is not None and len(members) < watch.max_pages:
-                store.join_set(row["id"], member, stamp, "recentchanges")
+                store.join_set(row["id"], member, via="recentchanges")
         for title in leaves:
             if title in members:
-                store.leave_set(row["id"], members[title]["pageid"], stamp)
+                store.leave_set(row["id"], members[title]["pageid"])
 
 
 def first_fetch(cycle: SetCycle, entries: list[tuple[dict, Watch]]) -> dict[int, str]:
@@ -310,8 +310,7 @@ def update_cascade(
         store.replace_members(
             row["id"],
             [(t.pageid, t.title, t.ns) for pid, t in titles.items() if pid in used],
-            stamp,
-            "first" if refreshed is None else "list",
+            via="first" if refreshed is None else "list",
         )
         if due:
             store.mark_set_refreshed(row["id"], stamp, None)

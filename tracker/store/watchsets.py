@@ -60,17 +60,29 @@ class WatchSets(Connection):
         )
 
     def replace_members(
-        self, set_id: int, members: Iterable[MemberRow], when: str, via: str = "list"
+        self,
+        set_id: int,
+        members: Iterable[MemberRow],
+        when: str | None = None,
+        via: str = "list",
     ) -> tuple[list[MemberRow], list[MemberRow]]:
-        """The set is now ``members``: the pages new to it join at ``when``, those not in
-        it any more leave; a member's new title is recorded. Returns (joined, left)."""
-        now = {row["pageid"]: row for row in self.set_members(set_id)}
+        """The set is now ``members``: the pages new to it join, those not in it any more
+        leave, at ``when`` (None: now); a member's new title is recorded. Returns (joined,
+        left).
+
+        Now is taken inside the write transaction, as a digest takes the end of its window
+        inside its own: a join is in one digest's window or the next one's, never stamped
+        before a window that could not see it yet."""
         wanted = {pageid: (pageid, title, ns) for pageid, title, ns in members}
-        joined = [member for pageid, member in wanted.items() if pageid not in now]
-        left = [
-            (pageid, row["title"], row["ns"]) for pageid, row in now.items() if pageid not in wanted
-        ]
         with self.atomic():
+            when = when or utcnow()
+            now = {row["pageid"]: row for row in self.set_members(set_id)}
+            joined = [member for pageid, member in wanted.items() if pageid not in now]
+            left = [
+                (pageid, row["title"], row["ns"])
+                for pageid, row in now.items()
+                if pageid not in wanted
+            ]
             self.db.conn.executemany(
                 "INSERT INTO set_members (set_id, pageid, title, ns, joined_at, via) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -92,23 +104,27 @@ class WatchSets(Connection):
             )
         return joined, left
 
-    def join_set(self, set_id: int, member: MemberRow, when: str, via: str) -> bool:
-        """One page joins the set (False: it was a member already)."""
+    def join_set(
+        self, set_id: int, member: MemberRow, when: str | None = None, via: str = "list"
+    ) -> bool:
+        """One page joins the set at ``when`` (None: now; False: it was a member already)."""
         pageid, title, ns = member
-        cursor = self.db.execute(
-            "INSERT OR IGNORE INTO set_members (set_id, pageid, title, ns, joined_at, via) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [set_id, pageid, title, ns, when, via],
-        )
+        with self.atomic():
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO set_members (set_id, pageid, title, ns, joined_at, via) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [set_id, pageid, title, ns, when or utcnow(), via],
+            )
         return bool(cursor.rowcount)
 
-    def leave_set(self, set_id: int, pageid: int, when: str) -> bool:
-        """One page leaves the set (False: it was not a member)."""
-        cursor = self.db.execute(
-            "UPDATE set_members SET left_at = ? WHERE set_id = ? AND pageid = ? "
-            "AND left_at IS NULL",
-            [when, set_id, pageid],
-        )
+    def leave_set(self, set_id: int, pageid: int, when: str | None = None) -> bool:
+        """One page leaves the set at ``when`` (None: now; False: it was not a member)."""
+        with self.atomic():
+            cursor = self.db.execute(
+                "UPDATE set_members SET left_at = ? WHERE set_id = ? AND pageid = ? "
+                "AND left_at IS NULL",
+                [when or utcnow(), set_id, pageid],
+            )
         return bool(cursor.rowcount)
 
     def set_tree(self, set_id: int, categories: list[str]) -> None:
