@@ -16,7 +16,9 @@ from markupsafe import escape
 from setstore import BIG, DAY1, DAY2, HOSTILE_ERROR, HOSTILE_KEY, SLASHED, build_set_store
 from webstore import HOSTILE_TITLE
 
-from tracker.model import web_title
+from tracker.fetch.ingest import PageIngestor
+from tracker.model import Revision, web_title
+from tracker.store import Store
 from tracker.web import create_app
 
 
@@ -184,3 +186,40 @@ def test_database_older_than_watch_sets(tmp_path: Path) -> None:
     client = create_app(path).test_client()
     assert "Watch sets" not in html_of(client, "/")
     html_of(client, "/sets/local/category:Physics", 404)
+
+
+def test_pages_list_shows_the_pages_changed_last_when_there_are_many(tmp_path, monkeypatch) -> None:
+    """A set of thousands of pages makes thousands of stored pages: the pages list shows
+    those changed last (INDEX_PAGES) and says how many more there are."""
+    from tracker.web import pages as web_pages
+
+    monkeypatch.setattr(web_pages, "INDEX_PAGES", 2)
+    path = tmp_path / "many.db"
+    with Store(path) as db:
+        wiki_id = db.wiki_id("w", "http://127.0.0.1:1/api.php")
+        for number, stamp in (
+            (1, "2026-01-01T00:00:00Z"),
+            (2, "2026-03-01T00:00:00Z"),
+            (3, "2026-02-01T00:00:00Z"),
+        ):
+            page = db.upsert_page(wiki_id, number, f"Page {number}")
+            PageIngestor(db, wiki_id, page["id"]).add(
+                [
+                    Revision(
+                        revid=number,
+                        parentid=0,
+                        timestamp=stamp,
+                        user="U",
+                        userid=1,
+                        comment="",
+                        minor=False,
+                        size=5,
+                        sha1=None,
+                        text=f"Text {number}",
+                    )
+                ]
+            )
+    client = create_app(path).test_client()
+    html = client.get("/").get_data(as_text=True)
+    assert "Page 2" in html and "Page 3" in html and "Page 1" not in html
+    assert "1 more are on their watch sets" in html

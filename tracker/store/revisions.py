@@ -196,6 +196,12 @@ class Revisions(Connection):
 
     # --- counts ------------------------------------------------------------------------------
 
+    def latest_change_times(self) -> dict[int, str]:
+        """Each stored page's id -> the timestamp of its newest stored revision."""
+        return dict(
+            self.db.execute("SELECT page_id, max(timestamp) FROM revisions GROUP BY page_id")
+        )
+
     def revision_count(self, page_id: int, *, live: bool = False) -> int:
         """How many revisions of a page are stored (live: not since deleted on the wiki)."""
         extra = " AND deleted_at IS NULL" if live else ""

@@ -18,6 +18,7 @@ from tracker.web.sets import watch_sets
 bp = Blueprint("pages", __name__)
 
 PER_PAGE = 50
+INDEX_PAGES = 200  # pages the pages list shows, those changed last first when there are more
 CHART_WEEKS = 26
 # Labels shown per revision in the history before "+N more": the first revision of a
 # page adds every section and would otherwise fill the row.
@@ -30,9 +31,17 @@ def index() -> str:
     now = current_app.extensions["tracker"].clock()
     rows = db.pages_with_watches()
     wikis = [*current_app.extensions["tracker"].index_urls, *(row["wiki"] for row in rows)]
+    hidden = 0
+    if len(rows) > INDEX_PAGES:
+        # A watch set of thousands of pages: the pages changed last here, the rest on their
+        # sets' pages and through search.
+        latest = db.latest_change_times()
+        rows = sorted(rows, key=lambda row: latest.get(row["id"]) or "", reverse=True)
+        hidden, rows = len(rows) - INDEX_PAGES, rows[:INDEX_PAGES]
     return render_template(
         "index.html",
         pages=[page_summary(db, row, now) for row in rows],
+        hidden=hidden,
         sets=watch_sets(db, wikis),
         now=now,
     )
