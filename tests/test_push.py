@@ -154,3 +154,40 @@ def test_interest_names_what_is_worth_a_poll() -> None:
     assert interest.wants(_change(type="new", title="Wikipedia:Noticeboard/1", ns=4))
     assert not interest.wants(_change(type="new", title="Noticeboard/1", ns=0))
     assert interest.wants(_change(user="Some_editor", title="Anything"))
+
+
+def test_a_saved_position_the_stream_refuses_is_forgotten(tmp_path) -> None:
+    from tracker.config import load_config
+    from tracker.daemon.push import FORGET_AFTER, PushFollower
+    from tracker.store import Store
+
+    with SseServer() as server:
+        config_path = _config(tmp_path, _FakeWiki(), "Some page", server.url, "1h")
+        config = load_config(config_path)
+        wiki = config.wiki("local")
+        with Store(config.database_path) as store:
+            wiki_id = store.wiki_id("local", wiki.api_url)
+            store.set_stream_position(wiki_id, "not a position the stream has")
+        follower = PushFollower(
+            config, wiki, lambda name: None, backoff=lambda n: 0, retry=lambda n: 0
+        )
+        follower.start()
+        try:
+            asked = wait_until(
+                lambda: [a for a in server.requests if a.last_event_id is None],
+                30,
+                "a request without the refused position",
+            )
+            assert asked
+            refused = [a for a in server.requests if a.last_event_id is not None]
+            assert len(refused) >= FORGET_AFTER  # (each round tries several times)
+            with Store(config.database_path) as store:
+                assert store.stream_position(wiki_id) is None
+        finally:
+            follower.close()
+
+
+class _FakeWiki:
+    """Only the API URL of a wiki that is never asked anything (the stream is all)."""
+
+    api_url = "http://127.0.0.1:9/api.php"

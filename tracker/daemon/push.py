@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 SAVE_EVERY = 5.0  # seconds between two saves of the stream's position
 RETRY_MAX = 900.0  # the longest wait before the stream is tried again
+FORGET_AFTER = 3  # failed attempts in a row after which the saved position is dropped
 
 
 def _key(title: str) -> str:
@@ -100,12 +101,15 @@ class PushFollower:
         on_change: Callable[[str], None],
         *,
         backoff: Callable[[int], float] = default_backoff,
+        retry: Callable[[int], float] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.config = config
         self.wiki = wiki
         self.on_change = on_change
-        self.backoff = backoff
+        self.backoff = backoff  # between two attempts to connect (the stream's own)
+        # Between two rounds of attempts: 30 s, doubling, at most RETRY_MAX.
+        self.retry = retry or (lambda failures: min(RETRY_MAX, 30.0 * 2 ** min(failures - 1, 5)))
         self.clock = clock
         self.stop = threading.Event()
         self.interest = Interest()
@@ -144,7 +148,15 @@ class PushFollower:
                 failures = 0
             except WikiError as exc:
                 failures += 1
-                wait = min(RETRY_MAX, 30.0 * 2 ** min(failures - 1, 5))
+                if failures == FORGET_AFTER:
+                    # A saved position the stream no longer has (Kafka keeps about a week)
+                    # is refused for good: start from now; polling has what came between.
+                    with Store(self.database) as store:
+                        wiki_id = store.find_wiki_id(self.wiki.name)
+                        if wiki_id is not None and store.stream_position(wiki_id):
+                            store.set_stream_position(wiki_id, None)
+                            log.info("%s: stream position forgotten", self.wiki.name)
+                wait = self.retry(failures)
                 log.warning(
                     "%s: stream of recent changes not followed (%s); polling at the "
                     "interval meanwhile, the stream is tried again in %.0f s",
