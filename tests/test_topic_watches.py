@@ -9,6 +9,7 @@ One wiki for the module; each test makes pages of its own (titles start with its
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,11 +57,18 @@ class Tracker:
         self.store = Store(self.config.database_path)
         self.source = ApiSource(self.config.wiki("test"))
 
-    def poll(self) -> PollResult:
+    def poll(self, later: float = 0.0) -> PollResult:
+        """One poll cycle, as if ``later`` seconds from now (a set's refresh due)."""
         # Category, link and template tables are filled by the wiki's jobs: run them, as
         # a wiki's job runner would have between two polls.
         self.wiki.run_maintenance("runJobs")
-        result = poll_wiki(self.store, self.config, self.config.wiki("test"), source=self.source)
+        result = poll_wiki(
+            self.store,
+            self.config,
+            self.config.wiki("test"),
+            source=self.source,
+            clock=lambda: time.time() + later,
+        )
         assert not result.errors, result.errors
         return result
 
@@ -205,6 +213,13 @@ def test_linked_from_transcluding_and_user_sets(wiki: TestWiki, make_tracker) ->
     wiki.edit("Link14 list", "[[Link14 target 2]] [[Link14 target 3]]")
     tracker.poll()
     assert tracker.members("linked_from:Link14 list") == ["Link14 target 2", "Link14 target 3"]
+    # A page that starts using the template joins when the set is read again (its refresh:
+    # recent changes do not say which template an edit added).
+    wiki.edit("Uses14 three", "Now {{Box14}} here too")
+    tracker.poll()
+    assert "Uses14 three" not in tracker.members("transcluding:Template:Box14")
+    tracker.poll(later=7 * 3600)
+    assert "Uses14 three" in tracker.members("transcluding:Template:Box14")
 
 
 def test_user_set_follows_a_users_new_edits(wiki: TestWiki, make_tracker) -> None:
