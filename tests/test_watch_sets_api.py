@@ -1,9 +1,12 @@
 """The fetch layer of topic watches (issue 14) against a real MediaWiki: the members of each
 kind of watch set, recent changes from a cursor (edits, log entries, categorize changes, a
 cursor purged or deleted, a wiki that hides them), and revisions fetched 50 pages or ids
-per request. The link tables (categories, links, templates) of pages edited through the
-API are written before the edit returns; only categorize recent changes wait for the job
-queue (runJobs.php below)."""
+per request.
+
+MediaWiki answers an edit before it writes the page's link tables (categories, links,
+templates: LinksUpdate is a post-send deferred update, and the reply's Content-Length lets
+the client go), and queues the job that records categorize changes after it answers too:
+the tests wait for those (``wait_for_links``, ``run_jobs_until``), never for a time."""
 
 from __future__ import annotations
 
@@ -46,6 +49,37 @@ def one_line(error: pytest.ExceptionInfo) -> str:
     return message
 
 
+LIMITS = {"categories": "cllimit", "links": "pllimit", "templates": "tllimit"}
+
+
+def wait_for_links(wiki: TestWiki, prop: str, pages: list[str]) -> None:
+    """Wait until each page shows its ``prop`` (categories, links or templates), which the
+    wiki writes after answering the edit."""
+
+    def written() -> bool:
+        result = wiki.api("query", prop=prop, titles="|".join(pages), formatversion=2,
+                          **{LIMITS[prop]: "max"})  # fmt: skip
+        return all(page.get(prop) for page in result["query"]["pages"])
+
+    wait_until(written, 30, f"the {prop} of {pages} to be written", every=0.05)
+
+
+def categorize_changes(wiki: TestWiki) -> int:
+    result = wiki.api("query", list="recentchanges", rctype="categorize", rclimit="max")
+    return len(result["query"]["recentchanges"])
+
+
+def run_jobs_until(wiki: TestWiki, count: int) -> None:
+    """Run the wiki's jobs until it has recorded ``count`` categorize changes (the edits
+    queue their jobs after answering)."""
+
+    def recorded() -> bool:
+        wiki.run_maintenance("runJobs.php")
+        return categorize_changes(wiki) >= count
+
+    wait_until(recorded, 60, f"{count} categorize changes", every=0.1)
+
+
 def asked(source: ApiSource, call) -> tuple[object, int]:
     """What ``call()`` returns and the requests it made (the source checked before)."""
     source.check()
@@ -68,6 +102,9 @@ def test_set_members_category_depth_and_cycle(mediawiki: TestWiki, name: str) ->
     mediawiki.edit(f"Talk:{name} c", f"[[Category:{sub1}]]")
     mediawiki.edit(f"{name} d", f"[[Category:{sub2}]]")
     mediawiki.edit(f"{name} e", f"[[Category:{sub3}]]")
+    edited = [f"Category:{c}" for c in (root, sub1, sub2, sub3)]
+    wait_for_links(mediawiki, "categories", [*edited, *(f"{name} {p}" for p in "abde")])
+    wait_for_links(mediawiki, "categories", [f"Talk:{name} c"])
     source = api_source(mediawiki)
 
     assert titles(source.set_members("category", root)) == [f"{name} a", f"{name} b"]
@@ -91,6 +128,7 @@ def test_set_members_category_depth_and_cycle(mediawiki: TestWiki, name: str) ->
 def test_set_members_limit(mediawiki: TestWiki, name: str) -> None:
     for n in range(4):
         mediawiki.edit(f"{name} {n}", f"[[Category:{name}]]")
+    wait_for_links(mediawiki, "categories", [f"{name} {n}" for n in range(4)])
     source = api_source(mediawiki)
     assert len(source.set_members("category", name, limit=4)) == 4
     with pytest.raises(WikiError) as error:
@@ -146,6 +184,7 @@ def test_set_members_linked_from(mediawiki: TestWiki, name: str) -> None:
         f"[[Category:{name} listed]]",
     )
     mediawiki.edit(f"{name} no links", "plain")
+    wait_for_links(mediawiki, "links", [f"{name} list"])
     source = api_source(mediawiki)
     found = source.set_members("linked_from", f"{name} list")
     assert titles(found) == [f"Help:{name} y", f"{name} x", f"{name} z"]
@@ -166,6 +205,8 @@ def test_set_members_transcluding(mediawiki: TestWiki, name: str) -> None:
     mediawiki.edit(f"{name} through", f"{{{{{name} wrapper}}}}")  # transcludes box too
     mediawiki.edit(f"Talk:{name} talk", f"{{{{{name} box}}}}")
     mediawiki.edit(f"{name} plain", "none")
+    users = [f"Template:{name} wrapper", f"{name} direct", f"{name} through", f"Talk:{name} talk"]
+    wait_for_links(mediawiki, "templates", users)
     source = api_source(mediawiki)
     expected = [
         f"Talk:{name} talk",
@@ -228,7 +269,7 @@ def test_recent_changes_from_a_cursor(make_wiki) -> None:
     pear3 = wiki.edit("Pear", "A pear, no longer a fruit")
     wiki.move("Apple", "Malus", reason="botany")
     wiki.delete("Malus")
-    wiki.run_maintenance("runJobs.php")  # categorize changes come from the job queue
+    run_jobs_until(wiki, 2)  # categorize changes come from the job queue
 
     feed, requests = asked(source, lambda: source.recent_changes(start.cursor))
     assert requests == 1 and feed.complete
@@ -260,7 +301,7 @@ def test_recent_changes_from_a_cursor(make_wiki) -> None:
     # A cycle without changes: one request, nothing, the same cursor.
     quiet, requests = asked(source, lambda: source.recent_changes(feed.cursor))
     assert requests == 1 and quiet == ChangeFeed([], True, feed.cursor)
-    # A change in the same second as the cursor's comes after it.
+    # A change recorded after the cursor's (often in the same second) comes after it.
     later = wiki.edit("Pear", "Pear again")
     after = source.recent_changes(feed.cursor)
     assert after.complete and [c.revid for c in after.changes] == [later]
@@ -276,7 +317,7 @@ def test_recent_changes_recorded_late(make_wiki) -> None:
     after = wiki.edit("Other", "edited after")
     cursor = source.recent_changes(None).cursor
     assert cursor is not None and source.recent_changes(cursor).changes == []
-    wiki.run_maintenance("runJobs.php")
+    run_jobs_until(wiki, 1)
     feed = source.recent_changes(cursor)
     assert feed.complete
     assert [(c.type, c.member, c.added, c.revid) for c in feed.changes] == [
@@ -469,6 +510,8 @@ def test_templates_of(mediawiki: TestWiki, name: str) -> None:
     mediawiki.edit(f"{name} user", f"{{{{{name} outer}}}} {{{{{name} missing}}}}")
     mediawiki.edit(f"{name} plain", "no templates")
     mediawiki.edit(f"{name} other", f"{{{{{name} inner}}}}")
+    users = [f"Template:{name} outer", f"{name} user", f"{name} other"]
+    wait_for_links(mediawiki, "templates", users)
     source = api_source(mediawiki)
     ids = {p.title: p.pageid for p in source.page_status(titles=[f"{name} {t}" for t in (
         "user", "plain", "other")]) if p.title and p.pageid}  # fmt: skip
