@@ -260,9 +260,12 @@ class FaultProxy:
 
 
 def _kind(query: str) -> str:
-    """status (prop=info), content (prop=revisions with their texts) or other (a revision
-    list or count without texts among them)."""
+    """status (prop=info, or list=recentchanges: what a poll asks to learn what changed),
+    content (prop=revisions with their texts) or other (a revision list or count without
+    texts among them)."""
     params = parse_qs(query)
+    if params.get("list", [""])[0] == "recentchanges":
+        return "status"
     prop = params.get("prop", [""])[0]
     if prop == "revisions" and "content" not in params.get("rvprop", [""])[0].split("|"):
         return "other"

@@ -195,4 +195,5 @@ def test_track_newest_revision_deleted_then_quiet(make_wiki, tmp_path: Path) -> 
     with Store(tmp_path / "tracker.db") as store:
         assert store.find_page(title)["last_revid"] == ids[1]  # the wiki's latest
         requests = store.scalar("SELECT requests FROM poll_runs ORDER BY id DESC LIMIT 1")
-    assert requests == 3  # the site check, the status, the log: no revision list again
+    # The site check and the recent changes (nothing since): no status, no revision list.
+    assert requests == 2

@@ -156,9 +156,9 @@ class Wiki:
     # the wiki's log does not tell (imports by a maintenance script, suppressed revisions).
     recheck: float = DEFAULT_RECHECK
     # Each poll asks the wiki's recent changes which watched pages changed (one request
-    # whatever their number) and the status of all of them only every `reconcile`; false
-    # (for now the default): the status of every watched page at every poll (50 a request).
-    recent_changes: bool = False
+    # whatever their number) and the status of all of them only every `reconcile`; false:
+    # the status of every watched page at every poll (50 a request).
+    recent_changes: bool = True
     reconcile: float = DEFAULT_RECONCILE
     # Follow the wiki's recent changes as they happen (Wikimedia's EventStreams, in the
     # daemon), polling only the pages they name; polling as usual while the stream is down.
