@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from mediawiki import TestWiki
 from processes import DaemonProcess, stored_revids
-from ssefixture import RcFeedReceiver, SseEvent, SseServer, refused_url, wrap
+from ssefixture import Drop, RcFeedReceiver, SseEvent, SseServer, refused_url, wrap
 from trackerutil import wiki_table, write_config
 from waits import wait_until
 
@@ -78,13 +78,15 @@ def test_daemon_stores_a_pushed_edit_before_its_interval(fed_wiki, tmp_path) -> 
     wiki, server = fed_wiki
     title = "Pushed page"
     first = wiki.edit(title, "First.")
+    # The first connection is cut mid-way through an event after the page's creation: the
+    # daemon takes the stream up again from there.
+    server.drops = {0: Drop(1, mid_event=True)}
     config = _config(tmp_path, wiki, title, server.url, "6h")
     db = tmp_path / "tracker.db"
     with DaemonProcess(config) as daemon:
         wait_until(
             lambda: stored_revids(db, title) == [first], 60, "the first poll", diagnose=daemon.tail
         )
-        server.wait_requests(1, 30)  # the daemon follows the stream
         wait_until(lambda: "following its recent changes" in daemon.log(), 30, "the log line")
         second = wiki.edit(title, "Second, pushed.")
         # The interval is 6 hours: only the stream can have brought it.
@@ -96,9 +98,12 @@ def test_daemon_stores_a_pushed_edit_before_its_interval(fed_wiki, tmp_path) -> 
         )
         other = wiki.edit("Not watched page", "Not watched.")
         assert other not in stored_revids(db, "Not watched page")
+        # Taken up after the cut from the last whole event, not from the start.
+        resumed = server.wait_requests(2, 30)[1]
+        assert resumed.last_event_id is not None
     # Where the stream was read up to is kept, to resume from after a restart.
     with DaemonProcess(config) as daemon:
-        asked = server.wait_requests(2, 30)
+        asked = server.wait_requests(3, 30)
         assert asked[-1].last_event_id is not None
 
 
