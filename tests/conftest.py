@@ -15,7 +15,10 @@ module imports another):
 - ``loopback``: free ports, the SMTP server and the HTTP receiver behind the fixtures;
 - ``seedstages``: the bundled seed history arriving in stages, polled and digested;
 - ``hostile``: hostile wiki values for the digests; ``webstore``: the store the web tests
-  browse, hostile page included;
+  browse, hostile page included; ``setstore``: a store with watch sets, for the CLI and web
+  tests of sets;
+- ``ssefixture``: Wikimedia's EventStreams on loopback (``SseServer``) and a real wiki's
+  recent changes feed over UDP to fill it (``RcFeedReceiver``);
 - ``mediawiki``: a real MediaWiki (``TestWiki``); ``faultproxy``: faults between the
   tracker and a wiki; ``genhistory``: generated histories; ``realcorpus``: the corpus of
   real histories; ``mwsections``/``parsertests``: MediaWiki's own rules and parser tests.
