@@ -14,7 +14,8 @@ from mediawiki import TestWiki
 from trackerutil import history_json, tracker, wiki_config
 
 from tracker.config import load_config
-from tracker.fetch.poll import LOG_INTERVAL, poll_wiki
+from tracker.fetch.cycle import LOG_INTERVAL
+from tracker.fetch.poll import poll_wiki
 from tracker.history import page_diff
 from tracker.store import Store
 from tracker.store.search import index_new_blobs

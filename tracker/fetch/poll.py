@@ -1,4 +1,6 @@
-"""One poll cycle of a wiki: cheap status of every watched page, content only for changes.
+"""One poll cycle of a wiki: what changed (its recent changes, or the status of each watched
+page; tracker.fetch.cycle), content only for changes; the pages of watch sets
+(tracker.fetch.topics).
 
 Page identity is the wiki's page id. A watch is bound to a page id the first time its title
 resolves; from then on the page is followed by id, so a move records the new title and keeps
@@ -14,27 +16,31 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from tracker.config import Config, Watch, Wiki
 from tracker.errors import TrackerError, WikiError
 from tracker.fetch.api import ApiSource, contact_warning
-from tracker.fetch.ingest import PageIngestor, rederive_pending
-from tracker.fetch.reconcile import log_names, reconcile
-from tracker.fetch.snapshot import SnapshotSource
-from tracker.fetch.source import (
-    HISTORY_LOGS,
-    ChangeFeed,
-    PageStatus,
-    RcCursor,
-    RecentChange,
-    Source,
+from tracker.fetch.cycle import (
+    Cycle,
+    ProgressFactory,
+    epoch,
+    plan,
+    read_changes,
+    read_log,
+    refresh_site_info,
+    refresh_user_groups,
 )
+from tracker.fetch.ingest import PageIngestor, rederive_pending
+from tracker.fetch.reconcile import reconcile
+from tracker.fetch.snapshot import SnapshotSource
+from tracker.fetch.source import ChangeFeed, PageStatus, Source
 from tracker.fetch.topics import SetCycle, first_fetch, set_pages, update_cascade
-from tracker.model import Revision, parse_stamp, utc_stamp
+from tracker.model import Revision
 from tracker.store import Store, utcnow
 
 log = logging.getLogger(__name__)
+
+_CONTACT_WARNED: set[str] = set()  # the wikis warned of in this process: once per run
 
 
 @dataclass
@@ -68,44 +74,6 @@ def make_source(config: Config, wiki: Wiki, **kwargs: object) -> Source:
     return ApiSource(wiki, **kwargs)  # type: ignore[arg-type]  # (the tests' hooks)
 
 
-# How often a wiki's log is read (one request for every page): imports, undeletions,
-# history merges and revision deletions that change a page's stored history.
-LOG_INTERVAL = 15 * 60
-LOG_OVERLAP = 60  # seconds read twice, for the clocks of the wiki and of this machine
-SITEINFO_MAX_AGE = 86400  # a wiki's namespaces, interwiki map and tags, asked for daily
-USER_GROUPS_MAX_AGE = 7 * 86400  # an editor's groups (a bot flag granted, taken), weekly
-_CONTACT_WARNED: set[str] = set()  # the wikis warned of in this process: once per run
-
-
-class Progress(Protocol):
-    """What the poller tells of a page's backfill as it goes (the CLI draws a bar)."""
-
-    def update(self, count: int, total: int | None) -> None:
-        """`count` revisions of the page stored so far, of `total` (None: not known)."""
-
-    def close(self) -> None:
-        """The page is done."""
-
-
-ProgressFactory = Callable[[str], Progress]  # a page's title -> its progress
-
-
-@dataclass
-class _Cycle:
-    """What one poll cycle of a wiki knows while it goes through the pages."""
-
-    store: Store
-    source: Source
-    wiki: Wiki
-    wiki_id: int
-    progress: ProgressFactory | None
-    clock: Callable[[], float]
-    unchanged: list[int] = field(default_factory=list)
-    ingestor: PageIngestor | None = None  # the current page's: what it stored so far
-    log_titles: set[str] = field(default_factory=set)
-    log_pageids: set[int] = field(default_factory=set)
-
-
 def poll_wiki(
     store: Store,
     config: Config,
@@ -128,7 +96,7 @@ def poll_wiki(
     wiki_id = store.wiki_id(wiki.name, wiki.api_url, wiki.snapshot)
     run_id = store.start_poll_run(wiki_id)
     start_requests = source.requests
-    cycle = _Cycle(store, source, wiki, wiki_id, progress or None, clock)
+    cycle = Cycle(store, source, wiki, wiki_id, progress or None, clock)
     warning = contact_warning(wiki)
     if warning and wiki.name not in _CONTACT_WARNED:
         _CONTACT_WARNED.add(wiki.name)
@@ -144,14 +112,14 @@ def poll_wiki(
     try:
         rederive_pending(store, wiki_id)  # what a killed run left half done
         store.repack_texts()  # texts an older version stored, once
-        feed = _read_changes(cycle)
-        _refresh_site_info(cycle)
+        feed = read_changes(cycle)
+        refresh_site_info(cycle)
         for row, watch in set_pages(sets, watches, feed):
             entries.setdefault(row["id"], (row, watch))
         failed = first_fetch(sets, list(entries.values()))
-        work = _plan(cycle, entries, feed)
+        work = plan(cycle, entries, feed)
         if feed is None:
-            _read_log(cycle)
+            read_log(cycle)
     except Exception as exc:  # the wiki as a whole failed: every watch of it says so
         message = _page_error(exc, wiki.name)
         result.errors.append(message)
@@ -194,7 +162,7 @@ def poll_wiki(
             store.clear_pending([row["id"] for row, _ in entries.values()])
             if feed is not None and feed.cursor is not None:
                 store.set_rc_cursor(wiki_id, (feed.cursor.timestamp, feed.cursor.rcid))
-        _refresh_user_groups(cycle, changed)
+        refresh_user_groups(cycle, changed)
         _cascade(cycle, sets, watches, entries, changed)
     result.requests = source.requests - start_requests
     store.finish_poll_run(
@@ -208,108 +176,8 @@ def poll_wiki(
     return result
 
 
-# One entry of a cycle's work: the watch row, its settings, what the wiki says of the page
-# and, when recent changes named its new revisions, those revisions fetched with others'.
-Work = tuple[dict, Watch, PageStatus, "list[Revision] | None"]
-
-
-def _read_changes(cycle: _Cycle) -> ChangeFeed | None:
-    """The wiki's recent changes since the last cycle (None: not used for this wiki). When
-    they cannot tell everything, every watch of the wiki is to be polled in full when due."""
-    if not cycle.wiki.recent_changes or not isinstance(cycle.source, ApiSource):
-        return None
-    store = cycle.store
-    stored = store.rc_cursor(cycle.wiki_id)
-    feed = cycle.source.recent_changes(RcCursor(*stored) if stored else None)
-    if not feed.complete and stored is not None and feed.cursor == RcCursor(*stored):
-        # The change read up to is gone and none came after it: on from the newest.
-        feed = ChangeFeed([], False, cycle.source.recent_changes(None).cursor)
-        if feed.cursor is None:
-            store.set_rc_cursor(cycle.wiki_id, None)
-    now = cycle.clock()
-    reconciled = store.reconciled_at(cycle.wiki_id)
-    if not feed.complete or (
-        reconciled is None or now - _epoch(reconciled) >= cycle.wiki.reconcile
-    ):
-        # (Imports by a maintenance script, changes before the oldest the wiki keeps: only
-        # the status of each page tells them.)
-        store.mark_all_pending(cycle.wiki_id)
-        store.set_reconciled_at(cycle.wiki_id, utc_stamp(now))
-    if feed.complete:
-        for change in feed.changes:
-            if change.type == "log" and change.logtype in HISTORY_LOGS:
-                cycle.log_titles.update((change.title, *change.titles))
-                if change.pageid:
-                    cycle.log_pageids.add(change.pageid)
-    return feed
-
-
-def _plan(
-    cycle: _Cycle, entries: dict[int, tuple[dict, Watch]], feed: ChangeFeed | None
-) -> list[Work]:
-    """What each watched page needs this cycle: nothing (recent changes named none of its
-    edits), its new revisions (fetched together, 50 a request), or its status."""
-    store, source = cycle.store, cycle.source
-    pending = store.pending_watches(cycle.wiki_id)
-    pageid_of = store.wiki_pageids(cycle.wiki_id)  # page row id -> the wiki's page id
-    named: dict[int, list[RecentChange]] = {}
-    if feed is not None and feed.complete:
-        for change in feed.changes:
-            if change.pageid and change.type != "categorize":
-                named.setdefault(change.pageid, []).append(change)
-    by_pageid: dict[int, tuple[dict, Watch]] = {}
-    by_title: dict[str, tuple[dict, Watch]] = {}
-    quick: dict[int, tuple[dict, Watch]] = {}
-    for row, watch in entries.values():
-        pageid = pageid_of.get(row["page_id"]) if row["page_id"] else None
-        if feed is None or pageid is None or row["error_count"] or row["id"] in pending:
-            if pageid is None:
-                by_title[row["title"]] = (row, watch)
-            else:
-                by_pageid[pageid] = (row, watch)
-        elif pageid in named:
-            if all(change.type in ("edit", "new") for change in named[pageid]):
-                quick[pageid] = (row, watch)
-            else:  # moved, deleted, imported...: its status says what it is now
-                by_pageid[pageid] = (row, watch)
-        else:
-            cycle.unchanged.append(row["id"])  # (no change since the last cycle)
-    if feed is not None and feed.complete:
-        # Watched pages named while not due: polled in full when they are.
-        store.mark_pending(
-            cycle.wiki_id,
-            [p for p in named if p not in quick and p not in by_pageid],
-        )
-    work: list[Work] = []
-    for status in source.page_status(list(by_pageid), list(by_title)):
-        if isinstance(status.requested, int):
-            row, watch = by_pageid[status.requested]
-        else:
-            row, watch = by_title[str(status.requested)]
-        work.append((row, watch, status, None))
-    if quick:
-        revids = [
-            change.revid
-            for pageid in quick
-            for change in named[pageid]
-            if change.revid and not store.has_revision(cycle.wiki_id, change.revid)
-        ]
-        fetched = source.revisions_by_id(revids) if revids else {}
-        for pageid, (row, watch) in quick.items():
-            newest = max(named[pageid], key=lambda c: (c.timestamp, c.revid or 0))
-            status = PageStatus(
-                requested=pageid,
-                pageid=pageid,
-                title=newest.title,
-                ns=newest.ns,
-                lastrevid=newest.revid,
-            )
-            work.append((row, watch, status, fetched.get(pageid, [])))
-    return work
-
-
 def _cascade(
-    cycle: _Cycle,
+    cycle: Cycle,
     sets: SetCycle,
     watches: Sequence[Watch],
     entries: dict[int, tuple[dict, Watch]],
@@ -338,61 +206,6 @@ def _cascade(
     update_cascade(sets, cascading, pages_of, changed_pageids)
 
 
-def _read_log(cycle: _Cycle) -> None:
-    """The pages the wiki's log names since it was last read (at most every LOG_INTERVAL)."""
-    store, now = cycle.store, cycle.clock()
-    last = store.log_checked_at(cycle.wiki_id)
-    if last is not None and now - _epoch(last) < LOG_INTERVAL:
-        return
-    if last is not None:
-        since = utc_stamp(_epoch(last) - LOG_OVERLAP)
-        cycle.log_titles, cycle.log_pageids = log_names(cycle.source.log_events(since))
-    # The first time, nothing to read: every page is compared with the wiki when due.
-    store.set_log_checked_at(cycle.wiki_id, utc_stamp(now))
-
-
-def _refresh_site_info(cycle: _Cycle) -> None:
-    """Keep what wikitext means on the wiki (namespaces, interwiki, tags) at most a day old:
-    every diff reads links, categories and headings by it."""
-    store, stamp = cycle.store, cycle.store.site_info_age(cycle.wiki_id)
-    if (
-        isinstance(cycle.source, ApiSource)
-        and stamp is not None
-        and cycle.clock() - _epoch(stamp) < SITEINFO_MAX_AGE
-    ):
-        return
-    site = cycle.source.site_info()
-    if stamp is None or site != store.site_info(cycle.wiki_id):
-        store.set_site_info(cycle.wiki_id, site)
-    else:
-        store.site_info_checked(cycle.wiki_id, utc_stamp(cycle.clock()))
-
-
-def _refresh_user_groups(cycle: _Cycle, page_ids: list[int]) -> None:
-    """Ask the wiki the groups of the new edits' editors not asked yet, and of those asked
-    a week ago: a bot is who the wiki says is one (tracker.model.is_bot). A failure here
-    fails no page: until it works, bots are told by their names."""
-    store = cycle.store
-    stale = utc_stamp(cycle.clock() - USER_GROUPS_MAX_AGE)
-    names = store.users_to_check(cycle.wiki_id, page_ids, stale)
-    if not names:
-        return
-    try:
-        found = cycle.source.user_groups(names)
-    except TrackerError as exc:
-        log.warning(
-            "%s: users' groups not read (%s); bots told by name until then", cycle.wiki.name, exc
-        )
-        return
-    if found:  # (a name the wiki did not answer for is not asked again before a week)
-        answered = {name: None for name in names} | found
-        store.set_user_groups(cycle.wiki_id, answered, utc_stamp(cycle.clock()))
-
-
-def _epoch(stamp: str) -> float:
-    return parse_stamp(stamp).timestamp()
-
-
 def _page_error(exc: Exception, title: str) -> str:
     """One line for a page's failure: ours as they are, anything else as what it is."""
     if isinstance(exc, TrackerError):
@@ -417,7 +230,7 @@ def _watch_error(store: Store, row: dict, message: str) -> None:
     )
 
 
-def _recheck_due(cycle: _Cycle, page: dict | None, status: PageStatus, watch: Watch) -> bool:
+def _recheck_due(cycle: Cycle, page: dict | None, status: PageStatus, watch: Watch) -> bool:
     """Whether the page's whole revision list must be compared with the store now."""
     if page is None or page["last_revid"] is None:
         return False  # not stored yet: the backfill fetches the history
@@ -426,11 +239,11 @@ def _recheck_due(cycle: _Cycle, page: dict | None, status: PageStatus, watch: Wa
     if status.revisions is not None and watch.backfill.mode == "all":
         return cycle.store.revision_count(page["id"], live=True) != status.revisions
     checked = page["checked_at"]
-    return checked is None or cycle.clock() - _epoch(checked) >= cycle.wiki.recheck
+    return checked is None or cycle.clock() - epoch(checked) >= cycle.wiki.recheck
 
 
 def _poll_page(
-    cycle: _Cycle,
+    cycle: Cycle,
     row: dict,
     status: PageStatus,
     watch: Watch,
@@ -557,7 +370,7 @@ def _history_size(source: Source, status: PageStatus, watch: Watch) -> int | Non
 
 
 def _ingest(
-    cycle: _Cycle,
+    cycle: Cycle,
     ingestor: PageIngestor,
     batches: Iterator[list[Revision]],
     title: str,

@@ -32,7 +32,7 @@ _LATEST_ONLY = ("none",)
 
 @dataclass
 class SetCycle:
-    """What a poll cycle tells the sets (tracker.fetch.poll._Cycle gives it)."""
+    """What a poll cycle tells the sets (tracker.fetch.poll makes it)."""
 
     store: Store
     source: Source
