@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BATCH = 50  # titles per request (as api.BATCH)
+BATCH = 50  # titles per request (as apirevisions.BATCH)
 NS_TEMPLATE = 10
 NS_CATEGORY = 14
 RC_TYPES = "edit|new|log|categorize"
