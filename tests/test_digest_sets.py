@@ -2,7 +2,9 @@
 the pages that left inside the window), each once; pages joining and leaving a set are told
 in every format and view, hostile titles escaped; a template that watched pages use
 (cascade) is one page, "changed (used by N watched pages)"; ``pages = ["category:..."]``
-selects a set; an alert for a set whose list cannot be read. The store is filled directly,
+selects a set; more than 20 pages newly tracked are told in one line per set (a first
+digest of a set of 50 pages, pages joining later), title watches still one by one; an
+alert for a set whose list cannot be read. The store is filled directly,
 as the poller fills it: pages and revisions, sets and their members, the templates used."""
 
 from __future__ import annotations
@@ -43,16 +45,24 @@ def stamp(minutes: float) -> str:
 class World:
     """A config with watch sets and its store, filled as the poller fills it."""
 
-    def __init__(self, path: Path, subscriptions: list[dict]):
+    def __init__(
+        self,
+        path: Path,
+        subscriptions: list[dict],
+        watches: list[dict] | None = None,
+        web: dict | None = None,
+    ):
         self.path = write_config(
             path,
             wikis=[{"name": WIKI, "api_url": API, "contact": "tests@example.org"}],
-            watches=[
+            watches=watches
+            or [
                 {"wiki": WIKI, "category": "Physics", "cascade": True},
                 {"wiki": WIKI, "prefix": "Sol", "namespace": 0},
                 {"wiki": WIKI, "title": "Lone page"},
             ],
             subscriptions=subscriptions,
+            web=web,
         )
         self.config: Config = load_config(self.path)
         self.store = Store(self.config.database_path)
@@ -372,3 +382,243 @@ def test_alert_on_a_set_whose_list_cannot_be_read(tmp_path: Path) -> None:
         assert [n["state"] for n in alerts(9 * 60)] == ["failing", "recovered"]
     finally:
         w.store.close()
+
+
+# --- "now tracking" per watch set ---------------------------------------------------------------
+
+CHAT = ("chat", "slack")
+PARTICLES = [(100 + n, f"Particle {n:02d}", 0) for n in range(50)]
+
+
+def big_world(path: Path, members: list[tuple[int, str, int]] = PARTICLES) -> World:
+    """A category of ``members`` (every other page with two revisions), read for the first
+    time; Lone page watched by title; prefix:Sol holds Solstice and Particle 00."""
+    channel = [{"type": "file", "path": "out"}]
+    w = World(
+        path,
+        [
+            {"name": "all", "formats": list(FORMATS), "channels": channel},
+            {
+                "name": "physics",
+                "pages": [PHYSICS],
+                "formats": list(FORMATS),
+                "channels": channel,
+            },
+        ],
+        web={"base_url": "https://tracker.example/"},
+    )
+    for n, (pageid, title, _ns) in enumerate(members):
+        w.page(pageid, title, f"{n} is a particle.\n", -60)
+        if n % 2 == 0:
+            w.edit(pageid, f"{n} is a particle, really.\n", -50)
+    w.page(5, "Solstice", "Solstice is a moment.\n", -60)
+    w.page(20, "Lone page", "Alone.\n", -60)
+    w.watch_set(PHYSICS, members, -30)
+    w.watch_set("prefix:Sol", [(5, "Solstice", 0), members[0]], -30)
+    return w
+
+
+@pytest.fixture
+def big(tmp_path: Path):
+    w = big_world(tmp_path)
+    yield w
+    w.store.close()
+
+
+SHOWN = [f"Particle {n:02d}" for n in range(10)]
+HIDDEN = [f"Particle {n:02d}" for n in range(10, 50)]
+COUNT_LINE = "now tracking 50 pages (75 revisions stored)"
+
+
+def test_tracking_a_big_set_first_is_one_line_per_set(big: World) -> None:
+    built = big.digest("physics", 1)
+    assert built.kind == "start" and built.model is not None
+    model = built.model
+    assert model["subject"] == "physics: now tracking 50 pages of category:Physics (75 revisions)"
+    assert model["pages"] == [] and model["counts"]["pages"] == 50
+    (group,) = model["tracking"]
+    assert group == {
+        "set": PHYSICS,
+        "watch": PHYSICS,
+        "wiki": WIKI,
+        "label": PHYSICS,
+        "count": 50,
+        "revisions": 75,
+        "titles": SHOWN,
+        "more": 40,
+        "links": {"web_set": "https://tracker.example/sets/w/category:Physics"},
+    }
+    assert model["link"] == "https://tracker.example/sets/w/category:Physics"
+    assert len(built.windows) == 50  # every page's cursor still moves
+    out = render_digest(model, [*FORMATS, *CHAT])
+    titles = ", ".join(SHOWN)
+    assert f"category:Physics: {COUNT_LINE}: {titles} and 40 more" in out["text"]
+    assert "All its pages: https://tracker.example/sets/w/category:Physics" in out["text"]
+    assert "Started tracking 50 pages on 2024-03-01 06:01 UTC." in out["text"]
+    assert (
+        "- **[category:Physics](https://tracker.example/sets/w/category:Physics)**: "
+        f"{COUNT_LINE}: {titles} and 40 more" in out["markdown"]
+    )
+    em = ", ".join(f"<em>{title}</em>" for title in SHOWN)
+    assert (
+        '<strong><a href="https://tracker.example/sets/w/category:Physics" '
+        f'style="color:#0969da;">category:Physics</a></strong>: {COUNT_LINE}: {em} and 40 more'
+        in out["html"]
+    )
+    assert (
+        "• [category:Physics](https://tracker.example/sets/w/category:Physics): "
+        f"{COUNT_LINE}: {titles} and 40 more" in out["chat"]
+    )
+    assert (
+        "• <https://tracker.example/sets/w/category:Physics|category:Physics>: "
+        f"{COUNT_LINE}: {titles} and 40 more" in out["slack"]
+    )
+    for fmt, text in out.items():
+        assert "Now tracking:" not in text and "Started tracking:" not in text, fmt
+        assert not [title for title in HIDDEN if title in text], fmt
+
+
+def test_tracking_a_big_set_keeps_title_watches_one_by_one(big: World) -> None:
+    built = big.digest("all", 1)
+    assert built.model is not None
+    model = built.model
+    # Particle 00 is in both sets: told once, in the first (the config's order).
+    assert [(g["set"], g["count"], g["titles"]) for g in model["tracking"]] == [
+        (PHYSICS, 50, SHOWN),
+        ("prefix:Sol", 1, ["Solstice"]),
+    ]
+    assert [p["title"] for p in model["pages"]] == ["Lone page"]
+    assert model["counts"]["pages"] == 52
+    assert model["subject"] == "all: now tracking 52 pages (77 revisions)"
+    out = render_digest(model, [*FORMATS, *CHAT])
+    assert "prefix:Sol: now tracking 1 page (1 revision stored): Solstice\n" in out["text"]
+    assert "Lone page (w)\n" in out["text"] and "Now tracking: 1 revision stored" in out["text"]
+    assert "Now tracking: 1 revision stored" in out["markdown"]
+    assert '<p style="margin:4px 0;">Now tracking: 1 revision stored' in out["html"]
+    assert "Started tracking: Lone page (1 revision)" in out["chat"]
+    assert "Started tracking: Lone page (1 revision)" in out["slack"]
+
+
+@pytest.mark.parametrize("size", [20, 21])
+def test_tracking_is_grouped_past_twenty_pages(tmp_path: Path, size: int) -> None:
+    channel = [{"type": "file", "path": "out"}]
+    w = World(tmp_path, [{"name": "p", "pages": [PHYSICS], "channels": channel}])
+    try:
+        for pageid, title, _ns in PARTICLES[:size]:
+            w.page(pageid, title, "A particle.\n", -60)
+        w.watch_set(PHYSICS, PARTICLES[:size], -30)
+        model = w.digest("p", 1).model
+        assert model is not None
+        if size == 20:  # 20 entries: listed as always
+            assert model["tracking"] == [] and len(model["pages"]) == 20
+            assert model["subject"] == "p: now tracking 20 pages (20 revisions)"
+        else:
+            assert [g["count"] for g in model["tracking"]] == [21] and model["pages"] == []
+            assert model["subject"] == "p: now tracking 21 pages of category:Physics (21 revisions)"
+    finally:
+        w.store.close()
+
+
+def test_a_first_digest_of_title_watches_is_as_before(tmp_path: Path) -> None:
+    channel = [{"type": "file", "path": "out"}]
+    names = ["Alpha", "Beta", "Gamma"]
+    w = World(
+        tmp_path,
+        [{"name": "t", "formats": list(FORMATS), "channels": channel}],
+        watches=[{"wiki": WIKI, "title": name} for name in names],
+    )
+    try:
+        for pageid, name in enumerate(names, 1):
+            w.page(pageid, name, f"{name} text.\n", -60)
+        built = w.digest("t", 1)
+    finally:
+        w.store.close()
+    assert built.kind == "start" and built.model is not None
+    model = built.model
+    assert model["tracking"] == [] and titles(built) == names
+    assert model["subject"] == "t: now tracking 3 pages (3 revisions)"
+    out = render_digest(model, [*FORMATS, *CHAT])
+    for name in names:
+        assert f"\n{name} (w)\n" in out["text"]
+    assert out["text"].count("Now tracking: 1 revision stored, the latest ") == 3
+    assert out["markdown"].count("Now tracking: 1 revision stored, the latest ") == 3
+    assert out["html"].count("Now tracking: 1 revision stored, the latest ") == 3
+    started = "Started tracking: Alpha (1 revision), Beta (1 revision), Gamma (1 revision)"
+    assert out["chat"] == f"**{model['subject']}**\n{started}"
+    assert out["slack"] == f"*{model['subject']}*\n{started}"
+    assert "now tracking 3 pages (" not in out["text"].split("\n", 2)[2]  # no group line
+
+
+def test_pages_joining_a_set_later_are_one_line(big: World) -> None:
+    big.digest("physics", 1)
+    joining = [(300 + n, f"Newcomer {n:02d}", 0) for n in range(30)]
+    big.members(PHYSICS, [*PARTICLES, *joining], 10)
+    for pageid, title, _ns in joining:
+        big.page(pageid, title, "New.\n", 10)
+    big.edit(101, "1 is a particle, and changed.\n", 11)
+    built = big.digest("physics", 20)
+    assert built.kind == "changes" and built.model is not None
+    model = built.model
+    assert [p["title"] for p in model["pages"]] == ["Particle 01"]  # its change, as always
+    (group,) = model["tracking"]
+    assert (group["count"], group["more"]) == (30, 20)
+    assert group["titles"] == [f"Newcomer {n:02d}" for n in range(10)]
+    assert model["subject"] == (
+        "physics: 31 pages: 1 edit, 1 section changed; category:Physics: 30 pages joined"
+    )
+    out = render_digest(model, [*FORMATS, *CHAT])
+    line = "category:Physics: now tracking 30 pages (30 revisions stored): Newcomer 00, "
+    assert line in out["text"] and "Newcomer 09 and 20 more" in out["text"]
+    assert "Newcomer 09 and 20 more" in out["chat"]
+    # No entry of its own for a page that joined (the list of joins still names each).
+    for fmt in FORMATS:
+        assert "Now tracking:" not in out[fmt] and "Newcomer 10 (w)" not in out[fmt]
+    for fmt in CHAT:
+        assert ": now tracking (1 revision)" not in out[fmt]
+
+
+def test_a_hostile_title_in_a_grouped_list_stays_text(tmp_path: Path) -> None:
+    w = big_world(tmp_path, [*PARTICLES[:29], (99, HOSTILE, 0)])
+    try:
+        model = w.digest("physics", 1).model
+    finally:
+        w.store.close()
+    assert model is not None
+    (group,) = model["tracking"]
+    assert group["titles"][0] == HOSTILE  # "<" sorts first
+    out = render_digest(model, [*FORMATS, *CHAT])
+    assert "<script>" not in out["html"] and active_html(out["html"], FRAME) == []
+    escaped = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; [click](javascript:alert(1))"
+    assert f"<em>{escaped}" in out["html"]
+    assert "<script>" not in out["markdown"] and "[click](javascript" not in out["markdown"]
+    assert active_html(python_markdown_apprise(out["markdown"])) == []
+    assert "<script>" not in out["chat"] and "<script>" not in out["slack"]
+    line = f"category:Physics: now tracking 30 pages (45 revisions stored): {HOSTILE}, "
+    assert line in out["text"]
+
+
+def test_a_grouped_page_whose_poll_failed_is_named_in_the_errors(big: World) -> None:
+    watch = big.store.watch(big.wiki_id, "Particle 03")
+    big.store.update_watch(watch["id"], last_error="HTTP 503")
+    model = big.digest("physics", 1).model
+    assert model is not None and model["tracking"]
+    assert model["errors"] == ["w: Particle 03: HTTP 503"]
+    assert "! w: Particle 03: HTTP 503" in render_digest(model, ["text"])["text"]
+
+
+def test_a_cascades_templates_are_a_group_of_their_watch(big: World) -> None:
+    big.page(10, TEMPLATE, "{| class=infobox\n|}\n", -60, ns=10)
+    big.watch_set(f"cascade:{PHYSICS}", [(10, TEMPLATE, 10)], -30)
+    model = big.digest("physics", 1).model
+    assert model is not None
+    assert [(g["set"], g["label"], g["count"]) for g in model["tracking"]] == [
+        (PHYSICS, PHYSICS, 50),
+        (f"cascade:{PHYSICS}", "templates used by category:Physics", 1),
+    ]
+    # One watch: its pages and its templates.
+    assert model["subject"] == "physics: now tracking 51 pages of category:Physics (76 revisions)"
+    text = render_digest(model, ["text"])["text"]
+    assert (
+        f"templates used by category:Physics: now tracking 1 page (1 revision stored): {TEMPLATE}\n"
+        in text
+    )

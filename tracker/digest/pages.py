@@ -13,6 +13,12 @@ Membership events: a page that joined or left a selected set inside the window (
 foam joined category:Physics"). A set's first reading is no event (its pages did not join:
 the set began), nor is a template starting or ceasing to be used (the page's own diff says
 that the template was added, and the template's first digest entry that it is tracked).
+
+"Now tracking" at scale: a digest that would list more than MAX_TRACKING pages as newly
+tracked (a category's 2,000 pages in a first digest, or joining later) tells the pages that
+came with a watch set in one entry per set ("category:Physics: now tracking 2,000 pages
+(4,113 revisions stored)", the first titles, "and 1,990 more"); pages named by title are
+listed one by one as always.
 """
 
 from __future__ import annotations
@@ -22,10 +28,13 @@ from typing import Any
 from urllib.parse import quote
 
 from tracker.config import Config, Subscription, Watch, Wiki
+from tracker.model import web_title
 from tracker.store import Store
 
 CASCADE = "cascade"  # the kind of the stored set of a watch's templates ("cascade:<key>")
 USED_BY_TITLES = 3  # titles of the watched pages using a template named before "and N more"
+MAX_TRACKING = 20  # "now tracking" pages a digest lists one by one; more: told per watch set
+TRACKING_TITLES = 10  # titles of a set's newly tracked pages named before "and N more"
 
 
 @dataclass
@@ -42,6 +51,12 @@ class PageRef:
     # A template of a cascading watch: {"count", "titles", "more"} of the watched pages
     # that use it.
     used_by: dict[str, Any] | None = None
+    # The keys of the subscription's watch sets that hold it ("category:Physics",
+    # "cascade:category:Physics"), in the config's order.
+    sets: tuple[str, ...] = ()
+    # Named one by one: a title watch, or a set's page that ``pages`` names by its title.
+    # Such a page is always listed on its own, never folded into its set's "now tracking".
+    titled: bool = False
 
 
 def cascade_key(watch: Watch) -> str:
@@ -66,14 +81,17 @@ def subscription_pages(
             if whole:
                 row = store.watch_state(watch.wiki, watch.title)
                 page = store.page(row["page_id"]) if row and row["page_id"] else None
-                _add(refs, PageRef(wiki, watch.title, page, _error(watch.wiki, row)))
+                ref = PageRef(wiki, watch.title, page, _error(watch.wiki, row), titled=True)
+                _add(refs, ref)
         else:
             stored = store.find_watch_set(watch.wiki, watch.key)
             if stored is not None:
                 state = states.setdefault(watch.wiki, _WikiState(store, watch.wiki))
                 for member in _members(store, stored["id"], since):
                     if whole or member["title"] in wanted:
-                        _add(refs, state.ref(wiki, member))
+                        ref = state.ref(wiki, member)
+                        ref.sets, ref.titled = (stored["key"],), not whole
+                        _add(refs, ref)
         if watch.cascade:
             stored = store.find_watch_set(watch.wiki, cascade_key(watch))
             if stored is not None:
@@ -83,6 +101,7 @@ def subscription_pages(
                     if chosen or member["title"] in wanted:
                         ref = state.ref(wiki, member)
                         ref.used_by = state.used_by(member["pageid"])
+                        ref.sets, ref.titled = (stored["key"],), not chosen
                         _add(refs, ref)
     return list(refs.values())
 
@@ -96,6 +115,8 @@ def _add(refs: dict[object, PageRef], ref: PageRef) -> None:
         return
     known.left = known.left and ref.left
     known.used_by = known.used_by or ref.used_by
+    known.sets += tuple(key for key in ref.sets if key not in known.sets)
+    known.titled = known.titled or ref.titled
 
 
 def _members(store: Store, set_id: int, since: str | None) -> list[dict]:
@@ -218,3 +239,79 @@ def membership_summary(events: list[dict[str, Any]]) -> str:
     keys = sorted({(e["wiki"], e["set"]) for e in events})
     where = keys[0][1] if len(keys) == 1 else f"{len(keys)} watch sets"
     return f"{where}: {', '.join(parts)}"
+
+
+# --- "now tracking" per watch set --------------------------------------------------------------
+
+
+@dataclass
+class Tracking:
+    """A digest's pages as it lists them: one by one, and newly tracked per watch set."""
+
+    pages: list[dict[str, Any]]  # the page models listed one by one, in their order
+    groups: list[dict[str, Any]]  # one "now tracking" entry per watch set
+    errors: list[str]  # the last poll failures of the pages told in groups
+
+
+def tracking_groups(
+    entries: list[tuple[PageRef, dict[str, Any]]], web: str | None = None
+) -> Tracking:
+    """Fold a digest's "now tracking" pages into one entry per watch set when there are more
+    than MAX_TRACKING of them; ``entries`` are its pages with their models, ``web`` the
+    history browser's URL.
+
+    A page that came with a set is told in the first of its sets (config order), so that
+    none is counted twice; a page named by title, and every page with changes, stays
+    listed. A group: ``set`` (its key), ``watch`` (the watch's key: a cascade's templates
+    belong to their watch), ``wiki``, ``label`` (the key, with the wiki when the groups
+    come from several), ``count``, ``revisions`` (stored), ``titles`` (the first
+    TRACKING_TITLES, alphabetically), ``more`` and ``links.web_set``."""
+    if sum(bool(page["started"]) for _ref, page in entries) <= MAX_TRACKING:
+        return Tracking([page for _ref, page in entries], [], [])
+    listed: list[dict[str, Any]] = []
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    errors = []
+    for ref, page in entries:
+        if not (page["started"] and ref.sets and not ref.titled):
+            listed.append(page)
+            continue
+        grouped.setdefault((ref.wiki.name, ref.sets[0]), []).append(page)
+        if ref.error:
+            errors.append(f"{ref.wiki.name}: {ref.title}: {ref.error}")
+    several = len({wiki for wiki, _key in grouped}) > 1
+    groups = []
+    for (wiki, key), pages in grouped.items():
+        watch = key.removeprefix(f"{CASCADE}:")
+        label = f"templates used by {watch}" if watch != key else key
+        titles = sorted((page["title"] for page in pages), key=lambda t: (t.casefold(), t))
+        shown = titles[:TRACKING_TITLES]
+        groups.append(
+            {
+                "set": key,
+                "watch": watch,
+                "wiki": wiki,
+                "label": f"{label} ({wiki})" if several else label,
+                "count": len(pages),
+                "revisions": sum(page["revision_count"] or 0 for page in pages),
+                "titles": shown,
+                "more": len(pages) - len(shown),
+                "links": {
+                    "web_set": f"{web.rstrip('/')}/sets/{quote(wiki, safe='')}/{web_title(key)}"
+                    if web
+                    else None
+                },
+            }
+        )
+    return Tracking(listed, groups, errors)
+
+
+def tracking_summary(groups: list[dict[str, Any]], listed: int, total: int) -> str:
+    """What a digest with "now tracking" groups is about, for its subject: "2,000 pages of
+    category:Physics" (one watch's pages, with its templates), "2,040 pages of 2 watch
+    sets", or "2,003 pages" when pages are listed beside the groups."""
+    watches = list(dict.fromkeys((group["wiki"], group["watch"]) for group in groups))
+    if listed:
+        return f"{total:,} pages"
+    if len(watches) == 1:
+        return f"{total:,} pages of {watches[0][1]}"
+    return f"{total:,} pages of {len(watches)} watch sets"

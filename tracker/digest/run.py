@@ -51,7 +51,13 @@ from tracker.digest.model import (
     section_title,
     started_model,
 )
-from tracker.digest.pages import membership_events, membership_summary, subscription_pages
+from tracker.digest.pages import (
+    membership_events,
+    membership_summary,
+    subscription_pages,
+    tracking_groups,
+    tracking_summary,
+)
 from tracker.digest.render import render_digest
 from tracker.digest.secrets import redact
 from tracker.errors import CursorMoved
@@ -137,7 +143,8 @@ def build(
         else:
             window.model = changes_model(store, config, sub, window, clock)
         windows.append(window)
-    shown = [w.model for w in windows if w.model is not None]
+    entries = [(w.ref, w.model) for w in windows if w.model is not None]
+    shown = [model for _ref, model in entries]
     membership = []
     if events_since is not None:
         membership = membership_events(store, config, sub, events_since, utc_stamp(now))
@@ -168,6 +175,8 @@ def build(
     counts["pages"] = (
         len(shown) if shown else len(windows) or len(subscription_pages(store, config, sub))
     )
+    # More than a few pages newly tracked (a category's first digest): one entry per set.
+    tracking = tracking_groups(entries, config.web.base_url)
     model = {
         "subscription": sub.name,
         "kind": kind,
@@ -177,22 +186,27 @@ def build(
         "since": clock.local(min(starts)) if starts else None,
         "until": clock.local(max(ends)) if ends else None,
         "counts": counts,
-        "pages": shown,
+        "pages": tracking.pages,
+        # The pages newly tracked per watch set, when too many to list (pages.Tracking).
+        "tracking": tracking.groups,
         # Pages that joined or left a watch set in the window (pages.membership_events).
         "membership": membership,
-        "errors": _few(errors),
+        "errors": _few(errors + tracking.errors),
         "sections_filter": list(sub.sections),
         "view": sub.view,  # what each changed section shows: "reader", "wikitext" or "both"
         "links": {"web": config.web.base_url.rstrip("/") if config.web.base_url else None},
     }
     model["subject"] = subject(model)
-    first = shown[0]["links"] if shown else {}
-    model["link"] = (
-        first.get("web_diff")
-        or first.get("wiki_diff")
-        or first.get("web_page")
-        or first.get("wiki_page")
-        or (membership[0]["links"]["wiki_page"] if membership else None)
+    # The first page listed, else the first set's page in the history browser.
+    firsts = [*tracking.pages[:1], *tracking.groups[:1], *shown[:1], *membership[:1]]
+    model["link"] = next(
+        (
+            links[key]
+            for links in (item["links"] for item in firsts)
+            for key in ("web_diff", "wiki_diff", "web_page", "wiki_page", "web_set")
+            if links.get(key)
+        ),
+        None,
     )
     return Built(kind, model, windows, checked)
 
@@ -220,12 +234,17 @@ def subject(model: dict[str, Any]) -> str:
     name, pages, counts = model["subscription"], model["pages"], model["counts"]
     if model["kind"] == "heartbeat":
         return f"{name}: nothing changed"
+    groups = model.get("tracking") or []
     what = pages[0]["title"] if len(pages) == 1 else f"{len(pages)} pages"
-    if len(pages) == 1 and pages[0].get("used_by"):
+    if groups:
+        what = tracking_summary(groups, len(pages), counts["pages"])
+    elif len(pages) == 1 and pages[0].get("used_by"):
         what += f" (used by {_watched_pages(pages[0]['used_by']['count'])})"
     if model["kind"] == "start":
         revisions = sum(p["revision_count"] or 0 for p in pages)
-        return f"{name}: now tracking {what} ({revisions} revision{'s' * (revisions != 1)})"
+        revisions += sum(group["revisions"] for group in groups)
+        number = f"{revisions:,}" if groups else str(revisions)  # small digests: as before
+        return f"{name}: now tracking {what} ({number} revision{'s' * (revisions != 1)})"
     membership = model.get("membership") or []
     edits, sections = counts["edits"], counts["sections"]
     if membership and not (edits or sections):
