@@ -622,3 +622,117 @@ def test_a_cascades_templates_are_a_group_of_their_watch(big: World) -> None:
         f"templates used by category:Physics: now tracking 1 page (1 revision stored): {TEMPLATE}\n"
         in text
     )
+
+
+# --- joined and left per watch set ----------------------------------------------------------------
+
+NEWCOMERS = [(300 + n, f"Newcomer {n:02d}", 0) for n in range(50)]
+GROUP_SPAN = "between 2024-03-01 06:10 and 06:40 UTC"
+
+
+def churn(w: World, joining: list[tuple[int, str, int]] = NEWCOMERS, leaving: int = 30) -> None:
+    """After a first digest of big_world: half of ``joining`` join at 06:10, the rest at
+    06:40, when the last ``leaving`` particles leave; none of them is polled yet."""
+    w.digest("physics", 1)
+    half = len(joining) // 2
+    w.members(PHYSICS, [*PARTICLES, *joining[:half]], 10)
+    w.members(PHYSICS, [*PARTICLES[: len(PARTICLES) - leaving], *joining], 40)
+
+
+def test_many_joins_and_leaves_are_one_line_per_set_and_event(big: World) -> None:
+    churn(big)
+    built = big.digest("physics", 50)
+    assert built.kind == "changes" and built.model is not None
+    model = built.model
+    assert model["subject"] == "physics: category:Physics: 50 pages joined, 30 left"
+    # Every event stays in `membership` (the webhook's JSON); the groups come beside it.
+    assert len(model["membership"]) == 80
+    web_set = "https://tracker.example/sets/w/category:Physics"
+    joined, left = model["membership_groups"]
+    assert joined == {
+        "set": PHYSICS,
+        "wiki": WIKI,
+        "label": PHYSICS,
+        "event": "joined",
+        "count": 50,
+        "titles": [f"Newcomer {n:02d}" for n in range(10)],
+        "more": 40,
+        "first": stamp(10),
+        "last": stamp(40),
+        "time": GROUP_SPAN,
+        "links": {"web_set": web_set},
+    }
+    assert (left["event"], left["count"], left["more"]) == ("left", 30, 20)
+    assert left["titles"] == [f"Particle {n:02d}" for n in range(20, 30)]
+    assert left["time"] == "at 2024-03-01 06:40 UTC"
+    assert model["link"] == web_set
+    out = render_digest(model, [*FORMATS, *CHAT])
+    news = ", ".join(f"Newcomer {n:02d}" for n in range(10))
+    gone = ", ".join(f"Particle {n:02d}" for n in range(20, 30))
+    joins = f"50 pages joined {GROUP_SPAN}: {news} and 40 more"
+    leaves = f"30 pages left at 2024-03-01 06:40 UTC: {gone} and 20 more"
+    assert f"  + {PHYSICS}: {joins}\n    All its pages: {web_set}\n" in out["text"]
+    assert f"  - {PHYSICS}: {leaves}\n" in out["text"]
+    assert f"- **[{PHYSICS}]({web_set})**: {joins}" in out["markdown"]
+    assert f"- **[{PHYSICS}]({web_set})**: {leaves}" in out["markdown"]
+    em = ", ".join(f"<em>Newcomer {n:02d}</em>" for n in range(10))
+    assert (
+        f'<strong><a href="{web_set}" style="color:#0969da;">{PHYSICS}</a></strong>: 50 pages '
+        '<strong style="color:#116329;">joined</strong> '
+        f'<span style="color:#57606a;font-size:13px;">{GROUP_SPAN}</span>: {em} and 40 more'
+        in out["html"]
+    )
+    assert '<strong style="color:#82071e;">left</strong>' in out["html"]
+    assert f"• [{PHYSICS}]({web_set}): {joins}" in out["chat"]
+    assert f"• [{PHYSICS}]({web_set}): {leaves}" in out["chat"]
+    assert f"• <{web_set}|{PHYSICS}>: {joins}" in out["slack"]
+    assert f"• <{web_set}|{PHYSICS}>: {leaves}" in out["slack"]
+    hidden = [f"Newcomer {n:02d}" for n in range(10, 50)]
+    hidden += [f"Particle {n:02d}" for n in range(30, 50)]
+    for fmt, text in out.items():
+        assert not [title for title in hidden if title in text], fmt
+        assert "Newcomer 00 joined" not in text, fmt  # no line per event
+
+
+@pytest.mark.parametrize("size", [20, 21])
+def test_membership_is_grouped_past_twenty_events(tmp_path: Path, size: int) -> None:
+    w = big_world(tmp_path)
+    try:
+        churn(w, NEWCOMERS[:size], leaving=0)
+        model = w.digest("physics", 50).model
+    finally:
+        w.store.close()
+    assert model is not None and len(model["membership"]) == size
+    out = render_digest(model, [*FORMATS, *CHAT])
+    if size == 20:  # 20 events: a line each, as always
+        assert model["membership_groups"] == []
+        assert model["subject"] == "physics: category:Physics: 20 pages joined"
+        assert out["text"].count(" joined category:Physics (w), ") == 20
+        assert out["chat"].count(" joined category:Physics\n") == 20
+    else:
+        assert [(g["event"], g["count"]) for g in model["membership_groups"]] == [("joined", 21)]
+        assert model["subject"] == "physics: category:Physics: 21 pages joined"
+        assert " joined category:Physics (w), " not in out["text"]
+        assert f"{PHYSICS}: 21 pages joined {GROUP_SPAN}: Newcomer 00, " in out["text"]
+        assert "Newcomer 09 and 11 more" in out["text"]
+
+
+def test_a_hostile_title_in_grouped_membership_stays_text(tmp_path: Path) -> None:
+    w = big_world(tmp_path)
+    try:
+        churn(w, [*NEWCOMERS[:24], (99, HOSTILE, 0)], leaving=0)
+        model = w.digest("physics", 50).model
+    finally:
+        w.store.close()
+    assert model is not None
+    (group,) = model["membership_groups"]
+    assert group["titles"][0] == HOSTILE  # "<" sorts first
+    out = render_digest(model, [*FORMATS, *CHAT])
+    assert "<script>" not in out["html"] and active_html(out["html"], FRAME) == []
+    escaped = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; [click](javascript:alert(1))"
+    assert f"<em>{escaped} **b** &amp; `c` # h</em>, <em>Newcomer 00</em>" in out["html"]
+    assert "<script>" not in out["markdown"] and "[click](javascript" not in out["markdown"]
+    assert active_html(python_markdown_apprise(out["markdown"])) == []
+    assert "<script>" not in out["chat"] and "[click](javascript" not in out["chat"]
+    assert "<script>" not in out["slack"] and "&lt;script&gt;" in out["slack"]  # no links
+    assert f"{PHYSICS}: 25 pages joined {GROUP_SPAN}: {HOSTILE}, Newcomer 00" in out["text"]

@@ -102,6 +102,16 @@ class Clock:
         moment = parse_stamp(value) if isinstance(value, str) else value
         return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M %Z")
 
+    def span(self, first: str, last: str) -> str:
+        """When a run of events happened: "at 2026-03-01 06:10 UTC", "between 2026-03-01
+        06:10 and 09:40 UTC" (one day), or both times in full."""
+        start, end = (parse_stamp(value).astimezone(self.zone) for value in (first, last))
+        if start.strftime("%Y-%m-%d %H:%M") == end.strftime("%Y-%m-%d %H:%M"):
+            return f"at {self.local(start)}"
+        if start.date() == end.date() and start.tzname() == end.tzname():
+            return f"between {start:%Y-%m-%d %H:%M} and {end:%H:%M %Z}"
+        return f"between {self.local(start)} and {self.local(end)}"
+
 
 @dataclass
 class Links:

@@ -18,7 +18,9 @@ that the template was added, and the template's first digest entry that it is tr
 tracked (a category's 2,000 pages in a first digest, or joining later) tells the pages that
 came with a watch set in one entry per set ("category:Physics: now tracking 2,000 pages
 (4,113 revisions stored)", the first titles, "and 1,990 more"); pages named by title are
-listed one by one as always.
+listed one by one as always. Likewise more than MAX_TRACKING membership events are told
+in one entry per set and event ("category:Physics: 2,000 pages joined: Aardvark, … and
+1,990 more").
 """
 
 from __future__ import annotations
@@ -226,19 +228,66 @@ def page_url(wiki: Wiki, title: str) -> str | None:
 def membership_summary(events: list[dict[str, Any]]) -> str:
     """The one line of a digest's membership events: "Quantum foam joined
     category:Physics", "category:Physics: 2 pages joined, 1 left", "2 watch sets: 3 pages
-    joined"."""
+    joined", "category:Physics: 2,000 pages joined, 1 left"."""
     if len(events) == 1:
         return str(events[0]["text"])
     joined = sum(e["event"] == "joined" for e in events)
     left = len(events) - joined
     parts = []
     if joined:
-        parts.append(f"{joined} page{'s' * (joined != 1)} joined")
+        parts.append(f"{joined:,} page{'s' * (joined != 1)} joined")
     if left:
-        parts.append(f"{left} left" if joined else f"{left} page{'s' * (left != 1)} left")
+        parts.append(f"{left:,} left" if joined else f"{left:,} page{'s' * (left != 1)} left")
     keys = sorted({(e["wiki"], e["set"]) for e in events})
     where = keys[0][1] if len(keys) == 1 else f"{len(keys)} watch sets"
     return f"{where}: {', '.join(parts)}"
+
+
+def membership_groups(events: list[dict[str, Any]], web: str | None = None) -> list[dict[str, Any]]:
+    """Fold a digest's membership events into one entry per set and event when there are
+    more than MAX_TRACKING of them (a bot adding 2,000 pages to a maintenance category);
+    none when they are few enough to list. ``events`` are membership_events' (time order),
+    ``web`` the history browser's URL.
+
+    A group: ``set``, ``wiki``, ``label`` (the key, with the wiki when the events come from
+    several), ``event`` ("joined" | "left"), ``count``, ``titles`` (the first
+    TRACKING_TITLES, alphabetically), ``more``, ``first`` and ``last`` (the stamps of its
+    first and last event) and ``links.web_set``; in the order each set first appears, its
+    joins before its leaves."""
+    if len(events) <= MAX_TRACKING:
+        return []
+    grouped: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+    for event in events:
+        by_event = grouped.setdefault((event["wiki"], event["set"]), {"joined": [], "left": []})
+        by_event[event["event"]].append(event)
+    several = len({wiki for wiki, _key in grouped}) > 1
+    groups = []
+    for (wiki, key), by_event in grouped.items():
+        for kind, members in by_event.items():
+            if not members:
+                continue
+            titles = sorted((e["title"] for e in members), key=lambda t: (t.casefold(), t))
+            shown = titles[:TRACKING_TITLES]
+            groups.append(
+                {
+                    "set": key,
+                    "wiki": wiki,
+                    "label": f"{key} ({wiki})" if several else key,
+                    "event": kind,
+                    "count": len(members),
+                    "titles": shown,
+                    "more": len(members) - len(shown),
+                    "first": members[0]["at"],
+                    "last": members[-1]["at"],
+                    "links": {"web_set": set_url(web, wiki, key)},
+                }
+            )
+    return groups
+
+
+def set_url(web: str | None, wiki: str, key: str) -> str | None:
+    """A watch set's page in the history browser, None without its URL."""
+    return f"{web.rstrip('/')}/sets/{quote(wiki, safe='')}/{web_title(key)}" if web else None
 
 
 # --- "now tracking" per watch set --------------------------------------------------------------
@@ -295,11 +344,7 @@ def tracking_groups(
                 "revisions": sum(page["revision_count"] or 0 for page in pages),
                 "titles": shown,
                 "more": len(pages) - len(shown),
-                "links": {
-                    "web_set": f"{web.rstrip('/')}/sets/{quote(wiki, safe='')}/{web_title(key)}"
-                    if web
-                    else None
-                },
+                "links": {"web_set": set_url(web, wiki, key)},
             }
         )
     return Tracking(listed, groups, errors)

@@ -53,6 +53,7 @@ from tracker.digest.model import (
 )
 from tracker.digest.pages import (
     membership_events,
+    membership_groups,
     membership_summary,
     subscription_pages,
     tracking_groups,
@@ -177,6 +178,11 @@ def build(
     )
     # More than a few pages newly tracked (a category's first digest): one entry per set.
     tracking = tracking_groups(entries, config.web.base_url)
+    # More than a few pages joining or leaving (a bot filling a category): one entry per
+    # set and event; `membership` still holds every event for the webhook's consumers.
+    joins = membership_groups(membership, config.web.base_url)
+    for group in joins:
+        group["time"] = clock.span(group["first"], group["last"])
     model = {
         "subscription": sub.name,
         "kind": kind,
@@ -191,6 +197,9 @@ def build(
         "tracking": tracking.groups,
         # Pages that joined or left a watch set in the window (pages.membership_events).
         "membership": membership,
+        # The same, per set and event, when too many to list (pages.membership_groups):
+        # the formats show these instead of the list; empty when the list is shown.
+        "membership_groups": joins,
         "errors": _few(errors + tracking.errors),
         "sections_filter": list(sub.sections),
         "view": sub.view,  # what each changed section shows: "reader", "wikitext" or "both"
@@ -198,7 +207,7 @@ def build(
     }
     model["subject"] = subject(model)
     # The first page listed, else the first set's page in the history browser.
-    firsts = [*tracking.pages[:1], *tracking.groups[:1], *shown[:1], *membership[:1]]
+    firsts = [*tracking.pages[:1], *tracking.groups[:1], *shown[:1], *joins[:1], *membership[:1]]
     model["link"] = next(
         (
             links[key]
