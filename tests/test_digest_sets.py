@@ -570,7 +570,7 @@ def test_pages_joining_a_set_later_are_one_line(big: World) -> None:
     line = "category:Physics: now tracking 30 pages (30 revisions stored): Newcomer 00, "
     assert line in out["text"] and "Newcomer 09 and 20 more" in out["text"]
     assert "Newcomer 09 and 20 more" in out["chat"]
-    # No entry of its own for a page that joined (the list of joins still names each).
+    # No entry of its own for a page that joined (the joins are one grouped line too).
     for fmt in FORMATS:
         assert "Now tracking:" not in out[fmt] and "Newcomer 10 (w)" not in out[fmt]
     for fmt in CHAT:
