@@ -400,8 +400,10 @@ def test_ingest_word_counts_of_a_pair_seen_again_are_the_same_and_bounded(monkey
     new = "== A ==\\nThe quick red fox leaps over the lazy dog today.\\n"
     full = diff_texts(old, new).sections[0]
     calls = []
-    real = diff_module.word_diff
-    monkeypatch.setattr(diff_module, "word_diff", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = diff_module.word_counts
+    monkeypatch.setattr(
+        diff_module, "word_counts", lambda *a, **k: calls.append(a) or real(*a, **k)
+    )
     diff_module._COUNTS.clear()
     monkeypatch.setattr(diff_module, "_counts_chars", 0)
     for _ in range(3):  # vandalism, revert, vandalism again...
@@ -417,3 +419,31 @@ def test_ingest_word_counts_of_a_pair_seen_again_are_the_same_and_bounded(monkey
         diff_texts(old, new + f"x{n} " * 5, detail=False)
     assert diff_module._counts_chars <= 2000 and len(diff_module._COUNTS) < 20  # oldest gone
     assert sum(len(a) + len(b) for a, b in diff_module._COUNTS) == diff_module._counts_chars
+
+
+def _ingest(texts: list[str], detail: bool) -> list:
+    """What the store keeps of each consecutive pair's diff: ids, paths, kinds, counts."""
+    _clear_caches()
+    out, ids = [], None
+    for n, text in enumerate(texts):
+        result = diff_texts(texts[n - 1] if n else None, text, ids, f"{n}.", detail=detail)
+        out.append(
+            [{k: v for k, v in entry.items() if k != "changes"} for entry in result.sections]
+            + [result.new_ids]
+        )
+        ids = result.new_ids
+    return out
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_ingest_diff_is_what_the_whole_diff_says_on_random_edits(seed):
+    # The ingest path (no detail) takes the edited section's edit from the texts' common
+    # start and end and the outline from the sections kept: the same ids, kinds and counts.
+    rng = random.Random(100 + seed)
+    for _ in range(25):
+        texts = [_article(rng)]
+        for _ in range(10):
+            texts.append(
+                texts[-2] if rng.random() < 0.1 and len(texts) > 1 else _mutate(rng, texts[-1])
+            )
+        assert _ingest(texts, detail=False) == _ingest(texts, detail=True)

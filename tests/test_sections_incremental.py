@@ -243,3 +243,117 @@ def test_edits_are_only_from_the_text_split_from():
     assert edits(new, old) == {1: (1, (12, 15, "deux"))}
     assert edits(new, "another text") == {}
     assert edits("never split", old) == {}
+
+
+# ---- the usual edit: one section's body ----------------------------------------------------
+
+
+def _inside(old: str, new: str) -> sections._Split | None:
+    """What the shortcut for an edit inside one section makes of `new`, split from `old`."""
+    sections._CACHE.clear()
+    sections._ENDS = ("", "", 0, 0)
+    split(old)
+    return sections._split_inside(old, sections._cached(old, DEFAULT_TAGS), new, DEFAULT_TAGS)
+
+
+def _same_as_alone(new: str, got: sections._Split) -> None:
+    want = _alone(new)
+    assert got.sections == want.sections
+    assert (got.starts, got.heads, got.cuts) == (want.starts, want.heads, want.cuts)
+    assert list(got.counts) == list(want.counts)
+    assert _quiet_lines(new, got).items() <= _quiet_lines(new, want).items()
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(
+    st.lists(st.sampled_from(_TOKENS + _PLAIN), max_size=40).map("".join),
+    st.integers(0, 400),
+    st.integers(0, 5),
+    st.lists(st.sampled_from(_TOKENS + _PLAIN), max_size=3).map("".join),
+)
+def test_split_inside_one_section_is_split_alone(old, at, length, inserted):
+    # When it answers, the shortcut's split is the split from scratch; when it does not,
+    # the walk does (the other tests).
+    at = min(at, len(old))
+    new = old[:at] + inserted + old[at + length :]
+    if new == old:
+        return
+    got = _inside(old, new)
+    if got is not None:
+        _same_as_alone(new, got)
+        old_sections = split(old)
+        for index, (j, (start, end, added)) in got.edits.items():
+            before = old_sections[j].text
+            assert got.sections[index].text == before[:start] + added + before[end:]
+
+
+def test_split_inside_one_section_answers_for_the_usual_edits():
+    rng = random.Random(3)
+    answered = tried = 0
+    for _ in range(200):
+        text = _text(rng)
+        new = _edit(rng, text)
+        if new == text:
+            continue
+        tried += 1
+        got = _inside(text, new)
+        if got is not None:
+            answered += 1
+            _same_as_alone(new, got)
+    assert answered > tried // 3
+    # Markup edited in a long section: scanned from the quiet line before the edit.
+    body = "".join(f"Line {k} with [[a link]] and {{{{a|template}}}}.\n" for k in range(200))
+    old = f"Lead.\n== One ==\n{body}== Two ==\nEnd.\n"
+    for new in (
+        old.replace("Line 3 with", "Line 3 {{new}} with"),
+        old.replace("End.", "End {{x|y}}."),  # (the last section: nothing after to scan)
+        old.replace("Lead.", "Lead [[z]]."),
+    ):
+        got = _inside(old, new)
+        assert got is not None
+        _same_as_alone(new, got)
+    # A heading added or edited, a section's last line removed, a construct left open
+    # over the next heading: the walk's business.
+    for new in (
+        old.replace("Line 3 with", "Line 3\n== New ==\nwith"),
+        old.replace("== One ==", "== Once =="),
+        old.replace("Line 199 with [[a link]] and {{a|template}}.\n", ""),
+        old.replace("Line 199 with", "Line 199 {{open with"),
+    ):
+        assert _inside(old, new) is None
+        _check(old, new)
+
+
+def test_split_inside_the_last_section_keeps_its_quiet_lines_before_the_edit():
+    # Nothing after the edit to scan (no heading line): the quiet lines before it are still
+    # quiet, and the next edit there is scanned from the line before it, not the section's.
+    body = "".join(f"Line {k} with {{{{a|template}}}}.\n" for k in range(50))
+    texts = [f"== One ==\nx\n== Two ==\n{body}"]
+    texts.append(texts[-1].replace("Line 40 with", "Line 40 {{b}} with"))
+    texts.append(texts[-1].replace("Line 45 with", "Line 45 {{c}} with"))
+    sections._CACHE.clear()
+    split(texts[0])
+    for old, new in zip(texts, texts[1:], strict=False):
+        got = sections._split(new, DEFAULT_TAGS, old)
+        _same_as_alone(new, got)
+    quiet = _quiet_lines(texts[1], sections._cached(texts[1], DEFAULT_TAGS))
+    assert texts[1].index("Line 39") in quiet and texts[1].index("Line 41") not in quiet
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        # The only line starting with "=" edited away, in the last section: a split from
+        # scratch keeps no quiet line then, nor does the shortcut.
+        (
+            "\t-</ref\nds  treaty:here. <includeonly>\n=word ==\n<ref>=x=ya\n4[[a]]=\nfoo. ",
+            "\t-</ref\nds  treaty:here. <includeonlyx  =word ==\n<ref>=x=ya\n4[[a]]=\nfoo. ",
+        ),
+        (
+            "éb c{{}}'' == H5 ==\n<includeonly>/</re-->ta alpha:betx,eta    \n== H2==\n=== h",
+            "éb c{{}}'' == H5 ==\n<includeonly>/</re-->ta alpha:b== h",
+        ),
+    ],
+)
+def test_split_inside_one_section_when_no_heading_line_is_left(old, new):
+    _check(old, new)

@@ -10,11 +10,13 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from tracker.text import worddiff
 from tracker.text.worddiff import (
     apply_word_diff,
     count_section_words,
     count_words,
     overlay,
+    word_counts,
     word_diff,
 )
 
@@ -80,11 +82,17 @@ def test_count_words():
     assert count_words(" ,.;\n ") == 0
 
 
-@given(st.text(alphabet=st.characters(max_codepoint=0x7F)) | st.text())
+@given(
+    st.text(alphabet=st.characters(max_codepoint=0x7F))
+    | st.text(alphabet=st.characters(max_codepoint=0xFF))
+    | st.text()
+)
 @example("snake_case x2 \x0b\x0c\r\t-- a.b")
 @example("déjà vu — 1,5 km")
+@example("Straße, ½ µm, ª º ¹ × ÷ \xa0\x85 naïve")
 def test_count_words_is_the_count_of_word_runs(text: str) -> None:
-    """The ASCII fast path counts what the pattern \\w+ finds, whatever the characters."""
+    """The ASCII and Latin-1 fast paths count what the pattern \\w+ finds, whatever the
+    characters."""
     assert count_words(text) == len(re.findall(r"\w+", text))
     assert count_section_words(text) == count_words(text)
 
@@ -220,3 +228,80 @@ def test_word_diff_with_the_edit_known_is_the_same(seed):
         edit = (start, end, new[start : end + len(new) - len(old)])
         assert old[:start] + edit[2] + old[end:] == new
         assert word_diff(old, new, edit) == word_diff(old, new), (old, new, edit)
+
+
+# ---- the shortcuts are the general diff --------------------------------------------------
+
+# fmt: off
+_MARKS = ["a", "b", "the", "cat", " ", "  ", ". ", "! ", "? ", ".", "?!", "3.5", "\n", "\n\n",
+          "\t", "\xa0", ",", "é", "x y", "Dog. ", "\u2028", "\r\n", "\r", "[[x]]", "{{y|z}}",
+          "Foo bar. Baz", " \n", ".\n", "_", "—"]
+# fmt: on
+_MARKED = st.lists(st.sampled_from(_MARKS), max_size=60).map("".join)
+
+
+@st.composite
+def _one_edit(draw):
+    """A text, the same text with one stretch replaced, and an edit saying so (the
+    narrowest, or one a little wider)."""
+    old = draw(_MARKED)
+    at = draw(st.integers(0, len(old)))
+    gone = draw(st.integers(0, min(8, len(old) - at)))
+    new = old[:at] + draw(_MARKED.filter(lambda s: len(s) < 30)) + old[at + gone :]
+    head, tail = _common_ends(old, new)
+    start, end = head, len(old) - tail
+    if draw(st.booleans()):
+        start = max(0, start - draw(st.integers(0, 3)))
+        end = min(len(old), end + draw(st.integers(0, 3)))
+    return old, new, (start, end, new[start : end + len(new) - len(old)])
+
+
+def _general(old: str, new: str) -> list[dict]:
+    """word_diff without its shortcuts: every level splits all it is given, lines first."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(worddiff, "_SEARCH_ENDS", 1 << 62)  # no common start and end searched
+        patch.setattr(worddiff, "_AROUND", 1 << 62)  # no shared sentences and words cut off
+        patch.setattr(worddiff, "_SENTENCES_APART", re.compile(""))  # every line split
+        return word_diff(old, new)
+
+
+@settings(max_examples=600, deadline=None, database=None)
+@given(_one_edit())
+@example(("a. b c. d", "a. b x c. d", (5, 5, "x ")))
+@example(("x\n\xa0y", "x\n\xa0z", (3, 4, "z")))
+@example(("a  b", "a  cb", (3, 3, "c")))
+def test_word_diff_shortcuts_are_the_general_diff(case):
+    # Lines, sentences and words around an edit are cut off before they are split (at
+    # places where both texts split the same), a line or sentence alone is not split into
+    # sentences: the same operations, and the same counts without them.
+    old, new, edit = case
+    start, end, added = edit
+    assert old[:start] + added + old[end:] == new
+    if old == new:
+        return
+    want = _general(old, new)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(worddiff, "_SEARCH_ENDS", 0)
+        patch.setattr(worddiff, "_AROUND", 0)
+        for known in (None, edit):
+            assert word_diff(old, new, known) == want
+            added = sum(count_words(op["text"]) for op in want if op["type"] == "insert")
+            removed = sum(count_words(op["text"]) for op in want if op["type"] == "delete")
+            assert word_counts(old, new, known) == (added, removed)
+
+
+def test_word_diff_shortcuts_on_long_paragraphs():
+    # The sizes at which the shortcuts are taken by default: a sentence edited in a long
+    # paragraph, a line in a long text.
+    rng = random.Random(5)
+    sentences = [" ".join(rng.choice(["alpha", "beta", "[[gamma]]", "{{d}}"]) for _ in range(12))
+                 + rng.choice([". ", "! ", "? "]) for _ in range(40)]  # fmt: skip
+    old = "".join(sentences[:20]) + "\n" + "".join(sentences[20:]) + "\n"
+    for _ in range(200):
+        at = rng.randrange(len(old))
+        new = old[:at] + rng.choice(["x", " new words. ", "", "\n"]) + old[at + rng.randint(0, 9) :]
+        if new != old:
+            assert word_diff(old, new) == _general(old, new)
+            head, tail = _common_ends(old, new)
+            edit = (head, len(old) - tail, new[head : len(new) - tail])
+            assert word_diff(old, new, edit) == _general(old, new)

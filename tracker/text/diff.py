@@ -89,16 +89,17 @@ import threading
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import compress, count
 from typing import Any
 
 from tracker.text import display
 from tracker.text.display import describe_change, section_label
 from tracker.text.lineage import content, match_sections, moved_sections
-from tracker.text.sections import Edit, Section, edits, split
+from tracker.text.sections import Edit, Section, common_ends, edits, split
 from tracker.text.semantic import page_changes, semantic_changes
 from tracker.text.siteinfo import SiteInfo
 from tracker.text.wikiparse import Budget
-from tracker.text.worddiff import count_section_words, count_words, word_diff
+from tracker.text.worddiff import count_section_words, count_words, word_counts, word_diff
 
 __all__ = ["TextDiff", "content", "diff_texts", "match_sections", "render_text"]
 
@@ -160,12 +161,17 @@ def diff_texts(
     if new_ids is not None and len(new_ids) == len(new):
         where = {sid: i for i, sid in enumerate(old_ids)}
         known = {j: where[sid] for j, sid in enumerate(new_ids) if sid in where}
-    match = match_sections(old, new, known)
-    if len(match) == len(old) == len(new) and all(map(operator.eq, match, match.values())):
-        new_ids = list(old_ids)  # the same outline (the usual edit): section j is section j
+    if not known and _kept_outline(old, new):
+        # The usual edit: the split kept every section but the one edited, in its place.
+        match, new_ids, moved = {j: j for j in range(len(new))}, list(old_ids), set()
     else:
-        new_ids = [old_ids[match[j]] if j in match else f"{id_prefix}{j}" for j in range(len(new))]
-    moved = moved_sections(old, new, match, old_ids, new_ids)
+        match = match_sections(old, new, known)
+        if len(match) == len(old) == len(new) and all(map(operator.eq, match, match.values())):
+            new_ids = list(old_ids)  # the same outline: section j is section j
+        else:
+            new_ids = [old_ids[match[j]] if j in match else f"{id_prefix}{j}"
+                       for j in range(len(new))]  # fmt: skip
+        moved = moved_sections(old, new, match, old_ids, new_ids)
 
     # New order; each removed section right after the new place of its old predecessor.
     removed_after: dict[int, list[int]] = defaultdict(list)
@@ -191,6 +197,8 @@ def diff_texts(
             # An edit tracker.text.sections saw, if it is of the old section this one is matched to.
             found = new_edits.get(j)
             edit = found[1] if found is not None and found[0] == i else None
+            if edit is None and not detail:
+                edit = _texts_edit(old_text, new_text, old, i, new, j)
             entries.append(
                 _pair(old[i], section, new_ids[j], j in moved, edit, site, budget, detail)
             )
@@ -353,7 +361,7 @@ def _word_counts(old: str, new: str, edit: Edit | None) -> tuple[int, int]:
         if found is not None:
             _COUNTS.move_to_end(key)
             return found
-    counts = _counts(word_diff(old, new, edit))
+    counts = word_counts(old, new, edit)
     size = len(old) + len(new)
     if size > _COUNTS_MAX_CHARS // 8:
         return counts  # (one huge pair does not push out the rest)
@@ -379,6 +387,38 @@ def _unchanged(old: Section, new: Section, section_id: str, moved: bool) -> dict
         "words_removed": 0,
         "changes": [],
     }
+
+
+def _kept_outline(old: list[Section], new: list[Section]) -> bool:
+    """Whether the new sections are the old ones (the same objects: tracker.text.sections keeps
+    what an edit left alone) but at most one, with the same path and parent: then each is
+    matched to the old one in its place, and none moved (as tracker.text.lineage finds)."""
+    if len(old) != len(new):
+        return False
+    changed = list(compress(count(), map(operator.is_not, old, new)))
+    if len(changed) > 1:
+        return False
+    return not changed or (
+        old[changed[0]].path == new[changed[0]].path
+        and old[changed[0]].parent == new[changed[0]].parent
+    )
+
+
+def _texts_edit(
+    old_text: str, new_text: str, old: list[Section], i: int, new: list[Section], j: int
+) -> Edit | None:
+    """The edit of old section i's text that makes new section j's, if the one stretch where
+    the two revisions differ (their common start and end) is in both, at the same place."""
+    prefix, same = common_ends(old_text, new_text)
+    same = min(same, len(old_text) - prefix, len(new_text) - prefix)
+    at = sum(len(s.text) for s in old[:i])
+    if at != sum(len(s.text) for s in new[:j]) or prefix < at:
+        return None
+    start, end = prefix - at, len(old_text) - same - at
+    added = new_text[prefix : len(new_text) - same]
+    if end > len(old[i].text) or len(new[j].text) != len(old[i].text) - (end - start) + len(added):
+        return None  # (the stretch is not all in them)
+    return start, end, added
 
 
 def _content_edit(

@@ -21,7 +21,9 @@ edited in plain words, whole [[links]] or lines need no scan (`_quiet_edit`), an
 rest is scanned: from the last line before the edit where nothing is open (`_calm_line`) to
 the first line after it where nothing is open here and in the old text, whose rest is
 the old text's (`_resume_points`); tests/test_sections_incremental.py compares it with a
-split from scratch.
+split from scratch. The usual edit, inside one section's body, is placed by the common
+start and end of the two texts (`common_ends`, also what the word diff of that section
+starts from) and its section alone is looked at (`_split_inside`).
 """
 
 from __future__ import annotations
@@ -29,15 +31,23 @@ from __future__ import annotations
 import bisect
 import operator
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from itertools import repeat
 from typing import NamedTuple
 
-from tracker.text.headings import _SIMPLE_LINK, DEFAULT_TAGS, Heading, Quiet, scan_quiet
+from tracker.text.headings import (
+    _SIMPLE_LINK,
+    DEFAULT_TAGS,
+    Heading,
+    Quiet,
+    QuietScan,
+    scan_quiet,
+)
 from tracker.text.headline import LinkKinds, heading_text
 
-__all__ = ["DEFAULT_TAGS", "Edit", "Section", "edits", "heading_text", "split"]
+__all__ = ["DEFAULT_TAGS", "Edit", "Section", "common_ends", "edits", "heading_text", "split"]
 
 
 @dataclass(frozen=True)
@@ -204,6 +214,107 @@ def _ordered(starts: list[int]) -> bool:
     return all(map(operator.lt, starts[1:], starts[2:]))
 
 
+def _split_inside(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> _Split | None:
+    """`_split_from` in the usual case, without its walk: `text` is `old_text` edited in one
+    section, after its heading line, and the section still ends where it did (at a cut, or
+    the end). The same split; None when it is not so simple (then the walk decides).
+
+    The sections before it and after it are the old ones; it is scanned as the walk would
+    (plain words edited: not at all; else from the quiet line before the edit), and must
+    have no heading nor heading node more or less.
+    """
+    old_starts, old_cuts, old_counts, old_quiet = old.starts, old.cuts, old.counts, old.quiet
+    prefix, same = common_ends(old_text, text, old)
+    old_size, size = len(old_text), len(text)
+    same = min(same, old_size - prefix, size - prefix)  # (not overlapping the prefix)
+    shift = size - old_size
+    j = bisect.bisect_right(old_starts, prefix) - 1  # the section the edit starts in
+    start = old_starts[j]
+    after = bisect.bisect_right(old_cuts, start)  # its first cut after its start
+    if start and old_cuts[after - 1 : after] != [start]:
+        return None  # it does not start at a cut
+    last = j + 1 == len(old_starts)
+    end = old_size if last else old_starts[j + 1]
+    if (old_cuts[after] != end if after < len(old_cuts) else not last) or (
+        not last and old_size - same >= end
+    ):
+        return None  # a cut inside it; or the next one not at a cut, or edited too
+    head = old.heads[j - 1] if j else None
+    if head is not None and prefix <= start + head[0]:
+        return None  # on its heading's line
+    edits: dict[int, tuple[int, Edit]] = {}
+    tail_from = end  # where the old text's quiet lines are the text's again (moved)
+    quiet = _quiet_edit(old_text, start, end, text, start, head) if not last else None
+    if quiet is not None:
+        if quiet[0] != end + shift:
+            return None
+        edits[j] = (j, quiet[1])
+        calm = _clipped(old_quiet, 0, start, start)  # (none in the stretch: as the walk)
+    else:
+        calm_from = _calm_line(old_text, start, text, start, old_quiet, old_cuts)
+        # From its start (then its heading is found again, the same), or a quiet line.
+        begin, number = start, (old_counts[after - 1] if start else 0) + 1
+        own = []
+        if head is not None:
+            line_end, level, raw_start, raw_end, number_ = head
+            own = [(start, start + line_end, level, start + raw_start, start + raw_end, number_)]
+        if calm_from is not None:
+            own = []
+            begin, before = calm_from
+            number = before + 1
+        calm = _clipped(old_quiet, 0, begin, begin - 1)  # (the text before is the same)
+        if _has_heading_line(text, begin):
+            resume = _resume_points(old_text, text, old_quiet) if old_quiet else []
+            scanned = _scan_on(text, tags, begin, number, resume)
+            found, _cuts, stop, found_counts, found_quiet, resumed = scanned
+        else:
+            # Nothing to scan; the quiet lines up to the edit are still quiet (the text
+            # before them is the same), for the next edit's scan to start late. (Unless
+            # no line starts with "=": a split from scratch keeps none, nor does this one.)
+            found, stop, found_counts, found_quiet, resumed = [], None, [], [], None
+            if _has_heading_line(text, 0):
+                q, q_end = _quiet_range(old_quiet, begin, prefix)
+                found_quiet = [
+                    (max(lo, begin), min(hi, prefix - 1), c)
+                    for lo, hi, c in old_quiet[q:q_end]
+                    if max(lo, begin) < prefix
+                ]
+        if found != own:
+            return None
+        calm += found_quiet
+        if resumed is not None:
+            line, here, there = resumed
+            if here != there or line >= end + shift:
+                return None
+            tail_from = line - shift
+        elif stop is not None:
+            if stop != end + shift or found_counts[-1] != old_counts[after]:
+                return None
+        elif not last:
+            return None
+        else:
+            tail_from = old_size
+    if tail_from < old_size:
+        top = calm[-1][1] if calm else -1
+        q = _quiet_range(old_quiet, tail_from, old_size + 1)[0]
+        calm += [(max(lo, tail_from) + shift, hi + shift, c)
+                 for lo, hi, c in old_quiet[q:] if hi + shift > top]  # fmt: skip
+    starts = old_starts[: j + 1]
+    starts += [s + shift for s in old_starts[j + 1 :]]
+    cuts = old_cuts[:after]
+    cuts += [c + shift for c in old_cuts[after:]]
+    sections = list(old.sections)
+    was = sections[j]
+    body = text[start : end + shift]
+    if head is None:
+        sections[j] = Section(0, 0, "", "", body, None, ())
+    else:
+        sections[j] = Section(j, was.level, was.heading, was.raw_heading, body, was.parent,
+                              was.path, min(head[0] + 1, len(body)), was.number)  # fmt: skip
+    return _made(tuple(sections), starts, list(old.heads), cuts, edits, old_text,
+                 list(old_counts), old.site, calm)  # fmt: skip
+
+
 def _split_from(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> _Split:
     """Split `text` from the split of `old_text`, scanning again only where they differ.
 
@@ -216,6 +327,9 @@ def _split_from(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> 
     where nothing is open, here and at the same line of the old text, after which `text`
     is the old text to the end (an edit in a long section is not scanned to its end).
     """
+    inside = _split_inside(old_text, old, text, tags)
+    if inside is not None:
+        return inside
     old_starts, old_cuts, texts, old_counts = old.starts, old.cuts, old.texts, old.counts
     n_texts, n_cuts, old_size, size = len(texts), len(old_cuts), len(old_text), len(text)
     starts: list[int] = [0]
@@ -310,8 +424,6 @@ def _split_from(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> 
                 continue
         # Scan to the next cut; then guess the old cut with the same text after it: the next
         # one if a stretch was edited in place, else one whose text starts the same way.
-        if resume is None:
-            resume = _resume_points(old_text, text, old_quiet) if old_quiet else []
         begin, number = at, count + 1
         calm_from = _calm_line(old_text, at_old, text, at, old_quiet, old_cuts) if j >= 0 else None
         if calm_from is not None:
@@ -327,9 +439,10 @@ def _split_from(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> 
             calm += [(lo + shift, min(hi, line_old - 1) + shift, c + delta)
                      for lo, hi, c in old_quiet[q:q_end]]  # fmt: skip
             begin, number = line_old + shift, before + delta + 1
-        found, _cuts, stop, found_counts, found_quiet, resumed = scan_quiet(
-            text, tags, begin, range(begin + 1, size + 1), number, resume
-        )
+        if resume is None and old_quiet and _has_heading_line(text, begin):
+            resume = _resume_points(old_text, text, old_quiet)  # (else no scan needs them)
+        scanned = _scan_on(text, tags, begin, number, resume or [])
+        found, _cuts, stop, found_counts, found_quiet, resumed = scanned
         found_starts, found_heads = _relative(found)
         starts += found_starts
         heads += found_heads
@@ -371,6 +484,12 @@ def _split_from(old_text: str, old: _Split, text: str, tags: frozenset[str]) -> 
 _FAR = 1 << 62  # after any position
 
 
+def _clipped(quiet: Sequence[Quiet], start: int, end: int, last: int) -> list[Quiet]:
+    """The stretches `_quiet_range` gives, each ending by `last`."""
+    q, q_end = _quiet_range(quiet, start, end)
+    return [s if s[1] <= last else (s[0], last, s[2]) for s in quiet[q:q_end]]
+
+
 def _quiet_range(quiet: Sequence[Quiet], start: int, end: int) -> tuple[int, int]:
     """The stretches of `quiet` (in order, apart) from the one holding `start` or after
     it to the last starting before `end`, as a slice."""
@@ -394,7 +513,12 @@ def _calm_line(
         return None
     n = bisect.bisect_right(old_cuts, at_old)
     end = old_cuts[n] if n < len(old_cuts) else len(old_text)
-    limit = at_old + _common_prefix(old_text[at_old:end], text, at) - 1  # the last shared
+    prefix = common_ends(old_text, text)[0]
+    if at == at_old <= prefix:
+        shared = min(prefix, end, len(text)) - at  # (the texts' common start says it)
+    else:
+        shared = _common_prefix(old_text[at_old:end], text, at)
+    limit = at_old + shared - 1  # the last shared
     q = _quiet_range(old_quiet, limit, limit + 1)[0]
     if q == len(old_quiet) or old_quiet[q][0] > limit:
         q -= 1  # (the stretch holding `limit`, else the one before it)
@@ -410,11 +534,40 @@ def _calm_line(
 def _resume_points(old_text: str, text: str, old_quiet: Sequence[Quiet]) -> list[Quiet]:
     """The stretches of `old_quiet` where a line starts that `text` has, with the old
     text's rest from the newline before it, moved to `text`'s positions."""
-    same = _common_suffix(old_text, text, min(len(old_text), len(text)))
+    prefix, same = common_ends(old_text, text)
+    shorter = min(len(old_text), len(text))
+    if same == shorter - prefix:  # (it may go on over the common start)
+        same = _common_suffix(old_text, text, shorter, at_least=same)
     first = len(old_text) - same + 1  # an old line starting from here: its "\n" is the same
     shift = len(text) - len(old_text)
     q = _quiet_range(old_quiet, first, len(old_text) + 1)[0]
     return [(max(lo, first) + shift, hi + shift, c) for lo, hi, c in old_quiet[q:] if hi >= first]
+
+
+# The last `_scan_on`: its text, tags, start, number and resume lines, and what it found.
+_SCANNED: tuple[str, frozenset[str], int, int, list[Quiet], QuietScan] | None = None
+
+
+def _scan_on(
+    text: str, tags: frozenset[str], begin: int, number: int, resume: list[Quiet]
+) -> QuietScan:
+    """tracker.text.headings.scan_quiet from `begin` (heading nodes numbered from `number`) to
+    the first cut after it or the first line of `resume`. The last scan is remembered:
+    when the shortcut for the usual edit (`_split_inside`) gives up after scanning, the
+    walk scans the same stretch the same way."""
+    global _SCANNED
+    last = _SCANNED
+    if last is not None and last[0] is text and last[1:5] == (tags, begin, number, resume):
+        return last[5]
+    found = scan_quiet(text, tags, begin, range(begin + 1, len(text) + 1), number, resume)
+    _SCANNED = (text, tags, begin, number, resume, found)
+    return found
+
+
+def _has_heading_line(text: str, at: int) -> bool:
+    """Whether a line starts with "=" from `at` on: else a scan from there finds nothing
+    (tracker.text.headings.scan_quiet returns at once)."""
+    return text.startswith("=", at) or text.find("\n=", at) >= 0
 
 
 def _renumbered(heads: list[_Head], delta: int) -> list[_Head]:
@@ -474,15 +627,22 @@ def _quiet_edit(
         old = old_text[at_old:to_old]
     if "\n=" in old or (head is None and old[:1] == "="):
         return None  # a heading line inside a construct: its line may become a heading
-    p = _common_prefix(old, text, at)
+    prefix, same = common_ends(old_text, text)
+    if at == at_old <= prefix:
+        p = min(prefix - at, len(old), len(text) - at)  # (the texts' common start says it)
+    else:
+        p = _common_prefix(old, text, at)
     # Where the old text resumes: near, after an edit (a far one is a scan's business).
     end = text.find(old_text[to_old : to_old + _SIGN], at + p, at + 2 * len(old) + 4096)
     if end < 0:
         return None
     limit = min(len(old), end - at) - p
     delta = end - at - len(old)
+    rest = len(old_text) - to_old
     if delta and text.startswith(old[p + max(-delta, 0) :], at + p + max(delta, 0)):
         s = limit  # an insertion or a deletion at p: all the rest is the same
+    elif same >= rest and end - to_old == len(text) - len(old_text):
+        s = min(same - rest, limit)  # (the texts' common end goes on into it)
     else:
         s = _common_suffix(old, text, limit, end)
     removed, added = old[p : len(old) - s], text[at + p : end - s]
@@ -516,6 +676,70 @@ def _quiet_edit(
     return end, (p, len(old) - s, added)
 
 
+# The last two texts `common_ends` compared, and what it found.
+_ENDS: tuple[str, str, int, int] = ("", "", 0, 0)
+
+
+def common_ends(old: str, new: str, parts: _Split | None = None) -> tuple[int, int]:
+    """How long the common start of two texts is, and their common end after it (not
+    overlapping it). The last pair is remembered: the split of an edited text and the
+    word diff of its edited section ask about the same two texts.
+
+    `parts`: the split of `old`. Its sections found whole in `new`, in place from either
+    end, are compared in C without copies: only the first and the last edited are
+    searched (a long page costs what a short one does)."""
+    global _ENDS
+    last = _ENDS
+    if last[0] is old and last[1] is new:
+        return last[2], last[3]
+    shorter = min(len(old), len(new))
+    if parts is None or len(parts.texts) < 2 or shorter < _BY_SECTIONS:
+        prefix = _common_prefix(old, new, 0)
+        found = prefix, _common_end(old, new, shorter - prefix)
+    else:
+        texts, starts = parts.texts, parts.starts
+        k = _first_false(map(new.startswith, texts, starts))
+        prefix = shorter if k < 0 else starts[k] + _common_prefix(texts[k], new, starts[k])
+        # From the end: each old section where it ends in the new text, the rest the same.
+        ends = [*starts[1:], len(old)]
+        shift = len(new) - len(old)
+        moved = [max(end + shift, 0) for end in reversed(ends)]
+        k = _first_false(map(new.endswith, reversed(texts), repeat(0), moved))
+        if k < 0:
+            same = shorter
+        else:
+            k = len(texts) - 1 - k
+            end = moved[len(texts) - 1 - k]
+            within = _common_suffix(texts[k], new, min(len(texts[k]), end), end)
+            same = len(old) - ends[k] + within
+        found = prefix, min(same, shorter - prefix)
+    _ENDS = (old, new, *found)
+    return found
+
+
+_BY_SECTIONS = 8_192  # characters from which `common_ends` compares whole sections first
+
+
+def _common_end(a: str, b: str, limit: int) -> int:
+    """`_common_suffix` of two whole texts, found from `limit` down: an edit inserts,
+    removes or replaces a few characters, so the common end is all of what is left, or
+    nearly (steps doubling down to one that is common, then a search between)."""
+    if limit <= 0 or b.endswith(a[len(a) - limit :]):
+        return max(limit, 0)
+    above, step = limit, 1  # (`above` is not common)
+    while (length := max(limit - step, 0)) and not b.endswith(a[len(a) - length :]):
+        above, step = length, step * 2
+    return _common_suffix(a, b, above - 1, at_least=length)
+
+
+def _first_false(flags: Iterator[bool]) -> int:
+    """The index of the first false one of `flags` (in C); -1 if none is."""
+    try:
+        return operator.indexOf(flags, False)
+    except ValueError:
+        return -1
+
+
 def _common_prefix(a: str, b: str, at: int) -> int:
     """The length of the common start of `a` and `b[at:]` (a binary search, C comparisons)."""
     lo, hi = 0, min(len(a), len(b) - at)
@@ -528,10 +752,11 @@ def _common_prefix(a: str, b: str, at: int) -> int:
     return lo
 
 
-def _common_suffix(a: str, b: str, limit: int, end: int | None = None) -> int:
-    """The length of the common end of `a` and `b[:end]`, at most `limit`."""
+def _common_suffix(a: str, b: str, limit: int, end: int | None = None, *, at_least: int = 0) -> int:
+    """The length of the common end of `a` and `b[:end]`, at most `limit` (and, known, at
+    least `at_least`)."""
     end = len(b) if end is None else end
-    lo, hi = 0, max(limit, 0)
+    lo, hi = at_least, max(limit, 0)
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if b.startswith(a[len(a) - mid : len(a) - lo], end - mid):

@@ -19,6 +19,10 @@ tokens as histogram diff does), and lets difflib match only small gaps; a gap to
 that is one replacement, so no pair of texts costs quadratic time (a 250 KB worst case takes
 tenths of a second). For a reader, short equal runs between two changes are folded into one
 replacement, and lone insertions and deletions slide to line and word boundaries.
+
+Where the two texts start and stop differing (said by an edit, or found in C for long
+texts) spares most of that work with the same result: the lines, sentences and words they
+share around it are cut off at places where both split the same, not split and compared.
 """
 
 from __future__ import annotations
@@ -31,18 +35,31 @@ from itertools import accumulate, compress, count
 from operator import ne
 from typing import Any
 
+from tracker.text.sections import _common_prefix, _common_suffix
 from tracker.text.sequences import Work, opcodes
 
-__all__ = ["apply_word_diff", "count_section_words", "count_words", "overlay", "word_diff"]
+__all__ = [
+    "apply_word_diff",
+    "count_section_words",
+    "count_words",
+    "overlay",
+    "word_counts",
+    "word_diff",
+]
 
 Op = dict[str, Any]
 
 _WORD = re.compile(r"\w+")
-# Each ASCII byte \w does not match, as a space: what is left between spaces are the words.
-_ASCII_WORDS = bytes(c if _WORD.match(chr(c)) else 0x20 for c in range(256))
+# Each byte (an ASCII or Latin-1 character) \w does not match, as a space: what is left between
+# spaces are the words.
+_BYTE_WORDS = bytes(c if _WORD.match(chr(c)) else 0x20 for c in range(256))
 # A sentence: up to terminators followed by a space, with its trailing spaces. Possessive
 # runs: the same matches as one character at a time, five times faster.
 _SENTENCE = re.compile(r"(?:[^.!?\n]++|[.!?](?!\s))*+[.!?]*+[^\S\n]*+\n?")
+# What ends a sentence before a word (_SENTENCE) in a line, when a word follows.
+_STOPS = (". ", "! ", "? ")
+# What makes a text more than one sentence (_SENTENCE): a terminator, or a line after a line.
+_SENTENCES_APART = re.compile(r"[.!?]|\n.", re.DOTALL)
 _UNIT = re.compile(r"\w+\s*|[^\w\s]\s*|\s+")
 _FINE = re.compile(r"\w+|\s+|[^\w\s]")
 
@@ -58,7 +75,9 @@ _MAX_SLIDE = 1024  # characters a lone insertion or deletion may slide, each way
 def count_words(text: str) -> int:
     """How many word tokens (letters, digits) a text has; spaces and punctuation are not."""
     if text.isascii():  # the same count as the pattern's, six times faster
-        return len(text.encode("ascii").translate(_ASCII_WORDS).split())
+        return len(text.encode("ascii").translate(_BYTE_WORDS).split())
+    if max(text) <= "\xff":  # Latin-1 (most European text): the same, byte by byte
+        return len(text.encode("latin-1").translate(_BYTE_WORDS).split())
     return len(_WORD.findall(text))
 
 
@@ -94,33 +113,69 @@ def word_diff(
     """
     if old == new:
         return []
-    ops: list[Op] = []
     work = Work(_MAX_WORK)
-    line = _edited_line(old, edit) if edit is not None and not by_words else None
-    if by_words:
-        _diff(old, new, 0, 2, ops, work, fold=False)
-    elif line is None:
-        _diff(old, new, 0, 0, ops, work)
-    else:
-        # One line changed: what the line level would find; diff its sentences.
-        start, end = line
-        delta = len(edit[2]) - (edit[1] - edit[0])  # type: ignore[index]
-        _diff(old[start:end], new[start : end + delta], start, 1, ops, work)
+    ops = _operations(old, new, edit, work, by_words)
     if work.coarse and coarse is not None:
         coarse.append(
             f"more than {_MAX_WORK:,} pairs of words to compare: long stretches without "
             "a word in common replaced whole"
         )
-    _slide(old, ops)
-    ops = _find_moves(ops)
     for op in ops:
         if op["type"] != "move":
             op["before"] = _before(old, op["at"])
     return ops
 
 
+def word_counts(old: str, new: str, edit: tuple[int, int, str] | None = None) -> tuple[int, int]:
+    """The words (`count_words`) that `word_diff(old, new, edit)` inserts and deletes; moved
+    words are neither. (What the store keeps of a word diff: its operations are not made.)"""
+    if old == new:
+        return 0, 0
+    added = removed = 0
+    for op in _operations(old, new, edit, Work(_MAX_WORK)):
+        if op["type"] == "insert":
+            added += count_words(op["text"])
+        elif op["type"] == "delete":
+            removed += count_words(op["text"])
+    return added, removed
+
+
+def _operations(
+    old: str, new: str, edit: tuple[int, int, str] | None, work: Work, by_words: bool = False
+) -> list[Op]:
+    """`word_diff`'s operations, without their ``before``."""
+    ops: list[Op] = []
+    line = _edited_line(old, edit) if edit is not None and not by_words else None
+    if by_words:
+        _diff(old, new, 0, 2, ops, work, fold=False)
+    elif line is not None:
+        # One line changed: what the line level would find; diff its sentences.
+        start, end = line
+        at, to, added = edit  # type: ignore[misc]
+        delta = len(added) - (to - at)
+        ends = None
+        if at == min(len(old), len(new)) or old[at] != new[at]:  # (where they start to differ)
+            ends = at - start, end - to
+        _diff(old[start:end], new[start : end + delta], start, 1, ops, work, ends=ends)
+    else:
+        _diff_lines(old, new, ops, work, edit)
+    _slide(old, ops)
+    return _find_moves(ops)
+
+
 # What str.splitlines() splits at besides "\n".
-_OTHER_LINE_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_OTHER_LINE_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_OTHER_LINE_BREAK = re.compile(f"[{_OTHER_LINE_BREAKS}]")
+
+
+def _other_line_break(text: str, start: int = 0, end: int | None = None) -> bool:
+    """Whether text[start:end] breaks lines at another character than "\n". (In a long
+    stretch, a search for each: the pattern of them all reads a character at a time,
+    twenty times slower.)"""
+    end = len(text) if end is None else end
+    if end - start < 256:
+        return _OTHER_LINE_BREAK.search(text, start, end) is not None
+    return any(text.find(c, start, end) >= 0 for c in _OTHER_LINE_BREAKS)
 
 
 def _edited_line(old: str, edit: tuple[int, int, str]) -> tuple[int, int] | None:
@@ -128,14 +183,83 @@ def _edited_line(old: str, edit: tuple[int, int, str]) -> tuple[int, int] | None
     edit break lines at "\n" only: then it is the one line that the line level finds
     changed (the lines around it are the same, whatever breaks them)."""
     start, end, added = edit
-    if "\n" in added or old.find("\n", start, end) >= 0 or _OTHER_LINE_BREAKS.search(added):
+    if "\n" in added or old.find("\n", start, end) >= 0 or _other_line_break(added):
         return None
     line_start = old.rfind("\n", 0, start) + 1
     line_end = old.find("\n", end)
     line_end = len(old) if line_end < 0 else line_end + 1
-    if _OTHER_LINE_BREAKS.search(old, line_start, line_end):
+    if _other_line_break(old, line_start, line_end):
         return None
     return line_start, line_end
+
+
+def _diff_lines(
+    old: str, new: str, ops: list[Op], work: Work, edit: tuple[int, int, str] | None = None
+) -> None:
+    """`_diff` of two whole texts from the line level: the lines the texts share around
+    their change are not split and compared (`_changed_lines`), the same operations."""
+    found = _changed_lines(old, new, edit)
+    if found is None:
+        _diff(old, new, 0, 0, ops, work)
+        return
+    start, old_end, new_end, p, same = found
+    a, b = old[start:old_end], new[start:new_end]
+    same = min(same, len(old) - p, len(new) - p)  # (not overlapping the common start)
+    ends = p - start, max(0, old_end - (len(old) - same))
+    # One line each: replaced, as the line level would find; their sentences are diffed.
+    level = 1 if a and b and a.find("\n", 0, -1) < 0 and b.find("\n", 0, -1) < 0 else 0
+    _diff(a, b, start, level, ops, work, ends=ends)
+
+
+# Texts shorter than this (both together) are split into lines whole: faster than finding
+# where they differ (`_changed_lines`) when no edit says it.
+_SEARCH_ENDS = 8_000
+
+
+def _changed_lines(
+    old: str, new: str, edit: tuple[int, int, str] | None = None
+) -> tuple[int, int, int, int, int] | None:
+    """(start, old end, new end, ...): the lines that the line level of `_diff` would not find in
+    the common head and tail of two different texts' lines, as one stretch of each, from
+    the common start and end of the texts (`edit`, if it says them), not from their lines.
+    None if the stretch breaks lines at other characters than "\n" (there the two ways
+    may differ), or the texts are short and no edit says where they differ.
+
+    The stretch starts at the line holding the first difference (the lines before are the
+    head; that line differs) and ends where the common end starts a line in both texts
+    (not before the head ends: the tail of whole lines, as the line level takes it). Then
+    where the texts start to differ, and how long their common end is (up to the start)."""
+    shorter = min(len(old), len(new))
+    p = -1
+    if edit is not None:
+        p, same = edit[0], len(old) - edit[1]
+        if p < shorter and old[p] == new[p]:
+            p = -1  # (not where they start to differ)
+    if p < 0:
+        if len(old) + len(new) < _SEARCH_ENDS:
+            return None
+        p = _common_prefix(old, new, 0)
+        same = -1
+    start = old.rfind("\n", 0, p) + 1
+    limit = shorter - start
+    if same < 0:
+        same = _common_suffix(old, new, limit)
+    elif same >= limit:
+        same = limit
+    elif old[-same - 1] == new[-same - 1]:  # (an edit's end may not be where they differ)
+        same = _common_suffix(old, new, limit, at_least=same)
+    old_end, new_end = len(old) - same, len(new) - same
+    if same and not (
+        (old_end == 0 or old[old_end - 1] == "\n") and (new_end == 0 or new[new_end - 1] == "\n")
+    ):
+        # The next line start in the common end: one in both texts.
+        newline = old.find("\n", old_end)
+        shift = len(old) - old_end if newline < 0 else newline + 1 - old_end
+        old_end += shift
+        new_end += shift
+    if _other_line_break(old, start, old_end) or _other_line_break(new, start, new_end):
+        return None
+    return start, old_end, new_end, p, same
 
 
 def overlay(old: str, ops: Iterable[Op]) -> list[tuple[str, str]] | None:
@@ -221,14 +345,26 @@ def _diff(
     ops: list[Op],
     work: Work | None = None,
     fold: bool = True,
+    *,
+    ends: tuple[int, int] | None = None,
 ) -> None:
-    """Append the operations turning `old` (at offset `base` of the whole old text) into `new`."""
+    """Append the operations turning `old` (at offset `base` of the whole old text) into `new`.
+
+    `ends`, if known: (where they start to differ, the length of a common end of theirs
+    not overlapping that start). Sentences and words around that are not split and
+    compared (`_around`): the same operations."""
+    if ends is not None and 0 < level < 3 and len(old) + len(new) > _AROUND:
+        old, new, base, ends = _around(old, new, base, level, ends)
     if not old:
         ops.append({"type": "insert", "at": base, "text": new})
         return
     if not new:
         ops.append({"type": "delete", "at": base, "text": old})
         return
+    if level == 1 and not _SENTENCES_APART.search(old) and not _SENTENCES_APART.search(new):
+        level = 2  # one sentence each: replaced whole, as the sentence level would find
+        if ends is not None and len(old) + len(new) > _AROUND:
+            old, new, base, ends = _around(old, new, base, level, ends)
     a = _LEVELS[level](old)
     b = _LEVELS[level](new)
     # The common head and tail: most edits touch a small part of a section. (The index of
@@ -250,6 +386,10 @@ def _diff(
     positions = list(accumulate(map(len, a_mid), initial=offset))
     if fold and level > 0 and len(found) > 2:
         found = _absorb_small_equalities(found, positions, b_mid)
+    inner = None  # the ends of the one replacement of all the middle, if so
+    if ends is not None and len(found) == 1:
+        behind = base + len(old) - positions[-1]  # (the tail's length)
+        inner = ends[0] - (offset - base), max(0, ends[1] - behind)
     for tag, i1, i2, j1, j2 in found:
         if tag == "equal":
             continue
@@ -257,9 +397,51 @@ def _diff(
         new_part = "".join(b_mid[j1:j2])
         at = positions[i1]
         if tag == "replace" and _deeper(level, i2 - i1, j2 - j1):
-            _diff(old_part, new_part, at, level + 1, ops, work, fold)
+            _diff(old_part, new_part, at, level + 1, ops, work, fold, ends=inner)
         else:
             _emit_text(old_part, new_part, at, ops)
+
+
+_AROUND = 240  # characters (both texts) from which a level cuts what they share (`_around`)
+
+
+def _around(
+    old: str, new: str, base: int, level: int, ends: tuple[int, int]
+) -> tuple[str, str, int, tuple[int, int]]:
+    """`old` and `new` without the sentences (`level` 1) or words (2) they share before
+    and after where they differ, as their splits into those would have them: the
+    stretches left, the offset of the old one and their `ends`.
+
+    Cut where a sentence or word starts in both: after a line break (for words, before
+    a word), a space before a word, a terminator and a space before a word (sentences),
+    with these characters in the common start or end that `ends` say."""
+    p, same = ends
+    marks = _STOPS if level == 1 else (" ", "\n")
+    start = 0
+    if p > 0:
+        if level == 1:
+            start = old.rfind("\n", 0, p - 1) + 1
+        for mark in marks:
+            m = old.rfind(mark, start, p - 1)
+            while m >= 0 and old[m + len(mark)].isspace():
+                m = old.rfind(mark, start, m + len(mark) - 1)
+            if m >= 0:
+                start = m + len(mark)
+    tail = len(old) - same
+    end = len(old)
+    if level == 1:
+        end = old.find("\n", tail) + 1 or end
+    for mark in marks:
+        m = old.find(mark, tail, end)
+        while m >= 0 and m + len(mark) < end and old[m + len(mark)].isspace():
+            m = old.find(mark, m + 1, end)
+        if m >= 0 and m + len(mark) < end:
+            end = m + len(mark)
+    if not start and end == len(old):
+        return old, new, base, ends
+    shift = len(new) - len(old)
+    cut = (p - start, same - (len(old) - end))
+    return old[start:end], new[start : end + shift], base + start, cut
 
 
 def _absorb_small_equalities(
