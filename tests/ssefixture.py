@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -377,3 +378,33 @@ def _cut(handler: BaseHTTPRequestHandler) -> None:
 def refused_url() -> str:
     """A stream URL where nothing listens: connections are refused."""
     return f"http://127.0.0.1:{free_port()}{STREAM_PATH}"
+
+
+class FeedBridge:
+    """A wiki's recent changes feed (RcFeedReceiver) published on an SseServer as each
+    change arrives, stamped with the time it came: a live EventStreams of that wiki."""
+
+    def __init__(self, feed: RcFeedReceiver, server: SseServer):
+        self.feed, self.server = feed, server
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        sent = 0
+        while not self.stop.wait(0.005):
+            while sent < len(self.feed.changes):
+                milliseconds = int(time.time() * 1000)
+                event = wrap(self.feed.changes[sent], milliseconds, sent)
+                self.server.publish(SseEvent(json.dumps(event), milliseconds, sent))
+                sent += 1
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(2)
+
+    def __enter__(self) -> FeedBridge:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

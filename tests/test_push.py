@@ -6,43 +6,18 @@ down, polling goes on as before.
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mediawiki import TestWiki
 from processes import DaemonProcess, stored_revids
-from ssefixture import Drop, RcFeedReceiver, SseEvent, SseServer, refused_url, wrap
+from ssefixture import Drop, FeedBridge, RcFeedReceiver, SseServer, refused_url
 from trackerutil import wiki_table, write_config
 from waits import wait_until
 
 from tracker.daemon.push import Interest
 from tracker.fetch.source import RecentChange
-
-
-class Bridge:
-    """What the wiki's UDP feed receives, published on the SSE server as it comes."""
-
-    def __init__(self, feed: RcFeedReceiver, server: SseServer):
-        self.feed, self.server = feed, server
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        sent = 0
-        while not self.stop.wait(0.02):
-            while sent < len(self.feed.changes):
-                milliseconds = 1_800_000_000_000 + sent
-                event = wrap(self.feed.changes[sent], milliseconds, sent)
-                self.server.publish(SseEvent(json.dumps(event), milliseconds, sent))
-                sent += 1
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(2)
 
 
 @pytest.fixture
@@ -51,11 +26,8 @@ def fed_wiki(make_wiki) -> Iterator[tuple[TestWiki, SseServer]]:
     with RcFeedReceiver() as feed, SseServer() as server:
         with wiki.conf.open("a", encoding="utf-8") as settings:
             settings.write(feed.settings())
-        bridge = Bridge(feed, server)
-        try:
+        with FeedBridge(feed, server):
             yield wiki, server
-        finally:
-            bridge.close()
 
 
 def _config(tmp_path: Path, wiki: TestWiki, title: str, url: str, interval: str) -> Path:
