@@ -1,20 +1,25 @@
 """Benchmark of issue 14: polling watch sets of 100 to 100,000 pages on a real local MediaWiki.
 
-    python bench/bench_watch.py [--sizes 100,10000,100000] [--repeat 5] [--push]
+    python bench/bench_watch.py [--sizes 100,10000,100000] [--repeat 5] [--titles 200] [--push]
 
-One run, one wiki: N one-revision pages "Bench/00000"... imported with importDump.php, each
-size a prefix watch set of them ("Bench/000" holds 100 pages, "Bench/0" 10,000, "Bench/"
-100,000: sizes are powers of ten), polled in-process by two trackers on the same pages:
-`recent_changes = true` (one recentchanges request a cycle) and `recent_changes = false`
-(today's batched status check, 50 pages a request). For each size: a no-change cycle and a
-cycle after 10 pages were edited through the API, requests and wall time (medians of
---repeat; a cycle over 10 s is run once). Also the first fetch of a new set of 2,000
-one-revision pages against 2,000 title watches (today's way), and with --push the time
-from an edit to its revision stored by `tracker daemon` following the wiki's stream of
-recent changes (its $wgRCFeeds JSON, served by a loopback EventStreams).
+One run, one wiki: 2,000 + N one-revision pages ("Fill/0000"..., "Bench/00000"...) imported
+with importDump.php (the wiki on tmpfs), each size a prefix watch set ("Bench/000" holds 100
+pages, "Bench/0" 10,000, "Bench/" 100,000: sizes are powers of ten), polled in-process by two
+trackers of the same pages: `recent_changes = true` (the default: one recentchanges request
+a cycle) and `recent_changes = false` (today's batched status check, 50 pages a request),
+the second starting from a copy of the first's store after its first cycle (the warm-up: the
+set's list and first fetch). For each size: a no-change cycle, and a cycle after 10 pages
+were edited through the API; requests and wall time, medians of --repeat (a cycle over
+LONG_CYCLE seconds is run once). Also the first fetch of a set of 2,000 one-revision pages,
+against --titles title watches backfilled today's way; and with --push the time from an edit
+saved to its revision stored by `tracker daemon` following the wiki's stream of recent
+changes (its $wgRCFeeds JSON on a loopback EventStreams), for the smallest and largest size,
+and for an edit saved while the daemon's poll of the wiki runs.
 
-Needs Debian's mediawiki package (scripts/install-system-deps.sh). Prints a Markdown table;
-what each cycle asked, request by request kind, goes to stderr.
+The whole run takes about 25 minutes on 2 cores (8-10 of them importing 102,000 pages, 6
+the 100,000 pages' first fetch); --sizes 100,10000 takes about 5. Needs Debian's mediawiki
+package (scripts/install-system-deps.sh). Prints a Markdown table; what each cycle asked,
+by kind of request, goes to stderr.
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ LONG_CYCLE = 30.0  # seconds: a cycle this long is run once, not --repeat times
 BATCH = 50  # pages (or revisions) a request
 CHUNK = 5000  # pages an importDump.php run
 PUSH_WAIT = 120.0  # seconds an edit may take to be stored by push
-# importDump.php writes a SQLite transaction a page: on tmpfs ~8x faster than on this disk.
+# importDump.php commits a SQLite transaction a page: on tmpfs 7-10x faster than on disk.
 FAST_DIR = Path("/dev/shm")
 
 
@@ -173,7 +178,6 @@ class Tracker:
         rc: bool,
         copy_of: Tracker | None = None,
     ):
-        self.directory = directory
         self.path = write_config(
             directory,
             wikis=[
@@ -358,8 +362,10 @@ class Push:
     def cell(self) -> str:
         done = [d for d in self.idle if d is not None]
         missed = len(self.idle) - len(done)
-        text = f"{fmt_seconds(statistics.median(done))} (median of {len(done)}, max "
-        text += f"{fmt_seconds(max(done))})" if done else "none stored"
+        text = "none stored"
+        if done:
+            text = f"{fmt_seconds(statistics.median(done))} (median of {len(done)}, "
+            text += f"max {fmt_seconds(max(done))})"
         return text + (f"; {missed} not stored within {PUSH_WAIT:.0f} s" if missed else "")
 
 
