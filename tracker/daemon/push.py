@@ -12,6 +12,7 @@ changes as always (tracker.fetch.poll): the stream only says when.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -25,6 +26,7 @@ from tracker.errors import TrackerError, WikiError
 from tracker.fetch.api import user_agent
 from tracker.fetch.source import RecentChange
 from tracker.fetch.stream import RecentChangeStream, default_backoff
+from tracker.fetch.topics import title_key
 from tracker.store import Store
 
 log = logging.getLogger(__name__)
@@ -32,11 +34,6 @@ log = logging.getLogger(__name__)
 SAVE_EVERY = 5.0  # seconds between two saves of the stream's position
 RETRY_MAX = 900.0  # the longest wait before the stream is tried again
 FORGET_AFTER = 3  # failed attempts in a row after which the saved position is dropped
-
-
-def _key(title: str) -> str:
-    title = title.replace("_", " ").strip()
-    return title[:1].upper() + title[1:]
 
 
 @dataclass
@@ -53,34 +50,32 @@ class Interest:
         found = cls()
         wiki_id = store.find_wiki_id(wiki.name)
         if wiki_id is not None:
-            found.titles.update(_key(row["title"]) for row in store.wiki_watches(wiki_id))
+            found.titles.update(title_key(row["title"]) for row in store.wiki_watches(wiki_id))
             for row in store.wiki_watch_sets(wiki_id):
                 if row["kind"] == "category" and row["tree"]:
-                    import json
-
                     found.categories.update(
-                        _key(t.split(":", 1)[-1]) for t in json.loads(row["tree"])
+                        title_key(t.split(":", 1)[-1]) for t in json.loads(row["tree"])
                     )
         for watch in config.watches_of(wiki.name):
             if watch.kind == "title":
-                found.titles.add(_key(watch.title))
+                found.titles.add(title_key(watch.title))
             elif watch.kind == "category":
-                found.categories.add(_key(watch.target.split(":", 1)[-1]))
+                found.categories.add(title_key(watch.target.split(":", 1)[-1]))
             elif watch.kind == "prefix":
                 found.prefixes.append((watch.namespace or 0, watch.target))
             elif watch.kind == "user":
-                found.users.add(_key(watch.target))
+                found.users.add(title_key(watch.target))
             elif watch.kind == "linked_from":
-                found.titles.add(_key(watch.target))
+                found.titles.add(title_key(watch.target))
         return found
 
     def wants(self, change: RecentChange) -> bool:
-        title = _key(change.title)
-        if title in self.titles or any(_key(t) in self.titles for t in change.titles):
+        title = title_key(change.title)
+        if title in self.titles or any(title_key(t) in self.titles for t in change.titles):
             return True
         if change.type == "categorize":
-            return _key(title.split(":", 1)[-1]) in self.categories
-        if change.user and _key(change.user) in self.users:
+            return title_key(title.split(":", 1)[-1]) in self.categories
+        if change.user and title_key(change.user) in self.users:
             return True
         if change.type == "new" or (change.type == "log" and change.logtype == "move"):
             names = [(change.ns, change.title), *((change.ns, t) for t in change.titles)]

@@ -10,6 +10,7 @@ watched page is, through its own row of the store's watches.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,8 +27,6 @@ log = logging.getLogger(__name__)
 
 CASCADE = "cascade"
 NS_CATEGORY = 14
-# What "from now" keeps of a new page: its current revision (one request for 50 pages).
-_LATEST_ONLY = ("none",)
 
 
 @dataclass
@@ -91,8 +90,8 @@ def _keep_current(cycle: SetCycle, watch: Watch, row: dict, feed: ChangeFeed | N
     changes = feed.changes if feed is not None and feed.complete else []
     if not due and watch.kind == "linked_from":
         # The links of the list page change when it is edited (or a template it uses is).
-        target = _title_key(watch.target)
-        due = any(_title_key(c.title) == target and c.type in ("edit", "new") for c in changes)
+        target = title_key(watch.target)
+        due = any(title_key(c.title) == target and c.type in ("edit", "new") for c in changes)
     if due:
         _read_whole(cycle, watch, row, now)
     elif changes:
@@ -121,8 +120,9 @@ def _read_whole(cycle: SetCycle, watch: Watch, row: dict, now: float) -> None:
         log.info("%s: %d pages joined, %d left", watch.key, len(joined), len(left))
 
 
-def _title_key(title: str) -> str:
-    """A title as compared here: spaces for underscores, first letter upper case."""
+def title_key(title: str) -> str:
+    """A title as recent changes and watch sets are compared by: spaces for underscores,
+    first letter upper case."""
     title = title.replace("_", " ").strip()
     return title[:1].upper() + title[1:]
 
@@ -145,18 +145,16 @@ def _apply_changes(cycle: SetCycle, watch: Watch, row: dict, changes: list[Recen
     joins: dict[str, tuple[int | None, int]] = {}  # title -> (pageid if known, ns)
     leaves: set[str] = set()
     if watch.kind == "category":
-        categories = {_title_key(_without_namespace(watch.target))}
+        categories = {title_key(_without_namespace(watch.target))}
         if watch.depth and row.get("tree"):
-            import json
-
-            categories.update(_title_key(_without_namespace(t)) for t in json.loads(row["tree"]))
+            categories.update(title_key(_without_namespace(t)) for t in json.loads(row["tree"]))
         site, regrow = cycle.store.site_info(cycle.wiki_id), False
         for change in changes:
             if change.type != "categorize" or change.member is None:
                 continue
-            if _title_key(_without_namespace(change.title)) not in categories:
+            if title_key(_without_namespace(change.title)) not in categories:
                 continue
-            title = _title_key(change.member)
+            title = title_key(change.member)
             if _namespace_of(site, title) == NS_CATEGORY:
                 # A subcategory put in or taken out: the categories below change; the set
                 # is read whole again when it reaches that deep.
@@ -181,7 +179,7 @@ def _apply_changes(cycle: SetCycle, watch: Watch, row: dict, changes: list[Recen
 
         for change in changes:
             if change.type == "new" and change.pageid and fits(change.title, change.ns):
-                joins[_title_key(change.title)] = (change.pageid, change.ns)
+                joins[title_key(change.title)] = (change.pageid, change.ns)
             elif change.type == "log" and change.logtype == "move" and change.titles:
                 source_fits = fits(change.title, change.ns)
                 target = change.titles[0]
@@ -190,19 +188,19 @@ def _apply_changes(cycle: SetCycle, watch: Watch, row: dict, changes: list[Recen
                     target.startswith(prefix) if namespace == 0 else fits(target, namespace)
                 )
                 if source_fits and not target_fits:
-                    leaves.add(_title_key(change.title))
+                    leaves.add(title_key(change.title))
                 elif target_fits and not source_fits:
-                    joins[_title_key(target)] = (change.pageid, namespace)
+                    joins[title_key(target)] = (change.pageid, namespace)
     elif watch.kind == "user":
-        user = _title_key(watch.target)
+        user = title_key(watch.target)
         for change in changes:
             if change.type not in ("edit", "new") or not change.pageid or not change.user:
                 continue
-            if _title_key(change.user) != user:
+            if title_key(change.user) != user:
                 continue
             if watch.namespace is not None and change.ns != watch.namespace:
                 continue
-            joins[_title_key(change.title)] = (change.pageid, change.ns)
+            joins[title_key(change.title)] = (change.pageid, change.ns)
     if not joins and not leaves:
         return
     members = {m["title"]: m for m in store.set_members(row["id"])}
@@ -226,15 +224,12 @@ def first_fetch(cycle: SetCycle, entries: list[tuple[dict, Watch]]) -> dict[int,
     """The current revision of each new page of a set, 50 pages a request (instead of a
     status and a fetch for each): watch id -> the error of a page that failed."""
     store = cycle.store
+    new_pages = store.pages_never_fetched(cycle.wiki_id)  # (one query, not one a member)
     wanted: dict[int, tuple[dict, Watch, dict]] = {}
     for row, watch in entries:
-        if not row["page_id"] or (
-            watch.backfill.mode not in _LATEST_ONLY and watch.backfill.mode != "all"
-        ):
-            continue
-        page = store.page(row["page_id"])
-        if page is None or page["last_revid"] is not None or page["backfilled_at"]:
-            continue
+        page = new_pages.get(row["page_id"]) if row["page_id"] else None
+        if page is None or watch.backfill.mode == "last":
+            continue  # (the last N revisions: the page's own backfill fetches them)
         wanted[page["pageid"]] = (row, watch, page)
     errors: dict[int, str] = {}
     if not wanted:

@@ -137,3 +137,15 @@ class Pages(Connection):
         return dict(
             self.db.execute("SELECT id, pageid FROM pages WHERE wiki_id = ?", [wiki_id]).fetchall()
         )
+
+    def pages_never_fetched(self, wiki_id: int) -> dict[int, dict]:
+        """The wiki's stored pages with no revision yet and no backfill done (a watch set's
+        new pages), by row id."""
+        return {
+            row["id"]: row
+            for row in self.query(
+                "SELECT * FROM pages WHERE wiki_id = ? AND last_revid IS NULL "
+                "AND backfilled_at IS NULL",
+                [wiki_id],
+            )
+        }
