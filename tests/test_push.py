@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from faultproxy import FaultProxy
 from mediawiki import TestWiki
 from processes import DaemonProcess, stored_revids
 from ssefixture import Drop, FeedBridge, RcFeedReceiver, SseServer, refused_url
@@ -30,13 +31,15 @@ def fed_wiki(make_wiki) -> Iterator[tuple[TestWiki, SseServer]]:
             yield wiki, server
 
 
-def _config(tmp_path: Path, wiki: TestWiki, title: str, url: str, interval: str) -> Path:
+def _config(
+    tmp_path: Path, wiki: TestWiki, title: str, url: str, interval: str, api_url: str = ""
+) -> Path:
     return write_config(
         tmp_path,
         wikis=[
             wiki_table(
                 "local",
-                wiki.api_url,
+                api_url or wiki.api_url,
                 contact="tests@example.org",
                 eventstreams=True,
                 eventstreams_url=url,
@@ -77,6 +80,40 @@ def test_daemon_stores_a_pushed_edit_before_its_interval(fed_wiki, tmp_path) -> 
     with DaemonProcess(config) as daemon:
         asked = server.wait_requests(3, 30)
         assert asked[-1].last_event_id is not None
+
+
+def test_a_change_pushed_while_its_wiki_is_polled_is_polled_when_that_poll_ends(
+    fed_wiki, tmp_path
+) -> None:
+    wiki, server = fed_wiki
+    title = "Pushed twice page"
+    first = wiki.edit(title, "First.")
+    with FaultProxy(wiki.host) as proxy:
+        config = _config(tmp_path, wiki, title, server.url, "6h", api_url=proxy.api_url)
+        db = tmp_path / "tracker.db"
+        with DaemonProcess(config) as daemon:
+            wait_until(
+                lambda: stored_revids(db, title) == [first],
+                60,
+                "the first poll",
+                diagnose=daemon.tail,
+            )
+            wait_until(lambda: "following its recent changes" in daemon.log(), 30, "following")
+            # The pushed poll reads the wiki's recent changes, then waits for the new
+            # revision's text: the third edit comes after that reading, while it waits.
+            proxy.hold("content")
+            second = wiki.edit(title, "Second, pushed.")
+            wait_until(lambda: proxy.held == 1, 60, "the poll waiting", diagnose=daemon.tail)
+            third = wiki.edit(title, "Third, pushed during the poll.")
+            daemon.wait_for_log("its stream named a watched page", count=2)
+            proxy.release()
+            # The interval is 6 hours: only a poll repeated for the push can bring it.
+            wait_until(
+                lambda: stored_revids(db, title) == [first, second, third],
+                60,
+                "the change pushed during the poll stored",
+                diagnose=daemon.tail,
+            )
 
 
 def test_daemon_polls_as_usual_while_the_stream_is_down(mediawiki, tmp_path) -> None:

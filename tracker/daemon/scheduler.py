@@ -409,6 +409,9 @@ class TrackerDaemon:
         if state is None or self.stopper.event.is_set():
             return
         state.pushed = True
+        log.debug("%s: its stream named a watched page: polling now", name)
+        # (While a poll of the wiki runs, APScheduler skips this run: the poll repeats when
+        # it ends, for the change may have come after it read the wiki's recent changes.)
         try:
             self.scheduler.modify_job(f"poll:{name}", next_run_time=datetime.now(UTC))
         except Exception:  # noqa: BLE001 - the job was removed by a reload, or we stop
@@ -452,17 +455,24 @@ class TrackerDaemon:
         if self.stopper.event.is_set():
             return
         job_id = f"poll:{name}"
-        with self._job(job_id):
-            self._poll(name, job_id)
+        polled = True
+        while polled and not self.stopper.event.is_set():
+            polled = False
+            with self._job(job_id):
+                polled = self._poll(name, job_id)
+            state = self.wikis.get(name)
+            # A change pushed while the poll ran: poll again now, not at the next interval.
+            polled = polled and state is not None and state.pushed
 
-    def _poll(self, name: str, job_id: str) -> None:
+    def _poll(self, name: str, job_id: str) -> bool:
+        """Poll the wiki's due watches (every watch after a push); False: nothing polled."""
         config, state = self.config, self.wikis.get(name)
         interval = self.plan.polls.get(name)
         if state is None or interval is None:
-            return  # removed by a reload while this run waited
+            return False  # removed by a reload while this run waited
         started = self.clock()
         if started < state.backoff_until:
-            return
+            return False
         wiki = config.wiki(name)
         if state.wiki != wiki or state.source is None:
             state.wiki = wiki
@@ -477,7 +487,7 @@ class TrackerDaemon:
             # (one request), the others cost nothing more.
             polled = config.watches_of(name) if pushed else due
             if not polled:
-                return
+                return False
             result = poll_wiki(store, config, wiki, source=state.source, watches=polled)
             failures = store.wiki_failures(wiki_id)
             if failures:
@@ -514,6 +524,7 @@ class TrackerDaemon:
             follower.refresh()  # (a set's new pages, a page's new title)
         if result.revisions_added or self.plan.alerting:
             self.nudge_on_change()  # (a failed poll too, for the alerts of failing wikis)
+        return True
 
     def _due_watches(
         self, store: Store, config: Config, wiki_id: int, name: str, now: float, interval: float
