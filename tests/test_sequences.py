@@ -31,6 +31,8 @@ def test_longest_increasing_examples() -> None:
     assert longest_increasing([]) == []
     assert longest_increasing([3, 1, 2]) == [1, 2]
     assert longest_increasing([2, 2, 2]) == [2]
+    assert longest_increasing([1, 4, 7]) == [0, 1, 2]  # in order: all (the shortcut)
+    assert longest_increasing([1, 4, 4, 7]) == [0, 2, 3]  # not strictly: not all
 
 
 @given(
