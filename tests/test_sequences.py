@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from itertools import combinations
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tracker.text.sequences import longest_increasing, opcodes
+from tracker.text import sequences
+from tracker.text.sequences import Work, longest_increasing, opcodes
 
 
 def _longest_by_brute_force(values: list[int]) -> int:
@@ -58,3 +60,26 @@ def test_opcodes_rebuild_b_in_merged_runs(a: list[str], b: list[str]) -> None:
     assert all(x != "equal" or y != "equal" for x, y in zip(tags, tags[1:], strict=False))
     if a == b and a:
         assert ops == [("equal", 0, len(a), 0, len(b))]
+
+
+@given(
+    st.lists(st.lists(st.sampled_from("abcx"), min_size=1, max_size=4), max_size=8),
+    st.lists(st.lists(st.sampled_from("abcy"), min_size=1, max_size=4), max_size=8),
+    st.integers(0, 40),
+)
+@example([["a"]], [["b"]], 100)  # one word replaced by another
+@example([["a"]], [["b", "a", "a"]], 100)  # found more than once: difflib's first
+@example([["a", "b", "a"]], [["a"]], 0)  # no work left: replaced whole
+def test_opcodes_one_token_gaps_are_the_general_ones(
+    a_parts: list[list[str]], b_parts: list[list[str]], budget: int
+) -> None:
+    # Gaps with one token on a side (anchors apart: "|" is one) matched without difflib:
+    # the same opcodes, work spent and coarseness as through the anchors and difflib.
+    a = [t for part in a_parts for t in [*part, "|"]]
+    b = [t for part in b_parts for t in [*part, "|"]]
+    shortcut, general = Work(budget), Work(budget)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sequences, "_ONE_TOKEN", 0)
+        want = opcodes(a, b, general)
+    assert opcodes(a, b, shortcut) == want
+    assert (shortcut.pairs, shortcut.coarse) == (general.pairs, general.coarse)

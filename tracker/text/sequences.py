@@ -82,6 +82,22 @@ def opcodes(
             blocks.append((ahi, bhi, k))
         if alo == ahi or blo == bhi:
             continue
+        if (ahi - alo == 1 or bhi - blo == 1) and max(ahi - alo, bhi - blo) < _ONE_TOKEN:
+            # One token on a side (mostly one word replaced by another): it matches its
+            # first equal on the other side, or nothing, as the anchors or difflib find it.
+            found, anchored = _one_token(a, alo, ahi, b, blo, bhi)
+            if not anchored:
+                pairs = (ahi - alo) * (bhi - blo)  # (what difflib's part of the work is)
+                if work is not None and MAX_PAIRS >= pairs > work.pairs:
+                    work.coarse = True
+                    continue
+                if pairs > MAX_PAIRS:
+                    continue
+                if work is not None:
+                    work.pairs -= pairs
+            if found is not None:
+                blocks.append(found)
+            continue
         anchors = _anchors(a, alo, ahi, b, blo, bhi)
         if not anchors:
             pairs = (ahi - alo) * (bhi - blo)
@@ -127,6 +143,28 @@ def opcodes(
             opcodes.append(("equal", bi, bi + size, bj, bj + size))
         i, j = bi + size, bj + size
     return opcodes
+
+
+# A gap with one token on a side, the other shorter than this, is matched without difflib
+# (`_one_token`). (From 200 tokens difflib may take a frequent token for junk.)
+_ONE_TOKEN = 200
+
+
+def _one_token(
+    a: list[str], alo: int, ahi: int, b: list[str], blo: int, bhi: int
+) -> tuple[tuple[int, int, int] | None, bool]:
+    """The match (i, j, 1) in a gap with one token on a side: that token where the other
+    side first has it, or None; and whether it is an anchor (found once there: `_anchors`),
+    else difflib's (its longest match starts earliest, no junk below `_ONE_TOKEN`)."""
+    if ahi - alo == 1:
+        others = b[blo:bhi]
+        found = others.count(a[alo])
+        match = (alo, blo + others.index(a[alo]), 1) if found else None
+    else:
+        others = a[alo:ahi]
+        found = others.count(b[blo])
+        match = (alo + others.index(b[blo]), blo, 1) if found else None
+    return match, found == 1
 
 
 def _anchors(
