@@ -56,6 +56,14 @@ class Tracker:
         self.config = load_config(self.path)
         self.store = Store(self.config.database_path)
         self.source = ApiSource(self.config.wiki("test"))
+        self.asked: list[dict] = []  # the parameters of each request
+        call = self.source.call
+
+        def counted(action: str = "query", **params: object) -> dict:
+            self.asked.append(params)
+            return call(action, **params)
+
+        self.source.call = counted  # type: ignore[method-assign]
 
     def poll(self, later: float = 0.0) -> PollResult:
         """One poll cycle, as if ``later`` seconds from now (a set's refresh due)."""
@@ -142,8 +150,11 @@ def test_no_change_cycle_is_one_request_and_k_changes_are_one_plus_k_over_50(
     tracker = make_tracker([{"prefix": "Many14/"}])
     first = tracker.poll()
     assert len(tracker.members("prefix:Many14/")) == 60
-    # The first fetch of 60 one-revision pages: a few requests, not two per page.
+    # The first fetch of 60 one-revision pages: a few requests, not two per page, and
+    # counted as what the cycle stored.
     assert first.requests <= 10, first.requests
+    assert first.revisions_added == 60 and first.pages_changed == 60
+    assert sum(1 for p in tracker.asked if p.get("meta") == "siteinfo") == 1
     assert tracker.poll().requests == 1  # nothing changed: the recent changes alone
     assert tracker.poll().requests == 1
     for i in range(3):
@@ -153,6 +164,21 @@ def test_no_change_cycle_is_one_request_and_k_changes_are_one_plus_k_over_50(
     # 1 (recent changes) + 1 (the 3 revisions by id) (+ 1 for the editors' groups).
     assert changed.requests <= 3, changed.requests
     assert tracker.poll().requests == 1
+
+
+def test_without_recent_changes_a_new_sets_pages_are_not_asked_again(
+    wiki: TestWiki, make_tracker
+) -> None:
+    for i in range(60):
+        wiki.edit(f"Plain14/{i:02d}", f"Page {i}.")
+    tracker = make_tracker([{"prefix": "Plain14/"}], recent_changes=False)
+    first = tracker.poll()
+    assert first.revisions_added == 60
+    # Their revisions were just read: no status of them in the same cycle.
+    assert not [p for p in tracker.asked if p.get("prop") == "info"], tracker.asked
+    tracker.asked.clear()
+    assert tracker.poll().revisions_added == 0
+    assert len([p for p in tracker.asked if p.get("prop") == "info"]) == 2  # 60 pages / 50
 
 
 def test_recent_changes_out_of_reach_fall_back_to_each_pages_status(

@@ -86,6 +86,10 @@ def contact_warning(wiki: Wiki) -> str | None:
     )
 
 
+# What site_info reads of the wiki's siteinfo.
+SITE_INFO_PROPS = "general|namespaces|namespacealiases|interwikimap|extensiontags|magicwords"
+
+
 class _RetriedHere(logging.Filter):
     """mwclient says "Retrying in a moment" (and a 503's whole page) for each failure it
     hands back: ApiSource.call retries, and logs each retry in one line of its own."""
@@ -154,6 +158,7 @@ class ApiSource(RevisionQueries):
             connection_options={"timeout": wiki.timeout},
         )
         self._checked = False
+        self._site_info: SiteInfo | None = None  # read by the check, for site_info
         self._lists = WatchLists(self)
         # The categories (full titles) the last category set was read from: the set's own
         # and its subcategories down to its depth, whose categorize changes concern it.
@@ -275,29 +280,36 @@ class ApiSource(RevisionQueries):
 
     # --- the source interface -------------------------------------------------------------
 
-    def check(self) -> None:
-        """Fail clearly when the URL is not a MediaWiki, and log in when configured."""
+    def check(self, *, with_site_info: bool = False) -> None:
+        """Fail clearly when the URL is not a MediaWiki, and log in when configured; with
+        ``with_site_info`` the same request reads what ``site_info`` returns next."""
         if self._checked:
             return
-        result = self.call("query", meta="siteinfo", siprop="general")
+        siprop = SITE_INFO_PROPS if with_site_info else "general"
+        result = self.call("query", meta="siteinfo", siprop=siprop)
         general = result.get("query", {}).get("general")
         if not general or "generator" not in general:
             raise WikiError(
                 f"{self.wiki.api_url} does not look like a MediaWiki api.php "
                 "(no siteinfo); check api_url"
             )
+        if with_site_info:
+            self._site_info = self._read_site_info(result)
         if self.wiki.login is not None:
             self.login()
         self._checked = True
 
     def site_info(self) -> SiteInfo:
         """What wikitext means on this wiki: namespaces and their aliases, interwiki and
-        interlanguage prefixes, extension tags, magic words (one request)."""
-        result = self.call(
-            "query",
-            meta="siteinfo",
-            siprop="general|namespaces|namespacealiases|interwikimap|extensiontags|magicwords",
-        )
+        interlanguage prefixes, extension tags, magic words (one request; none more when
+        it is the source's first, its check reading them)."""
+        self.check(with_site_info=True)
+        if self._site_info is not None:
+            site, self._site_info = self._site_info, None
+            return site
+        return self._read_site_info(self.call("query", meta="siteinfo", siprop=SITE_INFO_PROPS))
+
+    def _read_site_info(self, result: dict) -> SiteInfo:
         query = result.get("query")
         if not isinstance(query, dict) or "namespaces" not in query:
             raise WikiError(

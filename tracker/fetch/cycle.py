@@ -60,6 +60,7 @@ class Cycle:
     progress: ProgressFactory | None
     clock: Callable[[], float]
     unchanged: list[int] = field(default_factory=list)
+    pending: set[int] = field(default_factory=set)  # watches to poll in full, as plan read
     ingestor: PageIngestor | None = None  # the current page's: what it stored so far
     log_titles: set[str] = field(default_factory=set)
     log_pageids: set[int] = field(default_factory=set)
@@ -105,7 +106,7 @@ def plan(
     """What each watched page needs this cycle: nothing (recent changes named none of its
     edits), its new revisions (fetched together, 50 a request), or its status."""
     store, source = cycle.store, cycle.source
-    pending = store.pending_watches(cycle.wiki_id)
+    pending = cycle.pending = store.pending_watches(cycle.wiki_id)
     pageid_of = store.wiki_pageids(cycle.wiki_id)  # page row id -> the wiki's page id
     named: dict[int, list[RecentChange]] = {}
     if feed is not None and feed.complete:

@@ -101,23 +101,25 @@ def poll_wiki(
     if warning and wiki.name not in _CONTACT_WARNED:
         _CONTACT_WARNED.add(wiki.name)
         log.warning("%s", warning)
-    stored = {row["title"]: row for row in store.wiki_watches(wiki_id)}
+    titles = [watch for watch in watches if not watch.is_set]
+    # (Only when titles are watched: a set's pages come with their watches below.)
+    stored = {row["title"]: row for row in store.wiki_watches(wiki_id)} if titles else {}
     entries: dict[int, tuple[dict, Watch]] = {}
-    for watch in watches:
-        if not watch.is_set:
-            row = stored.get(watch.title) or store.watch(wiki_id, watch.title)
-            entries[row["id"]] = (row, watch)
+    for watch in titles:
+        row = stored.get(watch.title) or store.watch(wiki_id, watch.title)
+        entries[row["id"]] = (row, watch)
     sets = SetCycle(store, source, wiki_id, clock, result.errors)
     feed: ChangeFeed | None = None
     try:
         rederive_pending(store, wiki_id)  # what a killed run left half done
         store.repack_texts()  # texts an older version stored, once
+        refresh_site_info(cycle)  # (before the first request: the check reads it too)
         feed = read_changes(cycle)
-        refresh_site_info(cycle)
         for row, watch in set_pages(sets, watches, feed):
             entries.setdefault(row["id"], (row, watch))
-        failed = first_fetch(sets, list(entries.values()))
-        work = plan(cycle, entries, feed)
+        first = first_fetch(sets, list(entries.values()))
+        # (A page just fetched is as it is now: neither its status nor its changes asked.)
+        work = plan(cycle, {k: v for k, v in entries.items() if k not in first.stored}, feed)
         if feed is None:
             read_log(cycle)
     except Exception as exc:  # the wiki as a whole failed: every watch of it says so
@@ -129,8 +131,9 @@ def poll_wiki(
     else:
         store.record_wiki_result(wiki_id, None)
         result.pages_checked = len(entries)
-        changed: list[int] = []
-        for watch_id, message in failed.items():
+        changed = list(first.stored.values())
+        result.pages_changed = result.revisions_added = len(changed)
+        for watch_id, message in first.errors.items():
             row, _ = entries[watch_id]
             result.errors.append(message)
             _watch_error(store, row, message)
@@ -159,7 +162,7 @@ def poll_wiki(
         with store.atomic():
             if cycle.unchanged:
                 store.mark_polled(cycle.unchanged, utcnow())
-            store.clear_pending([row["id"] for row, _ in entries.values()])
+            store.clear_pending([i for i in entries if i in cycle.pending])
             if feed is not None and feed.cursor is not None:
                 store.set_rc_cursor(wiki_id, (feed.cursor.timestamp, feed.cursor.rcid))
         refresh_user_groups(cycle, changed)

@@ -72,14 +72,8 @@ def set_pages(
             found = store.watch_set(cycle.wiki_id, key, CASCADE, watch.key)
             groups.append((found, Watch(wiki=watch.wiki, title=key, backfill=Backfill("none"))))
         for row, owner in groups:
-            members = store.set_members(row["id"])
-            watches_of = store.member_watches(
-                cycle.wiki_id, [(m["pageid"], m["title"], m["ns"]) for m in members]
-            )
-            for member in members:
-                found_row = watches_of.get(member["pageid"])
-                if found_row is not None:
-                    out.append((found_row, member_watch(owner, found_row["title"])))
+            for found_row in store.set_watches(cycle.wiki_id, row["id"]):
+                out.append((found_row, member_watch(owner, found_row["title"])))
     return out
 
 
@@ -220,9 +214,17 @@ def _apply_changes(cycle: SetCycle, watch: Watch, row: dict, changes: list[Recen
                 store.leave_set(row["id"], members[title]["pageid"])
 
 
-def first_fetch(cycle: SetCycle, entries: list[tuple[dict, Watch]]) -> dict[int, str]:
+@dataclass
+class FirstFetch:
+    """What a first fetch did: watch id -> the page stored, or the error of one that failed."""
+
+    stored: dict[int, int]
+    errors: dict[int, str]
+
+
+def first_fetch(cycle: SetCycle, entries: list[tuple[dict, Watch]]) -> FirstFetch:
     """The current revision of each new page of a set, 50 pages a request (instead of a
-    status and a fetch for each): watch id -> the error of a page that failed."""
+    status and a fetch for each)."""
     store = cycle.store
     new_pages = store.pages_never_fetched(cycle.wiki_id)  # (one query, not one a member)
     wanted: dict[int, tuple[dict, Watch, dict]] = {}
@@ -231,9 +233,9 @@ def first_fetch(cycle: SetCycle, entries: list[tuple[dict, Watch]]) -> dict[int,
         if page is None or watch.backfill.mode == "last":
             continue  # (the last N revisions: the page's own backfill fetches them)
         wanted[page["pageid"]] = (row, watch, page)
-    errors: dict[int, str] = {}
+    done = FirstFetch({}, {})
     if not wanted:
-        return errors
+        return done
     latest = cycle.source.latest_revisions(list(wanted))
     for pageid, revision in latest.items():
         if pageid not in wanted:
@@ -258,9 +260,10 @@ def first_fetch(cycle: SetCycle, entries: list[tuple[dict, Watch]]) -> dict[int,
                     error_count=0,
                     failing_since=None,
                 )
+            done.stored[row["id"]] = page["id"]
         except TrackerError as exc:
-            errors[row["id"]] = str(exc)
-    return errors
+            done.errors[row["id"]] = str(exc)
+    return done
 
 
 def update_cascade(

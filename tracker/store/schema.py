@@ -538,6 +538,11 @@ def _m150_watch_sets(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m160_watches_by_page(db: sqlite_utils.Database) -> None:
+    """A watch found by its page: the pages of a set with their watches, every cycle."""
+    db.executescript("CREATE INDEX IF NOT EXISTS watches_page ON watches (page_id);")
+
+
 Step = Callable[[sqlite_utils.Database], None]
 
 MIGRATIONS: list[tuple[str, Step]] = [
@@ -556,4 +561,5 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("130_readable_views", _m130_readable_views),
     ("140_watch_failing_since", _m140_watch_failing_since),
     ("150_watch_sets", _m150_watch_sets),
+    ("160_watches_by_page", _m160_watches_by_page),
 ]
