@@ -306,7 +306,9 @@ def _slow_diffs(texts: list[str]) -> str:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sections, "_split_from", alone)
-        patch.setattr(diff, "edits", lambda *args, **kwargs: {})
+        patch.setattr(
+            diff, "split_edited", lambda *a, **k: (*sections.split_edited(*a, **k)[:2], {})
+        )
         patch.setattr(semantic_compare, "extract", semantic_read._extract_parsed)
         return _diffs(texts)
 

@@ -95,7 +95,7 @@ from typing import Any
 from tracker.text import display
 from tracker.text.display import describe_change, section_label
 from tracker.text.lineage import content, match_sections, moved_sections
-from tracker.text.sections import Edit, Section, common_ends, edits, split
+from tracker.text.sections import Edit, Section, common_ends, split, split_edited
 from tracker.text.semantic import page_changes, semantic_changes
 from tracker.text.siteinfo import SiteInfo
 from tracker.text.wikiparse import Budget
@@ -103,6 +103,7 @@ from tracker.text.worddiff import count_section_words, count_words, word_counts,
 
 __all__ = ["TextDiff", "content", "diff_texts", "match_sections", "render_text"]
 
+_TEXT = operator.attrgetter("text")
 KIND_ORDER = ("added", "removed", "renamed", "moved", "edited")
 
 
@@ -145,14 +146,13 @@ def diff_texts(
     kinds and counts, in about two thirds of the time (ingest).
     """
     site = site or SiteInfo.default()
-    budget = Budget()  # what reading markup may cost, for all the sections
+    budget = Budget() if detail else None  # what reading markup may cost, for all the sections
     if old_text is None:
         new = split(new_text, site=site)
         ids = [f"{id_prefix}{j}" for j in range(len(new))]
         return TextDiff([_added(s, ids[s.index], False, site, detail=detail) for s in new], ids)
-    old = split(old_text, site=site)
-    new = split(new_text, site=site, previous=old_text)  # most sections are the old ones
-    new_edits = edits(new_text, old_text, site=site)  # and of some edited ones, where
+    # Most new sections are the old ones; of some edited ones, the split says where.
+    old, new, new_edits = split_edited(old_text, new_text, site=site)
     if old_ids is None:
         old_ids = [f"o{i}" for i in range(len(old))]
     elif len(old_ids) != len(old):
@@ -174,7 +174,7 @@ def diff_texts(
         moved = moved_sections(old, new, match, old_ids, new_ids)
 
     # New order; each removed section right after the new place of its old predecessor.
-    removed_after: dict[int, list[int]] = defaultdict(list)
+    removed_after: dict[int, list[int]] = {}
     if len(match) < len(old):
         matched_old = {i: j for j, i in match.items()}
         anchor = 0
@@ -182,7 +182,7 @@ def diff_texts(
             if i in matched_old:
                 anchor = matched_old[i]
             else:
-                removed_after[anchor].append(i)
+                removed_after.setdefault(anchor, []).append(i)
     entries = []
     gone: list[str] = []  # the contents that changed (for page facts)
     came: list[str] = []
@@ -411,8 +411,8 @@ def _texts_edit(
     the two revisions differ (their common start and end) is in both, at the same place."""
     prefix, same = common_ends(old_text, new_text)
     same = min(same, len(old_text) - prefix, len(new_text) - prefix)
-    at = sum(len(s.text) for s in old[:i])
-    if at != sum(len(s.text) for s in new[:j]) or prefix < at:
+    at = sum(map(len, map(_TEXT, old[:i])))
+    if prefix < at or at != sum(map(len, map(_TEXT, new[:j]))):
         return None
     start, end = prefix - at, len(old_text) - same - at
     added = new_text[prefix : len(new_text) - same]

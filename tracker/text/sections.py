@@ -47,7 +47,16 @@ from tracker.text.headings import (
 )
 from tracker.text.headline import LinkKinds, heading_text
 
-__all__ = ["DEFAULT_TAGS", "Edit", "Section", "common_ends", "edits", "heading_text", "split"]
+__all__ = [
+    "DEFAULT_TAGS",
+    "Edit",
+    "Section",
+    "common_ends",
+    "edits",
+    "heading_text",
+    "split",
+    "split_edited",
+]
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,18 @@ def split(
     sections before and after the edit are taken from the previous text's split.
     """
     return list(_split(text, _tags_key(tags, site), previous, site).sections)
+
+
+def split_edited(
+    old_text: str, text: str, *, site: LinkKinds | None = None
+) -> tuple[list[Section], list[Section], dict[int, tuple[int, Edit]]]:
+    """`split(old_text)`, `split(text, previous=old_text)` and `edits(text, old_text)` at
+    once, as a diff of two revisions asks them (each split looked up once)."""
+    tags = _tags_key(None, site)
+    old = _split(old_text, tags, None, site)
+    done = _split(text, tags, old_text, site, old)
+    found = done.edits if done.previous is old_text or done.previous == old_text else {}
+    return list(old.sections), list(done.sections), found
 
 
 def _tags_key(tags: Iterable[str] | None, site: LinkKinds | None) -> frozenset[str]:
@@ -190,12 +211,17 @@ def _cached(text: str, tags: frozenset[str], site: LinkKinds | None = None) -> _
 
 
 def _split(
-    text: str, tags: frozenset[str], previous: str | None, site: LinkKinds | None = None
+    text: str,
+    tags: frozenset[str],
+    previous: str | None,
+    site: LinkKinds | None = None,
+    before: _Split | None = None,  # the split of `previous`, if at hand
 ) -> _Split:
     done = _cached(text, tags, site)
     if done is not None:
         return done
-    before = _cached(previous, tags, site) if previous is not None else None
+    if before is None and previous is not None:
+        before = _cached(previous, tags, site)
     if before is not None and previous is not None:
         done = _split_from(previous, before, text, tags)
     else:

@@ -610,8 +610,8 @@ def _best(old: str, lo: int, hi: int, skip: int, run: str, at: int) -> int:
 
 def _find_moves(ops: list[Op]) -> list[Op]:
     """Pair a deleted and an inserted run with the same words (three or more) as a move."""
-    if len(ops) < 2:
-        return ops  # (the usual case: one insertion or deletion)
+    if len(ops) < 2 or (len(ops) == 2 and ops[0]["at"] == ops[1]["at"]):
+        return ops  # (the usual cases: one insertion, deletion or replacement: no move)
     inserts: dict[str, deque[int]] = {}  # the inserts not used yet, by their words
     for k, op in enumerate(ops):
         if op["type"] == "insert":
