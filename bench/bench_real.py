@@ -1,6 +1,7 @@
 """Benchmark of issues 9 and 11: the corpus's largest real history, ingested as a user would.
 
     python bench/bench_real.py [--file enwiki-Anarchism-2001-2010.xml.xz] [--title Anarchism]
+    python bench/bench_real.py --small-only   # the short page's rows alone, in seconds
 
 "Anarchism" on the English Wikipedia, 2001-2010: 15,180 revisions, about 1 GB of wikitext
 (tests/data/real/README.md). The export is decompressed once; then, in child processes so
@@ -278,7 +279,18 @@ def main() -> None:
     parser.add_argument("--small", default="dewiktionary-Hallo.xml.xz")
     parser.add_argument("--small-title", default="Hallo")
     parser.add_argument("--repeat", type=int, default=3, help="turns of floor and tracker")
+    parser.add_argument(
+        "--small-only", action="store_true", help="only the short history's rows (seconds)"
+    )
     args = parser.parse_args()
+    if args.small_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            small = small_page(Path(tmp) / "small", args.small, args.small_title)
+        if small is None:
+            raise SystemExit(f"{args.small} not found in {realcorpus.corpus_dirs()}")
+        print("| measure | wiki tracker | reference | ratio | target |\n|---|---|---|---|---|")
+        print("\n".join(small_rows(small, args.small, args.small_title)))
+        return
     source = realcorpus.find_file(args.file)
     if source is None:
         raise SystemExit(
@@ -377,12 +389,7 @@ def main() -> None:
         print(f"| - {name} | {size / 1e6:.2f} MB | | {size / raw:.2%} | |")
     print(f"| building the search index (first web search) | {index_wall:.1f} s | | | |")
     if small is not None:
-        count, small_raw, small_db, _, _ = small
-        print(
-            f"| a short history: {args.small_title!r} ({args.small}), {count} revisions, "
-            f"database | {small_db / 1e3:.0f} KB | raw wikitext {small_raw / 1e3:.0f} KB | "
-            f"{small_db / small_raw:.0%} | <= 100 % |"
-        )
+        print(small_rows(small, args.small, args.small_title)[0])
     print(
         f"| peak RSS, all its processes | {rss:.0f} MB | floor {floor_rss:.0f} MB | "
         f"{rss / floor_rss:.2f}x | <= 150 MB |"
@@ -416,14 +423,23 @@ def main() -> None:
             f"{1e3 * quantile(theirs, q):.1f} ms | | {target} |"
         )
     if small is not None:
-        *_, small_ours, small_theirs = small
-        mine, base = statistics.median(small_ours), statistics.median(small_theirs)
-        print(
-            f"| section diff per pair, short history ({count} revisions of "
-            f"{small_raw / count / 1e3:.1f} KB on average), median of 5 passes | "
-            f"{1e3 * mine:.3f} ms | difflib {1e3 * base:.3f} ms | {mine / base:.2f}x | "
-            "<= 0.2 ms |"
-        )
+        print(small_rows(small, args.small, args.small_title)[1])
+
+
+def small_rows(
+    small: tuple[int, int, int, list[float], list[float]], name: str, title: str
+) -> tuple[str, str]:
+    """The table's rows of the short history (`small_page`): its database, its diffs."""
+    count, raw, db_size, ours, theirs = small
+    mine, base = statistics.median(ours), statistics.median(theirs)
+    return (
+        f"| a short history: {title!r} ({name}), {count} revisions, database | "
+        f"{db_size / 1e3:.0f} KB | raw wikitext {raw / 1e3:.0f} KB | {db_size / raw:.0%} | "
+        "<= 100 % |",
+        f"| section diff per pair, short history ({count} revisions of "
+        f"{raw / count / 1e3:.1f} KB on average), median of 5 passes | "
+        f"{1e3 * mine:.3f} ms | difflib {1e3 * base:.3f} ms | {mine / base:.2f}x | <= 0.2 ms |",
+    )
 
 
 if __name__ == "__main__":
