@@ -13,7 +13,7 @@ import pytest
 import yaml
 from diffcheck import assert_well_formed
 from genhistory import generate
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tracker.text import diff, sections
@@ -24,6 +24,7 @@ from tracker.text.semantic import compare as semantic_compare
 from tracker.text.semantic import paragraphs as semantic_paragraphs
 from tracker.text.semantic import read as semantic_read
 from tracker.text.siteinfo import SiteInfo
+from tracker.text.worddiff import word_counts
 
 DATA = Path(__file__).parent / "data"
 CASES = yaml.safe_load((DATA / "diff_cases.yaml").read_text("utf-8"))
@@ -435,6 +436,47 @@ def _ingest(texts: list[str], detail: bool) -> list:
         )
         ids = result.new_ids
     return out
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(
+    st.text(" \n.ab[]", max_size=24),
+    st.integers(0, 30),
+    st.integers(0, 4),
+    st.text(" \n.ac", max_size=8),
+)
+@example("a b\n", 3, 0, "\n[[x]]")  # a line added at the content's end
+@example("\n a", 0, 0, "b ")  # at its start, in the blank space before it
+def test_content_edit_clipped_to_the_content_rebuilds_it(body, at, gone, added):
+    # An edit of a section's text that reaches the ends of its content, clipped to the
+    # content for the ingest's word diff: an edit of the content, and the same counts.
+    old_text = "== H ==\n" + body
+    start = 8 + min(at, len(body))
+    end = min(start + gone, len(old_text))
+    old = split(old_text)[1]
+    new = split(old_text[:start] + added + old_text[end:])[1]
+    edit = (start, end, added)
+    got = diff._content_edit(old, new, edit, old.content, new.content, clip=True)
+    if got is None:
+        return
+    first, last, text = got
+    assert old.content[:first] + text + old.content[last:] == new.content
+    assert word_counts(old.content, new.content, got) == word_counts(old.content, new.content)
+
+
+def test_content_edit_clipped_for_a_line_added_at_the_end():
+    # The usual edit of a category block: inside the section's text, at its content's end.
+    old = split("== H ==\nSee [[a]].\n\n")[1]
+    new = split("== H ==\nSee [[a]].\n[[Kategorie:B]]\n\n")[1]
+    at = len("== H ==\nSee [[a]].")
+    edit = (at, at, "\n[[Kategorie:B]]")
+    assert diff._content_edit(old, new, edit, old.content, new.content) is None
+    end = len("See [[a]].")
+    assert diff._content_edit(old, new, edit, old.content, new.content, clip=True) == (
+        end,
+        end,
+        "\n[[Kategorie:B]]",
+    )
 
 
 @pytest.mark.parametrize("seed", range(3))

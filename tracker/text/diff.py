@@ -308,7 +308,7 @@ def _pair(
     old_content, new_content = content(old), content(new)
     if old_content != new_content:
         kinds.append("edited")
-        edit = _content_edit(old, new, edit, old_content, new_content)  # if sections knows
+        edit = _content_edit(old, new, edit, old_content, new_content, not detail)  # if known
         if not detail:
             added, removed = _word_counts(old_content, new_content, edit)
         else:
@@ -422,21 +422,41 @@ def _texts_edit(
 
 
 def _content_edit(
-    old: Section, new: Section, edit: Edit | None, old_content: str, new_content: str
+    old: Section,
+    new: Section,
+    edit: Edit | None,
+    old_content: str,
+    new_content: str,
+    clip: bool = False,
 ) -> Edit | None:
     """The edit of a section's text (tracker.text.sections.edits) as one of its content, if it is
-    strictly inside it (so the blank space stripped around the content is the same)."""
+    strictly inside it (so the blank space stripped around the content is the same).
+
+    `clip`: else, the edit clipped to the content (a line added at its end, the usual
+    edit of a category block), if the new content has the old one's text around it: a
+    hint for the word diff (tracker.text.semantic wants the edit as made)."""
     if edit is None or old.body_start != new.body_start:
         return None
     start, end, added = edit
     at = old.body_start  # where the content starts: after the blank space strip() took
     while old.text[at : at + 1].isspace():
         at += 1
-    if not at < start <= end < at + len(old_content):
+    size = len(old_content)
+    if at < start <= end < at + size:
+        if len(new_content) != size - (end - start) + len(added):
+            return None  # the new section is not the old one with this edit (ends elsewhere)
+        return start - at, end - at, added
+    if not clip:
         return None
-    if len(new_content) != len(old_content) - (end - start) + len(added):
-        return None  # the new section is not the old one with this edit (ends elsewhere)
-    return start - at, end - at, added
+    first, last = min(max(start - at, 0), size), min(max(end - at, 0), size)
+    kept = size - last  # (the old content's end after the edit)
+    if (
+        len(new_content) < first + kept
+        or not new_content.startswith(old_content[:first])
+        or not new_content.endswith(old_content[last:])
+    ):
+        return None
+    return first, last, new_content[first : len(new_content) - kept]
 
 
 def _added(
