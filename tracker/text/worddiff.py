@@ -402,7 +402,7 @@ def _diff(
             _emit_text(old_part, new_part, at, ops)
 
 
-_AROUND = 240  # characters (both texts) from which a level cuts what they share (`_around`)
+_AROUND = 120  # characters (both texts) from which a level cuts what they share (`_around`)
 
 
 def _around(
