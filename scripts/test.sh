@@ -40,8 +40,10 @@ if ! .venv/bin/python scripts/get_real_corpus.py; then
     echo "test.sh: going on without the real corpus; its tests are skipped" >&2
 fi
 
+# One worker per core (pytest-xdist), each test file on one worker so that a file's
+# MediaWiki starts once; `-n 0` among the arguments runs in this process alone.
 status=0
-.venv/bin/python -m pytest "$@" || status=$?
+.venv/bin/python -m pytest -n auto --dist loadfile "$@" || status=$?
 if [ "$status" -eq 5 ]; then
     # pytest's "no tests collected" must not pass for a green run.
     echo "test.sh: pytest collected no tests (exit code 5): failing." >&2
