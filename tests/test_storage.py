@@ -308,6 +308,22 @@ def test_search_finds_exactly_the_revisions_with_the_phrase(tmp_path: Path) -> N
             expected = _presence_oracle(store, page_id, phrases)
             assert ours == expected, query
             checked += bool(expected)
+            with_text = [r for r in rows if r["has_text"]]
+            order = [
+                r["revid"] for r in sorted(with_text, key=lambda r: (r["timestamp"], r["revid"]))
+            ]
+            for hit in hits:
+                assert hit.total == len(order)
+                assert hit.revisions == len(expected) and hit.stretches == len(hit.runs)
+                for run in hit.runs:  # the revision after a stretch no longer has it
+                    after = order.index(run.last["revid"]) + 1
+                    removed = run.removed_by["revid"] if run.removed_by else None
+                    assert removed == (order[after] if after < len(order) else None)
+                    assert removed not in expected
+                assert hit.latest_has_it == (order[-1] in expected)
+                first = find(store, query, page_id, max_runs=1)[0]
+                assert (first.revisions, first.stretches) == (hit.revisions, hit.stretches)
+                assert first.runs == hit.runs[:1]
     assert checked >= 12  # most queries find something; the reversed ones mostly not
 
 
@@ -334,3 +350,34 @@ def test_the_blob_cache_is_bounded_by_characters_too(monkeypatch: pytest.MonkeyP
     assert list(reader.cache) == [10] and reader.chars == 5000
     reader.forget(10)
     assert reader.chars == 0 and not reader.cache
+
+
+def test_a_pair_diffed_again_is_remembered_and_a_hidden_text_still_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tracker.history as history
+    from tracker.errors import HiddenText
+
+    path = tmp_path / "t.db"
+    ingest(path, 40, size=8000, seed=29)
+    calls = []
+    real = history.diff_texts
+
+    def counted(*args, **kwargs):
+        calls.append(args[:2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(history, "diff_texts", counted)
+    with Store(path) as store:
+        rows = store.revisions(store.find_page("Article")["id"])
+        first = history.revision_pair_diff(store, rows[2], rows[-1])
+        again = history.revision_pair_diff(store, rows[2], rows[-1])
+        assert again == first and len(calls) == 1  # (a diff page reloaded, switched)
+        assert history.revision_pair_diff(store, rows[3], rows[-1]) != first
+        assert len(calls) == 2
+        # A text hidden since (revision deletion) is refused, whatever was remembered.
+        with store.atomic():
+            store.db.execute("UPDATE revisions SET has_text = 0 WHERE id = ?", [rows[2]["id"]])
+        hidden = store.revisions(store.find_page("Article")["id"])[2]
+        with pytest.raises(HiddenText):
+            history.revision_pair_diff(store, hidden, rows[-1])

@@ -4,14 +4,16 @@ demand)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from tracker.errors import HiddenText, TrackerError, UsageError
 from tracker.store import Store
 from tracker.store.encoding import decode_tags
-from tracker.text.diff import content, diff_texts
+from tracker.text.diff import TextDiff, content, diff_texts
 from tracker.text.reader import ReaderDiff, reader_diff
 from tracker.text.sections import split
+from tracker.text.siteinfo import SiteInfo
 
 FLAGS = ("texthidden", "userhidden", "commenthidden", "sha1hidden")
 
@@ -117,13 +119,9 @@ def revision_pair_diff(store: Store, old: dict | None, new: dict) -> dict[str, A
     stored_ids = store.section_ids(new["id"])
     site = store.site_info(new["wiki_id"])
     try:
-        try:
-            # The stored lineage decides first: a section with the same stable id at both
-            # ends is the same section, whatever happened in between.
-            result = diff_texts(old_text, new_text, old_ids, "\0", site, new_ids=stored_ids)
-        except ValueError:
-            # Stored by a splitter that cut the old text otherwise: no lineage to follow.
-            result = diff_texts(old_text, new_text, None, "\0", site)
+        result = _pair_diff(
+            old_text, new_text, tuple(old_ids) if old_ids else None, tuple(stored_ids), site
+        )
     except Exception as exc:
         raise TrackerError(
             f"revisions {old['revid'] if old else '(none)'} and {new['revid']} could not be "
@@ -141,6 +139,28 @@ def revision_pair_diff(store: Store, old: dict | None, new: dict) -> dict[str, A
         "page": page,
         "sections": sections,
     }
+
+
+@lru_cache(maxsize=32)
+def _pair_diff(
+    old_text: str | None,
+    new_text: str,
+    old_ids: tuple[str, ...] | None,
+    new_ids: tuple[str, ...],
+    site: SiteInfo,
+) -> TextDiff:
+    """The diff of two texts with their stored section ids. The same pair again (a diff
+    page reloaded, its view or layout switched: seconds for a pair thousands of edits
+    apart) is not diffed again, as MediaWiki keeps its diffs: do not change what it
+    returns."""
+    try:
+        # The stored lineage decides first: a section with the same stable id at both
+        # ends is the same section, whatever happened in between.
+        return diff_texts(old_text, new_text, list(old_ids) if old_ids else None, "\0", site,
+                          new_ids=list(new_ids))  # fmt: skip
+    except ValueError:
+        # Stored by a splitter that cut the old text otherwise: no lineage to follow.
+        return diff_texts(old_text, new_text, None, "\0", site)
 
 
 def page_diff(

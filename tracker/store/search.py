@@ -421,36 +421,53 @@ def _presence(db: sqlite_utils.Database, hits: PageHits, rev_ids: set[int], max_
     """Walk the page's revisions in history order and cut them into stretches with the phrase.
 
     Revisions whose text is hidden say nothing either way and are skipped, so hiding one
-    revision does not split a stretch in two.
+    revision does not split a stretch in two. The walk reads ids alone; the revisions that
+    start, end or close a stretch kept are read after it.
     """
-    cursor = db.execute(
-        "SELECT id, revid, timestamp, user, userhidden FROM revisions "
-        "WHERE page_id = ? AND has_text = 1 ORDER BY timestamp, revid",
-        [hits.page["id"]],
-    )
-    run: Presence | None = None
-    for rev_id, revid, timestamp, user, userhidden in cursor:
-        hits.total += 1
+    order = [
+        row[0]
+        for row in db.execute(
+            "SELECT id FROM revisions WHERE page_id = ? AND has_text = 1 ORDER BY timestamp, revid",
+            [hits.page["id"]],
+        )
+    ]
+    hits.total = len(order)
+    stretches: list[tuple[int, int, int | None, int]] = []  # first, last, removed by, count
+    start = None
+    for k, rev_id in enumerate(order):
         if rev_id in rev_ids:
-            rev = _rev(revid, timestamp, user, userhidden)
-            if run is None:
-                run = Presence(first=rev, last=rev, removed_by=None, count=0)
-            run.last = rev
-            run.count += 1
-        elif run is not None:
-            run.removed_by = _rev(revid, timestamp, user, userhidden)
-            _close(hits, run, max_runs)
-            run = None
-    if run is not None:
+            if start is None:
+                start = k
+        elif start is not None:
+            stretches.append((order[start], order[k - 1], rev_id, k - start))
+            start = None
+    if start is not None:
         hits.latest_has_it = True
-        _close(hits, run, max_runs)
+        stretches.append((order[start], order[-1], None, len(order) - start))
+    kept = stretches[:max_runs]
+    wanted = {r for first, last, removed, _ in kept for r in (first, last, removed) if r}
+    details = _revs(db, wanted)
+    hits.revisions = sum(stretch[3] for stretch in stretches)
+    hits.stretches = len(stretches)
+    hits.runs.extend(
+        Presence(details[first], details[last], details[removed] if removed else None, count)
+        for first, last, removed, count in kept
+    )
 
 
-def _close(hits: PageHits, run: Presence, max_runs: int) -> None:
-    hits.revisions += run.count
-    hits.stretches += 1
-    if len(hits.runs) < max_runs:
-        hits.runs.append(run)
+def _revs(db: sqlite_utils.Database, rev_ids: set[int]) -> dict[int, dict]:
+    """Revision row id -> what a stretch shows of it."""
+    out: dict[int, dict] = {}
+    ids = sorted(rev_ids)
+    for at in range(0, len(ids), 500):
+        part = ids[at : at + 500]
+        for rev_id, revid, timestamp, user, userhidden in db.execute(
+            "SELECT id, revid, timestamp, user, userhidden FROM revisions WHERE id IN "
+            f"({', '.join('?' * len(part))})",
+            part,
+        ):
+            out[rev_id] = _rev(revid, timestamp, user, userhidden)
+    return out
 
 
 def _rev(revid: int, timestamp: str, user: str | None, userhidden: int) -> dict:

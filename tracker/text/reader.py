@@ -121,6 +121,8 @@ class ReaderDiff:
     lines: list[str] = field(default_factory=list)  # infobox fields, sources: for a reader
     hidden: list[str] = field(default_factory=list)  # what changed that no reader sees
     markup_only: bool = False  # the wikitext changed, not what a reader sees
+    # What a view made of it, kept with it (a cached diff shown again): see with_reader.
+    rendered: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def changed(self) -> bool:

@@ -200,11 +200,15 @@ READER_CONTEXT = KEEP  # unchanged characters of reader text kept around a chang
 
 def with_reader(view: SectionView, diff: ReaderDiff) -> SectionView:
     """The section's reader diff laid out inline and side by side (escaped HTML)."""
-    pieces = diff.pieces
     view.reader = diff
-    view.reader_inline = Markup(pieces_html(pieces, READER_CONTEXT))
-    old = [p for p in pieces if p[0] in ("equal", "delete", "moved_delete")]
-    new = [p for p in pieces if p[0] in ("equal", "insert", "moved_insert")]
-    view.reader_old = Markup(pieces_html(old, READER_CONTEXT))
-    view.reader_new = Markup(pieces_html(new, READER_CONTEXT))
+    # (A reader diff is remembered for its pair of texts: so is its HTML.)
+    html = diff.rendered.get("web")
+    if html is None:
+        pieces = diff.pieces
+        old = [p for p in pieces if p[0] in ("equal", "delete", "moved_delete")]
+        new = [p for p in pieces if p[0] in ("equal", "insert", "moved_insert")]
+        html = diff.rendered["web"] = tuple(
+            Markup(pieces_html(part, READER_CONTEXT)) for part in (pieces, old, new)
+        )
+    view.reader_inline, view.reader_old, view.reader_new = html
     return view
