@@ -49,7 +49,7 @@ import sqlite_utils
 from tracker.errors import StoreError
 from tracker.store.base import Connection
 from tracker.store.blobs import BlobReader
-from tracker.store.encoding import unpack_ids
+from tracker.store.encoding import pack_ids, unpack_ids
 from tracker.store.pages import Pages
 from tracker.store.schema import FTS_TABLE, TOKENIZE, create_search_index
 
@@ -407,14 +407,31 @@ def _revisions_with_blobs(
     conn.execute("DELETE FROM temp.search_hits")
     rows: list[tuple[int, int, str, int, int]] = []
     for pid, wanted in versions.items():
+        # A few versions (a phrase in a section that seldom changes): looked for in each
+        # layout's bytes, not by unpacking every layout.
+        packed = [(v, pack_ids([v])) for v in wanted] if len(wanted) <= FEW_VERSIONS else None
         for rev_id, timestamp, revid, layout in conn.execute(
             "SELECT r.id, r.timestamp, r.revid, l.ids FROM revisions r "
             "JOIN layouts l ON l.rev_id = r.id WHERE r.page_id = ?",
             [pid],
         ):
-            found = wanted.keys() & unpack_ids(layout)
+            if packed is None:
+                found: Iterable[int] = wanted.keys() & unpack_ids(layout)
+            else:
+                found = [v for v, key in packed if key in layout and _aligned(layout, key)]
             rows.extend((rev_id, pid, timestamp, revid, wanted[v]) for v in found)
     return rows
+
+
+FEW_VERSIONS = 8
+
+
+def _aligned(layout: bytes, key: bytes) -> bool:
+    """Whether ``key`` (one packed id) is one of the layout's ids, not bytes across two."""
+    at = layout.find(key)
+    while at != -1 and at % 4:
+        at = layout.find(key, at + 1)
+    return at != -1
 
 
 def _presence(db: sqlite_utils.Database, hits: PageHits, rev_ids: set[int], max_runs: int) -> None:
