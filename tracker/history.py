@@ -4,7 +4,8 @@ demand)."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from tracker.errors import HiddenText, TrackerError, UsageError
@@ -141,7 +142,16 @@ def revision_pair_diff(store: Store, old: dict | None, new: dict) -> dict[str, A
     }
 
 
-@lru_cache(maxsize=32)
+# Pairs of revisions diffed lately, by their texts, section ids and site info: a diff page
+# reloaded, or switched between its views and layouts, is not diffed again (seconds for two
+# revisions thousands of edits apart), as MediaWiki keeps its diffs. Bounded by the
+# characters of the texts (the diffs hold about as much again).
+_PAIRS: OrderedDict[tuple, TextDiff] = OrderedDict()
+_PAIRS_LOCK = threading.Lock()  # (the web server answers in threads)
+_PAIRS_MAX_CHARS = 4_000_000
+_pairs_chars = 0
+
+
 def _pair_diff(
     old_text: str | None,
     new_text: str,
@@ -149,18 +159,34 @@ def _pair_diff(
     new_ids: tuple[str, ...],
     site: SiteInfo,
 ) -> TextDiff:
-    """The diff of two texts with their stored section ids. The same pair again (a diff
-    page reloaded, its view or layout switched: seconds for a pair thousands of edits
-    apart) is not diffed again, as MediaWiki keeps its diffs: do not change what it
-    returns."""
+    """The diff of two texts with their stored section ids, remembered (see _PAIRS): do not
+    change what it returns."""
+    global _pairs_chars
+    key = (old_text, new_text, old_ids, new_ids, site)
+    with _PAIRS_LOCK:
+        found = _PAIRS.get(key)
+        if found is not None:
+            _PAIRS.move_to_end(key)
+            return found
     try:
         # The stored lineage decides first: a section with the same stable id at both
         # ends is the same section, whatever happened in between.
-        return diff_texts(old_text, new_text, list(old_ids) if old_ids else None, "\0", site,
-                          new_ids=list(new_ids))  # fmt: skip
+        result = diff_texts(old_text, new_text, list(old_ids) if old_ids else None, "\0", site,
+                            new_ids=list(new_ids))  # fmt: skip
     except ValueError:
         # Stored by a splitter that cut the old text otherwise: no lineage to follow.
-        return diff_texts(old_text, new_text, None, "\0", site)
+        result = diff_texts(old_text, new_text, None, "\0", site)
+    size = len(old_text or "") + len(new_text)
+    if size > _PAIRS_MAX_CHARS // 4:
+        return result  # (one huge pair does not push out the rest)
+    with _PAIRS_LOCK:
+        if key not in _PAIRS:
+            _PAIRS[key] = result
+            _pairs_chars += size
+            while _pairs_chars > _PAIRS_MAX_CHARS:
+                (gone_old, gone_new, *_), _ = _PAIRS.popitem(last=False)
+                _pairs_chars -= len(gone_old or "") + len(gone_new)
+    return result
 
 
 def page_diff(
