@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from genhistory import write_history  # noqa: E402
+from genhistory import one_revision_page, write_history  # noqa: E402
 from mediawiki import TestWiki  # noqa: E402
 
 from tracker.fetch.snapshot import write_export  # noqa: E402
@@ -106,18 +106,7 @@ def many_pages(path: Path, count: int) -> list[str]:
     pages = []
     for i, title in enumerate(titles):
         text = f"Page {i}.\n== Section ==\nSome text of page {i}.\n"
-        rev = {
-            "revid": 10_000 + i,
-            "parentid": 0,
-            "timestamp": "2024-01-01T00:00:00Z",
-            "user": "Bench",
-            "userid": 0,
-            "comment": "create",
-            "minor": False,
-            "size": len(text),
-            "sha1": __import__("hashlib").sha1(text.encode()).hexdigest(),
-        }
-        pages.append(({"title": title, "ns": 0, "pageid": 5000 + i}, [(rev, text)]))
+        pages.append(one_revision_page(title, 5000 + i, 10_000 + i, text))
     with path.open("w", encoding="utf-8") as out:
         write_export(out, pages)
     return titles

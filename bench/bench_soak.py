@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from faultproxy import FaultProxy  # noqa: E402
+from genhistory import one_revision_page  # noqa: E402
 from mediawiki import TestWiki  # noqa: E402
 from processes import query  # noqa: E402
 from trackerutil import wiki_table, write_config  # noqa: E402
@@ -48,24 +49,11 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 def make_pages(path: Path, count: int) -> list[str]:
     """An export of ``count`` one-revision pages, for importDump.php (much faster than edits)."""
-    import hashlib
-
     titles = [f"Soak page {i:04d}" for i in range(count)]
     pages = []
     for i, title in enumerate(titles):
         text = f"Page {i}.\n\n== History ==\nThe text of page {i}.\n\n== Notes ==\nNone yet.\n"
-        rev = {
-            "revid": 20_000 + i,
-            "parentid": 0,
-            "timestamp": "2024-01-01T00:00:00Z",
-            "user": "Bench",
-            "userid": 0,
-            "comment": "create",
-            "minor": False,
-            "size": len(text.encode()),
-            "sha1": hashlib.sha1(text.encode()).hexdigest(),
-        }
-        pages.append(({"title": title, "ns": 0, "pageid": 9000 + i}, [(rev, text)]))
+        pages.append(one_revision_page(title, 9000 + i, 20_000 + i, text))
     with path.open("w", encoding="utf-8") as out:
         write_export(out, pages)
     return titles

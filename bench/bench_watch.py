@@ -25,7 +25,6 @@ by kind of request, goes to stderr.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import itertools
 import json
 import math
@@ -43,6 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from genhistory import one_revision_page  # noqa: E402
 from mediawiki import TestWiki  # noqa: E402
 from processes import DaemonProcess, query  # noqa: E402
 from ssefixture import FeedBridge, RcFeedReceiver, SseServer  # noqa: E402
@@ -74,18 +74,7 @@ def page_rows(prefix: str, count: int, digits: int, first_id: int) -> Iterator[t
     """``count`` one-revision pages of a few lines, titled prefix + a zero-padded number."""
     for i in range(count):
         text = f"Page {i}.\n\n== Section ==\nSome text of page {i}.\n"
-        rev = {
-            "revid": first_id + i,
-            "parentid": 0,
-            "timestamp": "2024-01-01T00:00:00Z",
-            "user": "Bench",
-            "userid": 0,
-            "comment": "create",
-            "minor": False,
-            "size": len(text.encode()),
-            "sha1": hashlib.sha1(text.encode()).hexdigest(),
-        }
-        yield ({"title": f"{prefix}{i:0{digits}d}", "ns": 0, "pageid": first_id + i}, [(rev, text)])
+        yield one_revision_page(f"{prefix}{i:0{digits}d}", first_id + i, first_id + i, text)
 
 
 def set_up(work: Path, biggest: int) -> tuple[TestWiki, dict[str, float]]:
