@@ -408,7 +408,6 @@ def test_ingest_word_counts_of_a_pair_seen_again_are_the_same_and_bounded(monkey
         diff_module, "word_counts", lambda *a, **k: calls.append(a) or real(*a, **k)
     )
     diff_module._COUNTS.clear()
-    monkeypatch.setattr(diff_module, "_counts_chars", 0)
     for _ in range(3):  # vandalism, revert, vandalism again...
         seen = diff_texts(old, new, detail=False).sections[0]
         assert (seen["words_added"], seen["words_removed"]) == (
@@ -417,11 +416,11 @@ def test_ingest_word_counts_of_a_pair_seen_again_are_the_same_and_bounded(monkey
         )
         diff_texts(new, old, detail=False)
     assert len(calls) == 2  # each direction diffed once
-    monkeypatch.setattr(diff_module, "_COUNTS_MAX_CHARS", 2000)
+    monkeypatch.setattr(diff_module._COUNTS, "max_chars", 2000)
     for n in range(20):
         diff_texts(old, new + f"x{n} " * 5, detail=False)
-    assert diff_module._counts_chars <= 2000 and len(diff_module._COUNTS) < 20  # oldest gone
-    assert sum(len(a) + len(b) for a, b in diff_module._COUNTS) == diff_module._counts_chars
+    assert diff_module._COUNTS.chars <= 2000 and len(diff_module._COUNTS) < 20  # oldest gone
+    assert sum(len(a) + len(b) for a, b in diff_module._COUNTS) == diff_module._COUNTS.chars
 
 
 def _ingest(texts: list[str], detail: bool) -> list:

@@ -387,18 +387,17 @@ def test_the_remembered_pairs_are_bounded_by_characters(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import tracker.history as history
+    from tracker.text.textcache import TextCache
 
     path = tmp_path / "t.db"
     texts = ingest(path, 12, size=3000, seed=31)
     pair = len(texts[0]) + len(texts[-1])
-    monkeypatch.setattr(history, "_PAIRS", history.OrderedDict())
-    monkeypatch.setattr(history, "_pairs_chars", 0)
-    monkeypatch.setattr(history, "_PAIRS_MAX_CHARS", 5 * pair)
+    monkeypatch.setattr(history, "_PAIRS", TextCache(5 * pair, largest_share=4))
     with Store(path) as store:
         rows = store.revisions(store.find_page("Article")["id"])
         for old in rows[:-1]:
             history.revision_pair_diff(store, old, rows[-1])
-    assert 0 < history._pairs_chars <= 5 * pair
+    assert 0 < history._PAIRS.chars <= 5 * pair
     assert 2 <= len(history._PAIRS) < len(rows) - 1
     kept_old = {key[0] for key in history._PAIRS}
     assert texts[-2] in kept_old and texts[0] not in kept_old  # the latest kept, the first gone

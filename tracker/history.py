@@ -4,8 +4,6 @@ demand)."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from tracker.errors import HiddenText, TrackerError, UsageError
@@ -15,6 +13,7 @@ from tracker.text.diff import TextDiff, content, diff_texts
 from tracker.text.reader import ReaderDiff, reader_diff
 from tracker.text.sections import split
 from tracker.text.siteinfo import SiteInfo
+from tracker.text.textcache import TextCache
 
 FLAGS = ("texthidden", "userhidden", "commenthidden", "sha1hidden")
 
@@ -144,12 +143,8 @@ def revision_pair_diff(store: Store, old: dict | None, new: dict) -> dict[str, A
 
 # Pairs of revisions diffed lately, by their texts, section ids and site info: a diff page
 # reloaded, or switched between its views and layouts, is not diffed again (seconds for two
-# revisions thousands of edits apart), as MediaWiki keeps its diffs. Bounded by the
-# characters of the texts (the diffs hold about as much again).
-_PAIRS: OrderedDict[tuple, TextDiff] = OrderedDict()
-_PAIRS_LOCK = threading.Lock()  # (the web server answers in threads)
-_PAIRS_MAX_CHARS = 4_000_000
-_pairs_chars = 0
+# revisions thousands of edits apart), as MediaWiki keeps its diffs.
+_PAIRS: TextCache[TextDiff] = TextCache(4_000_000, largest_share=4)
 
 
 def _pair_diff(
@@ -161,13 +156,10 @@ def _pair_diff(
 ) -> TextDiff:
     """The diff of two texts with their stored section ids, remembered (see _PAIRS): do not
     change what it returns."""
-    global _pairs_chars
     key = (old_text, new_text, old_ids, new_ids, site)
-    with _PAIRS_LOCK:
-        found = _PAIRS.get(key)
-        if found is not None:
-            _PAIRS.move_to_end(key)
-            return found
+    found = _PAIRS.get(key)
+    if found is not None:
+        return found
     try:
         # The stored lineage decides first: a section with the same stable id at both
         # ends is the same section, whatever happened in between.
@@ -176,16 +168,7 @@ def _pair_diff(
     except ValueError:
         # Stored by a splitter that cut the old text otherwise: no lineage to follow.
         result = diff_texts(old_text, new_text, None, "\0", site)
-    size = len(old_text or "") + len(new_text)
-    if size > _PAIRS_MAX_CHARS // 4:
-        return result  # (one huge pair does not push out the rest)
-    with _PAIRS_LOCK:
-        if key not in _PAIRS:
-            _PAIRS[key] = result
-            _pairs_chars += size
-            while _pairs_chars > _PAIRS_MAX_CHARS:
-                (gone_old, gone_new, *_), _ = _PAIRS.popitem(last=False)
-                _pairs_chars -= len(gone_old or "") + len(gone_new)
+    _PAIRS.put(key, result, len(old_text or "") + len(new_text))
     return result
 
 

@@ -85,8 +85,7 @@ punctuation) in inserted and deleted text; moved text counts as neither.
 from __future__ import annotations
 
 import operator
-import threading
-from collections import OrderedDict, defaultdict, deque
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import compress, count
@@ -98,6 +97,7 @@ from tracker.text.lineage import content, match_sections, moved_sections
 from tracker.text.sections import Edit, Section, common_ends, split, split_edited
 from tracker.text.semantic import page_changes, semantic_changes
 from tracker.text.siteinfo import SiteInfo
+from tracker.text.textcache import TextCache
 from tracker.text.wikiparse import Budget
 from tracker.text.worddiff import count_section_words, count_words, word_counts, word_diff
 
@@ -346,33 +346,17 @@ def _counts(ops: list[dict[str, Any]]) -> tuple[int, int]:
 # The word counts of section pairs diffed lately, by the two contents: an edit war or a
 # vandal coming back makes the same pair again and again (a quarter of the pairs of a real
 # 2001-2010 history, two fifths of its word-diff time). Bounded by the characters it holds.
-_COUNTS: OrderedDict[tuple[str, str], tuple[int, int]] = OrderedDict()
-_COUNTS_LOCK = threading.Lock()  # (the daemon's per-wiki polls diff in threads)
-_COUNTS_MAX_CHARS = 4_000_000
-_counts_chars = 0
+_COUNTS: TextCache[tuple[int, int]] = TextCache(4_000_000, largest_share=8)
 
 
 def _word_counts(old: str, new: str, edit: Edit | None) -> tuple[int, int]:
     """`_counts` of the word diff of two contents (the edit, a hint, changes nothing)."""
-    global _counts_chars
     key = (old, new)
-    with _COUNTS_LOCK:
-        found = _COUNTS.get(key)
-        if found is not None:
-            _COUNTS.move_to_end(key)
-            return found
-    counts = word_counts(old, new, edit)
-    size = len(old) + len(new)
-    if size > _COUNTS_MAX_CHARS // 8:
-        return counts  # (one huge pair does not push out the rest)
-    with _COUNTS_LOCK:
-        if key not in _COUNTS:
-            _COUNTS[key] = counts
-            _counts_chars += size
-            while _counts_chars > _COUNTS_MAX_CHARS:
-                (gone_old, gone_new), _ = _COUNTS.popitem(last=False)
-                _counts_chars -= len(gone_old) + len(gone_new)
-    return counts
+    found = _COUNTS.get(key)
+    if found is None:
+        found = word_counts(old, new, edit)
+        _COUNTS.put(key, found, len(old) + len(new))
+    return found
 
 
 def _unchanged(old: Section, new: Section, section_id: str, moved: bool) -> dict[str, Any]:
