@@ -25,6 +25,7 @@ in one entry per set and event ("category:Physics: 2,000 pages joined: Aardvark,
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -266,8 +267,7 @@ def membership_groups(events: list[dict[str, Any]], web: str | None = None) -> l
         for kind, members in by_event.items():
             if not members:
                 continue
-            titles = sorted((e["title"] for e in members), key=lambda t: (t.casefold(), t))
-            shown = titles[:TRACKING_TITLES]
+            shown, more = _first_titles(e["title"] for e in members)
             groups.append(
                 {
                     "set": key,
@@ -276,13 +276,19 @@ def membership_groups(events: list[dict[str, Any]], web: str | None = None) -> l
                     "event": kind,
                     "count": len(members),
                     "titles": shown,
-                    "more": len(members) - len(shown),
+                    "more": more,
                     "first": members[0]["at"],
                     "last": members[-1]["at"],
                     "links": {"web_set": set_url(web, wiki, key)},
                 }
             )
     return groups
+
+
+def _first_titles(titles: Iterable[str]) -> tuple[list[str], int]:
+    """The first TRACKING_TITLES titles alphabetically, and how many more there are."""
+    ordered = sorted(titles, key=lambda t: (t.casefold(), t))
+    return ordered[:TRACKING_TITLES], max(0, len(ordered) - TRACKING_TITLES)
 
 
 def set_url(web: str | None, wiki: str, key: str) -> str | None:
@@ -332,8 +338,7 @@ def tracking_groups(
     for (wiki, key), pages in grouped.items():
         watch = key.removeprefix(f"{CASCADE}:")
         label = f"templates used by {watch}" if watch != key else key
-        titles = sorted((page["title"] for page in pages), key=lambda t: (t.casefold(), t))
-        shown = titles[:TRACKING_TITLES]
+        shown, more = _first_titles(page["title"] for page in pages)
         groups.append(
             {
                 "set": key,
@@ -343,7 +348,7 @@ def tracking_groups(
                 "count": len(pages),
                 "revisions": sum(page["revision_count"] or 0 for page in pages),
                 "titles": shown,
-                "more": len(pages) - len(shown),
+                "more": more,
                 "links": {"web_set": set_url(web, wiki, key)},
             }
         )
